@@ -1,0 +1,288 @@
+//! The command line: clap derive structs whose doc comments are the help.
+//!
+//! Parsing only; [`crate::commands`] turns these into library calls.
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::client::{self, ClientFraming};
+use crate::protocol::{self, Framing};
+use crate::server;
+
+/// A TCP toolkit: the tutorial's greeting server and its client, done right.
+///
+/// Exit codes: 0 success, 1 other failure, 2 usage, 3 bad address,
+/// 4 address in use, 5 permission denied, 6 cannot connect, 7 timeout,
+/// 8 protocol error or connection lost, 130 stopped by a second signal.
+#[derive(Debug, Parser)]
+#[command(name = "tcpkit", version, propagate_version = true)]
+pub struct Cli {
+    /// More log detail (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Less log detail (-q warnings only, -qq errors only).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub quiet: u8,
+
+    /// Log lines without time or level, as the tutorial prints them.
+    #[arg(long, global = true)]
+    pub plain_logs: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    /// `-v` count minus `-q` count.
+    pub fn verbosity(&self) -> i8 {
+        i8::try_from(i16::from(self.verbose) - i16::from(self.quiet)).unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the greeting server: welcome each client, answer NAME with "Hello, NAME!".
+    Serve(ServeArgs),
+    /// Talk to a greeting server: send MESSAGEs, or join stdin and stdout to it.
+    Talk(TalkArgs),
+    /// Start a server on a free port and run the tutorial's client against it.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; repeat for more. A host name binds every address
+    /// it resolves to. 127.0.0.1 serves this machine only; 0.0.0.0 (or [::])
+    /// serves every network this machine is on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9999")]
+    pub bind: Vec<String>,
+
+    /// Connections the kernel queues before we accept them (clamped by
+    /// net.core.somaxconn).
+    #[arg(long, value_name = "N", default_value_t = server::DEFAULT_BACKLOG)]
+    pub backlog: u32,
+
+    /// Connections served at once; more wait in the backlog. Default: what
+    /// the open-file limit allows.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
+
+    /// How messages are framed: auto (chunk until the first newline, then
+    /// line), line, or chunk (each read is a message, as in the tutorial).
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = Framing::Auto)]
+    pub framing: Framing,
+
+    /// Text sent to each new client (empty: nothing is sent).
+    #[arg(long, value_name = "TEXT", default_value = protocol::DEFAULT_WELCOME)]
+    pub welcome: String,
+
+    /// The reply; {} stands for the message ('{}' makes an echo server).
+    #[arg(long, value_name = "TEMPLATE", default_value = protocol::DEFAULT_REPLY)]
+    pub reply: String,
+
+    /// The longest message accepted, in bytes (suffixes K, KiB, M, MiB).
+    #[arg(long, value_name = "SIZE", default_value = "64KiB", value_parser = parse_size)]
+    pub max_message: usize,
+
+    /// Wait this long before each reply, like the tutorial's time.sleep(1).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub delay: Option<Duration>,
+
+    /// Close a connection that sends nothing for this long.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+
+    /// Close a connection that does not take its replies for this long.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub write_timeout: Duration,
+
+    /// On close, drain the client's late input for at most this long, so
+    /// the close does not become a reset that destroys replies.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    pub linger: Duration,
+
+    /// After Ctrl+C or SIGTERM, give open connections this long to finish.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub grace: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct TalkArgs {
+    /// The server, as HOST:PORT.
+    #[arg(value_name = "ADDR", default_value = "127.0.0.1:9999")]
+    pub addr: String,
+
+    /// Messages to send, one at a time, each waiting for its reply; then
+    /// `exit`. Without messages, stdin goes to the server and replies to stdout.
+    #[arg(value_name = "MESSAGE")]
+    pub messages: Vec<String>,
+
+    /// Use IPv4 only.
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    pub ipv4: bool,
+
+    /// Use IPv6 only.
+    #[arg(short = '6')]
+    pub ipv6: bool,
+
+    /// line (for tcpkit serve) or chunk (each write a message, for the
+    /// tutorial's own server).
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = ClientFraming::Line)]
+    pub framing: ClientFraming,
+
+    /// Give up connecting after this long.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+
+    /// Give up waiting for a reply, or for the close, after this long.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// The longest reply accepted, in bytes (suffixes K, KiB, M, MiB).
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
+    pub max_reply: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// What the client says.
+    #[arg(value_name = "MESSAGE", default_values = ["Michael", "Tracy", "Sarah"])]
+    pub messages: Vec<String>,
+}
+
+/// Parses `250ms`, `10s`, `5m`, `1h 30m`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 250ms, 10s, 5m)"))
+}
+
+/// Parses a byte count: `65536`, `64K`, `64KiB`, `1M`, `1MiB` (K = 1024).
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let number: usize = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size (examples: 512, 64KiB, 1MiB)"))?;
+    let scale: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        "g" | "gb" | "gib" => 1024 * 1024 * 1024,
+        other => {
+            return Err(format!(
+                "unknown size unit '{other}' (use K, KiB, M or MiB)"
+            ));
+        }
+    };
+    let size = number
+        .checked_mul(scale)
+        .ok_or_else(|| format!("'{text}' is too large"))?;
+    if size == 0 {
+        return Err("the size must be at least 1 byte".into());
+    }
+    Ok(size)
+}
+
+impl TalkArgs {
+    /// The client options these arguments describe.
+    pub fn options(&self) -> client::TalkOptions {
+        client::TalkOptions {
+            addr: self.addr.clone(),
+            family: match (self.ipv4, self.ipv6) {
+                (true, _) => crate::net::Family::V4,
+                (_, true) => crate::net::Family::V6,
+                _ => crate::net::Family::Any,
+            },
+            framing: self.framing,
+            connect_timeout: self.connect_timeout,
+            timeout: self.timeout,
+            max_reply: self.max_reply,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("tcpkit").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn serve_defaults() {
+        let cli = parse(&["serve"]).unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(args.bind, ["127.0.0.1:9999"]);
+        assert_eq!(args.backlog, 1024);
+        assert_eq!(args.max_message, 65536);
+        assert_eq!(args.idle_timeout, Duration::from_secs(300));
+        assert_eq!(args.framing, Framing::Auto);
+        assert_eq!(args.delay, None);
+    }
+
+    #[test]
+    fn serve_flags() {
+        let cli = parse(&[
+            "-vv",
+            "serve",
+            "--bind",
+            "[::1]:0",
+            "--bind",
+            "127.0.0.1:0",
+            "--delay",
+            "1s",
+            "--max-message",
+            "16",
+            "--framing",
+            "chunk",
+            "--max-connections",
+            "3",
+        ])
+        .unwrap();
+        assert_eq!(cli.verbosity(), 2);
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(args.bind, ["[::1]:0", "127.0.0.1:0"]);
+        assert_eq!(args.delay, Some(Duration::from_secs(1)));
+        assert_eq!(args.max_message, 16);
+        assert_eq!(args.max_connections, Some(3));
+        assert!(parse(&["serve", "--max-connections", "0"]).is_err());
+        assert!(parse(&["serve", "--idle-timeout", "soon"]).is_err());
+    }
+
+    #[test]
+    fn talk_positionals() {
+        let cli = parse(&["talk", "127.0.0.1:1", "Michael", "Tracy", "-4"]).unwrap();
+        let Command::Talk(args) = cli.command else {
+            panic!("not talk")
+        };
+        assert_eq!(args.addr, "127.0.0.1:1");
+        assert_eq!(args.messages, ["Michael", "Tracy"]);
+        assert_eq!(args.options().family, crate::net::Family::V4);
+        assert!(parse(&["talk", "-4", "-6"]).is_err());
+        let cli = parse(&["talk"]).unwrap();
+        let Command::Talk(args) = cli.command else {
+            panic!("not talk")
+        };
+        assert_eq!(args.addr, "127.0.0.1:9999");
+        assert!(args.messages.is_empty());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512"), Ok(512));
+        assert_eq!(parse_size("64KiB"), Ok(65536));
+        assert_eq!(parse_size("1M"), Ok(1 << 20));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("12 parsecs").is_err());
+        assert!(parse_size("99999999999999999999G").is_err());
+    }
+}

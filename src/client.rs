@@ -1,0 +1,331 @@
+//! `tcpkit talk`: the client of the greeting server.
+//!
+//! Scripted ([`script`]), it is the tutorial's client: print the welcome,
+//! send each message and print its reply, send `exit`, wait for the close.
+//! Interactive ([`interactive`]), it joins a reader (stdin) and a writer
+//! (stdout) to the socket like `nc`: input goes out as it comes, replies
+//! print as they arrive, and end of input half-closes the connection.
+//!
+//! One connection needs no async runtime: blocking sockets and one extra
+//! thread for the input side are simpler and at least as fast.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::error::Error;
+use crate::logging::Escaped;
+use crate::net::{self, Family};
+
+/// Default time to wait for a connection.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time to wait for a reply or for the server to close.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default longest reply accepted.
+pub const DEFAULT_MAX_REPLY: usize = 1024 * 1024;
+/// The size of one read from the socket or from the input.
+const CHUNK: usize = 64 * 1024;
+/// How often the interactive reader checks its timeout.
+const POLL: Duration = Duration::from_millis(100);
+
+/// How `talk` frames what it sends and reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClientFraming {
+    /// Messages end with `\n`; so do replies (for `tcpkit serve`).
+    #[default]
+    Line,
+    /// Each write is a message, each read a reply (the tutorial's server).
+    Chunk,
+}
+
+/// How to reach the server and how long to wait.
+#[derive(Clone, Debug)]
+pub struct TalkOptions {
+    /// `HOST:PORT` as the user typed it.
+    pub addr: String,
+    /// IPv4, IPv6 or either.
+    pub family: Family,
+    /// Line or chunk framing.
+    pub framing: ClientFraming,
+    /// Limit on connecting.
+    pub connect_timeout: Duration,
+    /// Limit on waiting for a reply or for the close.
+    pub timeout: Duration,
+    /// The longest reply accepted, in bytes.
+    pub max_reply: usize,
+}
+
+impl Default for TalkOptions {
+    fn default() -> Self {
+        TalkOptions {
+            addr: "127.0.0.1:9999".to_string(),
+            family: Family::Any,
+            framing: ClientFraming::Line,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT,
+            max_reply: DEFAULT_MAX_REPLY,
+        }
+    }
+}
+
+fn connect(opts: &TalkOptions) -> Result<TcpStream, Error> {
+    let addrs = net::resolve(&opts.addr, opts.family)?;
+    net::connect(&opts.addr, &addrs, opts.connect_timeout)
+}
+
+/// The tutorial's client: prints the welcome and one line per reply to `out`.
+pub fn script(opts: &TalkOptions, messages: &[String], out: &mut dyn Write) -> anyhow::Result<()> {
+    for m in messages {
+        if opts.framing == ClientFraming::Line && (m.contains('\n') || m.contains('\r')) {
+            return Err(Error::Usage(format!(
+                "message {} contains a line break; with line framing each message is one line",
+                Escaped(m.as_bytes())
+            ))
+            .into());
+        }
+        if m.is_empty() && opts.framing == ClientFraming::Chunk {
+            return Err(Error::Usage("with chunk framing a message cannot be empty".into()).into());
+        }
+    }
+    let stream = connect(opts)?;
+    stream
+        .set_read_timeout(Some(opts.timeout))
+        .context("cannot set a read timeout")?;
+    let mut conn = Conversation {
+        reader: BufReader::with_capacity(
+            CHUNK,
+            stream.try_clone().context("cannot clone the socket")?,
+        ),
+        stream,
+        opts,
+    };
+    let welcome = conn.receive("the welcome")?;
+    print_line(out, &welcome)?;
+    for m in messages {
+        conn.send(m.as_bytes())?;
+        let reply = conn.receive(&format!("the reply to {}", Escaped(m.as_bytes())))?;
+        print_line(out, &reply)?;
+    }
+    conn.send(b"exit")?;
+    conn.wait_for_close(out)
+}
+
+/// A scripted exchange over one connection.
+struct Conversation<'a> {
+    stream: TcpStream,
+    reader: BufReader<TcpStream>,
+    opts: &'a TalkOptions,
+}
+
+impl Conversation<'_> {
+    fn send(&mut self, message: &[u8]) -> anyhow::Result<()> {
+        let mut bytes = message.to_vec();
+        if self.opts.framing == ClientFraming::Line {
+            bytes.push(b'\n');
+        }
+        self.stream
+            .write_all(&bytes)
+            .map_err(|e| lost(&format!("sending {}", Escaped(message)), e))?;
+        Ok(())
+    }
+
+    /// Reads one reply: a line, or one read in chunk framing.
+    fn receive(&mut self, what: &str) -> anyhow::Result<Vec<u8>> {
+        let mut reply = Vec::new();
+        let got = match self.opts.framing {
+            ClientFraming::Line => {
+                let limit = u64::try_from(self.opts.max_reply)
+                    .unwrap_or(u64::MAX)
+                    .saturating_add(2);
+                let got = (&mut self.reader).take(limit).read_until(b'\n', &mut reply);
+                if got.is_ok() && !reply.ends_with(b"\n") && reply.len() as u64 == limit {
+                    return Err(Error::Protocol(format!(
+                        "{what} is longer than {} bytes (see --max-reply)",
+                        self.opts.max_reply
+                    ))
+                    .into());
+                }
+                got
+            }
+            ClientFraming::Chunk => {
+                reply.resize(self.opts.max_reply.clamp(1, CHUNK), 0);
+                let got = self.reader.read(&mut reply);
+                reply.truncate(*got.as_ref().unwrap_or(&0));
+                got
+            }
+        };
+        match got {
+            Ok(0) => Err(Error::Protocol(format!(
+                "the server closed the connection before sending {what}"
+            ))
+            .into()),
+            Ok(_) => {
+                if reply.ends_with(b"\n") {
+                    reply.pop();
+                    if reply.ends_with(b"\r") {
+                        reply.pop();
+                    }
+                }
+                Ok(reply)
+            }
+            Err(e) => Err(timeout_or_lost(
+                &format!("waiting for {what}"),
+                self.opts.timeout,
+                e,
+            )),
+        }
+    }
+
+    /// After `exit`: prints anything the server still says, until it closes.
+    fn wait_for_close(&mut self, out: &mut dyn Write) -> anyhow::Result<()> {
+        let mut buf = vec![0; CHUNK];
+        loop {
+            match self.reader.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => write_out(out, &buf[..n])?,
+                Err(e) => {
+                    return Err(timeout_or_lost(
+                        "waiting for the server to close",
+                        self.opts.timeout,
+                        e,
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Joins `input` and `out` to the socket until the server closes.
+pub fn interactive(
+    opts: &TalkOptions,
+    input: impl Read + Send + 'static,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let stream = connect(opts)?;
+    let sender = stream.try_clone().context("cannot clone the socket")?;
+    let input_done = Arc::new(AtomicBool::new(false));
+    let done = input_done.clone();
+    let framing = opts.framing;
+    // The input side runs on its own thread: reading stdin blocks.
+    thread::spawn(move || {
+        let _ = pump_input(input, &sender, framing);
+        // End of input: half-close, so the server answers what it has and
+        // closes, while we keep reading.
+        let _ = sender.shutdown(Shutdown::Write);
+        done.store(true, Ordering::Release);
+    });
+
+    stream
+        .set_read_timeout(Some(POLL))
+        .context("cannot set a read timeout")?;
+    let mut reader = &stream;
+    let mut buf = vec![0; CHUNK];
+    let mut last_heard = Instant::now();
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => {
+                last_heard = Instant::now();
+                write_out(out, &buf[..n])?;
+                if framing == ClientFraming::Chunk {
+                    write_out(out, b"\n")?;
+                }
+                if let Err(e) = out.flush() {
+                    return stdout_error(e);
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                // Only once input has ended do we wait for the server with a limit:
+                // before that, a person may just be slow to type.
+                if input_done.load(Ordering::Acquire) && last_heard.elapsed() > opts.timeout {
+                    return Err(Error::Timeout {
+                        what: "waiting for the server to close after the end of input".into(),
+                        after: opts.timeout,
+                    }
+                    .into());
+                }
+                if !input_done.load(Ordering::Acquire) {
+                    last_heard = Instant::now();
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(lost("reading from the server", e)),
+        }
+    }
+}
+
+/// Copies input to the socket: raw for line framing, one write per line
+/// without its terminator for chunk framing.
+fn pump_input(input: impl Read, sender: &TcpStream, framing: ClientFraming) -> io::Result<()> {
+    let mut sender = sender;
+    match framing {
+        ClientFraming::Line => {
+            let mut input = input;
+            let mut buf = vec![0; CHUNK];
+            loop {
+                let n = match input.read(&mut buf) {
+                    Ok(0) => return Ok(()),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                sender.write_all(&buf[..n])?;
+            }
+        }
+        ClientFraming::Chunk => {
+            for line in BufReader::new(input).split(b'\n') {
+                let mut line = line?;
+                if line.ends_with(b"\r") {
+                    line.pop();
+                }
+                if !line.is_empty() {
+                    sender.write_all(&line)?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_line(out: &mut dyn Write, line: &[u8]) -> anyhow::Result<()> {
+    write_out(out, line)?;
+    write_out(out, b"\n")?;
+    out.flush().or_else(stdout_error)
+}
+
+fn write_out(out: &mut dyn Write, bytes: &[u8]) -> anyhow::Result<()> {
+    out.write_all(bytes).or_else(stdout_error)
+}
+
+/// A closed stdout (`tcpkit talk | head`) ends the program quietly.
+fn stdout_error(e: io::Error) -> anyhow::Result<()> {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    Err(anyhow::Error::new(e).context("cannot write to standard output"))
+}
+
+fn timeout_or_lost(what: &str, after: Duration, e: io::Error) -> anyhow::Error {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout {
+            what: what.to_string(),
+            after,
+        }
+        .into(),
+        _ => lost(what, e),
+    }
+}
+
+fn lost(what: &str, e: io::Error) -> anyhow::Error {
+    Error::Protocol(format!("connection lost while {what}: {e}")).into()
+}

@@ -1,0 +1,114 @@
+//! What each subcommand does with its parsed arguments: the glue between
+//! [`crate::cli`] and the library modules, kept out of `main.rs`.
+
+use std::collections::BTreeSet;
+use std::io;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tracing::{info, warn};
+
+use crate::cli::{Cli, Command, DemoArgs, ServeArgs, TalkArgs};
+use crate::error::{Error, exit};
+use crate::net::{self, Family};
+use crate::protocol::{Settings, Template};
+use crate::{client, demo, server};
+
+/// Runs the command the user asked for.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Talk(args) => talk(args),
+        Command::Demo(args) => demo(args),
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let fd_limit = net::raise_fd_limit();
+    let max_connections = args
+        .max_connections
+        .map_or_else(|| net::default_max_connections(fd_limit), |n| n as usize);
+    let config = server::Config {
+        settings: Settings {
+            framing: args.framing,
+            welcome: args.welcome.into_bytes(),
+            reply: Template::parse(&args.reply),
+            max_message: args.max_message,
+        },
+        delay: args.delay,
+        idle_timeout: args.idle_timeout,
+        write_timeout: args.write_timeout,
+        linger: args.linger,
+        max_connections,
+        grace: args.grace,
+    };
+    // Every address each --bind names, each once, in a stable order.
+    let mut addrs = BTreeSet::new();
+    for spec in &args.bind {
+        addrs.extend(net::resolve(spec, Family::Any)?);
+    }
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let mut listeners = Vec::new();
+        for addr in addrs {
+            let std_listener = net::listen(addr, args.backlog)?;
+            listeners.push(
+                TcpListener::from_std(std_listener)
+                    .with_context(|| format!("cannot listen on {addr}"))?,
+            );
+        }
+        info!("Serving up to {max_connections} connections at once (open-file limit {fd_limit}).");
+        server::run(listeners, config, shutdown_signal()).await;
+        Ok(())
+    })
+}
+
+/// Completes at the first Ctrl+C or SIGTERM; a second one exits at once.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(term) => Some(term),
+        Err(e) => {
+            warn!("cannot watch SIGTERM ({e}); only Ctrl+C stops the server");
+            None
+        }
+    };
+    next_signal(term.as_mut()).await;
+    info!("Signal received: finishing open connections (signal again to stop at once).");
+    tokio::spawn(async move {
+        next_signal(term.as_mut()).await;
+        eprintln!("tcpkit: second signal: stopping at once");
+        std::process::exit(i32::from(exit::INTERRUPTED));
+    });
+}
+
+fn talk(args: TalkArgs) -> anyhow::Result<()> {
+    let opts = args.options();
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    if args.messages.is_empty() {
+        client::interactive(&opts, io::stdin(), &mut out)
+    } else {
+        client::script(&opts, &args.messages, &mut out)
+    }
+}
+
+fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    if args.messages.iter().any(|m| m.contains('\n')) {
+        return Err(Error::Usage("demo messages cannot contain line breaks".into()).into());
+    }
+    demo::run(&args.messages)
+}
+
+/// The next Ctrl+C, or SIGTERM when it is watched.
+async fn next_signal(term: Option<&mut tokio::signal::unix::Signal>) {
+    match term {
+        Some(term) => tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        },
+        None => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! Socket helpers shared by every command: parse and resolve `HOST:PORT`,
+//! listen with a chosen backlog, connect with a timeout, raise the fd limit.
+//!
+//! std's `TcpListener::bind` always asks for a backlog of 128, which loses
+//! connections when a thousand clients arrive at once; socket2 lets us choose.
+
+use std::io;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::error::Error;
+
+/// Which address families a command may use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Family {
+    /// Both IPv4 and IPv6.
+    #[default]
+    Any,
+    /// IPv4 only (`-4`).
+    V4,
+    /// IPv6 only (`-6`).
+    V6,
+}
+
+impl Family {
+    fn allows(self, addr: &SocketAddr) -> bool {
+        match self {
+            Family::Any => true,
+            Family::V4 => addr.is_ipv4(),
+            Family::V6 => addr.is_ipv6(),
+        }
+    }
+}
+
+/// Resolves `HOST:PORT` (`127.0.0.1:9999`, `[::1]:9999`, `localhost:9999`)
+/// to every address it names, in the resolver's order.
+pub fn resolve(spec: &str, family: Family) -> Result<Vec<SocketAddr>, Error> {
+    let bad = |reason: &str| Error::Address {
+        spec: spec.to_string(),
+        reason: reason.to_string(),
+    };
+    let addrs: Vec<SocketAddr> = if let Ok(addr) = spec.parse::<SocketAddr>() {
+        vec![addr]
+    } else {
+        let Some((host, port)) = spec.rsplit_once(':') else {
+            return Err(bad(
+                "missing port (expected HOST:PORT, e.g. 127.0.0.1:9999)",
+            ));
+        };
+        if host.is_empty() {
+            return Err(bad(
+                "missing host (expected HOST:PORT, e.g. 127.0.0.1:9999)",
+            ));
+        }
+        if host.contains(':') && !host.starts_with('[') {
+            return Err(bad("an IPv6 address needs brackets, e.g. [::1]:9999"));
+        }
+        let port: u16 = port
+            .parse()
+            .map_err(|_| bad("the port must be a number from 0 to 65535"))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        (host, port)
+            .to_socket_addrs()
+            .map_err(|e| bad(&format!("cannot resolve host '{host}': {e}")))?
+            .collect()
+    };
+    let addrs: Vec<SocketAddr> = addrs.into_iter().filter(|a| family.allows(a)).collect();
+    if addrs.is_empty() {
+        return Err(bad(match family {
+            Family::V4 => "no IPv4 address (drop -4?)",
+            Family::V6 => "no IPv6 address (drop -6?)",
+            Family::Any => "the name has no addresses",
+        }));
+    }
+    Ok(addrs)
+}
+
+/// Opens a listening socket on `addr` with the given backlog (the kernel
+/// clamps it to `net.core.somaxconn`). IPv6 sockets are IPv6-only, so `[::]`
+/// and `0.0.0.0` can be bound side by side.
+pub fn listen(addr: SocketAddr, backlog: u32) -> Result<std::net::TcpListener, Error> {
+    let setup = || -> io::Result<Socket> {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        // Lets a restarted server bind while old connections sit in
+        // TIME_WAIT; a second live listener on the port still fails.
+        socket.set_reuse_address(true)?;
+        if addr.is_ipv6() {
+            socket.set_only_v6(true)?;
+        }
+        socket.bind(&addr.into())?;
+        socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+        socket.set_nonblocking(true)?;
+        Ok(socket)
+    };
+    match setup() {
+        Ok(socket) => Ok(socket.into()),
+        Err(e) => Err(match e.kind() {
+            io::ErrorKind::AddrInUse => Error::AddrInUse { addr },
+            io::ErrorKind::PermissionDenied => Error::PermissionDenied { addr },
+            io::ErrorKind::AddrNotAvailable => Error::Address {
+                spec: addr.to_string(),
+                reason: "no interface of this machine has that address (try 127.0.0.1 or 0.0.0.0)"
+                    .to_string(),
+            },
+            _ => Error::Listen { addr, source: e },
+        }),
+    }
+}
+
+/// Connects to the first of `addrs` that answers, each try bounded by
+/// `timeout`; `spec` is what the user typed, for the error message.
+pub fn connect(spec: &str, addrs: &[SocketAddr], timeout: Duration) -> Result<TcpStream, Error> {
+    let mut last = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(addr, timeout) {
+            Ok(stream) => {
+                // Replies and messages are small: send them at once.
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Err(e) => last = Some((*addr, e)),
+        }
+    }
+    let Some((addr, e)) = last else {
+        return Err(Error::Address {
+            spec: spec.to_string(),
+            reason: "the name has no addresses".to_string(),
+        });
+    };
+    Err(match e.kind() {
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Error::Timeout {
+            what: format!("connecting to {spec}"),
+            after: timeout,
+        },
+        io::ErrorKind::ConnectionRefused => Error::Connect {
+            spec: spec.to_string(),
+            reason: format!("connection refused (is the server running on {addr}?)"),
+        },
+        _ => Error::Connect {
+            spec: spec.to_string(),
+            reason: format!("{e} (while connecting to {addr})"),
+        },
+    })
+}
+
+/// Raises the soft limit on open files to the hard limit, as Go does at
+/// start, and returns the limit now in force.
+pub fn raise_fd_limit() -> u64 {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(_) => rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft),
+    }
+}
+
+/// The connection limit that fits in `fd_limit` open files, keeping some
+/// for listeners, the runtime and standard streams.
+pub fn default_max_connections(fd_limit: u64) -> usize {
+    let reserve = (fd_limit / 8).clamp(16, 64);
+    usize::try_from(fd_limit.saturating_sub(reserve).max(1)).unwrap_or(usize::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_literals_and_names() {
+        assert_eq!(
+            resolve("127.0.0.1:9999", Family::Any).unwrap(),
+            vec!["127.0.0.1:9999".parse().unwrap()]
+        );
+        assert_eq!(
+            resolve("[::1]:80", Family::Any).unwrap(),
+            vec!["[::1]:80".parse().unwrap()]
+        );
+        assert!(
+            resolve("localhost:9999", Family::V4)
+                .unwrap()
+                .iter()
+                .all(|a| a.is_ipv4())
+        );
+    }
+
+    #[test]
+    fn bad_addresses_say_what_is_wrong() {
+        let msg = |s| resolve(s, Family::Any).unwrap_err().to_string();
+        assert!(msg("localhost").contains("missing port"));
+        assert!(msg(":99").contains("missing host"));
+        assert!(msg("::1:99").contains("brackets"));
+        assert!(msg("localhost:99999").contains("port must be a number"));
+        assert!(
+            resolve("127.0.0.1:1", Family::V6)
+                .unwrap_err()
+                .to_string()
+                .contains("no IPv6")
+        );
+    }
+
+    #[test]
+    fn connection_limit_leaves_room() {
+        assert_eq!(default_max_connections(20000), 19936);
+        assert_eq!(default_max_connections(64), 48);
+        assert_eq!(default_max_connections(1), 1);
+    }
+}

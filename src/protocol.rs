@@ -1,0 +1,467 @@
+//! The greeting protocol as a pure decoder/encoder: bytes in, replies out, no I/O.
+//!
+//! The server ([`crate::server`]) reads from a socket and hands every read to a
+//! [`Decoder`], which appends the replies it owes to an output buffer and says
+//! when the connection must close. Keeping the decoder free of I/O lets it be
+//! unit-tested and property-tested with arbitrary splits of the byte stream.
+//! `docs/protocol.md` is the specification this module implements.
+
+use std::fmt;
+
+/// How a connection's byte stream is cut into messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Framing {
+    /// Chunk-framed until the first `\n` arrives, line-framed from then on.
+    Auto,
+    /// A message is the bytes before `\n` (a `\r` before it is dropped).
+    Line,
+    /// The tutorial's wire format: each read from the socket is one message.
+    Chunk,
+}
+
+/// The default welcome text.
+pub const DEFAULT_WELCOME: &str = "Welcome!";
+/// The default reply template.
+pub const DEFAULT_REPLY: &str = "Hello, {}!";
+/// The default limit on one message, in bytes (terminator not counted).
+pub const DEFAULT_MAX_MESSAGE: usize = 64 * 1024;
+/// The message that closes a connection without a reply.
+pub const EXIT: &[u8] = b"exit";
+
+/// A reply template: literal text with `{}` standing for the message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Template {
+    /// The literal pieces around each `{}`; the message goes between two pieces.
+    parts: Vec<Box<[u8]>>,
+}
+
+impl Template {
+    /// Parses a template; every `{}` is replaced by the message.
+    pub fn parse(text: &str) -> Template {
+        let parts = text
+            .split("{}")
+            .map(|p| p.as_bytes().to_vec().into_boxed_slice())
+            .collect();
+        Template { parts }
+    }
+
+    /// Appends the reply to a message that arrived in two pieces (`head` then
+    /// `tail`), so a line split across reads needs no copy to be answered.
+    fn render(&self, out: &mut Vec<u8>, head: &[u8], tail: &[u8]) {
+        let (first, rest) = self
+            .parts
+            .split_first()
+            .expect("split always yields at least one piece");
+        out.extend_from_slice(first);
+        for part in rest {
+            out.extend_from_slice(head);
+            out.extend_from_slice(tail);
+            out.extend_from_slice(part);
+        }
+    }
+}
+
+impl Default for Template {
+    fn default() -> Self {
+        Template::parse(DEFAULT_REPLY)
+    }
+}
+
+/// What the server says and how it frames it; shared by all connections.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// How messages are framed.
+    pub framing: Framing,
+    /// The welcome text, sent on accept (nothing is sent when it is empty).
+    pub welcome: Vec<u8>,
+    /// The reply template.
+    pub reply: Template,
+    /// The longest message accepted, in bytes, terminator not counted.
+    pub max_message: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            framing: Framing::Auto,
+            welcome: DEFAULT_WELCOME.as_bytes().to_vec(),
+            reply: Template::default(),
+            max_message: DEFAULT_MAX_MESSAGE,
+        }
+    }
+}
+
+impl Settings {
+    /// The bytes sent on accept: the welcome, with `\n` unless chunk-framed.
+    pub fn welcome_bytes(&self) -> Vec<u8> {
+        let mut out = self.welcome.clone();
+        if !out.is_empty() && self.framing != Framing::Chunk {
+            out.push(b'\n');
+        }
+        out
+    }
+}
+
+/// Why the decoder wants the connection closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Close {
+    /// The client sent `exit`.
+    Exit,
+    /// A message was longer than the limit; the error reply was appended.
+    TooLong,
+}
+
+impl fmt::Display for Close {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Close::Exit => f.write_str("client sent exit"),
+            Close::TooLong => f.write_str("message too long"),
+        }
+    }
+}
+
+/// What one call to [`Decoder::decode`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Input bytes used; less than the input only when stopped early
+    /// (the reply budget ran out, or the connection must close).
+    pub consumed: usize,
+    /// Replies appended to the output.
+    pub replies: usize,
+    /// Set when the connection must close after the output is sent.
+    pub close: Option<Close>,
+}
+
+/// One connection's decoding state.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    /// True once the connection is line-framed.
+    line: bool,
+    /// The start of a line whose `\n` has not arrived yet.
+    partial: Vec<u8>,
+    /// Set once a [`Close`] was returned; later input is ignored.
+    closed: bool,
+}
+
+/// A partial line keeps at most this much capacity when it is cleared, so a
+/// connection that once saw a long line does not hold its memory forever.
+const KEEP_CAPACITY: usize = 1024;
+
+impl Decoder {
+    /// A decoder for a new connection.
+    pub fn new(framing: Framing) -> Decoder {
+        Decoder {
+            line: framing == Framing::Line,
+            ..Decoder::default()
+        }
+    }
+
+    /// True once the connection is line-framed.
+    pub fn is_line_framed(&self) -> bool {
+        self.line
+    }
+
+    /// Bytes held of a line whose terminator has not arrived.
+    pub fn pending(&self) -> usize {
+        self.partial.len()
+    }
+
+    /// Decodes `input` (the next bytes of the stream, exactly one socket read
+    /// when chunk-framed), appending at most `budget` replies to `out`.
+    pub fn decode(
+        &mut self,
+        settings: &Settings,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        budget: usize,
+    ) -> Progress {
+        let mut progress = Progress::default();
+        if self.closed || budget == 0 || input.is_empty() {
+            return progress;
+        }
+        if !self.line {
+            if settings.framing == Framing::Auto && memchr::memchr(b'\n', input).is_some() {
+                self.line = true;
+            } else {
+                progress.consumed = input.len();
+                progress.close = self.answer(settings, out, input, b"", b"");
+                progress.replies = usize::from(progress.close.is_none());
+                return progress;
+            }
+        }
+        let mut pos = 0;
+        while progress.replies < budget && pos < input.len() {
+            let rest = &input[pos..];
+            let Some(nl) = memchr::memchr(b'\n', rest) else {
+                pos = input.len();
+                progress.close = self.keep_partial(settings, out, rest);
+                break;
+            };
+            pos += nl + 1;
+            let piece = &rest[..nl];
+            // Drop the `\r` of a `\r\n`, which may be the last byte of the
+            // partial line when the `\r` and the `\n` came in different reads.
+            let (head, tail, terminator): (&[u8], &[u8], &[u8]) = match piece.split_last() {
+                Some((b'\r', body)) => (&self.partial, body, b"\r\n"),
+                Some(_) => (&self.partial, piece, b"\n"),
+                None => match self.partial.split_last() {
+                    Some((b'\r', body)) => (body, b"", b"\r\n"),
+                    _ => (&self.partial, b"", b"\n"),
+                },
+            };
+            let close = answer_line(settings, out, head, tail, terminator);
+            self.clear_partial();
+            if close.is_some() {
+                progress.close = close;
+                break;
+            }
+            progress.replies += 1;
+        }
+        if progress.close.is_some() {
+            self.closed = true;
+        }
+        progress.consumed = pos;
+        progress
+    }
+
+    /// The stream ended: an unterminated line counts as a message.
+    pub fn finish(&mut self, settings: &Settings, out: &mut Vec<u8>) -> Progress {
+        let mut progress = Progress::default();
+        if self.closed || self.partial.is_empty() {
+            return progress;
+        }
+        let partial = std::mem::take(&mut self.partial);
+        progress.close = self.answer(settings, out, &partial, b"", b"");
+        if progress.close.is_none() {
+            progress.replies = 1;
+        }
+        progress
+    }
+
+    /// Answers one whole message, or says why the connection must close.
+    fn answer(
+        &mut self,
+        settings: &Settings,
+        out: &mut Vec<u8>,
+        head: &[u8],
+        tail: &[u8],
+        terminator: &[u8],
+    ) -> Option<Close> {
+        let close = answer_line(settings, out, head, tail, terminator);
+        if close.is_some() {
+            self.closed = true;
+        }
+        close
+    }
+
+    /// Keeps the start of a line until its `\n` arrives, unless it is already
+    /// longer than any message may be.
+    fn keep_partial(
+        &mut self,
+        settings: &Settings,
+        out: &mut Vec<u8>,
+        rest: &[u8],
+    ) -> Option<Close> {
+        let held = self.partial.len() + rest.len();
+        // One byte over the limit may still be the `\r` of a `\r\n`.
+        let last = rest.last().copied();
+        if held > settings.max_message + 1
+            || (held == settings.max_message + 1 && last != Some(b'\r'))
+        {
+            self.clear_partial();
+            too_long(settings, out, b"\n");
+            self.closed = true;
+            return Some(Close::TooLong);
+        }
+        self.partial.extend_from_slice(rest);
+        None
+    }
+
+    fn clear_partial(&mut self) {
+        if self.partial.capacity() > KEEP_CAPACITY {
+            self.partial = Vec::new();
+        } else {
+            self.partial.clear();
+        }
+    }
+}
+
+/// Appends the reply to the message `head` + `tail`, or the error reply when
+/// it is too long; returns why the connection must close, if it must.
+fn answer_line(
+    settings: &Settings,
+    out: &mut Vec<u8>,
+    head: &[u8],
+    tail: &[u8],
+    terminator: &[u8],
+) -> Option<Close> {
+    let len = head.len() + tail.len();
+    if len > settings.max_message {
+        let terminator: &[u8] = if terminator.is_empty() { b"" } else { b"\n" };
+        too_long(settings, out, terminator);
+        return Some(Close::TooLong);
+    }
+    if len == EXIT.len() && is_exit(head, tail) {
+        return Some(Close::Exit);
+    }
+    settings.reply.render(out, head, tail);
+    out.extend_from_slice(terminator);
+    None
+}
+
+fn is_exit(head: &[u8], tail: &[u8]) -> bool {
+    let (a, b) = EXIT.split_at(head.len());
+    a == head && b == tail
+}
+
+fn too_long(settings: &Settings, out: &mut Vec<u8>, terminator: &[u8]) {
+    out.extend_from_slice(b"Error: message longer than ");
+    out.extend_from_slice(settings.max_message.to_string().as_bytes());
+    out.extend_from_slice(b" bytes");
+    out.extend_from_slice(terminator);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(framing: Framing) -> Settings {
+        Settings {
+            framing,
+            ..Settings::default()
+        }
+    }
+
+    /// Feeds each read in turn, then EOF; returns all output and the close.
+    fn run(s: &Settings, reads: &[&[u8]]) -> (Vec<u8>, Option<Close>) {
+        let mut d = Decoder::new(s.framing);
+        let mut out = Vec::new();
+        for read in reads {
+            let p = d.decode(s, read, &mut out, usize::MAX);
+            if p.close.is_some() {
+                return (out, p.close);
+            }
+            assert_eq!(p.consumed, read.len());
+        }
+        let p = d.finish(s, &mut out);
+        (out, p.close)
+    }
+
+    #[test]
+    fn welcome_has_newline_unless_chunk() {
+        assert_eq!(settings(Framing::Auto).welcome_bytes(), b"Welcome!\n");
+        assert_eq!(settings(Framing::Line).welcome_bytes(), b"Welcome!\n");
+        assert_eq!(settings(Framing::Chunk).welcome_bytes(), b"Welcome!");
+        let mut s = settings(Framing::Line);
+        s.welcome.clear();
+        assert_eq!(s.welcome_bytes(), b"");
+    }
+
+    #[test]
+    fn chunk_answers_each_read_without_terminator() {
+        let s = settings(Framing::Chunk);
+        let (out, close) = run(&s, &[b"Michael", b"Tracy\n", b"exit"]);
+        assert_eq!(out, b"Hello, Michael!Hello, Tracy\n!");
+        assert_eq!(close, Some(Close::Exit));
+    }
+
+    #[test]
+    fn auto_is_chunk_until_first_newline() {
+        let s = settings(Framing::Auto);
+        let (out, close) = run(&s, &[b"Michael", b"Tracy\nSar", b"ah\r\n", b"x"]);
+        assert_eq!(
+            out,
+            b"Hello, Michael!Hello, Tracy!\nHello, Sarah!\r\nHello, x!"
+        );
+        assert_eq!(close, None);
+    }
+
+    #[test]
+    fn line_keeps_each_terminator() {
+        let s = settings(Framing::Line);
+        let (out, _) = run(&s, &[b"a\r\nb\n\n\r\n"]);
+        assert_eq!(out, b"Hello, a!\r\nHello, b!\nHello, !\nHello, !\r\n");
+    }
+
+    #[test]
+    fn cr_and_lf_in_different_reads() {
+        let s = settings(Framing::Line);
+        let (out, _) = run(&s, &[b"ab\r", b"\n"]);
+        assert_eq!(out, b"Hello, ab!\r\n");
+    }
+
+    #[test]
+    fn exit_closes_after_earlier_replies() {
+        let s = settings(Framing::Line);
+        let (out, close) = run(&s, &[b"a\nex", b"it\nb\n"]);
+        assert_eq!(out, b"Hello, a!\n");
+        assert_eq!(close, Some(Close::Exit));
+        let (out, close) = run(&s, &[b"exit\r\n"]);
+        assert_eq!(out, b"");
+        assert_eq!(close, Some(Close::Exit));
+        // Only exactly `exit` closes.
+        let (out, close) = run(&s, &[b"exit \nexits\n"]);
+        assert_eq!(out, b"Hello, exit !\nHello, exits!\n");
+        assert_eq!(close, None);
+    }
+
+    #[test]
+    fn fragment_at_eof_is_a_message() {
+        let s = settings(Framing::Line);
+        assert_eq!(run(&s, &[b"a\nb"]).0, b"Hello, a!\nHello, b!");
+        assert_eq!(
+            run(&s, &[b"a\nexit"]),
+            (b"Hello, a!\n".to_vec(), Some(Close::Exit))
+        );
+    }
+
+    #[test]
+    fn too_long_line_is_refused() {
+        let mut s = settings(Framing::Line);
+        s.max_message = 4;
+        assert_eq!(run(&s, &[b"abcd\n"]).0, b"Hello, abcd!\n");
+        assert_eq!(run(&s, &[b"abcd\r\n"]).0, b"Hello, abcd!\r\n");
+        assert_eq!(run(&s, &[b"ab", b"cd\r", b"\n"]).0, b"Hello, abcd!\r\n");
+        let (out, close) = run(&s, &[b"a\nabcde\nb\n"]);
+        assert_eq!(out, b"Hello, a!\nError: message longer than 4 bytes\n");
+        assert_eq!(close, Some(Close::TooLong));
+        // Refused before the newline arrives: the decoder never holds more.
+        let (out, close) = run(&s, &[b"a\nabc", b"de"]);
+        assert_eq!(out, b"Hello, a!\nError: message longer than 4 bytes\n");
+        assert_eq!(close, Some(Close::TooLong));
+        s.framing = Framing::Chunk;
+        let (out, close) = run(&s, &[b"abcde"]);
+        assert_eq!(out, b"Error: message longer than 4 bytes");
+        assert_eq!(close, Some(Close::TooLong));
+    }
+
+    #[test]
+    fn budget_stops_early_and_resumes() {
+        let s = settings(Framing::Line);
+        let mut d = Decoder::new(Framing::Line);
+        let mut out = Vec::new();
+        let input = b"a\nb\nc\n";
+        let p = d.decode(&s, input, &mut out, 1);
+        assert_eq!((p.consumed, p.replies), (2, 1));
+        let p = d.decode(&s, &input[2..], &mut out, 5);
+        assert_eq!((p.consumed, p.replies), (4, 2));
+        assert_eq!(out, b"Hello, a!\nHello, b!\nHello, c!\n");
+    }
+
+    #[test]
+    fn templates() {
+        let mut s = settings(Framing::Line);
+        s.reply = Template::parse("{}");
+        assert_eq!(run(&s, &[b"echo\n"]).0, b"echo\n");
+        s.reply = Template::parse("[{}|{}]");
+        assert_eq!(run(&s, &[b"x", b"y\n"]).0, b"[xy|xy]\n");
+        s.reply = Template::parse("pong");
+        assert_eq!(run(&s, &[b"ping\n"]).0, b"pong\n");
+    }
+
+    #[test]
+    fn bytes_are_echoed_as_they_came() {
+        let s = settings(Framing::Line);
+        assert_eq!(run(&s, &[b"\xff\x00\xfe\n"]).0, b"Hello, \xff\x00\xfe!\n");
+    }
+}

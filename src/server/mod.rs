@@ -1,0 +1,146 @@
+//! The greeting server: `tcpkit serve` as a library.
+//!
+//! [`run`] takes listeners the caller bound (tests bind port 0) and a shutdown
+//! future. Each listener gets a [`listener::Listener`] that owns the accept
+//! loop and the connection limit; each connection gets a
+//! [`handler::Handler`] that speaks the protocol of [`crate::protocol`].
+//! Shutdown follows tokio's graceful-shutdown example: stop accepting, cancel
+//! a [`CancellationToken`] the handlers watch, wait for the [`TaskTracker`]
+//! up to a grace period, then drop whatever is left.
+
+mod handler;
+mod listener;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use crate::protocol::Settings;
+
+/// Default time a connection may stay silent before it is closed.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// Default time a batch of replies may take to be accepted by the client.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default time spent draining a client's late input before closing.
+pub const DEFAULT_LINGER: Duration = Duration::from_secs(2);
+/// Default time open connections get to finish after a shutdown signal.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+/// Default listen backlog (the kernel clamps it to `net.core.somaxconn`).
+pub const DEFAULT_BACKLOG: u32 = 1024;
+
+/// Everything `serve` can be told.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// What the protocol says and how it frames it.
+    pub settings: Settings,
+    /// Wait this long before each reply (the tutorial's `time.sleep(1)`).
+    pub delay: Option<Duration>,
+    /// Close a connection that sends nothing for this long.
+    pub idle_timeout: Duration,
+    /// Close a connection whose replies are not taken within this long.
+    pub write_timeout: Duration,
+    /// After closing our side, read and discard the client's input for at
+    /// most this long, so unread input does not turn the close into a reset
+    /// that destroys replies still in flight.
+    pub linger: Duration,
+    /// The most connections served at once; more wait in the backlog.
+    pub max_connections: usize,
+    /// How long open connections may run on after shutdown starts.
+    pub grace: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            settings: Settings::default(),
+            delay: None,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+            linger: DEFAULT_LINGER,
+            max_connections: 1024,
+            grace: DEFAULT_GRACE,
+        }
+    }
+}
+
+/// What every connection handler reads; built once from [`Config`].
+#[derive(Debug)]
+struct Shared {
+    /// The protocol settings.
+    settings: Settings,
+    /// The welcome as sent on the wire, computed once.
+    welcome: Vec<u8>,
+    /// See [`Config::delay`].
+    delay: Option<Duration>,
+    /// See [`Config::idle_timeout`].
+    idle_timeout: Duration,
+    /// See [`Config::write_timeout`].
+    write_timeout: Duration,
+    /// See [`Config::linger`].
+    linger: Duration,
+}
+
+/// Serves on every listener until `shutdown` completes, then closes
+/// gracefully: connections answer what they already received, and after
+/// `config.grace` the rest are dropped.
+pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Future) {
+    let shared = Arc::new(Shared {
+        welcome: config.settings.welcome_bytes(),
+        settings: config.settings,
+        delay: config.delay,
+        idle_timeout: config.idle_timeout,
+        write_timeout: config.write_timeout,
+        linger: config.linger,
+    });
+    let max_connections = config.max_connections.clamp(1, Semaphore::MAX_PERMITS);
+    let limit = Arc::new(Semaphore::new(max_connections));
+    let token = CancellationToken::new();
+    let kill = CancellationToken::new();
+    let tracker = TaskTracker::new();
+
+    let mut accept_loops = tokio::task::JoinSet::new();
+    for listener in listeners {
+        match listener.local_addr() {
+            Ok(addr) => info!("Waiting for connection on {addr}..."),
+            Err(e) => warn!("listening on an address the kernel will not name: {e}"),
+        }
+        let listener = listener::Listener {
+            listener,
+            limit: limit.clone(),
+            max_connections,
+            shared: shared.clone(),
+            token: token.clone(),
+            kill: kill.clone(),
+            tracker: tracker.clone(),
+        };
+        accept_loops.spawn(listener.run());
+    }
+
+    shutdown.await;
+    token.cancel();
+    tracker.close();
+    let open = tracker.len();
+    info!(
+        "Shutting down: no new connections; {open} open connection(s) get up to {} to finish.",
+        humantime::format_duration(config.grace)
+    );
+    while accept_loops.join_next().await.is_some() {}
+    if tokio::time::timeout(config.grace, tracker.wait())
+        .await
+        .is_err()
+    {
+        warn!(
+            "Grace period over: dropping {} connection(s).",
+            tracker.len()
+        );
+        kill.cancel();
+        tracker.wait().await;
+    }
+    info!("Server stopped.");
+}

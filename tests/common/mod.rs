@@ -1,0 +1,180 @@
+//! Helpers shared by the integration tests: a server started the way the
+//! binary starts it (library tests) or the binary itself as a child process
+//! (CLI tests), and a small line client with timeouts.
+
+#![allow(dead_code)] // each test file uses a different part
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Long enough for a loaded 2-core CI machine; a hang fails, not blocks.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// The path of the built `tcpkit` binary.
+pub fn tcpkit() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_tcpkit"))
+}
+
+/// A file under `tests/peers/`.
+pub fn peer(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/peers")
+        .join(name)
+}
+
+/// Fails loudly when a peer program the README's test command installs is missing.
+pub fn require(program: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        found,
+        "{program} is not installed: run the README's test command (scripts/test.sh), which installs it"
+    );
+}
+
+/// A child process whose stderr (or stdout) lines are collected, and which
+/// announced its address with `Waiting for connection on ADDR...`.
+pub struct Proc {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Proc {
+    /// Starts `tcpkit ARGS...` and waits until it listens.
+    pub fn serve(args: &[&str]) -> Proc {
+        let mut cmd = Command::new(tcpkit());
+        cmd.arg("--plain-logs").arg("serve").args(args);
+        Proc::start(cmd, true)
+    }
+
+    /// Starts `cmd`, reading its logs from stderr or stdout.
+    pub fn start(mut cmd: Command, logs_on_stderr: bool) -> Proc {
+        cmd.stdin(Stdio::null()).env_remove("RUST_LOG");
+        if logs_on_stderr {
+            cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+        } else {
+            cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
+        }
+        let mut child = cmd.spawn().expect("cannot start child process");
+        let out: Box<dyn Read + Send> = if logs_on_stderr {
+            Box::new(child.stderr.take().unwrap())
+        } else {
+            Box::new(child.stdout.take().unwrap())
+        };
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let sink = lines.clone();
+        thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("child: {line}");
+                if let Some(rest) = line.strip_prefix("Waiting for connection on ") {
+                    let _ = tx.send(rest.trim_end_matches("...").to_string());
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let addr = rx.recv_timeout(PATIENCE).unwrap_or_else(|_| {
+            panic!(
+                "child did not start listening; it said: {:?}",
+                lines.lock().unwrap()
+            )
+        });
+        Proc {
+            child,
+            addr: addr.parse().expect("listening address"),
+            lines,
+        }
+    }
+
+    /// Sends a signal to the child we started, by its pid.
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as i32, sig);
+        }
+    }
+
+    /// Waits for the child to exit and returns its exit code.
+    pub fn wait(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + PATIENCE;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        panic!("child did not exit in time");
+    }
+
+    /// True once some log line contains `text`; waits for it a while.
+    pub fn logged(&self, text: &str) -> bool {
+        let deadline = Instant::now() + PATIENCE;
+        while Instant::now() < deadline {
+            if self.lines.lock().unwrap().iter().any(|l| l.contains(text)) {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
+    pub fn log(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A blocking line client with a timeout on every read.
+pub struct LineClient {
+    pub stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl LineClient {
+    pub fn connect(addr: SocketAddr) -> LineClient {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        LineClient {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            stream,
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("send");
+    }
+
+    /// The next line, terminator included.
+    pub fn line(&mut self) -> String {
+        let mut line = Vec::new();
+        self.reader.read_until(b'\n', &mut line).expect("read line");
+        String::from_utf8(line).expect("utf-8 line")
+    }
+
+    /// Everything until the server closes; panics on a reset.
+    pub fn rest(&mut self) -> Vec<u8> {
+        let mut rest = Vec::new();
+        self.reader
+            .read_to_end(&mut rest)
+            .expect("read to EOF without a reset");
+        rest
+    }
+}

@@ -1,0 +1,431 @@
+//! The server as a library: `server::run` on listeners bound to port 0,
+//! driven by real sockets. Each test states one rule of docs/protocol.md or
+//! one limit of `tcpkit serve`.
+
+mod common;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{LineClient, PATIENCE};
+use tcpkit::net;
+use tcpkit::protocol::Framing;
+use tcpkit::server::{self, Config};
+use tokio::sync::oneshot;
+
+/// A server running `server::run` on its own runtime thread.
+struct TestServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+fn start(config: Config) -> TestServer {
+    start_on("127.0.0.1:0".parse().unwrap(), config)
+}
+
+fn start_on(bind: SocketAddr, config: Config) -> TestServer {
+    let std_listener = net::listen(bind, 1024).expect("listen");
+    let addr = std_listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let thread = thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
+            server::run(vec![listener], config, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+    });
+    TestServer {
+        addr,
+        stop: Some(stop),
+        thread: Some(thread),
+    }
+}
+
+impl TestServer {
+    fn client(&self) -> LineClient {
+        let mut c = LineClient::connect(self.addr);
+        assert_eq!(c.line(), "Welcome!\n");
+        c
+    }
+
+    /// Starts shutdown; returns once `run` has returned.
+    fn shutdown(&mut self) -> Duration {
+        let started = Instant::now();
+        let _ = self.stop.take().unwrap().send(());
+        self.thread.take().unwrap().join().unwrap();
+        started.elapsed()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn config() -> Config {
+    Config {
+        linger: Duration::from_millis(500),
+        grace: Duration::from_secs(5),
+        ..Config::default()
+    }
+}
+
+#[test]
+fn tutorial_transcript() {
+    let server = start(config());
+    let mut c = server.client();
+    for name in ["Michael", "Tracy", "Sarah"] {
+        c.send(format!("{name}\n").as_bytes());
+        assert_eq!(c.line(), format!("Hello, {name}!\n"));
+    }
+    c.send(b"exit\n");
+    assert_eq!(c.rest(), b"");
+}
+
+#[test]
+fn tutorial_client_without_newlines_gets_chunk_replies() {
+    let server = start(config());
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut buf = [0; 1024];
+    let n = s.read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"Welcome!\n");
+    for name in ["Michael", "Tracy"] {
+        s.write_all(name.as_bytes()).unwrap();
+        let n = s.read(&mut buf).unwrap();
+        assert_eq!(&buf[..n], format!("Hello, {name}!").as_bytes());
+    }
+    s.write_all(b"exit").unwrap();
+    assert_eq!(s.read(&mut buf).unwrap(), 0);
+}
+
+#[test]
+fn chunk_framing_is_the_tutorial_wire_format() {
+    let server = start(Config {
+        settings: tcpkit::protocol::Settings {
+            framing: Framing::Chunk,
+            ..Default::default()
+        },
+        ..config()
+    });
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut buf = [0; 1024];
+    let n = s.read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"Welcome!");
+    s.write_all(b"Mich\nael").unwrap();
+    let n = s.read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"Hello, Mich\nael!");
+}
+
+#[test]
+fn pipelined_lines_all_answered_in_order() {
+    const N: usize = 100_000;
+    let server = start(config());
+    let mut c = server.client();
+    let mut writer = c.stream.try_clone().unwrap();
+    // Write while reading, or both sides' buffers fill and deadlock.
+    let sender = thread::spawn(move || {
+        let mut all = Vec::new();
+        for i in 0..N {
+            all.extend_from_slice(format!("{i}\n").as_bytes());
+        }
+        writer.write_all(&all).unwrap();
+        writer.shutdown(std::net::Shutdown::Write).unwrap();
+    });
+    let rest = c.rest();
+    sender.join().unwrap();
+    let text = String::from_utf8(rest).unwrap();
+    let mut count = 0;
+    for (i, line) in text.lines().enumerate() {
+        assert_eq!(line, format!("Hello, {i}!"));
+        count += 1;
+    }
+    assert_eq!(count, N);
+}
+
+#[test]
+fn odd_splits_one_byte_at_a_time() {
+    let server = start(Config {
+        settings: tcpkit::protocol::Settings {
+            framing: Framing::Line,
+            ..Default::default()
+        },
+        ..config()
+    });
+    let mut c = server.client();
+    c.stream.set_nodelay(true).unwrap();
+    for b in b"Mi\r\nch\nael\r" {
+        c.send(&[*b]);
+        thread::sleep(Duration::from_millis(2));
+    }
+    c.send(b"\nexit\n");
+    assert_eq!(c.rest(), b"Hello, Mi!\r\nHello, ch!\nHello, ael!\r\n");
+}
+
+#[test]
+fn eof_answers_unanswered_lines_and_the_fragment() {
+    let server = start(config());
+    let mut c = server.client();
+    c.send(b"a\nb\nc");
+    c.stream.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(c.rest(), b"Hello, a!\nHello, b!\nHello, c!");
+}
+
+#[test]
+fn exit_with_input_behind_it_closes_without_a_reset() {
+    let server = start(config());
+    let mut c = server.client();
+    // Replies before `exit` must survive the junk after it: without a
+    // lingering close the kernel answers the unread junk with a reset.
+    let mut bytes = b"a\nexit\n".to_vec();
+    bytes.extend(std::iter::repeat_n(b'x', 1 << 20));
+    c.send(&bytes);
+    assert_eq!(c.rest(), b"Hello, a!\n");
+}
+
+#[test]
+fn oversize_line_gets_an_error_after_earlier_replies() {
+    let server = start(Config {
+        settings: tcpkit::protocol::Settings {
+            max_message: 16,
+            ..Default::default()
+        },
+        ..config()
+    });
+    let mut c = server.client();
+    c.send(b"short\n");
+    c.send(&[b'x'; 100]);
+    assert_eq!(
+        c.rest(),
+        b"Hello, short!\nError: message longer than 16 bytes\n"
+    );
+    // A line of exactly the limit is fine.
+    let mut c = server.client();
+    c.send(b"0123456789abcdef\n");
+    assert_eq!(c.line(), "Hello, 0123456789abcdef!\n");
+}
+
+#[test]
+fn idle_connection_is_closed() {
+    let server = start(Config {
+        idle_timeout: Duration::from_millis(200),
+        ..config()
+    });
+    let mut c = server.client();
+    let started = Instant::now();
+    assert_eq!(c.rest(), b"");
+    assert!(started.elapsed() >= Duration::from_millis(150));
+}
+
+#[test]
+fn client_that_never_reads_is_dropped_and_frees_its_slot() {
+    let server = start(Config {
+        write_timeout: Duration::from_millis(300),
+        max_connections: 1,
+        ..config()
+    });
+    let c = server.client();
+    let mut flood = c.stream.try_clone().unwrap();
+    let flooder = thread::spawn(move || {
+        let chunk = b"x\n".repeat(32 * 1024);
+        let started = Instant::now();
+        while started.elapsed() < PATIENCE {
+            if let Err(e) = flood.write_all(&chunk) {
+                return Some(e.kind());
+            }
+        }
+        None
+    });
+    // The only slot is taken until the flooder is dropped; then we get in.
+    let mut next = server.client();
+    next.send(b"next\n");
+    assert_eq!(next.line(), "Hello, next!\n");
+    let ended = flooder.join().unwrap();
+    assert!(
+        matches!(
+            ended,
+            Some(ErrorKind::ConnectionReset | ErrorKind::BrokenPipe)
+        ),
+        "the flooding client was not disconnected: {ended:?}"
+    );
+}
+
+#[test]
+fn at_the_limit_new_clients_wait_in_the_backlog() {
+    let server = start(Config {
+        max_connections: 2,
+        ..config()
+    });
+    let mut first = server.client();
+    let _second = server.client();
+    let mut third = TcpStream::connect(server.addr).unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut buf = [0; 64];
+    let waited = third.read(&mut buf).unwrap_err().kind();
+    assert!(matches!(
+        waited,
+        ErrorKind::WouldBlock | ErrorKind::TimedOut
+    ));
+    first.send(b"exit\n");
+    assert_eq!(first.rest(), b"");
+    third.set_read_timeout(Some(PATIENCE)).unwrap();
+    let n = third.read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"Welcome!\n");
+}
+
+#[test]
+fn linger_is_bounded() {
+    let server = start(Config {
+        linger: Duration::from_millis(200),
+        max_connections: 1,
+        ..config()
+    });
+    // This client says exit, then never closes: the server must not wait
+    // for it beyond the linger time.
+    let mut stubborn = server.client();
+    stubborn.send(b"exit\n");
+    assert_eq!(stubborn.rest(), b"");
+    let mut next = server.client();
+    next.send(b"hi\n");
+    assert_eq!(next.line(), "Hello, hi!\n");
+    drop(stubborn);
+}
+
+#[test]
+fn a_thousand_clients_at_once() {
+    const N: usize = 1000;
+    let server = start(Config {
+        max_connections: 2000,
+        ..config()
+    });
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let failures = runtime.block_on(async {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let barrier = Arc::new(tokio::sync::Barrier::new(N));
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..N {
+            let barrier = barrier.clone();
+            let addr = server.addr;
+            tasks.spawn(async move {
+                barrier.wait().await;
+                let result = tokio::time::timeout(PATIENCE, async {
+                    let stream = tokio::net::TcpStream::connect(addr).await?;
+                    let mut stream = BufReader::new(stream);
+                    let mut line = String::new();
+                    stream.read_line(&mut line).await?;
+                    stream
+                        .get_mut()
+                        .write_all(format!("{i}\n").as_bytes())
+                        .await?;
+                    line.clear();
+                    stream.read_line(&mut line).await?;
+                    Ok::<_, std::io::Error>(line)
+                })
+                .await;
+                match result {
+                    Ok(Ok(line)) if line == format!("Hello, {i}!\n") => 0,
+                    _ => 1,
+                }
+            });
+        }
+        let mut failures = 0;
+        while let Some(r) = tasks.join_next().await {
+            failures += r.unwrap();
+        }
+        failures
+    });
+    assert_eq!(failures, 0, "{failures} of {N} clients failed");
+}
+
+#[test]
+fn shutdown_lets_a_delayed_reply_go_out() {
+    let mut server = start(Config {
+        delay: Some(Duration::from_millis(500)),
+        ..config()
+    });
+    let mut c = server.client();
+    c.send(b"a\n");
+    thread::sleep(Duration::from_millis(100));
+    let stopper = thread::spawn(move || server.shutdown());
+    assert_eq!(c.line(), "Hello, a!\n");
+    assert_eq!(c.rest(), b"");
+    assert!(stopper.join().unwrap() < Duration::from_secs(5));
+}
+
+#[test]
+fn shutdown_answers_input_already_received() {
+    let mut server = start(config());
+    let mut c = server.client();
+    // Make sure the connection is being served before shutdown starts.
+    c.send(b"first\n");
+    assert_eq!(c.line(), "Hello, first!\n");
+    server.shutdown();
+    assert_eq!(c.rest(), b"");
+}
+
+#[test]
+fn grace_period_is_bounded() {
+    let mut server = start(Config {
+        delay: Some(Duration::from_secs(30)),
+        grace: Duration::from_millis(300),
+        ..config()
+    });
+    let mut c = server.client();
+    c.send(b"slow\n");
+    thread::sleep(Duration::from_millis(100));
+    let took = server.shutdown();
+    assert!(took < Duration::from_secs(5), "shutdown took {took:?}");
+    // The connection was dropped without its reply.
+    let mut rest = Vec::new();
+    let _ = c.stream.read_to_end(&mut rest);
+    assert_eq!(rest, b"");
+}
+
+#[test]
+fn delay_holds_up_only_its_own_connection() {
+    let server = start(Config {
+        delay: Some(Duration::from_millis(300)),
+        ..config()
+    });
+    let mut slow = server.client();
+    slow.send(b"1\n2\n");
+    let mut other = server.client();
+    let started = Instant::now();
+    other.send(b"x\n");
+    assert_eq!(other.line(), "Hello, x!\n");
+    assert_eq!(slow.line(), "Hello, 1!\n");
+    assert_eq!(slow.line(), "Hello, 2!\n");
+    assert!(started.elapsed() >= Duration::from_millis(500));
+}
+
+#[test]
+fn ipv6_loopback() {
+    let server = start_on("[::1]:0".parse().unwrap(), config());
+    assert!(server.addr.is_ipv6());
+    let mut c = server.client();
+    c.send(b"six\n");
+    assert_eq!(c.line(), "Hello, six!\n");
+}
+
+#[test]
+fn a_bound_port_cannot_be_bound_twice() {
+    let first = net::listen("127.0.0.1:0".parse().unwrap(), 16).unwrap();
+    let addr = first.local_addr().unwrap();
+    let err = net::listen(addr, 16).unwrap_err();
+    assert!(matches!(err, tcpkit::Error::AddrInUse { .. }), "{err}");
+    assert_eq!(err.exit_code(), 4);
+    assert!(err.to_string().contains("is another tcpkit serve running?"));
+}

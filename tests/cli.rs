@@ -1,0 +1,410 @@
+//! The `tcpkit` binary as a user runs it: `serve` and `talk` as child
+//! processes, real peers (python3 renderings of the tutorial's programs,
+//! netcat-openbsd), exit codes and error messages.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::Duration;
+
+use assert_cmd::Command as Cmd;
+use common::{LineClient, PATIENCE, Proc, peer, require, tcpkit};
+
+fn talk(args: &[&str]) -> Cmd {
+    let mut cmd = Cmd::new(tcpkit());
+    cmd.arg("talk").args(args).timeout(PATIENCE);
+    cmd
+}
+
+fn stdout_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn talk_prints_the_tutorial_transcript() {
+    let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let addr = server.addr.to_string();
+    let out = talk(&[&addr, "Michael", "Tracy", "Sarah"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout_of(&out),
+        "Welcome!\nHello, Michael!\nHello, Tracy!\nHello, Sarah!\n"
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(server.logged("Accept new connection from 127.0.0.1:"));
+    assert!(server.logged("closed. (client sent exit, 3 messages)"));
+}
+
+#[test]
+fn the_tutorial_python_client_works_against_default_serve() {
+    require("python3");
+    let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let out = Command::new("python3")
+        .arg(peer("tutorial_client.py"))
+        .arg(server.addr.port().to_string())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    // The welcome carries a newline in auto framing; print() adds another.
+    assert_eq!(
+        stdout_of(&out),
+        "Welcome!\n\nHello, Michael!\nHello, Tracy!\nHello, Sarah!\n"
+    );
+}
+
+#[test]
+fn netcat_interop() {
+    require("nc");
+    let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let mut nc = Command::new("nc")
+        .args(["-N", "127.0.0.1", &server.addr.port().to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    nc.stdin
+        .take()
+        .unwrap()
+        .write_all(b"Michael\nTracy\r\n")
+        .unwrap();
+    let out = nc.wait_with_output().unwrap();
+    assert_eq!(
+        stdout_of(&out),
+        "Welcome!\nHello, Michael!\nHello, Tracy!\r\n"
+    );
+}
+
+#[test]
+fn talk_joins_stdin_and_stdout_for_100k_lines() {
+    const N: usize = 100_000;
+    let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let input: String = (1..=N).map(|i| format!("{i}\n")).collect();
+    let out = talk(&[&server.addr.to_string()])
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let text = stdout_of(&out);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("Welcome!"));
+    let mut count = 0;
+    for (i, line) in lines.enumerate() {
+        assert_eq!(line, format!("Hello, {}!", i + 1));
+        count += 1;
+    }
+    assert_eq!(count, N);
+}
+
+#[test]
+fn talk_chunk_framing_against_the_tutorial_python_server() {
+    require("python3");
+    let mut cmd = Command::new("python3");
+    cmd.arg("-u")
+        .arg(peer("tutorial_server.py"))
+        .args(["0", "0.05"]);
+    let server = Proc::start(cmd, false);
+    let addr = server.addr.to_string();
+    let out = talk(&["--framing", "chunk", &addr, "Michael", "Tracy", "Sarah"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout_of(&out),
+        "Welcome!\nHello, Michael!\nHello, Tracy!\nHello, Sarah!\n"
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(server.logged("closed."));
+}
+
+#[test]
+fn demo_shows_both_windows() {
+    let out = Cmd::new(tcpkit())
+        .arg("demo")
+        .timeout(PATIENCE)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let text = stdout_of(&out);
+    for expected in [
+        "server | Waiting for connection on 127.0.0.1:",
+        "server | Accept new connection from 127.0.0.1:",
+        "client | Welcome!\nclient | Hello, Michael!\nclient | Hello, Tracy!\nclient | Hello, Sarah!\n",
+        "closed. (client sent exit, 3 messages)",
+        "server | Server stopped.",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn address_in_use_is_exit_4_with_a_hint() {
+    let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let out = Cmd::new(tcpkit())
+        .args(["serve", "--bind", &server.addr.to_string()])
+        .timeout(PATIENCE)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(
+        stderr_of(&out),
+        format!(
+            "tcpkit: error: cannot listen on {}: address already in use (is another tcpkit serve running?)\n",
+            server.addr
+        )
+    );
+}
+
+#[test]
+fn privileged_port_is_exit_5() {
+    // As root any port binds, so run as nobody when we can switch users.
+    let is_root = unsafe { libc::geteuid() } == 0;
+    let mut cmd = if is_root {
+        require("setpriv");
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+            .arg(tcpkit());
+        c
+    } else {
+        Command::new(tcpkit())
+    };
+    let out = cmd
+        .args(["serve", "--bind", "127.0.0.1:80"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("permission denied (ports below 1024 need root"));
+}
+
+#[test]
+fn bad_addresses_are_exit_3() {
+    for (args, says) in [
+        (vec!["serve", "--bind", "localhost"], "missing port"),
+        (
+            vec!["serve", "--bind", "no-such-host.invalid:9999"],
+            "cannot resolve host",
+        ),
+        (
+            vec!["serve", "--bind", "192.0.2.1:9999"],
+            "no interface of this machine has that address",
+        ),
+        (
+            vec!["talk", "127.0.0.1:99999", "x"],
+            "port must be a number",
+        ),
+    ] {
+        let out = Cmd::new(tcpkit())
+            .args(&args)
+            .timeout(PATIENCE)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {}", stderr_of(&out));
+        assert!(
+            stderr_of(&out).starts_with("tcpkit: error: invalid address"),
+            "{}",
+            stderr_of(&out)
+        );
+        assert!(stderr_of(&out).contains(says), "{}", stderr_of(&out));
+    }
+}
+
+#[test]
+fn refused_connection_is_exit_6_with_a_hint() {
+    // A port we bound and closed: nobody listens there now.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let out = talk(&[&addr, "Michael"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(6));
+    assert_eq!(
+        stderr_of(&out),
+        format!(
+            "tcpkit: error: cannot connect to {addr}: connection refused (is the server running on {addr}?)\n"
+        )
+    );
+}
+
+#[test]
+fn talk_times_out_on_a_silent_server_with_exit_7() {
+    // A listener that accepts (in the backlog) but never says anything.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap().to_string();
+    let out = talk(&["--timeout", "300ms", &addr, "Michael"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("waiting for the welcome timed out after 300ms"));
+}
+
+#[test]
+fn talk_reports_a_server_that_hangs_up_with_exit_8() {
+    let server = Proc::serve(&["--bind", "127.0.0.1:0", "--max-message", "4"]);
+    let out = talk(&[&server.addr.to_string(), "Michael", "Tracy"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(8), "{}", stderr_of(&out));
+    assert_eq!(
+        stdout_of(&out),
+        "Welcome!\nError: message longer than 4 bytes\n"
+    );
+    assert!(
+        stderr_of(&out)
+            .contains("the server closed the connection before sending the reply to \"Tracy\""),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+#[test]
+fn usage_errors_are_exit_2() {
+    let out = Cmd::new(tcpkit())
+        .args(["serve", "--backlog", "lots"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = talk(&["127.0.0.1:1", "two\nlines"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("contains a line break"));
+}
+
+#[test]
+fn sigterm_lets_a_pending_delayed_reply_out_then_exits_0() {
+    let mut server = Proc::serve(&["--bind", "127.0.0.1:0", "--delay", "1s"]);
+    let mut c = LineClient::connect(server.addr);
+    assert_eq!(c.line(), "Welcome!\n");
+    c.send(b"Michael\n");
+    thread::sleep(Duration::from_millis(200));
+    server.signal(libc::SIGTERM);
+    assert_eq!(c.line(), "Hello, Michael!\n");
+    assert_eq!(c.rest(), b"");
+    assert_eq!(server.wait(), Some(0));
+    assert!(server.logged("Server stopped."));
+}
+
+#[test]
+fn a_second_signal_stops_at_once() {
+    let mut server = Proc::serve(&["--bind", "127.0.0.1:0", "--delay", "30s"]);
+    let mut c = LineClient::connect(server.addr);
+    assert_eq!(c.line(), "Welcome!\n");
+    c.send(b"slow\n");
+    thread::sleep(Duration::from_millis(200));
+    server.signal(libc::SIGINT);
+    assert!(server.logged("Signal received"));
+    server.signal(libc::SIGINT);
+    assert_eq!(server.wait(), Some(130));
+}
+
+#[test]
+fn ipv6_serve_and_talk() {
+    let server = Proc::serve(&["--bind", "[::1]:0"]);
+    assert!(server.addr.is_ipv6());
+    let out = talk(&["-6", &server.addr.to_string(), "Michael"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout_of(&out), "Welcome!\nHello, Michael!\n");
+}
+
+#[test]
+fn localhost_binds_every_address_it_names() {
+    let server = Proc::serve(&["--bind", "localhost:0", "--bind", "127.0.0.1:0"]);
+    // Every resolved address gets its own listener and log line.
+    let listening = server.log().matches("Waiting for connection on").count();
+    assert!(listening >= 1);
+}
+
+#[test]
+fn client_bytes_are_logged_escaped_and_only_at_debug() {
+    let server = Proc::serve(&["--bind", "127.0.0.1:0", "-v"]);
+    let mut c = LineClient::connect(server.addr);
+    assert_eq!(c.line(), "Welcome!\n");
+    c.send(b"\x1b[31mevil\r\nexit\n");
+    assert_eq!(c.rest(), b"Hello, \x1b[31mevil!\r\n");
+    assert!(
+        server.logged(r#"read 16 bytes: "\u{1b}[31mevil\r\nexit\n""#),
+        "{}",
+        server.log()
+    );
+    assert!(!server.log().contains('\x1b'));
+
+    let quiet = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let mut c = LineClient::connect(quiet.addr);
+    assert_eq!(c.line(), "Welcome!\n");
+    c.send(b"secret\nexit\n");
+    assert_eq!(c.rest(), b"Hello, secret!\n");
+    assert!(quiet.logged("closed."));
+    assert!(!quiet.log().contains("secret"));
+}
+
+/// Opens `n` connections; the kernel completes them in the backlog even
+/// when the server cannot accept.
+fn open_many(addr: std::net::SocketAddr, n: usize) -> Vec<TcpStream> {
+    (0..n)
+        .map(|_| {
+            let s = TcpStream::connect_timeout(&addr, PATIENCE).expect("connect");
+            s.set_read_timeout(Some(PATIENCE)).unwrap();
+            s
+        })
+        .collect()
+}
+
+fn serves_again(addr: std::net::SocketAddr) {
+    let mut c = LineClient::connect(addr);
+    assert_eq!(c.line(), "Welcome!\n");
+    c.send(b"again\n");
+    assert_eq!(c.line(), "Hello, again!\n");
+}
+
+#[test]
+fn out_of_file_descriptors_the_server_backs_off_and_recovers() {
+    // --max-connections above what 64 fds allow: accept hits EMFILE.
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c")
+        .arg(r#"ulimit -n 64 && exec "$0" --plain-logs serve --bind 127.0.0.1:0 --max-connections 1000 --linger 0s"#)
+        .arg(tcpkit());
+    let server = Proc::start(cmd, true);
+    let clients = open_many(server.addr, 200);
+    assert!(
+        server.logged("accept failed: Too many open files"),
+        "{}",
+        server.log()
+    );
+    assert!(server.log().contains("out of file descriptors"));
+    drop(clients);
+    serves_again(server.addr);
+}
+
+#[test]
+fn with_default_limits_a_small_fd_limit_makes_clients_wait_not_fail() {
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c")
+        .arg(r#"ulimit -n 64 && exec "$0" --plain-logs serve --bind 127.0.0.1:0 --linger 0s"#)
+        .arg(tcpkit());
+    let server = Proc::start(cmd, true);
+    assert!(server.logged("Serving up to 48 connections at once (open-file limit 64)"));
+    let mut clients = open_many(server.addr, 200);
+    assert!(
+        server.logged("Connection limit reached (48 open"),
+        "{}",
+        server.log()
+    );
+    // Every client gets served in turn as earlier ones leave.
+    for c in clients.iter_mut() {
+        let mut welcome = [0; 9];
+        c.read_exact(&mut welcome).unwrap();
+        assert_eq!(&welcome, b"Welcome!\n");
+        c.write_all(b"exit\n").unwrap();
+        let mut rest = Vec::new();
+        c.read_to_end(&mut rest).unwrap();
+    }
+    assert!(!server.log().contains("accept failed"), "{}", server.log());
+    serves_again(server.addr);
+}

@@ -6,6 +6,12 @@ use std::process::ExitCode;
 use clap::Parser;
 use tcpkit::cli::Cli;
 
+// Tokio aligns each task and each socket's readiness state to 128 bytes.
+// glibc's malloc pads every such allocation; jemalloc's size classes are
+// already aligned, which takes an idle connection from ~1245 to ~900 bytes.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -11,10 +11,13 @@ use std::cell::RefCell;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
@@ -50,6 +53,7 @@ enum Ending {
     IdleTimeout,
     WriteTimeout,
     Shutdown,
+    Killed,
     Failed(io::Error),
 }
 
@@ -62,6 +66,7 @@ impl fmt::Display for Ending {
             Ending::IdleTimeout => f.write_str("idle timeout"),
             Ending::WriteTimeout => f.write_str("client did not read its replies in time"),
             Ending::Shutdown => f.write_str("server shutting down"),
+            Ending::Killed => f.write_str("dropped at the end of the grace period"),
             Ending::Failed(e) => write!(f, "error: {e}"),
         }
     }
@@ -74,6 +79,14 @@ impl From<Close> for Ending {
             Close::TooLong => Ending::TooLong,
         }
     }
+}
+
+/// What an idle connection woke up for.
+enum Wake {
+    Readable,
+    Cancelled,
+    IdleTimeout,
+    Failed(io::Error),
 }
 
 /// The outcome of one read.
@@ -90,12 +103,18 @@ enum Step {
 }
 
 /// Serves one connection to the end and logs how it ended.
-pub(super) async fn serve(
+///
+/// A plain fn returning the connection's future: as an `async fn`,
+/// its arguments would keep slots of their own in every connection's task
+/// after being moved into the handler.
+pub(super) fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
     token: CancellationToken,
-) {
+    kill: CancellationToken,
+    permit: OwnedSemaphorePermit,
+) -> impl Future<Output = ()> + Send {
     info!("Accept new connection from {peer}...");
     // Replies are small and must not wait for Nagle's algorithm.
     let _ = stream.set_nodelay(true);
@@ -105,19 +124,31 @@ pub(super) async fn serve(
         peer,
         shared,
         token,
+        kill,
         messages: 0,
+        _permit: permit,
     };
-    let ending = handler.serve().await;
-    match ending {
-        // The socket is broken or the client is not reading: just drop it.
-        Ending::Failed(_) | Ending::WriteTimeout => {}
-        _ => Box::pin(handler.close_gracefully()).await,
+    // An `async move` block that uses the captured handler in place; an
+    // `async fn run(mut self)` would copy it into a second slot.
+    async move {
+        let ending = handler.serve().await;
+        match ending {
+            // The socket is broken, the client is not reading, or time is up.
+            Ending::Failed(_) | Ending::WriteTimeout | Ending::Killed => {}
+            _ => {
+                let kill = handler.kill.clone();
+                // Bound first: a temporary would keep a slot in this future.
+                let closing = killable(&kill, handler.close_gracefully());
+                closing.await;
+            }
+        }
+        info!(
+            "Connection from {} closed. ({ending}, {} message{})",
+            handler.peer,
+            handler.messages,
+            if handler.messages == 1 { "" } else { "s" }
+        );
     }
-    info!(
-        "Connection from {peer} closed. ({ending}, {} message{})",
-        handler.messages,
-        if handler.messages == 1 { "" } else { "s" }
-    );
 }
 
 /// Owns one connection.
@@ -132,33 +163,65 @@ struct Handler {
     shared: Arc<Shared>,
     /// Cancelled when the server shuts down.
     token: CancellationToken,
+    /// Cancelled when the grace period is over: stop whatever is under way.
+    kill: CancellationToken,
     /// Messages answered so far.
     messages: u64,
+    /// This connection's place under `--max-connections`, given back on drop.
+    _permit: OwnedSemaphorePermit,
 }
 
 impl Handler {
     async fn serve(&mut self) -> Ending {
         if !self.shared.welcome.is_empty() {
             let shared = self.shared.clone();
-            if let Err(ending) = self.write(&shared.welcome).await {
+            let kill = self.kill.clone();
+            if let Err(ending) = killable(&kill, self.write(&shared.welcome))
+                .await
+                .unwrap_or(Err(Ending::Killed))
+            {
                 return ending;
             }
         }
         loop {
-            let readable = tokio::select! {
-                biased;
-                _ = self.token.cancelled() => return Box::pin(self.answer_waiting_input()).await,
-                readable = timeout(self.shared.idle_timeout, self.stream.readable()) => readable,
-            };
-            match readable {
-                Err(_) => return Ending::IdleTimeout,
-                Ok(Err(e)) => return Ending::Failed(e),
-                Ok(Ok(())) => {}
+            match self.wait_for_input().await {
+                Wake::Readable => {}
+                Wake::Cancelled => {
+                    let kill = self.kill.clone();
+                    return killable(&kill, self.answer_waiting_input())
+                        .await
+                        .unwrap_or(Ending::Killed);
+                }
+                Wake::IdleTimeout => return Ending::IdleTimeout,
+                Wake::Failed(e) => return Ending::Failed(e),
             }
             if let Some(ending) = self.read_and_answer().await {
                 return ending;
             }
         }
+    }
+
+    /// The only await of an idle connection, so it is kept small: the
+    /// socket's readiness is polled through its own waker slot rather than a
+    /// `readable()` future, which would add a waiter node to every connection.
+    async fn wait_for_input(&self) -> Wake {
+        let mut cancelled = std::pin::pin!(self.token.cancelled());
+        let mut idle = std::pin::pin!(tokio::time::sleep(self.shared.idle_timeout));
+        std::future::poll_fn(|cx| {
+            if cancelled.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Wake::Cancelled);
+            }
+            match self.stream.poll_read_ready(cx) {
+                Poll::Ready(Ok(())) => return Poll::Ready(Wake::Readable),
+                Poll::Ready(Err(e)) => return Poll::Ready(Wake::Failed(e)),
+                Poll::Pending => {}
+            }
+            if idle.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Wake::IdleTimeout);
+            }
+            Poll::Pending
+        })
+        .await
     }
 
     /// Reads once and answers; returns how the connection ends, if it does.
@@ -171,13 +234,17 @@ impl Handler {
                 unsent,
                 unread,
             }) => {
+                let kill = self.kill.clone();
                 if !unread.is_empty() {
-                    return Box::pin(self.answer_slowly(unread)).await;
+                    // Bound first: a temporary would keep a slot in this future.
+                    let answering = killable(&kill, self.answer_slowly(unread));
+                    return answering.await.unwrap_or(Some(Ending::Killed));
                 }
-                if !unsent.is_empty()
-                    && let Err(ending) = self.write(&unsent).await
-                {
-                    return Some(ending);
+                if !unsent.is_empty() {
+                    let writing = killable(&kill, self.write(&unsent));
+                    if let Err(ending) = writing.await.unwrap_or(Err(Ending::Killed)) {
+                        return Some(ending);
+                    }
                 }
                 close
             }
@@ -323,6 +390,24 @@ impl Handler {
     }
 }
 
+/// Runs a rare, possibly long step (a blocked write, `--delay`, shutdown,
+/// the lingering close) boxed, so its state does not enlarge the future of
+/// every idle connection, and cut short when the grace period ends.
+// A plain fn, not an `async fn`: an async fn would keep `step` unboxed in
+// the caller's state, which is what the box is there to avoid.
+fn killable<'a, T: Send + 'a>(
+    kill: &'a CancellationToken,
+    step: impl Future<Output = T> + Send + 'a,
+) -> Pin<Box<dyn Future<Output = Option<T>> + Send + 'a>> {
+    Box::pin(async move {
+        tokio::select! {
+            biased;
+            _ = kill.cancelled() => None,
+            done = step => Some(done),
+        }
+    })
+}
+
 /// How a decoder's progress ends the connection, if it does.
 fn ending_of(progress: &Progress, eof: bool) -> Option<Ending> {
     match progress.close {
@@ -343,4 +428,40 @@ fn write_now(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
         }
     }
     Ok(sent)
+}
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// Every idle connection keeps this future; the README's under-1-KiB
+    /// figure depends on it. Doubling it (an awaited future captured by an
+    /// `async move` block, an unboxed rare path) fails here first.
+    #[tokio::test]
+    async fn connection_future_stays_small() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let shared = Arc::new(super::super::Shared {
+            settings: Default::default(),
+            welcome: Vec::new(),
+            delay: None,
+            idle_timeout: Duration::from_secs(1),
+            write_timeout: Duration::from_secs(1),
+            linger: Duration::from_secs(1),
+        });
+        let permit = Arc::new(tokio::sync::Semaphore::new(1))
+            .try_acquire_owned()
+            .unwrap();
+        let future = super::serve(
+            stream,
+            addr,
+            shared,
+            Default::default(),
+            Default::default(),
+            permit,
+        );
+        let size = std::mem::size_of_val(&future);
+        assert!(size <= 512, "the connection future grew to {size} bytes");
+    }
 }

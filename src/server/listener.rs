@@ -70,16 +70,16 @@ impl Listener {
             match accepted {
                 Ok((stream, peer)) => {
                     backoff.reset();
-                    let shared = self.shared.clone();
-                    let token = self.token.clone();
-                    let kill = self.kill.clone();
-                    self.tracker.spawn(async move {
-                        tokio::select! {
-                            _ = handler::serve(stream, peer, shared, token) => {}
-                            _ = kill.cancelled() => {}
-                        }
-                        drop(permit);
-                    });
+                    // Spawned as it is: wrapping it in `async move { .. }`
+                    // would store the connection's future twice.
+                    self.tracker.spawn(handler::serve(
+                        stream,
+                        peer,
+                        self.shared.clone(),
+                        self.token.clone(),
+                        self.kill.clone(),
+                        permit,
+                    ));
                 }
                 // The client gave up before we accepted it: nothing to do.
                 Err(e) if is_transient(&e) => {}

@@ -35,6 +35,11 @@ fn split(bytes: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
     reads
 }
 
+/// The error reply for a message over `max` bytes.
+fn too_long(max: usize, terminator: &str) -> Vec<u8> {
+    format!("Error: message longer than {max} bytes{terminator}").into_bytes()
+}
+
 /// What line framing must answer for a whole stream, computed the naive way.
 fn expected_lines(settings: &Settings, stream: &[u8]) -> (Vec<u8>, Option<Close>) {
     let mut out = Vec::new();
@@ -46,13 +51,7 @@ fn expected_lines(settings: &Settings, stream: &[u8]) -> (Vec<u8>, Option<Close>
             None => (piece, b"\n"),
         };
         if msg.len() > settings.max_message {
-            out.extend_from_slice(
-                format!(
-                    "Error: message longer than {} bytes\n",
-                    settings.max_message
-                )
-                .as_bytes(),
-            );
+            out.extend(too_long(settings.max_message, "\n"));
             return (out, Some(Close::TooLong));
         }
         if msg == b"exit" {
@@ -66,20 +65,12 @@ fn expected_lines(settings: &Settings, stream: &[u8]) -> (Vec<u8>, Option<Close>
     if fragment.len() > settings.max_message + 1
         || (fragment.len() == settings.max_message + 1 && !fragment.ends_with(b"\r"))
     {
-        out.extend_from_slice(
-            format!(
-                "Error: message longer than {} bytes\n",
-                settings.max_message
-            )
-            .as_bytes(),
-        );
+        out.extend(too_long(settings.max_message, "\n"));
         return (out, Some(Close::TooLong));
     }
     if fragment.len() > settings.max_message {
         // Held as a possible `\r\n`, then EOF: too long as a message.
-        out.extend_from_slice(
-            format!("Error: message longer than {} bytes", settings.max_message).as_bytes(),
-        );
+        out.extend(too_long(settings.max_message, ""));
         return (out, Some(Close::TooLong));
     }
     if fragment == b"exit" {

@@ -2,11 +2,13 @@
 //!
 //! Parsing only; [`crate::commands`] turns these into library calls.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::client::{self, ClientFraming};
+use crate::fetch;
 use crate::protocol::{self, Framing};
 use crate::server;
 
@@ -14,7 +16,9 @@ use crate::server;
 ///
 /// Exit codes: 0 success, 1 other failure, 2 usage, 3 bad address,
 /// 4 address in use, 5 permission denied, 6 cannot connect, 7 timeout,
-/// 8 protocol error or connection lost, 130 stopped by a second signal.
+/// 8 protocol error or malformed response, 9 TLS, 10 truncated body,
+/// 11 too many redirects, 12 HTTP error status (--fail), 13 local file,
+/// 130 stopped by a second signal.
 #[derive(Debug, Parser)]
 #[command(name = "tcpkit", version, propagate_version = true)]
 pub struct Cli {
@@ -49,6 +53,8 @@ pub enum Command {
     Talk(TalkArgs),
     /// Start a server on a free port and run the tutorial's client against it.
     Demo(DemoArgs),
+    /// Fetch a URL over HTTP/1.1 or HTTPS: print the response head, save the body.
+    Fetch(FetchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -152,6 +158,97 @@ pub struct DemoArgs {
     pub messages: Vec<String>,
 }
 
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// The URL: http://HOST[:PORT]/PATH or https://...; IPv6 hosts in
+    /// brackets (http://[::1]:8080/).
+    #[arg(value_name = "URL")]
+    pub url: String,
+
+    /// Save the body to FILE ('-' for stdout). Default: the URL's last
+    /// path segment in the current directory, made safe (index.html for /).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Overwrite FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Also write the response head(s) to FILE ('-' for stdout).
+    #[arg(short = 'D', long, value_name = "FILE")]
+    pub dump_header: Option<PathBuf>,
+
+    /// Send HEAD instead of GET: print the head, save nothing.
+    #[arg(short = 'I', long)]
+    pub head: bool,
+
+    /// Add a request header ('Name: value'); 'Name:' removes a default one.
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub headers: Vec<String>,
+
+    /// Follow redirects (301, 302, 303, 307, 308).
+    #[arg(short = 'L', long)]
+    pub location: bool,
+
+    /// Follow at most N redirects with -L.
+    #[arg(long, value_name = "N", default_value_t = fetch::DEFAULT_MAX_REDIRS)]
+    pub max_redirs: u32,
+
+    /// The tutorial's literal client: read to the end, save everything after
+    /// the first blank line undecoded (chunk sizes and all).
+    #[arg(long, conflicts_with_all = ["location", "head"])]
+    pub raw: bool,
+
+    /// Print neither the response head, nor the progress bar, nor the summary.
+    #[arg(short, long)]
+    pub silent: bool,
+
+    /// Fail (exit 12, save nothing) when the status is 400 or more.
+    #[arg(short, long)]
+    pub fail: bool,
+
+    /// Use IPv4 only.
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    pub ipv4: bool,
+
+    /// Use IPv6 only.
+    #[arg(short = '6')]
+    pub ipv6: bool,
+
+    /// Trust the CA certificates in FILE (PEM) as well as the built-in ones.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+
+    /// Do not check the server's certificate (https only; says so loudly).
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+
+    /// Give up resolving, connecting and the TLS handshake after this long.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+
+    /// Give up when the server sends nothing for this long.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub read_timeout: Duration,
+
+    /// Give up when the whole transfer takes longer than this.
+    #[arg(short = 'm', long, value_name = "DURATION", value_parser = parse_duration)]
+    pub max_time: Option<Duration>,
+
+    /// The largest response head accepted; also bounds a chunk-size line and
+    /// the trailers.
+    #[arg(long, value_name = "SIZE", default_value = "64KiB", value_parser = parse_size)]
+    pub max_head: usize,
+
+    /// The most header fields accepted in one response head.
+    #[arg(long, value_name = "N", default_value_t = fetch::head::DEFAULT_MAX_HEADERS)]
+    pub max_headers: usize,
+
+    /// The most interim (1xx) responses skipped before the final one.
+    #[arg(long, value_name = "N", default_value_t = fetch::head::DEFAULT_MAX_INTERIM)]
+    pub max_interim: usize,
+}
+
 /// Parses `250ms`, `10s`, `5m`, `1h 30m`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 250ms, 10s, 5m)"))
@@ -187,16 +284,58 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
     Ok(size)
 }
 
+impl FetchArgs {
+    /// The fetch options these arguments describe; `progress` says whether
+    /// stderr is a terminal a bar can be drawn on.
+    pub fn options(&self, progress: bool) -> fetch::Options {
+        use fetch::output::Destination;
+        fetch::Options {
+            url: self.url.clone(),
+            destination: match &self.output {
+                None => Destination::FromUrl,
+                Some(p) if p.as_os_str() == "-" => Destination::Stdout,
+                Some(p) => Destination::File(p.clone()),
+            },
+            dump_head: self.dump_header.clone(),
+            head_only: self.head,
+            headers: self.headers.clone(),
+            follow: self.location,
+            max_redirs: self.max_redirs,
+            raw: self.raw,
+            force: self.force,
+            silent: self.silent,
+            fail: self.fail,
+            progress: progress && !self.silent,
+            family: family(self.ipv4, self.ipv6),
+            cacert: self.cacert.clone(),
+            insecure: self.insecure,
+            connect_timeout: self.connect_timeout,
+            read_timeout: self.read_timeout,
+            max_time: self.max_time,
+            limits: fetch::head::Limits {
+                max_head: self.max_head,
+                max_headers: self.max_headers,
+                max_interim: self.max_interim,
+            },
+        }
+    }
+}
+
+/// The address family that `-4` and `-6` ask for.
+fn family(ipv4: bool, ipv6: bool) -> crate::net::Family {
+    match (ipv4, ipv6) {
+        (true, _) => crate::net::Family::V4,
+        (_, true) => crate::net::Family::V6,
+        _ => crate::net::Family::Any,
+    }
+}
+
 impl TalkArgs {
     /// The client options these arguments describe.
     pub fn options(&self) -> client::TalkOptions {
         client::TalkOptions {
             addr: self.addr.clone(),
-            family: match (self.ipv4, self.ipv6) {
-                (true, _) => crate::net::Family::V4,
-                (_, true) => crate::net::Family::V6,
-                _ => crate::net::Family::Any,
-            },
+            family: family(self.ipv4, self.ipv6),
             framing: self.framing,
             connect_timeout: self.connect_timeout,
             timeout: self.timeout,

@@ -8,11 +8,11 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
-use crate::cli::{Cli, Command, DemoArgs, ServeArgs, TalkArgs};
+use crate::cli::{Cli, Command, DemoArgs, FetchArgs, ServeArgs, TalkArgs};
 use crate::error::{Error, exit};
 use crate::net::{self, Family};
 use crate::protocol::{Settings, Template};
-use crate::{client, demo, server};
+use crate::{client, demo, fetch, server};
 
 /// Runs the command the user asked for.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -20,6 +20,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve(args),
         Command::Talk(args) => talk(args),
         Command::Demo(args) => demo(args),
+        Command::Fetch(args) => fetch(args),
     }
 }
 
@@ -98,6 +99,23 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
         return Err(Error::Usage("demo messages cannot contain line breaks".into()).into());
     }
     demo::run(&args.messages)
+}
+
+fn fetch(args: FetchArgs) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let opts = args.options(io::stderr().is_terminal());
+    // One connection at a time: a single-threaded runtime is all it needs.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let fetched = runtime.block_on(fetch::run(&opts))?;
+    if let (Some(path), false) = (&fetched.saved_to, opts.silent)
+        && path != "-"
+    {
+        eprintln!("tcpkit: saved {} bytes to {path}", fetched.bytes);
+    }
+    Ok(())
 }
 
 /// The next Ctrl+C, or SIGTERM when it is watched.

@@ -27,6 +27,16 @@ pub mod exit {
     pub const TIMEOUT: u8 = 7;
     /// The peer broke the protocol or closed the connection too early.
     pub const PROTOCOL: u8 = 8;
+    /// `fetch`: the TLS handshake failed (untrusted or wrong certificate).
+    pub const TLS: u8 = 9;
+    /// `fetch`: the body ended before its framing said it would.
+    pub const TRUNCATED: u8 = 10;
+    /// `fetch`: more redirects than `--max-redirs`.
+    pub const REDIRECTS: u8 = 11;
+    /// `fetch --fail`: the server answered with an error status (4xx, 5xx).
+    pub const HTTP_STATUS: u8 = 12;
+    /// `fetch`: a local file could not be read or written.
+    pub const LOCAL_FILE: u8 = 13;
     /// A second Ctrl+C or SIGTERM ended the server at once.
     pub const INTERRUPTED: u8 = 130;
 }
@@ -68,6 +78,26 @@ pub enum Error {
     /// Arguments that parse but cannot work together.
     #[error("{0}")]
     Usage(String),
+
+    /// A TLS handshake or TLS record failed.
+    #[error("{0}")]
+    Tls(String),
+
+    /// A body that ended before its framing said it would.
+    #[error("{0}")]
+    Truncated(String),
+
+    /// Redirects went on past the limit.
+    #[error("{0}")]
+    Redirects(String),
+
+    /// The server answered with an error status and `--fail` was given.
+    #[error("{0}")]
+    HttpStatus(String),
+
+    /// A local file could not be read, created or written.
+    #[error("{0}")]
+    LocalFile(String),
 }
 
 impl Error {
@@ -82,6 +112,11 @@ impl Error {
             Error::Timeout { .. } => exit::TIMEOUT,
             Error::Protocol(_) => exit::PROTOCOL,
             Error::Usage(_) => exit::USAGE,
+            Error::Tls(_) => exit::TLS,
+            Error::Truncated(_) => exit::TRUNCATED,
+            Error::Redirects(_) => exit::REDIRECTS,
+            Error::HttpStatus(_) => exit::HTTP_STATUS,
+            Error::LocalFile(_) => exit::LOCAL_FILE,
         }
     }
 }

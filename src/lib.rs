@@ -3,6 +3,7 @@
 //! - [`protocol`]: the greeting protocol as a pure decoder, no I/O.
 //! - [`server`]: `tcpkit serve`, the accept loop and the connection handler.
 //! - [`client`]: `tcpkit talk`, scripted or interactive.
+//! - [`fetch`]: `tcpkit fetch`, the tutorial's web client done correctly.
 //! - [`net`]: resolving, listening with a backlog, connecting with a timeout.
 //! - [`error`]: the error classes callers branch on, and their exit codes.
 //!
@@ -14,6 +15,7 @@ pub mod client;
 pub mod commands;
 pub mod demo;
 pub mod error;
+pub mod fetch;
 pub mod logging;
 pub mod net;
 pub mod protocol;

@@ -1,0 +1,117 @@
+//! Moving the body from the connection to the sink, by its framing, and
+//! saying exactly how it ended: complete, or cut short by how much.
+
+use super::chunked::ChunkedDecoder;
+use super::conn::Conn;
+use super::head::{Framing, malformed};
+use super::output::{Sink, Written};
+use crate::error::Error;
+
+/// How a body transfer ended well.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Copied {
+    /// Bytes read after the body had ended (ignored, reported as a warning).
+    pub excess: usize,
+    /// The reader of stdout went away; the rest was not read.
+    pub reader_gone: bool,
+}
+
+/// Copies one body of the given framing into `sink`. `max_line` bounds
+/// each chunk-size line and the trailer section.
+pub async fn copy(
+    conn: &mut Conn,
+    framing: Framing,
+    max_line: usize,
+    sink: &mut Sink,
+) -> Result<Copied, Error> {
+    let mut copied = Copied {
+        excess: 0,
+        reader_gone: false,
+    };
+    match framing {
+        Framing::None => copied.excess = conn.buffered().len(),
+        Framing::Length(total) => {
+            let mut left = total;
+            loop {
+                let buffered = conn.buffered();
+                let take = buffered
+                    .len()
+                    .min(usize::try_from(left).unwrap_or(usize::MAX));
+                if take > 0 {
+                    if sink.write(&buffered[..take])? == Written::ReaderGone {
+                        copied.reader_gone = true;
+                        return Ok(copied);
+                    }
+                    conn.consume(take);
+                    left -= take as u64;
+                }
+                if left == 0 {
+                    copied.excess = conn.buffered().len();
+                    return Ok(copied);
+                }
+                if conn.fill().await? == 0 {
+                    return Err(Error::Truncated(format!(
+                        "transfer closed with {left} bytes remaining (got {} of {total})",
+                        total - left
+                    )));
+                }
+            }
+        }
+        Framing::Chunked => {
+            let mut decoder = ChunkedDecoder::new(max_line);
+            loop {
+                let buffered = conn.buffered();
+                let mut write_result = Ok(Written::Ok);
+                let decoded = decoder
+                    .decode(buffered, |range| {
+                        if matches!(write_result, Ok(Written::Ok)) {
+                            write_result = sink.write(&buffered[range]);
+                        }
+                    })
+                    .map_err(|e| malformed(format!("bad chunked body: {e}")))?;
+                match write_result? {
+                    Written::Ok => {}
+                    Written::ReaderGone => {
+                        copied.reader_gone = true;
+                        return Ok(copied);
+                    }
+                }
+                conn.consume(decoded.consumed);
+                if decoded.done {
+                    copied.excess = conn.buffered().len();
+                    return Ok(copied);
+                }
+                if conn.fill().await? == 0 {
+                    return Err(Error::Truncated(match decoder.remaining_in_chunk() {
+                        Some(n) => format!(
+                            "transfer closed with {n} bytes remaining in a chunk \
+                             (and before the last chunk)"
+                        ),
+                        None => "transfer closed before the last chunk".to_string(),
+                    }));
+                }
+            }
+        }
+        Framing::Close => loop {
+            let n = conn.buffered().len();
+            if n > 0 {
+                if sink.write(conn.buffered())? == Written::ReaderGone {
+                    copied.reader_gone = true;
+                    return Ok(copied);
+                }
+                conn.consume(n);
+            }
+            if conn.fill().await? == 0 {
+                if conn.closed_uncleanly() {
+                    return Err(Error::Truncated(
+                        "the TLS connection closed without close_notify, so the end of a \
+                         body delimited by the close cannot be trusted"
+                            .into(),
+                    ));
+                }
+                return Ok(copied);
+            }
+        },
+    }
+    Ok(copied)
+}

@@ -1,0 +1,342 @@
+//! Where the body goes: a safe file name from the URL, `FILE.part` while
+//! downloading and a rename when complete (so a cut download never passes
+//! for a whole one), or stdout. Shows a progress bar when asked.
+//!
+//! A name taken from the URL is reduced to one plain file name in the
+//! current directory: no `/`, `\`, NUL or control bytes, no leading `.`
+//! (so never `..` or a hidden file), at most [`MAX_NAME`] bytes. Whatever
+//! the server or URL says, the file lands in the current directory.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, ErrorKind, Write};
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use url::Url;
+
+use crate::error::Error;
+
+/// The longest file name we make, in bytes; with `.part` it stays under
+/// the 255-byte limit of common file systems.
+pub const MAX_NAME: usize = 200;
+
+/// Where the user wants the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// A name from the URL's last path segment, in the current directory.
+    FromUrl,
+    /// The file the user named with `-o`.
+    File(PathBuf),
+    /// Standard output (`-o -`).
+    Stdout,
+}
+
+/// The file name for a URL: its last path segment, percent-decoded and
+/// made safe; `index.html` when there is none.
+pub fn name_from_url(url: &Url) -> String {
+    let segment = url
+        .path_segments()
+        .and_then(|mut s| s.next_back())
+        .unwrap_or("");
+    let decoded: Vec<u8> = percent_encoding::percent_decode_str(segment).collect();
+    safe_name(&decoded)
+}
+
+/// Makes any bytes into one harmless file name (see the module docs).
+pub fn safe_name(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    let mut name: String = text
+        .chars()
+        .map(|c| {
+            if c == '/' || c == '\\' || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let dots = name.len() - name.trim_start_matches('.').len();
+    name.replace_range(..dots, &"_".repeat(dots));
+    let name = name.trim();
+    let mut end = name.len().min(MAX_NAME);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    let name = &name[..end];
+    if name.is_empty() {
+        "index.html".to_string()
+    } else {
+        name.to_string()
+    }
+}
+
+/// The chosen output, checked before anything is downloaded.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The final path, or `None` for stdout.
+    target: Option<PathBuf>,
+    /// Write straight to the target (a device or pipe such as /dev/null).
+    direct: bool,
+    /// Replace an existing file.
+    force: bool,
+}
+
+impl Plan {
+    /// Checks the destination: an existing regular file needs `--force`,
+    /// a directory is refused. `url` names the file for [`Destination::FromUrl`].
+    pub fn new(dest: &Destination, url: &Url, force: bool) -> Result<Plan, Error> {
+        let (path, from_url) = match dest {
+            Destination::Stdout => {
+                return Ok(Plan {
+                    target: None,
+                    direct: true,
+                    force,
+                });
+            }
+            Destination::File(path) => (path.clone(), false),
+            Destination::FromUrl => (PathBuf::from(name_from_url(url)), true),
+        };
+        // A name from the URL never follows a symlink; one the user typed does.
+        let meta = if from_url {
+            fs::symlink_metadata(&path)
+        } else {
+            fs::metadata(&path)
+        };
+        let direct = match meta {
+            Ok(m) if m.is_dir() => {
+                return Err(Error::LocalFile(format!(
+                    "{} is a directory (name a file with -o)",
+                    path.display()
+                )));
+            }
+            Ok(m) if m.is_file() || m.is_symlink() => {
+                if !force {
+                    return Err(Error::LocalFile(format!(
+                        "{} already exists (use --force to overwrite it, or -o to choose another name)",
+                        path.display()
+                    )));
+                }
+                false
+            }
+            // A device, pipe or socket: there is nothing to rename.
+            Ok(_) => true,
+            Err(_) => false,
+        };
+        Ok(Plan {
+            target: Some(path),
+            direct,
+            force,
+        })
+    }
+
+    /// The final path, for messages (`-` for stdout).
+    pub fn shown(&self) -> String {
+        self.target
+            .as_ref()
+            .map_or("-".into(), |p| p.display().to_string())
+    }
+
+    /// Where data goes while downloading.
+    pub fn part_path(&self) -> Option<PathBuf> {
+        let target = self.target.as_ref()?;
+        if self.direct {
+            return None;
+        }
+        let mut name = target.as_os_str().to_owned();
+        name.push(".part");
+        Some(PathBuf::from(name))
+    }
+
+    /// Opens the destination; `total` sizes the progress bar when known.
+    pub fn open(&self, progress: bool, total: Option<u64>) -> Result<Sink, Error> {
+        let writer: Box<dyn Write> = match (&self.target, self.part_path()) {
+            (None, _) => Box::new(io::stdout()),
+            (Some(target), None) => Box::new(
+                OpenOptions::new()
+                    .write(true)
+                    .open(target)
+                    .map_err(|e| file_error("cannot open", target, &e))?,
+            ),
+            (Some(_), Some(part)) => Box::new(create_part(&part)?),
+        };
+        let bar = progress.then(|| progress_bar(total));
+        Ok(Sink {
+            out: BufWriter::with_capacity(super::conn::READ_BUFFER, writer),
+            plan: self.clone(),
+            written: 0,
+            bar,
+        })
+    }
+}
+
+/// Creates `FILE.part` afresh, never through a symlink.
+fn create_part(part: &Path) -> Result<File, Error> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(part)
+        .map_err(|e| file_error("cannot create", part, &e))
+}
+
+fn file_error(what: &str, path: &Path, e: &io::Error) -> Error {
+    Error::LocalFile(format!(
+        "{what} {}: {}",
+        path.display(),
+        super::conn::describe(e)
+    ))
+}
+
+fn progress_bar(total: Option<u64>) -> ProgressBar {
+    let bar = match total {
+        Some(n) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr()),
+        None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+    };
+    let template = if total.is_some() {
+        "{bytes:>10} / {total_bytes} [{bar:30}] {bytes_per_sec:>12} eta {eta}"
+    } else {
+        "{bytes:>10} {spinner} {bytes_per_sec:>12} {elapsed}"
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// An open destination for body bytes.
+pub struct Sink {
+    out: BufWriter<Box<dyn Write>>,
+    plan: Plan,
+    written: u64,
+    bar: Option<ProgressBar>,
+}
+
+/// How a body write went.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Written {
+    /// The bytes are out.
+    Ok,
+    /// Standard output was closed by its reader (`| head`): stop quietly.
+    ReaderGone,
+}
+
+impl Sink {
+    /// Writes body bytes.
+    pub fn write(&mut self, bytes: &[u8]) -> Result<Written, Error> {
+        match self.out.write_all(bytes) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::BrokenPipe && self.plan.target.is_none() => {
+                return Ok(Written::ReaderGone);
+            }
+            Err(e) => return Err(self.write_error(&e)),
+        }
+        self.written += bytes.len() as u64;
+        if let Some(bar) = &self.bar {
+            bar.inc(bytes.len() as u64);
+        }
+        Ok(Written::Ok)
+    }
+
+    /// Body bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    fn write_error(&self, e: &io::Error) -> Error {
+        let path = self.plan.part_path().or_else(|| self.plan.target.clone());
+        match path {
+            Some(p) => file_error("cannot write", &p, e),
+            None => Error::LocalFile(format!(
+                "cannot write to stdout: {}",
+                super::conn::describe(e)
+            )),
+        }
+    }
+
+    /// The body is complete: flush, and move `FILE.part` to `FILE`.
+    pub fn finish(mut self) -> Result<(), Error> {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        match self.out.flush() {
+            Err(e) if e.kind() == ErrorKind::BrokenPipe && self.plan.target.is_none() => {}
+            Err(e) => return Err(self.write_error(&e)),
+            Ok(()) => {}
+        }
+        let (Some(target), Some(part)) = (&self.plan.target, self.plan.part_path()) else {
+            return Ok(());
+        };
+        if self.plan.force {
+            fs::rename(&part, target).map_err(|e| file_error("cannot rename to", target, &e))
+        } else {
+            // A hard link fails if the name was taken meanwhile, where a
+            // rename would silently replace the file.
+            match fs::hard_link(&part, target) {
+                Ok(()) => {
+                    fs::remove_file(&part).map_err(|e| file_error("cannot remove", &part, &e))
+                }
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => Err(Error::LocalFile(format!(
+                    "{} appeared while downloading; the data is in {} (use --force to overwrite)",
+                    target.display(),
+                    part.display()
+                ))),
+                Err(_) => fs::rename(&part, target)
+                    .map_err(|e| file_error("cannot rename to", target, &e)),
+            }
+        }
+    }
+
+    /// The body is not complete: flush what there is into `FILE.part`
+    /// and return that path, for the error message.
+    pub fn abandon(mut self) -> Option<PathBuf> {
+        if let Some(bar) = self.bar.take() {
+            bar.abandon();
+        }
+        let _ = self.out.flush();
+        self.plan.part_path()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(url: &str) -> String {
+        name_from_url(&Url::parse(url).unwrap())
+    }
+
+    #[test]
+    fn names_come_from_the_last_segment() {
+        assert_eq!(name("http://h/"), "index.html");
+        assert_eq!(name("http://h"), "index.html");
+        assert_eq!(name("http://h/a/b.tar.gz?x=1#y"), "b.tar.gz");
+        assert_eq!(name("http://h/dir/"), "index.html");
+        assert_eq!(name("http://h/hello%20world.txt"), "hello world.txt");
+    }
+
+    #[test]
+    fn hostile_names_stay_in_this_directory() {
+        for (url, want) in [
+            // The url crate resolves %2e%2e as a dot segment.
+            ("http://h/a/%2e%2e", "index.html"),
+            ("http://h/x/%2e%2e%2e", "___"),
+            ("http://h/..%2f..%2fetc%2fpasswd", "___.._etc_passwd"),
+            ("http://h/a%5c..%5cb", "a_.._b"),
+            ("http://h/.bashrc", "_bashrc"),
+            ("http://h/x%00y%0a%1b", "x_y__"),
+            ("http://h/%2fetc%2fpasswd", "_etc_passwd"),
+            ("http://h/%ff%fe", "\u{fffd}\u{fffd}"),
+        ] {
+            let got = name(url);
+            assert_eq!(got, want, "{url}");
+            assert!(!got.contains('/') && !got.starts_with('.'));
+        }
+        assert_eq!(safe_name(b".."), "__");
+        assert_eq!(safe_name(b"  "), "index.html");
+        let long = format!("http://h/{}", "é".repeat(300));
+        let got = name(&long);
+        assert!(got.len() <= MAX_NAME && got.chars().all(|c| c == 'é'));
+    }
+}

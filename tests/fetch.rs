@@ -1,0 +1,922 @@
+//! `tcpkit fetch` against a port-0 server that answers scripted raw bytes:
+//! edge cases from RFC 9112 and from curl's and hyper's test suites. Each
+//! test asserts the exit code, the exact bytes saved (or that nothing was
+//! saved), and the exact request bytes the server received.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{PATIENCE, tcpkit};
+
+/// What the scripted server does after reading one request.
+#[derive(Clone)]
+struct Reply {
+    /// Bytes to send, in pieces (each flushed on its own).
+    pieces: Vec<Vec<u8>>,
+    /// Pause between pieces.
+    pause: Duration,
+    /// Keep the connection open this long after the last piece.
+    hold: Duration,
+}
+
+impl Reply {
+    /// Sends `bytes` at once, then closes.
+    fn bytes(bytes: impl AsRef<[u8]>) -> Reply {
+        Reply {
+            pieces: vec![bytes.as_ref().to_vec()],
+            pause: Duration::ZERO,
+            hold: Duration::ZERO,
+        }
+    }
+
+    /// Sends `bytes` in pieces of `size`, with a short pause between them.
+    fn split(bytes: impl AsRef<[u8]>, size: usize) -> Reply {
+        Reply {
+            pieces: bytes.as_ref().chunks(size).map(<[u8]>::to_vec).collect(),
+            pause: Duration::from_millis(1),
+            hold: Duration::ZERO,
+        }
+    }
+
+    /// Keeps the connection open for `hold` after sending.
+    fn hold(mut self, hold: Duration) -> Reply {
+        self.hold = hold;
+        self
+    }
+
+    /// Pauses `pause` between pieces.
+    fn pause(mut self, pause: Duration) -> Reply {
+        self.pause = pause;
+        self
+    }
+}
+
+/// A server on 127.0.0.1:0 that answers each connection with the next reply.
+struct Script {
+    listener: Option<TcpListener>,
+    port: u16,
+    requests: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl Script {
+    fn bind() -> Script {
+        Script::bind_on("127.0.0.1:0")
+    }
+
+    fn bind_on(addr: &str) -> Script {
+        let listener = TcpListener::bind(addr).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        Script {
+            listener: Some(listener),
+            port,
+            requests: Arc::default(),
+        }
+    }
+
+    /// Starts answering; one connection per reply, in order.
+    fn serve(mut self, replies: Vec<Reply>) -> Script {
+        let listener = self.listener.take().unwrap();
+        let requests = self.requests.clone();
+        thread::spawn(move || {
+            for reply in replies {
+                let Ok((stream, _)) = listener.accept() else {
+                    return;
+                };
+                let requests = requests.clone();
+                thread::spawn(move || answer(stream, &reply, &requests));
+            }
+        });
+        self
+    }
+
+    /// The requests received so far, as text.
+    fn requests(&self) -> Vec<String> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| String::from_utf8_lossy(r).into_owned())
+            .collect()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The request tcpkit sends for `GET path` to this server.
+    fn get(&self, path: &str) -> String {
+        request("GET", path, &format!("127.0.0.1:{}", self.port), "")
+    }
+}
+
+/// The exact request bytes we expect, with `extra` headers at the end.
+fn request(method: &str, path: &str, host: &str, extra: &str) -> String {
+    format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: tcpkit/{}\r\n\
+         Accept: */*\r\nConnection: close\r\n{extra}\r\n",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+fn answer(mut stream: TcpStream, reply: &Reply, requests: &Mutex<Vec<Vec<u8>>>) {
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    let _ = stream.set_nodelay(true);
+    let mut got = Vec::new();
+    let mut buf = [0; 4096];
+    // Stop at the blank line, or at once for bytes that are not HTTP
+    // (a TLS ClientHello), as a real plain-HTTP server answers those.
+    while !got.windows(4).any(|w| w == b"\r\n\r\n")
+        && got.first().is_none_or(u8::is_ascii_uppercase)
+    {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    requests.lock().unwrap().push(got);
+    for (i, piece) in reply.pieces.iter().enumerate() {
+        if i > 0 {
+            thread::sleep(reply.pause);
+        }
+        if stream.write_all(piece).is_err() {
+            return;
+        }
+    }
+    thread::sleep(reply.hold);
+    let _ = stream.shutdown(Shutdown::Write);
+    // Drain so the close is not a reset that destroys what we sent.
+    stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+}
+
+/// One run of `tcpkit fetch` in a fresh directory.
+struct Run {
+    code: i32,
+    stdout: Vec<u8>,
+    stderr: String,
+    dir: tempfile::TempDir,
+    took: Duration,
+}
+
+impl Run {
+    fn file(&self, name: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.dir.path().join(name)).ok()
+    }
+
+    /// The names of the files the run left behind.
+    fn files(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+fn fetch(args: &[&str]) -> Run {
+    fetch_in(tempfile::tempdir().unwrap(), args)
+}
+
+fn fetch_in(dir: tempfile::TempDir, args: &[&str]) -> Run {
+    let start = Instant::now();
+    let mut cmd = Command::new(tcpkit());
+    cmd.arg("fetch");
+    if !args.contains(&"--read-timeout") {
+        cmd.args(["--read-timeout", "20s"]);
+    }
+    let out = cmd.args(args).current_dir(dir.path()).output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        dir,
+        took: start.elapsed(),
+    }
+}
+
+/// Serves one reply to `GET /f` and fetches it into `f`.
+fn one(reply: Reply) -> (Run, Script) {
+    let server = Script::bind().serve(vec![reply]);
+    let run = fetch(&[&server.url("/f")]);
+    (run, server)
+}
+
+/// The run succeeded, saved exactly `body` as `f`, and sent a plain GET.
+fn assert_saved(run: &Run, server: &Script, body: &[u8]) {
+    assert_eq!(run.code, 0, "stderr: {}", run.stderr);
+    assert_eq!(
+        run.file("f").as_deref(),
+        Some(body),
+        "stderr: {}",
+        run.stderr
+    );
+    assert_eq!(run.files(), ["f"]);
+    assert_eq!(server.requests(), [server.get("/f")]);
+}
+
+/// The run failed with `code`, said `message`, and left no file `f`.
+fn assert_failed(run: &Run, server: &Script, code: i32, message: &str) {
+    assert_eq!(run.code, code, "stderr: {}", run.stderr);
+    assert!(run.stderr.contains(message), "stderr: {}", run.stderr);
+    assert_eq!(
+        run.file("f"),
+        None,
+        "a failed download must not pass for a whole one"
+    );
+    assert_eq!(server.requests(), [server.get("/f")]);
+}
+
+const OK: &str = "HTTP/1.1 200 OK\r\n";
+
+// ---- Content-Length ----
+
+#[test]
+fn content_length_exact() {
+    let (run, server) = one(Reply::bytes(format!("{OK}Content-Length: 5\r\n\r\nhello")));
+    assert_saved(&run, &server, b"hello");
+    assert_eq!(
+        run.stdout,
+        format!("{OK}Content-Length: 5\r\n\r\n").as_bytes(),
+        "the head is printed as it arrived"
+    );
+    assert!(run.stderr.contains("saved 5 bytes to f"), "{}", run.stderr);
+}
+
+#[test]
+fn content_length_short_is_an_error_and_stays_part() {
+    let (run, server) = one(Reply::bytes(format!("{OK}Content-Length: 10\r\n\r\nhello")));
+    assert_failed(&run, &server, 10, "transfer closed with 5 bytes remaining");
+    assert_eq!(run.file("f.part").as_deref(), Some(&b"hello"[..]));
+    assert!(
+        run.stderr.contains("5 bytes kept in f.part"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn content_length_server_keeps_the_socket_open() {
+    let reply = Reply::bytes(format!("{OK}Content-Length: 5\r\n\r\nhello")).hold(PATIENCE);
+    let (run, server) = one(reply);
+    assert_saved(&run, &server, b"hello");
+    assert!(run.took < Duration::from_secs(10), "waited for the close");
+}
+
+#[test]
+fn content_length_repeated_equal_values_are_one() {
+    let reply = Reply::bytes(format!(
+        "{OK}Content-Length: 5\r\nContent-Length: 5, 5\r\n\r\nhello"
+    ));
+    let (run, server) = one(reply);
+    assert_saved(&run, &server, b"hello");
+}
+
+#[test]
+fn content_length_different_values_are_an_error() {
+    let reply = Reply::bytes(format!(
+        "{OK}Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"
+    ));
+    let (run, server) = one(reply);
+    assert_failed(
+        &run,
+        &server,
+        8,
+        "different Content-Length values (5 and 6)",
+    );
+}
+
+#[test]
+fn content_length_signs_and_junk_are_errors() {
+    for bad in ["+5", "-1", "5x", "0x5", "5 5"] {
+        let reply = Reply::bytes(format!("{OK}Content-Length: {bad}\r\n\r\nhello"));
+        let (run, server) = one(reply);
+        assert_failed(&run, &server, 8, "Content-Length");
+    }
+}
+
+#[test]
+fn extra_bytes_after_the_body_are_ignored_with_a_warning() {
+    let reply = Reply::bytes(format!("{OK}Content-Length: 5\r\n\r\nhelloEXTRA"));
+    let (run, server) = one(reply);
+    assert_saved(&run, &server, b"hello");
+    assert!(
+        run.stderr.contains("warning: ignored 5 bytes"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn large_body_split_at_odd_places() {
+    let body: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let mut wire = format!("{OK}Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+    wire.extend_from_slice(&body);
+    let (run, server) = one(Reply::split(wire, 4099).pause(Duration::ZERO));
+    assert_saved(&run, &server, &body);
+}
+
+// ---- chunked ----
+
+fn chunked(body: &str) -> Reply {
+    Reply::bytes(format!("{OK}Transfer-Encoding: chunked\r\n\r\n{body}"))
+}
+
+#[test]
+fn chunked_upper_and_lower_case_hex() {
+    let (run, server) = one(chunked("a\r\n0123456789\r\nB\r\nabcdefghijk\r\n0\r\n\r\n"));
+    assert_saved(&run, &server, b"0123456789abcdefghijk");
+}
+
+#[test]
+fn chunked_leading_zeros() {
+    let (run, server) = one(chunked("00000000000000000005\r\nhello\r\n0000\r\n\r\n"));
+    assert_saved(&run, &server, b"hello");
+}
+
+#[test]
+fn chunked_extensions_are_skipped() {
+    let (run, server) = one(chunked(
+        "5;name=value;q=\"a b\"\r\nhello\r\n1 ; x\r\n!\r\n0;last\r\n\r\n",
+    ));
+    assert_saved(&run, &server, b"hello!");
+}
+
+#[test]
+fn chunked_trailers_are_read_and_dropped() {
+    let (run, server) = one(chunked("5\r\nhello\r\n0\r\nX-Sum: 1\r\nX-More: 2\r\n\r\n"));
+    assert_saved(&run, &server, b"hello");
+}
+
+#[test]
+fn chunked_split_byte_by_byte() {
+    let wire = format!(
+        "{OK}Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n7;e=1\r\n, world\r\n0\r\nT: 1\r\n\r\n"
+    );
+    let (run, server) = one(Reply::split(wire, 1));
+    assert_saved(&run, &server, b"hello, world");
+}
+
+#[test]
+fn chunked_missing_last_chunk_is_truncated() {
+    let (run, server) = one(chunked("5\r\nhello\r\n"));
+    assert_failed(&run, &server, 10, "transfer closed before the last chunk");
+    assert_eq!(run.file("f.part").as_deref(), Some(&b"hello"[..]));
+}
+
+#[test]
+fn chunked_cut_inside_a_chunk_says_how_much() {
+    let (run, server) = one(chunked("a\r\nhello"));
+    assert_failed(
+        &run,
+        &server,
+        10,
+        "transfer closed with 5 bytes remaining in a chunk",
+    );
+}
+
+#[test]
+fn chunked_seventeen_digit_size_overflows() {
+    let (run, server) = one(chunked("10000000000000000\r\nhello\r\n0\r\n\r\n"));
+    assert_failed(&run, &server, 8, "more than 64 bits");
+}
+
+#[test]
+fn chunked_non_hex_size_line() {
+    let (run, server) = one(chunked("hello\r\nworld\r\n0\r\n\r\n"));
+    assert_failed(&run, &server, 8, "invalid chunk size line");
+}
+
+#[test]
+fn chunked_data_not_followed_by_crlf() {
+    let (run, server) = one(chunked("5\r\nhelloXX0\r\n\r\n"));
+    assert_failed(&run, &server, 8, "expected CRLF after chunk data");
+}
+
+#[test]
+fn chunked_wins_over_content_length_with_a_warning() {
+    let reply = Reply::bytes(format!(
+        "{OK}Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+    ));
+    let (run, server) = one(reply);
+    assert_saved(&run, &server, b"hello");
+    assert!(
+        run.stderr.contains("warning: the response has both"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn chunked_in_http_1_0_is_an_error() {
+    let reply = Reply::bytes(
+        "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    );
+    let (run, server) = one(reply);
+    assert_failed(
+        &run,
+        &server,
+        8,
+        "HTTP/1.0 response carries Transfer-Encoding",
+    );
+}
+
+// ---- responses without a body ----
+
+#[test]
+fn head_request_with_a_content_length_reads_no_body() {
+    let server = Script::bind().serve(vec![
+        Reply::bytes(format!("{OK}Content-Length: 1000\r\n\r\n")).hold(PATIENCE),
+    ]);
+    let run = fetch(&["-I", &server.url("/f")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.files().is_empty(), "-I saves nothing");
+    assert_eq!(
+        run.stdout,
+        format!("{OK}Content-Length: 1000\r\n\r\n").as_bytes()
+    );
+    assert_eq!(
+        server.requests(),
+        [request(
+            "HEAD",
+            "/f",
+            &format!("127.0.0.1:{}", server.port),
+            ""
+        )]
+    );
+    assert!(run.took < Duration::from_secs(10));
+}
+
+#[test]
+fn no_content_and_not_modified_ignore_framing_headers() {
+    for head in [
+        "HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n",
+        "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n",
+    ] {
+        let (run, server) = one(Reply::bytes(head).hold(PATIENCE));
+        assert_saved(&run, &server, b"");
+        assert!(run.took < Duration::from_secs(10), "waited for a body");
+    }
+}
+
+// ---- interim responses ----
+
+#[test]
+fn continue_and_early_hints_come_before_the_final_response() {
+    let reply = Reply::bytes(format!(
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n\
+         {OK}Content-Length: 2\r\n\r\nok"
+    ));
+    let (run, server) = one(reply);
+    assert_saved(&run, &server, b"ok");
+    let shown = String::from_utf8(run.stdout).unwrap();
+    assert!(shown.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103"));
+    assert!(shown.ends_with("Content-Length: 2\r\n\r\n"));
+}
+
+#[test]
+fn endless_interim_responses_are_capped() {
+    let reply = Reply::bytes("HTTP/1.1 100 Continue\r\n\r\n".repeat(4));
+    let server = Script::bind().serve(vec![reply]);
+    let run = fetch(&["--max-interim", "3", &server.url("/f")]);
+    assert_failed(&run, &server, 8, "more than 3 interim (1xx) responses");
+}
+
+// ---- close-delimited and malformed heads ----
+
+#[test]
+fn http_1_0_body_ends_at_the_close() {
+    let (run, server) = one(Reply::split("HTTP/1.0 200 OK\r\n\r\nuntil the end", 3));
+    assert_saved(&run, &server, b"until the end");
+}
+
+#[test]
+fn endless_head_is_capped() {
+    let mut head = OK.to_string();
+    head.push_str(&"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n".repeat(40));
+    let server = Script::bind().serve(vec![Reply::bytes(head).hold(PATIENCE)]);
+    let run = fetch(&["--max-head", "1KiB", &server.url("/f")]);
+    assert_failed(
+        &run,
+        &server,
+        8,
+        "larger than 1024 bytes (raise --max-head?)",
+    );
+}
+
+#[test]
+fn too_many_header_fields() {
+    let head = format!("{OK}{}\r\n", "A: b\r\n".repeat(5));
+    let server = Script::bind().serve(vec![Reply::bytes(head)]);
+    let run = fetch(&["--max-headers", "4", &server.url("/f")]);
+    assert_failed(&run, &server, 8, "more than 4 header fields");
+}
+
+#[test]
+fn obs_fold_is_unfolded() {
+    let reply = Reply::bytes(format!(
+        "{OK}X-Folded: one\r\n two\r\nContent-Length: 3\r\n\r\nabc"
+    ));
+    let (run, server) = one(reply);
+    assert_saved(&run, &server, b"abc");
+}
+
+#[test]
+fn bare_lf_head_is_accepted() {
+    let (run, server) = one(Reply::bytes("HTTP/1.1 200 OK\nContent-Length: 3\n\nabc"));
+    assert_saved(&run, &server, b"abc");
+}
+
+#[test]
+fn not_http_is_an_error() {
+    let (run, server) = one(Reply::bytes("SSH-2.0-OpenSSH_9.2\r\n"));
+    assert_failed(&run, &server, 8, "does not start with HTTP/1.0 or HTTP/1.1");
+}
+
+#[test]
+fn close_without_answer() {
+    let (run, server) = one(Reply::bytes(""));
+    assert_failed(&run, &server, 8, "closed the connection without answering");
+}
+
+#[test]
+fn close_inside_the_head() {
+    let (run, server) = one(Reply::bytes(format!("{OK}Content-Le")));
+    assert_failed(&run, &server, 10, "in the middle of the response head");
+}
+
+// ---- redirects ----
+
+#[test]
+fn redirect_is_followed_and_the_name_stays() {
+    let server = Script::bind();
+    let port = server.port;
+    let server = server.serve(vec![
+        Reply::bytes(
+            "HTTP/1.1 302 Found\r\nLocation: /real/other.txt\r\nContent-Length: 3\r\n\r\nxyz",
+        ),
+        Reply::bytes(format!("{OK}Content-Length: 4\r\n\r\nreal")),
+    ]);
+    let run = fetch(&["-L", &server.url("/f")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.file("f").as_deref(), Some(&b"real"[..]));
+    assert_eq!(run.files(), ["f"]);
+    let host = format!("127.0.0.1:{port}");
+    assert_eq!(
+        server.requests(),
+        [
+            request("GET", "/f", &host, ""),
+            request("GET", "/real/other.txt", &host, "")
+        ]
+    );
+}
+
+#[test]
+fn without_location_flag_the_redirect_itself_is_saved() {
+    let (run, server) = one(Reply::bytes(
+        "HTTP/1.1 301 Moved Permanently\r\nLocation: /x\r\nContent-Length: 5\r\n\r\nmoved",
+    ));
+    assert_saved(&run, &server, b"moved");
+}
+
+#[test]
+fn redirect_loop_stops_at_the_limit() {
+    let looping = Reply::bytes(
+        "HTTP/1.1 307 Temporary Redirect\r\nLocation: /f\r\nContent-Length: 0\r\n\r\n",
+    );
+    let server = Script::bind().serve(vec![looping; 4]);
+    let run = fetch(&["-L", "--max-redirs", "3", &server.url("/f")]);
+    assert_eq!(run.code, 11, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("too many redirects: stopped after 3"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.files().is_empty());
+    assert_eq!(server.requests(), vec![server.get("/f"); 4]);
+}
+
+#[test]
+fn cross_host_redirect_drops_credentials() {
+    let other = Script::bind().serve(vec![Reply::bytes(format!(
+        "{OK}Content-Length: 2\r\n\r\nok"
+    ))]);
+    let first = Script::bind().serve(vec![Reply::bytes(format!(
+        "HTTP/1.1 308 Permanent Redirect\r\nLocation: {}\r\n\r\n",
+        other.url("/landing")
+    ))]);
+    let run = fetch(&[
+        "-L",
+        "-H",
+        "Authorization: Bearer secret",
+        "-H",
+        "Cookie: session=1",
+        "-H",
+        "X-Trace: 7",
+        "-o",
+        "out",
+        &first.url("/f"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.file("out").as_deref(), Some(&b"ok"[..]));
+    assert_eq!(
+        first.requests(),
+        [request(
+            "GET",
+            "/f",
+            &format!("127.0.0.1:{}", first.port),
+            "Authorization: Bearer secret\r\nCookie: session=1\r\nX-Trace: 7\r\n"
+        )]
+    );
+    assert_eq!(
+        other.requests(),
+        [request(
+            "GET",
+            "/landing",
+            &format!("127.0.0.1:{}", other.port),
+            "X-Trace: 7\r\n"
+        )]
+    );
+}
+
+// ---- status, output and request options ----
+
+#[test]
+fn fail_on_http_error_saves_nothing() {
+    let server = Script::bind().serve(vec![Reply::bytes(
+        "HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found",
+    )]);
+    let run = fetch(&["--fail", &server.url("/f")]);
+    assert_failed(&run, &server, 12, "the server answered 404 Not Found");
+    assert!(run.files().is_empty());
+}
+
+#[test]
+fn body_to_stdout_puts_the_head_on_stderr() {
+    let server = Script::bind().serve(vec![Reply::bytes(format!(
+        "{OK}Content-Length: 5\r\n\r\nhello"
+    ))]);
+    let run = fetch(&["-o", "-", &server.url("/f")]);
+    assert_eq!(run.code, 0);
+    assert_eq!(run.stdout, b"hello");
+    assert!(run.stderr.starts_with(OK), "{}", run.stderr);
+    assert!(run.files().is_empty());
+}
+
+#[test]
+fn dump_header_and_silent() {
+    let head = format!("{OK}Content-Length: 5\r\n\r\n");
+    let server = Script::bind().serve(vec![Reply::bytes(format!("{head}hello"))]);
+    let run = fetch(&["-s", "-D", "head.txt", &server.url("/f")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.file("head.txt").as_deref(), Some(head.as_bytes()));
+    assert_eq!(run.file("f").as_deref(), Some(&b"hello"[..]));
+    assert!(
+        run.stdout.is_empty() && run.stderr.is_empty(),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn user_headers_replace_remove_and_add() {
+    let server = Script::bind().serve(vec![Reply::bytes(format!("{OK}Content-Length: 0\r\n\r\n"))]);
+    let run = fetch(&[
+        "-H",
+        "Accept: text/html",
+        "-H",
+        "User-Agent:",
+        "-H",
+        "X-One: 1",
+        &server.url("/f?q=a%20b"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        server.requests(),
+        [format!(
+            "GET /f?q=a%20b HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAccept: text/html\r\n\
+             Connection: close\r\nX-One: 1\r\n\r\n",
+            server.port
+        )]
+    );
+}
+
+#[test]
+fn header_injection_is_refused() {
+    let run = fetch(&["-H", "X: a\r\nEvil: 1", "http://127.0.0.1:9/"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("may not contain line breaks"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn raw_mode_saves_the_chunked_body_undecoded() {
+    let wire = format!("{OK}Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+    let server = Script::bind().serve(vec![Reply::bytes(&wire)]);
+    let run = fetch(&["--raw", &server.url("/f")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.file("f").as_deref(),
+        Some(&b"5\r\nhello\r\n0\r\n\r\n"[..])
+    );
+    assert_eq!(
+        run.stdout,
+        format!("{OK}Transfer-Encoding: chunked\n").as_bytes(),
+        "the tutorial prints the head without its blank line"
+    );
+}
+
+#[test]
+fn ipv6_literal_url() {
+    let server = Script::bind_on("[::1]:0").serve(vec![Reply::bytes(format!(
+        "{OK}Content-Length: 2\r\n\r\nv6"
+    ))]);
+    let run = fetch(&[&format!("http://[::1]:{}/f", server.port)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.file("f").as_deref(), Some(&b"v6"[..]));
+    assert_eq!(
+        server.requests(),
+        [request("GET", "/f", &format!("[::1]:{}", server.port), "")]
+    );
+}
+
+// ---- timeouts and connection failures ----
+
+#[test]
+fn read_timeout_when_the_server_says_nothing() {
+    let server = Script::bind().serve(vec![Reply::bytes("").hold(PATIENCE)]);
+    let run = fetch(&["--read-timeout", "300ms", &server.url("/f")]);
+    assert_failed(
+        &run,
+        &server,
+        7,
+        "waiting for data from the server timed out after 300ms",
+    );
+}
+
+#[test]
+fn max_time_bounds_a_trickle_and_keeps_the_part() {
+    let mut wire = format!("{OK}Content-Length: 1000\r\n\r\n").into_bytes();
+    wire.extend_from_slice(&[b'x'; 1000]);
+    let reply = Reply::split(wire, 10).pause(Duration::from_millis(50));
+    let server = Script::bind().serve(vec![reply]);
+    let run = fetch(&["--max-time", "700ms", &server.url("/f")]);
+    assert_failed(
+        &run,
+        &server,
+        7,
+        "the transfer (partial data kept in f.part) timed out",
+    );
+    assert!(
+        run.file("f.part")
+            .is_some_and(|p| !p.is_empty() && p.len() < 1000)
+    );
+}
+
+#[test]
+fn connection_refused() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let run = fetch(&[&format!("http://127.0.0.1:{port}/")]);
+    assert_eq!(run.code, 6, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "connection refused (is a server running on 127.0.0.1:{port}?)"
+        )),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn bad_urls_are_usage_errors() {
+    for (url, message) in [
+        ("example.com/", "write it in full"),
+        ("ftp://example.com/", "unsupported scheme 'ftp'"),
+        ("http://u:p@example.com/", "credentials in the URL"),
+    ] {
+        let run = fetch(&[url]);
+        assert_eq!(run.code, 2, "{url}: {}", run.stderr);
+        assert!(run.stderr.contains(message), "{url}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn plain_http_server_on_an_https_url_is_a_tls_error() {
+    let server = Script::bind().serve(vec![Reply::bytes(format!("{OK}Content-Length: 0\r\n\r\n"))]);
+    let run = fetch(&[&format!("https://127.0.0.1:{}/f", server.port)]);
+    assert_eq!(run.code, 9, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("TLS handshake with 127.0.0.1"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.files().is_empty());
+}
+
+// ---- output names ----
+
+#[test]
+fn hostile_paths_never_leave_the_directory() {
+    let root = tempfile::tempdir().unwrap();
+    let work = root.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    for path in [
+        "/..%2f..%2fescaped",
+        "/%2e%2e%2fescaped",
+        "/a/b%5c..%5cescaped",
+        "/%2Fetc%2Fescaped",
+        "/.hidden",
+        "/x%0a%1b%00y",
+        "/",
+    ] {
+        let server = Script::bind().serve(vec![Reply::bytes(format!(
+            "{OK}Content-Length: 1\r\n\r\n!"
+        ))]);
+        let out = Command::new(tcpkit())
+            .args(["fetch", "-s", &server.url(path)])
+            .current_dir(&work)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{path}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut names: Vec<String> = std::fs::read_dir(&work)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "___.._escaped",
+            "___escaped",
+            "_etc_escaped",
+            "_hidden",
+            "b_.._escaped",
+            "index.html",
+            "x___y"
+        ]
+    );
+    let outside: Vec<PathBuf> = std::fs::read_dir(root.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(outside, [work], "nothing was written beside the directory");
+}
+
+#[test]
+fn existing_files_need_force_and_symlinks_are_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "keep").unwrap();
+    std::os::unix::fs::symlink(&victim, dir.path().join("f")).unwrap();
+    let server = Script::bind().serve(vec![Reply::bytes(format!(
+        "{OK}Content-Length: 3\r\n\r\nnew"
+    ))]);
+    let run = fetch_in(dir, &[&server.url("/f")]);
+    assert_eq!(run.code, 13, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("f already exists (use --force"),
+        "{}",
+        run.stderr
+    );
+    assert!(server.requests().is_empty(), "checked before connecting");
+    let run = fetch_in(run.dir, &["--force", &server.url("/f")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.file("f").as_deref(), Some(&b"new"[..]));
+    assert_eq!(
+        run.file("victim").as_deref(),
+        Some(&b"keep"[..]),
+        "the link target is untouched"
+    );
+    assert!(!Path::new(&run.dir.path().join("f")).is_symlink());
+}
+
+#[test]
+fn output_to_dev_null_is_written_directly() {
+    let server = Script::bind().serve(vec![Reply::bytes(format!(
+        "{OK}Content-Length: 3\r\n\r\nabc"
+    ))]);
+    let run = fetch(&["-o", "/dev/null", &server.url("/f")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.files().is_empty());
+}

@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
 # Installs what the tests need when it is missing, then runs every test.
 # The tests use real peers: python3 (the tutorial's own programs),
-# netcat-openbsd (nc -N), and setpriv (to bind a low port as nobody).
+# netcat-openbsd (nc -N), setpriv (to bind a low port as nobody), and for
+# fetch nginx, openssl, curl and gzip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Debian puts nginx in /usr/sbin, which a non-root PATH may lack.
+export PATH="$PATH:/usr/sbin"
 
 need=()
 if ! command -v nc >/dev/null || ! nc -h 2>&1 | grep -q -- '-N'; then need+=(netcat-openbsd); fi
 command -v python3 >/dev/null || need+=(python3)
 command -v setpriv >/dev/null || need+=(util-linux)
+# fetch's tests: a real nginx (http, https, chunked gzip), openssl for the
+# test CA, curl to compare with, gzip to check the chunked body is whole.
+command -v nginx >/dev/null || need+=(nginx-light)
+command -v openssl >/dev/null || need+=(openssl)
+command -v curl >/dev/null || need+=(curl)
+command -v gzip >/dev/null || need+=(gzip)
 if ((${#need[@]})); then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"

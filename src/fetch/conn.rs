@@ -163,7 +163,7 @@ pub fn describe(e: &io::Error) -> String {
 
 /// Connects to `target` (resolve, race, TLS), all within the connect timeout.
 pub async fn open(target: &Target, opts: &ConnectOptions) -> Result<Conn, Error> {
-    let spec = format!("{}:{}", target.host, target.port);
+    let spec = target.host_port();
     let setup = async {
         let addrs = resolve(target, opts.family).await?;
         let tcp = race(&spec, &addrs, HAPPY_EYEBALLS_DELAY).await?;

@@ -233,8 +233,8 @@ async fn read_final_head(
     }
 }
 
-/// Reads one head from the connection.
-async fn read_head(conn: &mut Conn, limits: &Limits) -> Result<Head, Error> {
+/// Reads one head (interim or final) from the connection.
+pub async fn read_head(conn: &mut Conn, limits: &Limits) -> Result<Head, Error> {
     loop {
         if let Some((head, len)) = head::parse(conn.buffered(), limits)? {
             conn.consume(len);

@@ -92,6 +92,14 @@ impl Target {
         })
     }
 
+    /// `host:port`, with brackets around an IPv6 address, for messages.
+    pub fn host_port(&self) -> String {
+        match self.ip {
+            Some(std::net::IpAddr::V6(ip)) => format!("[{ip}]:{}", self.port),
+            _ => format!("{}:{}", self.host, self.port),
+        }
+    }
+
     /// Same scheme, host and port: credentials may follow a redirect only
     /// within one origin (curl's rule since CVE-2022-27776).
     pub fn same_origin(&self, other: &Target) -> bool {

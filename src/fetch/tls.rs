@@ -95,9 +95,8 @@ pub async fn handshake(
                 None => " (is it an https server on that port?)",
             };
             Error::Tls(format!(
-                "TLS handshake with {}:{} failed: {}{hint}",
-                target.host,
-                target.port,
+                "TLS handshake with {} failed: {}{hint}",
+                target.host_port(),
                 super::conn::describe(&e)
             ))
         })

@@ -1,0 +1,348 @@
+//! `tcpkit fetch` against a real nginx from Debian, over http and https
+//! with a test CA made by openssl: the bytes must equal the source file,
+//! and curl fetching the same URL must save the same file. nginx, openssl
+//! and curl are installed by the README's test command (scripts/test.sh).
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{PATIENCE, require, tcpkit};
+
+/// A private nginx on loopback ports, stopped (by pid) when dropped.
+struct Nginx {
+    child: Child,
+    dir: tempfile::TempDir,
+    http: u16,
+    https: u16,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        stop(&mut self.child);
+    }
+}
+
+/// Stops nginx by its pid: SIGTERM lets the master stop its workers
+/// (SIGKILL would orphan them); SIGKILL only if it does not go.
+fn stop(child: &mut Child) {
+    if let Ok(pid) = i32::try_from(child.id()) {
+        // SAFETY: kill(2) with a pid we spawned and have not yet reaped.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A port nothing listens on right now (nginx cannot take port 0 and tell us).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Makes a CA and a server certificate for localhost and 127.0.0.1.
+fn make_certificates(dir: &Path) {
+    let openssl = || {
+        let mut cmd = Command::new("openssl");
+        cmd.current_dir(dir);
+        cmd
+    };
+    let key = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    run(openssl()
+        .args(["req", "-x509"])
+        .args(key)
+        .args(["-keyout", "ca.key", "-out", "ca.pem", "-days", "2"])
+        .args(["-subj", "/CN=tcpkit test CA"]));
+    run(openssl()
+        .arg("req")
+        .args(key)
+        .args(["-keyout", "server.key", "-out", "server.csr"])
+        .args(["-subj", "/CN=localhost"]));
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+         extendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(openssl()
+        .args([
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+        ])
+        .args(["-CAcreateserial", "-out", "server.pem", "-days", "2"])
+        .args(["-extfile", "ext.cnf"]));
+}
+
+/// Starts nginx serving `www/` over http and https (on 127.0.0.1 and ::1).
+fn start_nginx() -> Nginx {
+    require("nginx");
+    require("openssl");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    make_certificates(root);
+    std::fs::create_dir(root.join("www")).unwrap();
+    std::fs::create_dir(root.join("tmp")).unwrap();
+    for attempt in 0.. {
+        let (http, https) = (free_port(), free_port());
+        let conf = format!(
+            "user root;\n\
+             worker_processes 1;\n\
+             daemon off;\n\
+             pid {root}/nginx.pid;\n\
+             error_log {root}/error.log;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{\n\
+               access_log off;\n\
+               client_body_temp_path {root}/tmp;\n\
+               proxy_temp_path {root}/tmp;\n\
+               fastcgi_temp_path {root}/tmp;\n\
+               uwsgi_temp_path {root}/tmp;\n\
+               scgi_temp_path {root}/tmp;\n\
+               types {{ text/plain txt; application/octet-stream bin; }}\n\
+               gzip on; gzip_types *; gzip_min_length 0;\n\
+               server {{\n\
+                 listen 127.0.0.1:{http};\n\
+                 listen 127.0.0.1:{https} ssl;\n\
+                 listen [::1]:{https} ssl;\n\
+                 ssl_certificate {root}/server.pem;\n\
+                 ssl_certificate_key {root}/server.key;\n\
+                 root {root}/www;\n\
+                 location /moved {{ return 302 /page.txt; }}\n\
+               }}\n\
+             }}\n",
+            root = root.display()
+        );
+        std::fs::write(root.join("nginx.conf"), conf).unwrap();
+        let mut child = Command::new("nginx")
+            .args(["-p", &root.display().to_string(), "-c"])
+            .arg(root.join("nginx.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + PATIENCE;
+        let mut up = false;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                break; // it exited: most likely a port was taken meanwhile
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", https)).is_ok()
+                && std::net::TcpStream::connect(("127.0.0.1", http)).is_ok()
+            {
+                up = true;
+                break;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        if up {
+            return Nginx {
+                child,
+                dir,
+                http,
+                https,
+            };
+        }
+        stop(&mut child);
+        let log = std::fs::read_to_string(root.join("error.log")).unwrap_or_default();
+        assert!(attempt < 3, "nginx did not start: {log}");
+    }
+    unreachable!()
+}
+
+impl Nginx {
+    /// Writes a file under the document root.
+    fn put(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.dir.path().join("www").join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    fn ca(&self) -> String {
+        self.dir.path().join("ca.pem").display().to_string()
+    }
+}
+
+/// Deterministic bytes that do not compress to nothing.
+fn pattern(len: usize) -> Vec<u8> {
+    let mut x: u32 = 2_463_534_242;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+struct Out {
+    code: i32,
+    stderr: String,
+}
+
+fn tcpkit_fetch(dir: &Path, args: &[&str]) -> Out {
+    let out = Command::new(tcpkit())
+        .arg("fetch")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn curl(dir: &Path, args: &[&str]) {
+    require("curl");
+    run(Command::new("curl")
+        .args(["-sS", "--fail"])
+        .args(args)
+        .current_dir(dir));
+}
+
+#[test]
+fn large_file_over_http_and_https_matches_the_source_and_curl() {
+    let nginx = start_nginx();
+    let source = pattern(48 * 1024 * 1024 + 123);
+    nginx.put("big.bin", &source);
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let urls = [
+        format!("http://127.0.0.1:{}/big.bin", nginx.http),
+        format!("https://localhost:{}/big.bin", nginx.https),
+        format!("https://127.0.0.1:{}/big.bin", nginx.https),
+    ];
+    for (i, url) in urls.iter().enumerate() {
+        let ours = format!("ours{i}");
+        let out = tcpkit_fetch(dir, &["-s", "--cacert", &nginx.ca(), "-o", &ours, url]);
+        assert_eq!(out.code, 0, "{url}: {}", out.stderr);
+        let saved = std::fs::read(dir.join(&ours)).unwrap();
+        assert!(
+            saved == source,
+            "{url}: the saved bytes differ from the source"
+        );
+        let theirs = format!("curl{i}");
+        curl(dir, &["--cacert", &nginx.ca(), "-o", &theirs, url]);
+        assert!(
+            std::fs::read(dir.join(&theirs)).unwrap() == saved,
+            "{url}: curl differs"
+        );
+    }
+}
+
+#[test]
+fn chunked_gzip_body_from_nginx_matches_curl() {
+    // With Accept-Encoding: gzip, nginx compresses on the fly and, not
+    // knowing the length, sends the body chunked: real chunked framing.
+    let nginx = start_nginx();
+    let text: String = (0..20_000).map(|i| format!("line {i}\n")).collect();
+    nginx.put("page.txt", text.as_bytes());
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let url = format!("http://127.0.0.1:{}/page.txt", nginx.http);
+    let out = tcpkit_fetch(
+        dir,
+        &[
+            "-H",
+            "Accept-Encoding: gzip",
+            "-D",
+            "head.txt",
+            "-o",
+            "ours.gz",
+            &url,
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let head = std::fs::read_to_string(dir.join("head.txt")).unwrap();
+    assert!(
+        head.contains("Transfer-Encoding: chunked") && head.contains("Content-Encoding: gzip"),
+        "{head}"
+    );
+    curl(dir, &["-H", "Accept-Encoding: gzip", "-o", "curl.gz", &url]);
+    let ours = std::fs::read(dir.join("ours.gz")).unwrap();
+    assert_eq!(ours, std::fs::read(dir.join("curl.gz")).unwrap());
+    // And the gzip stream is whole: it decompresses to the page.
+    let unzipped = Command::new("gzip")
+        .args(["-dc", "ours.gz"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(unzipped.status.success());
+    assert_eq!(unzipped.stdout, text.as_bytes());
+}
+
+#[test]
+fn redirect_from_nginx_is_followed() {
+    let nginx = start_nginx();
+    nginx.put("page.txt", b"the page\n");
+    let work = tempfile::tempdir().unwrap();
+    let url = format!("https://localhost:{}/moved", nginx.https);
+    let out = tcpkit_fetch(work.path(), &["-s", "-L", "--cacert", &nginx.ca(), &url]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        std::fs::read(work.path().join("moved")).unwrap(),
+        b"the page\n"
+    );
+}
+
+#[test]
+fn untrusted_or_wrong_certificates_fail_with_exit_9() {
+    let nginx = start_nginx();
+    nginx.put("a.txt", b"a");
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let url = format!("https://localhost:{}/a.txt", nginx.https);
+    let out = tcpkit_fetch(dir, &[&url]);
+    assert_eq!(out.code, 9, "{}", out.stderr);
+    assert!(out.stderr.contains("use --cacert FILE"), "{}", out.stderr);
+    // The certificate names localhost and 127.0.0.1, not ::1.
+    let v6 = format!("https://[::1]:{}/a.txt", nginx.https);
+    let out = tcpkit_fetch(dir, &["--cacert", &nginx.ca(), &v6]);
+    assert_eq!(out.code, 9, "{}", out.stderr);
+    assert!(out.stderr.contains("for another name"), "{}", out.stderr);
+    assert!(
+        std::fs::read_dir(dir).unwrap().next().is_none(),
+        "nothing saved"
+    );
+    // --insecure skips the check, and says so.
+    let out = tcpkit_fetch(dir, &["-k", &v6]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("warning: --insecure"), "{}", out.stderr);
+    assert_eq!(std::fs::read(dir.join("a.txt")).unwrap(), b"a");
+}

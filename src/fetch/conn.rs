@@ -244,11 +244,6 @@ impl Conn {
         }
     }
 
-    /// True when the buffer cannot take more bytes without consuming.
-    pub fn is_full(&self) -> bool {
-        self.start == 0 && self.end == self.buf.len()
-    }
-
     /// True when a TLS server closed without close_notify.
     pub fn closed_uncleanly(&self) -> bool {
         self.unclean_close

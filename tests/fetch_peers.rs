@@ -1,7 +1,9 @@
-//! `tcpkit fetch` against a real nginx from Debian, over http and https
-//! with a test CA made by openssl: the bytes must equal the source file,
-//! and curl fetching the same URL must save the same file. nginx, openssl
-//! and curl are installed by the README's test command (scripts/test.sh).
+//! `tcpkit fetch` against real peers: nginx from Debian over http and
+//! https with a test CA made by openssl (the bytes must equal the source
+//! file, and curl fetching the same URL must save the same file), and a
+//! python3 TLS server that ends a close-delimited body with or without
+//! close_notify. nginx, openssl, curl and python3 are installed by the
+//! README's test command (scripts/test.sh).
 
 mod common;
 
@@ -61,6 +63,14 @@ fn run(cmd: &mut Command) {
         "{cmd:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A directory holding ca.pem and server.pem/server.key for localhost.
+fn certificates() -> tempfile::TempDir {
+    require("openssl");
+    let dir = tempfile::tempdir().unwrap();
+    make_certificates(dir.path());
+    dir
 }
 
 /// Makes a CA and a server certificate for localhost and 127.0.0.1.
@@ -345,4 +355,59 @@ fn untrusted_or_wrong_certificates_fail_with_exit_9() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stderr.contains("warning: --insecure"), "{}", out.stderr);
     assert_eq!(std::fs::read(dir.join("a.txt")).unwrap(), b"a");
+}
+
+/// Runs the python3 TLS peer in `mode` and fetches from it.
+fn fetch_from_python_tls(mode: &str) -> (Out, tempfile::TempDir) {
+    require("python3");
+    let certs = certificates();
+    let mut server = Command::new("python3")
+        .arg(common::peer("tls_server.py"))
+        .arg(certs.path().join("server.pem"))
+        .arg(certs.path().join("server.key"))
+        .arg(mode)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut port = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.take().unwrap()),
+        &mut port,
+    )
+    .unwrap();
+    let url = format!("https://localhost:{}/f", port.trim());
+    let ca = certs.path().join("ca.pem").display().to_string();
+    let work = tempfile::tempdir().unwrap();
+    let out = tcpkit_fetch(work.path(), &["-s", "--cacert", &ca, &url]);
+    let _ = server.wait();
+    (out, work)
+}
+
+#[test]
+fn tls_close_notify_ends_a_close_delimited_body() {
+    let (out, work) = fetch_from_python_tls("clean");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        std::fs::read(work.path().join("f")).unwrap(),
+        b"the whole body"
+    );
+}
+
+#[test]
+fn tls_close_without_close_notify_is_a_truncation() {
+    let (out, work) = fetch_from_python_tls("abrupt");
+    assert_eq!(out.code, 10, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("without close_notify"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !work.path().join("f").exists(),
+        "an untrusted end is not a whole file"
+    );
+    assert_eq!(
+        std::fs::read(work.path().join("f.part")).unwrap(),
+        b"the whole body"
+    );
 }

@@ -229,6 +229,29 @@ fn idle_connection_is_closed() {
 }
 
 #[test]
+fn input_postpones_the_idle_timeout() {
+    // The idle clock is coarse (an eighth of the timeout); a client that
+    // keeps talking must never be cut, however its messages fall on ticks.
+    let server = start(Config {
+        idle_timeout: Duration::from_millis(300),
+        ..config()
+    });
+    let mut c = server.client();
+    for i in 0..12 {
+        thread::sleep(Duration::from_millis(100));
+        c.send(format!("m{i}\n").as_bytes());
+        assert_eq!(c.line(), format!("Hello, m{i}!\n"));
+    }
+    let quiet = Instant::now();
+    assert_eq!(c.rest(), b"");
+    let waited = quiet.elapsed();
+    assert!(
+        waited >= Duration::from_millis(250),
+        "closed after {waited:?}"
+    );
+}
+
+#[test]
 fn client_that_never_reads_is_dropped_and_frees_its_slot() {
     let server = start(Config {
         write_timeout: Duration::from_millis(300),

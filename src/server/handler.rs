@@ -89,6 +89,13 @@ enum Wake {
     Failed(io::Error),
 }
 
+/// An answer given at once, or one that must wait (boxed, see
+/// [`Handler::read_and_answer`]).
+enum Answer<'a> {
+    Done(Option<Ending>),
+    Later(Pin<Box<dyn Future<Output = Option<Ending>> + Send + 'a>>),
+}
+
 /// The outcome of one read.
 enum Step {
     /// Nothing to read after all (a spurious wake-up).
@@ -111,8 +118,6 @@ pub(super) fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
-    token: CancellationToken,
-    kill: CancellationToken,
     permit: OwnedSemaphorePermit,
 ) -> impl Future<Output = ()> + Send {
     info!("Accept new connection from {peer}...");
@@ -123,8 +128,6 @@ pub(super) fn serve(
         stream,
         peer,
         shared,
-        token,
-        kill,
         messages: 0,
         _permit: permit,
     };
@@ -136,9 +139,9 @@ pub(super) fn serve(
             // The socket is broken, the client is not reading, or time is up.
             Ending::Failed(_) | Ending::WriteTimeout | Ending::Killed => {}
             _ => {
-                let kill = handler.kill.clone();
+                let shared = handler.shared.clone();
                 // Bound first: a temporary would keep a slot in this future.
-                let closing = killable(&kill, handler.close_gracefully());
+                let closing = killable(&shared.kill, handler.close_gracefully());
                 closing.await;
             }
         }
@@ -161,10 +164,6 @@ struct Handler {
     decoder: Decoder,
     /// Settings shared by all connections.
     shared: Arc<Shared>,
-    /// Cancelled when the server shuts down.
-    token: CancellationToken,
-    /// Cancelled when the grace period is over: stop whatever is under way.
-    kill: CancellationToken,
     /// Messages answered so far.
     messages: u64,
     /// This connection's place under `--max-connections`, given back on drop.
@@ -175,40 +174,57 @@ impl Handler {
     async fn serve(&mut self) -> Ending {
         if !self.shared.welcome.is_empty() {
             let shared = self.shared.clone();
-            let kill = self.kill.clone();
-            if let Err(ending) = killable(&kill, self.write(&shared.welcome))
+            if let Err(ending) = killable(&shared.kill, self.write(&shared.welcome))
                 .await
                 .unwrap_or(Err(Ending::Killed))
             {
                 return ending;
             }
         }
+        // One waiter, registered once and kept for the whole connection: it
+        // hears the idle clock's ticks and the shutdown. Making a timer and
+        // a waiter afresh for every wait would cost two registrations per
+        // read, which a busy connection does millions of times.
+        let shared = self.shared.clone();
+        let mut events = std::pin::pin!(shared.clock.events.notified());
+        let mut last_input = shared.clock.now();
         loop {
-            match self.wait_for_input().await {
+            match self
+                .wait_for_input(&shared, events.as_mut(), last_input)
+                .await
+            {
                 Wake::Readable => {}
                 Wake::Cancelled => {
-                    let kill = self.kill.clone();
-                    return killable(&kill, self.answer_waiting_input())
+                    return killable(&shared.kill, self.answer_waiting_input())
                         .await
                         .unwrap_or(Ending::Killed);
                 }
                 Wake::IdleTimeout => return Ending::IdleTimeout,
                 Wake::Failed(e) => return Ending::Failed(e),
             }
-            if let Some(ending) = self.read_and_answer().await {
+            let ending = match self.read_and_answer() {
+                Answer::Done(ending) => ending,
+                Answer::Later(answering) => answering.await,
+            };
+            if let Some(ending) = ending {
                 return ending;
             }
+            last_input = shared.clock.now();
         }
     }
 
     /// The only await of an idle connection, so it is kept small: the
     /// socket's readiness is polled through its own waker slot rather than a
-    /// `readable()` future, which would add a waiter node to every connection.
-    async fn wait_for_input(&self) -> Wake {
-        let mut cancelled = std::pin::pin!(self.token.cancelled());
-        let mut idle = std::pin::pin!(tokio::time::sleep(self.shared.idle_timeout));
+    /// `readable()` future, and time and shutdown come through one waiter
+    /// on the shared idle clock.
+    async fn wait_for_input<'a>(
+        &self,
+        shared: &'a Shared,
+        mut events: Pin<&mut tokio::sync::futures::Notified<'a>>,
+        last_input: u32,
+    ) -> Wake {
         std::future::poll_fn(|cx| {
-            if cancelled.as_mut().poll(cx).is_ready() {
+            if shared.token.is_cancelled() {
                 return Poll::Ready(Wake::Cancelled);
             }
             match self.stream.poll_read_ready(cx) {
@@ -216,38 +232,58 @@ impl Handler {
                 Poll::Ready(Err(e)) => return Poll::Ready(Wake::Failed(e)),
                 Poll::Pending => {}
             }
-            if idle.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Wake::IdleTimeout);
+            // A tick or the shutdown: re-arm the waiter (a notification
+            // uses it up), then look at the clock and the token.
+            while events.as_mut().poll(cx).is_ready() {
+                events.set(shared.clock.events.notified());
+                if shared.token.is_cancelled() {
+                    return Poll::Ready(Wake::Cancelled);
+                }
+                if shared.clock.expired(last_input) {
+                    return Poll::Ready(Wake::IdleTimeout);
+                }
             }
             Poll::Pending
         })
         .await
     }
 
-    /// Reads once and answers; returns how the connection ends, if it does.
-    async fn read_and_answer(&mut self) -> Option<Ending> {
+    /// Reads once and answers; returns how the connection ends, if it
+    /// does. Synchronous unless the answer must wait (a write the socket
+    /// would not take, `--delay`): only then is a future made, boxed, so
+    /// the rare path adds one pointer to every connection's state.
+    fn read_and_answer(&mut self) -> Answer<'_> {
         match self.step() {
-            Ok(Step::WouldBlock) => None,
-            Err(e) => Some(Ending::Failed(e)),
+            Ok(Step::WouldBlock) => Answer::Done(None),
+            Err(e) => Answer::Done(Some(Ending::Failed(e))),
             Ok(Step::Answered {
                 close,
                 unsent,
                 unread,
-            }) => {
-                let kill = self.kill.clone();
+            }) if unsent.is_empty() && unread.is_empty() => Answer::Done(close),
+            Ok(Step::Answered {
+                close,
+                unsent,
+                unread,
+            }) => Answer::Later(Box::pin(async move {
+                let kill = self.shared.kill.clone();
                 if !unread.is_empty() {
-                    // Bound first: a temporary would keep a slot in this future.
-                    let answering = killable(&kill, self.answer_slowly(unread));
-                    return answering.await.unwrap_or(Some(Ending::Killed));
+                    return tokio::select! {
+                        biased;
+                        _ = kill.cancelled() => Some(Ending::Killed),
+                        ending = self.answer_slowly(unread) => ending,
+                    };
                 }
-                if !unsent.is_empty() {
-                    let writing = killable(&kill, self.write(&unsent));
-                    if let Err(ending) = writing.await.unwrap_or(Err(Ending::Killed)) {
-                        return Some(ending);
-                    }
+                let written = tokio::select! {
+                    biased;
+                    _ = kill.cancelled() => Err(Ending::Killed),
+                    written = self.write(&unsent) => written,
+                };
+                match written {
+                    Err(ending) => Some(ending),
+                    Ok(()) => close,
                 }
-                close
-            }
+            })),
         }
     }
 
@@ -258,7 +294,7 @@ impl Handler {
             let Scratch { input, output } = scratch;
             output.clear();
             let settings = &self.shared.settings;
-            let (progress, read) = match self.stream.try_read(input) {
+            let (progress, read) = match read_now(&self.stream, input) {
                 Ok(0) => {
                     let progress = self.decoder.finish(settings, output);
                     (progress, &input[..0])
@@ -417,6 +453,30 @@ fn ending_of(progress: &Progress, eof: bool) -> Option<Ending> {
     }
 }
 
+/// Reads what the socket holds without waiting. A read that leaves room
+/// in `buf` has emptied the socket, so its readiness is cleared at once
+/// (as tokio's own `poll_read` does): the next wait goes straight to the
+/// reactor instead of first making a read that can only say EAGAIN.
+fn read_now(stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    use std::io::Read;
+    let room = buf.len();
+    let mut got = None;
+    let result = stream.try_io(tokio::io::Interest::READABLE, || {
+        let n = (&*socket2::SockRef::from(stream)).read(buf)?;
+        got = Some(n);
+        if n > 0 && n < room {
+            // Tells tokio to clear readiness; `got` carries the real result.
+            Err(io::ErrorKind::WouldBlock.into())
+        } else {
+            Ok(n)
+        }
+    });
+    match got {
+        Some(n) => Ok(n),
+        None => result,
+    }
+}
+
 /// Writes as much of `bytes` as the socket takes without waiting.
 fn write_now(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
     let mut sent = 0;
@@ -449,19 +509,15 @@ mod tests {
             idle_timeout: Duration::from_secs(1),
             write_timeout: Duration::from_secs(1),
             linger: Duration::from_secs(1),
+            token: Default::default(),
+            kill: Default::default(),
+            clock: Default::default(),
         });
         let permit = Arc::new(tokio::sync::Semaphore::new(1))
             .try_acquire_owned()
             .unwrap();
-        let future = super::serve(
-            stream,
-            addr,
-            shared,
-            Default::default(),
-            Default::default(),
-            permit,
-        );
+        let future = super::serve(stream, addr, shared, permit);
         let size = std::mem::size_of_val(&future);
-        assert!(size <= 512, "the connection future grew to {size} bytes");
+        assert!(size <= 384, "the connection future grew to {size} bytes");
     }
 }

@@ -36,8 +36,6 @@ pub(super) struct Listener {
     pub shared: Arc<Shared>,
     /// Cancelled when shutdown starts: stop accepting, finish up.
     pub token: CancellationToken,
-    /// Cancelled when the grace period is over: drop connections now.
-    pub kill: CancellationToken,
     /// Tracks the handlers so shutdown can wait for them.
     pub tracker: TaskTracker,
 }
@@ -72,14 +70,8 @@ impl Listener {
                     backoff.reset();
                     // Spawned as it is: wrapping it in `async move { .. }`
                     // would store the connection's future twice.
-                    self.tracker.spawn(handler::serve(
-                        stream,
-                        peer,
-                        self.shared.clone(),
-                        self.token.clone(),
-                        self.kill.clone(),
-                        permit,
-                    ));
+                    self.tracker
+                        .spawn(handler::serve(stream, peer, self.shared.clone(), permit));
                 }
                 // The client gave up before we accepted it: nothing to do.
                 Err(e) if is_transient(&e) => {}

@@ -15,8 +15,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+
+use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
@@ -84,6 +86,63 @@ struct Shared {
     write_timeout: Duration,
     /// See [`Config::linger`].
     linger: Duration,
+    /// Cancelled when the server shuts down.
+    token: CancellationToken,
+    /// Cancelled when the grace period is over: stop whatever is under way.
+    kill: CancellationToken,
+    /// The coarse clock every connection reads for its idle timeout.
+    clock: IdleClock,
+}
+
+/// A coarse clock for idle timeouts, shared by all connections, in the
+/// spirit of nginx's cached time: a task advances `tick` every
+/// `idle_timeout / IDLE_TICKS` and wakes every waiting connection through
+/// `events`; each connection only keeps the tick of its last input.
+/// A per-connection timer would cost 112 bytes per idle connection and a
+/// timer update on every read; this costs one registered waiter, which
+/// the connection needs anyway to hear about shutdown.
+#[derive(Debug, Default)]
+struct IdleClock {
+    /// Ticks since the server started.
+    tick: AtomicU32,
+    /// Notified at each tick and at shutdown.
+    events: Notify,
+}
+
+/// Ticks per idle timeout: a connection is closed between 1 and
+/// 1 + 1/IDLE_TICKS idle timeouts after its last input.
+const IDLE_TICKS: u32 = 8;
+
+impl IdleClock {
+    /// The current tick.
+    fn now(&self) -> u32 {
+        self.tick.load(Ordering::Relaxed)
+    }
+
+    /// True when a connection whose last input came at `last` has idled
+    /// for at least the idle timeout. (One tick more than IDLE_TICKS: the
+    /// input may have come just before `last` ended.)
+    fn expired(&self, last: u32) -> bool {
+        self.now().wrapping_sub(last) > IDLE_TICKS
+    }
+
+    /// Advances the clock until `token` is cancelled, then wakes everyone.
+    async fn run(&self, idle_timeout: Duration, token: &CancellationToken) {
+        let period = (idle_timeout / IDLE_TICKS).max(Duration::from_millis(1));
+        let mut ticks = tokio::time::interval(period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await;
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {
+                    self.tick.fetch_add(1, Ordering::Relaxed);
+                    self.events.notify_waiters();
+                }
+                () = token.cancelled() => break,
+            }
+        }
+        self.events.notify_waiters();
+    }
 }
 
 /// Serves on every listener until `shutdown` completes, then closes
@@ -97,12 +156,20 @@ pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Fut
         idle_timeout: config.idle_timeout,
         write_timeout: config.write_timeout,
         linger: config.linger,
+        token: CancellationToken::new(),
+        kill: CancellationToken::new(),
+        clock: IdleClock::default(),
     });
+    let (token, kill) = (shared.token.clone(), shared.kill.clone());
     let max_connections = config.max_connections.clamp(1, Semaphore::MAX_PERMITS);
     let limit = Arc::new(Semaphore::new(max_connections));
-    let token = CancellationToken::new();
-    let kill = CancellationToken::new();
     let tracker = TaskTracker::new();
+    let clock = {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            shared.clock.run(shared.idle_timeout, &shared.token).await;
+        })
+    };
 
     let mut accept_loops = tokio::task::JoinSet::new();
     for listener in listeners {
@@ -116,7 +183,6 @@ pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Fut
             max_connections,
             shared: shared.clone(),
             token: token.clone(),
-            kill: kill.clone(),
             tracker: tracker.clone(),
         };
         accept_loops.spawn(listener.run());
@@ -124,6 +190,8 @@ pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Fut
 
     shutdown.await;
     token.cancel();
+    // The clock wakes every waiting connection as it stops.
+    let _ = clock.await;
     tracker.close();
     let open = tracker.len();
     info!(

@@ -8,9 +8,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::client::{self, ClientFraming};
-use crate::fetch;
 use crate::protocol::{self, Framing};
 use crate::server;
+use crate::{bench, fetch};
 
 /// A TCP toolkit: the tutorial's greeting server and its client, done right.
 ///
@@ -18,7 +18,7 @@ use crate::server;
 /// 4 address in use, 5 permission denied, 6 cannot connect, 7 timeout,
 /// 8 protocol error or malformed response, 9 TLS, 10 truncated body,
 /// 11 too many redirects, 12 HTTP error status (--fail), 13 local file,
-/// 130 stopped by a second signal.
+/// 14 bench saw errors or wrong replies, 130 stopped by a second signal.
 #[derive(Debug, Parser)]
 #[command(name = "tcpkit", version, propagate_version = true)]
 pub struct Cli {
@@ -55,6 +55,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Fetch a URL over HTTP/1.1 or HTTPS: print the response head, save the body.
     Fetch(FetchArgs),
+    /// Load a greeting server (pingpong, pipeline, churn, hold) and measure it.
+    Bench(BenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -247,6 +249,129 @@ pub struct FetchArgs {
     /// The most interim (1xx) responses skipped before the final one.
     #[arg(long, value_name = "N", default_value_t = fetch::head::DEFAULT_MAX_INTERIM)]
     pub max_interim: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// pingpong, pipeline, churn or hold.
+    #[arg(value_name = "SCENARIO", value_enum)]
+    pub scenario: bench::Scenario,
+
+    /// The server, as HOST:PORT.
+    #[arg(value_name = "ADDR", default_value = "127.0.0.1:9999")]
+    pub addr: String,
+
+    /// Connections (churn: concurrent workers). Default: pingpong 100,
+    /// pipeline 50, churn 100, hold 1000.
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub connections: Option<u32>,
+
+    /// Messages in flight per connection (pipeline).
+    #[arg(short, long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub depth: u32,
+
+    /// Open loop: send this many messages per second in all, and measure
+    /// latency from when each was due (pingpong, pipeline).
+    #[arg(long, value_name = "MSGS_PER_SEC")]
+    pub rate: Option<f64>,
+
+    /// How long to measure (hold: how long to hold the connections idle).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+
+    /// How long to run before measuring.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub warmup: Duration,
+
+    /// Load threads. Default: one per core this process may use.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub threads: Option<u32>,
+
+    /// Give up connecting after this long.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+
+    /// A reply (or welcome, or close after exit) later than this is an error.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// line for tcpkit serve; chunk for the tutorial's own server (no
+    /// newlines; pingpong, churn and hold only).
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = ClientFraming::Line)]
+    pub framing: ClientFraming,
+
+    /// The message sent (each connection adds -N to tell them apart).
+    #[arg(long, value_name = "TEXT", default_value = "Michael")]
+    pub message: String,
+
+    /// The welcome the server sends (empty: none).
+    #[arg(long, value_name = "TEXT", default_value = protocol::DEFAULT_WELCOME)]
+    pub welcome: String,
+
+    /// The server's reply template; {} stands for the message.
+    #[arg(long, value_name = "TEMPLATE", default_value = protocol::DEFAULT_REPLY)]
+    pub reply: String,
+
+    /// The server's process id: report its CPU time per reply, and for
+    /// hold its memory growth per connection.
+    #[arg(long, value_name = "PID")]
+    pub server_pid: Option<u32>,
+
+    /// hold: how many held connections to check at the end.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub sample: usize,
+
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Use IPv4 only.
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    pub ipv4: bool,
+
+    /// Use IPv6 only.
+    #[arg(short = '6')]
+    pub ipv6: bool,
+}
+
+impl BenchArgs {
+    /// The bench options these arguments describe; `progress` says whether
+    /// stderr is a terminal for the live line.
+    pub fn options(&self, progress: bool) -> bench::Options {
+        use bench::Scenario;
+        let connections = self.connections.map_or(
+            match self.scenario {
+                Scenario::Pingpong | Scenario::Churn => 100,
+                Scenario::Pipeline => 50,
+                Scenario::Hold => 1000,
+            },
+            |n| n as usize,
+        );
+        let threads = self.threads.map_or_else(
+            || std::thread::available_parallelism().map_or(1, usize::from),
+            |n| n as usize,
+        );
+        bench::Options {
+            scenario: self.scenario,
+            addr: self.addr.clone(),
+            family: family(self.ipv4, self.ipv6),
+            connections,
+            depth: self.depth as usize,
+            rate: self.rate,
+            duration: self.duration,
+            warmup: self.warmup,
+            threads,
+            connect_timeout: self.connect_timeout,
+            reply_timeout: self.timeout,
+            framing: self.framing,
+            message: self.message.clone(),
+            welcome: self.welcome.clone(),
+            reply: protocol::Template::parse(&self.reply),
+            server_pid: self.server_pid,
+            sample: self.sample,
+            progress,
+        }
+    }
 }
 
 /// Parses `250ms`, `10s`, `5m`, `1h 30m`.

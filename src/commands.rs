@@ -8,11 +8,11 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
-use crate::cli::{Cli, Command, DemoArgs, FetchArgs, ServeArgs, TalkArgs};
+use crate::cli::{BenchArgs, Cli, Command, DemoArgs, FetchArgs, ServeArgs, TalkArgs};
 use crate::error::{Error, exit};
 use crate::net::{self, Family};
 use crate::protocol::{Settings, Template};
-use crate::{client, demo, fetch, server};
+use crate::{bench, client, demo, fetch, server};
 
 /// Runs the command the user asked for.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -21,6 +21,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Talk(args) => talk(args),
         Command::Demo(args) => demo(args),
         Command::Fetch(args) => fetch(args),
+        Command::Bench(args) => bench(args),
     }
 }
 
@@ -114,6 +115,33 @@ fn fetch(args: FetchArgs) -> anyhow::Result<()> {
         && path != "-"
     {
         eprintln!("tcpkit: saved {} bytes to {path}", fetched.bytes);
+    }
+    Ok(())
+}
+
+fn bench(args: BenchArgs) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let opts = args.options(io::stderr().is_terminal() && !args.json);
+    let report = bench::run(&opts)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.table());
+    }
+    if !report.clean() {
+        return Err(Error::BenchFailed(format!(
+            "{} {}: {} errors and {} wrong replies{}",
+            report.scenario,
+            report.server,
+            report.errors,
+            report.mismatches,
+            report
+                .first_error
+                .as_ref()
+                .map(|e| format!("; first: {e}"))
+                .unwrap_or_default()
+        ))
+        .into());
     }
     Ok(())
 }

@@ -37,6 +37,8 @@ pub mod exit {
     pub const HTTP_STATUS: u8 = 12;
     /// `fetch`: a local file could not be read or written.
     pub const LOCAL_FILE: u8 = 13;
+    /// `bench`: the run saw errors or wrong replies.
+    pub const BENCH_FAILED: u8 = 14;
     /// A second Ctrl+C or SIGTERM ended the server at once.
     pub const INTERRUPTED: u8 = 130;
 }
@@ -98,6 +100,10 @@ pub enum Error {
     /// A local file could not be read, created or written.
     #[error("{0}")]
     LocalFile(String),
+
+    /// A benchmark run saw errors or wrong replies.
+    #[error("{0}")]
+    BenchFailed(String),
 }
 
 impl Error {
@@ -117,6 +123,7 @@ impl Error {
             Error::Redirects(_) => exit::REDIRECTS,
             Error::HttpStatus(_) => exit::HTTP_STATUS,
             Error::LocalFile(_) => exit::LOCAL_FILE,
+            Error::BenchFailed(_) => exit::BENCH_FAILED,
         }
     }
 }

@@ -4,12 +4,14 @@
 //! - [`server`]: `tcpkit serve`, the accept loop and the connection handler.
 //! - [`client`]: `tcpkit talk`, scripted or interactive.
 //! - [`fetch`]: `tcpkit fetch`, the tutorial's web client done correctly.
+//! - [`bench`]: `tcpkit bench`, the load generator.
 //! - [`net`]: resolving, listening with a backlog, connecting with a timeout.
 //! - [`error`]: the error classes callers branch on, and their exit codes.
 //!
 //! The binary adds [`cli`] (argument parsing), [`commands`] (dispatch),
 //! [`demo`] and [`logging`].
 
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod commands;

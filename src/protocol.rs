@@ -45,6 +45,13 @@ impl Template {
         Template { parts }
     }
 
+    /// The reply to `message` (without any line terminator).
+    pub fn reply_to(&self, message: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.render(&mut out, message, &[]);
+        out
+    }
+
     /// Appends the reply to a message that arrived in two pieces (`head` then
     /// `tail`), so a line split across reads needs no copy to be answered.
     fn render(&self, out: &mut Vec<u8>, head: &[u8], tail: &[u8]) {

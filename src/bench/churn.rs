@@ -1,0 +1,100 @@
+//! `churn`: each worker repeats the tutorial client's whole session —
+//! connect, read the welcome, send `Michael`, `Tracy`, `Sarah` one at a
+//! time reading each reply, send `exit`, wait for the server to close —
+//! and a session counts only if every byte was right and the close came.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::expect::Script;
+use super::flow::{ReadError, expect_exactly, open};
+use super::report::Tally;
+use super::{Live, Options, Window};
+
+/// The tutorial client's names.
+pub const NAMES: [&str; 3] = ["Michael", "Tracy", "Sarah"];
+
+/// A failed session waits this long before the next, so a dead server is
+/// not hammered in a tight loop.
+const RETRY_PAUSE: Duration = Duration::from_millis(10);
+
+/// Runs sessions back to back until the window ends.
+pub async fn worker(
+    opts: Options,
+    addr: SocketAddr,
+    tally: Rc<RefCell<Tally>>,
+    live: Arc<Live>,
+    window: Window,
+) {
+    let scripts: Vec<Script> = NAMES
+        .iter()
+        .map(|name| Script::new(opts.framing, &opts.welcome, &opts.reply, name))
+        .collect();
+    loop {
+        let start = Instant::now();
+        if start >= window.end {
+            return;
+        }
+        let result = session(&opts, addr, &scripts).await;
+        let now = Instant::now();
+        match result {
+            Ok(()) => {
+                live.done.fetch_add(1, Ordering::Relaxed);
+                if window.measures(now) {
+                    tally.borrow_mut().record(now - start, 1);
+                }
+            }
+            Err(e) => {
+                live.errors.fetch_add(1, Ordering::Relaxed);
+                // Sessions cut by the end of the run are not failures.
+                if now < window.end {
+                    let mut tally = tally.borrow_mut();
+                    match e {
+                        ReadError::Mismatch(m) => tally.mismatch(|| m),
+                        ReadError::Io(m) => tally.fail(|| format!("session failed: {m}")),
+                    }
+                }
+                tokio::time::sleep(RETRY_PAUSE).await;
+            }
+        }
+    }
+}
+
+/// One whole session.
+async fn session(opts: &Options, addr: SocketAddr, scripts: &[Script]) -> Result<(), ReadError> {
+    let first = &scripts[0];
+    let mut stream = open(opts, addr, first).await.map_err(ReadError::Io)?;
+    for script in scripts {
+        stream
+            .write_all(&script.message)
+            .await
+            .map_err(|e| ReadError::Io(format!("sending: {e}")))?;
+        expect_exactly(&mut stream, &script.reply, opts.reply_timeout, "the reply").await?;
+    }
+    stream
+        .write_all(&first.exit)
+        .await
+        .map_err(|e| ReadError::Io(format!("sending exit: {e}")))?;
+    // After exit the server must close, sending nothing more.
+    let mut rest = [0; 64];
+    match tokio::time::timeout(opts.reply_timeout, stream.read(&mut rest)).await {
+        Ok(Ok(0)) => Ok(()),
+        Ok(Ok(n)) => Err(ReadError::Mismatch(format!(
+            "bytes after exit instead of the close: {}",
+            crate::logging::Escaped(&rest[..n])
+        ))),
+        Ok(Err(e)) => Err(ReadError::Io(format!(
+            "waiting for the close after exit: {e}"
+        ))),
+        Err(_) => Err(ReadError::Io(format!(
+            "the server did not close within {:?} of exit",
+            opts.reply_timeout
+        ))),
+    }
+}

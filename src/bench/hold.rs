@@ -1,0 +1,141 @@
+//! `hold`: open many connections, read each welcome, hold them idle, then
+//! check that a spread sample of them still answers. With `--server-pid`
+//! it reports how much the server's resident memory grew per connection.
+//!
+//! Plain blocking sockets, opened one after another: the point is how the
+//! server holds idle connections, not how fast we can open them, and one
+//! connect at a time never overruns a small listen backlog.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use super::Options;
+use super::expect::Script;
+use super::flow::script_for;
+use super::report::{self, Latency, Report, Tally};
+
+/// Runs the scenario.
+pub fn run(opts: &Options, addr: SocketAddr) -> anyhow::Result<Report> {
+    let sample_server = || {
+        opts.server_pid
+            .map(report::sample_process)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!(e))
+    };
+    let before = sample_server()?;
+    let mut tally = Tally::default();
+    let mut held: Vec<(TcpStream, Script)> = Vec::with_capacity(opts.connections);
+    let start = Instant::now();
+    for index in 0..opts.connections {
+        let script = script_for(opts, index);
+        let began = Instant::now();
+        match open(opts, addr, &script) {
+            Ok(stream) => {
+                tally.record(began.elapsed(), 1);
+                held.push((stream, script));
+            }
+            Err(e) => tally.fail(|| e),
+        }
+        if opts.progress && index % 1000 == 999 {
+            eprint!("\r\x1b[Khold: {} connections open", held.len());
+        }
+    }
+    let opening = start.elapsed();
+    if opts.progress {
+        eprint!(
+            "\r\x1b[Khold: {} connections open, holding for {:?}",
+            held.len(),
+            opts.duration
+        );
+    }
+    std::thread::sleep(opts.duration);
+    let after = sample_server()?;
+    // Check a sample spread over the whole range, first and last included.
+    let sample = opts.sample.min(held.len());
+    let mut sampled_ok = 0;
+    for k in 0..sample {
+        let i = if sample > 1 {
+            k * (held.len() - 1) / (sample - 1)
+        } else {
+            0
+        };
+        let (stream, script) = &mut held[i];
+        match ask(stream, script, opts.reply_timeout) {
+            Ok(()) => sampled_ok += 1,
+            Err(e) => tally.mismatch(|| format!("held connection {i}: {e}")),
+        }
+    }
+    if opts.progress {
+        eprint!("\r\x1b[K");
+    }
+    let open = held.len();
+    drop(held);
+    let rss_per_connection = before
+        .zip(after)
+        .and_then(|(b, a)| (open > 0).then(|| (a.rss as f64 - b.rss as f64) / open as f64));
+    Ok(Report {
+        scenario: "hold".into(),
+        server: addr.to_string(),
+        connections: opts.connections,
+        depth: 1,
+        rate: None,
+        threads: 1,
+        seconds: opening.as_secs_f64(),
+        unit: "connections".into(),
+        done: open as u64,
+        per_second: open as f64 / opening.as_secs_f64().max(1e-9),
+        errors: tally.errors,
+        mismatches: tally.mismatches,
+        first_error: tally.first_error.clone(),
+        latency_us: Latency::of(&tally.latency),
+        server_cpu_ns_per_unit: None,
+        server_rss_per_connection: rss_per_connection,
+        sampled: Some(sample),
+        sampled_ok: Some(sampled_ok),
+    })
+}
+
+/// Connects and reads the welcome.
+fn open(opts: &Options, addr: SocketAddr, script: &Script) -> Result<TcpStream, String> {
+    let mut stream = TcpStream::connect_timeout(&addr, opts.connect_timeout)
+        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    stream
+        .set_read_timeout(Some(opts.reply_timeout))
+        .map_err(|e| e.to_string())?;
+    read_exactly(&mut stream, &script.welcome, "the welcome")?;
+    Ok(stream)
+}
+
+/// Sends the message on a held connection and checks the reply.
+fn ask(stream: &mut TcpStream, script: &Script, timeout: Duration) -> Result<(), String> {
+    stream
+        .set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    stream
+        .write_all(&script.message)
+        .map_err(|e| format!("sending: {e}"))?;
+    read_exactly(stream, &script.reply, "the reply")
+}
+
+fn read_exactly(stream: &mut TcpStream, expected: &[u8], what: &str) -> Result<(), String> {
+    let mut got = vec![0; expected.len()];
+    stream.read_exact(&mut got).map_err(|e| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => {
+            format!("the server closed the connection before {what}")
+        }
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+            format!("no {what} in time")
+        }
+        _ => format!("reading {what}: {e}"),
+    })?;
+    if got != expected {
+        return Err(format!(
+            "wrong {what}: expected {}, got {}",
+            crate::logging::Escaped(expected),
+            crate::logging::Escaped(&got)
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,336 @@
+//! `tcpkit bench`: a load generator for any server that speaks the
+//! greeting protocol, checking every reply byte for byte.
+//!
+//! Scenarios:
+//! - `pingpong`: each connection sends a message and waits for its reply.
+//! - `pipeline`: each connection keeps `--depth` messages in flight.
+//! - `churn`: workers repeat the tutorial client's whole session.
+//! - `hold`: open many connections, hold them idle, check a sample answers.
+//!
+//! `--rate` turns pingpong and pipeline into an open loop: messages are
+//! due at fixed times and latency counts from the time a message was due,
+//! not from when it went out, so a stalled server cannot hide its stalls
+//! (coordinated omission, corrected as wrk2 does).
+//!
+//! Load runs on `--threads` threads, each a single-threaded tokio runtime
+//! owning its share of the connections, so no lock or atomic is on the
+//! path of a reply except one relaxed counter per read for the progress line.
+//!
+//! - [`expect`]: the bytes to send and to expect, and the reply checker.
+//! - [`flow`]: pingpong and pipeline.
+//! - [`churn`]: whole sessions.
+//! - [`hold`]: idle connections and the server's memory.
+//! - [`report`]: tallies, percentiles, the table and JSON.
+
+pub mod churn;
+pub mod expect;
+pub mod flow;
+pub mod hold;
+pub mod report;
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use report::{ProcSample, Report, Tally};
+
+use crate::client::ClientFraming;
+use crate::error::Error;
+use crate::net::Family;
+use crate::protocol::Template;
+
+/// What load to generate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// Each connection sends a message and waits for its reply.
+    Pingpong,
+    /// Each connection keeps --depth messages in flight.
+    Pipeline,
+    /// Workers repeat the tutorial client's session: connect, welcome,
+    /// Michael, Tracy, Sarah, exit, close.
+    Churn,
+    /// Open connections, hold them idle, check a sample still answers.
+    Hold,
+}
+
+impl Scenario {
+    fn name(self) -> &'static str {
+        match self {
+            Scenario::Pingpong => "pingpong",
+            Scenario::Pipeline => "pipeline",
+            Scenario::Churn => "churn",
+            Scenario::Hold => "hold",
+        }
+    }
+}
+
+/// Everything a run needs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// The server, HOST:PORT.
+    pub addr: String,
+    /// Address family for resolving.
+    pub family: Family,
+    /// Connections (pingpong, pipeline, hold) or workers (churn).
+    pub connections: usize,
+    /// Messages in flight per connection (pipeline).
+    pub depth: usize,
+    /// Open-loop rate in messages per second over all connections.
+    pub rate: Option<f64>,
+    /// How long to measure (hold: how long to hold).
+    pub duration: Duration,
+    /// How long to run before measuring.
+    pub warmup: Duration,
+    /// Load threads.
+    pub threads: usize,
+    /// Bound on each connect.
+    pub connect_timeout: Duration,
+    /// A reply that takes longer is an error.
+    pub reply_timeout: Duration,
+    /// line for tcpkit serve, chunk for the tutorial's own server.
+    pub framing: ClientFraming,
+    /// The message pingpong and pipeline send (hold's sample too).
+    pub message: String,
+    /// The welcome the server sends.
+    pub welcome: String,
+    /// The server's reply template.
+    pub reply: Template,
+    /// The server's pid, for its CPU time and memory.
+    pub server_pid: Option<u32>,
+    /// Held connections to check at the end (hold).
+    pub sample: usize,
+    /// Draw a live progress line on stderr.
+    pub progress: bool,
+}
+
+/// Counters the load threads bump and the progress line reads.
+#[derive(Debug, Default)]
+pub struct Live {
+    /// Replies, sessions or connections completed so far, warm-up included.
+    pub done: AtomicU64,
+    /// Failures so far.
+    pub errors: AtomicU64,
+}
+
+/// The measurement window, the same for every thread.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    /// When load starts.
+    pub start: Instant,
+    /// When measuring starts.
+    pub measure: Instant,
+    /// When load stops.
+    pub end: Instant,
+}
+
+impl Window {
+    /// True when `at` falls inside the measured part.
+    pub fn measures(&self, at: Instant) -> bool {
+        at >= self.measure && at < self.end
+    }
+}
+
+/// Runs the benchmark and returns its report.
+pub fn run(opts: &Options) -> anyhow::Result<Report> {
+    check(opts)?;
+    let addrs = crate::net::resolve(&opts.addr, opts.family)?;
+    let addr = addrs[0];
+    let fd_limit = crate::net::raise_fd_limit();
+    let needed = opts.connections as u64 + 32;
+    if needed > fd_limit {
+        return Err(Error::Usage(format!(
+            "{} connections need about {needed} open files, but the limit is {fd_limit} \
+             (lower --connections, or raise ulimit -n)",
+            opts.connections
+        ))
+        .into());
+    }
+    if opts.scenario == Scenario::Hold {
+        return hold::run(opts, addr);
+    }
+    let live = Arc::new(Live::default());
+    let threads = opts.threads.clamp(1, opts.connections);
+    let barrier = Barrier::new(threads + 1);
+    let window_slot = std::sync::OnceLock::new();
+    let (tallies, server_cpu) = std::thread::scope(|scope| {
+        let mut handles = Vec::new();
+        for t in 0..threads {
+            let count = (t..opts.connections).step_by(threads).count();
+            let (live, barrier, slot) = (live.clone(), &barrier, &window_slot);
+            handles.push(scope.spawn(move || load_thread(opts, addr, count, live, barrier, slot)));
+        }
+        // Every thread has connected: start one clock for all.
+        barrier.wait();
+        let start = Instant::now();
+        let window = Window {
+            start,
+            measure: start + opts.warmup,
+            end: start + opts.warmup + opts.duration,
+        };
+        let _ = window_slot.set(window);
+        barrier.wait();
+        let server_cpu = watch(opts, window, &live);
+        let tallies: Vec<anyhow::Result<Tally>> = handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a load thread panicked")))
+            })
+            .collect();
+        (tallies, server_cpu)
+    });
+    let mut total = Tally::default();
+    for t in tallies {
+        total.merge(&t?);
+    }
+    let server_cpu = server_cpu?;
+    let seconds = opts.duration.as_secs_f64();
+    let unit = if opts.scenario == Scenario::Churn {
+        "sessions"
+    } else {
+        "replies"
+    };
+    Ok(Report {
+        scenario: opts.scenario.name().to_string(),
+        server: addr.to_string(),
+        connections: opts.connections,
+        depth: if opts.scenario == Scenario::Pipeline {
+            opts.depth
+        } else {
+            1
+        },
+        rate: opts.rate,
+        threads,
+        seconds,
+        unit: unit.to_string(),
+        done: total.done,
+        per_second: total.done as f64 / seconds,
+        errors: total.errors,
+        mismatches: total.mismatches,
+        first_error: total.first_error.clone(),
+        latency_us: report::Latency::of(&total.latency),
+        server_cpu_ns_per_unit: server_cpu.map(|cpu| cpu as f64 / total.done.max(1) as f64),
+        server_rss_per_connection: None,
+        sampled: None,
+        sampled_ok: None,
+    })
+}
+
+/// Waits out the run on the main thread: samples the server's CPU time at
+/// the start and end of the measured part, and draws the progress line.
+fn watch(opts: &Options, window: Window, live: &Live) -> anyhow::Result<Option<u64>> {
+    let server = |at: &str| -> anyhow::Result<Option<ProcSample>> {
+        opts.server_pid
+            .map(|pid| report::sample_process(pid).map_err(|e| anyhow::anyhow!("{at}: {e}")))
+            .transpose()
+    };
+    sleep_until(window.measure, opts, live);
+    let before = server("at the start of the measurement")?;
+    sleep_until(window.end, opts, live);
+    let after = server("at the end of the measurement")?;
+    if opts.progress {
+        eprint!("\r\x1b[K");
+    }
+    Ok(before
+        .zip(after)
+        .map(|(b, a)| a.cpu_ns.saturating_sub(b.cpu_ns)))
+}
+
+/// Sleeps until `until`, redrawing the progress line each second.
+fn sleep_until(until: Instant, opts: &Options, live: &Live) {
+    let mut last = (Instant::now(), live.done.load(Ordering::Relaxed));
+    loop {
+        let now = Instant::now();
+        if now >= until {
+            return;
+        }
+        std::thread::sleep((until - now).min(Duration::from_secs(1)));
+        if opts.progress {
+            let done = live.done.load(Ordering::Relaxed);
+            let now = Instant::now();
+            let rate = (done - last.1) as f64 / (now - last.0).as_secs_f64().max(1e-9);
+            eprint!(
+                "\r\x1b[K{}: {}/s, {} errors",
+                opts.scenario.name(),
+                report::group(rate),
+                live.errors.load(Ordering::Relaxed)
+            );
+            last = (now, done);
+        }
+    }
+}
+
+/// Refuses options that cannot work together.
+fn check(opts: &Options) -> Result<(), Error> {
+    let usage = |m: &str| Err(Error::Usage(m.to_string()));
+    if opts.connections == 0 {
+        return usage("--connections must be at least 1");
+    }
+    if opts.framing == ClientFraming::Chunk && opts.scenario == Scenario::Pipeline && opts.depth > 1
+    {
+        return usage(
+            "pipeline needs --framing line: with chunk framing, messages in flight merge \
+             and replies cannot be told apart (use pingpong, or --depth 1)",
+        );
+    }
+    if opts.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+        return usage("--rate must be a positive number of messages per second");
+    }
+    if opts.rate.is_some() && !matches!(opts.scenario, Scenario::Pingpong | Scenario::Pipeline) {
+        return usage("--rate applies to pingpong and pipeline only");
+    }
+    if opts.message.contains('\n') || opts.message.is_empty() || opts.message == "exit" {
+        return usage("--message must be one non-empty line other than 'exit'");
+    }
+    Ok(())
+}
+
+/// One load thread: a single-threaded runtime owning `count` connections.
+/// It connects, waits at the barrier for the common clock, then runs.
+fn load_thread(
+    opts: &Options,
+    addr: SocketAddr,
+    count: usize,
+    live: Arc<Live>,
+    barrier: &Barrier,
+    window: &std::sync::OnceLock<Window>,
+) -> anyhow::Result<Tally> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let local = tokio::task::LocalSet::new();
+    let tally = Rc::new(RefCell::new(Tally::default()));
+    let ready = match opts.scenario {
+        Scenario::Churn => Vec::new(),
+        _ => local.block_on(&runtime, flow::connect_all(opts, addr, count, &tally)),
+    };
+    barrier.wait();
+    barrier.wait();
+    let Some(window) = window.get().copied() else {
+        return Ok(tally.take());
+    };
+    local.block_on(&runtime, async {
+        let mut tasks = Vec::new();
+        if opts.scenario == Scenario::Churn {
+            for _ in 0..count {
+                let task = churn::worker(opts.clone(), addr, tally.clone(), live.clone(), window);
+                tasks.push(tokio::task::spawn_local(task));
+            }
+        } else {
+            for stream in ready {
+                let task =
+                    flow::connection(opts.clone(), stream, tally.clone(), live.clone(), window);
+                tasks.push(tokio::task::spawn_local(task));
+            }
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+    });
+    Ok(tally.take())
+}

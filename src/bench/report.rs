@@ -1,0 +1,335 @@
+//! What a bench run measured, how it is merged across threads, and how it
+//! is shown: a table for people, JSON for machines.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// Counts and latencies gathered by one thread, merged at the end.
+#[derive(Debug, Clone)]
+pub struct Tally {
+    /// Latency in nanoseconds of each reply (or session) in the window.
+    pub latency: Histogram<u64>,
+    /// Replies (or sessions) completed inside the measurement window.
+    pub done: u64,
+    /// Failures: connects, resets, timeouts, failed sessions.
+    pub errors: u64,
+    /// Replies whose bytes were not the expected ones.
+    pub mismatches: u64,
+    /// The first failure, to show the user what went wrong.
+    pub first_error: Option<String>,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally {
+            // 1 ns to 1 hour at 3 significant digits; auto-resize covers more.
+            latency: {
+                let mut h = Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
+                    .expect("constant histogram bounds are valid");
+                h.auto(true);
+                h
+            },
+            done: 0,
+            errors: 0,
+            mismatches: 0,
+            first_error: None,
+        }
+    }
+}
+
+impl Tally {
+    /// Records `count` completions that each took `took`.
+    pub fn record(&mut self, took: Duration, count: u64) {
+        let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX).max(1);
+        let _ = self.latency.record_n(ns, count);
+        self.done += count;
+    }
+
+    /// Counts a failure, keeping the first message.
+    pub fn fail(&mut self, message: impl FnOnce() -> String) {
+        self.errors += 1;
+        if self.first_error.is_none() {
+            self.first_error = Some(message());
+        }
+    }
+
+    /// Counts a wrong reply, keeping the first message.
+    pub fn mismatch(&mut self, message: impl FnOnce() -> String) {
+        self.mismatches += 1;
+        if self.first_error.is_none() {
+            self.first_error = Some(message());
+        }
+    }
+
+    /// Adds another thread's tally to this one.
+    pub fn merge(&mut self, other: &Tally) {
+        let _ = self.latency.add(&other.latency);
+        self.done += other.done;
+        self.errors += other.errors;
+        self.mismatches += other.mismatches;
+        if self.first_error.is_none() {
+            self.first_error.clone_from(&other.first_error);
+        }
+    }
+}
+
+/// Latency percentiles in microseconds.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Latency {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+impl Latency {
+    /// The percentiles of a histogram in nanoseconds, or `None` if empty.
+    pub fn of(h: &Histogram<u64>) -> Option<Latency> {
+        if h.is_empty() {
+            return None;
+        }
+        let us = |ns: u64| ns as f64 / 1000.0;
+        Some(Latency {
+            p50: us(h.value_at_quantile(0.50)),
+            p90: us(h.value_at_quantile(0.90)),
+            p99: us(h.value_at_quantile(0.99)),
+            p999: us(h.value_at_quantile(0.999)),
+            max: us(h.max()),
+        })
+    }
+}
+
+/// The result of one run, as printed and as `--json` emits it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// pingpong, pipeline, churn or hold.
+    pub scenario: String,
+    /// The server's address.
+    pub server: String,
+    /// Connections (or churn workers, or held connections).
+    pub connections: usize,
+    /// Messages in flight per connection.
+    pub depth: usize,
+    /// The open-loop rate asked for, messages per second in all.
+    pub rate: Option<f64>,
+    /// Load threads.
+    pub threads: usize,
+    /// The measurement window in seconds (after warm-up).
+    pub seconds: f64,
+    /// What `done` counts: replies, sessions or connections.
+    pub unit: String,
+    /// Completed in the window.
+    pub done: u64,
+    /// `done` per second.
+    pub per_second: f64,
+    /// Failures.
+    pub errors: u64,
+    /// Wrong replies.
+    pub mismatches: u64,
+    /// The first failure or mismatch.
+    pub first_error: Option<String>,
+    /// Latency of each reply (or session), in microseconds.
+    pub latency_us: Option<Latency>,
+    /// Server CPU time per completed unit, in nanoseconds (`--server-pid`).
+    pub server_cpu_ns_per_unit: Option<f64>,
+    /// Server RSS growth per held connection, in bytes (hold, `--server-pid`).
+    pub server_rss_per_connection: Option<f64>,
+    /// Held connections sampled, and how many answered correctly (hold).
+    pub sampled: Option<usize>,
+    pub sampled_ok: Option<usize>,
+}
+
+impl Report {
+    /// True when nothing went wrong.
+    pub fn clean(&self) -> bool {
+        self.errors == 0
+            && self.mismatches == 0
+            && self.sampled == self.sampled_ok
+            && (self.done > 0 || self.unit == "connections")
+    }
+
+    /// The human-readable table.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let depth = if self.depth > 1 {
+            format!(" x depth {}", self.depth)
+        } else {
+            String::new()
+        };
+        let rate = self
+            .rate
+            .map(|r| format!(", open loop at {} msgs/s", group(r)))
+            .unwrap_or_default();
+        let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+        let _ = writeln!(
+            out,
+            "{} against {}: {}{depth}, {}, {:.1} s measured{rate}",
+            self.scenario,
+            self.server,
+            plural(self.connections, "connection"),
+            plural(self.threads, "thread"),
+            self.seconds
+        );
+        let _ = writeln!(
+            out,
+            "  throughput  {} {}/s ({} {})",
+            group(self.per_second),
+            self.unit,
+            group(self.done as f64),
+            self.unit
+        );
+        if let Some(l) = &self.latency_us {
+            let _ = writeln!(
+                out,
+                "  latency     p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+                micros(l.p50),
+                micros(l.p90),
+                micros(l.p99),
+                micros(l.p999),
+                micros(l.max)
+            );
+        }
+        if let Some(cpu) = self.server_cpu_ns_per_unit {
+            let _ = writeln!(
+                out,
+                "  server CPU  {cpu:.0} ns per {}",
+                singular(&self.unit)
+            );
+        }
+        if let Some(rss) = self.server_rss_per_connection {
+            let _ = writeln!(out, "  server RSS  {rss:.0} bytes per held connection");
+        }
+        if let (Some(n), Some(ok)) = (self.sampled, self.sampled_ok) {
+            let _ = writeln!(
+                out,
+                "  sample      {ok} of {n} held connections answered correctly"
+            );
+        }
+        if self.clean() {
+            let _ = writeln!(
+                out,
+                "  check       every reply checked byte for byte: no errors"
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "  FAILED      {} errors, {} wrong replies{}",
+                self.errors,
+                self.mismatches,
+                self.first_error
+                    .as_ref()
+                    .map(|e| format!("; first: {e}"))
+                    .unwrap_or_default()
+            );
+        }
+        out
+    }
+}
+
+fn singular(unit: &str) -> &str {
+    match unit {
+        "replies" => "reply",
+        other => other.strip_suffix('s').unwrap_or(other),
+    }
+}
+
+/// `12345678.9` as `12,345,679`.
+pub fn group(v: f64) -> String {
+    let digits = format!("{:.0}", v.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Microseconds shown with a unit that fits: `850us`, `1.25ms`, `2.0s`.
+fn micros(us: f64) -> String {
+    if us < 1000.0 {
+        format!("{us:.0}us")
+    } else if us < 1_000_000.0 {
+        format!("{:.2}ms", us / 1000.0)
+    } else {
+        format!("{:.2}s", us / 1_000_000.0)
+    }
+}
+
+/// A snapshot of another process, from /proc.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcSample {
+    /// Resident memory in bytes.
+    pub rss: u64,
+    /// User plus system CPU time in nanoseconds.
+    pub cpu_ns: u64,
+}
+
+/// Reads RSS and CPU time of `pid` from /proc.
+pub fn sample_process(pid: u32) -> Result<ProcSample, String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|e| format!("cannot read /proc/{pid}/status: {e} (is --server-pid right?)"))?;
+    let rss_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .ok_or_else(|| format!("no VmRSS in /proc/{pid}/status"))?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_err(|e| format!("cannot read /proc/{pid}/stat: {e}"))?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name.
+    // SAFETY: sysconf has no preconditions.
+    let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) })
+        .unwrap_or(100)
+        .max(1);
+    Ok(ProcSample {
+        rss: rss_kb * 1024,
+        cpu_ns: (ticks(11) + ticks(12)) * 1_000_000_000 / hz,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(group(12_345_678.9), "12,345,679");
+        assert_eq!(group(999.0), "999");
+        assert_eq!(micros(850.0), "850us");
+        assert_eq!(micros(1250.0), "1.25ms");
+    }
+
+    #[test]
+    fn tallies_merge() {
+        let mut a = Tally::default();
+        a.record(Duration::from_micros(10), 3);
+        let mut b = Tally::default();
+        b.record(Duration::from_micros(30), 1);
+        b.fail(|| "boom".into());
+        a.merge(&b);
+        assert_eq!((a.done, a.errors), (4, 1));
+        assert_eq!(a.first_error.as_deref(), Some("boom"));
+        let l = Latency::of(&a.latency).unwrap();
+        assert!((l.p50 - 10.0).abs() < 0.1 && (l.max - 30.0).abs() < 0.1);
+    }
+
+    #[test]
+    fn reads_our_own_process() {
+        let s = sample_process(std::process::id()).unwrap();
+        assert!(s.rss > 0);
+    }
+}

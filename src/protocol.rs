@@ -55,6 +55,15 @@ impl Template {
     /// Appends the reply to a message that arrived in two pieces (`head` then
     /// `tail`), so a line split across reads needs no copy to be answered.
     fn render(&self, out: &mut Vec<u8>, head: &[u8], tail: &[u8]) {
+        // The usual template has one `{}`: reserve once, copy four pieces.
+        if let [prefix, suffix] = self.parts.as_slice() {
+            out.reserve(prefix.len() + head.len() + tail.len() + suffix.len() + 2);
+            out.extend_from_slice(prefix);
+            out.extend_from_slice(head);
+            out.extend_from_slice(tail);
+            out.extend_from_slice(suffix);
+            return;
+        }
         let (first, rest) = self
             .parts
             .split_first()

@@ -172,9 +172,16 @@ struct Handler {
 
 impl Handler {
     async fn serve(&mut self) -> Ending {
-        if !self.shared.welcome.is_empty() {
+        // The welcome nearly always fits the empty socket buffer at once;
+        // only a remainder takes the boxed, killable path.
+        let welcomed = match write_now(&self.stream, &self.shared.welcome) {
+            Ok(n) => n,
+            Err(e) => return Ending::Failed(e),
+        };
+        if welcomed < self.shared.welcome.len() {
             let shared = self.shared.clone();
-            if let Err(ending) = killable(&shared.kill, self.write(&shared.welcome))
+            let rest = &shared.welcome[welcomed..];
+            if let Err(ending) = killable(&shared.kill, self.write(rest))
                 .await
                 .unwrap_or(Err(Ending::Killed))
             {
@@ -410,14 +417,16 @@ impl Handler {
         }
         let drain = async {
             loop {
-                if self.stream.readable().await.is_err() {
-                    return;
-                }
+                // Read first: the client's close may already be here.
                 let read = SCRATCH.with_borrow_mut(|s| self.stream.try_read(&mut s.input));
                 match read {
                     Ok(0) => return,
                     Ok(_) => {}
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        if self.stream.readable().await.is_err() {
+                            return;
+                        }
+                    }
                     Err(_) => return,
                 }
             }

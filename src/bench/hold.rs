@@ -90,6 +90,7 @@ pub fn run(opts: &Options, addr: SocketAddr) -> anyhow::Result<Report> {
         first_error: tally.first_error.clone(),
         latency_us: Latency::of(&tally.latency),
         server_cpu_ns_per_unit: None,
+        bench_cores_busy: None,
         server_rss_per_connection: rss_per_connection,
         sampled: Some(sample),
         sampled_ok: Some(sampled_ok),

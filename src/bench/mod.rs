@@ -188,7 +188,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
     for t in tallies {
         total.merge(&t?);
     }
-    let server_cpu = server_cpu?;
+    let usage = server_cpu?;
     let seconds = opts.duration.as_secs_f64();
     let unit = if opts.scenario == Scenario::Churn {
         "sessions"
@@ -214,7 +214,12 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         mismatches: total.mismatches,
         first_error: total.first_error.clone(),
         latency_us: report::Latency::of(&total.latency),
-        server_cpu_ns_per_unit: server_cpu.map(|cpu| cpu as f64 / total.done.max(1) as f64),
+        server_cpu_ns_per_unit: usage
+            .server_cpu_ns
+            .map(|cpu| cpu as f64 / total.done.max(1) as f64),
+        bench_cores_busy: usage
+            .bench_cpu_ns
+            .map(|cpu| cpu as f64 / opts.duration.as_nanos().max(1) as f64),
         server_rss_per_connection: None,
         sampled: None,
         sampled_ok: None,
@@ -223,22 +228,36 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
 
 /// Waits out the run on the main thread: samples the server's CPU time at
 /// the start and end of the measured part, and draws the progress line.
-fn watch(opts: &Options, window: Window, live: &Live) -> anyhow::Result<Option<u64>> {
+fn watch(opts: &Options, window: Window, live: &Live) -> anyhow::Result<Usage> {
     let server = |at: &str| -> anyhow::Result<Option<ProcSample>> {
         opts.server_pid
             .map(|pid| report::sample_process(pid).map_err(|e| anyhow::anyhow!("{at}: {e}")))
             .transpose()
     };
+    let me = || report::sample_process(std::process::id()).ok();
     sleep_until(window.measure, opts, live);
-    let before = server("at the start of the measurement")?;
+    let (before, my_before) = (server("at the start of the measurement")?, me());
     sleep_until(window.end, opts, live);
-    let after = server("at the end of the measurement")?;
+    let (after, my_after) = (server("at the end of the measurement")?, me());
     if opts.progress {
         eprint!("\r\x1b[K");
     }
-    Ok(before
-        .zip(after)
-        .map(|(b, a)| a.cpu_ns.saturating_sub(b.cpu_ns)))
+    let cpu = |b: Option<ProcSample>, a: Option<ProcSample>| {
+        b.zip(a).map(|(b, a)| a.cpu_ns.saturating_sub(b.cpu_ns))
+    };
+    Ok(Usage {
+        server_cpu_ns: cpu(before, after),
+        bench_cpu_ns: cpu(my_before, my_after),
+    })
+}
+
+/// CPU time spent during the measured part.
+#[derive(Debug, Clone, Copy)]
+struct Usage {
+    /// By the server (`--server-pid`).
+    server_cpu_ns: Option<u64>,
+    /// By this process, all load threads together.
+    bench_cpu_ns: Option<u64>,
 }
 
 /// Sleeps until `until`, redrawing the progress line each second.

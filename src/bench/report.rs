@@ -136,6 +136,10 @@ pub struct Report {
     pub latency_us: Option<Latency>,
     /// Server CPU time per completed unit, in nanoseconds (`--server-pid`).
     pub server_cpu_ns_per_unit: Option<f64>,
+    /// CPU the bench itself used in the window, in cores (1.0 = one core
+    /// busy throughout): near the number of cores it may use means the
+    /// bench, not the server, set the pace.
+    pub bench_cores_busy: Option<f64>,
     /// Server RSS growth per held connection, in bytes (hold, `--server-pid`).
     pub server_rss_per_connection: Option<f64>,
     /// Held connections sampled, and how many answered correctly (hold).
@@ -198,6 +202,18 @@ impl Report {
                 out,
                 "  server CPU  {cpu:.0} ns per {}",
                 singular(&self.unit)
+            );
+        }
+        if let Some(busy) = self.bench_cores_busy {
+            let _ = writeln!(
+                out,
+                "  bench CPU   {:.0}% of a core{}",
+                busy * 100.0,
+                if busy >= 0.9 * self.threads as f64 {
+                    " (the bench may be the bottleneck)"
+                } else {
+                    ""
+                }
             );
         }
         if let Some(rss) = self.server_rss_per_connection {

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Runs every bench scenario against four greeting servers, each pinned to
+# core 0 while `tcpkit bench` runs pinned to core 1, and writes the table
+# to BENCHMARKS.md and the chart to bench/chart.svg.
+#
+#   bash bench/compare.sh [SECONDS]        (measured seconds per run, default 3)
+#
+# Servers: tcpkit serve; the plainest idiomatic tokio server
+# (examples/plain_tokio_server.rs); the tutorial's thread-per-connection
+# Python server rendered for lines (bench/servers/tutorial_lines.py); and a
+# minimal C epoll server (bench/servers/epoll_server.c), the yardstick that
+# shows the bench keeps up. Loopback only, a few minutes in all; every
+# server is stopped by its pid.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-3}
+for tool in taskset cc python3; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install util-linux gcc python3)" >&2; exit 1; }
+done
+cargo build --release -q || exit 1
+cargo build --release -q --example plain_tokio_server || exit 1
+work=$(mktemp -d)
+cc -O2 -o "$work/epoll_server" bench/servers/epoll_server.c || exit 1
+bin=$PWD/target/release/tcpkit
+results=$work/results.jsonl
+server_pid=""
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start NAME PORT: starts a server on core 0 and waits until it listens.
+start() {
+  local name=$1 port=$2
+  case $name in
+    tcpkit) taskset -c 0 "$bin" -q serve --bind "127.0.0.1:$port" & ;;
+    tokio) taskset -c 0 target/release/examples/plain_tokio_server "127.0.0.1:$port" 2>/dev/null & ;;
+    python) taskset -c 0 python3 bench/servers/tutorial_lines.py "$port" 2>/dev/null & ;;
+    c-epoll) taskset -c 0 "$work/epoll_server" "$port" 2>/dev/null & ;;
+  esac
+  server_pid=$!
+  for _ in $(seq 200); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2).close()" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "$name did not start" >&2
+  return 1
+}
+
+stop() {
+  kill "$server_pid" 2>/dev/null
+  wait "$server_pid" 2>/dev/null
+  server_pid=""
+}
+
+# bench NAME PORT LABEL ARGS...: one run, its JSON tagged with server and label.
+bench() {
+  local name=$1 port=$2 label=$3; shift 3
+  echo "  $name: $label" >&2
+  local out
+  out=$(taskset -c 1 "$bin" bench "$@" "127.0.0.1:$port" --json --threads 1 \
+        --server-pid "$server_pid" 2>"$work/stderr")
+  if [ -z "$out" ]; then
+    echo "    failed: $(tail -1 "$work/stderr")" >&2
+    return
+  fi
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r["server_name"]=sys.argv[2]; r["label"]=sys.argv[3]; print(json.dumps(r))' \
+    "$out" "$name" "$label" >>"$results"
+}
+
+run="--warmup 1s --duration ${seconds}s"
+for name in tcpkit tokio python c-epoll; do
+  echo "$name:" >&2
+  port=$(free_port)
+  start "$name" "$port" || continue
+  bench "$name" "$port" "pingpong 1" pingpong -c 1 $run
+  bench "$name" "$port" "pingpong 100" pingpong -c 100 $run
+  bench "$name" "$port" "pipeline 50x64" pipeline -c 50 -d 64 $run
+  bench "$name" "$port" "churn 1000" churn -c 1000 $run
+  # Idle connections: the Python server needs a thread (and its stack)
+  # for each, so it holds fewer; every figure is per connection.
+  if [ "$name" = python ]; then held=2000; else held=19000; fi
+  stop
+  start "$name" "$port" || continue
+  bench "$name" "$port" "hold $held" hold -c "$held" --duration 2s
+  stop
+done
+
+python3 bench/report.py "$results" BENCHMARKS.md bench/chart.svg
+echo "wrote BENCHMARKS.md and bench/chart.svg" >&2

@@ -1,0 +1,193 @@
+//! `tcpkit bench` against real servers on 127.0.0.1 port 0: tcpkit serve
+//! (as a child process) and the tutorial's own Python server. Short runs:
+//! these check behaviour (counts, checks, exit codes), never speed.
+
+mod common;
+
+use std::process::Command;
+
+use common::{Proc, peer, require, tcpkit};
+use serde_json::Value;
+
+/// Runs `tcpkit bench ARGS... --json` briefly; returns exit code, report, stderr.
+fn bench(args: &[&str]) -> (i32, Value, String) {
+    let out = Command::new(tcpkit())
+        .arg("bench")
+        .args(args)
+        .args(["--json", "--warmup", "100ms", "--threads", "2"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let report = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out.status.code().unwrap_or(-1), report, stderr)
+}
+
+fn num(report: &Value, key: &str) -> u64 {
+    report[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{key} in {report}"))
+}
+
+#[test]
+fn pingpong_and_pipeline_check_every_reply() {
+    let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let addr = server.addr.to_string();
+    let pid = server.child.id().to_string();
+    for args in [
+        vec!["pingpong", &addr, "-c", "4", "--duration", "300ms"],
+        vec![
+            "pipeline",
+            &addr,
+            "-c",
+            "3",
+            "-d",
+            "16",
+            "--duration",
+            "300ms",
+        ],
+    ] {
+        let mut args = args.clone();
+        args.extend(["--server-pid", &pid]);
+        let (code, report, stderr) = bench(&args);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(num(&report, "done") > 0, "{report}");
+        assert_eq!((num(&report, "errors"), num(&report, "mismatches")), (0, 0));
+        assert!(report["latency_us"]["p99"].as_f64().unwrap() > 0.0);
+        assert!(
+            report["server_cpu_ns_per_unit"].as_f64().is_some(),
+            "{report}"
+        );
+    }
+}
+
+#[test]
+fn open_loop_never_sends_ahead_of_its_schedule() {
+    let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let (code, report, stderr) = bench(&[
+        "pingpong",
+        &server.addr.to_string(),
+        "-c",
+        "2",
+        "--rate",
+        "200",
+        "--duration",
+        "500ms",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    // 200/s for 0.6 s in all (warm-up included) is at most 122 messages,
+    // of which only those in the measured 0.5 s are counted.
+    let done = num(&report, "done");
+    assert!(
+        (1..=102).contains(&done),
+        "{done} replies at 200/s in 0.5 s"
+    );
+    assert_eq!(report["rate"].as_f64(), Some(200.0));
+}
+
+#[test]
+fn churn_runs_whole_sessions() {
+    let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let (code, report, stderr) = bench(&[
+        "churn",
+        &server.addr.to_string(),
+        "-c",
+        "8",
+        "--duration",
+        "300ms",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(report["unit"], "sessions");
+    assert!(num(&report, "done") > 0);
+    assert!(server.logged("(client sent exit, 3 messages)"));
+}
+
+#[test]
+fn hold_reports_memory_and_samples() {
+    let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let (code, report, stderr) = bench(&[
+        "hold",
+        &server.addr.to_string(),
+        "-c",
+        "300",
+        "--duration",
+        "100ms",
+        "--sample",
+        "10",
+        "--server-pid",
+        &server.child.id().to_string(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(num(&report, "done"), 300);
+    assert_eq!(
+        (num(&report, "sampled"), num(&report, "sampled_ok")),
+        (10, 10)
+    );
+    assert!(report["server_rss_per_connection"].as_f64().is_some());
+}
+
+#[test]
+fn wrong_replies_fail_loudly() {
+    let server = Proc::serve(&["--bind", "127.0.0.1:0", "--reply", "Hi, {}!"]);
+    let (code, report, stderr) = bench(&[
+        "pipeline",
+        &server.addr.to_string(),
+        "-c",
+        "2",
+        "--duration",
+        "200ms",
+    ]);
+    assert_eq!(code, 14, "{stderr}");
+    assert!(num(&report, "mismatches") > 0);
+    assert!(
+        stderr.contains("wrong reply: expected \"Hello, Michael-"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_server_that_closes_is_an_error() {
+    // Messages longer than --max-message make the server close.
+    let server = Proc::serve(&["--bind", "127.0.0.1:0", "--max-message", "4"]);
+    let (code, _, stderr) = bench(&[
+        "pingpong",
+        &server.addr.to_string(),
+        "-c",
+        "2",
+        "--duration",
+        "200ms",
+    ]);
+    assert_eq!(code, 14, "{stderr}");
+}
+
+#[test]
+fn chunk_framing_against_the_tutorials_own_server() {
+    require("python3");
+    let mut cmd = Command::new("python3");
+    cmd.arg(peer("tutorial_server.py")).args(["0", "0"]);
+    let server = Proc::start(cmd, false);
+    let addr = server.addr.to_string();
+    for scenario in ["pingpong", "churn"] {
+        let (code, report, stderr) = bench(&[
+            scenario,
+            &addr,
+            "--framing",
+            "chunk",
+            "-c",
+            "2",
+            "--duration",
+            "300ms",
+        ]);
+        assert_eq!(code, 0, "{scenario}: {stderr}");
+        assert!(num(&report, "done") > 0, "{scenario}: {report}");
+    }
+}
+
+#[test]
+fn impossible_requests_are_usage_errors() {
+    let (code, _, stderr) = bench(&["pipeline", "127.0.0.1:9", "--framing", "chunk"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("pipeline needs --framing line"), "{stderr}");
+    let (code, _, stderr) = bench(&["hold", "127.0.0.1:9", "-c", "100000"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("open files"), "{stderr}");
+}

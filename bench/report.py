@@ -63,7 +63,9 @@ def cell(r):
     lat = r.get("latency_us") or {}
     cpu = r.get("server_cpu_ns_per_unit")
     cpu = f"; {cpu:,.0f} ns CPU" if cpu is not None else ""
-    return f"{fmt_rate(r['per_second'])}/s; p99 {fmt_us(lat.get('p99'))}{cpu}{bad}"
+    busy = r.get("bench_cores_busy")
+    busy = f"; bench {busy * 100:.0f}%" if busy is not None else ""
+    return f"{fmt_rate(r['per_second'])}/s; p99 {fmt_us(lat.get('p99'))}{cpu}{busy}{bad}"
 
 
 def machine():
@@ -89,7 +91,8 @@ def markdown(rows):
            "Each server pinned to core 0 (`taskset -c 0`), `tcpkit bench --threads 1` pinned to core 1;",
            "1 s warm-up, then the measured seconds; every reply checked byte for byte.",
            "Cells: throughput (replies or sessions per second); p99 latency; server CPU time per reply or",
-           "session (from /proc, `--server-pid`). Hold: server RSS growth per idle connection.", "",
+           "session (from /proc, `--server-pid`); how busy the bench's own core was (near 100 %: the",
+           "bench set the pace, not the server). Hold: server RSS growth per idle connection.", "",
            "| scenario | " + " | ".join(NAMES[s] for s in SERVERS) + " |",
            "|---|" + "---|" * len(SERVERS)]
     for label in ls:

@@ -22,6 +22,19 @@ fn bench(args: &[&str]) -> (i32, Value, String) {
     (out.status.code().unwrap_or(-1), report, stderr)
 }
 
+/// Starts `tcpkit serve SERVE_ARGS` on port 0, then runs
+/// `bench SCENARIO ADDR ARGS...` against it.
+fn against(serve_args: &[&str], scenario: &str, args: &[&str]) -> (Proc, i32, Value, String) {
+    let mut serve = vec!["--bind", "127.0.0.1:0"];
+    serve.extend(serve_args);
+    let server = Proc::serve(&serve);
+    let addr = server.addr.to_string();
+    let mut all = vec![scenario, addr.as_str()];
+    all.extend(args);
+    let (code, report, stderr) = bench(&all);
+    (server, code, report, stderr)
+}
+
 fn num(report: &Value, key: &str) -> u64 {
     report[key]
         .as_u64()
@@ -62,17 +75,8 @@ fn pingpong_and_pipeline_check_every_reply() {
 
 #[test]
 fn open_loop_never_sends_ahead_of_its_schedule() {
-    let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
-    let (code, report, stderr) = bench(&[
-        "pingpong",
-        &server.addr.to_string(),
-        "-c",
-        "2",
-        "--rate",
-        "200",
-        "--duration",
-        "500ms",
-    ]);
+    let args = ["-c", "2", "--rate", "200", "--duration", "500ms"];
+    let (_server, code, report, stderr) = against(&[], "pingpong", &args);
     assert_eq!(code, 0, "{stderr}");
     // 200/s for 0.6 s in all (warm-up included) is at most 122 messages,
     // of which only those in the measured 0.5 s are counted.
@@ -86,15 +90,8 @@ fn open_loop_never_sends_ahead_of_its_schedule() {
 
 #[test]
 fn churn_runs_whole_sessions() {
-    let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
-    let (code, report, stderr) = bench(&[
-        "churn",
-        &server.addr.to_string(),
-        "-c",
-        "8",
-        "--duration",
-        "300ms",
-    ]);
+    let args = ["-c", "8", "--duration", "300ms"];
+    let (server, code, report, stderr) = against(&[], "churn", &args);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(report["unit"], "sessions");
     assert!(num(&report, "done") > 0);
@@ -127,35 +124,19 @@ fn hold_reports_memory_and_samples() {
 
 #[test]
 fn wrong_replies_fail_loudly() {
-    let server = Proc::serve(&["--bind", "127.0.0.1:0", "--reply", "Hi, {}!"]);
-    let (code, report, stderr) = bench(&[
-        "pipeline",
-        &server.addr.to_string(),
-        "-c",
-        "2",
-        "--duration",
-        "200ms",
-    ]);
+    let args = ["-c", "2", "--duration", "200ms"];
+    let (_server, code, report, stderr) = against(&["--reply", "Hi, {}!"], "pipeline", &args);
     assert_eq!(code, 14, "{stderr}");
     assert!(num(&report, "mismatches") > 0);
-    assert!(
-        stderr.contains("wrong reply: expected \"Hello, Michael-"),
-        "{stderr}"
-    );
+    let first = "wrong reply: expected \"Hello, Michael-";
+    assert!(stderr.contains(first), "{stderr}");
 }
 
 #[test]
 fn a_server_that_closes_is_an_error() {
     // Messages longer than --max-message make the server close.
-    let server = Proc::serve(&["--bind", "127.0.0.1:0", "--max-message", "4"]);
-    let (code, _, stderr) = bench(&[
-        "pingpong",
-        &server.addr.to_string(),
-        "-c",
-        "2",
-        "--duration",
-        "200ms",
-    ]);
+    let args = ["-c", "2", "--duration", "200ms"];
+    let (_server, code, _, stderr) = against(&["--max-message", "4"], "pingpong", &args);
     assert_eq!(code, 14, "{stderr}");
 }
 

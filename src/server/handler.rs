@@ -417,16 +417,16 @@ impl Handler {
         }
         let drain = async {
             loop {
-                // Read first: the client's close may already be here.
+                // Wait first: the client's close cannot be here before it
+                // has seen ours, so reading at once would only say EAGAIN.
+                if self.stream.readable().await.is_err() {
+                    return;
+                }
                 let read = SCRATCH.with_borrow_mut(|s| self.stream.try_read(&mut s.input));
                 match read {
                     Ok(0) => return,
                     Ok(_) => {}
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        if self.stream.readable().await.is_err() {
-                            return;
-                        }
-                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(_) => return,
                 }
             }

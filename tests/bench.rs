@@ -123,13 +123,47 @@ fn hold_reports_memory_and_samples() {
 }
 
 #[test]
-fn wrong_replies_fail_loudly() {
+fn a_server_with_another_reply_is_refused_before_the_run() {
     let args = ["-c", "2", "--duration", "200ms"];
     let (_server, code, report, stderr) = against(&["--reply", "Hi, {}!"], "pipeline", &args);
     assert_eq!(code, 14, "{stderr}");
-    assert!(num(&report, "mismatches") > 0);
-    let first = "wrong reply: expected \"Hello, Michael-";
-    assert!(stderr.contains(first), "{stderr}");
+    assert!(report.is_null(), "no run, so no report");
+    assert!(stderr.contains("before the run"), "{stderr}");
+    assert!(
+        stderr.contains("expected \"Hello, Michael-0!\\n\""),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_reply_gone_wrong_mid_run_fails_loudly() {
+    // Right for the first 50 replies of each connection, then one byte off.
+    require("python3");
+    let mut cmd = Command::new("python3");
+    cmd.arg(peer("drifting_server.py")).arg("50");
+    let server = Proc::start(cmd, false);
+    let args = ["pipeline", &server.addr.to_string(), "-c", "2", "-d", "4"];
+    let (code, report, stderr) = bench(&[&args[..], &["--duration", "300ms"]].concat());
+    assert_eq!(code, 14, "{stderr}");
+    assert_eq!(
+        num(&report, "mismatches"),
+        2,
+        "one per connection: {report}"
+    );
+    assert!(stderr.contains("got \"Hello, Michael-"), "{stderr}");
+    assert!(stderr.contains("?\\n"), "{stderr}");
+}
+
+#[test]
+fn no_server_is_a_connect_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (code, _, stderr) = bench(&["churn", &format!("127.0.0.1:{port}")]);
+    assert_eq!(code, 6, "{stderr}");
+    assert!(stderr.contains("connection refused"), "{stderr}");
 }
 
 #[test]

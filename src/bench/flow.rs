@@ -95,7 +95,11 @@ pub async fn expect_exactly(
     while got < expected.len() {
         let want = (expected.len() - got).min(buf.len());
         let n = match tokio::time::timeout(timeout, stream.read(&mut buf[..want])).await {
-            Err(_) => return Err(ReadError::Io(format!("no {what} within {timeout:?}"))),
+            Err(_) => {
+                return Err(ReadError::Io(format!(
+                    "{what} did not come within {timeout:?}"
+                )));
+            }
             Ok(Err(e)) => return Err(ReadError::Io(format!("reading {what}: {e}"))),
             Ok(Ok(0)) => {
                 return Err(ReadError::Io(format!(
@@ -106,7 +110,8 @@ pub async fn expect_exactly(
         };
         if buf[..n] != expected[got..got + n] {
             return Err(ReadError::Mismatch(format!(
-                "wrong {what}: expected {}, got {}",
+                "wrong {}: expected {}, got {}",
+                what.trim_start_matches("the "),
                 crate::logging::Escaped(&expected[got..]),
                 crate::logging::Escaped(&buf[..n])
             )));

@@ -98,7 +98,7 @@ pub fn run(opts: &Options, addr: SocketAddr) -> anyhow::Result<Report> {
 }
 
 /// Connects and reads the welcome.
-fn open(opts: &Options, addr: SocketAddr, script: &Script) -> Result<TcpStream, String> {
+pub(super) fn open(opts: &Options, addr: SocketAddr, script: &Script) -> Result<TcpStream, String> {
     let mut stream = TcpStream::connect_timeout(&addr, opts.connect_timeout)
         .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
     let _ = stream.set_nodelay(true);
@@ -110,7 +110,11 @@ fn open(opts: &Options, addr: SocketAddr, script: &Script) -> Result<TcpStream, 
 }
 
 /// Sends the message on a held connection and checks the reply.
-fn ask(stream: &mut TcpStream, script: &Script, timeout: Duration) -> Result<(), String> {
+pub(super) fn ask(
+    stream: &mut TcpStream,
+    script: &Script,
+    timeout: Duration,
+) -> Result<(), String> {
     stream
         .set_read_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
@@ -120,23 +124,39 @@ fn ask(stream: &mut TcpStream, script: &Script, timeout: Duration) -> Result<(),
     read_exactly(stream, &script.reply, "the reply")
 }
 
-fn read_exactly(stream: &mut TcpStream, expected: &[u8], what: &str) -> Result<(), String> {
-    let mut got = vec![0; expected.len()];
-    stream.read_exact(&mut got).map_err(|e| match e.kind() {
-        std::io::ErrorKind::UnexpectedEof => {
-            format!("the server closed the connection before {what}")
+pub(super) fn read_exactly(
+    stream: &mut TcpStream,
+    expected: &[u8],
+    what: &str,
+) -> Result<(), String> {
+    // Compare as bytes arrive: a shorter wrong answer must fail at once,
+    // not after waiting for the bytes the right one would have had.
+    let mut buf = [0; 512];
+    let mut got = 0;
+    while got < expected.len() {
+        let want = (expected.len() - got).min(buf.len());
+        let n = match stream.read(&mut buf[..want]) {
+            Ok(0) => return Err(format!("the server closed the connection before {what}")),
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(format!("{what} did not come in time"));
+            }
+            Err(e) => return Err(format!("reading {what}: {e}")),
+        };
+        if buf[..n] != expected[got..got + n] {
+            return Err(format!(
+                "wrong {}: expected {}, got {}",
+                what.trim_start_matches("the "),
+                crate::logging::Escaped(expected),
+                crate::logging::Escaped(&buf[..n])
+            ));
         }
-        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-            format!("no {what} in time")
-        }
-        _ => format!("reading {what}: {e}"),
-    })?;
-    if got != expected {
-        return Err(format!(
-            "wrong {what}: expected {}, got {}",
-            crate::logging::Escaped(expected),
-            crate::logging::Escaped(&got)
-        ));
+        got += n;
     }
     Ok(())
 }

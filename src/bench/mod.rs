@@ -150,6 +150,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         ))
         .into());
     }
+    preflight(opts, addr)?;
     if opts.scenario == Scenario::Hold {
         return hold::run(opts, addr);
     }
@@ -224,6 +225,26 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         sampled: None,
         sampled_ok: None,
     })
+}
+
+/// One connection and one message before any load, so that a server that
+/// is not there, or speaks another way, gets one clear error at once
+/// rather than a run full of failures.
+fn preflight(opts: &Options, addr: SocketAddr) -> Result<(), Error> {
+    let mut stream = crate::net::connect(&opts.addr, &[addr], opts.connect_timeout)?;
+    let script = flow::script_for(opts, 0);
+    let wrong = |e: String| {
+        Error::BenchFailed(format!(
+            "before the run, {}: {e} (does it speak the greeting protocol as --welcome, \
+             --reply and --framing say?)",
+            opts.addr
+        ))
+    };
+    stream
+        .set_read_timeout(Some(opts.reply_timeout))
+        .map_err(|e| wrong(e.to_string()))?;
+    hold::read_exactly(&mut stream, &script.welcome, "the welcome").map_err(wrong)?;
+    hold::ask(&mut stream, &script, opts.reply_timeout).map_err(wrong)
 }
 
 /// Waits out the run on the main thread: samples the server's CPU time at
@@ -319,9 +340,18 @@ fn load_thread(
     barrier: &Barrier,
     window: &std::sync::OnceLock<Window>,
 ) -> anyhow::Result<Tally> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()?;
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            // Still meet the others at the barrier, or they would wait forever.
+            barrier.wait();
+            barrier.wait();
+            return Err(anyhow::Error::new(e).context("cannot start a load thread's runtime"));
+        }
+    };
     let local = tokio::task::LocalSet::new();
     let tally = Rc::new(RefCell::new(Tally::default()));
     let ready = match opts.scenario {

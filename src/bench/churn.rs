@@ -75,7 +75,7 @@ async fn session(opts: &Options, addr: SocketAddr, scripts: &[Script]) -> Result
             .write_all(&script.message)
             .await
             .map_err(|e| ReadError::Io(format!("sending: {e}")))?;
-        expect_exactly(&mut stream, &script.reply, opts.reply_timeout, "the reply").await?;
+        expect_exactly(&mut stream, &script.reply, opts.reply_timeout, "reply").await?;
     }
     stream
         .write_all(&first.exit)

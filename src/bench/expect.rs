@@ -61,6 +61,19 @@ impl std::fmt::Display for Mismatch {
     }
 }
 
+/// Checks one piece of an exact answer (a welcome, a reply) that arrived
+/// at offset `at` of `expected`; the message names `what` was wrong.
+pub fn check_piece(expected: &[u8], at: usize, piece: &[u8], what: &str) -> Result<(), String> {
+    if expected.get(at..at + piece.len()) == Some(piece) {
+        return Ok(());
+    }
+    Err(format!(
+        "wrong {what}: expected {}, got {}",
+        crate::logging::Escaped(expected),
+        crate::logging::Escaped(piece)
+    ))
+}
+
 /// Checks a stream of replies that should be `reply` repeated.
 #[derive(Debug, Clone)]
 pub struct Checker {

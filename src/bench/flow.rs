@@ -55,14 +55,9 @@ pub async fn open(opts: &Options, addr: SocketAddr, script: &Script) -> Result<T
         .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
     let _ = stream.set_nodelay(true);
     let mut stream = stream;
-    expect_exactly(
-        &mut stream,
-        &script.welcome,
-        opts.reply_timeout,
-        "the welcome",
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    expect_exactly(&mut stream, &script.welcome, opts.reply_timeout, "welcome")
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(stream)
 }
 
@@ -100,22 +95,15 @@ pub async fn expect_exactly(
                     "{what} did not come within {timeout:?}"
                 )));
             }
-            Ok(Err(e)) => return Err(ReadError::Io(format!("reading {what}: {e}"))),
+            Ok(Err(e)) => return Err(ReadError::Io(format!("reading the {what}: {e}"))),
             Ok(Ok(0)) => {
                 return Err(ReadError::Io(format!(
-                    "the server closed the connection before {what}"
+                    "the server closed the connection before the {what}"
                 )));
             }
             Ok(Ok(n)) => n,
         };
-        if buf[..n] != expected[got..got + n] {
-            return Err(ReadError::Mismatch(format!(
-                "wrong {}: expected {}, got {}",
-                what.trim_start_matches("the "),
-                crate::logging::Escaped(&expected[got..]),
-                crate::logging::Escaped(&buf[..n])
-            )));
-        }
+        super::expect::check_piece(expected, got, &buf[..n], what).map_err(ReadError::Mismatch)?;
         got += n;
     }
     Ok(())

@@ -105,7 +105,7 @@ pub(super) fn open(opts: &Options, addr: SocketAddr, script: &Script) -> Result<
     stream
         .set_read_timeout(Some(opts.reply_timeout))
         .map_err(|e| e.to_string())?;
-    read_exactly(&mut stream, &script.welcome, "the welcome")?;
+    read_exactly(&mut stream, &script.welcome, "welcome")?;
     Ok(stream)
 }
 
@@ -121,7 +121,7 @@ pub(super) fn ask(
     stream
         .write_all(&script.message)
         .map_err(|e| format!("sending: {e}"))?;
-    read_exactly(stream, &script.reply, "the reply")
+    read_exactly(stream, &script.reply, "reply")
 }
 
 pub(super) fn read_exactly(
@@ -136,7 +136,11 @@ pub(super) fn read_exactly(
     while got < expected.len() {
         let want = (expected.len() - got).min(buf.len());
         let n = match stream.read(&mut buf[..want]) {
-            Ok(0) => return Err(format!("the server closed the connection before {what}")),
+            Ok(0) => {
+                return Err(format!(
+                    "the server closed the connection before the {what}"
+                ));
+            }
             Ok(n) => n,
             Err(e)
                 if matches!(
@@ -144,18 +148,11 @@ pub(super) fn read_exactly(
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                 ) =>
             {
-                return Err(format!("{what} did not come in time"));
+                return Err(format!("the {what} did not come in time"));
             }
-            Err(e) => return Err(format!("reading {what}: {e}")),
+            Err(e) => return Err(format!("reading the {what}: {e}")),
         };
-        if buf[..n] != expected[got..got + n] {
-            return Err(format!(
-                "wrong {}: expected {}, got {}",
-                what.trim_start_matches("the "),
-                crate::logging::Escaped(expected),
-                crate::logging::Escaped(&buf[..n])
-            ));
-        }
+        super::expect::check_piece(expected, got, &buf[..n], what)?;
         got += n;
     }
     Ok(())

@@ -243,7 +243,7 @@ fn preflight(opts: &Options, addr: SocketAddr) -> Result<(), Error> {
     stream
         .set_read_timeout(Some(opts.reply_timeout))
         .map_err(|e| wrong(e.to_string()))?;
-    hold::read_exactly(&mut stream, &script.welcome, "the welcome").map_err(wrong)?;
+    hold::read_exactly(&mut stream, &script.welcome, "welcome").map_err(wrong)?;
     hold::ask(&mut stream, &script, opts.reply_timeout).map_err(wrong)
 }
 

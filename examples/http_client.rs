@@ -30,6 +30,7 @@ async fn main() -> anyhow::Result<()> {
         family: tcpkit::net::Family::Any,
         connect_timeout: Duration::from_secs(10),
         read_timeout: Duration::from_secs(30),
+        max_head: tcpkit::fetch::head::DEFAULT_MAX_HEAD,
         tls: tls::config(None, false)?,
     };
     let mut conn = conn::open(&target, &options).await?;

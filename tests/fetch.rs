@@ -514,6 +514,17 @@ fn endless_head_is_capped() {
 }
 
 #[test]
+fn a_head_larger_than_the_read_buffer_is_fine_when_allowed() {
+    // 300 KB of fields: over the 256 KiB read buffer, under --max-head.
+    let mut head = OK.to_string();
+    head.push_str(&format!("X-Big: {}\r\n", "b".repeat(300_000)));
+    head.push_str("Content-Length: 2\r\n\r\nok");
+    let server = Script::bind().serve(vec![Reply::bytes(head)]);
+    let run = fetch(&["-s", "--max-head", "1MiB", &server.url("/f")]);
+    assert_saved(&run, &server, b"ok");
+}
+
+#[test]
 fn too_many_header_fields() {
     let head = format!("{OK}{}\r\n", "A: b\r\n".repeat(5));
     let server = Script::bind().serve(vec![Reply::bytes(head)]);

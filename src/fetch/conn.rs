@@ -35,6 +35,9 @@ pub struct ConnectOptions {
     pub connect_timeout: Duration,
     /// Bound on each wait for data from the server.
     pub read_timeout: Duration,
+    /// The largest response head (and chunk-size line) accepted: the read
+    /// buffer must hold one whole, so it is at least this plus one byte.
+    pub max_head: usize,
     /// The TLS settings, for https URLs.
     pub tls: Arc<rustls::ClientConfig>,
 }
@@ -180,7 +183,8 @@ pub async fn open(target: &Target, opts: &ConnectOptions) -> Result<Conn, Error>
             what: format!("connecting to {spec}"),
             after: opts.connect_timeout,
         })??;
-    Ok(Conn::new(stream, target.tls, opts.read_timeout))
+    let buffer = READ_BUFFER.max(opts.max_head.saturating_add(1));
+    Ok(Conn::new(stream, target.tls, opts.read_timeout, buffer))
 }
 
 /// A connection plus the bytes read from it and not yet used.
@@ -198,11 +202,12 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// Wraps a connected stream. `tls` says whether it is TLS, for messages.
-    pub fn new(stream: Box<dyn Stream>, tls: bool, read_timeout: Duration) -> Conn {
+    /// Wraps a connected stream with a read buffer of `buffer` bytes.
+    /// `tls` says whether it is TLS, for messages.
+    pub fn new(stream: Box<dyn Stream>, tls: bool, read_timeout: Duration, buffer: usize) -> Conn {
         Conn {
             stream,
-            buf: vec![0; READ_BUFFER],
+            buf: vec![0; buffer.max(1)],
             start: 0,
             end: 0,
             tls,

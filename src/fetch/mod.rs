@@ -115,6 +115,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<Fetched> {
         family: opts.family,
         connect_timeout: opts.connect_timeout,
         read_timeout: opts.read_timeout,
+        max_head: opts.limits.max_head,
         tls,
     };
     let mut heads = HeadWriter::new(opts)?;

@@ -4,7 +4,7 @@
 //! - [`server`]: `tcpkit serve`, the accept loop and the connection handler.
 //! - [`client`]: `tcpkit talk`, scripted or interactive.
 //! - [`fetch`]: `tcpkit fetch`, the tutorial's web client done correctly.
-//! - [`bench`]: `tcpkit bench`, the load generator.
+//! - [`bench`](mod@bench): `tcpkit bench`, the load generator.
 //! - [`net`]: resolving, listening with a backlog, connecting with a timeout.
 //! - [`error`]: the error classes callers branch on, and their exit codes.
 //!

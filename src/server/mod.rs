@@ -1,12 +1,13 @@
 //! The greeting server: `tcpkit serve` as a library.
 //!
 //! [`run`] takes listeners the caller bound (tests bind port 0) and a shutdown
-//! future. Each listener gets a [`listener::Listener`] that owns the accept
+//! future. Each listener gets a `listener::Listener` that owns the accept
 //! loop and the connection limit; each connection gets a
-//! [`handler::Handler`] that speaks the protocol of [`crate::protocol`].
+//! `handler::Handler` that speaks the protocol of [`crate::protocol`].
 //! Shutdown follows tokio's graceful-shutdown example: stop accepting, cancel
 //! a [`CancellationToken`] the handlers watch, wait for the [`TaskTracker`]
-//! up to a grace period, then drop whatever is left.
+//! up to a grace period, then drop whatever is left. Idle timeouts come
+//! from one shared coarse clock (`IdleClock`), not a timer per connection.
 
 mod handler;
 mod listener;

@@ -155,6 +155,17 @@ fn a_reply_gone_wrong_mid_run_fails_loudly() {
 }
 
 #[test]
+fn a_reply_later_than_the_timeout_is_an_error() {
+    let args = ["-c", "1", "--timeout", "300ms", "--duration", "200ms"];
+    let (_server, code, _, stderr) = against(&["--delay", "2s"], "pingpong", &args);
+    assert_eq!(code, 14, "{stderr}");
+    assert!(
+        stderr.contains("the reply did not come in time"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn no_server_is_a_connect_error() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -4,7 +4,7 @@
 //!
 //! Run `cargo run --example echo_server` first, then `cargo run --example echo_client`.
 
-use tcpkit::client::{self, TalkOptions};
+use tcpkit::talk::{self, TalkOptions};
 
 fn main() -> anyhow::Result<()> {
     let names = ["Michael", "Tracy", "Sarah"].map(String::from);
@@ -12,5 +12,5 @@ fn main() -> anyhow::Result<()> {
         addr: "127.0.0.1:9999".to_string(),
         ..TalkOptions::default()
     };
-    client::script(&opts, &names, &mut std::io::stdout())
+    talk::script(&opts, &names, &mut std::io::stdout())
 }

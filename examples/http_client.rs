@@ -10,11 +10,10 @@
 
 use std::time::Duration;
 
-use tcpkit::fetch::conn::{self, ConnectOptions};
-use tcpkit::fetch::head::Limits;
-use tcpkit::fetch::output::{Destination, Plan};
-use tcpkit::fetch::request::{self, Target, UserHeaders};
-use tcpkit::fetch::{body, read_head, tls};
+use tcpkit::fetch::{
+    self, ConnectOptions, Destination, Limits, Plan, Target, UserHeaders, build_request, copy_body,
+    read_head, tls_config,
+};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
@@ -30,13 +29,13 @@ async fn main() -> anyhow::Result<()> {
         family: tcpkit::net::Family::Any,
         connect_timeout: Duration::from_secs(10),
         read_timeout: Duration::from_secs(30),
-        max_head: tcpkit::fetch::head::DEFAULT_MAX_HEAD,
-        tls: tls::config(None, false)?,
+        max_head: fetch::DEFAULT_MAX_HEAD,
+        tls: tls_config(None, false)?,
     };
-    let mut conn = conn::open(&target, &options).await?;
+    let mut conn = fetch::open(&target, &options).await?;
 
     // Send the request: GET / HTTP/1.1, Host, Connection: close.
-    conn.send(&request::build("GET", &target, &UserHeaders::default()))
+    conn.send(&build_request("GET", &target, &UserHeaders::default()))
         .await?;
 
     // Print the head (skipping any 1xx interim responses).
@@ -51,7 +50,7 @@ async fn main() -> anyhow::Result<()> {
     let (framing, _warnings) = head.framing(false)?;
     let plan = Plan::new(&Destination::File(file.clone().into()), &target.url, true)?;
     let mut sink = plan.open(false, None)?;
-    let copied = body::copy(&mut conn, framing, limits.max_head, &mut sink).await;
+    let copied = copy_body(&mut conn, framing, limits.max_head, &mut sink).await;
     let bytes = sink.written();
     match copied {
         Ok(_) => sink.finish()?,

@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# Installs what the tests need when it is missing, then runs every test.
-# The tests use real peers: python3 (the tutorial's own programs),
-# netcat-openbsd (nc -N), setpriv (to bind a low port as nobody), and for
-# fetch nginx, openssl, curl and gzip.
+# The README's test command: installs the test peers when missing, then
+# runs both tiers of tests in one cargo run:
+# - the hermetic tier (what plain `cargo test` runs, Rust only): unit,
+#   property and real-socket tests against our own binary and library;
+# - the peer tier (`--features peer-tests`): real programs from Debian,
+#   python3 (the tutorial's own programs), netcat-openbsd (nc -N), setpriv
+#   (to bind a low port as nobody), and for fetch nginx, openssl, curl and
+#   gzip. Each such test fails loudly when its peer is missing.
+# jemalloc (a default feature, for the release binary's memory per
+# connection) is left out: it changes no behaviour and its C build would
+# take most of the test build's time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Debian puts nginx in /usr/sbin, which a non-root PATH may lack.
@@ -26,4 +33,4 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
 fi
 
-cargo test --all-targets
+cargo test --workspace --all-targets --no-default-features --features cli,peer-tests

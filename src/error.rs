@@ -1,93 +1,172 @@
-//! The errors a caller must tell apart, and the exit code of each class.
+//! The library's error: what failed, in words a user can act on, with the
+//! underlying cause kept as its `source()` (never flattened into the text),
+//! and an [`ErrorKind`] that callers branch on instead of matching messages.
 //!
-//! Everything else travels as `anyhow::Error` with context; `main` looks for
-//! an [`Error`] in the chain to choose the exit code (see the README's table).
+//! Functions that do several things return `anyhow::Result` with context;
+//! [`ErrorKind::of`] finds the first [`Error`] in such a chain. Exit codes
+//! are the binary's business: it maps each kind to one.
 
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// Documented process exit codes, one per failure class.
-pub mod exit {
-    /// Success.
-    pub const OK: u8 = 0;
-    /// Any failure without a class of its own.
-    pub const OTHER: u8 = 1;
-    /// The command line was wrong (clap's own code).
-    pub const USAGE: u8 = 2;
-    /// An address did not parse or did not resolve.
-    pub const ADDRESS: u8 = 3;
+use tcpkit_wire::chunked::ChunkError;
+use tcpkit_wire::head::HeadError;
+
+/// What kind of failure an [`Error`] is: the thing a caller decides on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// An address does not parse or resolve, or is not this machine's.
+    Address,
     /// The address to listen on is already in use.
-    pub const ADDR_IN_USE: u8 = 4;
+    AddrInUse,
     /// Listening was not permitted (a port below 1024 without privileges).
-    pub const PERMISSION: u8 = 5;
-    /// A connection could not be made (refused, unreachable).
-    pub const CONNECT: u8 = 6;
-    /// Something took longer than its timeout.
-    pub const TIMEOUT: u8 = 7;
-    /// The peer broke the protocol or closed the connection too early.
-    pub const PROTOCOL: u8 = 8;
-    /// `fetch`: the TLS handshake failed (untrusted or wrong certificate).
-    pub const TLS: u8 = 9;
-    /// `fetch`: the body ended before its framing said it would.
-    pub const TRUNCATED: u8 = 10;
-    /// `fetch`: more redirects than `--max-redirs`.
-    pub const REDIRECTS: u8 = 11;
-    /// `fetch --fail`: the server answered with an error status (4xx, 5xx).
-    pub const HTTP_STATUS: u8 = 12;
-    /// `fetch`: a local file could not be read or written.
-    pub const LOCAL_FILE: u8 = 13;
-    /// `bench`: the run saw errors or wrong replies.
-    pub const BENCH_FAILED: u8 = 14;
-    /// A second Ctrl+C or SIGTERM ended the server at once.
-    pub const INTERRUPTED: u8 = 130;
+    PermissionDenied,
+    /// Some other failure to set up a listening socket.
+    Listen,
+    /// No connection could be made (refused, unreachable).
+    Connect,
+    /// Something took longer than its limit.
+    Timeout,
+    /// The peer broke the protocol, sent a malformed response, or closed
+    /// the connection too early.
+    Protocol,
+    /// Arguments that cannot work together, or a value out of range.
+    InvalidInput,
+    /// A TLS handshake or TLS record failed.
+    Tls,
+    /// A body ended before its framing said it would.
+    Truncated,
+    /// Redirects went on past the limit.
+    Redirects,
+    /// The server answered with an error status and failing on it was asked.
+    HttpStatus,
+    /// A local file could not be read, created or written.
+    LocalFile,
+    /// A benchmark run saw errors or wrong replies.
+    BenchFailed,
+    /// Whoever reads our output went away (a closed pipe): not a failure
+    /// of the work, so the binary ends quietly.
+    OutputClosed,
 }
 
-/// A failure whose class decides what the user should do next.
+impl ErrorKind {
+    /// The kind of the first [`Error`] in an error chain, if there is one.
+    pub fn of(err: &anyhow::Error) -> Option<ErrorKind> {
+        err.chain()
+            .find_map(|e| e.downcast_ref::<Error>())
+            .map(Error::kind)
+    }
+}
+
+/// A failure whose kind decides what the user should do next.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// An address that does not parse or resolve.
     #[error("invalid address '{spec}': {reason}")]
-    Address { spec: String, reason: String },
+    Address {
+        /// What the user gave.
+        spec: String,
+        /// What is wrong with it, and what to do.
+        reason: String,
+        /// The resolver's error, when there was one.
+        #[source]
+        source: Option<io::Error>,
+    },
 
     /// `bind` failed because another socket holds the address.
     #[error("cannot listen on {addr}: address already in use (is another tcpkit serve running?)")]
-    AddrInUse { addr: SocketAddr },
+    AddrInUse {
+        /// The address.
+        addr: SocketAddr,
+    },
 
     /// `bind` failed for lack of privileges.
     #[error(
         "cannot listen on {addr}: permission denied (ports below 1024 need root or \
          CAP_NET_BIND_SERVICE; pick a port above 1023, e.g. 9999)"
     )]
-    PermissionDenied { addr: SocketAddr },
+    PermissionDenied {
+        /// The address.
+        addr: SocketAddr,
+    },
 
     /// Any other failure to set up a listening socket.
-    #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: io::Error },
+    #[error("cannot listen on {addr}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// What the kernel said.
+        #[source]
+        source: io::Error,
+    },
 
     /// No connection could be made.
-    #[error("cannot connect to {spec}: {reason}")]
-    Connect { spec: String, reason: String },
+    #[error("cannot connect to {spec}")]
+    Connect {
+        /// The server as the user named it.
+        spec: String,
+        /// What to check; see [`Error::hint`].
+        hint: String,
+        /// Why the (last) attempt failed.
+        #[source]
+        source: Option<io::Error>,
+    },
 
     /// An operation ran out of time.
     #[error("{what} timed out after {}", humantime::format_duration(*.after))]
-    Timeout { what: String, after: Duration },
+    Timeout {
+        /// What was being waited for.
+        what: String,
+        /// The limit.
+        after: Duration,
+    },
 
     /// The peer closed early or sent something the protocol does not allow.
-    #[error("{0}")]
-    Protocol(String),
+    #[error("{message}")]
+    Protocol {
+        /// What happened.
+        message: String,
+        /// The I/O error behind it, when there was one.
+        #[source]
+        source: Option<io::Error>,
+    },
+
+    /// A response head that breaks HTTP/1.1.
+    #[error(transparent)]
+    Head(#[from] HeadError),
+
+    /// A chunked body that breaks RFC 9112 §7.1.
+    #[error("bad chunked body")]
+    Chunked(#[from] ChunkError),
 
     /// Arguments that parse but cannot work together.
     #[error("{0}")]
-    Usage(String),
+    InvalidInput(String),
 
     /// A TLS handshake or TLS record failed.
-    #[error("{0}")]
-    Tls(String),
+    #[error("{message}")]
+    Tls {
+        /// What failed.
+        message: String,
+        /// What to do; see [`Error::hint`].
+        hint: String,
+        /// The TLS library's error.
+        #[source]
+        source: Option<io::Error>,
+    },
 
     /// A body that ended before its framing said it would.
-    #[error("{0}")]
-    Truncated(String),
+    #[error("{message}")]
+    Truncated {
+        /// How much was missing.
+        message: String,
+        /// The I/O error that cut it, when there was one.
+        #[source]
+        source: Option<io::Error>,
+    },
 
     /// Redirects went on past the limit.
     #[error("{0}")]
@@ -98,39 +177,114 @@ pub enum Error {
     HttpStatus(String),
 
     /// A local file could not be read, created or written.
-    #[error("{0}")]
-    LocalFile(String),
+    #[error("{message}")]
+    LocalFile {
+        /// Which file and what was being done.
+        message: String,
+        /// The I/O error.
+        #[source]
+        source: Option<io::Error>,
+    },
 
     /// A benchmark run saw errors or wrong replies.
     #[error("{0}")]
     BenchFailed(String),
+
+    /// Our output's reader went away (`tcpkit talk | head`).
+    #[error("the output was closed")]
+    OutputClosed,
 }
 
 impl Error {
-    /// The process exit code for this class of failure.
-    pub fn exit_code(&self) -> u8 {
+    /// The kind of failure.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Address { .. } => exit::ADDRESS,
-            Error::AddrInUse { .. } => exit::ADDR_IN_USE,
-            Error::PermissionDenied { .. } => exit::PERMISSION,
-            Error::Listen { .. } => exit::OTHER,
-            Error::Connect { .. } => exit::CONNECT,
-            Error::Timeout { .. } => exit::TIMEOUT,
-            Error::Protocol(_) => exit::PROTOCOL,
-            Error::Usage(_) => exit::USAGE,
-            Error::Tls(_) => exit::TLS,
-            Error::Truncated(_) => exit::TRUNCATED,
-            Error::Redirects(_) => exit::REDIRECTS,
-            Error::HttpStatus(_) => exit::HTTP_STATUS,
-            Error::LocalFile(_) => exit::LOCAL_FILE,
-            Error::BenchFailed(_) => exit::BENCH_FAILED,
+            Error::Address { .. } => ErrorKind::Address,
+            Error::AddrInUse { .. } => ErrorKind::AddrInUse,
+            Error::PermissionDenied { .. } => ErrorKind::PermissionDenied,
+            Error::Listen { .. } => ErrorKind::Listen,
+            Error::Connect { .. } => ErrorKind::Connect,
+            Error::Timeout { .. } => ErrorKind::Timeout,
+            Error::Protocol { .. } | Error::Head(_) | Error::Chunked(_) => ErrorKind::Protocol,
+            Error::InvalidInput(_) => ErrorKind::InvalidInput,
+            Error::Tls { .. } => ErrorKind::Tls,
+            Error::Truncated { .. } => ErrorKind::Truncated,
+            Error::Redirects(_) => ErrorKind::Redirects,
+            Error::HttpStatus(_) => ErrorKind::HttpStatus,
+            Error::LocalFile { .. } => ErrorKind::LocalFile,
+            Error::BenchFailed(_) => ErrorKind::BenchFailed,
+            Error::OutputClosed => ErrorKind::OutputClosed,
+        }
+    }
+
+    /// What to check or do, written to follow the causes: ` (is the server
+    /// running on 127.0.0.1:9999?)`. Empty when there is nothing to add.
+    /// The binary prints it after the whole chain of causes.
+    pub fn hint(&self) -> &str {
+        match self {
+            Error::Connect { hint, .. } | Error::Tls { hint, .. } => hint,
+            _ => "",
+        }
+    }
+
+    /// A protocol error with no underlying cause.
+    pub(crate) fn protocol(message: impl Into<String>) -> Error {
+        Error::Protocol {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A protocol error caused by an I/O error (the connection was lost).
+    pub(crate) fn lost(message: impl Into<String>, source: io::Error) -> Error {
+        Error::Protocol {
+            message: message.into(),
+            source: Some(source),
+        }
+    }
+
+    /// A truncated body with no underlying cause.
+    pub(crate) fn truncated(message: impl Into<String>) -> Error {
+        Error::Truncated {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A local file error with no I/O cause.
+    pub(crate) fn local(message: impl Into<String>) -> Error {
+        Error::LocalFile {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A local file error with its I/O cause.
+    pub(crate) fn local_file(message: impl Into<String>, source: io::Error) -> Error {
+        Error::LocalFile {
+            message: message.into(),
+            source: Some(source),
         }
     }
 }
 
-/// The exit code for any error chain: the first [`Error`] in it decides.
-pub fn exit_code_of(err: &anyhow::Error) -> u8 {
-    err.chain()
-        .find_map(|e| e.downcast_ref::<Error>())
-        .map_or(exit::OTHER, Error::exit_code)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn causes_are_kept_and_kinds_found_through_context() {
+        let err = Error::Listen {
+            addr: "127.0.0.1:1".parse().unwrap(),
+            source: io::Error::from(io::ErrorKind::OutOfMemory),
+        };
+        assert!(err.source().is_some());
+        let chained = anyhow::Error::new(err).context("starting the server");
+        assert_eq!(ErrorKind::of(&chained), Some(ErrorKind::Listen));
+        assert_eq!(ErrorKind::of(&anyhow::anyhow!("plain")), None);
+        let chunked = Error::from(ChunkError::SizeOverflow);
+        assert_eq!(chunked.kind(), ErrorKind::Protocol);
+        assert!(chunked.source().is_some());
+    }
 }

@@ -1,26 +1,28 @@
-//! tcpkit: the tutorial's TCP greeting server and its clients, as a library.
+//! tcpkit as a library: the greeting server, its client, the web client
+//! and the load generator behind the `tcpkit` binary.
 //!
-//! - [`protocol`]: the greeting protocol as a pure decoder, no I/O.
-//! - [`server`]: `tcpkit serve`, the accept loop and the connection handler.
-//! - [`client`]: `tcpkit talk`, scripted or interactive.
+//! The library never owns the process: it does not parse arguments, set up
+//! logging, exit, or watch signals. Every failure comes back as an
+//! [`Error`] whose [`ErrorKind`] a caller can branch on; the binary maps
+//! kinds to its documented exit codes.
+//!
+//! - [`server`]: `tcpkit serve`: [`server::run`] on listeners the caller
+//!   bound (tests bind port 0), until a shutdown future completes.
+//! - [`talk`]: `tcpkit talk`, the tutorial's client, scripted or joined to
+//!   a reader and a writer like `nc`.
 //! - [`fetch`]: `tcpkit fetch`, the tutorial's web client done correctly.
-//! - [`bench`](mod@bench): `tcpkit bench`, the load generator.
-//! - [`net`]: resolving, listening with a backlog, connecting with a timeout.
-//! - [`error`]: the error classes callers branch on, and their exit codes.
-//!
-//! The binary adds [`cli`] (argument parsing), [`commands`] (dispatch),
-//! [`demo`] and [`logging`].
+//! - [`bench`]: `tcpkit bench`, the load generator that checks every reply.
+//! - [`net`]: resolving `HOST:PORT`, listening with a backlog, connecting.
+//! - [`wire`]: the pure codecs (the `tcpkit-wire` crate), re-exported.
+
+#![warn(missing_docs)]
 
 pub mod bench;
-pub mod cli;
-pub mod client;
-pub mod commands;
-pub mod demo;
-pub mod error;
+mod error;
 pub mod fetch;
-pub mod logging;
 pub mod net;
-pub mod protocol;
 pub mod server;
+pub mod talk;
 
-pub use error::Error;
+pub use error::{Error, ErrorKind};
+pub use tcpkit_wire as wire;

@@ -40,6 +40,7 @@ pub fn resolve(spec: &str, family: Family) -> Result<Vec<SocketAddr>, Error> {
     let bad = |reason: &str| Error::Address {
         spec: spec.to_string(),
         reason: reason.to_string(),
+        source: None,
     };
     let addrs: Vec<SocketAddr> = if let Ok(addr) = spec.parse::<SocketAddr>() {
         vec![addr]
@@ -63,18 +64,36 @@ pub fn resolve(spec: &str, family: Family) -> Result<Vec<SocketAddr>, Error> {
         let host = host.trim_start_matches('[').trim_end_matches(']');
         (host, port)
             .to_socket_addrs()
-            .map_err(|e| bad(&format!("cannot resolve host '{host}': {e}")))?
+            .map_err(|e| Error::Address {
+                spec: spec.to_string(),
+                reason: format!("cannot resolve host '{host}'"),
+                source: Some(e),
+            })?
             .collect()
     };
-    let addrs: Vec<SocketAddr> = addrs.into_iter().filter(|a| family.allows(a)).collect();
-    if addrs.is_empty() {
-        return Err(bad(match family {
-            Family::V4 => "no IPv4 address (drop -4?)",
-            Family::V6 => "no IPv6 address (drop -6?)",
-            Family::Any => "the name has no addresses",
-        }));
+    family.filter(spec, addrs)
+}
+
+impl Family {
+    /// Keeps the addresses of this family, or says why none is left
+    /// (`spec` names the host in the message). Every command's `-4`/`-6`
+    /// goes through here.
+    pub fn filter(self, spec: &str, addrs: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, Error> {
+        let kept: Vec<SocketAddr> = addrs.into_iter().filter(|a| self.allows(a)).collect();
+        if kept.is_empty() {
+            return Err(Error::Address {
+                spec: spec.to_string(),
+                reason: match self {
+                    Family::V4 => "no IPv4 address (drop -4?)",
+                    Family::V6 => "no IPv6 address (drop -6?)",
+                    Family::Any => "the name has no addresses",
+                }
+                .to_string(),
+                source: None,
+            });
+        }
+        Ok(kept)
     }
-    Ok(addrs)
 }
 
 /// Opens a listening socket on `addr` with the given backlog (the kernel
@@ -103,6 +122,7 @@ pub fn listen(addr: SocketAddr, backlog: u32) -> Result<std::net::TcpListener, E
                 spec: addr.to_string(),
                 reason: "no interface of this machine has that address (try 127.0.0.1 or 0.0.0.0)"
                     .to_string(),
+                source: Some(e),
             },
             _ => Error::Listen { addr, source: e },
         }),
@@ -127,6 +147,7 @@ pub fn connect(spec: &str, addrs: &[SocketAddr], timeout: Duration) -> Result<Tc
         return Err(Error::Address {
             spec: spec.to_string(),
             reason: "the name has no addresses".to_string(),
+            source: None,
         });
     };
     Err(match e.kind() {
@@ -136,13 +157,25 @@ pub fn connect(spec: &str, addrs: &[SocketAddr], timeout: Duration) -> Result<Tc
         },
         io::ErrorKind::ConnectionRefused => Error::Connect {
             spec: spec.to_string(),
-            reason: format!("connection refused (is the server running on {addr}?)"),
+            hint: format!(" (is the server running on {addr}?)"),
+            source: Some(e),
         },
         _ => Error::Connect {
             spec: spec.to_string(),
-            reason: format!("{e} (while connecting to {addr})"),
+            hint: format!(" (while connecting to {addr})"),
+            source: Some(e),
         },
     })
+}
+
+/// An I/O error's message as it reads in a sentence: std's text without
+/// its "(os error N)" suffix, lower-cased ("connection refused").
+pub fn describe(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(at) => text[..at].to_lowercase(),
+        None => text,
+    }
 }
 
 /// Raises the soft limit on open files to the hard limit, as Go does at

@@ -1,17 +1,17 @@
 //! The `tcpkit` binary as a user runs it: `serve` and `talk` as child
-//! processes, real peers (python3 renderings of the tutorial's programs,
-//! netcat-openbsd), exit codes and error messages.
+//! processes, exit codes and error messages. Tests against outside peers
+//! (python3, nc, setpriv) are in `peers.rs`, the peer tier.
 
 mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
 use assert_cmd::Command as Cmd;
-use common::{LineClient, PATIENCE, Proc, peer, require, tcpkit};
+use common::{LineClient, PATIENCE, Proc, tcpkit};
 
 fn talk(args: &[&str]) -> Cmd {
     let mut cmd = Cmd::new(tcpkit());
@@ -44,45 +44,6 @@ fn talk_prints_the_tutorial_transcript() {
 }
 
 #[test]
-fn the_tutorial_python_client_works_against_default_serve() {
-    require("python3");
-    let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
-    let out = Command::new("python3")
-        .arg(peer("tutorial_client.py"))
-        .arg(server.addr.port().to_string())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
-    // The welcome carries a newline in auto framing; print() adds another.
-    assert_eq!(
-        stdout_of(&out),
-        "Welcome!\n\nHello, Michael!\nHello, Tracy!\nHello, Sarah!\n"
-    );
-}
-
-#[test]
-fn netcat_interop() {
-    require("nc");
-    let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
-    let mut nc = Command::new("nc")
-        .args(["-N", "127.0.0.1", &server.addr.port().to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    nc.stdin
-        .take()
-        .unwrap()
-        .write_all(b"Michael\nTracy\r\n")
-        .unwrap();
-    let out = nc.wait_with_output().unwrap();
-    assert_eq!(
-        stdout_of(&out),
-        "Welcome!\nHello, Michael!\nHello, Tracy!\r\n"
-    );
-}
-
-#[test]
 fn talk_joins_stdin_and_stdout_for_100k_lines() {
     const N: usize = 100_000;
     let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
@@ -101,26 +62,6 @@ fn talk_joins_stdin_and_stdout_for_100k_lines() {
         count += 1;
     }
     assert_eq!(count, N);
-}
-
-#[test]
-fn talk_chunk_framing_against_the_tutorial_python_server() {
-    require("python3");
-    let mut cmd = Command::new("python3");
-    cmd.arg("-u")
-        .arg(peer("tutorial_server.py"))
-        .args(["0", "0.05"]);
-    let server = Proc::start(cmd, false);
-    let addr = server.addr.to_string();
-    let out = talk(&["--framing", "chunk", &addr, "Michael", "Tracy", "Sarah"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        stdout_of(&out),
-        "Welcome!\nHello, Michael!\nHello, Tracy!\nHello, Sarah!\n"
-    );
-    assert!(out.status.success(), "{}", stderr_of(&out));
-    assert!(server.logged("closed."));
 }
 
 #[test]
@@ -179,27 +120,6 @@ fn address_in_use_is_exit_4_with_a_hint() {
             server.addr
         )
     );
-}
-
-#[test]
-fn privileged_port_is_exit_5() {
-    // As root any port binds, so run as nobody when we can switch users.
-    let is_root = unsafe { libc::geteuid() } == 0;
-    let mut cmd = if is_root {
-        require("setpriv");
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
-            .arg(tcpkit());
-        c
-    } else {
-        Command::new(tcpkit())
-    };
-    let out = cmd
-        .args(["serve", "--bind", "127.0.0.1:80"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(5), "{}", stderr_of(&out));
-    assert!(stderr_of(&out).contains("permission denied (ports below 1024 need root"));
 }
 
 #[test]
@@ -335,10 +255,50 @@ fn ipv6_serve_and_talk() {
 
 #[test]
 fn localhost_binds_every_address_it_names() {
-    let server = Proc::serve(&["--bind", "localhost:0", "--bind", "127.0.0.1:0"]);
-    // Every resolved address gets its own listener and log line.
-    let listening = server.log().matches("Waiting for connection on").count();
-    assert!(listening >= 1);
+    use std::collections::BTreeSet;
+    use std::net::{IpAddr, ToSocketAddrs};
+    let server = Proc::serve(&[
+        "--bind",
+        "localhost:0",
+        "--bind",
+        "[::1]:0",
+        "--bind",
+        "127.0.0.1:0",
+    ]);
+    // What the names stand for on this machine: every address localhost
+    // resolves to, plus the two literals; 127.0.0.1 may come twice.
+    let mut expected: BTreeSet<IpAddr> = ("localhost", 0)
+        .to_socket_addrs()
+        .unwrap()
+        .map(|a| a.ip())
+        .collect();
+    expected.extend([
+        "127.0.0.1".parse::<IpAddr>().unwrap(),
+        "::1".parse().unwrap(),
+    ]);
+    // Wait until the last listener has said so, then read every line.
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    let listening = loop {
+        let addrs: Vec<std::net::SocketAddr> = server
+            .log()
+            .lines()
+            .filter_map(|l| l.strip_prefix("Waiting for connection on "))
+            .map(|a| a.trim_end_matches("...").parse().unwrap())
+            .collect();
+        if addrs.len() >= expected.len() || std::time::Instant::now() > deadline {
+            break addrs;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    // Each address once: one listener per distinct address.
+    let ips: Vec<IpAddr> = listening.iter().map(|a| a.ip()).collect();
+    assert_eq!(ips.len(), expected.len(), "{listening:?}");
+    assert_eq!(ips.into_iter().collect::<BTreeSet<_>>(), expected);
+    // And each of them serves.
+    for addr in listening {
+        let mut c = LineClient::connect(addr);
+        assert_eq!(c.line(), "Welcome!\n", "{addr}");
+    }
 }
 
 #[test]

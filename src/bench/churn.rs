@@ -87,7 +87,7 @@ async fn session(opts: &Options, addr: SocketAddr, scripts: &[Script]) -> Result
         Ok(Ok(0)) => Ok(()),
         Ok(Ok(n)) => Err(ReadError::Mismatch(format!(
             "bytes after exit instead of the close: {}",
-            crate::logging::Escaped(&rest[..n])
+            tcpkit_wire::Escaped(&rest[..n])
         ))),
         Ok(Err(e)) => Err(ReadError::Io(format!(
             "waiting for the close after exit: {e}"

@@ -7,8 +7,8 @@
 //! case, and counts whole replies. That keeps checking every byte cheap
 //! enough for ten million replies a second.
 
-use crate::client::ClientFraming;
-use crate::protocol::Template;
+use tcpkit_wire::Escaped;
+use tcpkit_wire::greeting::{ClientFraming, Template};
 
 /// The bytes of one conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,8 +69,8 @@ pub fn check_piece(expected: &[u8], at: usize, piece: &[u8], what: &str) -> Resu
     }
     Err(format!(
         "wrong {what}: expected {}, got {}",
-        crate::logging::Escaped(expected),
-        crate::logging::Escaped(piece)
+        Escaped(expected),
+        Escaped(piece)
     ))
 }
 
@@ -116,8 +116,8 @@ impl Checker {
                 let start = at.saturating_sub(into_reply);
                 let reply = &self.pattern[..self.len];
                 return Err(Mismatch {
-                    expected: crate::logging::Escaped(reply).to_string(),
-                    got: crate::logging::Escaped(&input[start..]).to_string(),
+                    expected: Escaped(reply).to_string(),
+                    got: Escaped(&input[start..]).to_string(),
                 });
             }
             let total = self.offset + take;
@@ -129,6 +129,7 @@ impl Checker {
     }
 
     /// True when the stream is between replies.
+    #[cfg(test)]
     pub fn at_boundary(&self) -> bool {
         self.offset == 0
     }

@@ -16,17 +16,20 @@
 //! owning its share of the connections, so no lock or atomic is on the
 //! path of a reply except one relaxed counter per read for the progress line.
 //!
-//! - [`expect`]: the bytes to send and to expect, and the reply checker.
-//! - [`flow`]: pingpong and pipeline.
-//! - [`churn`]: whole sessions.
-//! - [`hold`]: idle connections and the server's memory.
-//! - [`report`]: tallies, percentiles, the table and JSON.
+//! - `expect`: the bytes to send and to expect, and the reply checker.
+//! - `flow`: pingpong and pipeline.
+//! - `churn`: whole sessions.
+//! - `hold`: idle connections and the server's memory.
+//! - `report`: tallies, percentiles, the table and JSON.
+//!
+//! The public surface is [`run`], its [`Options`] and [`Scenario`], and the
+//! [`Report`] it returns.
 
-pub mod churn;
-pub mod expect;
-pub mod flow;
-pub mod hold;
-pub mod report;
+mod churn;
+mod expect;
+mod flow;
+mod hold;
+mod report;
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -35,15 +38,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use report::{ProcSample, Report, Tally};
+pub use report::{Latency, Report};
+use report::{ProcSample, Tally};
 
-use crate::client::ClientFraming;
+use tcpkit_wire::greeting::{ClientFraming, Template};
+
 use crate::error::Error;
 use crate::net::Family;
-use crate::protocol::Template;
 
 /// What load to generate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
     /// Each connection sends a message and waits for its reply.
     Pingpong,
@@ -110,7 +114,7 @@ pub struct Options {
 
 /// Counters the load threads bump and the progress line reads.
 #[derive(Debug, Default)]
-pub struct Live {
+pub(crate) struct Live {
     /// Replies, sessions or connections completed so far, warm-up included.
     pub done: AtomicU64,
     /// Failures so far.
@@ -119,7 +123,7 @@ pub struct Live {
 
 /// The measurement window, the same for every thread.
 #[derive(Debug, Clone, Copy)]
-pub struct Window {
+pub(crate) struct Window {
     /// When load starts.
     pub start: Instant,
     /// When measuring starts.
@@ -143,7 +147,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
     let fd_limit = crate::net::raise_fd_limit();
     let needed = opts.connections as u64 + 32;
     if needed > fd_limit {
-        return Err(Error::Usage(format!(
+        return Err(Error::InvalidInput(format!(
             "{} connections need about {needed} open files, but the limit is {fd_limit} \
              (lower --connections, or raise ulimit -n)",
             opts.connections
@@ -307,7 +311,7 @@ fn sleep_until(until: Instant, opts: &Options, live: &Live) {
 
 /// Refuses options that cannot work together.
 fn check(opts: &Options) -> Result<(), Error> {
-    let usage = |m: &str| Err(Error::Usage(m.to_string()));
+    let usage = |m: &str| Err(Error::InvalidInput(m.to_string()));
     if opts.connections == 0 {
         return usage("--connections must be at least 1");
     }

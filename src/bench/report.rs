@@ -79,10 +79,15 @@ impl Tally {
 /// Latency percentiles in microseconds.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Latency {
+    /// The median.
     pub p50: f64,
+    /// The 90th percentile.
     pub p90: f64,
+    /// The 99th percentile.
     pub p99: f64,
+    /// The 99.9th percentile.
     pub p999: f64,
+    /// The slowest.
     pub max: f64,
 }
 
@@ -142,8 +147,9 @@ pub struct Report {
     pub bench_cores_busy: Option<f64>,
     /// Server RSS growth per held connection, in bytes (hold, `--server-pid`).
     pub server_rss_per_connection: Option<f64>,
-    /// Held connections sampled, and how many answered correctly (hold).
+    /// Held connections sampled at the end (hold).
     pub sampled: Option<usize>,
+    /// How many of the sampled connections answered correctly (hold).
     pub sampled_ok: Option<usize>,
 }
 

@@ -1,9 +1,10 @@
 //! Moving the body from the connection to the sink, by its framing, and
 //! saying exactly how it ended: complete, or cut short by how much.
 
-use super::chunked::ChunkedDecoder;
+use tcpkit_wire::chunked::ChunkedDecoder;
+use tcpkit_wire::head::Framing;
+
 use super::conn::Conn;
-use super::head::{Framing, malformed};
 use super::output::{Sink, Written};
 use crate::error::Error;
 
@@ -50,7 +51,7 @@ pub async fn copy(
                     return Ok(copied);
                 }
                 if conn.fill().await? == 0 {
-                    return Err(Error::Truncated(format!(
+                    return Err(Error::truncated(format!(
                         "transfer closed with {left} bytes remaining (got {} of {total})",
                         total - left
                     )));
@@ -68,7 +69,7 @@ pub async fn copy(
                             write_result = sink.write(&buffered[range]);
                         }
                     })
-                    .map_err(|e| malformed(format!("bad chunked body: {e}")))?;
+                    .map_err(Error::Chunked)?;
                 match write_result? {
                     Written::Ok => {}
                     Written::ReaderGone => {
@@ -82,7 +83,7 @@ pub async fn copy(
                     return Ok(copied);
                 }
                 if conn.fill().await? == 0 {
-                    return Err(Error::Truncated(match decoder.remaining_in_chunk() {
+                    return Err(Error::truncated(match decoder.remaining_in_chunk() {
                         Some(n) => format!(
                             "transfer closed with {n} bytes remaining in a chunk \
                              (and before the last chunk)"
@@ -103,10 +104,9 @@ pub async fn copy(
             }
             if conn.fill().await? == 0 {
                 if conn.closed_uncleanly() {
-                    return Err(Error::Truncated(
+                    return Err(Error::truncated(
                         "the TLS connection closed without close_notify, so the end of a \
-                         body delimited by the close cannot be trusted"
-                            .into(),
+                         body delimited by the close cannot be trusted",
                     ));
                 }
                 return Ok(copied);

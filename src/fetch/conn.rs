@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 
 use super::request::Target;
 use crate::error::Error;
-use crate::net::Family;
+use crate::net::{Family, describe};
 
 /// RFC 8305 §5: wait this long for one address before also trying the next.
 pub const HAPPY_EYEBALLS_DELAY: Duration = Duration::from_millis(250);
@@ -51,30 +51,12 @@ pub async fn resolve(target: &Target, family: Family) -> Result<Vec<SocketAddr>,
             .await
             .map_err(|e| Error::Address {
                 spec: target.host.clone(),
-                reason: format!("cannot resolve the host name: {e}"),
+                reason: "cannot resolve the host name".into(),
+                source: Some(e),
             })?
             .collect(),
     };
-    let kept: Vec<SocketAddr> = addrs
-        .into_iter()
-        .filter(|a| match family {
-            Family::Any => true,
-            Family::V4 => a.is_ipv4(),
-            Family::V6 => a.is_ipv6(),
-        })
-        .collect();
-    if kept.is_empty() {
-        return Err(Error::Address {
-            spec: target.host.clone(),
-            reason: match family {
-                Family::V4 => "the host has no IPv4 address (drop -4?)",
-                Family::V6 => "the host has no IPv6 address (drop -6?)",
-                Family::Any => "the host name has no addresses",
-            }
-            .into(),
-        });
-    }
-    Ok(kept)
+    family.filter(&target.host, addrs)
 }
 
 /// RFC 8305 §4: alternate address families, starting with the family of
@@ -128,7 +110,8 @@ pub async fn race(spec: &str, addrs: &[SocketAddr], stagger: Duration) -> Result
             Some(Err(e)) => {
                 return Err(Error::Connect {
                     spec: spec.to_string(),
-                    reason: format!("a connection attempt failed: {e}"),
+                    hint: String::new(),
+                    source: Some(io::Error::other(e)),
                 });
             }
             None => return Err(connect_error(spec, failures)),
@@ -136,31 +119,32 @@ pub async fn race(spec: &str, addrs: &[SocketAddr], stagger: Duration) -> Result
     }
 }
 
-fn connect_error(spec: &str, failures: Vec<(SocketAddr, io::Error)>) -> Error {
-    let reason = match failures.as_slice() {
-        [] => "no address to try".to_string(),
-        [(addr, e)] if e.kind() == io::ErrorKind::ConnectionRefused => {
-            format!("connection refused (is a server running on {addr}?)")
+/// One failure is the error's cause; several are listed in its hint (an
+/// error has one source), each address with what it said.
+fn connect_error(spec: &str, mut failures: Vec<(SocketAddr, io::Error)>) -> Error {
+    let (hint, source) = match failures.len() {
+        0 => (": no address to try".to_string(), None),
+        1 => {
+            let (addr, e) = failures.remove(0);
+            let hint = if e.kind() == io::ErrorKind::ConnectionRefused {
+                format!(" (is a server running on {addr}?)")
+            } else {
+                String::new()
+            };
+            (hint, Some(e))
         }
-        [(_, e)] => describe(e),
-        many => many
-            .iter()
-            .map(|(addr, e)| format!("{addr}: {}", describe(e)))
-            .collect::<Vec<_>>()
-            .join("; "),
+        _ => {
+            let each: Vec<String> = failures
+                .iter()
+                .map(|(addr, e)| format!("{addr}: {}", describe(e)))
+                .collect();
+            (format!(": {}", each.join("; ")), None)
+        }
     };
     Error::Connect {
         spec: spec.to_string(),
-        reason,
-    }
-}
-
-/// An I/O error's message without std's "(os error N)" suffix.
-pub fn describe(e: &io::Error) -> String {
-    let text = e.to_string();
-    match text.find(" (os error") {
-        Some(at) => text[..at].to_lowercase(),
-        None => text,
+        hint,
+        source,
     }
 }
 
@@ -226,7 +210,8 @@ impl Conn {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(Error::Connect {
                 spec: "the server".into(),
-                reason: format!("cannot send the request: {}", describe(&e)),
+                hint: " (while sending the request)".into(),
+                source: Some(e),
             }),
             Err(_) => Err(Error::Timeout {
                 what: "sending the request".into(),
@@ -263,8 +248,8 @@ impl Conn {
         }
         let free = &mut self.buf[self.end..];
         if free.is_empty() {
-            return Err(Error::Protocol(
-                "read buffer full (a limit is larger than the buffer)".into(),
+            return Err(Error::protocol(
+                "read buffer full (a limit is larger than the buffer)",
             ));
         }
         match tokio::time::timeout(self.read_timeout, self.stream.read(free)).await {
@@ -277,10 +262,10 @@ impl Conn {
                 self.unclean_close = true;
                 Ok(0)
             }
-            Ok(Err(e)) => Err(Error::Truncated(format!(
-                "reading from the server failed: {}",
-                describe(&e)
-            ))),
+            Ok(Err(e)) => Err(Error::Truncated {
+                message: "reading from the server failed".into(),
+                source: Some(e),
+            }),
             Err(_) => Err(Error::Timeout {
                 what: "waiting for data from the server".into(),
                 after: self.read_timeout,

@@ -8,33 +8,39 @@
 //! by Content-Length or chunked coding (RFC 9112 §6.3), a short body is an
 //! error and stays a `.part` file, https works, redirects can be followed.
 //!
-//! - [`request`]: the URL taken apart, `-H` headers checked, request bytes.
-//! - [`conn`]: resolve, happy-eyeballs connect, TLS, the read buffer.
-//! - [`tls`]: rustls configuration (webpki roots, `--cacert`, `--insecure`).
-//! - [`head`]: the response head and the body's framing.
-//! - [`chunked`]: the chunked decoder, pure.
-//! - [`body`]: copying the body by its framing.
-//! - [`output`]: safe file names, `.part` files, stdout, the progress bar.
+//! - `request`: the URL taken apart, `-H` headers checked, request bytes.
+//! - `conn`: resolve, happy-eyeballs connect, TLS, the read buffer.
+//! - `tls`: rustls configuration (webpki roots, `--cacert`, `--insecure`).
+//! - `body`: copying the body by its framing.
+//! - `output`: safe file names, `.part` files, stdout, the progress bar.
+//!
+//! The response head and the chunked coding are pure codecs in
+//! [`tcpkit_wire::head`] and [`tcpkit_wire::chunked`]. [`run`] does a whole
+//! fetch; the re-exported pieces ([`open`], [`build_request`],
+//! [`read_head`], [`copy_body`]) let a program do it step by step, as
+//! `examples/http_client.rs` does.
 //!
 //! `--raw` keeps the tutorial's literal behaviour, for comparison.
 
-pub mod body;
-pub mod chunked;
-pub mod conn;
-pub mod head;
-pub mod output;
-pub mod request;
-pub mod tls;
+mod body;
+mod conn;
+mod output;
+mod request;
+mod tls;
 
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use conn::{Conn, ConnectOptions};
-use head::{Framing, Head, Limits};
-use output::{Destination, Plan};
-use request::{Target, UserHeaders};
+use tcpkit_wire::head::{self, Framing, Head};
+
+pub use body::{Copied, copy as copy_body};
+pub use conn::{Conn, ConnectOptions, HAPPY_EYEBALLS_DELAY, open, race};
+pub use output::{Destination, Plan, Sink};
+pub use request::{Target, UserHeaders, build as build_request};
+pub use tcpkit_wire::head::{DEFAULT_MAX_HEAD, DEFAULT_MAX_HEADERS, DEFAULT_MAX_INTERIM, Limits};
+pub use tls::config as tls_config;
 
 use crate::error::Error;
 use crate::net::Family;
@@ -177,7 +183,7 @@ async fn transfer(
                 .map_err(|e| e.to_string())
                 .and_then(|url| Target::from_url(url).map_err(|e| e.to_string()))
                 .map_err(|e| {
-                    head::malformed(format!("cannot follow the redirect to {location:?}: {e}"))
+                    Error::protocol(format!("cannot follow the redirect to {location:?}: {e}"))
                 })?;
             if !target.same_origin(&next) {
                 headers.strip_for_other_origin();
@@ -193,7 +199,7 @@ async fn transfer(
             ))
             .into());
         }
-        let (framing, warnings) = head.framing(opts.head_only)?;
+        let (framing, warnings) = head.framing(opts.head_only).map_err(Error::Head)?;
         for w in warnings {
             if !opts.silent {
                 warn(&w);
@@ -225,7 +231,7 @@ async fn read_final_head(
         }
         interim += 1;
         if interim > limits.max_interim {
-            return Err(head::malformed(format!(
+            return Err(Error::protocol(format!(
                 "more than {} interim (1xx) responses (raise --max-interim?)",
                 limits.max_interim
             ))
@@ -243,9 +249,9 @@ pub async fn read_head(conn: &mut Conn, limits: &Limits) -> Result<Head, Error> 
         }
         if conn.fill().await? == 0 {
             return Err(if conn.buffered().is_empty() {
-                head::malformed("the server closed the connection without answering".into())
+                Error::protocol("the server closed the connection without answering")
             } else {
-                Error::Truncated(format!(
+                Error::truncated(format!(
                     "the server closed the connection in the middle of the response head \
                      (after {} bytes)",
                     conn.buffered().len()
@@ -313,17 +319,16 @@ async fn raw(
             break at;
         }
         if conn.buffered().len() > opts.limits.max_head {
-            return Err(head::malformed(format!(
+            return Err(Error::protocol(format!(
                 "no blank line in the first {} bytes (raise --max-head?)",
                 opts.limits.max_head
             ))
             .into());
         }
         if conn.fill().await? == 0 {
-            return Err(head::malformed(
-                "the server closed the connection before a blank line".into(),
-            )
-            .into());
+            return Err(
+                Error::protocol("the server closed the connection before a blank line").into(),
+            );
         }
     };
     let head = conn.buffered()[..split].to_vec();
@@ -403,11 +408,7 @@ impl HeadWriter {
             Some(path) => Some((
                 path.clone(),
                 File::create(path).map_err(|e| {
-                    Error::LocalFile(format!(
-                        "cannot create {}: {}",
-                        path.display(),
-                        conn::describe(&e)
-                    ))
+                    Error::local_file(format!("cannot create {}", path.display()), e)
                 })?,
             )),
             None => None,
@@ -421,13 +422,8 @@ impl HeadWriter {
             let _ = console.write_all(bytes).and_then(|()| console.flush());
         }
         if let Some((path, file)) = &mut self.dump {
-            file.write_all(bytes).map_err(|e| {
-                Error::LocalFile(format!(
-                    "cannot write {}: {}",
-                    path.display(),
-                    conn::describe(&e)
-                ))
-            })?;
+            file.write_all(bytes)
+                .map_err(|e| Error::local_file(format!("cannot write {}", path.display()), e))?;
         }
         Ok(())
     }

@@ -104,14 +104,14 @@ impl Plan {
         };
         let direct = match meta {
             Ok(m) if m.is_dir() => {
-                return Err(Error::LocalFile(format!(
+                return Err(Error::local(format!(
                     "{} is a directory (name a file with -o)",
                     path.display()
                 )));
             }
             Ok(m) if m.is_file() || m.is_symlink() => {
                 if !force {
-                    return Err(Error::LocalFile(format!(
+                    return Err(Error::local(format!(
                         "{} already exists (use --force to overwrite it, or -o to choose another name)",
                         path.display()
                     )));
@@ -155,7 +155,7 @@ impl Plan {
                 OpenOptions::new()
                     .write(true)
                     .open(target)
-                    .map_err(|e| file_error("cannot open", target, &e))?,
+                    .map_err(|e| file_error("cannot open", target, e))?,
             ),
             (Some(_), Some(part)) => Box::new(create_part(&part)?),
         };
@@ -178,15 +178,11 @@ fn create_part(part: &Path) -> Result<File, Error> {
         .truncate(true)
         .custom_flags(libc::O_NOFOLLOW)
         .open(part)
-        .map_err(|e| file_error("cannot create", part, &e))
+        .map_err(|e| file_error("cannot create", part, e))
 }
 
-fn file_error(what: &str, path: &Path, e: &io::Error) -> Error {
-    Error::LocalFile(format!(
-        "{what} {}: {}",
-        path.display(),
-        super::conn::describe(e)
-    ))
+fn file_error(what: &str, path: &Path, e: io::Error) -> Error {
+    Error::local_file(format!("{what} {}", path.display()), e)
 }
 
 fn progress_bar(total: Option<u64>) -> ProgressBar {
@@ -230,7 +226,7 @@ impl Sink {
             Err(e) if e.kind() == ErrorKind::BrokenPipe && self.plan.target.is_none() => {
                 return Ok(Written::ReaderGone);
             }
-            Err(e) => return Err(self.write_error(&e)),
+            Err(e) => return Err(self.write_error(e)),
         }
         self.written += bytes.len() as u64;
         if let Some(bar) = &self.bar {
@@ -244,14 +240,11 @@ impl Sink {
         self.written
     }
 
-    fn write_error(&self, e: &io::Error) -> Error {
+    fn write_error(&self, e: io::Error) -> Error {
         let path = self.plan.part_path().or_else(|| self.plan.target.clone());
         match path {
             Some(p) => file_error("cannot write", &p, e),
-            None => Error::LocalFile(format!(
-                "cannot write to stdout: {}",
-                super::conn::describe(e)
-            )),
+            None => Error::local_file("cannot write to stdout", e),
         }
     }
 
@@ -262,28 +255,27 @@ impl Sink {
         }
         match self.out.flush() {
             Err(e) if e.kind() == ErrorKind::BrokenPipe && self.plan.target.is_none() => {}
-            Err(e) => return Err(self.write_error(&e)),
+            Err(e) => return Err(self.write_error(e)),
             Ok(()) => {}
         }
         let (Some(target), Some(part)) = (&self.plan.target, self.plan.part_path()) else {
             return Ok(());
         };
         if self.plan.force {
-            fs::rename(&part, target).map_err(|e| file_error("cannot rename to", target, &e))
+            fs::rename(&part, target).map_err(|e| file_error("cannot rename to", target, e))
         } else {
             // A hard link fails if the name was taken meanwhile, where a
             // rename would silently replace the file.
             match fs::hard_link(&part, target) {
-                Ok(()) => {
-                    fs::remove_file(&part).map_err(|e| file_error("cannot remove", &part, &e))
-                }
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => Err(Error::LocalFile(format!(
+                Ok(()) => fs::remove_file(&part).map_err(|e| file_error("cannot remove", &part, e)),
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => Err(Error::local(format!(
                     "{} appeared while downloading; the data is in {} (use --force to overwrite)",
                     target.display(),
                     part.display()
                 ))),
-                Err(_) => fs::rename(&part, target)
-                    .map_err(|e| file_error("cannot rename to", target, &e)),
+                Err(_) => {
+                    fs::rename(&part, target).map_err(|e| file_error("cannot rename to", target, e))
+                }
             }
         }
     }

@@ -37,14 +37,14 @@ impl Target {
             } else {
                 ""
             };
-            Error::Usage(format!("invalid URL '{text}': {e}{hint}"))
+            Error::InvalidInput(format!("invalid URL '{text}': {e}{hint}"))
         })?;
         Target::from_url(url)
     }
 
     /// Checks a parsed URL (also used for redirect targets).
     pub fn from_url(url: Url) -> Result<Target, Error> {
-        let bad = |why: &str| Error::Usage(format!("cannot fetch '{url}': {why}"));
+        let bad = |why: &str| Error::InvalidInput(format!("cannot fetch '{url}': {why}"));
         let tls = match url.scheme() {
             "http" => false,
             "https" => true,
@@ -121,7 +121,7 @@ impl UserHeaders {
     pub fn parse(specs: &[String]) -> Result<UserHeaders, Error> {
         let mut headers = Vec::new();
         for spec in specs {
-            let bad = |why: &str| Error::Usage(format!("invalid header {spec:?}: {why}"));
+            let bad = |why: &str| Error::InvalidInput(format!("invalid header {spec:?}: {why}"));
             let Some((name, value)) = spec.split_once(':') else {
                 return Err(bad("expected 'Name: value'"));
             };

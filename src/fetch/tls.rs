@@ -25,23 +25,23 @@ pub fn config(cacert: Option<&Path>, insecure: bool) -> Result<Arc<ClientConfig>
     if let Some(path) = cacert {
         let shown = path.display();
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-            .map_err(|e| Error::LocalFile(format!("cannot read --cacert {shown}: {e}")))?
+            .map_err(|e| pem_error(path, e))?
             .collect::<Result<_, _>>()
-            .map_err(|e| Error::LocalFile(format!("cannot read --cacert {shown}: {e}")))?;
+            .map_err(|e| pem_error(path, e))?;
         if certs.is_empty() {
-            return Err(Error::LocalFile(format!(
+            return Err(Error::local(format!(
                 "--cacert {shown} holds no PEM certificates (expected -----BEGIN CERTIFICATE-----)"
             )));
         }
         for cert in certs {
             roots.add(cert).map_err(|e| {
-                Error::LocalFile(format!("--cacert {shown}: unusable certificate: {e}"))
+                Error::local(format!("--cacert {shown}: unusable certificate: {e}"))
             })?;
         }
     }
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Tls(format!("cannot set up TLS: {e}")))?;
+        .map_err(|e| tls_error("cannot set up TLS", e))?;
     let mut config = if insecure {
         builder
             .dangerous()
@@ -54,6 +54,27 @@ pub fn config(cacert: Option<&Path>, insecure: bool) -> Result<Arc<ClientConfig>
     Ok(Arc::new(config))
 }
 
+/// A TLS set-up error with its cause.
+fn tls_error(
+    message: impl Into<String>,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> Error {
+    Error::Tls {
+        message: message.into(),
+        hint: String::new(),
+        source: Some(std::io::Error::other(e)),
+    }
+}
+
+/// A `--cacert` file that cannot be read, with the reader's error as cause.
+fn pem_error(path: &Path, e: rustls::pki_types::pem::Error) -> Error {
+    let source = match e {
+        rustls::pki_types::pem::Error::Io(e) => e,
+        other => std::io::Error::new(std::io::ErrorKind::InvalidData, other.to_string()),
+    };
+    Error::local_file(format!("cannot read --cacert {}", path.display()), source)
+}
+
 /// Runs the TLS handshake over a connected socket.
 pub async fn handshake(
     tcp: TcpStream,
@@ -63,7 +84,7 @@ pub async fn handshake(
     let name = match target.ip {
         Some(ip) => ServerName::IpAddress(ip.into()),
         None => ServerName::try_from(target.host.clone())
-            .map_err(|e| Error::Tls(format!("'{}' is not a valid TLS name: {e}", target.host)))?,
+            .map_err(|e| tls_error(format!("'{}' is not a valid TLS name", target.host), e))?,
     };
     TlsConnector::from(config)
         .connect(name, tcp)
@@ -94,11 +115,11 @@ pub async fn handshake(
                 Some(_) => "",
                 None => " (is it an https server on that port?)",
             };
-            Error::Tls(format!(
-                "TLS handshake with {} failed: {}{hint}",
-                target.host_port(),
-                super::conn::describe(&e)
-            ))
+            Error::Tls {
+                message: format!("TLS handshake with {} failed", target.host_port()),
+                hint: hint.to_string(),
+                source: Some(e),
+            }
         })
 }
 

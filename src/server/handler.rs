@@ -23,8 +23,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
 use super::Shared;
-use crate::logging::Escaped;
-use crate::protocol::{Close, Decoder, Progress};
+use tcpkit_wire::Escaped;
+use tcpkit_wire::greeting::{Close, Decoder, Progress};
 
 /// The size of one read from a socket.
 const READ_SIZE: usize = 64 * 1024;

@@ -3,7 +3,7 @@
 //! [`run`] takes listeners the caller bound (tests bind port 0) and a shutdown
 //! future. Each listener gets a `listener::Listener` that owns the accept
 //! loop and the connection limit; each connection gets a
-//! `handler::Handler` that speaks the protocol of [`crate::protocol`].
+//! `handler::Handler` that speaks the protocol of [`tcpkit_wire::greeting`].
 //! Shutdown follows tokio's graceful-shutdown example: stop accepting, cancel
 //! a [`CancellationToken`] the handlers watch, wait for the [`TaskTracker`]
 //! up to a grace period, then drop whatever is left. Idle timeouts come
@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::protocol::Settings;
+use tcpkit_wire::greeting::Settings;
 
 /// Default time a connection may stay silent before it is closed.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);

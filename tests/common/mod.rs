@@ -178,3 +178,64 @@ impl LineClient {
         rest
     }
 }
+
+/// What [`flaky_server`] does once a connection has had its good replies.
+#[derive(Clone, Copy, Debug)]
+pub enum Then {
+    /// Stop answering but keep the connection open (until [`PATIENCE`]).
+    Stall,
+    /// Close the connection.
+    Close,
+}
+
+/// A greeting server, a thread per connection, that answers the first
+/// `good` messages of each connection correctly (`exit` closes), then does
+/// `then`. With `good` of 1 or more a client's preflight passes and the
+/// fault comes during the run. Bounded: each connection ends within
+/// [`PATIENCE`], and the threads end with the test process.
+pub fn flaky_server(good: usize, then: Then) -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("local address");
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            thread::spawn(move || flaky_connection(stream, good, then));
+        }
+    });
+    addr
+}
+
+fn flaky_connection(mut stream: TcpStream, good: usize, then: Then) {
+    let _ = stream.set_read_timeout(Some(PATIENCE));
+    if stream.write_all(b"Welcome!\n").is_err() {
+        return;
+    }
+    let Ok(clone) = stream.try_clone() else {
+        return;
+    };
+    let mut lines = BufReader::new(clone);
+    for _ in 0..good {
+        let mut line = Vec::new();
+        if lines.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let name = line.strip_suffix(b"\n").unwrap_or(&line);
+        if name == b"exit" {
+            return;
+        }
+        let reply = [b"Hello, ", name, b"!\n"].concat();
+        if stream.write_all(&reply).is_err() {
+            return;
+        }
+    }
+    match then {
+        Then::Stall => thread::sleep(PATIENCE),
+        // A lingering close, as serve does: closing with the client's next
+        // message unread would send a reset instead of an end of stream.
+        Then::Close => {
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let _ = std::io::copy(&mut lines, &mut std::io::sink());
+        }
+    }
+}

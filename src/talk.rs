@@ -18,8 +18,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+use tcpkit_wire::Escaped;
+pub use tcpkit_wire::greeting::ClientFraming;
+
 use crate::error::Error;
-use crate::logging::Escaped;
 use crate::net::{self, Family};
 
 /// Default time to wait for a connection.
@@ -32,16 +34,6 @@ pub const DEFAULT_MAX_REPLY: usize = 1024 * 1024;
 const CHUNK: usize = 64 * 1024;
 /// How often the interactive reader checks its timeout.
 const POLL: Duration = Duration::from_millis(100);
-
-/// How `talk` frames what it sends and reads.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum ClientFraming {
-    /// Messages end with `\n`; so do replies (for `tcpkit serve`).
-    #[default]
-    Line,
-    /// Each write is a message, each read a reply (the tutorial's server).
-    Chunk,
-}
 
 /// How to reach the server and how long to wait.
 #[derive(Clone, Debug)]
@@ -82,14 +74,16 @@ fn connect(opts: &TalkOptions) -> Result<TcpStream, Error> {
 pub fn script(opts: &TalkOptions, messages: &[String], out: &mut dyn Write) -> anyhow::Result<()> {
     for m in messages {
         if opts.framing == ClientFraming::Line && (m.contains('\n') || m.contains('\r')) {
-            return Err(Error::Usage(format!(
+            return Err(Error::InvalidInput(format!(
                 "message {} contains a line break; with line framing each message is one line",
                 Escaped(m.as_bytes())
             ))
             .into());
         }
         if m.is_empty() && opts.framing == ClientFraming::Chunk {
-            return Err(Error::Usage("with chunk framing a message cannot be empty".into()).into());
+            return Err(
+                Error::InvalidInput("with chunk framing a message cannot be empty".into()).into(),
+            );
         }
     }
     let stream = connect(opts)?;
@@ -144,7 +138,7 @@ impl Conversation<'_> {
                     .saturating_add(2);
                 let got = (&mut self.reader).take(limit).read_until(b'\n', &mut reply);
                 if got.is_ok() && !reply.ends_with(b"\n") && reply.len() as u64 == limit {
-                    return Err(Error::Protocol(format!(
+                    return Err(Error::protocol(format!(
                         "{what} is longer than {} bytes (see --max-reply)",
                         self.opts.max_reply
                     ))
@@ -160,7 +154,7 @@ impl Conversation<'_> {
             }
         };
         match got {
-            Ok(0) => Err(Error::Protocol(format!(
+            Ok(0) => Err(Error::protocol(format!(
                 "the server closed the connection before sending {what}"
             ))
             .into()),
@@ -307,10 +301,11 @@ fn write_out(out: &mut dyn Write, bytes: &[u8]) -> anyhow::Result<()> {
     out.write_all(bytes).or_else(stdout_error)
 }
 
-/// A closed stdout (`tcpkit talk | head`) ends the program quietly.
+/// A closed output (`tcpkit talk | head`) is [`Error::OutputClosed`], which
+/// the binary ends quietly on; any other write error keeps its cause.
 fn stdout_error(e: io::Error) -> anyhow::Result<()> {
     if e.kind() == io::ErrorKind::BrokenPipe {
-        std::process::exit(0);
+        return Err(Error::OutputClosed.into());
     }
     Err(anyhow::Error::new(e).context("cannot write to standard output"))
 }
@@ -327,5 +322,5 @@ fn timeout_or_lost(what: &str, after: Duration, e: io::Error) -> anyhow::Error {
 }
 
 fn lost(what: &str, e: io::Error) -> anyhow::Error {
-    Error::Protocol(format!("connection lost while {what}: {e}")).into()
+    Error::lost(format!("connection lost while {what}"), e).into()
 }

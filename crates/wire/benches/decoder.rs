@@ -6,7 +6,7 @@
 //!     cargo bench --bench decoder
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use tcpkit::protocol::{Decoder, Framing, Settings};
+use tcpkit_wire::greeting::{Decoder, Framing, Settings};
 
 fn settings(framing: Framing) -> Settings {
     Settings {

@@ -8,11 +8,12 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
+use tcpkit::net::{self, Family};
+use tcpkit::wire::greeting::{Settings, Template};
+use tcpkit::{Error, bench, fetch, server, talk};
+
 use crate::cli::{BenchArgs, Cli, Command, DemoArgs, FetchArgs, ServeArgs, TalkArgs};
-use crate::error::{Error, exit};
-use crate::net::{self, Family};
-use crate::protocol::{Settings, Template};
-use crate::{bench, client, demo, fetch, server};
+use crate::{demo, exit};
 
 /// Runs the command the user asked for.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -32,7 +33,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .map_or_else(|| net::default_max_connections(fd_limit), |n| n as usize);
     let config = server::Config {
         settings: Settings {
-            framing: args.framing,
+            framing: args.framing.into(),
             welcome: args.welcome.into_bytes(),
             reply: Template::parse(&args.reply),
             max_message: args.max_message,
@@ -89,15 +90,15 @@ fn talk(args: TalkArgs) -> anyhow::Result<()> {
     let stdout = io::stdout();
     let mut out = stdout.lock();
     if args.messages.is_empty() {
-        client::interactive(&opts, io::stdin(), &mut out)
+        talk::interactive(&opts, io::stdin(), &mut out)
     } else {
-        client::script(&opts, &args.messages, &mut out)
+        talk::script(&opts, &args.messages, &mut out)
     }
 }
 
 fn demo(args: DemoArgs) -> anyhow::Result<()> {
     if args.messages.iter().any(|m| m.contains('\n')) {
-        return Err(Error::Usage("demo messages cannot contain line breaks".into()).into());
+        return Err(Error::InvalidInput("demo messages cannot contain line breaks".into()).into());
     }
     demo::run(&args.messages)
 }

@@ -1,6 +1,7 @@
 //! `tcpkit demo`: the tutorial's two terminal windows in one.
 //!
-//! Starts `tcpkit serve` as a child process on a free loopback port, runs the
+//! Part of the binary, not the library: it starts this very executable
+//! (`current_exe`) as `tcpkit serve`, a child process on a free loopback port, runs the
 //! scripted client against it, and prints both sides as they happen, each
 //! line marked `server |` or `client |`. Then stops the server with SIGTERM,
 //! as Ctrl+C would.
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use crate::client::{self, TalkOptions};
+use tcpkit::talk::{self, TalkOptions};
 
 /// How long the child server may take to start, and to stop.
 const CHILD_TIMEOUT: Duration = Duration::from_secs(10);
@@ -62,7 +63,7 @@ fn talk_to(child: &mut Child, messages: &[String]) -> anyhow::Result<()> {
         ..TalkOptions::default()
     };
     let mut window = ClientWindow::default();
-    client::script(&opts, messages, &mut window)?;
+    talk::script(&opts, messages, &mut window)?;
     let _ = closed_rx.recv_timeout(CLOSE_LOG_WAIT);
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! The greeting protocol as a pure decoder/encoder: bytes in, replies out, no I/O.
 //!
-//! The server ([`crate::server`]) reads from a socket and hands every read to a
+//! The server (`tcpkit::server`) reads from a socket and hands every read to a
 //! [`Decoder`], which appends the replies it owes to an output buffer and says
 //! when the connection must close. Keeping the decoder free of I/O lets it be
 //! unit-tested and property-tested with arbitrary splits of the byte stream.
@@ -9,7 +9,7 @@
 use std::fmt;
 
 /// How a connection's byte stream is cut into messages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Framing {
     /// Chunk-framed until the first `\n` arrives, line-framed from then on.
     Auto,
@@ -17,6 +17,26 @@ pub enum Framing {
     Line,
     /// The tutorial's wire format: each read from the socket is one message.
     Chunk,
+}
+
+/// How a client frames what it sends and reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ClientFraming {
+    /// Messages end with `\n`; so do replies (for `tcpkit serve`).
+    #[default]
+    Line,
+    /// Each write is a message, each read a reply (the tutorial's server).
+    Chunk,
+}
+
+impl ClientFraming {
+    /// The terminator a client adds to each message it sends.
+    pub fn terminator(self) -> &'static [u8] {
+        match self {
+            ClientFraming::Line => b"\n",
+            ClientFraming::Chunk => b"",
+        }
+    }
 }
 
 /// The default welcome text.

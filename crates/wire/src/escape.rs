@@ -1,11 +1,9 @@
-//! Log setup for the binary, and [`Escaped`], the only way client bytes
-//! reach a log: control bytes and non-UTF-8 escaped, long input truncated,
-//! so a client cannot forge log lines or flood the log.
+//! [`Escaped`]: the only way peer bytes reach a log line or an error
+//! message. Control bytes and non-UTF-8 are escaped and long input is cut,
+//! so a peer can neither forge log lines, nor flood a log, nor send escape
+//! sequences to the user's terminal.
 
 use std::fmt;
-use std::io::IsTerminal;
-
-use tracing_subscriber::EnvFilter;
 
 /// Client bytes shown in a log line at most.
 pub const LOG_BYTES: usize = 64;
@@ -34,29 +32,6 @@ impl fmt::Display for Escaped<'_> {
             write!(f, "... ({} more bytes)", self.0.len() - shown.len())?;
         }
         Ok(())
-    }
-}
-
-/// Sends logs to stderr. `verbosity` counts `-v` minus `-q`; `RUST_LOG`
-/// wins when set. `plain` leaves out time and level, as the tutorial prints.
-pub fn init(verbosity: i8, plain: bool) {
-    let level = match verbosity {
-        i8::MIN..=-2 => "error",
-        -1 => "warn",
-        0 => "info",
-        1 => "debug",
-        _ => "trace",
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::stderr().is_terminal());
-    if plain {
-        builder.without_time().with_level(false).init();
-    } else {
-        builder.init();
     }
 }
 

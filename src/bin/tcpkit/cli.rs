@@ -1,16 +1,109 @@
 //! The command line: clap derive structs whose doc comments are the help.
 //!
-//! Parsing only; [`crate::commands`] turns these into library calls.
+//! Parsing only; [`crate::commands`] turns these into library calls. The
+//! library knows nothing of clap: the value enums here mirror its enums and
+//! convert into them, and option groups used by several subcommands are
+//! declared once and flattened in.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::client::{self, ClientFraming};
-use crate::protocol::{self, Framing};
-use crate::server;
-use crate::{bench, fetch};
+use tcpkit::net::Family;
+use tcpkit::wire::greeting::{self as protocol, ClientFraming, Framing};
+use tcpkit::{bench, fetch, server, talk};
+
+/// `--framing` of `serve`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FramingArg {
+    /// Chunk-framed until the first newline arrives, line-framed from then on.
+    Auto,
+    /// A message is the bytes before a newline.
+    Line,
+    /// Each read from the socket is one message (the tutorial's wire format).
+    Chunk,
+}
+
+impl From<FramingArg> for Framing {
+    fn from(arg: FramingArg) -> Framing {
+        match arg {
+            FramingArg::Auto => Framing::Auto,
+            FramingArg::Line => Framing::Line,
+            FramingArg::Chunk => Framing::Chunk,
+        }
+    }
+}
+
+/// `--framing` of `talk` and `bench`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ClientFramingArg {
+    /// Messages and replies end with a newline (for tcpkit serve).
+    Line,
+    /// Each write is a message, each read a reply (the tutorial's server).
+    Chunk,
+}
+
+impl From<ClientFramingArg> for ClientFraming {
+    fn from(arg: ClientFramingArg) -> ClientFraming {
+        match arg {
+            ClientFramingArg::Line => ClientFraming::Line,
+            ClientFramingArg::Chunk => ClientFraming::Chunk,
+        }
+    }
+}
+
+/// The `bench` scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ScenarioArg {
+    /// Each connection sends a message and waits for its reply.
+    Pingpong,
+    /// Each connection keeps --depth messages in flight.
+    Pipeline,
+    /// Workers repeat the tutorial client's session.
+    Churn,
+    /// Open connections, hold them idle, check a sample still answers.
+    Hold,
+}
+
+impl From<ScenarioArg> for bench::Scenario {
+    fn from(arg: ScenarioArg) -> bench::Scenario {
+        match arg {
+            ScenarioArg::Pingpong => bench::Scenario::Pingpong,
+            ScenarioArg::Pipeline => bench::Scenario::Pipeline,
+            ScenarioArg::Churn => bench::Scenario::Churn,
+            ScenarioArg::Hold => bench::Scenario::Hold,
+        }
+    }
+}
+
+/// How a client reaches its server: shared by `talk`, `fetch` and `bench`.
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// Use IPv4 only.
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    pub ipv4: bool,
+
+    /// Use IPv6 only.
+    #[arg(short = '6')]
+    pub ipv6: bool,
+
+    /// Give up resolving and connecting (for https, the TLS handshake
+    /// too) after this long.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+}
+
+impl ConnectArgs {
+    /// The address family that `-4` and `-6` ask for.
+    pub fn family(&self) -> Family {
+        match (self.ipv4, self.ipv6) {
+            (true, _) => Family::V4,
+            (_, true) => Family::V6,
+            _ => Family::Any,
+        }
+    }
+}
 
 /// A TCP toolkit: the tutorial's greeting server and its client, done right.
 ///
@@ -79,8 +172,8 @@ pub struct ServeArgs {
 
     /// How messages are framed: auto (chunk until the first newline, then
     /// line), line, or chunk (each read is a message, as in the tutorial).
-    #[arg(long, value_name = "MODE", value_enum, default_value_t = Framing::Auto)]
-    pub framing: Framing,
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = FramingArg::Auto)]
+    pub framing: FramingArg,
 
     /// Text sent to each new client (empty: nothing is sent).
     #[arg(long, value_name = "TEXT", default_value = protocol::DEFAULT_WELCOME)]
@@ -128,22 +221,13 @@ pub struct TalkArgs {
     #[arg(value_name = "MESSAGE")]
     pub messages: Vec<String>,
 
-    /// Use IPv4 only.
-    #[arg(short = '4', conflicts_with = "ipv6")]
-    pub ipv4: bool,
-
-    /// Use IPv6 only.
-    #[arg(short = '6')]
-    pub ipv6: bool,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 
     /// line (for tcpkit serve) or chunk (each write a message, for the
     /// tutorial's own server).
-    #[arg(long, value_name = "MODE", value_enum, default_value_t = ClientFraming::Line)]
-    pub framing: ClientFraming,
-
-    /// Give up connecting after this long.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
-    pub connect_timeout: Duration,
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = ClientFramingArg::Line)]
+    pub framing: ClientFramingArg,
 
     /// Give up waiting for a reply, or for the close, after this long.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
@@ -210,13 +294,8 @@ pub struct FetchArgs {
     #[arg(short, long)]
     pub fail: bool,
 
-    /// Use IPv4 only.
-    #[arg(short = '4', conflicts_with = "ipv6")]
-    pub ipv4: bool,
-
-    /// Use IPv6 only.
-    #[arg(short = '6')]
-    pub ipv6: bool,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 
     /// Trust the CA certificates in FILE (PEM) as well as the built-in ones.
     #[arg(long, value_name = "FILE")]
@@ -225,10 +304,6 @@ pub struct FetchArgs {
     /// Do not check the server's certificate (https only; says so loudly).
     #[arg(short = 'k', long)]
     pub insecure: bool,
-
-    /// Give up resolving, connecting and the TLS handshake after this long.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
-    pub connect_timeout: Duration,
 
     /// Give up when the server sends nothing for this long.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
@@ -244,11 +319,11 @@ pub struct FetchArgs {
     pub max_head: usize,
 
     /// The most header fields accepted in one response head.
-    #[arg(long, value_name = "N", default_value_t = fetch::head::DEFAULT_MAX_HEADERS)]
+    #[arg(long, value_name = "N", default_value_t = fetch::DEFAULT_MAX_HEADERS)]
     pub max_headers: usize,
 
     /// The most interim (1xx) responses skipped before the final one.
-    #[arg(long, value_name = "N", default_value_t = fetch::head::DEFAULT_MAX_INTERIM)]
+    #[arg(long, value_name = "N", default_value_t = fetch::DEFAULT_MAX_INTERIM)]
     pub max_interim: usize,
 }
 
@@ -256,7 +331,7 @@ pub struct FetchArgs {
 pub struct BenchArgs {
     /// pingpong, pipeline, churn or hold.
     #[arg(value_name = "SCENARIO", value_enum)]
-    pub scenario: bench::Scenario,
+    pub scenario: ScenarioArg,
 
     /// The server, as HOST:PORT.
     #[arg(value_name = "ADDR", default_value = "127.0.0.1:9999")]
@@ -288,9 +363,8 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub threads: Option<u32>,
 
-    /// Give up connecting after this long.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
-    pub connect_timeout: Duration,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 
     /// A reply (or welcome, or close after exit) later than this is an error.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
@@ -298,8 +372,8 @@ pub struct BenchArgs {
 
     /// line for tcpkit serve; chunk for the tutorial's own server (no
     /// newlines; pingpong, churn and hold only).
-    #[arg(long, value_name = "MODE", value_enum, default_value_t = ClientFraming::Line)]
-    pub framing: ClientFraming,
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = ClientFramingArg::Line)]
+    pub framing: ClientFramingArg,
 
     /// The message sent (each connection adds -N to tell them apart).
     #[arg(long, value_name = "TEXT", default_value = "Michael")]
@@ -325,14 +399,6 @@ pub struct BenchArgs {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
-
-    /// Use IPv4 only.
-    #[arg(short = '4', conflicts_with = "ipv6")]
-    pub ipv4: bool,
-
-    /// Use IPv6 only.
-    #[arg(short = '6')]
-    pub ipv6: bool,
 }
 
 impl BenchArgs {
@@ -340,8 +406,9 @@ impl BenchArgs {
     /// stderr is a terminal for the live line.
     pub fn options(&self, progress: bool) -> bench::Options {
         use bench::Scenario;
+        let scenario = Scenario::from(self.scenario);
         let connections = self.connections.map_or(
-            match self.scenario {
+            match scenario {
                 Scenario::Pingpong | Scenario::Churn => 100,
                 Scenario::Pipeline => 50,
                 Scenario::Hold => 1000,
@@ -353,18 +420,18 @@ impl BenchArgs {
             |n| n as usize,
         );
         bench::Options {
-            scenario: self.scenario,
+            scenario,
             addr: self.addr.clone(),
-            family: family(self.ipv4, self.ipv6),
+            family: self.connect.family(),
             connections,
             depth: self.depth as usize,
             rate: self.rate,
             duration: self.duration,
             warmup: self.warmup,
             threads,
-            connect_timeout: self.connect_timeout,
+            connect_timeout: self.connect.connect_timeout,
             reply_timeout: self.timeout,
-            framing: self.framing,
+            framing: self.framing.into(),
             message: self.message.clone(),
             welcome: self.welcome.clone(),
             reply: protocol::Template::parse(&self.reply),
@@ -414,7 +481,7 @@ impl FetchArgs {
     /// The fetch options these arguments describe; `progress` says whether
     /// stderr is a terminal a bar can be drawn on.
     pub fn options(&self, progress: bool) -> fetch::Options {
-        use fetch::output::Destination;
+        use fetch::Destination;
         fetch::Options {
             url: self.url.clone(),
             destination: match &self.output {
@@ -432,13 +499,13 @@ impl FetchArgs {
             silent: self.silent,
             fail: self.fail,
             progress: progress && !self.silent,
-            family: family(self.ipv4, self.ipv6),
+            family: self.connect.family(),
             cacert: self.cacert.clone(),
             insecure: self.insecure,
-            connect_timeout: self.connect_timeout,
+            connect_timeout: self.connect.connect_timeout,
             read_timeout: self.read_timeout,
             max_time: self.max_time,
-            limits: fetch::head::Limits {
+            limits: fetch::Limits {
                 max_head: self.max_head,
                 max_headers: self.max_headers,
                 max_interim: self.max_interim,
@@ -447,23 +514,14 @@ impl FetchArgs {
     }
 }
 
-/// The address family that `-4` and `-6` ask for.
-fn family(ipv4: bool, ipv6: bool) -> crate::net::Family {
-    match (ipv4, ipv6) {
-        (true, _) => crate::net::Family::V4,
-        (_, true) => crate::net::Family::V6,
-        _ => crate::net::Family::Any,
-    }
-}
-
 impl TalkArgs {
     /// The client options these arguments describe.
-    pub fn options(&self) -> client::TalkOptions {
-        client::TalkOptions {
+    pub fn options(&self) -> talk::TalkOptions {
+        talk::TalkOptions {
             addr: self.addr.clone(),
-            family: family(self.ipv4, self.ipv6),
-            framing: self.framing,
-            connect_timeout: self.connect_timeout,
+            family: self.connect.family(),
+            framing: self.framing.into(),
+            connect_timeout: self.connect.connect_timeout,
             timeout: self.timeout,
             max_reply: self.max_reply,
         }
@@ -488,7 +546,7 @@ mod tests {
         assert_eq!(args.backlog, 1024);
         assert_eq!(args.max_message, 65536);
         assert_eq!(args.idle_timeout, Duration::from_secs(300));
-        assert_eq!(args.framing, Framing::Auto);
+        assert_eq!(Framing::from(args.framing), Framing::Auto);
         assert_eq!(args.delay, None);
     }
 
@@ -531,7 +589,7 @@ mod tests {
         };
         assert_eq!(args.addr, "127.0.0.1:1");
         assert_eq!(args.messages, ["Michael", "Tracy"]);
-        assert_eq!(args.options().family, crate::net::Family::V4);
+        assert_eq!(args.options().family, Family::V4);
         assert!(parse(&["talk", "-4", "-6"]).is_err());
         let cli = parse(&["talk"]).unwrap();
         let Command::Talk(args) = cli.command else {

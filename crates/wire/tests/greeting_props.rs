@@ -3,7 +3,7 @@
 //! follows its documented rule.
 
 use proptest::prelude::*;
-use tcpkit::protocol::{Close, Decoder, Framing, Settings, Template};
+use tcpkit_wire::greeting::{Close, Decoder, Framing, Settings, Template};
 
 /// Feeds the reads in turn, then EOF; returns the output and the close.
 fn feed(settings: &Settings, reads: &[Vec<u8>]) -> (Vec<u8>, Option<Close>) {

@@ -1,9 +1,58 @@
 //! The response head: parsing it (with httparse, under named size limits)
 //! and deciding how the body is framed (RFC 9112 §6.3).
 //!
-//! Pure functions over bytes; [`super::conn::Conn`] feeds them.
+//! Pure functions over bytes; `tcpkit::fetch` feeds them from its socket.
+//! Every way a head can be wrong is a [`HeadError`] variant, so callers
+//! branch on the kind, not on the message.
 
-use crate::error::Error;
+/// Why a response head was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeadError {
+    /// The head did not end within [`Limits::max_head`] bytes.
+    #[error("the response head is larger than {limit} bytes (raise --max-head?)")]
+    TooLarge {
+        /// The limit crossed.
+        limit: usize,
+    },
+    /// More fields than [`Limits::max_headers`].
+    #[error("the response head has more than {limit} header fields (raise --max-headers?)")]
+    TooManyFields {
+        /// The limit crossed.
+        limit: usize,
+    },
+    /// The start line is not `HTTP/1.0` or `HTTP/1.1`.
+    #[error("the response does not start with HTTP/1.0 or HTTP/1.1 (not an HTTP/1 server?)")]
+    NotHttp1,
+    /// Any other syntax error that httparse found.
+    #[error("malformed response head: {0}")]
+    Syntax(#[source] httparse::Error),
+    /// Transfer-Encoding in an HTTP/1.0 response (RFC 9112 §6.1).
+    #[error(
+        "an HTTP/1.0 response carries Transfer-Encoding, which HTTP/1.0 does not have \
+         (RFC 9112 §6.1)"
+    )]
+    TransferEncodingInHttp10,
+    /// `chunked` applied before another transfer coding.
+    #[error("Transfer-Encoding '{codings}' applies chunked before another coding")]
+    ChunkedNotLast {
+        /// The codings as listed.
+        codings: String,
+    },
+    /// A Content-Length that is not plain digits, or does not fit 64 bits.
+    #[error("invalid Content-Length {value:?} (must be digits only)")]
+    BadContentLength {
+        /// The value as sent.
+        value: String,
+    },
+    /// Two different Content-Length values (RFC 9112 §6.3 rule 5).
+    #[error("the response has different Content-Length values ({first} and {second})")]
+    ConflictingContentLength {
+        /// The first value seen.
+        first: u64,
+        /// A later, different value.
+        second: u64,
+    },
+}
 
 /// Named limits on what a server may send us before the body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +114,7 @@ pub enum Framing {
 
 /// Tries to parse one head at the start of `buf`. `Ok(None)` means more
 /// bytes are needed; `Ok(Some((head, len)))` gives the head and its length.
-pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<(Head, usize)>, Error> {
+pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<(Head, usize)>, HeadError> {
     let mut slots = vec![httparse::EMPTY_HEADER; limits.max_headers];
     let mut response = httparse::Response::new(&mut slots);
     let status = httparse::ParserConfig::default()
@@ -73,26 +122,24 @@ pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<(Head, usize)>, Error
         .parse_response(&mut response, buf);
     let len = match status {
         Ok(httparse::Status::Complete(len)) if len > limits.max_head => {
-            return Err(too_large(limits));
+            return Err(HeadError::TooLarge {
+                limit: limits.max_head,
+            });
         }
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) if buf.len() >= limits.max_head => {
-            return Err(too_large(limits));
+            return Err(HeadError::TooLarge {
+                limit: limits.max_head,
+            });
         }
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => {
-            return Err(malformed(format!(
-                "the response head has more than {} header fields (raise --max-headers?)",
-                limits.max_headers
-            )));
+            return Err(HeadError::TooManyFields {
+                limit: limits.max_headers,
+            });
         }
-        Err(httparse::Error::Version) => {
-            return Err(malformed(
-                "the response does not start with HTTP/1.0 or HTTP/1.1 (not an HTTP/1 server?)"
-                    .into(),
-            ));
-        }
-        Err(e) => return Err(malformed(format!("malformed response head: {e}"))),
+        Err(httparse::Error::Version) => return Err(HeadError::NotHttp1),
+        Err(e) => return Err(HeadError::Syntax(e)),
     };
     let fields = response
         .headers
@@ -107,18 +154,6 @@ pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<(Head, usize)>, Error
         fields,
     };
     Ok(Some((head, len)))
-}
-
-fn too_large(limits: &Limits) -> Error {
-    malformed(format!(
-        "the response head is larger than {} bytes (raise --max-head?)",
-        limits.max_head
-    ))
-}
-
-/// An error for a response that breaks HTTP/1.1.
-pub fn malformed(message: String) -> Error {
-    Error::Protocol(message)
 }
 
 /// Replaces the CR and LF of an obs-fold with spaces.
@@ -164,7 +199,7 @@ impl Head {
 
     /// How the body is framed, per RFC 9112 §6.3, and any warnings about
     /// the choice. `head_request` is true when we sent HEAD.
-    pub fn framing(&self, head_request: bool) -> Result<(Framing, Vec<String>), Error> {
+    pub fn framing(&self, head_request: bool) -> Result<(Framing, Vec<String>), HeadError> {
         let mut warnings = Vec::new();
         // §6.3 rule 1: these never have a body, whatever the fields say.
         if head_request || self.is_interim() || self.status == 204 || self.status == 304 {
@@ -179,11 +214,7 @@ impl Head {
             .collect();
         if self.values("transfer-encoding").next().is_some() {
             if self.minor == 0 {
-                return Err(malformed(
-                    "an HTTP/1.0 response carries Transfer-Encoding, which HTTP/1.0 does not have \
-                     (RFC 9112 §6.1)"
-                        .into(),
-                ));
+                return Err(HeadError::TransferEncodingInHttp10);
             }
             if has_length {
                 warnings.push(
@@ -195,10 +226,9 @@ impl Head {
             let chunked_at = codings.iter().position(|c| c == "chunked");
             let last_is_chunked = codings.last().is_some_and(|c| c == "chunked");
             if chunked_at.is_some_and(|at| at + 1 != codings.len()) {
-                return Err(malformed(format!(
-                    "Transfer-Encoding '{}' applies chunked before another coding",
-                    codings.join(", ")
-                )));
+                return Err(HeadError::ChunkedNotLast {
+                    codings: codings.join(", "),
+                });
             }
             let others: Vec<&str> = codings
                 .iter()
@@ -227,7 +257,7 @@ impl Head {
 
     /// The one Content-Length, from every field and comma-separated value;
     /// equal repeats are allowed, different ones are an error (§6.3 rule 5).
-    fn content_length(&self) -> Result<u64, Error> {
+    fn content_length(&self) -> Result<u64, HeadError> {
         let mut found: Option<u64> = None;
         for value in self.values("content-length") {
             for item in value.split(|&b| b == b',') {
@@ -235,22 +265,24 @@ impl Head {
                 let valid = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
                 let n = valid.then(|| text.parse::<u64>().ok()).flatten();
                 let Some(n) = n else {
-                    return Err(malformed(format!(
-                        "invalid Content-Length {:?} (must be digits only)",
-                        String::from_utf8_lossy(item).trim()
-                    )));
+                    return Err(HeadError::BadContentLength {
+                        value: String::from_utf8_lossy(item).trim().to_string(),
+                    });
                 };
                 match found {
                     Some(m) if m != n => {
-                        return Err(malformed(format!(
-                            "the response has different Content-Length values ({m} and {n})"
-                        )));
+                        return Err(HeadError::ConflictingContentLength {
+                            first: m,
+                            second: n,
+                        });
                     }
                     _ => found = Some(n),
                 }
             }
         }
-        found.ok_or_else(|| malformed("an empty Content-Length".into()))
+        found.ok_or_else(|| HeadError::BadContentLength {
+            value: String::new(),
+        })
     }
 }
 

@@ -3,7 +3,7 @@
 //! the same, and nothing after the body is consumed.
 
 use proptest::prelude::*;
-use tcpkit::fetch::chunked::ChunkedDecoder;
+use tcpkit_wire::chunked::ChunkedDecoder;
 
 /// Encodes `body` in chunks of the given sizes (cycled), with upper- or
 /// lower-case hex and optional extensions and trailers.

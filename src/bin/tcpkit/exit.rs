@@ -1,0 +1,96 @@
+//! How the binary ends: each [`ErrorKind`] has one documented exit code
+//! (the README's table), and an error is printed as one line,
+//! `tcpkit: error: what failed: why (what to do)`, its causes joined in
+//! order and the library's hint last.
+
+use std::io;
+
+use tcpkit::net::describe;
+use tcpkit::{Error, ErrorKind};
+
+/// Success.
+pub const OK: u8 = 0;
+/// Any failure without a class of its own.
+pub const OTHER: u8 = 1;
+/// The command line was wrong (clap's own code).
+pub const USAGE: u8 = 2;
+/// A second Ctrl+C or SIGTERM ended the server at once.
+pub const INTERRUPTED: u8 = 130;
+
+/// The exit code of a kind of failure.
+pub fn code_of_kind(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::InvalidInput => USAGE,
+        ErrorKind::Address => 3,
+        ErrorKind::AddrInUse => 4,
+        ErrorKind::PermissionDenied => 5,
+        ErrorKind::Connect => 6,
+        ErrorKind::Timeout => 7,
+        ErrorKind::Protocol => 8,
+        ErrorKind::Tls => 9,
+        ErrorKind::Truncated => 10,
+        ErrorKind::Redirects => 11,
+        ErrorKind::HttpStatus => 12,
+        ErrorKind::LocalFile => 13,
+        ErrorKind::BenchFailed => 14,
+        // A closed pipe (`tcpkit talk | head`) is how such a run ends.
+        ErrorKind::OutputClosed => OK,
+        _ => OTHER,
+    }
+}
+
+/// The exit code for an error chain: the first [`Error`] in it decides.
+pub fn code_of(err: &anyhow::Error) -> u8 {
+    ErrorKind::of(err).map_or(OTHER, code_of_kind)
+}
+
+/// The one line printed for an error (without the `tcpkit: error: `
+/// prefix): every cause in order, I/O errors as they read in a sentence
+/// ("connection refused", not "Connection refused (os error 111)"), then
+/// the hint of the first [`Error`].
+pub fn message(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let text = match cause.downcast_ref::<io::Error>() {
+            Some(e) => describe(e),
+            None => cause.to_string(),
+        };
+        // thiserror's `transparent` and anyhow's context can repeat a
+        // message as its own source; say it once.
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+    }
+    let hint = err
+        .chain()
+        .find_map(|e| e.downcast_ref::<Error>())
+        .map_or("", Error::hint);
+    format!("{}{hint}", parts.join(": "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_then_hint() {
+        let err = anyhow::Error::new(Error::Connect {
+            spec: "127.0.0.1:1".into(),
+            hint: " (is the server running on 127.0.0.1:1?)".into(),
+            source: Some(io::Error::from_raw_os_error(libc_econnrefused())),
+        });
+        assert_eq!(
+            message(&err),
+            "cannot connect to 127.0.0.1:1: connection refused (is the server running on 127.0.0.1:1?)"
+        );
+        assert_eq!(code_of(&err), 6);
+        assert_eq!(code_of(&anyhow::anyhow!("no kind")), OTHER);
+        assert_eq!(code_of(&Error::OutputClosed.into()), OK);
+    }
+
+    fn libc_econnrefused() -> i32 {
+        io::Error::from(io::ErrorKind::ConnectionRefused)
+            .raw_os_error()
+            .unwrap_or(111)
+    }
+}

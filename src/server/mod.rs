@@ -9,6 +9,7 @@
 //! up to a grace period, then drop whatever is left. Idle timeouts come
 //! from one shared coarse clock (`IdleClock`), not a timer per connection.
 
+mod conn;
 mod handler;
 mod listener;
 

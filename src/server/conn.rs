@@ -1,0 +1,302 @@
+//! [`Connection`]: one client's socket and its framing, and every low-level
+//! trick that makes serving it fast. The handler (`handler.rs`) decides
+//! *what* happens on a connection; this type decides *how* bytes move.
+//!
+//! What it assumes, and why it is fast:
+//! - An idle connection owns no buffer. [`Connection::exchange`] reads into
+//!   a per-thread scratch buffer right after the socket is readable, the
+//!   [`Decoder`] appends every reply of that read to a per-thread output
+//!   buffer, and the whole batch goes out in one write, all without an
+//!   await, so the buffers can be lent to whichever connection runs on the
+//!   thread. Only what the socket would not take at once is copied into
+//!   memory the connection owns.
+//! - A read that leaves room in the buffer has emptied the socket, so its
+//!   readiness is cleared at once (as tokio's own `poll_read` does): the
+//!   next wait goes straight to the reactor instead of first making a read
+//!   that can only say EAGAIN.
+//! - [`Connection::wait_for_input`] is the only await of an idle
+//!   connection: the socket's readiness is polled through its own waker
+//!   slot, and time and shutdown come through one waiter the caller keeps
+//!   for the whole connection, so a wait registers nothing new.
+//!
+//! The seam: the handler never touches the socket; it only calls
+//! `send_now`, `send`, `wait_for_input`, `exchange`, `decode` and
+//! `linger`, and only this type's methods use the stream (readiness,
+//! `read_now`, `write_now`, `write_all`, `shutdown`).
+//! - A TLS stream goes in there: the stream becomes an enum of plain TCP
+//!   and rustls's `ServerConnection` over the socket. `read_now` reads
+//!   ciphertext and hands out plaintext from rustls's reader, `write_now`
+//!   writes plaintext into rustls and flushes its records, and the
+//!   handshake runs in a constructor before the handler gets the
+//!   connection, so the welcome is sent after it with no change to the
+//!   handler.
+//! - A PROXY-protocol preamble is read by a constructor too, through
+//!   `read_now` and before any byte reaches the decoder: the header
+//!   (parsed by the wire crate) gives the real client address the handler
+//!   logs, and the bytes after it are the first input of the decoder.
+
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::Duration;
+
+use tcpkit_wire::Escaped;
+use tcpkit_wire::greeting::{Close, Decoder, Framing, Progress, Settings};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+use tokio::sync::futures::Notified;
+use tracing::debug;
+
+/// The size of one read from a socket.
+const READ_SIZE: usize = 64 * 1024;
+
+/// Buffers lent to whichever connection runs on this thread between awaits.
+struct Scratch {
+    input: Vec<u8>,
+    output: Vec<u8>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch {
+        input: vec![0; READ_SIZE],
+        output: Vec::with_capacity(READ_SIZE),
+    });
+}
+
+/// One client's socket and its framing state.
+pub(super) struct Connection {
+    /// The client's socket; touched only by the private I/O methods below.
+    stream: TcpStream,
+    /// Framing state: chunk or line, and any partial line.
+    decoder: Decoder,
+}
+
+/// What a waiting connection woke up for.
+pub(super) enum Wake<T> {
+    /// The socket has input (or an end of stream, or an error to read).
+    Readable,
+    /// The caller's event check said so (shutdown, idle timeout).
+    Event(T),
+    /// The socket failed.
+    Failed(io::Error),
+}
+
+/// How one read ended the stream, if it did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum End {
+    /// The decoder wants the connection closed (`exit`, a message too long).
+    Close(Close),
+    /// The client closed its side.
+    Eof,
+}
+
+/// The outcome of one [`Connection::exchange`].
+pub(super) enum Exchange {
+    /// Nothing to read after all (a spurious wake-up).
+    WouldBlock,
+    /// Read once and answered.
+    Answered {
+        /// Replies written (or left in `unsent`).
+        replies: usize,
+        /// Set when this read ended the conversation.
+        end: Option<End>,
+        /// What the socket would not take at once; send it with
+        /// [`Connection::send`] before reading again.
+        unsent: Vec<u8>,
+    },
+    /// Read once and held undecoded, as asked: the caller answers it.
+    Held(Vec<u8>),
+}
+
+/// Why [`Connection::send`] did not finish.
+pub(super) enum SendError {
+    /// The socket failed.
+    Failed(io::Error),
+    /// The client did not take the bytes within the time given.
+    TimedOut,
+}
+
+impl Connection {
+    /// Takes over an accepted socket.
+    pub(super) fn new(stream: TcpStream, framing: Framing) -> Connection {
+        // Replies are small and must not wait for Nagle's algorithm.
+        let _ = stream.set_nodelay(true);
+        Connection {
+            stream,
+            decoder: Decoder::new(framing),
+        }
+    }
+
+    /// Sends as much of `bytes` as the socket takes without waiting; the
+    /// number sent. (The welcome nearly always fits at once.)
+    pub(super) fn send_now(&self, bytes: &[u8]) -> io::Result<usize> {
+        self.write_now(bytes)
+    }
+
+    /// Sends all of `bytes`, waiting at most `limit` in all.
+    pub(super) async fn send(&mut self, bytes: &[u8], limit: Duration) -> Result<(), SendError> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        match tokio::time::timeout(limit, self.stream.write_all(bytes)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(SendError::Failed(e)),
+            Err(_) => Err(SendError::TimedOut),
+        }
+    }
+
+    /// Waits until the socket has input or `check` says why to stop.
+    /// `check` is asked first and then each time `events` (a waiter on
+    /// `notify` that the caller keeps for the whole connection) fires; the
+    /// waiter is re-armed each time, since a notification uses it up.
+    /// Every idle connection keeps this future, so it is a plain fn
+    /// returning one `poll_fn` that owns its four small captures (an
+    /// `async fn` would keep its arguments and the closure's references to
+    /// them side by side); `check` should be a small `move` closure.
+    pub(super) fn wait_for_input<'s, 'a, T>(
+        &'s self,
+        notify: &'a Notify,
+        mut events: Pin<&'s mut Notified<'a>>,
+        check: impl Fn() -> Option<T> + 's,
+    ) -> impl Future<Output = Wake<T>> + 's {
+        poll_fn(move |cx| {
+            if let Some(stop) = check() {
+                return Poll::Ready(Wake::Event(stop));
+            }
+            match self.stream.poll_read_ready(cx) {
+                Poll::Ready(Ok(())) => return Poll::Ready(Wake::Readable),
+                Poll::Ready(Err(e)) => return Poll::Ready(Wake::Failed(e)),
+                Poll::Pending => {}
+            }
+            while events.as_mut().poll(cx).is_ready() {
+                events.set(notify.notified());
+                if let Some(stop) = check() {
+                    return Poll::Ready(Wake::Event(stop));
+                }
+            }
+            Poll::Pending
+        })
+    }
+
+    /// The hot path: one read, every reply it calls for, one write, all
+    /// without awaiting, so the thread's scratch buffers can be used. With
+    /// `hold`, the read is handed back undecoded instead ([`Exchange::Held`];
+    /// an end of stream is still decoded here). `peer` is for the debug log.
+    pub(super) fn exchange(
+        &mut self,
+        settings: &Settings,
+        hold: bool,
+        peer: SocketAddr,
+    ) -> io::Result<Exchange> {
+        SCRATCH.with_borrow_mut(|scratch| {
+            let Scratch { input, output } = scratch;
+            output.clear();
+            let (progress, eof) = match self.read_now(input) {
+                Ok(0) => (self.decoder.finish(settings, output), true),
+                Ok(n) => {
+                    let read = &input[..n];
+                    debug!("{peer}: read {n} bytes: {}", Escaped(read));
+                    if hold {
+                        return Ok(Exchange::Held(read.to_vec()));
+                    }
+                    (
+                        self.decoder.decode(settings, read, output, usize::MAX),
+                        false,
+                    )
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Exchange::WouldBlock),
+                Err(e) => return Err(e),
+            };
+            let end = match progress.close {
+                Some(close) => Some(End::Close(close)),
+                None if eof => Some(End::Eof),
+                None => None,
+            };
+            let sent = self.write_now(output)?;
+            Ok(Exchange::Answered {
+                replies: progress.replies,
+                end,
+                unsent: output[sent..].to_vec(),
+            })
+        })
+    }
+
+    /// Decodes held input (see [`Exchange::Held`]) into `out`, at most
+    /// `budget` replies.
+    pub(super) fn decode(
+        &mut self,
+        settings: &Settings,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        budget: usize,
+    ) -> Progress {
+        self.decoder.decode(settings, input, out, budget)
+    }
+
+    /// Nginx's lingering close: shut down our side, then read and discard
+    /// what the client still sends, for at most `limit`. Closing a socket
+    /// with unread input makes the kernel send a reset, and a reset can
+    /// destroy replies the client has not read yet.
+    pub(super) async fn linger(&mut self, limit: Duration) {
+        if self.stream.shutdown().await.is_err() {
+            return;
+        }
+        let drain = async {
+            loop {
+                // Wait first: the client's close cannot be here before it
+                // has seen ours, so reading at once would only say EAGAIN.
+                if self.stream.readable().await.is_err() {
+                    return;
+                }
+                let read = SCRATCH.with_borrow_mut(|s| self.stream.try_read(&mut s.input));
+                match read {
+                    Ok(0) => return,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(_) => return,
+                }
+            }
+        };
+        let _ = tokio::time::timeout(limit, drain).await;
+    }
+
+    /// Reads what the socket holds without waiting. A read that leaves room
+    /// in `buf` has emptied the socket, so its readiness is cleared at once.
+    fn read_now(&self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::io::Read;
+        let stream = &self.stream;
+        let room = buf.len();
+        let mut got = None;
+        let result = stream.try_io(tokio::io::Interest::READABLE, || {
+            let n = (&*socket2::SockRef::from(stream)).read(buf)?;
+            got = Some(n);
+            if n > 0 && n < room {
+                // Tells tokio to clear readiness; `got` carries the real result.
+                Err(io::ErrorKind::WouldBlock.into())
+            } else {
+                Ok(n)
+            }
+        });
+        match got {
+            Some(n) => Ok(n),
+            None => result,
+        }
+    }
+
+    /// Writes as much of `bytes` as the socket takes without waiting.
+    fn write_now(&self, bytes: &[u8]) -> io::Result<usize> {
+        let mut sent = 0;
+        while sent < bytes.len() {
+            match self.stream.try_write(&bytes[sent..]) {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(sent)
+    }
+}

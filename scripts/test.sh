@@ -7,9 +7,6 @@
 #   python3 (the tutorial's own programs), netcat-openbsd (nc -N), setpriv
 #   (to bind a low port as nobody), and for fetch nginx, openssl, curl and
 #   gzip. Each such test fails loudly when its peer is missing.
-# jemalloc (a default feature, for the release binary's memory per
-# connection) is left out: it changes no behaviour and its C build would
-# take most of the test build's time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Debian puts nginx in /usr/sbin, which a non-root PATH may lack.
@@ -33,4 +30,4 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
 fi
 
-cargo test --workspace --all-targets --no-default-features --features cli,peer-tests
+cargo test --workspace --all-targets --features peer-tests

@@ -3,7 +3,9 @@
 //! [`run`] takes listeners the caller bound (tests bind port 0) and a shutdown
 //! future. Each listener gets a `listener::Listener` that owns the accept
 //! loop and the connection limit; each connection gets a
-//! `handler::Handler` that speaks the protocol of [`tcpkit_wire::greeting`].
+//! `handler::Handler`, its policy (welcome, answer, delay, shutdown,
+//! linger), over a `conn::Connection`, which owns the socket, the
+//! [`tcpkit_wire::greeting`] decoder and the fast paths.
 //! Shutdown follows tokio's graceful-shutdown example: stop accepting, cancel
 //! a [`CancellationToken`] the handlers watch, wait for the [`TaskTracker`]
 //! up to a grace period, then drop whatever is left. Idle timeouts come

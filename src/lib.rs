@@ -11,7 +11,7 @@
 //! - [`talk`]: `tcpkit talk`, the tutorial's client, scripted or joined to
 //!   a reader and a writer like `nc`.
 //! - [`fetch`]: `tcpkit fetch`, the tutorial's web client done correctly.
-//! - [`bench`]: `tcpkit bench`, the load generator that checks every reply.
+//! - [`bench`](mod@bench): `tcpkit bench`, the load generator that checks every reply.
 //! - [`net`]: resolving `HOST:PORT`, listening with a backlog, connecting.
 //! - [`wire`]: the pure codecs (the `tcpkit-wire` crate), re-exported.
 

@@ -6,14 +6,14 @@ use std::io;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tracing::{info, warn};
+use tracing::info;
 
 use tcpkit::net::{self, Family};
 use tcpkit::wire::greeting::{Settings, Template};
 use tcpkit::{Error, bench, fetch, server, talk};
 
 use crate::cli::{BenchArgs, Cli, Command, DemoArgs, FetchArgs, ServeArgs, TalkArgs};
-use crate::{demo, exit};
+use crate::demo;
 
 /// Runs the command the user asked for.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -61,28 +61,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             );
         }
         info!("Serving up to {max_connections} connections at once (open-file limit {fd_limit}).");
-        server::run(listeners, config, shutdown_signal()).await;
+        server::run(listeners, config, crate::shutdown_signal()).await;
         Ok(())
     })
-}
-
-/// Completes at the first Ctrl+C or SIGTERM; a second one exits at once.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(term) => Some(term),
-        Err(e) => {
-            warn!("cannot watch SIGTERM ({e}); only Ctrl+C stops the server");
-            None
-        }
-    };
-    next_signal(term.as_mut()).await;
-    info!("Signal received: finishing open connections (signal again to stop at once).");
-    tokio::spawn(async move {
-        next_signal(term.as_mut()).await;
-        eprintln!("tcpkit: second signal: stopping at once");
-        std::process::exit(i32::from(exit::INTERRUPTED));
-    });
 }
 
 fn talk(args: TalkArgs) -> anyhow::Result<()> {
@@ -145,17 +126,4 @@ fn bench(args: BenchArgs) -> anyhow::Result<()> {
         .into());
     }
     Ok(())
-}
-
-/// The next Ctrl+C, or SIGTERM when it is watched.
-async fn next_signal(term: Option<&mut tokio::signal::unix::Signal>) {
-    match term {
-        Some(term) => tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        },
-        None => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }

@@ -1,7 +1,7 @@
 //! The `tcpkit` binary: parse the command line, set up logs, dispatch, and
 //! turn errors into `tcpkit: error: ...` and a documented exit code. It
-//! owns the process (exit codes, signals, a closed stdout); the library
-//! never does.
+//! owns the process (exit codes, signals, a closed stdout), here in this
+//! file; the library never does.
 
 mod cli;
 mod commands;
@@ -10,6 +10,8 @@ mod exit;
 mod logging;
 
 use std::process::ExitCode;
+
+use tracing::{info, warn};
 
 use clap::Parser;
 use cli::Cli;
@@ -38,6 +40,38 @@ fn main() -> ExitCode {
         Err(err) => {
             eprintln!("tcpkit: error: {}", exit::message(&err));
             ExitCode::from(exit::code_of(&err))
+        }
+    }
+}
+
+/// Completes at the first Ctrl+C or SIGTERM; a second one exits at once.
+pub(crate) async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(term) => Some(term),
+        Err(e) => {
+            warn!("cannot watch SIGTERM ({e}); only Ctrl+C stops the server");
+            None
+        }
+    };
+    next_signal(term.as_mut()).await;
+    info!("Signal received: finishing open connections (signal again to stop at once).");
+    tokio::spawn(async move {
+        next_signal(term.as_mut()).await;
+        eprintln!("tcpkit: second signal: stopping at once");
+        std::process::exit(i32::from(exit::INTERRUPTED));
+    });
+}
+
+/// The next Ctrl+C, or SIGTERM when it is watched.
+async fn next_signal(term: Option<&mut tokio::signal::unix::Signal>) {
+    match term {
+        Some(term) => tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        },
+        None => {
+            let _ = tokio::signal::ctrl_c().await;
         }
     }
 }

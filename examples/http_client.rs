@@ -27,8 +27,8 @@ async fn main() -> anyhow::Result<()> {
     let target = Target::parse(&url)?;
     let options = ConnectOptions {
         family: tcpkit::net::Family::Any,
-        connect_timeout: Duration::from_secs(10),
-        read_timeout: Duration::from_secs(30),
+        connect_timeout: Some(Duration::from_secs(10)),
+        read_timeout: Some(Duration::from_secs(30)),
         max_head: fetch::DEFAULT_MAX_HEAD,
         tls: tls_config(None, false)?,
     };

@@ -4,6 +4,7 @@
 //! std's `TcpListener::bind` always asks for a backlog of 128, which loses
 //! connections when a thousand clients arrive at once; socket2 lets us choose.
 
+use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
@@ -129,12 +130,30 @@ pub fn listen(addr: SocketAddr, backlog: u32) -> Result<std::net::TcpListener, E
     }
 }
 
+/// Runs `work` within `limit`; `None` when the time ran out. A limit of
+/// `None` is no limit: every timeout flag takes 0 to mean that.
+pub async fn within<F: Future>(limit: Option<Duration>, work: F) -> Option<F::Output> {
+    match limit {
+        Some(limit) => tokio::time::timeout(limit, work).await.ok(),
+        None => Some(work.await),
+    }
+}
+
 /// Connects to the first of `addrs` that answers, each try bounded by
-/// `timeout`; `spec` is what the user typed, for the error message.
-pub fn connect(spec: &str, addrs: &[SocketAddr], timeout: Duration) -> Result<TcpStream, Error> {
+/// `timeout` (`None`: the system's own limit); `spec` is what the user
+/// typed, for the error message.
+pub fn connect(
+    spec: &str,
+    addrs: &[SocketAddr],
+    timeout: Option<Duration>,
+) -> Result<TcpStream, Error> {
     let mut last = None;
     for addr in addrs {
-        match TcpStream::connect_timeout(addr, timeout) {
+        let tried = match timeout {
+            Some(timeout) => TcpStream::connect_timeout(addr, timeout),
+            None => TcpStream::connect(addr),
+        };
+        match tried {
             Ok(stream) => {
                 // Replies and messages are small: send them at once.
                 let _ = stream.set_nodelay(true);
@@ -151,9 +170,16 @@ pub fn connect(spec: &str, addrs: &[SocketAddr], timeout: Duration) -> Result<Tc
         });
     };
     Err(match e.kind() {
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Error::Timeout {
-            what: format!("connecting to {spec}"),
-            after: timeout,
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => match timeout {
+            Some(after) => Error::Timeout {
+                what: format!("connecting to {spec}"),
+                after,
+            },
+            None => Error::Connect {
+                spec: spec.to_string(),
+                hint: format!(" (the system gave up connecting to {addr})"),
+                source: Some(e),
+            },
         },
         io::ErrorKind::ConnectionRefused => Error::Connect {
             spec: spec.to_string(),

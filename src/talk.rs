@@ -44,10 +44,10 @@ pub struct TalkOptions {
     pub family: Family,
     /// Line or chunk framing.
     pub framing: ClientFraming,
-    /// Limit on connecting.
-    pub connect_timeout: Duration,
-    /// Limit on waiting for a reply or for the close.
-    pub timeout: Duration,
+    /// Limit on connecting (`None`: the system's own).
+    pub connect_timeout: Option<Duration>,
+    /// Limit on waiting for a reply or for the close (`None`: no limit).
+    pub timeout: Option<Duration>,
     /// The longest reply accepted, in bytes.
     pub max_reply: usize,
 }
@@ -58,8 +58,8 @@ impl Default for TalkOptions {
             addr: "127.0.0.1:9999".to_string(),
             family: Family::Any,
             framing: ClientFraming::Line,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT),
+            timeout: Some(DEFAULT_TIMEOUT),
             max_reply: DEFAULT_MAX_REPLY,
         }
     }
@@ -88,7 +88,7 @@ pub fn script(opts: &TalkOptions, messages: &[String], out: &mut dyn Write) -> a
     }
     let stream = connect(opts)?;
     stream
-        .set_read_timeout(Some(opts.timeout))
+        .set_read_timeout(opts.timeout)
         .context("cannot set a read timeout")?;
     let mut conn = Conversation {
         reader: BufReader::with_capacity(
@@ -139,8 +139,8 @@ impl Conversation<'_> {
                 let got = (&mut self.reader).take(limit).read_until(b'\n', &mut reply);
                 if got.is_ok() && !reply.ends_with(b"\n") && reply.len() as u64 == limit {
                     return Err(Error::protocol(format!(
-                        "{what} is longer than {} bytes (see --max-reply)",
-                        self.opts.max_reply
+                        "{what} is longer than {} (see --max-reply)",
+                        tcpkit_wire::Bytes::of(self.opts.max_reply)
                     ))
                     .into());
                 }
@@ -241,10 +241,13 @@ pub fn interactive(
             {
                 // Only once input has ended do we wait for the server with a limit:
                 // before that, a person may just be slow to type.
-                if input_done.load(Ordering::Acquire) && last_heard.elapsed() > opts.timeout {
+                if let Some(limit) = opts.timeout
+                    && input_done.load(Ordering::Acquire)
+                    && last_heard.elapsed() > limit
+                {
                     return Err(Error::Timeout {
                         what: "waiting for the server to close after the end of input".into(),
-                        after: opts.timeout,
+                        after: limit,
                     }
                     .into());
                 }
@@ -310,9 +313,11 @@ fn stdout_error(e: io::Error) -> anyhow::Result<()> {
     Err(anyhow::Error::new(e).context("cannot write to standard output"))
 }
 
-fn timeout_or_lost(what: &str, after: Duration, e: io::Error) -> anyhow::Error {
-    match e.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout {
+/// A read that failed: the timeout when there is one and it ran out, else
+/// a lost connection.
+fn timeout_or_lost(what: &str, limit: Option<Duration>, e: io::Error) -> anyhow::Error {
+    match (e.kind(), limit) {
+        (io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut, Some(after)) => Error::Timeout {
             what: what.to_string(),
             after,
         }

@@ -388,3 +388,92 @@ fn with_default_limits_a_small_fd_limit_makes_clients_wait_not_fail() {
     assert!(!server.log().contains("accept failed"), "{}", server.log());
     serves_again(server.addr);
 }
+
+#[test]
+fn a_bare_number_is_seconds_as_in_curl() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap().to_string();
+    let out = talk(&["--timeout", "0.3", &addr, "Michael"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("waiting for the welcome timed out after 300ms"));
+}
+
+#[test]
+fn zero_turns_a_talk_limit_off() {
+    // Before, --timeout 0 could not even be set on the socket.
+    let server = Proc::serve(&["--bind", "127.0.0.1:0", "--delay", "200ms"]);
+    let addr = server.addr.to_string();
+    let out = talk(&["--timeout", "0", "--connect-timeout", "0", &addr, "Michael"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_eq!(stdout_of(&out), "Welcome!\nHello, Michael!\n");
+}
+
+#[test]
+fn idle_timeout_zero_never_closes_an_idle_connection() {
+    // 0s used to close every connection after a few milliseconds.
+    let server = Proc::serve(&["--bind", "127.0.0.1:0", "--idle-timeout", "0"]);
+    let mut c = LineClient::connect(server.addr);
+    assert_eq!(c.line(), "Welcome!\n");
+    thread::sleep(Duration::from_millis(500));
+    c.send(b"still here\n");
+    assert_eq!(c.line(), "Hello, still here!\n");
+}
+
+#[test]
+fn negative_and_out_of_range_numbers_say_the_range() {
+    for (args, says) in [
+        (
+            &["serve", "--backlog", "-1"][..],
+            "'-1' must be a whole number from 0 to 2147483647",
+        ),
+        (
+            &["serve", "--idle-timeout", "-5"],
+            "a duration cannot be negative",
+        ),
+        (
+            &["serve", "--max-message", "-1"],
+            "a size cannot be negative",
+        ),
+        (
+            &["bench", "pipeline", "--depth", "65537"],
+            "65537 is out of range: must be a whole number from 1 to 65536",
+        ),
+        (&["bench", "pingpong", "--threads", "0"], "from 1 to 1024"),
+        (
+            &["fetch", "http://127.0.0.1:1/", "--max-redirs", "-2"],
+            "from 0 to 1000",
+        ),
+    ] {
+        let out = Cmd::new(tcpkit()).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr_of(&out).contains(says),
+            "{args:?}: {}",
+            stderr_of(&out)
+        );
+    }
+    // Where 0 cannot mean "off", it is refused with the reason.
+    let out = Cmd::new(tcpkit())
+        .args(["bench", "pingpong", "127.0.0.1:1", "--timeout", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains("so that every run ends"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+#[test]
+fn one_byte_is_singular() {
+    let server = Proc::serve(&["--bind", "127.0.0.1:0", "--max-message", "1"]);
+    let mut c = LineClient::connect(server.addr);
+    assert_eq!(c.line(), "Welcome!\n");
+    c.send(b"ab\n");
+    assert_eq!(c.line(), "Error: message longer than 1 byte\n");
+}

@@ -931,3 +931,32 @@ fn output_to_dev_null_is_written_directly() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.files().is_empty());
 }
+
+#[test]
+fn zero_limits_are_no_limits_and_bare_numbers_are_seconds() {
+    // curl's habits: --max-time 0 is no limit (it used to time out at
+    // once), and a bare number is seconds.
+    let (run, server) = {
+        let server = Script::bind().serve(vec![Reply::bytes(format!(
+            "{OK}Content-Length: 5\r\n\r\nhello"
+        ))]);
+        let run = fetch(&[
+            "--max-time",
+            "0",
+            "--read-timeout",
+            "0",
+            "--connect-timeout",
+            "2.5",
+            &server.url("/f"),
+        ]);
+        (run, server)
+    };
+    assert_saved(&run, &server, b"hello");
+}
+
+#[test]
+fn one_byte_saved_is_singular() {
+    let (run, server) = one(Reply::bytes(format!("{OK}Content-Length: 1\r\n\r\nx")));
+    assert_saved(&run, &server, b"x");
+    assert!(run.stderr.contains("saved 1 byte to f"), "{}", run.stderr);
+}

@@ -219,7 +219,7 @@ fn oversize_line_gets_an_error_after_earlier_replies() {
 #[test]
 fn idle_connection_is_closed() {
     let server = start(Config {
-        idle_timeout: Duration::from_millis(200),
+        idle_timeout: Some(Duration::from_millis(200)),
         ..config()
     });
     let mut c = server.client();
@@ -233,7 +233,7 @@ fn input_postpones_the_idle_timeout() {
     // The idle clock is coarse (an eighth of the timeout); a client that
     // keeps talking must never be cut, however its messages fall on ticks.
     let server = start(Config {
-        idle_timeout: Duration::from_millis(300),
+        idle_timeout: Some(Duration::from_millis(300)),
         ..config()
     });
     let mut c = server.client();
@@ -254,7 +254,7 @@ fn input_postpones_the_idle_timeout() {
 #[test]
 fn client_that_never_reads_is_dropped_and_frees_its_slot() {
     let server = start(Config {
-        write_timeout: Duration::from_millis(300),
+        write_timeout: Some(Duration::from_millis(300)),
         max_connections: 1,
         ..config()
     });

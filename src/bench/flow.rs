@@ -49,9 +49,9 @@ pub async fn connect_all(
 
 /// Connects and reads the welcome.
 pub async fn open(opts: &Options, addr: SocketAddr, script: &Script) -> Result<TcpStream, String> {
-    let stream = tokio::time::timeout(opts.connect_timeout, TcpStream::connect(addr))
+    let stream = crate::net::within(opts.connect_timeout, TcpStream::connect(addr))
         .await
-        .map_err(|_| format!("connecting to {addr} timed out"))?
+        .ok_or_else(|| format!("connecting to {addr} timed out"))?
         .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
     let _ = stream.set_nodelay(true);
     let mut stream = stream;

@@ -99,8 +99,11 @@ pub fn run(opts: &Options, addr: SocketAddr) -> anyhow::Result<Report> {
 
 /// Connects and reads the welcome.
 pub(super) fn open(opts: &Options, addr: SocketAddr, script: &Script) -> Result<TcpStream, String> {
-    let mut stream = TcpStream::connect_timeout(&addr, opts.connect_timeout)
-        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    let connected = match opts.connect_timeout {
+        Some(limit) => TcpStream::connect_timeout(&addr, limit),
+        None => TcpStream::connect(addr),
+    };
+    let mut stream = connected.map_err(|e| format!("cannot connect to {addr}: {e}"))?;
     let _ = stream.set_nodelay(true);
     stream
         .set_read_timeout(Some(opts.reply_timeout))

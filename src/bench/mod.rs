@@ -92,9 +92,10 @@ pub struct Options {
     pub warmup: Duration,
     /// Load threads.
     pub threads: usize,
-    /// Bound on each connect.
-    pub connect_timeout: Duration,
-    /// A reply that takes longer is an error.
+    /// Bound on each connect (`None`: the system's own).
+    pub connect_timeout: Option<Duration>,
+    /// A reply that takes longer is an error; more than zero, so every
+    /// run ends.
     pub reply_timeout: Duration,
     /// line for tcpkit serve, chunk for the tutorial's own server.
     pub framing: ClientFraming,
@@ -327,6 +328,15 @@ fn check(opts: &Options) -> Result<(), Error> {
     }
     if opts.rate.is_some() && !matches!(opts.scenario, Scenario::Pingpong | Scenario::Pipeline) {
         return usage("--rate applies to pingpong and pipeline only");
+    }
+    if opts.duration.is_zero() {
+        return usage("--duration must be more than 0 (how long to measure, e.g. 10s)");
+    }
+    if opts.reply_timeout.is_zero() {
+        return usage(
+            "--timeout must be more than 0: the bench needs a limit so that every run ends \
+             (e.g. 10s)",
+        );
     }
     if opts.message.contains('\n') || opts.message.is_empty() || opts.message == "exit" {
         return usage("--message must be one non-empty line other than 'exit'");

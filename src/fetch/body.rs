@@ -1,6 +1,7 @@
 //! Moving the body from the connection to the sink, by its framing, and
 //! saying exactly how it ended: complete, or cut short by how much.
 
+use tcpkit_wire::Bytes;
 use tcpkit_wire::chunked::ChunkedDecoder;
 use tcpkit_wire::head::Framing;
 
@@ -52,7 +53,8 @@ pub async fn copy(
                 }
                 if conn.fill().await? == 0 {
                     return Err(Error::truncated(format!(
-                        "transfer closed with {left} bytes remaining (got {} of {total})",
+                        "transfer closed with {} remaining (got {} of {total})",
+                        Bytes(left),
                         total - left
                     )));
                 }
@@ -85,8 +87,9 @@ pub async fn copy(
                 if conn.fill().await? == 0 {
                     return Err(Error::truncated(match decoder.remaining_in_chunk() {
                         Some(n) => format!(
-                            "transfer closed with {n} bytes remaining in a chunk \
-                             (and before the last chunk)"
+                            "transfer closed with {} remaining in a chunk \
+                             (and before the last chunk)",
+                            Bytes(n)
                         ),
                         None => "transfer closed before the last chunk".to_string(),
                     }));

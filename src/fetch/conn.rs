@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 
 use super::request::Target;
 use crate::error::Error;
-use crate::net::{Family, describe};
+use crate::net::{Family, describe, within};
 
 /// RFC 8305 §5: wait this long for one address before also trying the next.
 pub const HAPPY_EYEBALLS_DELAY: Duration = Duration::from_millis(250);
@@ -31,10 +31,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 pub struct ConnectOptions {
     /// Which address families to try.
     pub family: Family,
-    /// Bound on resolving plus connecting plus the TLS handshake.
-    pub connect_timeout: Duration,
-    /// Bound on each wait for data from the server.
-    pub read_timeout: Duration,
+    /// Bound on resolving plus connecting plus the TLS handshake (`None`:
+    /// none).
+    pub connect_timeout: Option<Duration>,
+    /// Bound on each wait for data from the server (`None`: none).
+    pub read_timeout: Option<Duration>,
     /// The largest response head (and chunk-size line) accepted: the read
     /// buffer must hold one whole, so it is at least this plus one byte.
     pub max_head: usize,
@@ -161,11 +162,11 @@ pub async fn open(target: &Target, opts: &ConnectOptions) -> Result<Conn, Error>
         };
         Ok::<_, Error>(stream)
     };
-    let stream = tokio::time::timeout(opts.connect_timeout, setup)
+    let stream = within(opts.connect_timeout, setup)
         .await
-        .map_err(|_| Error::Timeout {
+        .ok_or_else(|| Error::Timeout {
             what: format!("connecting to {spec}"),
-            after: opts.connect_timeout,
+            after: opts.connect_timeout.unwrap_or_default(),
         })??;
     let buffer = READ_BUFFER.max(opts.max_head.saturating_add(1));
     Ok(Conn::new(stream, target.tls, opts.read_timeout, buffer))
@@ -179,7 +180,7 @@ pub struct Conn {
     start: usize,
     end: usize,
     tls: bool,
-    read_timeout: Duration,
+    read_timeout: Option<Duration>,
     /// The TLS peer closed without close_notify: a close-delimited body
     /// may have been cut by an attacker or a broken middlebox.
     unclean_close: bool,
@@ -188,7 +189,12 @@ pub struct Conn {
 impl Conn {
     /// Wraps a connected stream with a read buffer of `buffer` bytes.
     /// `tls` says whether it is TLS, for messages.
-    pub fn new(stream: Box<dyn Stream>, tls: bool, read_timeout: Duration, buffer: usize) -> Conn {
+    pub fn new(
+        stream: Box<dyn Stream>,
+        tls: bool,
+        read_timeout: Option<Duration>,
+        buffer: usize,
+    ) -> Conn {
         Conn {
             stream,
             buf: vec![0; buffer.max(1)],
@@ -206,16 +212,16 @@ impl Conn {
             self.stream.write_all(bytes).await?;
             self.stream.flush().await
         };
-        match tokio::time::timeout(self.read_timeout, write).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(Error::Connect {
+        match within(self.read_timeout, write).await {
+            Some(Ok(())) => Ok(()),
+            Some(Err(e)) => Err(Error::Connect {
                 spec: "the server".into(),
                 hint: " (while sending the request)".into(),
                 source: Some(e),
             }),
-            Err(_) => Err(Error::Timeout {
+            None => Err(Error::Timeout {
                 what: "sending the request".into(),
-                after: self.read_timeout,
+                after: self.read_timeout.unwrap_or_default(),
             }),
         }
     }
@@ -252,23 +258,23 @@ impl Conn {
                 "read buffer full (a limit is larger than the buffer)",
             ));
         }
-        match tokio::time::timeout(self.read_timeout, self.stream.read(free)).await {
-            Ok(Ok(n)) => {
+        match within(self.read_timeout, self.stream.read(free)).await {
+            Some(Ok(n)) => {
                 self.end += n;
                 Ok(n)
             }
             // rustls reports a close without close_notify this way.
-            Ok(Err(e)) if self.tls && e.kind() == io::ErrorKind::UnexpectedEof => {
+            Some(Err(e)) if self.tls && e.kind() == io::ErrorKind::UnexpectedEof => {
                 self.unclean_close = true;
                 Ok(0)
             }
-            Ok(Err(e)) => Err(Error::Truncated {
+            Some(Err(e)) => Err(Error::Truncated {
                 message: "reading from the server failed".into(),
                 source: Some(e),
             }),
-            Err(_) => Err(Error::Timeout {
+            None => Err(Error::Timeout {
                 what: "waiting for data from the server".into(),
-                after: self.read_timeout,
+                after: self.read_timeout.unwrap_or_default(),
             }),
         }
     }

@@ -33,6 +33,7 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use tcpkit_wire::Bytes;
 use tcpkit_wire::head::{self, Framing, Head};
 
 pub use body::{Copied, copy as copy_body};
@@ -82,10 +83,10 @@ pub struct Options {
     pub cacert: Option<PathBuf>,
     /// Skip certificate checks.
     pub insecure: bool,
-    /// Bound on resolving, connecting and the TLS handshake.
-    pub connect_timeout: Duration,
-    /// Bound on each wait for data.
-    pub read_timeout: Duration,
+    /// Bound on resolving, connecting and the TLS handshake (`None`: none).
+    pub connect_timeout: Option<Duration>,
+    /// Bound on each wait for data (`None`: none).
+    pub read_timeout: Option<Duration>,
     /// Bound on the whole transfer, redirects included.
     pub max_time: Option<Duration>,
     /// Size limits on what the server sends before and around the body.
@@ -253,8 +254,8 @@ pub async fn read_head(conn: &mut Conn, limits: &Limits) -> Result<Head, Error> 
             } else {
                 Error::truncated(format!(
                     "the server closed the connection in the middle of the response head \
-                     (after {} bytes)",
-                    conn.buffered().len()
+                     (after {})",
+                    Bytes::of(conn.buffered().len())
                 ))
             });
         }
@@ -279,8 +280,8 @@ async fn save(
         Ok(copied) => {
             if copied.excess > 0 && !opts.silent {
                 warn(&format!(
-                    "ignored {} bytes the server sent after the end of the body",
-                    copied.excess
+                    "ignored {} the server sent after the end of the body",
+                    Bytes::of(copied.excess)
                 ));
             }
             let bytes = sink.written();
@@ -296,10 +297,11 @@ async fn save(
             let kept = sink.abandon();
             let note = match kept {
                 Some(part) => format!(
-                    "download incomplete, {bytes} bytes kept in {}",
+                    "download incomplete, {} kept in {}",
+                    Bytes(bytes),
                     part.display()
                 ),
-                None => format!("download incomplete after {bytes} bytes"),
+                None => format!("download incomplete after {}", Bytes(bytes)),
             };
             Err(anyhow::Error::new(e).context(note))
         }
@@ -320,8 +322,8 @@ async fn raw(
         }
         if conn.buffered().len() > opts.limits.max_head {
             return Err(Error::protocol(format!(
-                "no blank line in the first {} bytes (raise --max-head?)",
-                opts.limits.max_head
+                "no blank line in the first {} (raise --max-head?)",
+                Bytes::of(opts.limits.max_head)
             ))
             .into());
         }

@@ -137,15 +137,20 @@ impl Connection {
         self.write_now(bytes)
     }
 
-    /// Sends all of `bytes`, waiting at most `limit` in all.
-    pub(super) async fn send(&mut self, bytes: &[u8], limit: Duration) -> Result<(), SendError> {
+    /// Sends all of `bytes`, waiting at most `limit` in all (`None`: as
+    /// long as it takes).
+    pub(super) async fn send(
+        &mut self,
+        bytes: &[u8],
+        limit: Option<Duration>,
+    ) -> Result<(), SendError> {
         if bytes.is_empty() {
             return Ok(());
         }
-        match tokio::time::timeout(limit, self.stream.write_all(bytes)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(SendError::Failed(e)),
-            Err(_) => Err(SendError::TimedOut),
+        match crate::net::within(limit, self.stream.write_all(bytes)).await {
+            Some(Ok(())) => Ok(()),
+            Some(Err(e)) => Err(SendError::Failed(e)),
+            None => Err(SendError::TimedOut),
         }
     }
 

@@ -47,10 +47,11 @@ pub struct Config {
     pub settings: Settings,
     /// Wait this long before each reply (the tutorial's `time.sleep(1)`).
     pub delay: Option<Duration>,
-    /// Close a connection that sends nothing for this long.
-    pub idle_timeout: Duration,
-    /// Close a connection whose replies are not taken within this long.
-    pub write_timeout: Duration,
+    /// Close a connection that sends nothing for this long (`None`: never).
+    pub idle_timeout: Option<Duration>,
+    /// Close a connection whose replies are not taken within this long
+    /// (`None`: wait as long as it takes).
+    pub write_timeout: Option<Duration>,
     /// After closing our side, read and discard the client's input for at
     /// most this long, so unread input does not turn the close into a reset
     /// that destroys replies still in flight.
@@ -66,8 +67,8 @@ impl Default for Config {
         Config {
             settings: Settings::default(),
             delay: None,
-            idle_timeout: DEFAULT_IDLE_TIMEOUT,
-            write_timeout: DEFAULT_WRITE_TIMEOUT,
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            write_timeout: Some(DEFAULT_WRITE_TIMEOUT),
             linger: DEFAULT_LINGER,
             max_connections: 1024,
             grace: DEFAULT_GRACE,
@@ -85,9 +86,9 @@ struct Shared {
     /// See [`Config::delay`].
     delay: Option<Duration>,
     /// See [`Config::idle_timeout`].
-    idle_timeout: Duration,
+    idle_timeout: Option<Duration>,
     /// See [`Config::write_timeout`].
-    write_timeout: Duration,
+    write_timeout: Option<Duration>,
     /// See [`Config::linger`].
     linger: Duration,
     /// Cancelled when the server shuts down.
@@ -131,7 +132,13 @@ impl IdleClock {
     }
 
     /// Advances the clock until `token` is cancelled, then wakes everyone.
-    async fn run(&self, idle_timeout: Duration, token: &CancellationToken) {
+    /// Without an idle timeout the clock stands still, so nothing expires.
+    async fn run(&self, idle_timeout: Option<Duration>, token: &CancellationToken) {
+        let Some(idle_timeout) = idle_timeout else {
+            token.cancelled().await;
+            self.events.notify_waiters();
+            return;
+        };
         let period = (idle_timeout / IDLE_TICKS).max(Duration::from_millis(1));
         let mut ticks = tokio::time::interval(period);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

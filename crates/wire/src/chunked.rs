@@ -28,10 +28,10 @@ pub enum ChunkError {
     #[error("expected CRLF {0}")]
     MissingCrlf(&'static str),
     /// A size line (with its extensions) longer than the limit.
-    #[error("chunk size line longer than {0} bytes")]
+    #[error("chunk size line longer than {}", crate::Bytes::of(*.0))]
     LineTooLong(usize),
     /// The trailer section is longer than the limit.
-    #[error("trailer section larger than {0} bytes")]
+    #[error("trailer section larger than {}", crate::Bytes::of(*.0))]
     TrailersTooLarge(usize),
     /// A control byte inside a chunk extension or trailer field.
     #[error("control byte 0x{0:02x} in a chunk extension or trailer")]

@@ -29,7 +29,9 @@ impl fmt::Display for Escaped<'_> {
         }
         f.write_str("\"")?;
         if self.0.len() > shown.len() {
-            write!(f, "... ({} more bytes)", self.0.len() - shown.len())?;
+            let more = self.0.len() - shown.len();
+            let s = if more == 1 { "" } else { "s" };
+            write!(f, "... ({more} more byte{s})")?;
         }
         Ok(())
     }

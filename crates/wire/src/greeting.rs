@@ -352,8 +352,11 @@ fn is_exit(head: &[u8], tail: &[u8]) -> bool {
 
 fn too_long(settings: &Settings, out: &mut Vec<u8>, terminator: &[u8]) {
     out.extend_from_slice(b"Error: message longer than ");
-    out.extend_from_slice(settings.max_message.to_string().as_bytes());
-    out.extend_from_slice(b" bytes");
+    out.extend_from_slice(
+        crate::Bytes::of(settings.max_message)
+            .to_string()
+            .as_bytes(),
+    );
     out.extend_from_slice(terminator);
 }
 

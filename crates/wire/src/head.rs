@@ -9,7 +9,7 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HeadError {
     /// The head did not end within [`Limits::max_head`] bytes.
-    #[error("the response head is larger than {limit} bytes (raise --max-head?)")]
+    #[error("the response head is larger than {} (raise --max-head?)", crate::Bytes::of(*limit))]
     TooLarge {
         /// The limit crossed.
         limit: usize,

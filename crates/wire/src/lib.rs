@@ -11,13 +11,15 @@
 //! - [`head`]: an HTTP/1.1 response head under named limits, and how its
 //!   body is framed (RFC 9112 §6.3).
 //! - [`chunked`]: the chunked transfer coding (RFC 9112 §7.1), streaming.
-//! - [`escape`]: peer bytes made safe to print.
+//! - [`escape`]: peer bytes made safe to print; [`count`]: `1 byte`, `2 bytes`.
 
 #![warn(missing_docs)]
 
 pub mod chunked;
+pub mod count;
 pub mod escape;
 pub mod greeting;
 pub mod head;
 
+pub use count::Bytes;
 pub use escape::Escaped;

@@ -37,7 +37,11 @@ fn split(bytes: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
 
 /// The error reply for a message over `max` bytes.
 fn too_long(max: usize, terminator: &str) -> Vec<u8> {
-    format!("Error: message longer than {max} bytes{terminator}").into_bytes()
+    format!(
+        "Error: message longer than {}{terminator}",
+        tcpkit_wire::Bytes::of(max)
+    )
+    .into_bytes()
 }
 
 /// What line framing must answer for a whole stream, computed the naive way.

@@ -14,6 +14,8 @@ use tcpkit::net::Family;
 use tcpkit::wire::greeting::{self as protocol, ClientFraming, Framing};
 use tcpkit::{bench, fetch, server, talk};
 
+use crate::values::{self, Limit};
+
 /// `--framing` of `serve`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FramingArg {
@@ -89,9 +91,9 @@ pub struct ConnectArgs {
     pub ipv6: bool,
 
     /// Give up resolving and connecting (for https, the TLS handshake
-    /// too) after this long.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
-    pub connect_timeout: Duration,
+    /// too) after this long; 0: no limit of our own.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = values::limit, allow_negative_numbers = true)]
+    pub connect_timeout: Limit,
 }
 
 impl ConnectArgs {
@@ -162,12 +164,12 @@ pub struct ServeArgs {
 
     /// Connections the kernel queues before we accept them (clamped by
     /// net.core.somaxconn).
-    #[arg(long, value_name = "N", default_value_t = server::DEFAULT_BACKLOG)]
+    #[arg(long, value_name = "N", default_value_t = server::DEFAULT_BACKLOG, value_parser = |s: &str| values::count::<u32>(s, 0, i32::MAX as u64), allow_negative_numbers = true)]
     pub backlog: u32,
 
     /// Connections served at once; more wait in the backlog. Default: what
     /// the open-file limit allows.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", value_parser = |s: &str| values::count::<u32>(s, 1, u64::from(u32::MAX)), allow_negative_numbers = true)]
     pub max_connections: Option<u32>,
 
     /// How messages are framed: auto (chunk until the first newline, then
@@ -184,29 +186,34 @@ pub struct ServeArgs {
     pub reply: String,
 
     /// The longest message accepted, in bytes (suffixes K, KiB, M, MiB).
-    #[arg(long, value_name = "SIZE", default_value = "64KiB", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "64KiB", value_parser = values::size, allow_negative_numbers = true)]
     pub max_message: usize,
 
-    /// Wait this long before each reply, like the tutorial's time.sleep(1).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    /// Wait this long before each reply, like the tutorial's time.sleep(1)
+    /// (0: no wait).
+    #[arg(long, value_name = "DURATION", value_parser = values::duration, allow_negative_numbers = true)]
     pub delay: Option<Duration>,
 
     /// Close a connection that sends nothing for this long (checked on a
-    /// clock ticking at an eighth of it: closed within 1.125 times it).
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
-    pub idle_timeout: Duration,
+    /// clock ticking at an eighth of it: closed within 1.125 times it);
+    /// 0: never.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = values::limit, allow_negative_numbers = true)]
+    pub idle_timeout: Limit,
 
-    /// Close a connection that does not take its replies for this long.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
-    pub write_timeout: Duration,
+    /// Close a connection that does not take its replies for this long;
+    /// 0: wait as long as it takes.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = values::limit, allow_negative_numbers = true)]
+    pub write_timeout: Limit,
 
     /// On close, drain the client's late input for at most this long, so
-    /// the close does not become a reset that destroys replies.
-    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    /// the close does not become a reset that destroys replies (0: close
+    /// at once).
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = values::duration, allow_negative_numbers = true)]
     pub linger: Duration,
 
-    /// After Ctrl+C or SIGTERM, give open connections this long to finish.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    /// After Ctrl+C or SIGTERM, give open connections this long to finish
+    /// (0: drop them at once).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = values::duration, allow_negative_numbers = true)]
     pub grace: Duration,
 }
 
@@ -229,12 +236,13 @@ pub struct TalkArgs {
     #[arg(long, value_name = "MODE", value_enum, default_value_t = ClientFramingArg::Line)]
     pub framing: ClientFramingArg,
 
-    /// Give up waiting for a reply, or for the close, after this long.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
-    pub timeout: Duration,
+    /// Give up waiting for a reply, or for the close, after this long;
+    /// 0: wait as long as it takes.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = values::limit, allow_negative_numbers = true)]
+    pub timeout: Limit,
 
     /// The longest reply accepted, in bytes (suffixes K, KiB, M, MiB).
-    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = values::size, allow_negative_numbers = true)]
     pub max_reply: usize,
 }
 
@@ -278,7 +286,7 @@ pub struct FetchArgs {
     pub location: bool,
 
     /// Follow at most N redirects with -L.
-    #[arg(long, value_name = "N", default_value_t = fetch::DEFAULT_MAX_REDIRS)]
+    #[arg(long, value_name = "N", default_value_t = fetch::DEFAULT_MAX_REDIRS, value_parser = |s: &str| values::count::<u32>(s, 0, 1000), allow_negative_numbers = true)]
     pub max_redirs: u32,
 
     /// The tutorial's literal client: read to the end, save everything after
@@ -305,25 +313,26 @@ pub struct FetchArgs {
     #[arg(short = 'k', long)]
     pub insecure: bool,
 
-    /// Give up when the server sends nothing for this long.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
-    pub read_timeout: Duration,
+    /// Give up when the server sends nothing for this long; 0: no limit.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = values::limit, allow_negative_numbers = true)]
+    pub read_timeout: Limit,
 
-    /// Give up when the whole transfer takes longer than this.
-    #[arg(short = 'm', long, value_name = "DURATION", value_parser = parse_duration)]
-    pub max_time: Option<Duration>,
+    /// Give up when the whole transfer takes longer than this (0, as by
+    /// default: no limit).
+    #[arg(short = 'm', long, value_name = "DURATION", value_parser = values::limit, allow_negative_numbers = true)]
+    pub max_time: Option<Limit>,
 
     /// The largest response head accepted; also bounds a chunk-size line and
     /// the trailers.
-    #[arg(long, value_name = "SIZE", default_value = "64KiB", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "64KiB", value_parser = values::size, allow_negative_numbers = true)]
     pub max_head: usize,
 
     /// The most header fields accepted in one response head.
-    #[arg(long, value_name = "N", default_value_t = fetch::DEFAULT_MAX_HEADERS)]
+    #[arg(long, value_name = "N", default_value_t = fetch::DEFAULT_MAX_HEADERS, value_parser = |s: &str| values::count::<usize>(s, 1, 10_000), allow_negative_numbers = true)]
     pub max_headers: usize,
 
     /// The most interim (1xx) responses skipped before the final one.
-    #[arg(long, value_name = "N", default_value_t = fetch::DEFAULT_MAX_INTERIM)]
+    #[arg(long, value_name = "N", default_value_t = fetch::DEFAULT_MAX_INTERIM, value_parser = |s: &str| values::count::<usize>(s, 0, 10_000), allow_negative_numbers = true)]
     pub max_interim: usize,
 }
 
@@ -339,35 +348,35 @@ pub struct BenchArgs {
 
     /// Connections (churn: concurrent workers). Default: pingpong 100,
     /// pipeline 50, churn 100, hold 1000.
-    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(short, long, value_name = "N", value_parser = |s: &str| values::count::<u32>(s, 1, 1_000_000), allow_negative_numbers = true)]
     pub connections: Option<u32>,
 
     /// Messages in flight per connection (pipeline).
-    #[arg(short, long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    #[arg(short, long, value_name = "N", default_value_t = 64, value_parser = |s: &str| values::count::<u32>(s, 1, 65536), allow_negative_numbers = true)]
     pub depth: u32,
 
     /// Open loop: send this many messages per second in all, and measure
     /// latency from when each was due (pingpong, pipeline).
-    #[arg(long, value_name = "MSGS_PER_SEC")]
+    #[arg(long, value_name = "MSGS_PER_SEC", allow_negative_numbers = true)]
     pub rate: Option<f64>,
 
     /// How long to measure (hold: how long to hold the connections idle).
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = values::duration, allow_negative_numbers = true)]
     pub duration: Duration,
 
     /// How long to run before measuring.
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = values::duration, allow_negative_numbers = true)]
     pub warmup: Duration,
 
     /// Load threads. Default: one per core this process may use.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    #[arg(long, value_name = "N", value_parser = |s: &str| values::count::<u32>(s, 1, 1024), allow_negative_numbers = true)]
     pub threads: Option<u32>,
 
     #[command(flatten)]
     pub connect: ConnectArgs,
 
     /// A reply (or welcome, or close after exit) later than this is an error.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = values::duration, allow_negative_numbers = true)]
     pub timeout: Duration,
 
     /// line for tcpkit serve; chunk for the tutorial's own server (no
@@ -389,11 +398,11 @@ pub struct BenchArgs {
 
     /// The server's process id: report its CPU time per reply, and for
     /// hold its memory growth per connection.
-    #[arg(long, value_name = "PID")]
+    #[arg(long, value_name = "PID", value_parser = |s: &str| values::count::<u32>(s, 1, i32::MAX as u64), allow_negative_numbers = true)]
     pub server_pid: Option<u32>,
 
     /// hold: how many held connections to check at the end.
-    #[arg(long, value_name = "N", default_value_t = 100)]
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = |s: &str| values::count::<usize>(s, 0, 1_000_000), allow_negative_numbers = true)]
     pub sample: usize,
 
     /// Print the report as JSON on stdout.
@@ -429,7 +438,7 @@ impl BenchArgs {
             duration: self.duration,
             warmup: self.warmup,
             threads,
-            connect_timeout: self.connect.connect_timeout,
+            connect_timeout: self.connect.connect_timeout.0,
             reply_timeout: self.timeout,
             framing: self.framing.into(),
             message: self.message.clone(),
@@ -440,41 +449,6 @@ impl BenchArgs {
             progress,
         }
     }
-}
-
-/// Parses `250ms`, `10s`, `5m`, `1h 30m`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 250ms, 10s, 5m)"))
-}
-
-/// Parses a byte count: `65536`, `64K`, `64KiB`, `1M`, `1MiB` (K = 1024).
-pub fn parse_size(text: &str) -> Result<usize, String> {
-    let text = text.trim();
-    let digits = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(digits);
-    let number: usize = number
-        .parse()
-        .map_err(|_| format!("'{text}' is not a size (examples: 512, 64KiB, 1MiB)"))?;
-    let scale: usize = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1024,
-        "m" | "mb" | "mib" => 1024 * 1024,
-        "g" | "gb" | "gib" => 1024 * 1024 * 1024,
-        other => {
-            return Err(format!(
-                "unknown size unit '{other}' (use K, KiB, M or MiB)"
-            ));
-        }
-    };
-    let size = number
-        .checked_mul(scale)
-        .ok_or_else(|| format!("'{text}' is too large"))?;
-    if size == 0 {
-        return Err("the size must be at least 1 byte".into());
-    }
-    Ok(size)
 }
 
 impl FetchArgs {
@@ -502,9 +476,9 @@ impl FetchArgs {
             family: self.connect.family(),
             cacert: self.cacert.clone(),
             insecure: self.insecure,
-            connect_timeout: self.connect.connect_timeout,
-            read_timeout: self.read_timeout,
-            max_time: self.max_time,
+            connect_timeout: self.connect.connect_timeout.0,
+            read_timeout: self.read_timeout.0,
+            max_time: self.max_time.and_then(|limit| limit.0),
             limits: fetch::Limits {
                 max_head: self.max_head,
                 max_headers: self.max_headers,
@@ -521,8 +495,8 @@ impl TalkArgs {
             addr: self.addr.clone(),
             family: self.connect.family(),
             framing: self.framing.into(),
-            connect_timeout: self.connect.connect_timeout,
-            timeout: self.timeout,
+            connect_timeout: self.connect.connect_timeout.0,
+            timeout: self.timeout.0,
             max_reply: self.max_reply,
         }
     }
@@ -545,7 +519,7 @@ mod tests {
         assert_eq!(args.bind, ["127.0.0.1:9999"]);
         assert_eq!(args.backlog, 1024);
         assert_eq!(args.max_message, 65536);
-        assert_eq!(args.idle_timeout, Duration::from_secs(300));
+        assert_eq!(args.idle_timeout, Limit(Some(Duration::from_secs(300))));
         assert_eq!(Framing::from(args.framing), Framing::Auto);
         assert_eq!(args.delay, None);
     }
@@ -597,15 +571,5 @@ mod tests {
         };
         assert_eq!(args.addr, "127.0.0.1:9999");
         assert!(args.messages.is_empty());
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("512"), Ok(512));
-        assert_eq!(parse_size("64KiB"), Ok(65536));
-        assert_eq!(parse_size("1M"), Ok(1 << 20));
-        assert!(parse_size("0").is_err());
-        assert!(parse_size("12 parsecs").is_err());
-        assert!(parse_size("99999999999999999999G").is_err());
     }
 }

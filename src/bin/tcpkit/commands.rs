@@ -38,9 +38,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             reply: Template::parse(&args.reply),
             max_message: args.max_message,
         },
-        delay: args.delay,
-        idle_timeout: args.idle_timeout,
-        write_timeout: args.write_timeout,
+        delay: args.delay.filter(|d| !d.is_zero()),
+        idle_timeout: args.idle_timeout.0,
+        write_timeout: args.write_timeout.0,
         linger: args.linger,
         max_connections,
         grace: args.grace,
@@ -96,7 +96,10 @@ fn fetch(args: FetchArgs) -> anyhow::Result<()> {
     if let (Some(path), false) = (&fetched.saved_to, opts.silent)
         && path != "-"
     {
-        eprintln!("tcpkit: saved {} bytes to {path}", fetched.bytes);
+        eprintln!(
+            "tcpkit: saved {} to {path}",
+            tcpkit::wire::Bytes(fetched.bytes)
+        );
     }
     Ok(())
 }

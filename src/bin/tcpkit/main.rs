@@ -8,6 +8,7 @@ mod commands;
 mod demo;
 mod exit;
 mod logging;
+mod values;
 
 use std::process::ExitCode;
 

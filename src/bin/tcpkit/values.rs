@@ -1,0 +1,143 @@
+//! Parsers for flag values, each with an error that says what it accepts:
+//! durations as curl and nc take them (a bare number is seconds), limits
+//! where 0 means none, sizes with units, and whole numbers in a range
+//! (a negative number gets the range, not clap's "unexpected argument").
+
+use std::time::Duration;
+
+const DURATION_EXAMPLES: &str = "examples: 3, 0.5, 250ms, 10s, 5m";
+
+/// A duration: a bare number of seconds, fractions too (`3`, `0.5`, as in
+/// curl's `--max-time 3`), or with units (`250ms`, `10s`, `5m`, `1h 30m`).
+pub fn duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text.starts_with('-') {
+        return Err(format!(
+            "a duration cannot be negative ({DURATION_EXAMPLES})"
+        ));
+    }
+    if text.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+        && text.chars().all(|c| c.is_ascii_digit() || c == '.')
+    {
+        let seconds: f64 = text
+            .parse()
+            .map_err(|_| format!("'{text}' is not a number of seconds ({DURATION_EXAMPLES})"))?;
+        return Duration::try_from_secs_f64(seconds)
+            .map_err(|_| format!("'{text}' seconds is too long"));
+    }
+    humantime::parse_duration(text).map_err(|e| format!("{e} ({DURATION_EXAMPLES})"))
+}
+
+/// A time limit; 0 turns it off (`Limit(None)`), as curl's `--max-time 0`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limit(pub Option<Duration>);
+
+/// Parses a [`Limit`]: any [`duration`], where 0 means no limit.
+pub fn limit(text: &str) -> Result<Limit, String> {
+    let d = duration(text)?;
+    Ok(Limit((!d.is_zero()).then_some(d)))
+}
+
+/// A byte count: `65536`, `64K`, `64KiB`, `1M`, `1MiB` (K = 1024), at least 1.
+pub fn size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    if text.starts_with('-') {
+        return Err("a size cannot be negative (examples: 512, 64KiB, 1MiB)".into());
+    }
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let number: usize = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size (examples: 512, 64KiB, 1MiB)"))?;
+    let scale: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        "g" | "gb" | "gib" => 1024 * 1024 * 1024,
+        other => {
+            return Err(format!(
+                "unknown size unit '{other}' (use K, KiB, M or MiB)"
+            ));
+        }
+    };
+    let size = number
+        .checked_mul(scale)
+        .ok_or_else(|| format!("'{text}' is too large"))?;
+    if size == 0 {
+        return Err("the size must be at least 1 byte".into());
+    }
+    Ok(size)
+}
+
+/// A whole number from `min` to `max`.
+pub fn count<T: TryFrom<u64>>(text: &str, min: u64, max: u64) -> Result<T, String> {
+    let range = || format!("must be a whole number from {min} to {max}");
+    let n: u64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{}' {}", text.trim(), range()))?;
+    if n < min || n > max {
+        return Err(format!("{n} is out of range: {}", range()));
+    }
+    T::try_from(n).map_err(|_| range())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_bare_seconds_and_units() {
+        assert_eq!(duration("3"), Ok(Duration::from_secs(3)));
+        assert_eq!(duration("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(duration(".25"), Ok(Duration::from_millis(250)));
+        assert_eq!(duration("0"), Ok(Duration::ZERO));
+        assert_eq!(duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(duration("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert!(duration("-1").unwrap_err().contains("cannot be negative"));
+        assert!(duration("1.2.3").unwrap_err().contains("not a number"));
+        assert!(duration("soon").unwrap_err().contains("examples"));
+        assert!(duration("1e400").is_err());
+        assert!(
+            duration("99999999999999999999999")
+                .unwrap_err()
+                .contains("too long")
+        );
+    }
+
+    #[test]
+    fn zero_turns_a_limit_off() {
+        assert_eq!(limit("0"), Ok(Limit(None)));
+        assert_eq!(limit("0s"), Ok(Limit(None)));
+        assert_eq!(limit("0.001"), Ok(Limit(Some(Duration::from_millis(1)))));
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(size("512"), Ok(512));
+        assert_eq!(size("64KiB"), Ok(65536));
+        assert_eq!(size("1M"), Ok(1 << 20));
+        assert!(size("0").is_err());
+        assert!(size("-1").unwrap_err().contains("negative"));
+        assert!(size("12 parsecs").is_err());
+        assert!(size("99999999999999999999G").is_err());
+    }
+
+    #[test]
+    fn counts_have_a_range() {
+        assert_eq!(count::<u32>("1", 1, 10), Ok(1));
+        assert_eq!(count::<u32>("10", 1, 10), Ok(10));
+        assert_eq!(
+            count::<u32>("11", 1, 10),
+            Err("11 is out of range: must be a whole number from 1 to 10".into())
+        );
+        assert_eq!(
+            count::<u32>("-1", 1, 10),
+            Err("'-1' must be a whole number from 1 to 10".into())
+        );
+        assert!(count::<u32>("0", 1, 10).is_err());
+        assert_eq!(count::<u32>("0", 0, 10), Ok(0));
+    }
+}

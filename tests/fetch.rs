@@ -597,6 +597,45 @@ fn without_location_flag_the_redirect_itself_is_saved() {
         "HTTP/1.1 301 Moved Permanently\r\nLocation: /x\r\nContent-Length: 5\r\n\r\nmoved",
     ));
     assert_saved(&run, &server, b"moved");
+    let to = server.url("/x");
+    assert!(
+        run.stderr.contains(&format!(
+            "tcpkit: warning: the server answered 301 Moved Permanently and redirects to \
+             {to}: add -L to follow it; the saved body is the redirect's own"
+        )),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn an_error_page_saved_without_fail_is_named() {
+    let (run, server) = one(Reply::bytes(
+        "HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope",
+    ));
+    assert_saved(&run, &server, b"nope");
+    assert!(
+        run.stderr.contains(
+            "tcpkit: warning: the server answered 404 Not Found: the saved body is its error \
+             response (add --fail to save nothing and exit 12)"
+        ),
+        "{}",
+        run.stderr
+    );
+    // A success says nothing of the kind.
+    let (run, _server) = one(Reply::bytes(format!("{OK}Content-Length: 2\r\n\r\nok")));
+    assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+}
+
+#[test]
+fn a_url_without_a_scheme_is_http_as_in_curl() {
+    let server = Script::bind().serve(vec![Reply::bytes(format!(
+        "{OK}Content-Length: 5\r\n\r\nhello"
+    ))]);
+    let url = server.url("/f");
+    let bare = url.strip_prefix("http://").unwrap();
+    let run = fetch(&[bare]);
+    assert_saved(&run, &server, b"hello");
 }
 
 #[test]
@@ -817,7 +856,7 @@ fn connection_refused() {
 #[test]
 fn bad_urls_are_usage_errors() {
     for (url, message) in [
-        ("example.com/", "write it in full"),
+        ("http://", "empty host"),
         ("ftp://example.com/", "unsupported scheme 'ftp'"),
         ("http://u:p@example.com/", "credentials in the URL"),
     ] {

@@ -200,7 +200,8 @@ async fn transfer(
             ))
             .into());
         }
-        let (framing, warnings) = head.framing(opts.head_only).map_err(Error::Head)?;
+        let (framing, mut warnings) = head.framing(opts.head_only).map_err(Error::Head)?;
+        warnings.extend(status_warning(&head, &target, opts));
         for w in warnings {
             if !opts.silent {
                 warn(&w);
@@ -215,6 +216,35 @@ async fn transfer(
         };
         return save(opts, &mut conn, &head, framing, plan).await;
     }
+}
+
+/// What a user should hear about a final status they did not ask to
+/// handle: a redirect not followed, or an error page saved as the body.
+fn status_warning(head: &Head, target: &Target, opts: &Options) -> Option<String> {
+    let saved = if opts.head_only {
+        ""
+    } else {
+        "; the saved body is the redirect's own"
+    };
+    if head.is_redirect() && !opts.follow {
+        let location = head.value("location")?;
+        let to = match target.url.join(&location) {
+            Ok(url) => url.to_string(),
+            Err(_) => tcpkit_wire::Escaped(location.as_bytes()).to_string(),
+        };
+        return Some(format!(
+            "the server answered {} and redirects to {to}: add -L to follow it{saved}",
+            head.status_line()
+        ));
+    }
+    if head.status >= 400 && !opts.head_only {
+        return Some(format!(
+            "the server answered {}: the saved body is its error response \
+             (add --fail to save nothing and exit 12)",
+            head.status_line()
+        ));
+    }
+    None
 }
 
 /// Reads heads until a final (non-1xx) one, writing each as it arrived.

@@ -29,16 +29,18 @@ pub struct Target {
 }
 
 impl Target {
-    /// Parses and checks a URL the user typed.
+    /// Parses and checks a URL the user typed. Without a scheme
+    /// (`example.com/x`, `127.0.0.1:8080/`) it is http, as curl assumes.
     pub fn parse(text: &str) -> Result<Target, Error> {
-        let url = Url::parse(text).map_err(|e| {
-            let hint = if e == url::ParseError::RelativeUrlWithoutBase {
-                " (write it in full, e.g. http://example.com/)"
-            } else {
-                ""
-            };
-            Error::InvalidInput(format!("invalid URL '{text}': {e}{hint}"))
-        })?;
+        let with_scheme;
+        let text = if text.contains("://") {
+            text
+        } else {
+            with_scheme = format!("http://{text}");
+            &with_scheme
+        };
+        let url = Url::parse(text)
+            .map_err(|e| Error::InvalidInput(format!("invalid URL '{text}': {e}")))?;
         Target::from_url(url)
     }
 

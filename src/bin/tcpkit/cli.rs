@@ -256,7 +256,8 @@ pub struct DemoArgs {
 #[derive(Debug, Args)]
 pub struct FetchArgs {
     /// The URL: http://HOST[:PORT]/PATH or https://...; IPv6 hosts in
-    /// brackets (http://[::1]:8080/).
+    /// brackets (http://[::1]:8080/). Without a scheme it is http, as in
+    /// curl (127.0.0.1:8080/page).
     #[arg(value_name = "URL")]
     pub url: String,
 

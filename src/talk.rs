@@ -20,6 +20,7 @@ use anyhow::Context;
 
 use tcpkit_wire::Escaped;
 pub use tcpkit_wire::greeting::ClientFraming;
+use tcpkit_wire::greeting::{DEFAULT_REPLY, DEFAULT_WELCOME, Template};
 
 use crate::error::Error;
 use crate::net::{self, Family};
@@ -34,6 +35,11 @@ pub const DEFAULT_MAX_REPLY: usize = 1024 * 1024;
 const CHUNK: usize = 64 * 1024;
 /// How often the interactive reader checks its timeout.
 const POLL: Duration = Duration::from_millis(100);
+/// Line framing: bytes that stop without a newline for this long are not a
+/// slow reply but a server that does not end its lines (the tutorial's own
+/// server sends `Welcome!` bare). Said at once, with what came, instead of
+/// after the whole `--timeout`.
+pub const QUIET_GAP: Duration = Duration::from_secs(1);
 
 /// How to reach the server and how long to wait.
 #[derive(Clone, Debug)]
@@ -50,6 +56,12 @@ pub struct TalkOptions {
     pub timeout: Option<Duration>,
     /// The longest reply accepted, in bytes.
     pub max_reply: usize,
+    /// The welcome the server sends first; empty when it sends none
+    /// (scripted conversations wait for it and check it).
+    pub welcome: String,
+    /// The server's reply template; each reply of a scripted conversation
+    /// must be it, rendered for the message sent.
+    pub reply: Template,
 }
 
 impl Default for TalkOptions {
@@ -61,6 +73,8 @@ impl Default for TalkOptions {
             connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT),
             timeout: Some(DEFAULT_TIMEOUT),
             max_reply: DEFAULT_MAX_REPLY,
+            welcome: DEFAULT_WELCOME.to_string(),
+            reply: Template::parse(DEFAULT_REPLY),
         }
     }
 }
@@ -98,15 +112,41 @@ pub fn script(opts: &TalkOptions, messages: &[String], out: &mut dyn Write) -> a
         stream,
         opts,
     };
-    let welcome = conn.receive("the welcome")?;
-    print_line(out, &welcome)?;
+    if !opts.welcome.is_empty() {
+        let welcome = conn.receive("the welcome")?;
+        print_line(out, &welcome)?;
+        expect(
+            "the welcome",
+            "--welcome",
+            opts.welcome.as_bytes(),
+            &welcome,
+        )?;
+    }
     for m in messages {
         conn.send(m.as_bytes())?;
-        let reply = conn.receive(&format!("the reply to {}", Escaped(m.as_bytes())))?;
+        let what = format!("the reply to {}", Escaped(m.as_bytes()));
+        let reply = conn.receive(&what)?;
         print_line(out, &reply)?;
+        expect(&what, "--reply", &opts.reply.reply_to(m.as_bytes()), &reply)?;
     }
     conn.send(b"exit")?;
     conn.wait_for_close(out)
+}
+
+/// A scripted conversation checks what it is told: a different welcome or
+/// reply is a protocol error that shows both (the flag says how to expect
+/// another).
+fn expect(what: &str, flag: &str, expected: &[u8], got: &[u8]) -> anyhow::Result<()> {
+    if expected == got {
+        return Ok(());
+    }
+    Err(Error::protocol(format!(
+        "{what} is not what was expected: expected {}, got {} (another server? say what it \
+         sends with {flag})",
+        Escaped(expected),
+        Escaped(got)
+    ))
+    .into())
 }
 
 /// A scripted exchange over one connection.
@@ -132,47 +172,73 @@ impl Conversation<'_> {
     fn receive(&mut self, what: &str) -> anyhow::Result<Vec<u8>> {
         let mut reply = Vec::new();
         let got = match self.opts.framing {
-            ClientFraming::Line => {
-                let limit = u64::try_from(self.opts.max_reply)
-                    .unwrap_or(u64::MAX)
-                    .saturating_add(2);
-                let got = (&mut self.reader).take(limit).read_until(b'\n', &mut reply);
-                if got.is_ok() && !reply.ends_with(b"\n") && reply.len() as u64 == limit {
-                    return Err(Error::protocol(format!(
-                        "{what} is longer than {} (see --max-reply)",
-                        tcpkit_wire::Bytes::of(self.opts.max_reply)
-                    ))
-                    .into());
-                }
-                got
-            }
+            ClientFraming::Line => self.receive_line(what, &mut reply)?,
             ClientFraming::Chunk => {
                 reply.resize(self.opts.max_reply.clamp(1, CHUNK), 0);
-                let got = self.reader.read(&mut reply);
-                reply.truncate(*got.as_ref().unwrap_or(&0));
+                let got = self.reader.read(&mut reply).map_err(|e| {
+                    timeout_or_lost(&format!("waiting for {what}"), self.opts.timeout, e)
+                })?;
+                reply.truncate(got);
                 got
             }
         };
-        match got {
-            Ok(0) => Err(Error::protocol(format!(
+        if got == 0 {
+            return Err(Error::protocol(format!(
                 "the server closed the connection before sending {what}"
             ))
-            .into()),
-            Ok(_) => {
-                if reply.ends_with(b"\n") {
-                    reply.pop();
-                    if reply.ends_with(b"\r") {
-                        reply.pop();
-                    }
-                }
-                Ok(reply)
-            }
-            Err(e) => Err(timeout_or_lost(
-                &format!("waiting for {what}"),
-                self.opts.timeout,
-                e,
-            )),
+            .into());
         }
+        if reply.ends_with(b"\n") {
+            reply.pop();
+            if reply.ends_with(b"\r") {
+                reply.pop();
+            }
+        }
+        Ok(reply)
+    }
+
+    /// Reads up to and including a newline (or the close); the bytes read.
+    /// Once bytes have come, waits at most [`QUIET_GAP`] for more: bytes
+    /// that stop without a newline are a framing mismatch, reported with
+    /// what came, not a timeout after the whole `--timeout`.
+    fn receive_line(&mut self, what: &str, reply: &mut Vec<u8>) -> anyhow::Result<usize> {
+        let waiting = || format!("waiting for {what}");
+        let limit = self.opts.max_reply.saturating_add(2);
+        let gap = self.opts.timeout.map_or(QUIET_GAP, |t| t.min(QUIET_GAP));
+        let started = Instant::now();
+        self.stream
+            .set_read_timeout(Some(gap))
+            .context("cannot set a read timeout")?;
+        let got = loop {
+            let room = u64::try_from(limit - reply.len()).unwrap_or(u64::MAX);
+            match (&mut self.reader).take(room).read_until(b'\n', reply) {
+                Err(e) if is_timeout(&e) && !reply.is_empty() => {
+                    return Err(Error::protocol(format!(
+                        "got {} with no newline, then nothing for {}: a server that does not \
+                         end its lines, like the tutorial's own? try --framing chunk",
+                        Escaped(reply),
+                        humantime::format_duration(gap)
+                    ))
+                    .into());
+                }
+                Err(e)
+                    if is_timeout(&e)
+                        && self.opts.timeout.is_none_or(|t| started.elapsed() < t) => {}
+                Err(e) => return Err(timeout_or_lost(&waiting(), self.opts.timeout, e)),
+                Ok(_) => break reply.len(),
+            }
+        };
+        self.stream
+            .set_read_timeout(self.opts.timeout)
+            .context("cannot set a read timeout")?;
+        if !reply.ends_with(b"\n") && reply.len() == limit {
+            return Err(Error::protocol(format!(
+                "{what} is longer than {} (see --max-reply)",
+                tcpkit_wire::Bytes::of(self.opts.max_reply)
+            ))
+            .into());
+        }
+        Ok(got)
     }
 
     /// After `exit`: prints anything the server still says, until it closes.
@@ -313,11 +379,19 @@ fn stdout_error(e: io::Error) -> anyhow::Result<()> {
     Err(anyhow::Error::new(e).context("cannot write to standard output"))
 }
 
+/// A read that ran into the socket's read timeout.
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
 /// A read that failed: the timeout when there is one and it ran out, else
 /// a lost connection.
 fn timeout_or_lost(what: &str, limit: Option<Duration>, e: io::Error) -> anyhow::Error {
-    match (e.kind(), limit) {
-        (io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut, Some(after)) => Error::Timeout {
+    match (is_timeout(&e), limit) {
+        (true, Some(after)) => Error::Timeout {
             what: what.to_string(),
             after,
         }

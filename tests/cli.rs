@@ -187,21 +187,98 @@ fn talk_times_out_on_a_silent_server_with_exit_7() {
 
 #[test]
 fn talk_reports_a_server_that_hangs_up_with_exit_8() {
-    let server = Proc::serve(&["--bind", "127.0.0.1:0", "--max-message", "4"]);
-    let out = talk(&[&server.addr.to_string(), "Michael", "Tracy"])
-        .output()
-        .unwrap();
+    // Answers one message, then closes.
+    let addr = common::flaky_server(1, common::Then::Close).to_string();
+    let out = talk(&[&addr, "Michael", "Tracy"]).output().unwrap();
     assert_eq!(out.status.code(), Some(8), "{}", stderr_of(&out));
-    assert_eq!(
-        stdout_of(&out),
-        "Welcome!\nError: message longer than 4 bytes\n"
-    );
+    assert_eq!(stdout_of(&out), "Welcome!\nHello, Michael!\n");
     assert!(
         stderr_of(&out)
             .contains("the server closed the connection before sending the reply to \"Tracy\""),
         "{}",
         stderr_of(&out)
     );
+}
+
+#[test]
+fn talk_checks_each_reply_and_the_welcome() {
+    // An error answer is not a success: exit 8, both sides shown.
+    let server = Proc::serve(&["--bind", "127.0.0.1:0", "--max-message", "4"]);
+    let addr = server.addr.to_string();
+    let out = talk(&[&addr, "Michael", "Tracy"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(8), "{}", stderr_of(&out));
+    assert_eq!(
+        stdout_of(&out),
+        "Welcome!\nError: message longer than 4 bytes\n"
+    );
+    assert!(
+        stderr_of(&out).contains(
+            "the reply to \"Michael\" is not what was expected: expected \"Hello, Michael!\", \
+             got \"Error: message longer than 4 bytes\""
+        ),
+        "{}",
+        stderr_of(&out)
+    );
+    // Another server's words are fine once talk is told them.
+    let echo = Proc::serve(&["--bind", "127.0.0.1:0", "--welcome", "", "--reply", "{}"]);
+    let addr = echo.addr.to_string();
+    let out = talk(&["--no-welcome", "--reply", "{}", &addr, "ping"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_eq!(stdout_of(&out), "ping\n");
+    // Expecting a welcome that does not come is a timeout, not a hang.
+    let out = talk(&["--timeout", "300ms", &addr, "ping"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7), "{}", stderr_of(&out));
+    let hi = Proc::serve(&["--bind", "127.0.0.1:0", "--welcome", "Hi!"]);
+    let out = talk(&[&hi.addr.to_string(), "x"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(8), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("expected \"Welcome!\", got \"Hi!\""),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+#[test]
+fn a_welcome_without_a_newline_is_named_at_once() {
+    // serve --framing chunk sends `Welcome!` with no newline, as the
+    // tutorial's server does: say so within the quiet gap, not after 30 s.
+    let server = Proc::serve(&["--bind", "127.0.0.1:0", "--framing", "chunk"]);
+    let started = std::time::Instant::now();
+    let out = talk(&[&server.addr.to_string(), "Michael"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(8), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains(
+            "got \"Welcome!\" with no newline, then nothing for 1s: a server that does not end \
+             its lines, like the tutorial's own? try --framing chunk"
+        ),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(
+        started.elapsed() < PATIENCE,
+        "a hang would have failed first"
+    );
+    // And the suggestion works.
+    let out = talk(&["--framing", "chunk", &server.addr.to_string(), "Michael"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_eq!(stdout_of(&out), "Welcome!\nHello, Michael!\n");
+}
+
+#[test]
+fn nc_style_host_and_port() {
+    let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let port = server.addr.port().to_string();
+    let out = talk(&["127.0.0.1", &port, "Michael"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_eq!(stdout_of(&out), "Welcome!\nHello, Michael!\n");
 }
 
 #[test]

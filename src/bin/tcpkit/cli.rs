@@ -219,7 +219,7 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub struct TalkArgs {
-    /// The server, as HOST:PORT.
+    /// The server, as HOST:PORT (or nc's HOST PORT).
     #[arg(value_name = "ADDR", default_value = "127.0.0.1:9999")]
     pub addr: String,
 
@@ -244,6 +244,20 @@ pub struct TalkArgs {
     /// The longest reply accepted, in bytes (suffixes K, KiB, M, MiB).
     #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = values::size, allow_negative_numbers = true)]
     pub max_reply: usize,
+
+    /// The welcome the server sends; with MESSAGEs it is awaited and
+    /// checked.
+    #[arg(long, value_name = "TEXT", default_value = protocol::DEFAULT_WELCOME)]
+    pub welcome: String,
+
+    /// The server sends no welcome (as --welcome '').
+    #[arg(long, conflicts_with = "welcome")]
+    pub no_welcome: bool,
+
+    /// The server's reply template; with MESSAGEs each reply must be it
+    /// ({} stands for the message).
+    #[arg(long, value_name = "TEMPLATE", default_value = protocol::DEFAULT_REPLY)]
+    pub reply: String,
 }
 
 #[derive(Debug, Args)]
@@ -499,6 +513,33 @@ impl TalkArgs {
             connect_timeout: self.connect.connect_timeout.0,
             timeout: self.timeout.0,
             max_reply: self.max_reply,
+            welcome: if self.no_welcome {
+                String::new()
+            } else {
+                self.welcome.clone()
+            },
+            reply: protocol::Template::parse(&self.reply),
+        }
+    }
+
+    /// nc's `talk HOST PORT`: an address without a port followed by a
+    /// port number is one address. (An address without a port is no
+    /// address, so nothing else is taken from the messages.)
+    pub fn join_host_port(&mut self) {
+        let has_port = self.addr.parse::<std::net::SocketAddr>().is_ok()
+            || self
+                .addr
+                .rsplit_once(':')
+                .is_some_and(|(host, _)| !host.contains(':') || host.ends_with(']'));
+        let port = self.messages.first().and_then(|m| m.parse::<u16>().ok());
+        if let (false, Some(port)) = (has_port, port) {
+            let host = if self.addr.contains(':') && !self.addr.starts_with('[') {
+                format!("[{}]", self.addr)
+            } else {
+                self.addr.clone()
+            };
+            self.addr = format!("{host}:{port}");
+            self.messages.remove(0);
         }
     }
 }

@@ -66,7 +66,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     })
 }
 
-fn talk(args: TalkArgs) -> anyhow::Result<()> {
+fn talk(mut args: TalkArgs) -> anyhow::Result<()> {
+    args.join_host_port();
     let opts = args.options();
     let stdout = io::stdout();
     let mut out = stdout.lock();

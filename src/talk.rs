@@ -5,12 +5,14 @@
 //! Interactive ([`interactive`]), it joins a reader (stdin) and a writer
 //! (stdout) to the socket like `nc`: input goes out as it comes, replies
 //! print as they arrive, and end of input half-closes the connection.
+//! Like nc it can also wait for one client instead ([`listen`], `-l`) and
+//! check that a port is open without sending anything ([`check`], `-z`).
 //!
 //! One connection needs no async runtime: blocking sockets and one extra
 //! thread for the input side are simpler and at least as fast.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -62,6 +64,9 @@ pub struct TalkOptions {
     /// The server's reply template; each reply of a scripted conversation
     /// must be it, rendered for the message sent.
     pub reply: Template,
+    /// Joined to a reader: stop when the input ends, without waiting for
+    /// the peer to close (nc's `-q 0`); replies still in flight are lost.
+    pub exit_on_eof: bool,
 }
 
 impl Default for TalkOptions {
@@ -75,6 +80,7 @@ impl Default for TalkOptions {
             max_reply: DEFAULT_MAX_REPLY,
             welcome: DEFAULT_WELCOME.to_string(),
             reply: Template::parse(DEFAULT_REPLY),
+            exit_on_eof: false,
         }
     }
 }
@@ -260,13 +266,81 @@ impl Conversation<'_> {
     }
 }
 
-/// Joins `input` and `out` to the socket until the server closes.
+/// Joins `input` and `out` to a connection to the server until it closes.
 pub fn interactive(
     opts: &TalkOptions,
     input: impl Read + Send + 'static,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
+    join(connect(opts)?, opts, input, out)
+}
+
+/// nc's `-z`: connects and closes without sending anything; the address
+/// that answered. A closed port is [`Error::Connect`].
+pub fn check(opts: &TalkOptions) -> Result<SocketAddr, Error> {
     let stream = connect(opts)?;
+    stream.peer_addr().map_err(|e| Error::Connect {
+        spec: opts.addr.clone(),
+        hint: String::new(),
+        source: Some(e),
+    })
+}
+
+/// nc's `-l`: a socket listening on `opts.addr` for one client.
+pub struct Listening {
+    listener: std::net::TcpListener,
+}
+
+/// Listens on `opts.addr` (its first address) for one client; see
+/// [`Listening::join_one`].
+pub fn listen(opts: &TalkOptions) -> Result<Listening, Error> {
+    let addrs = net::resolve(&opts.addr, opts.family)?;
+    let addr = addrs[0];
+    let listener = net::listen(addr, 1)?;
+    listener
+        .set_nonblocking(false)
+        .map_err(|source| Error::Listen { addr, source })?;
+    Ok(Listening { listener })
+}
+
+impl Listening {
+    /// The address listened on (with the port the system chose for port 0).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Waits for one client (as long as it takes), tells `accepted` its
+    /// address, then joins `input` and `out` to it until it closes. No
+    /// second client is taken: the listener closes when the first arrives.
+    pub fn join_one(
+        self,
+        opts: &TalkOptions,
+        input: impl Read + Send + 'static,
+        out: &mut dyn Write,
+        accepted: impl FnOnce(SocketAddr),
+    ) -> anyhow::Result<()> {
+        let addr = self.local_addr().ok();
+        let (stream, peer) = self.listener.accept().map_err(|e| {
+            anyhow::Error::new(e).context(match addr {
+                Some(addr) => format!("cannot accept a client on {addr}"),
+                None => "cannot accept a client".to_string(),
+            })
+        })?;
+        drop(self.listener);
+        let _ = stream.set_nodelay(true);
+        accepted(peer);
+        join(stream, opts, input, out)
+    }
+}
+
+/// Joins `input` and `out` to `stream` until the peer closes (or, with
+/// `exit_on_eof`, until the input ends).
+fn join(
+    stream: TcpStream,
+    opts: &TalkOptions,
+    input: impl Read + Send + 'static,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     let sender = stream.try_clone().context("cannot clone the socket")?;
     let input_done = Arc::new(AtomicBool::new(false));
     let done = input_done.clone();
@@ -287,6 +361,9 @@ pub fn interactive(
     let mut buf = vec![0; CHUNK];
     let mut last_heard = Instant::now();
     loop {
+        if opts.exit_on_eof && input_done.load(Ordering::Acquire) {
+            return Ok(());
+        }
         match reader.read(&mut buf) {
             Ok(0) => return Ok(()),
             Ok(n) => {

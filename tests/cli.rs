@@ -554,3 +554,116 @@ fn one_byte_is_singular() {
     c.send(b"ab\n");
     assert_eq!(c.line(), "Error: message longer than 1 byte\n");
 }
+
+#[test]
+fn check_mode_sends_nothing_and_says_open_or_closed() {
+    // A listener that records what it got: nothing, then the close.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let got = thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(PATIENCE)).unwrap();
+        let mut all = Vec::new();
+        s.read_to_end(&mut all).unwrap();
+        all
+    });
+    let out = talk(&["-z", &addr.to_string()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(stdout_of(&out).contains("is open"), "{}", stdout_of(&out));
+    assert_eq!(got.join().unwrap(), b"", "-z sent bytes");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let out = talk(&["--check", &closed.to_string()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(6), "{}", stderr_of(&out));
+}
+
+#[test]
+fn listen_mode_takes_one_client_and_joins_it_to_stdio() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut listening = Command::new(tcpkit())
+        .args(["talk", "-l", &addr])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The client: connect once it listens, say hello, read the answer.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    let mut client = loop {
+        match TcpStream::connect(&addr) {
+            Ok(s) => break s,
+            Err(_) if std::time::Instant::now() < deadline => {
+                thread::sleep(Duration::from_millis(20))
+            }
+            Err(e) => panic!("talk -l never listened: {e}"),
+        }
+    };
+    client.set_read_timeout(Some(PATIENCE)).unwrap();
+    client.write_all(b"hello from the client\n").unwrap();
+    let mut stdin = listening.stdin.take().unwrap();
+    stdin.write_all(b"hello from stdin\n").unwrap();
+    drop(stdin);
+    let mut answer = Vec::new();
+    client.read_to_end(&mut answer).unwrap();
+    assert_eq!(
+        answer, b"hello from stdin\n",
+        "stdin went to the client, then EOF"
+    );
+    drop(client);
+    let out = listening.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_eq!(stdout_of(&out), "hello from the client\n");
+    assert!(stderr_of(&out).contains("connection from 127.0.0.1:"));
+    // One client only: the port is free again.
+    std::net::TcpListener::bind(&addr).expect("the listener closed");
+}
+
+#[test]
+fn exit_on_eof_does_not_wait_for_the_close() {
+    // A server that never closes: without --exit-on-eof talk would wait
+    // for its --timeout; with it, talk ends with the input.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap().to_string();
+    let started = std::time::Instant::now();
+    let out = talk(&["--exit-on-eof", "--timeout", "30s", &addr])
+        .write_stdin("bye\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "it waited for the close"
+    );
+}
+
+#[test]
+fn nc_flags_are_mapped_not_misread() {
+    for (flag, says) in [
+        ("-u", "TCP only"),
+        ("-w", "--connect-timeout SECS and --timeout SECS"),
+        ("-N", "shuts down its side"),
+        ("-e", "does not run a program"),
+        ("-k", "tcpkit serve"),
+    ] {
+        let out = talk(&[flag, "127.0.0.1:9"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        assert!(
+            stderr_of(&out).contains(&format!("unknown flag '{flag}': "))
+                && stderr_of(&out).contains(says),
+            "{flag}: {}",
+            stderr_of(&out)
+        );
+        assert!(
+            !stderr_of(&out).contains("'-- "),
+            "clap's tip misleads: {}",
+            stderr_of(&out)
+        );
+    }
+}

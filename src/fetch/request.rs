@@ -223,7 +223,10 @@ mod tests {
         let msg = |u| Target::parse(u).unwrap_err().to_string();
         // Without a scheme, http is assumed, as curl does.
         let bare = Target::parse("example.com:8080/x").unwrap();
-        assert_eq!((bare.tls, bare.port, bare.path.as_str()), (false, 8080, "/x"));
+        assert_eq!(
+            (bare.tls, bare.port, bare.path.as_str()),
+            (false, 8080, "/x")
+        );
         assert!(msg("http://").contains("empty host"));
         assert!(msg("ftp://example.com/").contains("unsupported scheme 'ftp'"));
         assert!(msg("http://user:pw@example.com/").contains("credentials"));

@@ -16,6 +16,32 @@ use tcpkit::{bench, fetch, server, talk};
 
 use crate::values::{self, Limit};
 
+/// What an nc user's flag is called here, when clap refused it as unknown
+/// (its own tip, "to pass '-l' as a value, use '-- -l'", misleads them).
+pub fn nc_habit(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    let Some(ContextValue::String(flag)) = e.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let meaning = match flag.as_str() {
+        "-u" => "tcpkit speaks TCP only; nc's -u (UDP) has no counterpart",
+        "-w" => "for nc's -w SECS use --connect-timeout SECS and --timeout SECS",
+        "-N" => {
+            "nc's -N is what talk does already: at the end of stdin it shuts down its side \
+             and waits for the other to close (--exit-on-eof stops at once)"
+        }
+        "-e" | "-c" => "tcpkit does not run a program for a connection (nc's -e and -c)",
+        "-k" => "talk -l takes one client; to serve many, use tcpkit serve --bind ADDR",
+        "-p" => "nc's -p (a source port) has no counterpart",
+        "-n" => "nc's -n is not needed: a numeric address is never looked up",
+        _ => return None,
+    };
+    Some(format!("unknown flag '{flag}': {meaning}"))
+}
+
 /// `--framing` of `serve`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FramingArg {
@@ -258,6 +284,21 @@ pub struct TalkArgs {
     /// ({} stands for the message).
     #[arg(long, value_name = "TEMPLATE", default_value = protocol::DEFAULT_REPLY)]
     pub reply: String,
+
+    /// nc's -l: wait on ADDR for one client (as long as it takes) and join
+    /// stdin and stdout to it, instead of connecting.
+    #[arg(short = 'l', long, conflicts_with_all = ["check", "messages"])]
+    pub listen: bool,
+
+    /// nc's -z: only check that ADDR accepts connections, sending nothing
+    /// (exit 0 open, 6 closed).
+    #[arg(short = 'z', long, conflicts_with = "messages")]
+    pub check: bool,
+
+    /// Stop when stdin ends, without waiting for the other side to close
+    /// (nc's -q 0); replies still on their way are lost.
+    #[arg(long, conflicts_with = "messages")]
+    pub exit_on_eof: bool,
 }
 
 #[derive(Debug, Args)]
@@ -519,6 +560,7 @@ impl TalkArgs {
                 self.welcome.clone()
             },
             reply: protocol::Template::parse(&self.reply),
+            exit_on_eof: self.exit_on_eof,
         }
     }
 

@@ -2,7 +2,7 @@
 //! [`crate::cli`] and the library modules, kept out of `main.rs`.
 
 use std::collections::BTreeSet;
-use std::io;
+use std::io::{self, Write};
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -71,6 +71,20 @@ fn talk(mut args: TalkArgs) -> anyhow::Result<()> {
     let opts = args.options();
     let stdout = io::stdout();
     let mut out = stdout.lock();
+    if args.check {
+        let peer = talk::check(&opts)?;
+        let _ = writeln!(out, "{} is open ({peer} accepted a connection)", opts.addr);
+        return Ok(());
+    }
+    if args.listen {
+        let listening = talk::listen(&opts)?;
+        if let Ok(addr) = listening.local_addr() {
+            eprintln!("tcpkit: waiting for one client on {addr}...");
+        }
+        return listening.join_one(&opts, io::stdin(), &mut out, |peer| {
+            eprintln!("tcpkit: connection from {peer}");
+        });
+    }
     if args.messages.is_empty() {
         talk::interactive(&opts, io::stdin(), &mut out)
     } else {

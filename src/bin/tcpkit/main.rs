@@ -28,6 +28,10 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
+            if let Some(hint) = cli::nc_habit(&e) {
+                eprintln!("tcpkit: error: {hint}");
+                return ExitCode::from(exit::USAGE);
+            }
             let _ = e.print();
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(exit::USAGE));
         }

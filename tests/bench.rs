@@ -192,3 +192,47 @@ fn impossible_requests_are_usage_errors() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("open files"), "{stderr}");
 }
+
+#[test]
+fn a_rate_below_one_per_connection_is_spread_over_the_connections() {
+    // 10 msgs/s over 20 connections: each sends once every 2 s. Staggered,
+    // connection i sends at i/10 s, so the measured second (after a 1 s
+    // warm-up) sees 10 of them; all sending at t=0 measured none.
+    let args = [
+        "--rate",
+        "10",
+        "-c",
+        "20",
+        "--duration",
+        "1s",
+        "--warmup",
+        "1s",
+        "--threads",
+        "2",
+    ];
+    let (_server, code, report, stderr) = {
+        let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
+        let addr = server.addr.to_string();
+        let out = Command::new(tcpkit())
+            .args(["bench", "pingpong", &addr, "--json"])
+            .args(args)
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (server, out.status.code(), report, stderr)
+    };
+    assert_eq!(code, Some(0), "{stderr}");
+    let done = num(&report, "done");
+    assert!(
+        (8..=12).contains(&done),
+        "about 10 replies, not a burst: {report}"
+    );
+    let notes = report["notes"].as_array().cloned().unwrap_or_default();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.as_str().unwrap_or("").contains("once every 2s")),
+        "the report says the gap is longer than the run: {report}"
+    );
+}

@@ -113,9 +113,10 @@ pub async fn expect_exactly(
 /// how many went at that time.
 type InFlight = VecDeque<(Instant, u32)>;
 
-/// Runs one connection until the window ends.
+/// Runs one connection, the `index`th of all, until the window ends.
 pub async fn connection(
     opts: Options,
+    index: usize,
     (mut stream, script): (TcpStream, Script),
     tally: Rc<RefCell<Tally>>,
     live: Arc<Live>,
@@ -126,10 +127,17 @@ pub async fn connection(
     } else {
         1
     };
-    // Each connection's share of the rate, as the gap between messages.
+    // Each connection's share of the rate, as the gap between messages,
+    // and its phase: connection i starts i/N of a gap late, so N
+    // connections at a low rate send one after another, not all at once
+    // and then nothing for a whole gap (wrk2's users hit that).
     let gap = opts
         .rate
         .map(|r| Duration::from_secs_f64(opts.connections as f64 / r));
+    let start = match gap {
+        Some(gap) => window.start + phase(gap, index, opts.connections),
+        None => window.start,
+    };
     let outgoing = script.message.repeat(depth);
     let mut checker = Checker::new(&script.reply, depth);
     let mut buf = vec![0; READ_SIZE];
@@ -146,8 +154,9 @@ pub async fn connection(
         let room = depth - pending;
         let due = match gap {
             None => room,
+            Some(_) if now < start => 0,
             Some(gap) => {
-                let due_total = (now - window.start).as_nanos() / gap.as_nanos().max(1) + 1;
+                let due_total = (now - start).as_nanos() / gap.as_nanos().max(1) + 1;
                 usize::try_from(due_total.saturating_sub(u128::from(sent)))
                     .unwrap_or(usize::MAX)
                     .min(room)
@@ -164,7 +173,7 @@ pub async fn connection(
                 None => in_flight.push_back((now, due as u32)),
                 Some(gap) => {
                     for i in 0..due as u64 {
-                        in_flight.push_back((due_time(window.start, gap, sent + i), 1));
+                        in_flight.push_back((due_time(start, gap, sent + i), 1));
                     }
                 }
             }
@@ -177,7 +186,7 @@ pub async fn connection(
         // Wait for replies; with --rate, also for the next message's time.
         let next_due = gap
             .filter(|_| pending < depth)
-            .map(|gap| due_time(window.start, gap, sent));
+            .map(|gap| due_time(start, gap, sent));
         let patience = last_reply + opts.reply_timeout;
         let wake = next_due
             .map_or(window.end, |t| t.min(window.end))
@@ -224,6 +233,11 @@ pub async fn connection(
 }
 
 /// When message number `n` of a connection is due under `--rate`.
+/// Connection `index` of `count` starts this far into its first gap.
+fn phase(gap: Duration, index: usize, count: usize) -> Duration {
+    gap.mul_f64(index as f64 / count.max(1) as f64)
+}
+
 fn due_time(start: Instant, gap: Duration, n: u64) -> Instant {
     start
         + Duration::from_nanos(

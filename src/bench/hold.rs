@@ -94,6 +94,7 @@ pub fn run(opts: &Options, addr: SocketAddr) -> anyhow::Result<Report> {
         server_rss_per_connection: rss_per_connection,
         sampled: Some(sample),
         sampled_ok: Some(sampled_ok),
+        notes: Vec::new(),
     })
 }
 

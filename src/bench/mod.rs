@@ -166,9 +166,8 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
     let (tallies, server_cpu) = std::thread::scope(|scope| {
         let mut handles = Vec::new();
         for t in 0..threads {
-            let count = (t..opts.connections).step_by(threads).count();
             let (live, barrier, slot) = (live.clone(), &barrier, &window_slot);
-            handles.push(scope.spawn(move || load_thread(opts, addr, count, live, barrier, slot)));
+            handles.push(scope.spawn(move || load_thread(opts, addr, t, live, barrier, slot)));
         }
         // Every thread has connected: start one clock for all.
         barrier.wait();
@@ -229,7 +228,33 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         server_rss_per_connection: None,
         sampled: None,
         sampled_ok: None,
+        notes: rate_notes(opts),
     })
+}
+
+/// A rate so low that each connection's gap between messages is longer
+/// than the measured time leaves connections that send once or never.
+fn rate_notes(opts: &Options) -> Vec<String> {
+    let Some(rate) = opts.rate else {
+        return Vec::new();
+    };
+    let gap = Duration::from_secs_f64(opts.connections as f64 / rate);
+    if gap <= opts.duration {
+        return Vec::new();
+    }
+    vec![format!(
+        "at {} msgs/s over {} connections each sends once every {}, longer than the {} \
+         measured: fewer connections (-c) or a longer --duration measure it better",
+        report::group(rate),
+        opts.connections,
+        humantime::format_duration(round_ms(gap)),
+        humantime::format_duration(opts.duration)
+    )]
+}
+
+/// A duration to the millisecond, for messages.
+fn round_ms(d: Duration) -> Duration {
+    Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// One connection and one message before any load, so that a server that
@@ -344,16 +369,19 @@ fn check(opts: &Options) -> Result<(), Error> {
     Ok(())
 }
 
-/// One load thread: a single-threaded runtime owning `count` connections.
-/// It connects, waits at the barrier for the common clock, then runs.
+/// Load thread number `thread`: a single-threaded runtime owning
+/// connections `thread`, `thread + threads`, ... It connects, waits at
+/// the barrier for the common clock, then runs.
 fn load_thread(
     opts: &Options,
     addr: SocketAddr,
-    count: usize,
+    thread: usize,
     live: Arc<Live>,
     barrier: &Barrier,
     window: &std::sync::OnceLock<Window>,
 ) -> anyhow::Result<Tally> {
+    let threads = opts.threads.clamp(1, opts.connections);
+    let count = (thread..opts.connections).step_by(threads).count();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -385,9 +413,17 @@ fn load_thread(
                 tasks.push(tokio::task::spawn_local(task));
             }
         } else {
-            for stream in ready {
-                let task =
-                    flow::connection(opts.clone(), stream, tally.clone(), live.clone(), window);
+            // This thread has connections t, t + threads, t + 2 threads...
+            for (k, stream) in ready.into_iter().enumerate() {
+                let index = thread + k * threads;
+                let task = flow::connection(
+                    opts.clone(),
+                    index,
+                    stream,
+                    tally.clone(),
+                    live.clone(),
+                    window,
+                );
                 tasks.push(tokio::task::spawn_local(task));
             }
         }

@@ -151,6 +151,9 @@ pub struct Report {
     pub sampled: Option<usize>,
     /// How many of the sampled connections answered correctly (hold).
     pub sampled_ok: Option<usize>,
+    /// What the reader should know about how the run was set up (a rate
+    /// too low for the run's length, ...).
+    pub notes: Vec<String>,
 }
 
 impl Report {
@@ -192,6 +195,17 @@ impl Report {
             group(self.done as f64),
             self.unit
         );
+        if let Some(asked) = self.rate {
+            let _ = writeln!(
+                out,
+                "  rate        {} msgs/s asked, {} achieved",
+                group(asked),
+                group(self.per_second)
+            );
+        }
+        for note in &self.notes {
+            let _ = writeln!(out, "  note        {note}");
+        }
         if let Some(l) = &self.latency_us {
             let _ = writeln!(
                 out,

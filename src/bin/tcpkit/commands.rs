@@ -129,6 +129,13 @@ fn bench(args: BenchArgs) -> anyhow::Result<()> {
         print!("{}", report.table());
     }
     if !report.clean() {
+        if report.errors == 0 && report.mismatches == 0 && report.done == 0 {
+            return Err(Error::BenchFailed(format!(
+                "{} {}: no {} completed in the {:.1} s measured",
+                report.scenario, report.server, report.unit, report.seconds
+            ))
+            .into());
+        }
         return Err(Error::BenchFailed(format!(
             "{} {}: {} errors and {} wrong replies{}",
             report.scenario,

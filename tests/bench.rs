@@ -236,3 +236,17 @@ fn a_rate_below_one_per_connection_is_spread_over_the_connections() {
         "the report says the gap is longer than the run: {report}"
     );
 }
+
+#[test]
+fn a_welcome_without_its_newline_is_shown_with_the_fix() {
+    let args = ["--timeout", "500ms", "--duration", "200ms"];
+    let (_server, code, _, stderr) = against(&["--framing", "chunk"], "pingpong", &args);
+    assert_eq!(code, 14, "{stderr}");
+    assert!(
+        stderr.contains(
+            "the welcome did not come within 500ms: only \"Welcome!\" came, 8 of its 9 bytes: \
+             it has no newline"
+        ) && stderr.contains("try --framing chunk"),
+        "{stderr}"
+    );
+}

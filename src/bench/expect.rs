@@ -7,6 +7,8 @@
 //! case, and counts whole replies. That keeps checking every byte cheap
 //! enough for ten million replies a second.
 
+use std::time::Duration;
+
 use tcpkit_wire::Escaped;
 use tcpkit_wire::greeting::{ClientFraming, Template};
 
@@ -59,6 +61,26 @@ impl std::fmt::Display for Mismatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "expected {}, got {}", self.expected, self.got)
     }
+}
+
+/// What to say when an exact answer (`what`) stopped coming after its
+/// first `got` bytes, which were right: what came, and when all that is
+/// missing is the newline, the likely cause and the fix.
+pub fn not_in_time(what: &str, expected: &[u8], got: usize, waited: Duration) -> String {
+    let waited = humantime::format_duration(waited);
+    if got == 0 {
+        return format!("the {what} did not come within {waited} (nothing came)");
+    }
+    let hint = if &expected[got..] == b"\n" {
+        ": it has no newline, as from the tutorial's own server? try --framing chunk"
+    } else {
+        ""
+    };
+    format!(
+        "the {what} did not come within {waited}: only {} came, {got} of its {} bytes{hint}",
+        Escaped(&expected[..got]),
+        expected.len()
+    )
 }
 
 /// Checks one piece of an exact answer (a welcome, a reply) that arrived

@@ -91,8 +91,8 @@ pub async fn expect_exactly(
         let want = (expected.len() - got).min(buf.len());
         let n = match tokio::time::timeout(timeout, stream.read(&mut buf[..want])).await {
             Err(_) => {
-                return Err(ReadError::Io(format!(
-                    "{what} did not come within {timeout:?}"
+                return Err(ReadError::Io(super::expect::not_in_time(
+                    what, expected, got, timeout,
                 )));
             }
             Ok(Err(e)) => return Err(ReadError::Io(format!("reading the {what}: {e}"))),

@@ -152,7 +152,8 @@ pub(super) fn read_exactly(
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                 ) =>
             {
-                return Err(format!("the {what} did not come in time"));
+                let waited = stream.read_timeout().ok().flatten().unwrap_or_default();
+                return Err(super::expect::not_in_time(what, expected, got, waited));
             }
             Err(e) => return Err(format!("reading the {what}: {e}")),
         };

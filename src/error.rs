@@ -77,10 +77,13 @@ pub enum Error {
     },
 
     /// `bind` failed because another socket holds the address.
-    #[error("cannot listen on {addr}: address already in use (is another tcpkit serve running?)")]
+    #[error("cannot listen on {addr}: address already in use")]
     AddrInUse {
         /// The address.
         addr: SocketAddr,
+        /// The process that holds it, when the system says (Linux, and a
+        /// process we may look into).
+        holder: Option<crate::Holder>,
     },
 
     /// `bind` failed for lack of privileges.
@@ -220,10 +223,18 @@ impl Error {
     /// What to check or do, written to follow the causes: ` (is the server
     /// running on 127.0.0.1:9999?)`. Empty when there is nothing to add.
     /// The binary prints it after the whole chain of causes.
-    pub fn hint(&self) -> &str {
+    pub fn hint(&self) -> std::borrow::Cow<'_, str> {
         match self {
-            Error::Connect { hint, .. } | Error::Tls { hint, .. } => hint,
-            _ => "",
+            Error::Connect { hint, .. } | Error::Tls { hint, .. } => hint.as_str().into(),
+            Error::AddrInUse {
+                holder: Some(holder),
+                ..
+            } => format!(" ({holder} holds it: stop it, or choose another address with --bind)")
+                .into(),
+            Error::AddrInUse { holder: None, .. } => {
+                " (another program holds it: choose another address with --bind)".into()
+            }
+            _ => "".into(),
         }
     }
 

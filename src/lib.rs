@@ -22,7 +22,9 @@ mod error;
 pub mod fetch;
 pub mod net;
 pub mod server;
+mod sys;
 pub mod talk;
 
 pub use error::{Error, ErrorKind};
+pub use sys::Holder;
 pub use tcpkit_wire as wire;

@@ -117,7 +117,10 @@ pub fn listen(addr: SocketAddr, backlog: u32) -> Result<std::net::TcpListener, E
     match setup() {
         Ok(socket) => Ok(socket.into()),
         Err(e) => Err(match e.kind() {
-            io::ErrorKind::AddrInUse => Error::AddrInUse { addr },
+            io::ErrorKind::AddrInUse => Error::AddrInUse {
+                addr,
+                holder: crate::sys::listener_of(addr),
+            },
             io::ErrorKind::PermissionDenied => Error::PermissionDenied { addr },
             io::ErrorKind::AddrNotAvailable => Error::Address {
                 spec: addr.to_string(),

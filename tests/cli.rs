@@ -116,8 +116,10 @@ fn address_in_use_is_exit_4_with_a_hint() {
     assert_eq!(
         stderr_of(&out),
         format!(
-            "tcpkit: error: cannot listen on {}: address already in use (is another tcpkit serve running?)\n",
-            server.addr
+            "tcpkit: error: cannot listen on {}: address already in use (tcpkit (pid {}) holds \
+             it: stop it, or choose another address with --bind)\n",
+            server.addr,
+            server.child.id()
         )
     );
 }

@@ -465,5 +465,10 @@ fn a_bound_port_cannot_be_bound_twice() {
     let addr = first.local_addr().unwrap();
     let err = net::listen(addr, 16).unwrap_err();
     assert_eq!(err.kind(), tcpkit::ErrorKind::AddrInUse, "{err}");
-    assert!(err.to_string().contains("is another tcpkit serve running?"));
+    // This very process holds it, and the error says so.
+    let tcpkit::Error::AddrInUse { holder, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(holder.as_ref().map(|h| h.pid), Some(std::process::id()));
+    assert!(err.hint().contains("holds it"), "{}", err.hint());
 }

@@ -64,7 +64,8 @@ pub fn message(err: &anyhow::Error) -> String {
     let hint = err
         .chain()
         .find_map(|e| e.downcast_ref::<Error>())
-        .map_or("", Error::hint);
+        .map(Error::hint)
+        .unwrap_or_default();
     format!("{}{hint}", parts.join(": "))
 }
 

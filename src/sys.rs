@@ -1,0 +1,156 @@
+//! What the operating system can tell about a listening port: which
+//! process holds it, for the "address already in use" error. Linux answers
+//! through /proc (the socket's inode in /proc/net/tcp and tcp6, then the
+//! process whose /proc/PID/fd links to it); elsewhere, and for processes
+//! we may not look into, the answer is "unknown" and the error keeps a
+//! neutral hint.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+/// A process that holds a socket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Holder {
+    /// Its process id.
+    pub pid: u32,
+    /// Its command name (`/proc/PID/comm`), escaped for printing.
+    pub name: String,
+}
+
+impl fmt::Display for Holder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (pid {})", self.name, self.pid)
+    }
+}
+
+/// The process listening on `addr` (or on a wildcard address with its
+/// port), when the system says.
+pub fn listener_of(addr: SocketAddr) -> Option<Holder> {
+    imp::listener_of(addr)
+}
+
+#[cfg(target_os = "linux")]
+mod imp {
+    use std::fs;
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+    use super::Holder;
+
+    /// The state column's value for a listening socket.
+    const LISTEN: &str = "0A";
+
+    pub fn listener_of(addr: SocketAddr) -> Option<Holder> {
+        let inode = ["/proc/net/tcp", "/proc/net/tcp6"]
+            .iter()
+            .filter_map(|table| fs::read_to_string(table).ok())
+            .find_map(|table| listening_inode(&table, addr))?;
+        holder_of(inode)
+    }
+
+    /// The inode of a listening socket in a /proc/net/tcp table whose
+    /// local address takes `addr`'s port on its address or a wildcard.
+    pub(super) fn listening_inode(table: &str, addr: SocketAddr) -> Option<u64> {
+        table.lines().skip(1).find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (local, state, inode) = (fields.get(1)?, fields.get(3)?, fields.get(9)?);
+            if *state != LISTEN {
+                return None;
+            }
+            let (ip, port) = local.split_once(':')?;
+            let (ip, port) = (parse_ip(ip)?, u16::from_str_radix(port, 16).ok()?);
+            let covers = ip == addr.ip() || ip.is_unspecified() || addr.ip().is_unspecified();
+            (port == addr.port() && covers)
+                .then(|| inode.parse().ok())
+                .flatten()
+        })
+    }
+
+    /// An address as /proc prints it: 32-bit words in hex, each in the
+    /// machine's byte order.
+    fn parse_ip(hex: &str) -> Option<IpAddr> {
+        let word = |i: usize| -> Option<[u8; 4]> {
+            let w = u32::from_str_radix(hex.get(i * 8..i * 8 + 8)?, 16).ok()?;
+            Some(w.to_ne_bytes())
+        };
+        match hex.len() {
+            8 => Some(IpAddr::V4(Ipv4Addr::from(word(0)?))),
+            32 => {
+                let mut bytes = [0u8; 16];
+                for i in 0..4 {
+                    bytes[i * 4..i * 4 + 4].copy_from_slice(&word(i)?);
+                }
+                Some(IpAddr::V6(Ipv6Addr::from(bytes)))
+            }
+            _ => None,
+        }
+    }
+
+    /// The process with a descriptor for socket `inode`, among those whose
+    /// /proc entries we may read.
+    fn holder_of(inode: u64) -> Option<Holder> {
+        let target = format!("socket:[{inode}]");
+        fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let fds = fs::read_dir(entry.path().join("fd")).ok()?;
+            let holds = fds
+                .flatten()
+                .any(|fd| fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == &*target));
+            if !holds {
+                return None;
+            }
+            let comm = fs::read(entry.path().join("comm")).unwrap_or_default();
+            // Escaped (a process can name itself anything), without the
+            // quotes Escaped puts around it.
+            let shown = tcpkit_wire::Escaped(comm.trim_ascii()).to_string();
+            let name = shown
+                .strip_prefix('"')
+                .and_then(|s| s.strip_suffix('"'))
+                .unwrap_or(&shown)
+                .to_string();
+            Some(Holder { pid, name })
+        })
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod imp {
+    use std::net::SocketAddr;
+
+    use super::Holder;
+
+    pub fn listener_of(_addr: SocketAddr) -> Option<Holder> {
+        None
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_our_own_listener() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let holder = listener_of(addr).expect("our listener is found");
+        assert_eq!(holder.pid, std::process::id());
+        // A port nobody listens on has no holder.
+        drop(listener);
+        assert_eq!(listener_of(addr), None);
+    }
+
+    #[test]
+    fn reads_both_tables() {
+        let v4 = "  sl  local_address rem_address   st\n   0: 0100007F:270F 00000000:0000 0A 0 0 0 0 0 42 1\n";
+        let at = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(imp::listening_inode(v4, at("127.0.0.1:9999")), Some(42));
+        assert_eq!(imp::listening_inode(v4, at("0.0.0.0:9999")), Some(42));
+        assert_eq!(imp::listening_inode(v4, at("127.0.0.1:9998")), None);
+        let v6 = "  sl  local\n   0: 00000000000000000000000001000000:270F 0 0A 0 0 0 0 0 7 1\n";
+        assert_eq!(imp::listening_inode(v6, at("[::1]:9999")), Some(7));
+        let not_listening = v4.replace(" 0A ", " 01 ");
+        assert_eq!(
+            imp::listening_inode(&not_listening, at("127.0.0.1:9999")),
+            None
+        );
+    }
+}

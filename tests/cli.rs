@@ -90,18 +90,49 @@ fn demo_shows_both_windows() {
         ],
         "{text}"
     );
-    let server = window("server | ").join("\n");
+    // Cause before effect, whatever the two processes' timing: each of
+    // these comes after the one before it.
+    let mut at = 0;
     for expected in [
-        "Waiting for connection on 127.0.0.1:",
-        "Accept new connection from 127.0.0.1:",
-        "closed. (client sent exit, 3 messages)",
-        "Server stopped.",
+        "server | Waiting for connection on 127.0.0.1:",
+        "server | Accept new connection from 127.0.0.1:",
+        "client | Welcome!",
+        "client | Hello, Sarah!",
+        "server | Connection from 127.0.0.1:",
+        "demo | stopping the server the way Ctrl+C does",
+        "server | Signal received",
+        "server | Server stopped.",
     ] {
-        assert!(
-            server.contains(expected),
-            "missing {expected:?} in:\n{text}"
-        );
+        let Some(found) = text[at..].find(expected) else {
+            panic!("{expected:?} missing or out of order in:\n{text}");
+        };
+        at += found + expected.len();
     }
+}
+
+#[test]
+fn demo_honours_the_log_flags() {
+    let quiet = Cmd::new(tcpkit())
+        .args(["-q", "demo"])
+        .timeout(PATIENCE)
+        .output()
+        .unwrap();
+    assert!(quiet.status.success(), "{}", stderr_of(&quiet));
+    assert_eq!(
+        stdout_of(&quiet),
+        "client | Welcome!\nclient | Hello, Michael!\nclient | Hello, Tracy!\nclient | Hello, Sarah!\n"
+    );
+    let verbose = Cmd::new(tcpkit())
+        .args(["-v", "demo", "Michael"])
+        .timeout(PATIENCE)
+        .output()
+        .unwrap();
+    assert!(verbose.status.success(), "{}", stderr_of(&verbose));
+    assert!(
+        stdout_of(&verbose).contains("read 8 bytes: \"Michael\\n\""),
+        "{}",
+        stdout_of(&verbose)
+    );
 }
 
 #[test]

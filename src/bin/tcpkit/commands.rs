@@ -17,10 +17,11 @@ use crate::demo;
 
 /// Runs the command the user asked for.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let verbosity = cli.verbosity();
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Talk(args) => talk(args),
-        Command::Demo(args) => demo(args),
+        Command::Demo(args) => demo(args, verbosity),
         Command::Fetch(args) => fetch(args),
         Command::Bench(args) => bench(args),
     }
@@ -92,11 +93,11 @@ fn talk(mut args: TalkArgs) -> anyhow::Result<()> {
     }
 }
 
-fn demo(args: DemoArgs) -> anyhow::Result<()> {
+fn demo(args: DemoArgs, verbosity: i8) -> anyhow::Result<()> {
     if args.messages.iter().any(|m| m.contains('\n')) {
         return Err(Error::InvalidInput("demo messages cannot contain line breaks".into()).into());
     }
-    demo::run(&args.messages)
+    demo::run(&args.messages, verbosity)
 }
 
 fn fetch(args: FetchArgs) -> anyhow::Result<()> {

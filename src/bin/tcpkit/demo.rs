@@ -1,10 +1,19 @@
 //! `tcpkit demo`: the tutorial's two terminal windows in one.
 //!
 //! Part of the binary, not the library: it starts this very executable
-//! (`current_exe`) as `tcpkit serve`, a child process on a free loopback port, runs the
-//! scripted client against it, and prints both sides as they happen, each
-//! line marked `server |` or `client |`. Then stops the server with SIGTERM,
-//! as Ctrl+C would.
+//! (`current_exe`) as `tcpkit serve`, a child process on a free loopback
+//! port, runs the scripted client against it, and prints both sides, each
+//! line marked `server |` or `client |`, then stops the server the way
+//! Ctrl+C does (SIGTERM) and says so first.
+//!
+//! The two windows are two processes, so their lines race; the demo puts
+//! them in cause-and-effect order instead: the client's first line waits
+//! for the server's "Accept new connection" line, and the end waits for
+//! the server's "Connection ... closed." line (each for a bounded time).
+//!
+//! The server always logs at info (debug with `-v`), because the demo
+//! follows its lines; `-q`, `-qq`, `-v` and a plain `RUST_LOG` level
+//! choose which of them are shown.
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
@@ -18,58 +27,122 @@ use tcpkit::talk::{self, TalkOptions};
 
 /// How long the child server may take to start, and to stop.
 const CHILD_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long to wait for the server to log the client's close.
-const CLOSE_LOG_WAIT: Duration = Duration::from_secs(2);
+/// How long to wait for the server to log an accept or a close.
+const LOG_WAIT: Duration = Duration::from_secs(2);
 const LISTENING: &str = "Waiting for connection on ";
+const ACCEPTED: &str = "Accept new connection from ";
+const CLOSED: &str = "Connection from ";
 
-/// Runs the demo, printing to stdout.
-pub fn run(messages: &[String]) -> anyhow::Result<()> {
+/// Log levels, most severe first, as tracing prints them.
+const LEVELS: [&str; 5] = ["ERROR", "WARN", "INFO", "DEBUG", "TRACE"];
+
+/// Runs the demo, printing to stdout; `verbosity` counts `-v` minus `-q`.
+pub fn run(messages: &[String], verbosity: i8) -> anyhow::Result<()> {
+    let shown = shown_level(verbosity, std::env::var("RUST_LOG").ok().as_deref());
     let exe = std::env::current_exe().context("cannot find the tcpkit executable")?;
     let mut child = Command::new(exe)
-        .args(["--plain-logs", "serve", "--bind", "127.0.0.1:0"])
+        .args(if shown > 2 { &["-v"][..] } else { &[] })
+        .args(["serve", "--bind", "127.0.0.1:0"])
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .context("cannot start the server")?;
-    let result = talk_to(&mut child, messages);
-    stop(&mut child);
+    let result = talk_to(&mut child, messages, shown);
+    stop(&mut child, shown);
     result
 }
 
-fn talk_to(child: &mut Child, messages: &[String]) -> anyhow::Result<()> {
+/// The most verbose level shown, as an index into [`LEVELS`]: info by
+/// default, one more or less per `-v` or `-q`; a plain `RUST_LOG` level
+/// (`warn`, `debug`, ...) wins, as it does for every command.
+fn shown_level(verbosity: i8, rust_log: Option<&str>) -> usize {
+    if let Some(level) = rust_log.and_then(|l| {
+        LEVELS
+            .iter()
+            .position(|name| name.eq_ignore_ascii_case(l.trim()))
+    }) {
+        return level;
+    }
+    (2 + i32::from(verbosity)).clamp(0, 4) as usize
+}
+
+/// What the server's log thread tells the client side.
+enum Heard {
+    Listening(String),
+    Accepted,
+    Closed,
+}
+
+fn talk_to(child: &mut Child, messages: &[String], shown: usize) -> anyhow::Result<()> {
     let stderr = child.stderr.take().context("the server has no stderr")?;
-    let (addr_tx, addr_rx) = mpsc::channel();
-    let (closed_tx, closed_rx) = mpsc::channel();
-    // The server's window: its log lines, printed as they come.
+    let (heard_tx, heard) = mpsc::channel();
+    // The server's window: its log lines, as the tutorial prints them.
     thread::spawn(move || {
         for line in BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
-            say("server", &line);
-            if let Some(rest) = line.strip_prefix(LISTENING) {
-                let _ = addr_tx.send(rest.trim_end_matches("...").to_string());
+            let (level, message) = split_log_line(&line);
+            if level <= shown {
+                say("server", message);
             }
-            if line.starts_with("Connection from ") {
-                let _ = closed_tx.send(());
+            let event = if let Some(rest) = message.strip_prefix(LISTENING) {
+                Some(Heard::Listening(rest.trim_end_matches("...").to_string()))
+            } else if message.starts_with(ACCEPTED) {
+                Some(Heard::Accepted)
+            } else if message.starts_with(CLOSED) {
+                Some(Heard::Closed)
+            } else {
+                None
+            };
+            if let Some(event) = event {
+                let _ = heard_tx.send(event);
             }
         }
     });
-    let Ok(addr) = addr_rx.recv_timeout(CHILD_TIMEOUT) else {
-        bail!("the server did not start listening within {CHILD_TIMEOUT:?}");
+    let deadline = Instant::now() + CHILD_TIMEOUT;
+    let addr = loop {
+        match heard.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(Heard::Listening(addr)) => break addr,
+            Ok(_) => {}
+            Err(_) => bail!("the server did not start listening within {CHILD_TIMEOUT:?}"),
+        }
     };
     let opts = TalkOptions {
         addr,
         ..TalkOptions::default()
     };
-    let mut window = ClientWindow::default();
+    let mut window = ClientWindow {
+        line: Vec::new(),
+        heard,
+        accepted: false,
+    };
     talk::script(&opts, messages, &mut window)?;
-    let _ = closed_rx.recv_timeout(CLOSE_LOG_WAIT);
+    window.wait_for(|h| matches!(h, Heard::Closed));
     Ok(())
 }
 
-/// Stops the server we started, by its pid, the way Ctrl+C does.
-fn stop(child: &mut Child) {
+/// A server log line (`2026-11-25T12:00:00.000000Z  INFO message`) split
+/// into its level's index in [`LEVELS`] and its message. A line of another
+/// shape (a panic, say) counts as an error, so it is always shown.
+fn split_log_line(line: &str) -> (usize, &str) {
+    let parsed = line
+        .trim_start()
+        .split_once(char::is_whitespace)
+        .and_then(|(_time, rest)| rest.trim_start().split_once(char::is_whitespace))
+        .and_then(|(level, message)| {
+            let index = LEVELS.iter().position(|l| *l == level)?;
+            Some((index, message.trim_start()))
+        });
+    parsed.unwrap_or((0, line))
+}
+
+/// Stops the server we started, by its pid, the way Ctrl+C does, and says
+/// so first: the server's "Signal received" line follows from it.
+fn stop(child: &mut Child, shown: usize) {
+    if shown >= 2 {
+        say("demo", "stopping the server the way Ctrl+C does");
+    }
     let Ok(pid) = libc::pid_t::try_from(child.id()) else {
         let _ = child.kill();
         return;
@@ -95,16 +168,37 @@ fn say(who: &str, line: &str) {
     let _ = writeln!(io::stdout().lock(), "{who} | {line}");
 }
 
-/// The client's window: whole lines, marked `client |`.
-#[derive(Default)]
+/// The client's window: whole lines, marked `client |`, the first one
+/// only after the server has logged the accept.
 struct ClientWindow {
     line: Vec<u8>,
+    heard: mpsc::Receiver<Heard>,
+    accepted: bool,
+}
+
+impl ClientWindow {
+    /// Waits (at most [`LOG_WAIT`]) until the server says `what`.
+    fn wait_for(&mut self, what: impl Fn(&Heard) -> bool) {
+        let deadline = Instant::now() + LOG_WAIT;
+        while let Ok(heard) = self
+            .heard
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            if what(&heard) {
+                return;
+            }
+        }
+    }
 }
 
 impl Write for ClientWindow {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         for &b in buf {
             if b == b'\n' {
+                if !self.accepted {
+                    self.wait_for(|h| matches!(h, Heard::Accepted));
+                    self.accepted = true;
+                }
                 say("client", &String::from_utf8_lossy(&self.line));
                 self.line.clear();
             } else {
@@ -116,5 +210,36 @@ impl Write for ClientWindow {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_from_flags_and_rust_log() {
+        assert_eq!(shown_level(0, None), 2);
+        assert_eq!(shown_level(-1, None), 1);
+        assert_eq!(shown_level(-5, None), 0);
+        assert_eq!(shown_level(1, None), 3);
+        assert_eq!(shown_level(0, Some("warn")), 1);
+        assert_eq!(shown_level(0, Some("tcpkit=debug,h2=off")), 2);
+    }
+
+    #[test]
+    fn log_lines_split_into_level_and_message() {
+        assert_eq!(
+            split_log_line("2026-11-25T12:00:00.000000Z  INFO Waiting for connection on x..."),
+            (2, "Waiting for connection on x...")
+        );
+        assert_eq!(
+            split_log_line("2026-11-25T12:00:00.000000Z  WARN accept failed"),
+            (1, "accept failed")
+        );
+        assert_eq!(
+            split_log_line("2026-11-25T12:00:00.000000Z DEBUG 127.0.0.1:1: read 3 bytes"),
+            (3, "127.0.0.1:1: read 3 bytes")
+        );
     }
 }

@@ -121,6 +121,41 @@ fn hold_reports_memory_and_samples() {
         (10, 10)
     );
     assert!(report["server_rss_per_connection"].as_f64().is_some());
+    assert_eq!(report["held_seconds"].as_f64(), Some(0.1), "{report}");
+}
+
+#[test]
+fn the_table_says_what_hold_and_churn_measure() {
+    let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let addr = server.addr.to_string();
+    let table = |args: &[&str]| {
+        let out = Command::new(tcpkit())
+            .arg("bench")
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let hold = table(&["hold", &addr, "-c", "20", "--duration", "300ms"]);
+    assert!(
+        hold.contains("20 connections, 1 thread, opened in "),
+        "{hold}"
+    );
+    assert!(hold.contains("then held idle 0.3 s"), "{hold}");
+    assert!(hold.contains("\n  open time   p50 "), "{hold}");
+    let churn = table(&[
+        "churn",
+        &addr,
+        "-c",
+        "2",
+        "--duration",
+        "300ms",
+        "--warmup",
+        "0s",
+    ]);
+    assert!(churn.contains(": 2 workers, "), "{churn}");
+    assert!(churn.contains("\n  session     p50 "), "{churn}");
 }
 
 #[test]

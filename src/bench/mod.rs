@@ -228,6 +228,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         server_rss_per_connection: None,
         sampled: None,
         sampled_ok: None,
+        held_seconds: None,
         notes: rate_notes(opts),
     })
 }

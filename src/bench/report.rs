@@ -151,6 +151,8 @@ pub struct Report {
     pub sampled: Option<usize>,
     /// How many of the sampled connections answered correctly (hold).
     pub sampled_ok: Option<usize>,
+    /// hold: how long the connections were held idle, in seconds.
+    pub held_seconds: Option<f64>,
     /// What the reader should know about how the run was set up (a rate
     /// too low for the run's length, ...).
     pub notes: Vec<String>,
@@ -178,18 +180,31 @@ impl Report {
             .map(|r| format!(", open loop at {} msgs/s", group(r)))
             .unwrap_or_default();
         let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+        // What each scenario counts and times, in words: hold opens
+        // connections and holds them, churn runs whole sessions.
+        let (who, counted, timed) = match self.scenario.as_str() {
+            "hold" => ("connection", "opened", "open time"),
+            "churn" => ("worker", "throughput", "session"),
+            _ => ("connection", "throughput", "latency"),
+        };
+        let measured = match (self.scenario.as_str(), self.held_seconds) {
+            ("hold", Some(held)) => format!(
+                "opened in {:.2} s, then held idle {held:.1} s",
+                self.seconds
+            ),
+            _ => format!("{:.1} s measured", self.seconds),
+        };
         let _ = writeln!(
             out,
-            "{} against {}: {}{depth}, {}, {:.1} s measured{rate}",
+            "{} against {}: {}{depth}, {}, {measured}{rate}",
             self.scenario,
             self.server,
-            plural(self.connections, "connection"),
+            plural(self.connections, who),
             plural(self.threads, "thread"),
-            self.seconds
         );
         let _ = writeln!(
             out,
-            "  throughput  {} {}/s ({} {})",
+            "  {counted:<11} {} {}/s ({} {})",
             group(self.per_second),
             self.unit,
             group(self.done as f64),
@@ -209,7 +224,7 @@ impl Report {
         if let Some(l) = &self.latency_us {
             let _ = writeln!(
                 out,
-                "  latency     p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+                "  {timed:<11} p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
                 micros(l.p50),
                 micros(l.p90),
                 micros(l.p99),

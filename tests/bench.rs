@@ -285,3 +285,40 @@ fn a_welcome_without_its_newline_is_shown_with_the_fix() {
         "{stderr}"
     );
 }
+
+#[test]
+fn several_servers_share_the_connections_in_turn() {
+    let a = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let b = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let (addr_a, addr_b) = (a.addr.to_string(), b.addr.to_string());
+    let (code, report, stderr) = bench(&[
+        "pingpong",
+        &addr_a,
+        &addr_b,
+        "-c",
+        "4",
+        "--duration",
+        "200ms",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        report["server"].as_str(),
+        Some(format!("{addr_a}, {addr_b}").as_str())
+    );
+    // Each server: its preflight connection, then two of the four.
+    for server in [&a, &b] {
+        assert!(server.logged("Connection from"), "{}", server.log());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while server.log().matches("Accept new connection").count() < 3
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(
+            server.log().matches("Accept new connection").count(),
+            3,
+            "{}",
+            server.log()
+        );
+    }
+}

@@ -16,7 +16,7 @@ use tokio::net::TcpStream;
 
 use super::expect::{Checker, Script};
 use super::report::Tally;
-use super::{Live, Options, Scenario, Window};
+use super::{Live, Options, Scenario, Targets, Window};
 
 /// Bytes read at once: room for every reply a deep pipeline has in flight.
 const READ_SIZE: usize = 64 * 1024;
@@ -28,19 +28,23 @@ pub fn script_for(opts: &Options, index: usize) -> Script {
     Script::new(opts.framing, &opts.welcome, &opts.reply, &message)
 }
 
-/// Connects `count` connections and reads each welcome; failures are
+/// Connects load thread `thread`'s `count` connections (`thread`,
+/// `thread + threads`, ... of all) and reads each welcome; failures are
 /// counted and the connection left out.
 pub async fn connect_all(
     opts: &Options,
-    addr: SocketAddr,
+    targets: &Targets,
+    thread: usize,
+    threads: usize,
     count: usize,
     tally: &RefCell<Tally>,
-) -> Vec<(TcpStream, Script)> {
+) -> Vec<(usize, (TcpStream, Script))> {
     let mut ready = Vec::with_capacity(count);
-    for index in 0..count {
+    for k in 0..count {
+        let index = thread + k * threads;
         let script = script_for(opts, index);
-        match open(opts, addr, &script).await {
-            Ok(stream) => ready.push((stream, script)),
+        match open(opts, targets.of(index), &script).await {
+            Ok(stream) => ready.push((index, (stream, script))),
             Err(e) => tally.borrow_mut().fail(|| e),
         }
     }

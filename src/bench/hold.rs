@@ -10,13 +10,13 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use super::Options;
 use super::expect::Script;
 use super::flow::script_for;
 use super::report::{self, Latency, Report, Tally};
+use super::{Options, Targets};
 
 /// Runs the scenario.
-pub fn run(opts: &Options, addr: SocketAddr) -> anyhow::Result<Report> {
+pub fn run(opts: &Options, targets: &Targets) -> anyhow::Result<Report> {
     let sample_server = || {
         opts.server_pid
             .map(report::sample_process)
@@ -30,7 +30,7 @@ pub fn run(opts: &Options, addr: SocketAddr) -> anyhow::Result<Report> {
     for index in 0..opts.connections {
         let script = script_for(opts, index);
         let began = Instant::now();
-        match open(opts, addr, &script) {
+        match open(opts, targets.of(index), &script) {
             Ok(stream) => {
                 tally.record(began.elapsed(), 1);
                 held.push((stream, script));
@@ -76,7 +76,7 @@ pub fn run(opts: &Options, addr: SocketAddr) -> anyhow::Result<Report> {
         .and_then(|(b, a)| (open > 0).then(|| (a.rss as f64 - b.rss as f64) / open as f64));
     Ok(Report {
         scenario: "hold".into(),
-        server: addr.to_string(),
+        server: targets.to_string(),
         connections: opts.connections,
         depth: 1,
         rate: None,

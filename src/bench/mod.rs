@@ -76,8 +76,9 @@ impl Scenario {
 pub struct Options {
     /// The scenario.
     pub scenario: Scenario,
-    /// The server, HOST:PORT.
-    pub addr: String,
+    /// The servers, HOST:PORT each; connections are spread over them in
+    /// turn (round robin), as over the instances behind a balancer.
+    pub addrs: Vec<String>,
     /// Address family for resolving.
     pub family: Family,
     /// Connections (pingpong, pipeline, hold) or workers (churn).
@@ -113,6 +114,42 @@ pub struct Options {
     pub progress: bool,
 }
 
+/// The servers of a run, one address each; connection `i` goes to server
+/// `i % n`.
+#[derive(Debug, Clone)]
+pub(crate) struct Targets(Vec<SocketAddr>);
+
+impl Targets {
+    /// Resolves each `HOST:PORT` to its first address of `family`.
+    fn resolve(specs: &[String], family: Family) -> Result<Targets, Error> {
+        if specs.is_empty() {
+            return Err(Error::InvalidInput("no server to load".into()));
+        }
+        let mut addrs = Vec::with_capacity(specs.len());
+        for spec in specs {
+            addrs.push(crate::net::resolve(spec, family)?[0]);
+        }
+        Ok(Targets(addrs))
+    }
+
+    /// The server of connection (or worker) `index`.
+    pub(crate) fn of(&self, index: usize) -> SocketAddr {
+        self.0[index % self.0.len()]
+    }
+}
+
+impl std::fmt::Display for Targets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, addr) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{addr}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Counters the load threads bump and the progress line reads.
 #[derive(Debug, Default)]
 pub(crate) struct Live {
@@ -143,8 +180,7 @@ impl Window {
 /// Runs the benchmark and returns its report.
 pub fn run(opts: &Options) -> anyhow::Result<Report> {
     check(opts)?;
-    let addrs = crate::net::resolve(&opts.addr, opts.family)?;
-    let addr = addrs[0];
+    let targets = Targets::resolve(&opts.addrs, opts.family)?;
     let fd_limit = crate::net::raise_fd_limit();
     let needed = opts.connections as u64 + 32;
     if needed > fd_limit {
@@ -155,9 +191,11 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         ))
         .into());
     }
-    preflight(opts, addr)?;
+    for (spec, addr) in opts.addrs.iter().zip(&targets.0) {
+        preflight(opts, spec, *addr)?;
+    }
     if opts.scenario == Scenario::Hold {
-        return hold::run(opts, addr);
+        return hold::run(opts, &targets);
     }
     let live = Arc::new(Live::default());
     let threads = opts.threads.clamp(1, opts.connections);
@@ -167,7 +205,8 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         let mut handles = Vec::new();
         for t in 0..threads {
             let (live, barrier, slot) = (live.clone(), &barrier, &window_slot);
-            handles.push(scope.spawn(move || load_thread(opts, addr, t, live, barrier, slot)));
+            let targets = &targets;
+            handles.push(scope.spawn(move || load_thread(opts, targets, t, live, barrier, slot)));
         }
         // Every thread has connected: start one clock for all.
         barrier.wait();
@@ -202,7 +241,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
     };
     Ok(Report {
         scenario: opts.scenario.name().to_string(),
-        server: addr.to_string(),
+        server: targets.to_string(),
         connections: opts.connections,
         depth: if opts.scenario == Scenario::Pipeline {
             opts.depth
@@ -261,14 +300,14 @@ fn round_ms(d: Duration) -> Duration {
 /// One connection and one message before any load, so that a server that
 /// is not there, or speaks another way, gets one clear error at once
 /// rather than a run full of failures.
-fn preflight(opts: &Options, addr: SocketAddr) -> Result<(), Error> {
-    let mut stream = crate::net::connect(&opts.addr, &[addr], opts.connect_timeout)?;
+fn preflight(opts: &Options, spec: &str, addr: SocketAddr) -> Result<(), Error> {
+    let mut stream = crate::net::connect(spec, &[addr], opts.connect_timeout)?;
     let script = flow::script_for(opts, 0);
     let wrong = |e: String| {
         Error::BenchFailed(format!(
             "before the run, {}: {e} (does it speak the greeting protocol as --welcome, \
              --reply and --framing say?)",
-            opts.addr
+            spec
         ))
     };
     stream
@@ -375,7 +414,7 @@ fn check(opts: &Options) -> Result<(), Error> {
 /// the barrier for the common clock, then runs.
 fn load_thread(
     opts: &Options,
-    addr: SocketAddr,
+    targets: &Targets,
     thread: usize,
     live: Arc<Live>,
     barrier: &Barrier,
@@ -399,7 +438,10 @@ fn load_thread(
     let tally = Rc::new(RefCell::new(Tally::default()));
     let ready = match opts.scenario {
         Scenario::Churn => Vec::new(),
-        _ => local.block_on(&runtime, flow::connect_all(opts, addr, count, &tally)),
+        _ => local.block_on(
+            &runtime,
+            flow::connect_all(opts, targets, thread, threads, count, &tally),
+        ),
     };
     barrier.wait();
     barrier.wait();
@@ -409,14 +451,13 @@ fn load_thread(
     local.block_on(&runtime, async {
         let mut tasks = Vec::new();
         if opts.scenario == Scenario::Churn {
-            for _ in 0..count {
+            for k in 0..count {
+                let addr = targets.of(thread + k * threads);
                 let task = churn::worker(opts.clone(), addr, tally.clone(), live.clone(), window);
                 tasks.push(tokio::task::spawn_local(task));
             }
         } else {
-            // This thread has connections t, t + threads, t + 2 threads...
-            for (k, stream) in ready.into_iter().enumerate() {
-                let index = thread + k * threads;
+            for (index, stream) in ready {
                 let task = flow::connection(
                     opts.clone(),
                     index,

@@ -398,9 +398,10 @@ pub struct BenchArgs {
     #[arg(value_name = "SCENARIO", value_enum)]
     pub scenario: ScenarioArg,
 
-    /// The server, as HOST:PORT.
+    /// The server, as HOST:PORT; several spread the connections over
+    /// them in turn (as over the instances behind a load balancer).
     #[arg(value_name = "ADDR", default_value = "127.0.0.1:9999")]
-    pub addr: String,
+    pub addrs: Vec<String>,
 
     /// Connections (churn: concurrent workers). Default: pingpong 100,
     /// pipeline 50, churn 100, hold 1000.
@@ -486,7 +487,7 @@ impl BenchArgs {
         );
         bench::Options {
             scenario,
-            addr: self.addr.clone(),
+            addrs: self.addrs.clone(),
             family: self.connect.family(),
             connections,
             depth: self.depth as usize,

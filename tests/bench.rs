@@ -322,3 +322,42 @@ fn several_servers_share_the_connections_in_turn() {
         );
     }
 }
+
+#[test]
+fn a_message_file_against_an_echo_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let payload: String = (0..500).map(|i| format!("{i:03}")).collect();
+    let file = dir.path().join("payload.txt");
+    std::fs::write(&file, format!("{payload}\n")).unwrap();
+    let echo = ["--welcome", "", "--reply", "{}"];
+    let file_arg = file.to_str().unwrap();
+    let args = [
+        "--message-file",
+        file_arg,
+        "--welcome",
+        "",
+        "--reply",
+        "{}",
+        "-c",
+        "2",
+        "--duration",
+        "200ms",
+    ];
+    let (_server, code, report, stderr) = against(&echo, "pipeline", &args);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(num(&report, "done") > 0, "{report}");
+    // A payload the echo server does not send back whole is caught.
+    let (_server, code, _, stderr) = against(
+        &["--welcome", "", "--reply", "{}", "--max-message", "100"],
+        "pingpong",
+        &args,
+    );
+    assert_eq!(code, 14, "{stderr}");
+    // A file that is not there is a local-file error.
+    let (code, _, stderr) = bench(&["pingpong", "127.0.0.1:9", "--message-file", "/nonexistent"]);
+    assert_eq!(code, 13, "{stderr}");
+    assert!(
+        stderr.contains("cannot read --message-file /nonexistent: no such file"),
+        "{stderr}"
+    );
+}

@@ -34,7 +34,7 @@ pub async fn worker(
 ) {
     let scripts: Vec<Script> = NAMES
         .iter()
-        .map(|name| Script::new(opts.framing, &opts.welcome, &opts.reply, name))
+        .map(|name| Script::new(opts.framing, &opts.welcome, &opts.reply, name.as_bytes()))
         .collect();
     loop {
         let start = Instant::now();

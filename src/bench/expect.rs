@@ -28,20 +28,20 @@ pub struct Script {
 impl Script {
     /// The script for `message` under the server's `welcome` and `reply`
     /// template: line framing adds `\n` to each, chunk framing nothing.
-    pub fn new(framing: ClientFraming, welcome: &str, reply: &Template, message: &str) -> Script {
+    pub fn new(framing: ClientFraming, welcome: &str, reply: &Template, message: &[u8]) -> Script {
         let end: &[u8] = match framing {
             ClientFraming::Line => b"\n",
             ClientFraming::Chunk => b"",
         };
         let with_end = |bytes: &[u8]| [bytes, end].concat();
-        let rendered = reply.reply_to(message.as_bytes());
+        let rendered = reply.reply_to(message);
         Script {
             welcome: if welcome.is_empty() {
                 Vec::new()
             } else {
                 with_end(welcome.as_bytes())
             },
-            message: with_end(message.as_bytes()),
+            message: with_end(message),
             reply: with_end(&rendered),
             exit: with_end(b"exit"),
         }
@@ -164,11 +164,11 @@ mod tests {
     #[test]
     fn scripts_follow_the_framing() {
         let t = Template::parse("Hello, {}!");
-        let line = Script::new(ClientFraming::Line, "Welcome!", &t, "Michael");
+        let line = Script::new(ClientFraming::Line, "Welcome!", &t, b"Michael");
         assert_eq!(line.welcome, b"Welcome!\n");
         assert_eq!(line.message, b"Michael\n");
         assert_eq!(line.reply, b"Hello, Michael!\n");
-        let chunk = Script::new(ClientFraming::Chunk, "", &t, "Tracy");
+        let chunk = Script::new(ClientFraming::Chunk, "", &t, b"Tracy");
         assert_eq!(chunk.welcome, b"");
         assert_eq!(
             (chunk.message.as_slice(), chunk.reply.as_slice()),

@@ -24,7 +24,7 @@ const READ_SIZE: usize = 64 * 1024;
 /// The script of a connection: its own message, so that replies crossing
 /// between connections are caught (`Michael-17`).
 pub fn script_for(opts: &Options, index: usize) -> Script {
-    let message = format!("{}-{index}", opts.message);
+    let message = [&opts.message[..], format!("-{index}").as_bytes()].concat();
     Script::new(opts.framing, &opts.welcome, &opts.reply, &message)
 }
 

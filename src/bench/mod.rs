@@ -101,7 +101,7 @@ pub struct Options {
     /// line for tcpkit serve, chunk for the tutorial's own server.
     pub framing: ClientFraming,
     /// The message pingpong and pipeline send (hold's sample too).
-    pub message: String,
+    pub message: Vec<u8>,
     /// The welcome the server sends.
     pub welcome: String,
     /// The server's reply template.
@@ -403,8 +403,11 @@ fn check(opts: &Options) -> Result<(), Error> {
              (e.g. 10s)",
         );
     }
-    if opts.message.contains('\n') || opts.message.is_empty() || opts.message == "exit" {
-        return usage("--message must be one non-empty line other than 'exit'");
+    if opts.message.contains(&b'\n') || opts.message.is_empty() || opts.message == b"exit" {
+        return usage(
+            "the message (--message or --message-file) must be one non-empty line other than \
+             'exit'",
+        );
     }
     Ok(())
 }

@@ -445,6 +445,12 @@ pub struct BenchArgs {
     #[arg(long, value_name = "TEXT", default_value = "Michael")]
     pub message: String,
 
+    /// Send the bytes of FILE as the message instead (one trailing newline
+    /// dropped; at most 1 MiB), e.g. against an echo server with
+    /// --welcome '' --reply '{}'.
+    #[arg(long, value_name = "FILE", conflicts_with = "message")]
+    pub message_file: Option<PathBuf>,
+
     /// The welcome the server sends (empty: none).
     #[arg(long, value_name = "TEXT", default_value = protocol::DEFAULT_WELCOME)]
     pub welcome: String,
@@ -498,7 +504,7 @@ impl BenchArgs {
             connect_timeout: self.connect.connect_timeout.0,
             reply_timeout: self.timeout,
             framing: self.framing.into(),
-            message: self.message.clone(),
+            message: self.message.clone().into_bytes(),
             welcome: self.welcome.clone(),
             reply: protocol::Template::parse(&self.reply),
             server_pid: self.server_pid,

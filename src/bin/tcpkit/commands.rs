@@ -120,9 +120,44 @@ fn fetch(args: FetchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The longest `--message-file` read: far more than a greeting server
+/// takes by default (64 KiB), and a bound on what a typo can load.
+const MAX_MESSAGE_FILE: u64 = 1024 * 1024;
+
+/// The message in `path`, less one trailing newline.
+fn message_file(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read;
+    let shown = path.display();
+    let unreadable = |e| Error::LocalFile {
+        message: format!("cannot read --message-file {shown}"),
+        source: Some(e),
+    };
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_MESSAGE_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > MAX_MESSAGE_FILE {
+        return Err(Error::InvalidInput(format!(
+            "--message-file {shown} is larger than 1 MiB, the longest message bench sends"
+        ))
+        .into());
+    }
+    if bytes.ends_with(b"\n") {
+        bytes.pop();
+        if bytes.ends_with(b"\r") {
+            bytes.pop();
+        }
+    }
+    Ok(bytes)
+}
+
 fn bench(args: BenchArgs) -> anyhow::Result<()> {
     use std::io::IsTerminal;
-    let opts = args.options(io::stderr().is_terminal() && !args.json);
+    let mut opts = args.options(io::stderr().is_terminal() && !args.json);
+    if let Some(path) = &args.message_file {
+        opts.message = message_file(path)?;
+    }
     let report = bench::run(&opts)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -361,3 +361,46 @@ fn a_message_file_against_an_echo_server() {
         "{stderr}"
     );
 }
+
+#[test]
+fn connect_rate_paces_new_connections() {
+    // 20 connections at 40 per second: the opening takes at least 19 gaps
+    // of 25 ms (a lower bound: pacing cannot make it faster).
+    let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let addr = server.addr.to_string();
+    let args = [
+        "hold",
+        &addr,
+        "-c",
+        "20",
+        "--connect-rate",
+        "40",
+        "--duration",
+        "100ms",
+    ];
+    let (code, report, stderr) = bench(&args);
+    assert_eq!(code, 0, "{stderr}");
+    let opening = report["seconds"].as_f64().unwrap_or_default();
+    assert!(opening >= 0.45, "opened in {opening} s: {report}");
+    assert_eq!(num(&report, "done"), 20);
+    // churn: sessions start at the rate, so 1 s at 20/s is about 20.
+    let args = [
+        "churn",
+        &addr,
+        "-c",
+        "4",
+        "--connect-rate",
+        "20",
+        "--duration",
+        "1s",
+    ];
+    let (code, report, stderr) = bench(&args);
+    assert_eq!(code, 0, "{stderr}");
+    assert!((15..=25).contains(&num(&report, "done")), "{report}");
+    let (code, _, stderr) = bench(&["churn", &addr, "--connect-rate", "0"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--connect-rate must be a positive number"),
+        "{stderr}"
+    );
+}

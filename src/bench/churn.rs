@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::expect::Script;
 use super::flow::{ReadError, expect_exactly, open};
 use super::report::Tally;
-use super::{Live, Options, Window};
+use super::{Live, Options, Pacer, Window};
 
 /// The tutorial client's names.
 pub const NAMES: [&str; 3] = ["Michael", "Tracy", "Sarah"];
@@ -28,8 +28,7 @@ const RETRY_PAUSE: Duration = Duration::from_millis(10);
 pub async fn worker(
     opts: Options,
     addr: SocketAddr,
-    tally: Rc<RefCell<Tally>>,
-    live: Arc<Live>,
+    (tally, live, pacer): (Rc<RefCell<Tally>>, Arc<Live>, Rc<Pacer>),
     window: Window,
 ) {
     let scripts: Vec<Script> = NAMES
@@ -37,6 +36,7 @@ pub async fn worker(
         .map(|name| Script::new(opts.framing, &opts.welcome, &opts.reply, name.as_bytes()))
         .collect();
     loop {
+        pacer.wait().await;
         let start = Instant::now();
         if start >= window.end {
             return;

@@ -16,7 +16,7 @@ use tokio::net::TcpStream;
 
 use super::expect::{Checker, Script};
 use super::report::Tally;
-use super::{Live, Options, Scenario, Targets, Window};
+use super::{Live, Options, Pacer, Scenario, Targets, Window};
 
 /// Bytes read at once: room for every reply a deep pipeline has in flight.
 const READ_SIZE: usize = 64 * 1024;
@@ -34,14 +34,15 @@ pub fn script_for(opts: &Options, index: usize) -> Script {
 pub async fn connect_all(
     opts: &Options,
     targets: &Targets,
-    thread: usize,
-    threads: usize,
+    (thread, threads): (usize, usize),
     count: usize,
     tally: &RefCell<Tally>,
+    pacer: &Pacer,
 ) -> Vec<(usize, (TcpStream, Script))> {
     let mut ready = Vec::with_capacity(count);
     for k in 0..count {
         let index = thread + k * threads;
+        pacer.wait().await;
         let script = script_for(opts, index);
         match open(opts, targets.of(index), &script).await {
             Ok(stream) => ready.push((index, (stream, script))),

@@ -26,8 +26,10 @@ pub fn run(opts: &Options, targets: &Targets) -> anyhow::Result<Report> {
     let before = sample_server()?;
     let mut tally = Tally::default();
     let mut held: Vec<(TcpStream, Script)> = Vec::with_capacity(opts.connections);
+    let pacer = super::Pacer::new(opts.connect_rate, 1);
     let start = Instant::now();
     for index in 0..opts.connections {
+        pacer.wait_blocking();
         let script = script_for(opts, index);
         let began = Instant::now();
         match open(opts, targets.of(index), &script) {

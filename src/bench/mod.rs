@@ -87,6 +87,10 @@ pub struct Options {
     pub depth: usize,
     /// Open-loop rate in messages per second over all connections.
     pub rate: Option<f64>,
+    /// New connections per second at most, over all threads (tcpkali's
+    /// `--connect-rate`): for opening pingpong, pipeline and hold
+    /// connections, and for churn's sessions.
+    pub connect_rate: Option<f64>,
     /// How long to measure (hold: how long to hold).
     pub duration: Duration,
     /// How long to run before measuring.
@@ -147,6 +151,46 @@ impl std::fmt::Display for Targets {
             write!(f, "{addr}")?;
         }
         Ok(())
+    }
+}
+
+/// `--connect-rate`: the times one thread may open its connections at,
+/// one every `gap` (the thread's share of the rate); at once without one.
+pub(crate) struct Pacer {
+    gap: Option<Duration>,
+    next: std::cell::Cell<Option<Instant>>,
+}
+
+impl Pacer {
+    /// A pacer for a thread that opens `1/share` of the connections.
+    pub(crate) fn new(rate: Option<f64>, share: usize) -> Pacer {
+        Pacer {
+            gap: rate.map(|r| Duration::from_secs_f64(share.max(1) as f64 / r)),
+            next: std::cell::Cell::new(None),
+        }
+    }
+
+    /// Takes the next free slot; `None` when there is no rate.
+    fn slot(&self) -> Option<Instant> {
+        let gap = self.gap?;
+        let now = Instant::now();
+        let at = self.next.get().map_or(now, |next| next.max(now));
+        self.next.set(Some(at + gap));
+        Some(at)
+    }
+
+    /// Waits for the next slot on a runtime.
+    pub(crate) async fn wait(&self) {
+        if let Some(at) = self.slot() {
+            tokio::time::sleep_until(at.into()).await;
+        }
+    }
+
+    /// Waits for the next slot on a plain thread.
+    pub(crate) fn wait_blocking(&self) {
+        if let Some(at) = self.slot() {
+            std::thread::sleep(at.saturating_duration_since(Instant::now()));
+        }
     }
 }
 
@@ -391,6 +435,12 @@ fn check(opts: &Options) -> Result<(), Error> {
     if opts.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
         return usage("--rate must be a positive number of messages per second");
     }
+    if opts
+        .connect_rate
+        .is_some_and(|r| !(r > 0.0 && r.is_finite()))
+    {
+        return usage("--connect-rate must be a positive number of connections per second");
+    }
     if opts.rate.is_some() && !matches!(opts.scenario, Scenario::Pingpong | Scenario::Pipeline) {
         return usage("--rate applies to pingpong and pipeline only");
     }
@@ -438,12 +488,13 @@ fn load_thread(
         }
     };
     let local = tokio::task::LocalSet::new();
+    let pacer = Rc::new(Pacer::new(opts.connect_rate, threads));
     let tally = Rc::new(RefCell::new(Tally::default()));
     let ready = match opts.scenario {
         Scenario::Churn => Vec::new(),
         _ => local.block_on(
             &runtime,
-            flow::connect_all(opts, targets, thread, threads, count, &tally),
+            flow::connect_all(opts, targets, (thread, threads), count, &tally, &pacer),
         ),
     };
     barrier.wait();
@@ -456,7 +507,12 @@ fn load_thread(
         if opts.scenario == Scenario::Churn {
             for k in 0..count {
                 let addr = targets.of(thread + k * threads);
-                let task = churn::worker(opts.clone(), addr, tally.clone(), live.clone(), window);
+                let task = churn::worker(
+                    opts.clone(),
+                    addr,
+                    (tally.clone(), live.clone(), pacer.clone()),
+                    window,
+                );
                 tasks.push(tokio::task::spawn_local(task));
             }
         } else {

@@ -417,6 +417,11 @@ pub struct BenchArgs {
     #[arg(long, value_name = "MSGS_PER_SEC", allow_negative_numbers = true)]
     pub rate: Option<f64>,
 
+    /// Open at most this many connections per second, over all threads
+    /// (tcpkali's --connect-rate); for churn, sessions per second.
+    #[arg(long, value_name = "PER_SEC", allow_negative_numbers = true)]
+    pub connect_rate: Option<f64>,
+
     /// How long to measure (hold: how long to hold the connections idle).
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = values::duration, allow_negative_numbers = true)]
     pub duration: Duration,
@@ -498,6 +503,7 @@ impl BenchArgs {
             connections,
             depth: self.depth as usize,
             rate: self.rate,
+            connect_rate: self.connect_rate,
             duration: self.duration,
             warmup: self.warmup,
             threads,

@@ -577,6 +577,32 @@ fn negative_and_out_of_range_numbers_say_the_range() {
         "{}",
         stderr_of(&out)
     );
+    let out = Cmd::new(tcpkit())
+        .args(["bench", "pingpong", "127.0.0.1:1", "--duration", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains("--duration must be more than 0"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+#[test]
+fn help_shows_examples() {
+    for command in ["serve", "talk", "fetch", "bench"] {
+        let out = Cmd::new(tcpkit())
+            .args([command, "--help"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let help = stdout_of(&out);
+        assert!(
+            help.contains(&format!("Examples:\n  tcpkit {command} ")),
+            "{help}"
+        );
+    }
 }
 
 #[test]

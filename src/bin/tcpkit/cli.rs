@@ -169,14 +169,35 @@ impl Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the greeting server: welcome each client, answer NAME with "Hello, NAME!".
+    #[command(after_help = "Examples:
+  tcpkit serve                                  127.0.0.1:9999, the tutorial's server
+  tcpkit serve --bind [::1]:9999 --delay 1      IPv6, a second before each reply
+  tcpkit serve --welcome '' --reply '{}'        an echo server
+  tcpkit serve --idle-timeout 0                 never close an idle client")]
     Serve(ServeArgs),
     /// Talk to a greeting server: send MESSAGEs, or join stdin and stdout to it.
+    #[command(after_help = "Examples:
+  tcpkit talk 127.0.0.1:9999 Michael Tracy Sarah   the tutorial's client
+  tcpkit talk 127.0.0.1 9999 Michael               the same, nc's HOST PORT
+  seq 1 100 | tcpkit talk                          stdin to the server, replies to stdout
+  tcpkit talk --framing chunk ADDR Michael         the tutorial's own server (no newlines)
+  tcpkit talk -z 127.0.0.1:9999                    is the port open? (exit 0 or 6)
+  tcpkit talk -l 127.0.0.1:8080                    wait for one client, like nc -l")]
     Talk(TalkArgs),
     /// Start a server on a free port and run the tutorial's client against it.
     Demo(DemoArgs),
     /// Fetch a URL over HTTP/1.1 or HTTPS: print the response head, save the body.
+    #[command(after_help = "Examples:
+  tcpkit fetch http://127.0.0.1:8080/            save the body as index.html
+  tcpkit fetch -L -s -o - 127.0.0.1:8080/old     follow redirects, body to stdout
+  tcpkit fetch --max-time 3 --fail URL           give up after 3 s; exit 12 on 4xx/5xx")]
     Fetch(FetchArgs),
     /// Load a greeting server (pingpong, pipeline, churn, hold) and measure it.
+    #[command(after_help = "Examples:
+  tcpkit bench pipeline 127.0.0.1:9999 --duration 3          the fastest the server answers
+  tcpkit bench pingpong ADDR --rate 1000 -c 10               open loop, 1000 msgs/s
+  tcpkit bench hold ADDR -c 10000 --server-pid PID           memory per idle connection
+  tcpkit bench churn ADDR1 ADDR2 --connect-rate 500          sessions over two servers")]
     Bench(BenchArgs),
 }
 

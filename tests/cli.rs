@@ -725,4 +725,17 @@ fn nc_flags_are_mapped_not_misread() {
             stderr_of(&out)
         );
     }
+    // nc's -q SECS would otherwise take SECS for the address.
+    let out = talk(&["-q", "0", "127.0.0.1", "9"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains("'-q 0' is nc's") && stderr_of(&out).contains("--exit-on-eof"),
+        "{}",
+        stderr_of(&out)
+    );
+    // Our own -q still works, as does a message after --.
+    let out = talk(&["-q", "127.0.0.1:1", "--", "-q", "5"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6), "{}", stderr_of(&out));
 }

@@ -42,6 +42,25 @@ pub fn nc_habit(e: &clap::Error) -> Option<String> {
     Some(format!("unknown flag '{flag}': {meaning}"))
 }
 
+/// nc's `-q SECS` after `talk`: here `-q` is "quieter logs", so `talk -q 0
+/// HOST PORT` would take `0` for the address. A `-q` followed by a number
+/// is nc's, and gets what tcpkit calls it.
+pub fn nc_quit_seconds(args: impl Iterator<Item = String>) -> Option<String> {
+    let args: Vec<String> = args.collect();
+    let talk = args.iter().position(|a| a == "talk")?;
+    let after = &args[talk + 1..];
+    let end = after.iter().position(|a| a == "--").unwrap_or(after.len());
+    after[..end].windows(2).find_map(|pair| {
+        (pair[0] == "-q" && pair[1].parse::<f64>().is_ok()).then(|| {
+            format!(
+                "'-q {}' is nc's: here -q means quieter logs; to stop when stdin ends \
+                 use --exit-on-eof (nc's -q 0)",
+                pair[1]
+            )
+        })
+    })
+}
+
 /// `--framing` of `serve`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FramingArg {

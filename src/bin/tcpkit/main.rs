@@ -25,6 +25,10 @@ use cli::Cli;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    if let Some(hint) = cli::nc_quit_seconds(std::env::args()) {
+        eprintln!("tcpkit: error: {hint}");
+        return ExitCode::from(exit::USAGE);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -472,3 +472,18 @@ fn a_bound_port_cannot_be_bound_twice() {
     assert_eq!(holder.as_ref().map(|h| h.pid), Some(std::process::id()));
     assert!(err.hint().contains("holds it"), "{}", err.hint());
 }
+
+#[test]
+fn a_too_long_last_line_with_its_cr_is_refused_with_a_line() {
+    // 65,536 bytes and a `\r`, then the end of the stream: one byte over
+    // the limit, and the error reply still ends with `\n`.
+    let server = start(config());
+    let mut c = server.client();
+    c.send(b"\n");
+    assert_eq!(c.line(), "Hello, !\n");
+    let mut line = vec![b'x'; 65536];
+    line.push(b'\r');
+    c.send(&line);
+    c.stream.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(c.rest(), b"Error: message longer than 65536 bytes\n");
+}

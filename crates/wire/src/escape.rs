@@ -8,6 +8,16 @@ use std::fmt;
 /// Client bytes shown in a log line at most.
 pub const LOG_BYTES: usize = 64;
 
+/// Characters that must not reach a log or a terminal as they are: C0
+/// and C1 controls (`char::is_control`), and the ones that reorder or
+/// break what is shown around them: the bidi embeddings, overrides and
+/// isolates (U+202A-U+202E, U+2066-U+2069, as in "Trojan Source") and the
+/// line and paragraph separators (U+2028, U+2029).
+pub fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
+}
+
 /// Displays bytes escaped (`\n`, `\x1b`, ...) and cut at [`LOG_BYTES`].
 pub struct Escaped<'a>(pub &'a [u8]);
 
@@ -17,7 +27,7 @@ impl fmt::Display for Escaped<'_> {
         f.write_str("\"")?;
         for chunk in shown.utf8_chunks() {
             for c in chunk.valid().chars() {
-                if c == '"' || c == '\\' || c.is_control() {
+                if c == '"' || c == '\\' || is_unsafe(c) {
                     write!(f, "{}", c.escape_default())?;
                 } else {
                     write!(f, "{c}")?;
@@ -40,6 +50,15 @@ impl fmt::Display for Escaped<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bidi_separators_and_c1_are_escaped() {
+        let text = "a\u{202E}b\u{2066}c\u{2028}d\u{2029}e\u{85}f\u{9b}g é";
+        assert_eq!(
+            Escaped(text.as_bytes()).to_string(),
+            "\"a\\u{202e}b\\u{2066}c\\u{2028}d\\u{2029}e\\u{85}f\\u{9b}g é\""
+        );
+    }
 
     #[test]
     fn escapes_and_truncates() {

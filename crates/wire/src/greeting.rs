@@ -267,6 +267,14 @@ impl Decoder {
             return progress;
         }
         let partial = std::mem::take(&mut self.partial);
+        // A line-framed connection's error reply is a line, even when the
+        // too-long message is the unterminated rest of the stream.
+        if self.line && partial.len() > settings.max_message {
+            too_long(settings, out, b"\n");
+            self.closed = true;
+            progress.close = Some(Close::TooLong);
+            return progress;
+        }
         progress.close = self.answer(settings, out, &partial, b"", b"");
         if progress.close.is_none() {
             progress.replies = 1;
@@ -472,6 +480,23 @@ mod tests {
         let (out, close) = run(&s, &[b"abcde"]);
         assert_eq!(out, b"Error: message longer than 4 bytes");
         assert_eq!(close, Some(Close::TooLong));
+    }
+
+    #[test]
+    fn a_too_long_rest_of_a_line_stream_gets_a_line() {
+        // max + 1 bytes may still be a line and its `\r`; at the end of the
+        // stream it is a message one byte too long, refused with a line.
+        let mut s = settings(Framing::Line);
+        s.max_message = 4;
+        let (out, close) = run(&s, &[b"abcd\r"]);
+        assert_eq!(out, b"Error: message longer than 4 bytes\n");
+        assert_eq!(close, Some(Close::TooLong));
+        // Chunk framing has no lines: no newline there.
+        s.framing = Framing::Chunk;
+        assert_eq!(
+            run(&s, &[b"abcde"]).0,
+            b"Error: message longer than 4 bytes"
+        );
     }
 
     #[test]

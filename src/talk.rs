@@ -204,63 +204,132 @@ impl Conversation<'_> {
     }
 
     /// Reads up to and including a newline (or the close); the bytes read.
-    /// Once bytes have come, waits at most [`QUIET_GAP`] for more: bytes
-    /// that stop without a newline are a framing mismatch, reported with
-    /// what came, not a timeout after the whole `--timeout`.
+    /// `--timeout` bounds the whole wait, however the bytes trickle in.
+    /// Once bytes have come, it waits at most [`QUIET_GAP`] for more:
+    /// bytes that stop without a newline are a framing mismatch, reported
+    /// with what came, not a timeout after the whole `--timeout`.
     fn receive_line(&mut self, what: &str, reply: &mut Vec<u8>) -> anyhow::Result<usize> {
-        let waiting = || format!("waiting for {what}");
         let limit = self.opts.max_reply.saturating_add(2);
-        let gap = self.opts.timeout.map_or(QUIET_GAP, |t| t.min(QUIET_GAP));
-        let started = Instant::now();
-        self.stream
-            .set_read_timeout(Some(gap))
-            .context("cannot set a read timeout")?;
-        let got = loop {
-            let room = u64::try_from(limit - reply.len()).unwrap_or(u64::MAX);
-            match (&mut self.reader).take(room).read_until(b'\n', reply) {
-                Err(e) if is_timeout(&e) && !reply.is_empty() => {
+        let deadline = self.deadline();
+        loop {
+            let wait = match (self.left(deadline, what, reply)?, reply.is_empty()) {
+                (left, true) => left,
+                (left, false) => Some(left.map_or(QUIET_GAP, |l| l.min(QUIET_GAP))),
+            };
+            self.stream
+                .set_read_timeout(wait)
+                .context("cannot set a read timeout")?;
+            let buf = match self.reader.fill_buf() {
+                Ok(buf) => buf,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if is_timeout(&e) => {
+                    if reply.is_empty() || deadline.is_some_and(|d| Instant::now() >= d) {
+                        continue; // `left` says whether the time is up
+                    }
                     return Err(Error::protocol(format!(
                         "got {} with no newline, then nothing for {}: a server that does not \
                          end its lines, like the tutorial's own? try --framing chunk",
                         Escaped(reply),
-                        humantime::format_duration(gap)
+                        humantime::format_duration(QUIET_GAP)
                     ))
                     .into());
                 }
-                Err(e)
-                    if is_timeout(&e)
-                        && self.opts.timeout.is_none_or(|t| started.elapsed() < t) => {}
-                Err(e) => return Err(timeout_or_lost(&waiting(), self.opts.timeout, e)),
-                Ok(_) => break reply.len(),
-            }
-        };
-        self.stream
-            .set_read_timeout(self.opts.timeout)
-            .context("cannot set a read timeout")?;
-        if !reply.ends_with(b"\n") && reply.len() == limit {
-            return Err(Error::protocol(format!(
-                "{what} is longer than {} (see --max-reply)",
-                tcpkit_wire::Bytes::of(self.opts.max_reply)
-            ))
-            .into());
-        }
-        Ok(got)
-    }
-
-    /// After `exit`: prints anything the server still says, until it closes.
-    fn wait_for_close(&mut self, out: &mut dyn Write) -> anyhow::Result<()> {
-        let mut buf = vec![0; CHUNK];
-        loop {
-            match self.reader.read(&mut buf) {
-                Ok(0) => return Ok(()),
-                Ok(n) => write_out(out, &buf[..n])?,
                 Err(e) => {
                     return Err(timeout_or_lost(
-                        "waiting for the server to close",
+                        &format!("waiting for {what}"),
                         self.opts.timeout,
                         e,
                     ));
                 }
+            };
+            if buf.is_empty() {
+                break; // the close: what came is the reply
+            }
+            let (take, ends) = match memchr::memchr(b'\n', buf) {
+                Some(at) => (at + 1, true),
+                None => (buf.len(), false),
+            };
+            let take = take.min(limit - reply.len());
+            reply.extend_from_slice(&buf[..take]);
+            self.reader.consume(take);
+            if ends && reply.ends_with(b"\n") {
+                break;
+            }
+            if reply.len() == limit {
+                return Err(Error::protocol(format!(
+                    "{what} is longer than {} (see --max-reply)",
+                    tcpkit_wire::Bytes::of(self.opts.max_reply)
+                ))
+                .into());
+            }
+        }
+        self.stream
+            .set_read_timeout(self.opts.timeout)
+            .context("cannot set a read timeout")?;
+        Ok(reply.len())
+    }
+
+    /// When a wait that starts now must end (`None`: no limit).
+    fn deadline(&self) -> Option<Instant> {
+        self.opts.timeout.map(|t| Instant::now() + t)
+    }
+
+    /// The time left before `deadline` (`None`: no limit); a timeout error
+    /// that says what came so far when none is left.
+    fn left(
+        &self,
+        deadline: Option<Instant>,
+        what: &str,
+        got: &[u8],
+    ) -> anyhow::Result<Option<Duration>> {
+        let Some(deadline) = deadline else {
+            return Ok(None);
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            let so_far = if got.is_empty() {
+                String::new()
+            } else {
+                format!(" (got {} so far)", Escaped(got))
+            };
+            return Err(Error::Timeout {
+                what: format!("waiting for {what}{so_far}"),
+                after: self.opts.timeout.unwrap_or_default(),
+            }
+            .into());
+        }
+        Ok(Some(left))
+    }
+
+    /// After `exit`: prints anything the server still says, until it
+    /// closes, within `--timeout` in all and `--max-reply` bytes.
+    fn wait_for_close(&mut self, out: &mut dyn Write) -> anyhow::Result<()> {
+        let what = "the server to close";
+        let deadline = self.deadline();
+        let mut buf = vec![0; CHUNK];
+        let mut said = 0;
+        loop {
+            let wait = self.left(deadline, what, b"")?;
+            self.stream
+                .set_read_timeout(wait)
+                .context("cannot set a read timeout")?;
+            match self.reader.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => {
+                    said += n;
+                    if said > self.opts.max_reply {
+                        return Err(Error::protocol(format!(
+                            "after exit the server sent more than {} without closing \
+                             (see --max-reply)",
+                            tcpkit_wire::Bytes::of(self.opts.max_reply)
+                        ))
+                        .into());
+                    }
+                    write_out(out, &buf[..n])?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if is_timeout(&e) => {}
+                Err(e) => return Err(lost(&format!("waiting for {what}"), e)),
             }
         }
     }

@@ -739,3 +739,67 @@ fn nc_flags_are_mapped_not_misread() {
         .unwrap();
     assert_eq!(out.status.code(), Some(6), "{}", stderr_of(&out));
 }
+
+/// A server thread for one client: runs `serve` on the accepted socket.
+fn one_client_server(serve: impl FnOnce(TcpStream) + Send + 'static) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    thread::spawn(move || {
+        if let Ok((stream, _)) = listener.accept() {
+            serve(stream);
+        }
+    });
+    addr
+}
+
+#[test]
+fn talk_timeout_bounds_a_trickle() {
+    // One byte every 100 ms, never a newline: each read is quick, the
+    // whole wait is not.
+    let addr = one_client_server(|mut s| {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while std::time::Instant::now() < deadline && s.write_all(b"W").is_ok() {
+            thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let started = std::time::Instant::now();
+    let out = talk(&["--timeout", "1", &addr, "Michael"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("waiting for the welcome (got \"WWW"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(started.elapsed() < PATIENCE, "the trickle held talk");
+}
+
+#[test]
+fn after_exit_the_reply_limit_still_holds() {
+    // Answers Michael, then floods instead of closing after exit.
+    let addr = one_client_server(|mut s| {
+        let _ = s.write_all(b"Welcome!\n");
+        let mut buf = [0; 64];
+        let _ = s.read(&mut buf);
+        let _ = s.write_all(b"Hello, Michael!\n");
+        let _ = s.read(&mut buf);
+        let flood = [b'y'; 4096];
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while std::time::Instant::now() < deadline && s.write_all(&flood).is_ok() {}
+    });
+    let out = talk(&["--max-reply", "10K", &addr, "Michael"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(8), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("after exit the server sent more than 10240 bytes"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(
+        out.stdout.len() < 20_000,
+        "{} bytes printed",
+        out.stdout.len()
+    );
+}

@@ -13,6 +13,7 @@
 //! - [`fetch`]: `tcpkit fetch`, the tutorial's web client done correctly.
 //! - [`bench`](mod@bench): `tcpkit bench`, the load generator that checks every reply.
 //! - [`net`]: resolving `HOST:PORT`, listening with a backlog, connecting.
+//! - [`term`]: a writer that makes a peer's bytes safe to show on a terminal.
 //! - [`wire`]: the pure codecs (the `tcpkit-wire` crate), re-exported.
 
 #![warn(missing_docs)]
@@ -24,6 +25,7 @@ pub mod net;
 pub mod server;
 mod sys;
 pub mod talk;
+pub mod term;
 
 pub use error::{Error, ErrorKind};
 pub use sys::Holder;

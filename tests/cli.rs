@@ -803,3 +803,14 @@ fn after_exit_the_reply_limit_still_holds() {
         out.stdout.len()
     );
 }
+
+#[test]
+fn a_pipe_gets_the_servers_bytes_unchanged() {
+    // Escaping is for terminals only (tests/peers.rs runs talk on one).
+    let addr = one_client_server(|mut s| {
+        let _ = s.write_all(b"\x1b]52;c;aGk=\x07\x1b[2Jhi\r\n");
+    });
+    let out = talk(&[&addr]).write_stdin("").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_eq!(out.stdout, b"\x1b]52;c;aGk=\x07\x1b[2Jhi\r\n");
+}

@@ -199,3 +199,88 @@ fn a_port_held_by_a_process_we_cannot_look_into_gets_a_neutral_hint() {
         )
     );
 }
+
+/// Runs `tcpkit ARGS...` on a pseudo-terminal (python3's pty module) and
+/// returns everything it wrote there.
+fn on_a_terminal(args: &[&str]) -> Vec<u8> {
+    require("python3");
+    const SCRIPT: &str = r#"
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+out = b""
+while True:
+    try:
+        chunk = os.read(fd, 65536)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+os.waitpid(pid, 0)
+sys.stdout.buffer.write(out)
+"#;
+    let out = Command::new("python3")
+        .args(["-c", SCRIPT])
+        .arg(tcpkit())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    out.stdout
+}
+
+/// A server thread for one client that sends `reply` and closes.
+fn says(reply: &'static [u8]) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        if let Ok((mut s, _)) = listener.accept() {
+            let mut request = [0; 4096];
+            s.set_read_timeout(Some(std::time::Duration::from_millis(200)))
+                .unwrap();
+            let _ = std::io::Read::read(&mut s, &mut request);
+            let _ = s.write_all(reply);
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_hostile_server_cannot_drive_the_terminal() {
+    // Clipboard write (OSC 52), window title, clear screen, C1 CSI.
+    let addr = says(b"\x1b]52;c;aGk=\x07\x1b]0;pwned\x07\x1b[2J\xc2\x9bhi\r\n");
+    let shown = on_a_terminal(&["talk", &addr]);
+    let shown = String::from_utf8_lossy(&shown);
+    assert!(
+        shown.contains(r"\x1b]52;c;aGk=\x07\x1b]0;pwned\x07\x1b[2J\u{9b}hi"),
+        "{shown:?}"
+    );
+    assert!(
+        !shown.contains('\x1b'),
+        "a raw escape reached the terminal: {shown:?}"
+    );
+    // Asked for, the bytes go through unchanged.
+    let addr = says(b"\x1b[1mbold\x1b[0m\r\n");
+    let shown = on_a_terminal(&["talk", "--raw-output", &addr]);
+    assert!(shown.windows(4).any(|w| w == b"\x1b[1m"), "{shown:?}");
+}
+
+#[test]
+fn a_response_head_on_a_terminal_is_escaped() {
+    // httparse refuses C0 controls in a field; C1's CSI (U+009B, a
+    // terminal's ESC [) is obs-text and passes: it must not clear the screen.
+    let addr = says(b"HTTP/1.1 200 OK\r\nX-Evil: \xc2\x9b2J\r\nContent-Length: 0\r\n\r\n");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out");
+    let url = format!("http://{addr}/");
+    let shown = on_a_terminal(&["fetch", "-o", file.to_str().unwrap(), &url]);
+    let shown = String::from_utf8_lossy(&shown);
+    assert!(shown.contains(r"X-Evil: \u{9b}2J"), "{shown:?}");
+    assert!(
+        !shown.contains('\u{9b}'),
+        "a raw CSI reached the terminal: {shown:?}"
+    );
+}

@@ -34,6 +34,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use tcpkit_wire::Bytes;
+
+use crate::term::SafeTerminal;
 use tcpkit_wire::head::{self, Framing, Head};
 
 pub use body::{Copied, copy as copy_body};
@@ -416,6 +418,17 @@ fn warn(message: &str) {
     eprintln!("tcpkit: warning: {message}");
 }
 
+/// A server's head shown on a terminal goes through [`SafeTerminal`], so
+/// control bytes in it (C1 included) cannot drive the terminal; a pipe or
+/// file gets it byte for byte.
+fn terminal_safe<W: Write + io::IsTerminal + 'static>(stream: W) -> Box<dyn Write> {
+    if stream.is_terminal() {
+        Box::new(SafeTerminal::new(stream))
+    } else {
+        Box::new(stream)
+    }
+}
+
 /// Where response heads go: the terminal (stdout, or stderr when the body
 /// goes to stdout) unless `-s`, and the `-D` file.
 struct HeadWriter {
@@ -427,13 +440,13 @@ impl HeadWriter {
     fn new(opts: &Options) -> Result<HeadWriter, Error> {
         let console: Option<Box<dyn Write>> = match (opts.silent, &opts.destination) {
             (true, _) => None,
-            (false, Destination::Stdout) => Some(Box::new(io::stderr())),
-            (false, _) => Some(Box::new(io::stdout())),
+            (false, Destination::Stdout) => Some(terminal_safe(io::stderr())),
+            (false, _) => Some(terminal_safe(io::stdout())),
         };
         let dump = match &opts.dump_head {
             Some(path) if path.as_os_str() == "-" => {
                 return Ok(HeadWriter {
-                    console: Some(Box::new(io::stdout())),
+                    console: Some(terminal_safe(io::stdout())),
                     dump: None,
                 });
             }

@@ -339,6 +339,13 @@ pub struct TalkArgs {
     /// (nc's -q 0); replies still on their way are lost.
     #[arg(long, conflicts_with = "messages")]
     pub exit_on_eof: bool,
+
+    /// Write what the server sends to the terminal unchanged. By default a
+    /// terminal shows its control bytes escaped (\x1b...), so a server
+    /// cannot clear the screen or set the clipboard; a pipe or file always
+    /// gets the bytes unchanged.
+    #[arg(long)]
+    pub raw_output: bool,
 }
 
 #[derive(Debug, Args)]

@@ -2,7 +2,7 @@
 //! [`crate::cli`] and the library modules, kept out of `main.rs`.
 
 use std::collections::BTreeSet;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -70,8 +70,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 fn talk(mut args: TalkArgs) -> anyhow::Result<()> {
     args.join_host_port();
     let opts = args.options();
+    // A hostile server must not drive the user's terminal: what it says
+    // is shown escaped there, unless asked (a pipe gets it unchanged).
     let stdout = io::stdout();
-    let mut out = stdout.lock();
+    let mut out: Box<dyn Write> = if stdout.is_terminal() && !args.raw_output {
+        Box::new(tcpkit::term::SafeTerminal::new(stdout.lock()))
+    } else {
+        Box::new(stdout.lock())
+    };
     if args.check {
         let peer = talk::check(&opts)?;
         let _ = writeln!(out, "{} is open ({peer} accepted a connection)", opts.addr);

@@ -46,6 +46,8 @@ pub enum ErrorKind {
     LocalFile,
     /// A benchmark run saw errors or wrong replies.
     BenchFailed,
+    /// A body larger than its limit (`fetch --max-filesize`).
+    TooLarge,
     /// Whoever reads our output went away (a closed pipe): not a failure
     /// of the work, so the binary ends quietly.
     OutputClosed,
@@ -193,6 +195,10 @@ pub enum Error {
     #[error("{0}")]
     BenchFailed(String),
 
+    /// A body larger than its limit (`fetch --max-filesize`).
+    #[error("{0}")]
+    TooLarge(String),
+
     /// Our output's reader went away (`tcpkit talk | head`).
     #[error("the output was closed")]
     OutputClosed,
@@ -216,6 +222,7 @@ impl Error {
             Error::HttpStatus(_) => ErrorKind::HttpStatus,
             Error::LocalFile { .. } => ErrorKind::LocalFile,
             Error::BenchFailed(_) => ErrorKind::BenchFailed,
+            Error::TooLarge(_) => ErrorKind::TooLarge,
             Error::OutputClosed => ErrorKind::OutputClosed,
         }
     }

@@ -999,3 +999,59 @@ fn one_byte_saved_is_singular() {
     assert_saved(&run, &server, b"x");
     assert!(run.stderr.contains("saved 1 byte to f"), "{}", run.stderr);
 }
+
+#[test]
+fn max_filesize_refuses_a_content_length_over_it_before_writing() {
+    let server = Script::bind().serve(vec![Reply::bytes(format!(
+        "{OK}Content-Length: 1000\r\n\r\n{}",
+        "x".repeat(1000)
+    ))]);
+    let run = fetch(&["--max-filesize", "999", &server.url("/f")]);
+    assert_eq!(run.code, 15, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "the body is 1000 bytes (Content-Length), larger than --max-filesize 999 bytes"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run.files().is_empty(), "nothing written: {:?}", run.files());
+    // At the limit exactly, it is saved.
+    let server = Script::bind().serve(vec![Reply::bytes(format!(
+        "{OK}Content-Length: 5\r\n\r\nhello"
+    ))]);
+    let run = fetch(&["--max-filesize", "5", &server.url("/f")]);
+    assert_saved(&run, &server, b"hello");
+}
+
+#[test]
+fn max_filesize_stops_a_body_without_a_length() {
+    let body = "y".repeat(5000);
+    let server = Script::bind().serve(vec![Reply::bytes(format!(
+        "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{body}"
+    ))]);
+    let run = fetch(&["--max-filesize", "4K", &server.url("/f")]);
+    assert_eq!(run.code, 15, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("the body is larger than --max-filesize 4096 bytes"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.file("f").is_none(), "no complete file");
+}
+
+#[test]
+fn read_timeout_bounds_a_head_that_trickles() {
+    // One byte every 50 ms: each read is quick, the head never ends in time.
+    let head = format!("{OK}X-Slow: {}\r\n\r\n", "z".repeat(200));
+    let server = Script::bind().serve(vec![Reply::split(head, 1).pause(Duration::from_millis(50))]);
+    let run = fetch(&["--read-timeout", "1", &server.url("/f")]);
+    assert_eq!(run.code, 7, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("waiting for the response head timed out after 1s"),
+        "{}",
+        run.stderr
+    );
+}

@@ -153,6 +153,7 @@ fn start_nginx() -> Nginx {
                  ssl_certificate_key {root}/server.key;\n\
                  root {root}/www;\n\
                  location /moved {{ return 302 /page.txt; }}\n\
+                 location /downgrade {{ return 302 http://127.0.0.1:{http}/page.txt; }}\n\
                }}\n\
              }}\n",
             root = root.display()
@@ -328,6 +329,25 @@ fn redirect_from_nginx_is_followed() {
     assert_eq!(
         std::fs::read(work.path().join("moved")).unwrap(),
         b"the page\n"
+    );
+}
+
+#[test]
+fn a_redirect_from_https_to_http_is_followed_with_a_warning() {
+    let nginx = start_nginx();
+    nginx.put("page.txt", b"the page\n");
+    let work = tempfile::tempdir().unwrap();
+    let url = format!("https://localhost:{}/downgrade", nginx.https);
+    let out = tcpkit_fetch(work.path(), &["-L", "--cacert", &nginx.ca(), &url]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "tcpkit: warning: following a redirect from https to http \
+             (http://127.0.0.1:{}/page.txt): the rest is not encrypted",
+            nginx.http
+        )),
+        "{}",
+        out.stderr
     );
 }
 

@@ -46,7 +46,7 @@ pub use tcpkit_wire::head::{DEFAULT_MAX_HEAD, DEFAULT_MAX_HEADERS, DEFAULT_MAX_I
 pub use tls::config as tls_config;
 
 use crate::error::Error;
-use crate::net::Family;
+use crate::net::{Family, within};
 
 /// Default for `--max-redirs`, as in curl.
 pub const DEFAULT_MAX_REDIRS: u32 = 10;
@@ -93,6 +93,8 @@ pub struct Options {
     pub max_time: Option<Duration>,
     /// Size limits on what the server sends before and around the body.
     pub limits: Limits,
+    /// The largest body saved (`--max-filesize`); `None`: no limit.
+    pub max_filesize: Option<u64>,
 }
 
 /// What a successful fetch did.
@@ -167,7 +169,17 @@ async fn transfer(
         if opts.raw {
             return raw(opts, &mut conn, plan, heads).await;
         }
-        let head = read_final_head(&mut conn, &opts.limits, heads).await?;
+        // --read-timeout bounds the whole head too: a server that sends a
+        // line every few seconds must not hold us forever.
+        let head = within(
+            opts.read_timeout,
+            read_final_head(&mut conn, &opts.limits, heads),
+        )
+        .await
+        .ok_or_else(|| Error::Timeout {
+            what: "waiting for the response head".into(),
+            after: opts.read_timeout.unwrap_or_default(),
+        })??;
         if opts.follow
             && head.is_redirect()
             && let Some(location) = head.value("location")
@@ -190,6 +202,12 @@ async fn transfer(
                 })?;
             if !target.same_origin(&next) {
                 headers.strip_for_other_origin();
+            }
+            if target.tls && !next.tls && !opts.silent {
+                warn(&format!(
+                    "following a redirect from https to http ({}): the rest is not encrypted",
+                    next.url
+                ));
             }
             target = next;
             continue;
@@ -307,7 +325,20 @@ async fn save(
         Framing::None => Some(0),
         _ => None,
     };
-    let mut sink = plan.open(opts.progress, total)?;
+    // A Content-Length over the limit is refused before a byte is written.
+    if let (Some(limit), Some(total)) = (opts.max_filesize, total)
+        && total > limit
+    {
+        return Err(Error::TooLarge(format!(
+            "the body is {} (Content-Length), larger than --max-filesize {}",
+            Bytes(total),
+            Bytes(limit)
+        ))
+        .into());
+    }
+    let mut sink = plan
+        .open(opts.progress, total)?
+        .with_limit(opts.max_filesize);
     match body::copy(conn, framing, opts.limits.max_head, &mut sink).await {
         Ok(copied) => {
             if copied.excess > 0 && !opts.silent {

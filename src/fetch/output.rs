@@ -164,6 +164,7 @@ impl Plan {
             out: BufWriter::with_capacity(super::conn::READ_BUFFER, writer),
             plan: self.clone(),
             written: 0,
+            limit: None,
             bar,
         })
     }
@@ -206,6 +207,8 @@ pub struct Sink {
     out: BufWriter<Box<dyn Write>>,
     plan: Plan,
     written: u64,
+    /// `--max-filesize`: the most body bytes written.
+    limit: Option<u64>,
     bar: Option<ProgressBar>,
 }
 
@@ -219,8 +222,22 @@ pub enum Written {
 }
 
 impl Sink {
+    /// Refuses to write more than `limit` bytes (`--max-filesize`).
+    pub fn with_limit(mut self, limit: Option<u64>) -> Sink {
+        self.limit = limit;
+        self
+    }
+
     /// Writes body bytes.
     pub fn write(&mut self, bytes: &[u8]) -> Result<Written, Error> {
+        if let Some(limit) = self.limit
+            && self.written + bytes.len() as u64 > limit
+        {
+            return Err(Error::TooLarge(format!(
+                "the body is larger than --max-filesize {}",
+                tcpkit_wire::Bytes(limit)
+            )));
+        }
         match self.out.write_all(bytes) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::BrokenPipe && self.plan.target.is_none() => {

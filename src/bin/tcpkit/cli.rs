@@ -158,7 +158,8 @@ impl ConnectArgs {
 /// 4 address in use, 5 permission denied, 6 cannot connect, 7 timeout,
 /// 8 protocol error or malformed response, 9 TLS, 10 truncated body,
 /// 11 too many redirects, 12 HTTP error status (--fail), 13 local file,
-/// 14 bench saw errors or wrong replies, 130 stopped by a second signal.
+/// 14 bench saw errors or wrong replies, 15 fetch body over --max-filesize,
+/// 130 stopped by a second signal.
 #[derive(Debug, Parser)]
 #[command(name = "tcpkit", version, propagate_version = true)]
 pub struct Cli {
@@ -430,6 +431,11 @@ pub struct FetchArgs {
     #[arg(long, value_name = "SIZE", default_value = "64KiB", value_parser = values::size, allow_negative_numbers = true)]
     pub max_head: usize,
 
+    /// Refuse a body larger than SIZE (exit 15): a Content-Length over it
+    /// before anything is written, an endless body when it crosses it.
+    #[arg(long, value_name = "SIZE", value_parser = values::size, allow_negative_numbers = true)]
+    pub max_filesize: Option<usize>,
+
     /// The most header fields accepted in one response head.
     #[arg(long, value_name = "N", default_value_t = fetch::DEFAULT_MAX_HEADERS, value_parser = |s: &str| values::count::<usize>(s, 1, 10_000), allow_negative_numbers = true)]
     pub max_headers: usize,
@@ -595,6 +601,7 @@ impl FetchArgs {
             connect_timeout: self.connect.connect_timeout.0,
             read_timeout: self.read_timeout.0,
             max_time: self.max_time.and_then(|limit| limit.0),
+            max_filesize: self.max_filesize.map(|n| n as u64),
             limits: fetch::Limits {
                 max_head: self.max_head,
                 max_headers: self.max_headers,

@@ -33,6 +33,7 @@ pub fn code_of_kind(kind: ErrorKind) -> u8 {
         ErrorKind::HttpStatus => 12,
         ErrorKind::LocalFile => 13,
         ErrorKind::BenchFailed => 14,
+        ErrorKind::TooLarge => 15,
         // A closed pipe (`tcpkit talk | head`) is how such a run ends.
         ErrorKind::OutputClosed => OK,
         _ => OTHER,

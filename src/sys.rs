@@ -1,9 +1,11 @@
-//! What the operating system can tell about a listening port: which
-//! process holds it, for the "address already in use" error. Linux answers
-//! through /proc (the socket's inode in /proc/net/tcp and tcp6, then the
-//! process whose /proc/PID/fd links to it); elsewhere, and for processes
-//! we may not look into, the answer is "unknown" and the error keeps a
-//! neutral hint.
+//! What only the operating system can do or tell: which process holds a
+//! listening port (for the "address already in use" error), and linking
+//! an open file under a new name (for fetch's safe publish). Linux answers
+//! through /proc: the socket's inode in /proc/net/tcp and tcp6, then the
+//! process whose /proc/PID/fd links to it; `linkat` of /proc/self/fd/N.
+//! Elsewhere, and for processes we may not look into, the holder is
+//! "unknown" (the error keeps a neutral hint) and linking is unsupported
+//! (fetch publishes by name after checking it).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -23,6 +25,14 @@ impl fmt::Display for Holder {
     }
 }
 
+/// Gives the open `file` the name `to` (a new name; an existing one is
+/// `AlreadyExists`), whatever its own path now names: Linux links the
+/// descriptor itself (`linkat` through /proc/self/fd). Elsewhere this is
+/// `Unsupported` and the caller publishes by name.
+pub fn link_open_file(file: &std::fs::File, to: &std::path::Path) -> std::io::Result<()> {
+    imp::link_open_file(file, to)
+}
+
 /// The process listening on `addr` (or on a wildcard address with its
 /// port), when the system says.
 pub fn listener_of(addr: SocketAddr) -> Option<Holder> {
@@ -31,10 +41,36 @@ pub fn listener_of(addr: SocketAddr) -> Option<Holder> {
 
 #[cfg(target_os = "linux")]
 mod imp {
+    use std::ffi::CString;
     use std::fs;
+    use std::io;
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::io::AsRawFd;
+    use std::path::Path;
 
     use super::Holder;
+
+    pub fn link_open_file(file: &fs::File, to: &Path) -> io::Result<()> {
+        let from = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd()))
+            .map_err(io::Error::other)?;
+        let to = CString::new(to.as_os_str().as_bytes()).map_err(io::Error::other)?;
+        // SAFETY: two NUL-terminated paths that live across the call.
+        let done = unsafe {
+            libc::linkat(
+                libc::AT_FDCWD,
+                from.as_ptr(),
+                libc::AT_FDCWD,
+                to.as_ptr(),
+                libc::AT_SYMLINK_FOLLOW,
+            )
+        };
+        if done == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
 
     /// The state column's value for a listening socket.
     const LISTEN: &str = "0A";
@@ -117,6 +153,10 @@ mod imp {
     use std::net::SocketAddr;
 
     use super::Holder;
+
+    pub fn link_open_file(_file: &std::fs::File, _to: &std::path::Path) -> std::io::Result<()> {
+        Err(std::io::ErrorKind::Unsupported.into())
+    }
 
     pub fn listener_of(_addr: SocketAddr) -> Option<Holder> {
         None

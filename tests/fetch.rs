@@ -1055,3 +1055,71 @@ fn read_timeout_bounds_a_head_that_trickles() {
         run.stderr
     );
 }
+
+#[test]
+fn a_part_file_that_is_there_is_never_written_through() {
+    // f.part is a hard link to someone else's file: writing it would
+    // overwrite theirs.
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "keep").unwrap();
+    std::fs::hard_link(&victim, dir.path().join("f.part")).unwrap();
+    let server = Script::bind().serve(vec![Reply::bytes(format!(
+        "{OK}Content-Length: 3\r\n\r\nnew"
+    ))]);
+    let run = fetch_in(dir, &[&server.url("/f")]);
+    assert_eq!(run.code, 13, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("f.part already exists (left by an earlier download?)"),
+        "{}",
+        run.stderr
+    );
+    assert!(server.requests().is_empty(), "checked before connecting");
+    assert_eq!(run.file("victim").as_deref(), Some(&b"keep"[..]));
+    // --force replaces the name, not the file it pointed to.
+    let run = fetch_in(run.dir, &["--force", &server.url("/f")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.file("f").as_deref(), Some(&b"new"[..]));
+    assert_eq!(run.file("victim").as_deref(), Some(&b"keep"[..]));
+}
+
+#[test]
+fn a_part_file_swapped_during_the_download_does_not_land() {
+    // The body comes in two halves a moment apart; meanwhile f.part is
+    // replaced by a symlink to a victim. What lands under f must be the
+    // bytes fetch wrote, not the link.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let victim = path.join("victim");
+    std::fs::write(&victim, "keep").unwrap();
+    let wire = format!("{OK}Content-Length: 8\r\n\r\nfirstend");
+    let server = Script::bind().serve(vec![
+        Reply::split(wire.clone(), wire.len() - 3).pause(Duration::from_millis(800)),
+    ]);
+    let url = server.url("/f");
+    let fetching = std::thread::spawn(move || fetch_in(dir, &[&url]));
+    let part = path.join("f.part");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !part.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::fs::remove_file(&part).unwrap();
+    std::os::unix::fs::symlink(&victim, &part).unwrap();
+    let run = fetching.join().unwrap();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // Linux links the open file itself; where that is not allowed (this
+    // sandbox says EXDEV) the bytes are copied out, and the user is told.
+    if run.stderr.contains("warning") {
+        assert!(
+            run.stderr
+                .contains("f.part was replaced during the download"),
+            "{}",
+            run.stderr
+        );
+    }
+    let f = path.join("f");
+    assert!(!f.is_symlink(), "the attacker's link landed");
+    assert_eq!(std::fs::read(&f).unwrap(), b"firstend");
+    assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+}

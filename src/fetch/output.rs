@@ -122,11 +122,19 @@ impl Plan {
             Ok(_) => true,
             Err(_) => false,
         };
-        Ok(Plan {
+        let plan = Plan {
             target: Some(path),
             direct,
             force,
-        })
+        };
+        // Checked before connecting too, as the final name is.
+        if let Some(part) = plan.part_path()
+            && !force
+            && fs::symlink_metadata(&part).is_ok()
+        {
+            return Err(part_exists(&part));
+        }
+        Ok(plan)
     }
 
     /// The final path, for messages (`-` for stdout).
@@ -149,6 +157,7 @@ impl Plan {
 
     /// Opens the destination; `total` sizes the progress bar when known.
     pub fn open(&self, progress: bool, total: Option<u64>) -> Result<Sink, Error> {
+        let mut part_file = None;
         let writer: Box<dyn Write> = match (&self.target, self.part_path()) {
             (None, _) => Box::new(io::stdout()),
             (Some(target), None) => Box::new(
@@ -157,12 +166,20 @@ impl Plan {
                     .open(target)
                     .map_err(|e| file_error("cannot open", target, e))?,
             ),
-            (Some(_), Some(part)) => Box::new(create_part(&part)?),
+            (Some(_), Some(part)) => {
+                let file = create_part(&part, self.force)?;
+                part_file = Some(
+                    file.try_clone()
+                        .map_err(|e| file_error("cannot open", &part, e))?,
+                );
+                Box::new(file)
+            }
         };
         let bar = progress.then(|| progress_bar(total));
         Ok(Sink {
             out: BufWriter::with_capacity(super::conn::READ_BUFFER, writer),
             plan: self.clone(),
+            part_file,
             written: 0,
             limit: None,
             bar,
@@ -170,16 +187,86 @@ impl Plan {
     }
 }
 
-/// Creates `FILE.part` afresh, never through a symlink.
-fn create_part(part: &Path) -> Result<File, Error> {
+/// Creates `FILE.part` as a new file of ours: never through a symlink, and
+/// never by truncating a file that is there (it may be a hard link to
+/// someone else's file). With `force` an existing name is unlinked first,
+/// which leaves whatever it pointed to alone.
+fn create_part(part: &Path, force: bool) -> Result<File, Error> {
     use std::os::unix::fs::OpenOptionsExt;
-    OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(part)
-        .map_err(|e| file_error("cannot create", part, e))
+    let create = || {
+        // Readable too: if the name is swapped, the data is copied out.
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(part)
+    };
+    match create() {
+        Ok(file) => Ok(file),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists && force => {
+            fs::remove_file(part).map_err(|e| file_error("cannot remove", part, e))?;
+            create().map_err(|e| file_error("cannot create", part, e))
+        }
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Err(part_exists(part)),
+        Err(e) => Err(file_error("cannot create", part, e)),
+    }
+}
+
+/// Publishes the bytes of our open `file` under `target` by copying them
+/// into a new file there (or, with `force`, into a new file beside it that
+/// then replaces it): for when the `.part` name no longer names our file.
+fn publish_copy(file: &File, target: &Path, force: bool) -> Result<(), Error> {
+    use std::io::{Seek, SeekFrom};
+    use std::os::unix::fs::OpenOptionsExt;
+    let fresh = |path: &Path| {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+    };
+    let path = if force {
+        let mut name = target.as_os_str().to_owned();
+        name.push(format!(".tcpkit-{}", std::process::id()));
+        PathBuf::from(name)
+    } else {
+        target.to_path_buf()
+    };
+    let mut dest = fresh(&path).map_err(|e| file_error("cannot create", &path, e))?;
+    let mut src = file;
+    src.seek(SeekFrom::Start(0))
+        .and_then(|_| io::copy(&mut src, &mut dest))
+        .and_then(|_| dest.flush())
+        .map_err(|e| file_error("cannot write", &path, e))?;
+    if force {
+        fs::rename(&path, target).map_err(|e| file_error("cannot rename to", target, e))?;
+    }
+    Ok(())
+}
+
+/// A `.part` name that is taken: never written through (it may be a hard
+/// link to someone else's file).
+fn part_exists(part: &Path) -> Error {
+    Error::local(format!(
+        "{} already exists (left by an earlier download?): remove it, or use --force to \
+         replace it",
+        part.display()
+    ))
+}
+
+/// True when `path` still names `file` (the same inode), not something put
+/// in its place.
+fn still_ours(path: &Path, file: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::symlink_metadata(path), file.metadata()) {
+        (Ok(at_path), Ok(ours)) => {
+            at_path.file_type().is_file()
+                && at_path.dev() == ours.dev()
+                && at_path.ino() == ours.ino()
+        }
+        _ => false,
+    }
 }
 
 fn file_error(what: &str, path: &Path, e: io::Error) -> Error {
@@ -206,6 +293,8 @@ fn progress_bar(total: Option<u64>) -> ProgressBar {
 pub struct Sink {
     out: BufWriter<Box<dyn Write>>,
     plan: Plan,
+    /// The `.part` file we created, kept open to publish exactly it.
+    part_file: Option<File>,
     written: u64,
     /// `--max-filesize`: the most body bytes written.
     limit: Option<u64>,
@@ -275,25 +364,58 @@ impl Sink {
             Err(e) => return Err(self.write_error(e)),
             Ok(()) => {}
         }
-        let (Some(target), Some(part)) = (&self.plan.target, self.plan.part_path()) else {
+        let (Some(target), Some(part), Some(file)) =
+            (&self.plan.target, self.plan.part_path(), &self.part_file)
+        else {
             return Ok(());
         };
-        if self.plan.force {
-            fs::rename(&part, target).map_err(|e| file_error("cannot rename to", target, e))
-        } else {
-            // A hard link fails if the name was taken meanwhile, where a
-            // rename would silently replace the file.
-            match fs::hard_link(&part, target) {
-                Ok(()) => fs::remove_file(&part).map_err(|e| file_error("cannot remove", &part, e)),
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => Err(Error::local(format!(
-                    "{} appeared while downloading; the data is in {} (use --force to overwrite)",
-                    target.display(),
-                    part.display()
-                ))),
-                Err(_) => {
-                    fs::rename(&part, target).map_err(|e| file_error("cannot rename to", target, e))
+        // What lands under the final name must be the file we wrote, even
+        // if someone swapped `.part` for a link meanwhile: link our open
+        // file itself where the system can (Linux), else check that the
+        // name is still ours first.
+        if !self.plan.force {
+            match crate::sys::link_open_file(file, target) {
+                Ok(()) => {
+                    if still_ours(&part, file) {
+                        fs::remove_file(&part)
+                            .map_err(|e| file_error("cannot remove", &part, e))?;
+                    }
+                    return Ok(());
                 }
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                    return Err(Error::local(format!(
+                        "{} appeared while downloading; the data is in {} (use --force to \
+                         overwrite)",
+                        target.display(),
+                        part.display()
+                    )));
+                }
+                Err(_) => {} // not supported here: publish by name, checked
             }
+        }
+        if !still_ours(&part, file) {
+            super::warn(&format!(
+                "{} was replaced during the download; {} gets the bytes tcpkit wrote, \
+                 copied from its own open file, and the replacement is left alone",
+                part.display(),
+                target.display()
+            ));
+            return publish_copy(file, target, self.plan.force);
+        }
+        if self.plan.force {
+            return fs::rename(&part, target)
+                .map_err(|e| file_error("cannot rename to", target, e));
+        }
+        // A hard link fails if the name was taken meanwhile, where a
+        // rename would silently replace the file.
+        match fs::hard_link(&part, target) {
+            Ok(()) => fs::remove_file(&part).map_err(|e| file_error("cannot remove", &part, e)),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Err(Error::local(format!(
+                "{} appeared while downloading; the data is in {} (use --force to overwrite)",
+                target.display(),
+                part.display()
+            ))),
+            Err(e) => Err(file_error("cannot publish", target, e)),
         }
     }
 

@@ -73,8 +73,9 @@ fn expected_lines(settings: &Settings, stream: &[u8]) -> (Vec<u8>, Option<Close>
         return (out, Some(Close::TooLong));
     }
     if fragment.len() > settings.max_message {
-        // Held as a possible `\r\n`, then EOF: too long as a message.
-        out.extend(too_long(settings.max_message, ""));
+        // Held as a possible `\r\n`, then EOF: too long as a message,
+        // refused with a line as every line-framed error is.
+        out.extend(too_long(settings.max_message, "\n"));
         return (out, Some(Close::TooLong));
     }
     if fragment == b"exit" {

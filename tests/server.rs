@@ -487,3 +487,43 @@ fn a_too_long_last_line_with_its_cr_is_refused_with_a_line() {
     c.stream.shutdown(std::net::Shutdown::Write).unwrap();
     assert_eq!(c.rest(), b"Error: message longer than 65536 bytes\n");
 }
+
+#[test]
+fn a_message_that_trickles_in_is_cut_at_the_message_timeout() {
+    // Slowloris: a byte every 50 ms, never a newline. Each byte resets the
+    // idle clock; the message clock runs from the first byte.
+    let server = start(Config {
+        message_timeout: Some(Duration::from_millis(400)),
+        ..config()
+    });
+    let mut slow = server.client();
+    // A whole line first: its bytes do not count against the next message.
+    slow.send(b"ok\n");
+    assert_eq!(slow.line(), "Hello, ok!\n");
+    let started = Instant::now();
+    let mut cut = None;
+    for _ in 0..200 {
+        if slow.stream.write_all(b"z").is_err() {
+            break;
+        }
+        thread::sleep(Duration::from_millis(50));
+        slow.stream.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 256];
+        let got = std::io::Read::read(&mut slow.stream, &mut buf);
+        slow.stream.set_nonblocking(false).unwrap();
+        if let Ok(n) = got {
+            cut = Some(String::from_utf8_lossy(&buf[..n]).into_owned());
+            break;
+        }
+    }
+    let cut = cut.expect("the server never cut the trickle");
+    assert_eq!(cut, "Error: message not completed within 400ms\n");
+    assert!(started.elapsed() >= Duration::from_millis(400));
+    // Someone who sends whole lines slowly is not cut.
+    let mut steady = server.client();
+    for i in 0..6 {
+        thread::sleep(Duration::from_millis(100));
+        steady.send(format!("{i}\n").as_bytes());
+        assert_eq!(steady.line(), format!("Hello, {i}!\n"));
+    }
+}

@@ -230,6 +230,11 @@ impl Connection {
         })
     }
 
+    /// Bytes held of a message whose end has not come yet.
+    pub(super) fn pending(&self) -> usize {
+        self.decoder.pending()
+    }
+
     /// Decodes held input (see [`Exchange::Held`]) into `out`, at most
     /// `budget` replies.
     pub(super) fn decode(

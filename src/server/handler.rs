@@ -24,6 +24,9 @@ use tracing::info;
 use super::Shared;
 use super::conn::{Connection, End, Exchange, SendError, Wake};
 
+/// `message_since` when no message is unfinished.
+const NO_MESSAGE: u32 = u32::MAX;
+
 /// At shutdown, answer at most this many reads already waiting in the socket.
 const SHUTDOWN_READS: usize = 64;
 
@@ -34,6 +37,7 @@ enum Ending {
     TooLong,
     ClientClosed,
     IdleTimeout,
+    MessageTimeout,
     WriteTimeout,
     Shutdown,
     Killed,
@@ -47,6 +51,7 @@ impl fmt::Display for Ending {
             Ending::TooLong => f.write_str("message too long"),
             Ending::ClientClosed => f.write_str("client closed"),
             Ending::IdleTimeout => f.write_str("idle timeout"),
+            Ending::MessageTimeout => f.write_str("message not completed in time"),
             Ending::WriteTimeout => f.write_str("client did not read its replies in time"),
             Ending::Shutdown => f.write_str("server shutting down"),
             Ending::Killed => f.write_str("dropped at the end of the grace period"),
@@ -86,6 +91,7 @@ impl From<SendError> for Ending {
 enum Stop {
     Shutdown,
     IdleTimeout,
+    MessageTimeout,
 }
 
 /// An answer given at once, or one that must wait (boxed, see
@@ -112,6 +118,7 @@ pub(super) fn serve(
         peer,
         shared,
         messages: 0,
+        answered: false,
         _permit: permit,
     };
     // An `async move` block that uses the captured handler in place; an
@@ -147,6 +154,8 @@ struct Handler {
     shared: Arc<Shared>,
     /// Messages answered so far.
     messages: u64,
+    /// The last read finished at least one message.
+    answered: bool,
     /// This connection's place under `--max-connections`, given back on drop.
     _permit: OwnedSemaphorePermit,
 }
@@ -176,12 +185,19 @@ impl Handler {
         let shared = self.shared.clone();
         let mut events = std::pin::pin!(shared.clock.events.notified());
         let mut last_input = shared.clock.now();
+        // The tick at which the unfinished message's first byte came, or
+        // NO_MESSAGE (a sentinel, not an Option: this lives in every idle
+        // connection's state).
+        let mut message_since: u32 = NO_MESSAGE;
         loop {
             let shared: &Shared = &shared;
             // Shutdown first: it answers what is waiting, then closes.
             let stop = move || {
                 if shared.token.is_cancelled() {
                     Some(Stop::Shutdown)
+                } else if message_since != NO_MESSAGE && shared.clock.message_overdue(message_since)
+                {
+                    Some(Stop::MessageTimeout)
                 } else if shared.clock.expired(last_input) {
                     Some(Stop::IdleTimeout)
                 } else {
@@ -201,6 +217,11 @@ impl Handler {
                         .unwrap_or(Ending::Killed);
                 }
                 Wake::Event(Stop::IdleTimeout) => return Ending::IdleTimeout,
+                Wake::Event(Stop::MessageTimeout) => {
+                    return killable(&shared.kill, self.refuse_slow_message())
+                        .await
+                        .unwrap_or(Ending::Killed);
+                }
                 Wake::Failed(e) => return Ending::Failed(e),
             }
             let ending = match self.read_and_answer() {
@@ -211,6 +232,32 @@ impl Handler {
                 return ending;
             }
             last_input = shared.clock.now();
+            // An unfinished message dates from its first byte: from now if
+            // this read finished the one before it, else from then.
+            message_since = match (self.conn.pending(), self.answered) {
+                (0, _) => NO_MESSAGE,
+                (_, true) => last_input,
+                (_, false) if message_since == NO_MESSAGE => last_input,
+                (_, false) => message_since,
+            };
+        }
+    }
+
+    /// `--message-timeout`: the unfinished message took too long; say so
+    /// (as a line: only line framing holds unfinished messages), then end.
+    async fn refuse_slow_message(&mut self) -> Ending {
+        let limit = self.shared.message_timeout.unwrap_or_default();
+        let line = format!(
+            "Error: message not completed within {}\n",
+            humantime::format_duration(limit)
+        );
+        match self
+            .conn
+            .send(line.as_bytes(), self.shared.write_timeout)
+            .await
+        {
+            Ok(()) => Ending::MessageTimeout,
+            Err(e) => e.into(),
         }
     }
 
@@ -219,6 +266,7 @@ impl Handler {
     /// would not take, `--delay`): only then is a future made, boxed, so
     /// the rare path adds one pointer to every connection's state.
     fn read_and_answer(&mut self) -> Answer<'_> {
+        self.answered = false;
         let hold = self.shared.delay.is_some();
         match self.conn.exchange(&self.shared.settings, hold, self.peer) {
             Ok(Exchange::WouldBlock) => Answer::Done(None),
@@ -229,6 +277,7 @@ impl Handler {
                 unsent,
             }) => {
                 self.messages += replies as u64;
+                self.answered = replies > 0;
                 if unsent.is_empty() {
                     return Answer::Done(end.map(Ending::from));
                 }
@@ -277,6 +326,7 @@ impl Handler {
             if progress.replies > 0 {
                 tokio::time::sleep(delay).await;
                 self.messages += 1;
+                self.answered = true;
             }
             if let Err(e) = self.conn.send(&out, self.shared.write_timeout).await {
                 return Some(e.into());
@@ -353,12 +403,12 @@ mod tests {
             settings: Default::default(),
             welcome: Vec::new(),
             delay: None,
-            idle_timeout: Some(Duration::from_secs(1)),
             write_timeout: Some(Duration::from_secs(1)),
+            message_timeout: Some(Duration::from_secs(1)),
             linger: Duration::from_secs(1),
             token: Default::default(),
             kill: Default::default(),
-            clock: Default::default(),
+            clock: super::super::IdleClock::new(Some(Duration::from_secs(1)), None),
         });
         let permit = Arc::new(tokio::sync::Semaphore::new(1))
             .try_acquire_owned()

@@ -35,6 +35,9 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time spent draining a client's late input before closing.
 pub const DEFAULT_LINGER: Duration = Duration::from_secs(2);
+/// Default time a message may take to arrive once its first byte has
+/// (nginx bounds a request head's total time the same way).
+pub const DEFAULT_MESSAGE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default time open connections get to finish after a shutdown signal.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 /// Default listen backlog (the kernel clamps it to `net.core.somaxconn`).
@@ -52,6 +55,10 @@ pub struct Config {
     /// Close a connection whose replies are not taken within this long
     /// (`None`: wait as long as it takes).
     pub write_timeout: Option<Duration>,
+    /// Refuse a message (with an error line, then close) that is not
+    /// complete this long after its first byte came, however steadily its
+    /// bytes trickle in: the slowloris bound (`None`: no bound).
+    pub message_timeout: Option<Duration>,
     /// After closing our side, read and discard the client's input for at
     /// most this long, so unread input does not turn the close into a reset
     /// that destroys replies still in flight.
@@ -69,6 +76,7 @@ impl Default for Config {
             delay: None,
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
             write_timeout: Some(DEFAULT_WRITE_TIMEOUT),
+            message_timeout: Some(DEFAULT_MESSAGE_TIMEOUT),
             linger: DEFAULT_LINGER,
             max_connections: 1024,
             grace: DEFAULT_GRACE,
@@ -85,10 +93,10 @@ struct Shared {
     welcome: Vec<u8>,
     /// See [`Config::delay`].
     delay: Option<Duration>,
-    /// See [`Config::idle_timeout`].
-    idle_timeout: Option<Duration>,
     /// See [`Config::write_timeout`].
     write_timeout: Option<Duration>,
+    /// See [`Config::message_timeout`].
+    message_timeout: Option<Duration>,
     /// See [`Config::linger`].
     linger: Duration,
     /// Cancelled when the server shuts down.
@@ -99,10 +107,11 @@ struct Shared {
     clock: IdleClock,
 }
 
-/// A coarse clock for idle timeouts, shared by all connections, in the
-/// spirit of nginx's cached time: a task advances `tick` every
-/// `idle_timeout / IDLE_TICKS` and wakes every waiting connection through
-/// `events`; each connection only keeps the tick of its last input.
+/// A coarse clock for idle and message timeouts, shared by all
+/// connections, in the spirit of nginx's cached time: a task advances
+/// `tick` every eighth of the shorter timeout and wakes every waiting
+/// connection through `events`; each connection only keeps the tick of
+/// its last input (and of its unfinished message's first byte).
 /// A per-connection timer would cost 112 bytes per idle connection and a
 /// timer update on every read; this costs one registered waiter, which
 /// the connection needs anyway to hear about shutdown.
@@ -112,34 +121,62 @@ struct IdleClock {
     tick: AtomicU32,
     /// Notified at each tick and at shutdown.
     events: Notify,
+    /// The time between ticks; `None` when no timeout is set.
+    period: Option<Duration>,
+    /// Ticks in an idle timeout (0: none).
+    idle_ticks: u32,
+    /// Ticks in a message timeout (0: none).
+    message_ticks: u32,
 }
 
-/// Ticks per idle timeout: a connection is closed between 1 and
-/// 1 + 1/IDLE_TICKS idle timeouts after its last input.
-const IDLE_TICKS: u32 = 8;
+/// Ticks per shorter timeout: a connection is closed between 1 and
+/// 1 + 1/TICKS timeouts after its last input.
+const TICKS: u32 = 8;
 
 impl IdleClock {
+    /// A clock for these timeouts (`None`: off).
+    fn new(idle: Option<Duration>, message: Option<Duration>) -> IdleClock {
+        let shortest = [idle, message].into_iter().flatten().min();
+        let period = shortest.map(|d| (d / TICKS).max(Duration::from_millis(1)));
+        let ticks = |timeout: Option<Duration>| match (timeout, period) {
+            (Some(t), Some(p)) => {
+                u32::try_from(t.as_nanos().div_ceil(p.as_nanos().max(1))).unwrap_or(u32::MAX)
+            }
+            _ => 0,
+        };
+        IdleClock {
+            period,
+            idle_ticks: ticks(idle),
+            message_ticks: ticks(message),
+            ..IdleClock::default()
+        }
+    }
+
     /// The current tick.
     fn now(&self) -> u32 {
         self.tick.load(Ordering::Relaxed)
     }
 
     /// True when a connection whose last input came at `last` has idled
-    /// for at least the idle timeout. (One tick more than IDLE_TICKS: the
-    /// input may have come just before `last` ended.)
+    /// for at least the idle timeout. (One tick more than the timeout's:
+    /// the input may have come just before `last` ended.)
     fn expired(&self, last: u32) -> bool {
-        self.now().wrapping_sub(last) > IDLE_TICKS
+        self.idle_ticks > 0 && self.now().wrapping_sub(last) > self.idle_ticks
+    }
+
+    /// True when a message whose first byte came at `since` is overdue.
+    fn message_overdue(&self, since: u32) -> bool {
+        self.message_ticks > 0 && self.now().wrapping_sub(since) > self.message_ticks
     }
 
     /// Advances the clock until `token` is cancelled, then wakes everyone.
-    /// Without an idle timeout the clock stands still, so nothing expires.
-    async fn run(&self, idle_timeout: Option<Duration>, token: &CancellationToken) {
-        let Some(idle_timeout) = idle_timeout else {
+    /// Without a timeout the clock stands still, so nothing expires.
+    async fn run(&self, token: &CancellationToken) {
+        let Some(period) = self.period else {
             token.cancelled().await;
             self.events.notify_waiters();
             return;
         };
-        let period = (idle_timeout / IDLE_TICKS).max(Duration::from_millis(1));
         let mut ticks = tokio::time::interval(period);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticks.tick().await;
@@ -164,12 +201,12 @@ pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Fut
         welcome: config.settings.welcome_bytes(),
         settings: config.settings,
         delay: config.delay,
-        idle_timeout: config.idle_timeout,
         write_timeout: config.write_timeout,
+        message_timeout: config.message_timeout,
         linger: config.linger,
         token: CancellationToken::new(),
         kill: CancellationToken::new(),
-        clock: IdleClock::default(),
+        clock: IdleClock::new(config.idle_timeout, config.message_timeout),
     });
     let (token, kill) = (shared.token.clone(), shared.kill.clone());
     let max_connections = config.max_connections.clamp(1, Semaphore::MAX_PERMITS);
@@ -178,7 +215,7 @@ pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Fut
     let clock = {
         let shared = shared.clone();
         tokio::spawn(async move {
-            shared.clock.run(shared.idle_timeout, &shared.token).await;
+            shared.clock.run(&shared.token).await;
         })
     };
 

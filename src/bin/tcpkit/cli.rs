@@ -267,6 +267,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = values::limit, allow_negative_numbers = true)]
     pub idle_timeout: Limit,
 
+    /// Refuse a message not complete this long after its first byte, however
+    /// steadily its bytes trickle in (slowloris): an error line, then close;
+    /// 0: no bound.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = values::limit, allow_negative_numbers = true)]
+    pub message_timeout: Limit,
+
     /// Close a connection that does not take its replies for this long;
     /// 0: wait as long as it takes.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = values::limit, allow_negative_numbers = true)]

@@ -42,6 +42,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         delay: args.delay.filter(|d| !d.is_zero()),
         idle_timeout: args.idle_timeout.0,
         write_timeout: args.write_timeout.0,
+        message_timeout: args.message_timeout.0,
         linger: args.linger,
         max_connections,
         grace: args.grace,

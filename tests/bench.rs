@@ -7,21 +7,8 @@ mod common;
 
 use std::process::Command;
 
-use common::{Proc, Then, flaky_server, tcpkit};
+use common::{Proc, Then, bench, flaky_server, num, tcpkit};
 use serde_json::Value;
-
-/// Runs `tcpkit bench ARGS... --json` briefly; returns exit code, report, stderr.
-fn bench(args: &[&str]) -> (i32, Value, String) {
-    let out = Command::new(tcpkit())
-        .arg("bench")
-        .args(args)
-        .args(["--json", "--warmup", "100ms", "--threads", "2"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let report = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    (out.status.code().unwrap_or(-1), report, stderr)
-}
 
 /// Starts `tcpkit serve SERVE_ARGS` on port 0, then runs
 /// `bench SCENARIO ADDR ARGS...` against it.
@@ -34,12 +21,6 @@ fn against(serve_args: &[&str], scenario: &str, args: &[&str]) -> (Proc, i32, Va
     all.extend(args);
     let (code, report, stderr) = bench(&all);
     (server, code, report, stderr)
-}
-
-fn num(report: &Value, key: &str) -> u64 {
-    report[key]
-        .as_u64()
-        .unwrap_or_else(|| panic!("{key} in {report}"))
 }
 
 #[test]

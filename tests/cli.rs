@@ -11,21 +11,7 @@ use std::thread;
 use std::time::Duration;
 
 use assert_cmd::Command as Cmd;
-use common::{LineClient, PATIENCE, Proc, tcpkit};
-
-fn talk(args: &[&str]) -> Cmd {
-    let mut cmd = Cmd::new(tcpkit());
-    cmd.arg("talk").args(args).timeout(PATIENCE);
-    cmd
-}
-
-fn stdout_of(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr_of(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use common::{LineClient, PATIENCE, Proc, stderr_of, stdout_of, talk, tcpkit};
 
 #[test]
 fn talk_prints_the_tutorial_transcript() {
@@ -557,6 +543,15 @@ fn negative_and_out_of_range_numbers_say_the_range() {
             &["fetch", "http://127.0.0.1:1/", "--max-redirs", "-2"],
             "from 0 to 1000",
         ),
+        // Where 0 cannot mean "off", it is refused with the reason.
+        (
+            &["bench", "pingpong", "127.0.0.1:1", "--timeout", "0"],
+            "so that every run ends",
+        ),
+        (
+            &["bench", "pingpong", "127.0.0.1:1", "--duration", "0"],
+            "--duration must be more than 0",
+        ),
     ] {
         let out = Cmd::new(tcpkit()).args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -566,27 +561,6 @@ fn negative_and_out_of_range_numbers_say_the_range() {
             stderr_of(&out)
         );
     }
-    // Where 0 cannot mean "off", it is refused with the reason.
-    let out = Cmd::new(tcpkit())
-        .args(["bench", "pingpong", "127.0.0.1:1", "--timeout", "0"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr_of(&out).contains("so that every run ends"),
-        "{}",
-        stderr_of(&out)
-    );
-    let out = Cmd::new(tcpkit())
-        .args(["bench", "pingpong", "127.0.0.1:1", "--duration", "0"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr_of(&out).contains("--duration must be more than 0"),
-        "{}",
-        stderr_of(&out)
-    );
 }
 
 #[test]

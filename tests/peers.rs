@@ -11,42 +11,7 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use assert_cmd::Command as Cmd;
-use common::{PATIENCE, Proc, peer, require, tcpkit};
-use serde_json::Value;
-
-fn talk(args: &[&str]) -> Cmd {
-    let mut cmd = Cmd::new(tcpkit());
-    cmd.arg("talk").args(args).timeout(PATIENCE);
-    cmd
-}
-
-fn stdout_of(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr_of(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Runs `tcpkit bench ARGS... --json` briefly; returns exit code, report, stderr.
-fn bench(args: &[&str]) -> (i32, Value, String) {
-    let out = Command::new(tcpkit())
-        .arg("bench")
-        .args(args)
-        .args(["--json", "--warmup", "100ms", "--threads", "2"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let report = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    (out.status.code().unwrap_or(-1), report, stderr)
-}
-
-fn num(report: &Value, key: &str) -> u64 {
-    report[key]
-        .as_u64()
-        .unwrap_or_else(|| panic!("{key} in {report}"))
-}
+use common::{Proc, bench, num, peer, require, stderr_of, stdout_of, talk, tcpkit};
 
 #[test]
 fn the_tutorial_python_client_works_against_default_serve() {

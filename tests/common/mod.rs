@@ -12,6 +12,44 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// `tcpkit talk ARGS...`, bounded by [`PATIENCE`].
+pub fn talk(args: &[&str]) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::new(tcpkit());
+    cmd.arg("talk").args(args).timeout(PATIENCE);
+    cmd
+}
+
+/// A child's stdout as text.
+pub fn stdout_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A child's stderr as text.
+pub fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Runs `tcpkit bench ARGS... --json` briefly (100 ms warm-up, 2 threads);
+/// returns the exit code, the report (Null when none) and stderr.
+pub fn bench(args: &[&str]) -> (i32, serde_json::Value, String) {
+    let out = Command::new(tcpkit())
+        .arg("bench")
+        .args(args)
+        .args(["--json", "--warmup", "100ms", "--threads", "2"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let report = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out.status.code().unwrap_or(-1), report, stderr)
+}
+
+/// A whole number from a bench report.
+pub fn num(report: &serde_json::Value, key: &str) -> u64 {
+    report[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{key} in {report}"))
+}
+
 /// Long enough for a loaded 2-core CI machine; a hang fails, not blocks.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 

@@ -879,6 +879,31 @@ fn plain_http_server_on_an_https_url_is_a_tls_error() {
     assert!(run.files().is_empty());
 }
 
+#[test]
+fn a_silent_plain_text_server_on_an_https_url_is_a_tls_error() {
+    // It takes the connection and waits for its own protocol, so the TLS
+    // hello gets no answer: exit 9 with the hint, not a bare timeout (7).
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || silent.accept().map(|(s, _)| s));
+    let run = fetch(&[
+        "--connect-timeout",
+        "1",
+        &format!("https://127.0.0.1:{port}/f"),
+    ]);
+    assert_eq!(run.code, 9, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "no TLS answer from 127.0.0.1:{port} within 1s of connecting (the connection was \
+             made but the server said nothing to the TLS hello: a plain-text server on that \
+             port? try http://)"
+        )),
+        "{}",
+        run.stderr
+    );
+    drop(held);
+}
+
 // ---- output names ----
 
 #[test]

@@ -152,22 +152,45 @@ fn connect_error(spec: &str, mut failures: Vec<(SocketAddr, io::Error)>) -> Erro
 /// Connects to `target` (resolve, race, TLS), all within the connect timeout.
 pub async fn open(target: &Target, opts: &ConnectOptions) -> Result<Conn, Error> {
     let spec = target.host_port();
-    let setup = async {
-        let addrs = resolve(target, opts.family).await?;
-        let tcp = race(&spec, &addrs, HAPPY_EYEBALLS_DELAY).await?;
-        let stream: Box<dyn Stream> = if target.tls {
-            Box::new(super::tls::handshake(tcp, target, opts.tls.clone()).await?)
-        } else {
-            Box::new(tcp)
-        };
-        Ok::<_, Error>(stream)
+    let started = std::time::Instant::now();
+    let timed_out = || Error::Timeout {
+        what: format!("connecting to {spec}"),
+        after: opts.connect_timeout.unwrap_or_default(),
     };
-    let stream = within(opts.connect_timeout, setup)
+    let connect = async {
+        let addrs = resolve(target, opts.family).await?;
+        race(&spec, &addrs, HAPPY_EYEBALLS_DELAY).await
+    };
+    let tcp = within(opts.connect_timeout, connect)
         .await
-        .ok_or_else(|| Error::Timeout {
-            what: format!("connecting to {spec}"),
-            after: opts.connect_timeout.unwrap_or_default(),
-        })??;
+        .ok_or_else(timed_out)??;
+    let stream: Box<dyn Stream> = if target.tls {
+        // What is left of the connect timeout is the handshake's. A server
+        // that took the connection but says nothing to a ClientHello is,
+        // most often, a plain-text server waiting for its own protocol:
+        // that is a TLS failure (exit 9), not a slow network.
+        let left = opts
+            .connect_timeout
+            .map(|t| t.saturating_sub(started.elapsed()));
+        let handshake = super::tls::handshake(tcp, target, opts.tls.clone());
+        match within(left, handshake).await {
+            Some(done) => Box::new(done?),
+            None => {
+                return Err(Error::Tls {
+                    message: format!(
+                        "no TLS answer from {spec} within {} of connecting",
+                        humantime::format_duration(opts.connect_timeout.unwrap_or_default())
+                    ),
+                    hint: " (the connection was made but the server said nothing to the TLS \
+                           hello: a plain-text server on that port? try http://)"
+                        .into(),
+                    source: None,
+                });
+            }
+        }
+    } else {
+        Box::new(tcp)
+    };
     let buffer = READ_BUFFER.max(opts.max_head.saturating_add(1));
     Ok(Conn::new(stream, target.tls, opts.read_timeout, buffer))
 }

@@ -270,9 +270,7 @@ impl Decoder {
         // A line-framed connection's error reply is a line, even when the
         // too-long message is the unterminated rest of the stream.
         if self.line && partial.len() > settings.max_message {
-            too_long(settings, out, b"\n");
-            self.closed = true;
-            progress.close = Some(Close::TooLong);
+            progress.close = Some(self.refuse(settings, out));
             return progress;
         }
         progress.close = self.answer(settings, out, &partial, b"", b"");
@@ -312,13 +310,19 @@ impl Decoder {
         if held > settings.max_message + 1
             || (held == settings.max_message + 1 && last != Some(b'\r'))
         {
-            self.clear_partial();
-            too_long(settings, out, b"\n");
-            self.closed = true;
-            return Some(Close::TooLong);
+            return Some(self.refuse(settings, out));
         }
         self.partial.extend_from_slice(rest);
         None
+    }
+
+    /// Refuses a line-framed message that is too long: the error reply,
+    /// as a line, and the end of the conversation.
+    fn refuse(&mut self, settings: &Settings, out: &mut Vec<u8>) -> Close {
+        self.clear_partial();
+        too_long(settings, out, b"\n");
+        self.closed = true;
+        Close::TooLong
     }
 
     fn clear_partial(&mut self) {

@@ -527,3 +527,190 @@ fn a_message_that_trickles_in_is_cut_at_the_message_timeout() {
         assert_eq!(steady.line(), format!("Hello, {i}!\n"));
     }
 }
+
+/// Sends empty lines without reading until the socket has taken nothing
+/// for a while (the server stopped reading us), or `cap` bytes; returns
+/// how many were sent. Bounded in bytes and time.
+fn flood_until_stuck(stream: &TcpStream, cap: usize) -> usize {
+    let mut stream = stream;
+    let chunk = [b'\n'; 8192];
+    let mut sent = 0;
+    let mut stuck_since = None;
+    stream.set_nonblocking(true).unwrap();
+    while sent < cap {
+        match stream.write(&chunk) {
+            Ok(n) => {
+                sent += n;
+                stuck_since = None;
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                let since = *stuck_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > Duration::from_millis(300) {
+                    break;
+                }
+                thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("the server dropped a flooding client: {e}"),
+        }
+    }
+    stream.set_nonblocking(false).unwrap();
+    sent
+}
+
+/// Reads until `replies` lines have come or the server closes; how many came.
+fn read_lines(c: &mut LineClient, replies: usize) -> usize {
+    let mut got = 0;
+    let mut buf = vec![0; 64 * 1024];
+    while got < replies {
+        match c.stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += buf[..n].iter().filter(|&&b| b == b'\n').count(),
+        }
+    }
+    got
+}
+
+#[test]
+fn a_client_that_sends_without_reading_is_read_no_further_and_loses_nothing() {
+    // Backpressure: a client that floods and never reads makes the server
+    // stop reading it once its replies are stuck, holding at most one
+    // read's input and one step of replies for it. Two such clients fit a
+    // budget of 170 KiB; decoding a whole 64 KiB read of empty lines at
+    // once would hold about 9 times that and overflow the budget.
+    let server = start(Config {
+        max_buffered: Some(170 * 1024),
+        ..config()
+    });
+    let mut flooders: Vec<LineClient> = (0..2).map(|_| server.client()).collect();
+    let sent: Vec<usize> = flooders
+        .iter()
+        .map(|c| flood_until_stuck(&c.stream, 64 << 20))
+        .collect();
+    for &n in &sent {
+        assert!(
+            n < 64 << 20,
+            "the server kept reading a client that does not read"
+        );
+    }
+    // Meanwhile others are served.
+    let mut innocent = server.client();
+    innocent.send(b"Michael\n");
+    assert_eq!(innocent.line(), "Hello, Michael!\n");
+    // Once the flooders read, every reply comes: nothing was dropped.
+    for (c, &n) in flooders.iter_mut().zip(&sent) {
+        assert_eq!(read_lines(c, n), n, "replies lost");
+    }
+}
+
+#[test]
+fn a_client_that_does_not_read_is_closed_when_the_budget_has_no_room() {
+    // 8 KiB cannot hold one step of stuck replies (16 KiB): the flooder is
+    // closed once the kernel's buffers are full, and others are served.
+    let server = start(Config {
+        max_buffered: Some(8 * 1024),
+        ..config()
+    });
+    let flooder = server.client();
+    let mut stream = &flooder.stream;
+    stream
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let chunk = [b'\n'; 8192];
+    let mut sent = 0;
+    // Bounded: 64 MiB, or 5 s of the server not reading us.
+    let ended = loop {
+        match stream.write(&chunk) {
+            Ok(n) if sent < 64 << 20 => sent += n,
+            Ok(_) => break None,
+            Err(e) => break Some(e.kind()),
+        }
+    };
+    assert!(
+        matches!(
+            ended,
+            Some(ErrorKind::ConnectionReset | ErrorKind::BrokenPipe)
+        ),
+        "a non-reader over the budget was not closed: {ended:?} after {sent} bytes"
+    );
+    let mut innocent = server.client();
+    innocent.send(b"Tracy\n");
+    assert_eq!(innocent.line(), "Hello, Tracy!\n");
+}
+
+#[test]
+fn unfinished_messages_share_one_budget() {
+    let line = |n: usize| vec![b'x'; n];
+    // Two 60,000-byte unfinished lines do not fit in 100 KiB: the second
+    // is refused, the first is answered, and a short message still is.
+    let server = start(Config {
+        max_buffered: Some(100 * 1024),
+        ..config()
+    });
+    // Each client sends a whole line first: until then, auto framing
+    // answers every read as it comes and holds nothing.
+    let line_client = |server: &TestServer| {
+        let mut c = server.client();
+        c.send(b"\n");
+        assert_eq!(c.line(), "Hello, !\n");
+        c
+    };
+    let mut first = line_client(&server);
+    first.send(&line(60_000));
+    // Time for the server to read it.
+    thread::sleep(Duration::from_millis(200));
+    let mut second = line_client(&server);
+    second.send(&line(60_000));
+    assert_eq!(
+        second.line(),
+        "Error: server busy: no room to hold an unfinished message; retry later\n"
+    );
+    assert_eq!(second.rest(), b"", "closed after the refusal");
+    first.send(b"\n");
+    assert_eq!(first.line().len(), "Hello, !\n".len() + 60_000);
+    let mut short = server.client();
+    short.send(b"Sarah\n");
+    assert_eq!(short.line(), "Hello, Sarah!\n");
+    // A client that leaves in the middle of a long line gives its share
+    // back as well: two more unfinished lines fit together afterwards.
+    let mut leaver = line_client(&server);
+    leaver.send(&line(60_000));
+    thread::sleep(Duration::from_millis(200));
+    drop(leaver);
+    thread::sleep(Duration::from_millis(200));
+    let mut a = line_client(&server);
+    let mut b = line_client(&server);
+    a.send(&line(25_000));
+    b.send(&line(25_000));
+    thread::sleep(Duration::from_millis(200));
+    for c in [&mut a, &mut b] {
+        c.send(b"\n");
+        assert_eq!(c.line().len(), "Hello, !\n".len() + 25_000);
+    }
+
+    // The lowest budget, 1 byte, refuses any unfinished message.
+    let tiny = start(Config {
+        max_buffered: Some(1),
+        ..config()
+    });
+    let mut c = line_client(&tiny);
+    c.send(b"Mic");
+    assert!(c.line().starts_with("Error: server busy"));
+    let mut whole = tiny.client();
+    whole.send(b"Michael\n");
+    assert_eq!(whole.line(), "Hello, Michael!\n");
+
+    // No budget: both long lines are held.
+    let open = start(Config {
+        max_buffered: None,
+        ..config()
+    });
+    let mut a = line_client(&open);
+    let mut b = line_client(&open);
+    a.send(&line(60_000));
+    b.send(&line(60_000));
+    thread::sleep(Duration::from_millis(200));
+    a.send(b"\n");
+    b.send(b"\n");
+    assert_eq!(a.line().len(), "Hello, !\n".len() + 60_000);
+    assert_eq!(b.line().len(), "Hello, !\n".len() + 60_000);
+}

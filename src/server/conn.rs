@@ -54,6 +54,13 @@ use tracing::debug;
 /// The size of one read from a socket.
 const READ_SIZE: usize = 64 * 1024;
 
+/// Replies are written whenever this many bytes of them are ready. When the
+/// socket does not take them, decoding stops there: a client that sends
+/// without reading makes the server stop reading it too (TCP's own
+/// backpressure), and costs at most this, one reply, and the undecoded rest
+/// of one read while it is stuck.
+pub(super) const OUTPUT_STEP: usize = 16 * 1024;
+
 /// Buffers lent to whichever connection runs on this thread between awaits.
 struct Scratch {
     input: Vec<u8>,
@@ -107,6 +114,10 @@ pub(super) enum Exchange {
         /// What the socket would not take at once; send it with
         /// [`Connection::send`] before reading again.
         unsent: Vec<u8>,
+        /// Input read but not decoded yet, because the socket would not
+        /// take more replies; answer it with [`Connection::answer_more`]
+        /// once `unsent` is sent. Empty when `end` is set.
+        rest: Vec<u8>,
     },
     /// Read once and held undecoded, as asked: the caller answers it.
     Held(Vec<u8>),
@@ -200,39 +211,70 @@ impl Connection {
         SCRATCH.with_borrow_mut(|scratch| {
             let Scratch { input, output } = scratch;
             output.clear();
-            let (progress, eof) = match self.read_now(input) {
-                Ok(0) => (self.decoder.finish(settings, output), true),
-                Ok(n) => {
-                    let read = &input[..n];
-                    debug!("{peer}: read {n} bytes: {}", Escaped(read));
-                    if hold {
-                        return Ok(Exchange::Held(read.to_vec()));
-                    }
-                    (
-                        self.decoder.decode(settings, read, output, usize::MAX),
-                        false,
-                    )
+            let read = match self.read_now(input) {
+                Ok(0) => {
+                    let progress = self.decoder.finish(settings, output);
+                    let sent = self.write_now(output)?;
+                    return Ok(Exchange::Answered {
+                        replies: progress.replies,
+                        end: Some(progress.close.map_or(End::Eof, End::Close)),
+                        unsent: output[sent..].to_vec(),
+                        rest: Vec::new(),
+                    });
                 }
+                Ok(n) => &input[..n],
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Exchange::WouldBlock),
                 Err(e) => return Err(e),
             };
-            let end = match progress.close {
-                Some(close) => Some(End::Close(close)),
-                None if eof => Some(End::Eof),
-                None => None,
-            };
-            let sent = self.write_now(output)?;
-            Ok(Exchange::Answered {
-                replies: progress.replies,
-                end,
-                unsent: output[sent..].to_vec(),
-            })
+            debug!("{peer}: read {} bytes: {}", read.len(), Escaped(read));
+            if hold {
+                return Ok(Exchange::Held(read.to_vec()));
+            }
+            // Nearly always one step: decode, write. Only a read whose
+            // replies outgrow OUTPUT_STEP takes more, and it stops where
+            // the socket stops taking them.
+            let mut pos = 0;
+            let mut replies = 0;
+            loop {
+                let progress = self.answer_more(settings, &read[pos..], output);
+                pos += progress.consumed;
+                replies += progress.replies;
+                let sent = self.write_now(output)?;
+                let end = progress.close.map(End::Close);
+                if sent < output.len() || end.is_some() || pos == read.len() {
+                    let rest = if end.is_some() { &[][..] } else { &read[pos..] };
+                    return Ok(Exchange::Answered {
+                        replies,
+                        end,
+                        unsent: output[sent..].to_vec(),
+                        rest: rest.to_vec(),
+                    });
+                }
+                output.clear();
+            }
         })
+    }
+
+    /// Decodes the next input into `out` up to about [`OUTPUT_STEP`] bytes
+    /// of replies (see [`Exchange::Answered`]'s `rest`).
+    pub(super) fn answer_more(
+        &mut self,
+        settings: &Settings,
+        input: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Progress {
+        self.decoder
+            .decode_until(settings, input, out, usize::MAX, OUTPUT_STEP)
     }
 
     /// Bytes held of a message whose end has not come yet.
     pub(super) fn pending(&self) -> usize {
         self.decoder.pending()
+    }
+
+    /// Memory held for a message whose end has not come yet.
+    pub(super) fn buffered(&self) -> usize {
+        self.decoder.buffered()
     }
 
     /// Decodes held input (see [`Exchange::Held`]) into `out`, at most

@@ -39,6 +39,10 @@ enum Ending {
     IdleTimeout,
     MessageTimeout,
     WriteTimeout,
+    /// An unfinished message found the buffer budget full (told so).
+    Busy,
+    /// Replies the client is not reading found the budget full.
+    BusyUnread,
     Shutdown,
     Killed,
     Failed(io::Error),
@@ -53,6 +57,10 @@ impl fmt::Display for Ending {
             Ending::IdleTimeout => f.write_str("idle timeout"),
             Ending::MessageTimeout => f.write_str("message not completed in time"),
             Ending::WriteTimeout => f.write_str("client did not read its replies in time"),
+            Ending::Busy => f.write_str("no room in the buffer budget for its unfinished message"),
+            Ending::BusyUnread => f.write_str(
+                "client was not reading its replies and the buffer budget had no room to hold them",
+            ),
             Ending::Shutdown => f.write_str("server shutting down"),
             Ending::Killed => f.write_str("dropped at the end of the grace period"),
             Ending::Failed(e) => write!(f, "error: {e}"),
@@ -94,6 +102,14 @@ enum Stop {
     MessageTimeout,
 }
 
+/// Why an unfinished message is refused.
+enum Refusal {
+    /// `--message-timeout` passed since its first byte.
+    SlowMessage,
+    /// `--max-buffered` has no room for it.
+    Busy,
+}
+
 /// An answer given at once, or one that must wait (boxed, see
 /// [`Handler::read_and_answer`]).
 enum Answer<'a> {
@@ -119,6 +135,7 @@ pub(super) fn serve(
         shared,
         messages: 0,
         answered: false,
+        budgeted: 0,
         _permit: permit,
     };
     // An `async move` block that uses the captured handler in place; an
@@ -127,7 +144,7 @@ pub(super) fn serve(
         let ending = handler.serve().await;
         match ending {
             // The socket is broken, the client is not reading, or time is up.
-            Ending::Failed(_) | Ending::WriteTimeout | Ending::Killed => {}
+            Ending::Failed(_) | Ending::WriteTimeout | Ending::BusyUnread | Ending::Killed => {}
             _ => {
                 let shared = handler.shared.clone();
                 // Bound first: a temporary would keep a slot in this future.
@@ -156,6 +173,9 @@ struct Handler {
     messages: u64,
     /// The last read finished at least one message.
     answered: bool,
+    /// Bytes of the unfinished message taken from the server's budget
+    /// (a u32 beside the bool: it costs no room in the future).
+    budgeted: u32,
     /// This connection's place under `--max-connections`, given back on drop.
     _permit: OwnedSemaphorePermit,
 }
@@ -189,7 +209,9 @@ impl Handler {
         // NO_MESSAGE (a sentinel, not an Option: this lives in every idle
         // connection's state).
         let mut message_since: u32 = NO_MESSAGE;
-        loop {
+        // Both refusals leave the loop and share one await below: each
+        // await point of its own would add to every connection's state.
+        let refusal = loop {
             let shared: &Shared = &shared;
             // Shutdown first: it answers what is waiting, then closes.
             let stop = move || {
@@ -217,11 +239,7 @@ impl Handler {
                         .unwrap_or(Ending::Killed);
                 }
                 Wake::Event(Stop::IdleTimeout) => return Ending::IdleTimeout,
-                Wake::Event(Stop::MessageTimeout) => {
-                    return killable(&shared.kill, self.refuse_slow_message())
-                        .await
-                        .unwrap_or(Ending::Killed);
-                }
+                Wake::Event(Stop::MessageTimeout) => break Refusal::SlowMessage,
                 Wake::Failed(e) => return Ending::Failed(e),
             }
             let ending = match self.read_and_answer() {
@@ -230,6 +248,9 @@ impl Handler {
             };
             if let Some(ending) = ending {
                 return ending;
+            }
+            if !self.budget_unfinished() {
+                break Refusal::Busy;
             }
             last_input = shared.clock.now();
             // An unfinished message dates from its first byte: from now if
@@ -240,25 +261,57 @@ impl Handler {
                 (_, false) if message_since == NO_MESSAGE => last_input,
                 (_, false) => message_since,
             };
-        }
+        };
+        killable(&shared.kill, self.refuse(refusal))
+            .await
+            .unwrap_or(Ending::Killed)
     }
 
-    /// `--message-timeout`: the unfinished message took too long; say so
-    /// (as a line: only line framing holds unfinished messages), then end.
-    async fn refuse_slow_message(&mut self) -> Ending {
-        let limit = self.shared.message_timeout.unwrap_or_default();
-        let line = format!(
-            "Error: message not completed within {}\n",
-            humantime::format_duration(limit)
-        );
+    /// Refuses the unfinished message: says why (as a line: only line
+    /// framing holds unfinished messages), then ends.
+    async fn refuse(&mut self, refusal: Refusal) -> Ending {
+        let (line, ending) = match refusal {
+            // --message-timeout: it took too long.
+            Refusal::SlowMessage => {
+                let limit = self.shared.message_timeout.unwrap_or_default();
+                let line = format!(
+                    "Error: message not completed within {}\n",
+                    humantime::format_duration(limit)
+                );
+                (line, Ending::MessageTimeout)
+            }
+            // --max-buffered: no room to hold it.
+            Refusal::Busy => (
+                "Error: server busy: no room to hold an unfinished message; retry later\n".into(),
+                Ending::Busy,
+            ),
+        };
         match self
             .conn
             .send(line.as_bytes(), self.shared.write_timeout)
             .await
         {
-            Ok(()) => Ending::MessageTimeout,
+            Ok(()) => ending,
             Err(e) => e.into(),
         }
+    }
+
+    /// Brings what the unfinished message holds from the server's budget up
+    /// to date; false when it grew and the budget has no room.
+    fn budget_unfinished(&mut self) -> bool {
+        let now = self.conn.buffered();
+        let before = self.budgeted as usize;
+        if now == before {
+            return true;
+        }
+        if now < before {
+            self.shared.budget.give(before - now);
+        } else if !self.shared.budget.take(now - before) {
+            return false;
+        }
+        // A line is at most --max-message + 1 bytes long, far below 4 GiB.
+        self.budgeted = u32::try_from(now).unwrap_or(u32::MAX);
+        true
     }
 
     /// Reads once and answers; returns how the connection ends, if it
@@ -275,6 +328,7 @@ impl Handler {
                 replies,
                 end,
                 unsent,
+                rest,
             }) => {
                 self.messages += replies as u64;
                 self.answered = replies > 0;
@@ -283,14 +337,10 @@ impl Handler {
                 }
                 Answer::Later(Box::pin(async move {
                     let kill = self.shared.kill.clone();
-                    let written = tokio::select! {
+                    tokio::select! {
                         biased;
-                        _ = kill.cancelled() => return Some(Ending::Killed),
-                        written = self.conn.send(&unsent, self.shared.write_timeout) => written,
-                    };
-                    match written {
-                        Err(e) => Some(e.into()),
-                        Ok(()) => end.map(Ending::from),
+                        _ = kill.cancelled() => Some(Ending::Killed),
+                        ending = self.answer_stuck(unsent, rest, end) => ending,
                     }
                 }))
             }
@@ -302,6 +352,49 @@ impl Handler {
                     ending = self.answer_slowly(input) => ending,
                 }
             })),
+        }
+    }
+
+    /// The client is not taking its replies as fast as it sends: hold what
+    /// the socket would not take and the input behind it (from the
+    /// server's budget), and read nothing more until both are answered and
+    /// sent. TCP does the rest: the client's sends stall once the kernel's
+    /// buffers fill, and each such client costs a bounded amount.
+    async fn answer_stuck(
+        &mut self,
+        mut unsent: Vec<u8>,
+        rest: Vec<u8>,
+        end: Option<End>,
+    ) -> Option<Ending> {
+        if unsent.is_empty() && rest.is_empty() {
+            return end.map(Ending::from);
+        }
+        let shared = self.shared.clone();
+        let held = rest.len() + unsent.len().max(super::conn::OUTPUT_STEP);
+        let Some(_held) = shared.budget.hold(held) else {
+            return Some(Ending::BusyUnread);
+        };
+        let mut pos = 0;
+        loop {
+            if let Err(e) = self.conn.send(&unsent, self.shared.write_timeout).await {
+                return Some(e.into());
+            }
+            if pos == rest.len() {
+                return end.map(Ending::from);
+            }
+            unsent.clear();
+            let progress = self
+                .conn
+                .answer_more(&self.shared.settings, &rest[pos..], &mut unsent);
+            pos += progress.consumed;
+            self.messages += progress.replies as u64;
+            self.answered |= progress.replies > 0;
+            if let Some(close) = progress.close {
+                if let Err(e) = self.conn.send(&unsent, self.shared.write_timeout).await {
+                    return Some(e.into());
+                }
+                return Some(close.into());
+            }
         }
     }
 
@@ -353,18 +446,24 @@ impl Handler {
                     replies,
                     end,
                     unsent,
+                    rest,
                 }) => {
                     self.messages += replies as u64;
-                    if let Err(e) = self.conn.send(&unsent, self.shared.write_timeout).await {
-                        return e.into();
-                    }
-                    if let Some(end) = end {
-                        return end.into();
+                    if let Some(ending) = self.answer_stuck(unsent, rest, end).await {
+                        return ending;
                     }
                 }
             }
         }
         Ending::Shutdown
+    }
+}
+
+impl Drop for Handler {
+    /// Gives the unfinished message's share of the budget back, however
+    /// the connection ended (the grace period drops it mid-await).
+    fn drop(&mut self) {
+        self.shared.budget.give(self.budgeted as usize);
     }
 }
 
@@ -409,6 +508,7 @@ mod tests {
             token: Default::default(),
             kill: Default::default(),
             clock: super::super::IdleClock::new(Some(Duration::from_secs(1)), None),
+            budget: super::super::Budget::new(None),
         });
         let permit = Arc::new(tokio::sync::Semaphore::new(1))
             .try_acquire_owned()

@@ -19,7 +19,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use tokio::net::TcpListener;
 
 use tokio::sync::{Notify, Semaphore};
@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+use tcpkit_wire::Bytes;
 use tcpkit_wire::greeting::Settings;
 
 /// Default time a connection may stay silent before it is closed.
@@ -40,6 +41,9 @@ pub const DEFAULT_LINGER: Duration = Duration::from_secs(2);
 pub const DEFAULT_MESSAGE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default time open connections get to finish after a shutdown signal.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+/// Default server-wide budget for buffered input and unsent replies: room
+/// for a thousand maximum-size (64 KiB) unfinished messages.
+pub const DEFAULT_MAX_BUFFERED: usize = 64 * 1024 * 1024;
 /// Default listen backlog (the kernel clamps it to `net.core.somaxconn`).
 pub const DEFAULT_BACKLOG: u32 = 1024;
 
@@ -67,6 +71,13 @@ pub struct Config {
     pub max_connections: usize,
     /// How long open connections may run on after shutdown starts.
     pub grace: Duration,
+    /// The most memory, server-wide, held for connections beyond their
+    /// idle state: unfinished messages, and replies (with the input behind
+    /// them) waiting for a client that does not read. A connection that
+    /// would cross it is refused: an error line if it is sending an
+    /// unfinished message, a plain close if it is not reading. `None`: no
+    /// budget (each connection is still bounded by `max_message`).
+    pub max_buffered: Option<usize>,
 }
 
 impl Default for Config {
@@ -80,6 +91,7 @@ impl Default for Config {
             linger: DEFAULT_LINGER,
             max_connections: 1024,
             grace: DEFAULT_GRACE,
+            max_buffered: Some(DEFAULT_MAX_BUFFERED),
         }
     }
 }
@@ -105,6 +117,60 @@ struct Shared {
     kill: CancellationToken,
     /// The coarse clock every connection reads for its idle timeout.
     clock: IdleClock,
+    /// See [`Config::max_buffered`].
+    budget: Budget,
+}
+
+/// The server-wide budget for buffered bytes ([`Config::max_buffered`]).
+/// Connections take from it only when they must hold memory (an
+/// unfinished message, replies a client is not reading), so the pipelined
+/// fast path never touches this shared counter.
+#[derive(Debug, Default)]
+struct Budget {
+    /// Bytes taken now.
+    used: AtomicUsize,
+    /// The most that may be taken (`usize::MAX`: no budget).
+    limit: usize,
+}
+
+impl Budget {
+    fn new(limit: Option<usize>) -> Budget {
+        Budget {
+            used: AtomicUsize::new(0),
+            limit: limit.unwrap_or(usize::MAX),
+        }
+    }
+
+    /// Takes `n` bytes if they fit; false (nothing taken) if they do not.
+    fn take(&self, n: usize) -> bool {
+        self.used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+                used.checked_add(n).filter(|&total| total <= self.limit)
+            })
+            .is_ok()
+    }
+
+    /// Gives back `n` bytes taken before.
+    fn give(&self, n: usize) {
+        self.used.fetch_sub(n, Ordering::Relaxed);
+    }
+
+    /// Takes `n` bytes for as long as the returned guard lives.
+    fn hold(&self, n: usize) -> Option<Held<'_>> {
+        self.take(n).then_some(Held { budget: self, n })
+    }
+}
+
+/// Bytes taken from the [`Budget`], given back on drop.
+struct Held<'a> {
+    budget: &'a Budget,
+    n: usize,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.budget.give(self.n);
+    }
 }
 
 /// A coarse clock for idle and message timeouts, shared by all
@@ -207,7 +273,18 @@ pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Fut
         token: CancellationToken::new(),
         kill: CancellationToken::new(),
         clock: IdleClock::new(config.idle_timeout, config.message_timeout),
+        budget: Budget::new(config.max_buffered),
     });
+    if let Some(budget) = config.max_buffered
+        && budget < shared.settings.max_message
+    {
+        warn!(
+            "The buffer budget ({}) is smaller than the longest message ({}): \
+             longer messages will be refused as if the server were busy.",
+            Bytes::of(budget),
+            Bytes::of(shared.settings.max_message)
+        );
+    }
     let (token, kill) = (shared.token.clone(), shared.kill.clone());
     let max_connections = config.max_connections.clamp(1, Semaphore::MAX_PERMITS);
     let limit = Arc::new(Semaphore::new(max_connections));

@@ -202,6 +202,12 @@ impl Decoder {
         self.partial.len()
     }
 
+    /// The memory held for a line whose terminator has not arrived: what a
+    /// server counts against its budget for buffered input.
+    pub fn buffered(&self) -> usize {
+        self.partial.capacity()
+    }
+
     /// Decodes `input` (the next bytes of the stream, exactly one socket read
     /// when chunk-framed), appending at most `budget` replies to `out`.
     pub fn decode(
@@ -210,6 +216,21 @@ impl Decoder {
         input: &[u8],
         out: &mut Vec<u8>,
         budget: usize,
+    ) -> Progress {
+        self.decode_until(settings, input, out, budget, usize::MAX)
+    }
+
+    /// As [`Decoder::decode`], but also stops once `out` holds `out_limit`
+    /// bytes or more (checked before each message, so `out` ends at most one
+    /// reply past it): a server that must write before it decodes further
+    /// (its client is slow to read) keeps its output bounded.
+    pub fn decode_until(
+        &mut self,
+        settings: &Settings,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        budget: usize,
+        out_limit: usize,
     ) -> Progress {
         let mut progress = Progress::default();
         if self.closed || budget == 0 || input.is_empty() {
@@ -226,7 +247,7 @@ impl Decoder {
             }
         }
         let mut pos = 0;
-        while progress.replies < budget && pos < input.len() {
+        while progress.replies < budget && pos < input.len() && out.len() < out_limit {
             let rest = &input[pos..];
             let Some(nl) = memchr::memchr(b'\n', rest) else {
                 pos = input.len();
@@ -514,6 +535,27 @@ mod tests {
         let p = d.decode(&s, &input[2..], &mut out, 5);
         assert_eq!((p.consumed, p.replies), (4, 2));
         assert_eq!(out, b"Hello, a!\nHello, b!\nHello, c!\n");
+    }
+
+    #[test]
+    fn output_limit_stops_after_the_reply_that_crosses_it() {
+        let s = settings(Framing::Line);
+        let mut d = Decoder::new(Framing::Line);
+        let mut out = Vec::new();
+        let input = b"a\nb\nc\n";
+        // "Hello, a!\n" is 10 bytes: the limit of 11 is crossed by the second reply.
+        let p = d.decode_until(&s, input, &mut out, usize::MAX, 11);
+        assert_eq!((p.consumed, p.replies), (4, 2));
+        let p = d.decode_until(&s, &input[4..], &mut out, usize::MAX, 11);
+        assert_eq!(
+            (p.consumed, p.replies),
+            (0, 0),
+            "a full output takes nothing more"
+        );
+        out.clear();
+        let p = d.decode_until(&s, &input[4..], &mut out, usize::MAX, 1);
+        assert_eq!((p.consumed, p.replies), (2, 1));
+        assert_eq!(out, b"Hello, c!\n");
     }
 
     #[test]

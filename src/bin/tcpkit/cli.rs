@@ -256,6 +256,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SIZE", default_value = "64KiB", value_parser = values::size, allow_negative_numbers = true)]
     pub max_message: usize,
 
+    /// Memory the whole server may hold for unfinished messages and for
+    /// replies that clients are not reading (0: no budget). A client that
+    /// would cross it is refused: an error line, then close.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = values::budget, allow_negative_numbers = true)]
+    pub max_buffered: values::Budget,
+
     /// Wait this long before each reply, like the tutorial's time.sleep(1)
     /// (0: no wait).
     #[arg(long, value_name = "DURATION", value_parser = values::duration, allow_negative_numbers = true)]

@@ -46,6 +46,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         linger: args.linger,
         max_connections,
         grace: args.grace,
+        max_buffered: args.max_buffered.0,
     };
     // Every address each --bind names, each once, in a stable order.
     let mut addrs = BTreeSet::new();

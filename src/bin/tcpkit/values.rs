@@ -71,6 +71,22 @@ pub fn size(text: &str) -> Result<usize, String> {
     Ok(size)
 }
 
+/// A byte budget; 0 turns it off (`Budget(None)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget(pub Option<usize>);
+
+/// Parses a [`Budget`]: any [`size`], where 0 means no budget.
+pub fn budget(text: &str) -> Result<Budget, String> {
+    if text
+        .trim()
+        .trim_end_matches(|c: char| c.is_ascii_alphabetic())
+        == "0"
+    {
+        return Ok(Budget(None));
+    }
+    size(text).map(|n| Budget(Some(n)))
+}
+
 /// A whole number from `min` to `max`.
 pub fn count<T: TryFrom<u64>>(text: &str, min: u64, max: u64) -> Result<T, String> {
     let range = || format!("must be a whole number from {min} to {max}");
@@ -109,6 +125,11 @@ mod tests {
 
     #[test]
     fn zero_turns_a_limit_off() {
+        assert_eq!(budget("0"), Ok(Budget(None)));
+        assert_eq!(budget("0MiB"), Ok(Budget(None)));
+        assert_eq!(budget("1"), Ok(Budget(Some(1))));
+        assert_eq!(budget("64MiB"), Ok(Budget(Some(64 << 20))));
+        assert!(budget("-1").is_err());
         assert_eq!(limit("0"), Ok(Limit(None)));
         assert_eq!(limit("0s"), Ok(Limit(None)));
         assert_eq!(limit("0.001"), Ok(Limit(Some(Duration::from_millis(1)))));

@@ -784,3 +784,55 @@ fn a_pipe_gets_the_servers_bytes_unchanged() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
     assert_eq!(out.stdout, b"\x1b]52;c;aGk=\x07\x1b[2Jhi\r\n");
 }
+
+/// The server's resident memory, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmRSS")
+}
+
+#[test]
+fn memory_goes_back_to_the_system_after_a_burst() {
+    // 300 clients each hold a 60,000-byte unfinished line (about 18 MB),
+    // then leave. Within 10 s the idle server is back within twice its
+    // idle baseline (mimalloc's default purge delay only runs when a
+    // thread allocates again, so an idle server used to keep the peak).
+    let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let pid = server.child.id();
+    thread::sleep(Duration::from_millis(300));
+    let idle = rss_kib(pid);
+    let long = vec![b'x'; 60_000];
+    let mut clients = Vec::new();
+    for _ in 0..300 {
+        let mut c = LineClient::connect(server.addr);
+        assert_eq!(c.line(), "Welcome!\n");
+        c.send(b"\n");
+        assert_eq!(c.line(), "Hello, !\n");
+        c.send(&long);
+        clients.push(c);
+    }
+    let held = (0..100)
+        .map(|_| {
+            thread::sleep(Duration::from_millis(50));
+            rss_kib(pid)
+        })
+        .find(|&rss| rss > idle + 15_000);
+    assert!(
+        held.is_some(),
+        "the lines were never held (idle {idle} KiB)"
+    );
+    drop(clients);
+    let mut last = 0;
+    for _ in 0..100 {
+        thread::sleep(Duration::from_millis(100));
+        last = rss_kib(pid);
+        if last <= 2 * idle {
+            return;
+        }
+    }
+    panic!("10 s after the burst the server holds {last} KiB; idle it held {idle} KiB");
+}

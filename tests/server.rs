@@ -574,11 +574,15 @@ fn read_lines(c: &mut LineClient, replies: usize) -> usize {
 fn a_client_that_sends_without_reading_is_read_no_further_and_loses_nothing() {
     // Backpressure: a client that floods and never reads makes the server
     // stop reading it once its replies are stuck, holding at most one
-    // read's input and one step of replies for it. Two such clients fit a
-    // budget of 170 KiB; decoding a whole 64 KiB read of empty lines at
-    // once would hold about 9 times that and overflow the budget.
+    // read's input (32 KiB) and one step of replies (8 KiB) for it. Two
+    // such clients fit a budget of 90 KiB; decoding a whole read of empty
+    // lines at once would hold a read's replies, 24 times the read with
+    // this long reply, and overflow it.
+    let mut settings = tcpkit::wire::greeting::Settings::default();
+    settings.reply = tcpkit::wire::greeting::Template::parse(&format!("{}{{}}", ".".repeat(23)));
     let server = start(Config {
-        max_buffered: Some(170 * 1024),
+        max_buffered: Some(90 * 1024),
+        settings,
         ..config()
     });
     let mut flooders: Vec<LineClient> = (0..2).map(|_| server.client()).collect();
@@ -595,7 +599,7 @@ fn a_client_that_sends_without_reading_is_read_no_further_and_loses_nothing() {
     // Meanwhile others are served.
     let mut innocent = server.client();
     innocent.send(b"Michael\n");
-    assert_eq!(innocent.line(), "Hello, Michael!\n");
+    assert_eq!(innocent.line(), format!("{}Michael\n", ".".repeat(23)));
     // Once the flooders read, every reply comes: nothing was dropped.
     for (c, &n) in flooders.iter_mut().zip(&sent) {
         assert_eq!(read_lines(c, n), n, "replies lost");
@@ -604,10 +608,10 @@ fn a_client_that_sends_without_reading_is_read_no_further_and_loses_nothing() {
 
 #[test]
 fn a_client_that_does_not_read_is_closed_when_the_budget_has_no_room() {
-    // 8 KiB cannot hold one step of stuck replies (16 KiB): the flooder is
+    // 4 KiB cannot hold one step of stuck replies (8 KiB): the flooder is
     // closed once the kernel's buffers are full, and others are served.
     let server = start(Config {
-        max_buffered: Some(8 * 1024),
+        max_buffered: Some(4 * 1024),
         ..config()
     });
     let flooder = server.client();

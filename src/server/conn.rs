@@ -52,14 +52,14 @@ use tokio::sync::futures::Notified;
 use tracing::debug;
 
 /// The size of one read from a socket.
-const READ_SIZE: usize = 64 * 1024;
+const READ_SIZE: usize = 32 * 1024;
 
 /// Replies are written whenever this many bytes of them are ready. When the
 /// socket does not take them, decoding stops there: a client that sends
 /// without reading makes the server stop reading it too (TCP's own
 /// backpressure), and costs at most this, one reply, and the undecoded rest
 /// of one read while it is stuck.
-pub(super) const OUTPUT_STEP: usize = 16 * 1024;
+pub(super) const OUTPUT_STEP: usize = 8 * 1024;
 
 /// Buffers lent to whichever connection runs on this thread between awaits.
 struct Scratch {

@@ -3,6 +3,7 @@
 //! owns the process (exit codes, signals, a closed stdout), here in this
 //! file; the library never does.
 
+mod alloc;
 mod cli;
 mod commands;
 mod demo;
@@ -17,14 +18,8 @@ use tracing::{info, warn};
 use clap::Parser;
 use cli::Cli;
 
-// Tokio aligns each task and each socket's readiness state to 128 bytes.
-// glibc's malloc pads every such allocation; mimalloc's size classes are
-// already aligned, which takes an idle connection from ~1245 to ~770 bytes.
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
+    alloc::return_memory_promptly();
     if let Some(hint) = cli::nc_quit_seconds(std::env::args()) {
         eprintln!("tcpkit: error: {hint}");
         return ExitCode::from(exit::USAGE);

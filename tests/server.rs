@@ -578,8 +578,10 @@ fn a_client_that_sends_without_reading_is_read_no_further_and_loses_nothing() {
     // such clients fit a budget of 90 KiB; decoding a whole read of empty
     // lines at once would hold a read's replies, 24 times the read with
     // this long reply, and overflow it.
-    let mut settings = tcpkit::wire::greeting::Settings::default();
-    settings.reply = tcpkit::wire::greeting::Template::parse(&format!("{}{{}}", ".".repeat(23)));
+    let settings = tcpkit::wire::greeting::Settings {
+        reply: tcpkit::wire::greeting::Template::parse(&format!("{}{{}}", ".".repeat(23))),
+        ..Default::default()
+    };
     let server = start(Config {
         max_buffered: Some(90 * 1024),
         settings,

@@ -51,6 +51,8 @@ pub enum ErrorKind {
     /// Whoever reads our output went away (a closed pipe): not a failure
     /// of the work, so the binary ends quietly.
     OutputClosed,
+    /// The user stopped the work (Ctrl+C).
+    Interrupted,
 }
 
 impl ErrorKind {
@@ -202,6 +204,10 @@ pub enum Error {
     /// Our output's reader went away (`tcpkit talk | head`).
     #[error("the output was closed")]
     OutputClosed,
+
+    /// The user stopped the work; says what was kept and how to go on.
+    #[error("{0}")]
+    Interrupted(String),
 }
 
 impl Error {
@@ -224,6 +230,7 @@ impl Error {
             Error::BenchFailed(_) => ErrorKind::BenchFailed,
             Error::TooLarge(_) => ErrorKind::TooLarge,
             Error::OutputClosed => ErrorKind::OutputClosed,
+            Error::Interrupted(_) => ErrorKind::Interrupted,
         }
     }
 

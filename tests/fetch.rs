@@ -1148,3 +1148,277 @@ fn a_part_file_swapped_during_the_download_does_not_land() {
     assert_eq!(std::fs::read(&f).unwrap(), b"firstend");
     assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
 }
+
+// ---- -C/--continue ----
+
+/// 1,000 bytes that show where they came from.
+fn thousand() -> Vec<u8> {
+    (0..1000u32).map(|i| b'a' + (i % 26) as u8).collect()
+}
+
+/// A 200 response for `thousand()` with `validator` headers, cut after 400
+/// bytes of its body.
+fn cut_at_400(validator: &str) -> Reply {
+    let mut wire = format!("{OK}Content-Length: 1000\r\n{validator}\r\n").into_bytes();
+    wire.extend_from_slice(&thousand()[..400]);
+    Reply::bytes(wire)
+}
+
+/// The rest of `thousand()` from byte 400, as a 206 with `range`.
+fn rest_from_400(range: &str) -> Reply {
+    let mut wire = format!(
+        "HTTP/1.1 206 Partial Content\r\nContent-Range: {range}\r\nContent-Length: 600\r\n\
+         ETag: \"v1\"\r\n\r\n"
+    )
+    .into_bytes();
+    wire.extend_from_slice(&thousand()[400..]);
+    Reply::bytes(wire)
+}
+
+/// A first run cut at 400 bytes; its directory, to continue in.
+fn interrupted_download(server: &Script) -> tempfile::TempDir {
+    let run = fetch(&[&server.url("/f")]);
+    assert_eq!(run.code, 10, "{}", run.stderr);
+    assert_eq!(run.file("f.part").as_deref(), Some(&thousand()[..400]));
+    run.dir
+}
+
+#[test]
+fn continue_asks_for_the_rest_with_if_range_and_appends_it() {
+    let server = Script::bind().serve(vec![
+        cut_at_400("ETag: \"v1\"\r\n"),
+        rest_from_400("bytes 400-999/1000"),
+    ]);
+    let dir = interrupted_download(&server);
+    let part = std::fs::read_to_string(dir.path().join("f.part.validator")).unwrap();
+    assert!(part.contains("etag: \"v1\""), "{part}");
+    let run = fetch_in(dir, &["-C", &server.url("/f")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("continuing f.part from byte 400"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.file("f"), Some(thousand()));
+    assert_eq!(run.files(), ["f"], "the part and its validator are gone");
+    let host = format!("127.0.0.1:{}", server.port);
+    assert_eq!(
+        server.requests(),
+        [
+            server.get("/f"),
+            request(
+                "GET",
+                "/f",
+                &host,
+                "Range: bytes=400-\r\nIf-Range: \"v1\"\r\n"
+            )
+        ]
+    );
+}
+
+#[test]
+fn continue_uses_last_modified_when_there_is_no_strong_etag() {
+    let date = "Tue, 24 Nov 2026 10:00:00 GMT";
+    let server = Script::bind().serve(vec![
+        cut_at_400(&format!("ETag: W/\"weak\"\r\nLast-Modified: {date}\r\n")),
+        rest_from_400("bytes 400-999/1000"),
+    ]);
+    let dir = interrupted_download(&server);
+    let run = fetch_in(dir, &["--continue", &server.url("/f")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.file("f"), Some(thousand()));
+    assert!(
+        server.requests()[1].contains(&format!("If-Range: {date}\r\n")),
+        "{:?}",
+        server.requests()
+    );
+}
+
+#[test]
+fn continue_starts_over_when_the_server_sends_the_whole_file() {
+    // A changed file (or a server without ranges) answers 200 with all of
+    // it: the part is rewritten from the start, never spliced.
+    // It is shorter than the part file: nothing of the old one may remain.
+    let changed: Vec<u8> = thousand()[..300]
+        .iter()
+        .map(u8::to_ascii_uppercase)
+        .collect();
+    let mut whole = format!("{OK}Content-Length: 300\r\nETag: \"v2\"\r\n\r\n").into_bytes();
+    whole.extend_from_slice(&changed);
+    let server = Script::bind().serve(vec![cut_at_400("ETag: \"v1\"\r\n"), Reply::bytes(whole)]);
+    let dir = interrupted_download(&server);
+    let run = fetch_in(dir, &["-C", &server.url("/f")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("downloading it afresh"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.file("f"), Some(changed));
+    assert_eq!(run.files(), ["f"]);
+}
+
+#[test]
+fn continue_without_a_validator_downloads_afresh() {
+    let mut whole = format!("{OK}Content-Length: 1000\r\n\r\n").into_bytes();
+    whole.extend_from_slice(&thousand());
+    let server = Script::bind().serve(vec![cut_at_400(""), Reply::bytes(whole)]);
+    let dir = interrupted_download(&server);
+    assert!(!dir.path().join("f.part.validator").exists());
+    let run = fetch_in(dir, &["-C", &server.url("/f")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "cannot continue f.part safely (no validator (ETag or Last-Modified) was saved with \
+             it): downloading it afresh"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.file("f"), Some(thousand()));
+    assert_eq!(server.requests(), [server.get("/f"), server.get("/f")]);
+}
+
+#[test]
+fn continue_refuses_a_range_that_starts_elsewhere() {
+    let server = Script::bind().serve(vec![
+        cut_at_400("ETag: \"v1\"\r\n"),
+        rest_from_400("bytes 0-599/1000"),
+    ]);
+    let dir = interrupted_download(&server);
+    let run = fetch_in(dir, &["-C", &server.url("/f")]);
+    assert_eq!(run.code, 8, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "asked for the rest from byte 400, the server sent a range from byte 0; f.part is \
+             left as it was"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.file("f.part").as_deref(), Some(&thousand()[..400]));
+    assert_eq!(run.file("f"), None);
+}
+
+#[test]
+fn continue_keeps_the_part_when_the_server_answers_an_error() {
+    let server = Script::bind().serve(vec![
+        cut_at_400("ETag: \"v1\"\r\n"),
+        Reply::bytes("HTTP/1.1 503 Busy\r\nContent-Length: 4\r\n\r\nbusy"),
+    ]);
+    let dir = interrupted_download(&server);
+    let run = fetch_in(dir, &["-C", &server.url("/f")]);
+    assert_eq!(run.code, 12, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("the server answered 503 Busy; f.part is left as it was for a later -C"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.file("f.part").as_deref(), Some(&thousand()[..400]));
+}
+
+#[test]
+fn continue_publishes_a_part_that_was_already_complete() {
+    // The server has nothing past byte 1000: 416 with the full length.
+    let server = Script::bind().serve(vec![Reply::bytes(
+        "HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */1000\r\n\
+         Content-Length: 0\r\n\r\n",
+    )]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.part"), thousand()).unwrap();
+    std::fs::write(
+        dir.path().join("f.part.validator"),
+        format!("url: {}\netag: \"v1\"\n", server.url("/f")),
+    )
+    .unwrap();
+    let run = fetch_in(dir, &["-C", &server.url("/f")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.file("f"), Some(thousand()));
+    assert_eq!(run.files(), ["f"]);
+}
+
+#[test]
+fn continue_never_writes_through_a_linked_part() {
+    let server = Script::bind().serve(vec![]);
+    for (how, says) in [
+        (
+            "hard",
+            "it has other hard links, so it may be someone else's file",
+        ),
+        ("soft", "it is a symbolic link"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        let part = dir.path().join("f.part");
+        if how == "hard" {
+            std::fs::hard_link(&victim, &part).unwrap();
+        } else {
+            std::os::unix::fs::symlink(&victim, &part).unwrap();
+        }
+        let run = fetch_in(dir, &["-C", &server.url("/f")]);
+        assert_eq!(run.code, 13, "{}", run.stderr);
+        assert!(
+            run.stderr
+                .contains(&format!("will not continue f.part: {says} (remove it")),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(run.file("victim").as_deref(), Some(&b"keep"[..]));
+    }
+    assert!(server.requests().is_empty(), "checked before connecting");
+}
+
+#[test]
+fn continue_needs_a_file() {
+    let run = fetch(&["-C", "-o", "-", "http://127.0.0.1:9/f"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("-C continues a file"), "{}", run.stderr);
+}
+
+#[test]
+fn ctrl_c_keeps_the_part_and_says_how_to_continue() {
+    let server = Script::bind().serve(vec![
+        cut_at_400("ETag: \"v1\"\r\n").hold(Duration::from_secs(20)),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(tcpkit())
+        .args(["fetch", &server.url("/f")])
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The body's first 400 bytes are in once the request was answered.
+    let deadline = Instant::now() + PATIENCE;
+    while server.requests().is_empty() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(10));
+    }
+    thread::sleep(Duration::from_millis(300));
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let started = Instant::now();
+    let status = child.wait().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "did not stop at once"
+    );
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains(
+            "interrupted: 400 bytes kept in f.part (run the same command with -C to continue it)"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("f.part")).unwrap(),
+        &thousand()[..400]
+    );
+}

@@ -26,6 +26,7 @@ mod body;
 mod conn;
 mod output;
 mod request;
+mod resume;
 mod tls;
 
 use std::fs::File;
@@ -95,6 +96,9 @@ pub struct Options {
     pub limits: Limits,
     /// The largest body saved (`--max-filesize`); `None`: no limit.
     pub max_filesize: Option<u64>,
+    /// `-C`: continue the `FILE.part` an earlier download left (see the
+    /// `resume` module), instead of refusing to touch it.
+    pub resume: bool,
 }
 
 /// What a successful fetch did.
@@ -111,13 +115,47 @@ pub struct Fetched {
 /// Fetches `opts.url`: prints or dumps each head, saves the body. The
 /// head goes to stdout, or to stderr when the body does.
 pub async fn run(opts: &Options) -> anyhow::Result<Fetched> {
+    run_until(opts, std::future::pending()).await
+}
+
+/// As [`run`], but stops cleanly when `interrupt` completes (the binary
+/// passes Ctrl+C): what came so far stays in `FILE.part`, and the error
+/// ([`Error::Interrupted`]) says how much and how to continue it.
+pub async fn run_until(
+    opts: &Options,
+    interrupt: impl Future<Output = ()>,
+) -> anyhow::Result<Fetched> {
     let target = Target::parse(&opts.url)?;
     let headers = UserHeaders::parse(&opts.headers)?;
     let plan = if opts.head_only {
         None
     } else {
-        Some(Plan::new(&opts.destination, &target.url, opts.force)?)
+        Some(Plan::resumable(
+            &opts.destination,
+            &target.url,
+            opts.force,
+            opts.resume,
+        )?)
     };
+    if opts.resume && opts.destination == Destination::Stdout {
+        return Err(Error::InvalidInput(
+            "-C continues a file: it cannot work with -o - (standard output)".into(),
+        )
+        .into());
+    }
+    if opts.resume && opts.raw {
+        return Err(Error::InvalidInput(
+            "--raw saves what the tutorial's client saves; it cannot continue a part file (-C)"
+                .into(),
+        )
+        .into());
+    }
+    if opts.resume && headers.has("range") {
+        return Err(Error::InvalidInput(
+            "-C asks for the rest of the part file itself: leave out -H 'Range: ...'".into(),
+        )
+        .into());
+    }
     let tls = tls::config(opts.cacert.as_deref(), opts.insecure)?;
     if opts.insecure && !opts.silent {
         warn("--insecure: the server's certificate is not checked");
@@ -131,23 +169,46 @@ pub async fn run(opts: &Options) -> anyhow::Result<Fetched> {
     };
     let mut heads = HeadWriter::new(opts)?;
     let work = transfer(opts, target, headers, plan.as_ref(), &connect, &mut heads);
-    let Some(max_time) = opts.max_time else {
-        return work.await;
-    };
-    match tokio::time::timeout(max_time, work).await {
-        Ok(result) => result,
-        Err(_) => {
-            let kept = plan
-                .as_ref()
-                .and_then(Plan::part_path)
-                .filter(|p| p.exists())
-                .map(|p| format!(" (partial data kept in {})", p.display()))
-                .unwrap_or_default();
-            Err(anyhow::Error::new(Error::Timeout {
-                what: format!("the transfer{kept}"),
-                after: max_time,
-            }))
+    // Either way out drops `work`, whose sink flushes into FILE.part.
+    let finished = tokio::select! {
+        done = within(opts.max_time, work) => done,
+        () = interrupt => {
+            let kept = match kept_part(plan.as_ref()) {
+                Some((part, bytes)) => format!(
+                    ": {} kept in {}{}",
+                    Bytes(bytes),
+                    part.display(),
+                    continue_hint(&part)
+                ),
+                None => String::new(),
+            };
+            return Err(Error::Interrupted(format!("interrupted{kept}")).into());
         }
+    };
+    finished.unwrap_or_else(|| {
+        let kept = kept_part(plan.as_ref())
+            .map(|(p, _)| format!(" (partial data kept in {})", p.display()))
+            .unwrap_or_default();
+        Err(anyhow::Error::new(Error::Timeout {
+            what: format!("the transfer{kept}"),
+            after: opts.max_time.unwrap_or_default(),
+        }))
+    })
+}
+
+/// The part file a stopped download left, and its size.
+fn kept_part(plan: Option<&Plan>) -> Option<(PathBuf, u64)> {
+    let part = plan?.part_path()?;
+    let bytes = std::fs::symlink_metadata(&part).ok()?.len();
+    Some((part, bytes))
+}
+
+/// How to continue `part`, when a validator was saved with it.
+fn continue_hint(part: &std::path::Path) -> &'static str {
+    if resume::file_for(part).exists() {
+        " (run the same command with -C to continue it)"
+    } else {
+        ""
     }
 }
 
@@ -162,6 +223,30 @@ async fn transfer(
 ) -> anyhow::Result<Fetched> {
     let method = if opts.head_only { "HEAD" } else { "GET" };
     let mut redirects = 0;
+    // -C: ask for the rest of the part file, if it can be checked.
+    let asked = target.url.clone();
+    let resume = match plan {
+        Some(plan) => plan.resume()?,
+        None => None,
+    };
+    let mut ranged = false;
+    if let Some(r) = &resume
+        && r.offset > 0
+    {
+        match r.ask(&target.url) {
+            Ok((range, if_range)) => {
+                headers.add("Range", range);
+                headers.add("If-Range", if_range);
+                ranged = true;
+            }
+            Err(why) if !opts.silent => warn(&format!(
+                "cannot continue {} safely ({why}): downloading it afresh",
+                plan.and_then(Plan::part_path).unwrap_or_default().display()
+            )),
+            Err(_) => {}
+        }
+    }
+    let mut resume = resume.map(|r| (r, ranged));
     loop {
         let mut conn = conn::open(&target, connect).await?;
         conn.send(&request::build(method, &target, &headers))
@@ -234,7 +319,11 @@ async fn transfer(
                 saved_to: None,
             });
         };
-        return save(opts, &mut conn, &head, framing, plan).await;
+        let start = Start {
+            resume: resume.take(),
+            validator: resume::Validator::of(&asked, &head),
+        };
+        return save(opts, &mut conn, &head, framing, plan, start).await;
     }
 }
 
@@ -313,18 +402,87 @@ pub async fn read_head(conn: &mut Conn, limits: &Limits) -> Result<Head, Error> 
 }
 
 /// Saves the body of a final response.
+/// Where a body starts: a part file to continue (with whether the rest
+/// was asked for), and the response's validator to keep for a later `-C`.
+#[derive(Default)]
+struct Start {
+    resume: Option<(resume::Resume, bool)>,
+    validator: Option<resume::Validator>,
+}
+
 async fn save(
     opts: &Options,
     conn: &mut Conn,
     head: &Head,
     framing: Framing,
     plan: &Plan,
+    start: Start,
 ) -> anyhow::Result<Fetched> {
-    let total = match framing {
+    let length = match framing {
         Framing::Length(n) => Some(n),
         Framing::None => Some(0),
         _ => None,
     };
+    let part = || plan.part_path().unwrap_or_default().display().to_string();
+    // Where the body goes in the file: after the part file's bytes when
+    // the server sent exactly the rest, else from the start.
+    let (resume, offset) = match start.resume {
+        None => (None, 0),
+        Some((r, true)) if head.status == 206 => {
+            let from = resume::range_start(head);
+            if from != Some(r.offset) {
+                return Err(Error::protocol(format!(
+                    "asked for the rest from byte {}, the server sent a range from {}; {} is \
+                     left as it was",
+                    r.offset,
+                    from.map_or("an unknown byte".into(), |b| format!("byte {b}")),
+                    part()
+                ))
+                .into());
+            }
+            let offset = r.offset;
+            (Some(r), offset)
+        }
+        Some((r, true)) if head.status == 416 => {
+            // Nothing left to send: the part file may be all of it.
+            if resume::unsatisfied_length(head) != Some(r.offset) {
+                return Err(Error::protocol(format!(
+                    "the server cannot send the rest of {} ({}); remove it to download afresh",
+                    part(),
+                    head.status_line()
+                ))
+                .into());
+            }
+            let offset = r.offset;
+            let sink = plan.open_resumed(r, offset, false, None)?;
+            sink.finish()?;
+            return Ok(Fetched {
+                status: head.status,
+                bytes: offset,
+                saved_to: Some(plan.shown()),
+            });
+        }
+        Some((r, ranged)) if (200..300).contains(&head.status) => {
+            if ranged && !opts.silent {
+                warn(&format!(
+                    "the server sent the whole file ({}; it changed since {} was saved, or it \
+                     does not resume): downloading it afresh",
+                    head.status_line(),
+                    part()
+                ));
+            }
+            (Some(r), 0)
+        }
+        Some(_) => {
+            return Err(Error::HttpStatus(format!(
+                "the server answered {}; {} is left as it was for a later -C",
+                head.status_line(),
+                part()
+            ))
+            .into());
+        }
+    };
+    let total = length.map(|n| n.saturating_add(offset));
     // A Content-Length over the limit is refused before a byte is written.
     if let (Some(limit), Some(total)) = (opts.max_filesize, total)
         && total > limit
@@ -336,9 +494,19 @@ async fn save(
         ))
         .into());
     }
-    let mut sink = plan
-        .open(opts.progress, total)?
-        .with_limit(opts.max_filesize);
+    let sink = match resume {
+        Some(r) => plan.open_resumed(r, offset, opts.progress, total)?,
+        None => plan.open(opts.progress, total)?,
+    };
+    let mut sink = sink.with_limit(opts.max_filesize);
+    if offset == 0 {
+        plan.note_validator(start.validator.as_ref())?;
+    } else if !opts.silent {
+        eprintln!(
+            "tcpkit: continuing {} from byte {offset}",
+            plan.part_path().unwrap_or_default().display()
+        );
+    }
     match body::copy(conn, framing, opts.limits.max_head, &mut sink).await {
         Ok(copied) => {
             if copied.excess > 0 && !opts.silent {
@@ -360,9 +528,10 @@ async fn save(
             let kept = sink.abandon();
             let note = match kept {
                 Some(part) => format!(
-                    "download incomplete, {} kept in {}",
+                    "download incomplete, {} kept in {}{}",
                     Bytes(bytes),
-                    part.display()
+                    part.display(),
+                    continue_hint(&part)
                 ),
                 None => format!("download incomplete after {}", Bytes(bytes)),
             };
@@ -426,6 +595,7 @@ async fn raw(
         },
         Framing::Close,
         plan,
+        Start::default(),
     )
     .await
 }

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use url::Url;
 
+use super::resume::{self, Resume, Validator};
 use crate::error::Error;
 
 /// The longest file name we make, in bytes; with `.part` it stays under
@@ -79,18 +80,32 @@ pub struct Plan {
     direct: bool,
     /// Replace an existing file.
     force: bool,
+    /// `-C`: an existing `.part` is to be continued, not refused.
+    resume: bool,
 }
 
 impl Plan {
     /// Checks the destination: an existing regular file needs `--force`,
     /// a directory is refused. `url` names the file for [`Destination::FromUrl`].
     pub fn new(dest: &Destination, url: &Url, force: bool) -> Result<Plan, Error> {
+        Plan::resumable(dest, url, force, false)
+    }
+
+    /// As [`Plan::new`]; with `resume` (`-C`), an existing `.part` is to be
+    /// continued (see [`Plan::resume`]) instead of refused.
+    pub fn resumable(
+        dest: &Destination,
+        url: &Url,
+        force: bool,
+        resume: bool,
+    ) -> Result<Plan, Error> {
         let (path, from_url) = match dest {
             Destination::Stdout => {
                 return Ok(Plan {
                     target: None,
                     direct: true,
                     force,
+                    resume: false,
                 });
             }
             Destination::File(path) => (path.clone(), false),
@@ -126,10 +141,12 @@ impl Plan {
             target: Some(path),
             direct,
             force,
+            resume,
         };
         // Checked before connecting too, as the final name is.
         if let Some(part) = plan.part_path()
             && !force
+            && !resume
             && fs::symlink_metadata(&part).is_ok()
         {
             return Err(part_exists(&part));
@@ -155,6 +172,71 @@ impl Plan {
         Some(PathBuf::from(name))
     }
 
+    /// With `-C`, the part file an earlier download left, reopened to be
+    /// continued (only if it is a plain file of ours); `None` without `-C`
+    /// or without a part file.
+    pub fn resume(&self) -> Result<Option<Resume>, Error> {
+        match self.part_path() {
+            Some(part) if self.resume => Resume::open(&part),
+            _ => Ok(None),
+        }
+    }
+
+    /// Writes `validator` beside the part file, for a later `-C`; removes
+    /// an older one when there is none.
+    pub fn note_validator(&self, validator: Option<&Validator>) -> Result<(), Error> {
+        let Some(part) = self.part_path() else {
+            return Ok(());
+        };
+        match validator {
+            Some(v) => v.save(&part),
+            None => resume::forget(&part),
+        }
+    }
+
+    /// Writes into a continued part file from `offset` on (0: afresh),
+    /// dropping whatever it held past that.
+    pub fn open_resumed(
+        &self,
+        resume: Resume,
+        offset: u64,
+        progress: bool,
+        total: Option<u64>,
+    ) -> Result<Sink, Error> {
+        use std::io::{Seek, SeekFrom};
+        let part = self.part_path().unwrap_or_default();
+        let mut file = resume.file;
+        file.set_len(offset)
+            .and_then(|()| file.seek(SeekFrom::Start(offset)))
+            .map_err(|e| file_error("cannot continue", &part, e))?;
+        let part_file = file
+            .try_clone()
+            .map_err(|e| file_error("cannot open", &part, e))?;
+        let mut sink = self.sink(Box::new(file), Some(part_file), progress, total);
+        sink.written = offset;
+        if let Some(bar) = &sink.bar {
+            bar.set_position(offset);
+        }
+        Ok(sink)
+    }
+
+    fn sink(
+        &self,
+        writer: Box<dyn Write>,
+        part_file: Option<File>,
+        progress: bool,
+        total: Option<u64>,
+    ) -> Sink {
+        Sink {
+            out: BufWriter::with_capacity(super::conn::READ_BUFFER, writer),
+            plan: self.clone(),
+            part_file,
+            written: 0,
+            limit: None,
+            bar: progress.then(|| progress_bar(total)),
+        }
+    }
+
     /// Opens the destination; `total` sizes the progress bar when known.
     pub fn open(&self, progress: bool, total: Option<u64>) -> Result<Sink, Error> {
         let mut part_file = None;
@@ -175,15 +257,7 @@ impl Plan {
                 Box::new(file)
             }
         };
-        let bar = progress.then(|| progress_bar(total));
-        Ok(Sink {
-            out: BufWriter::with_capacity(super::conn::READ_BUFFER, writer),
-            plan: self.clone(),
-            part_file,
-            written: 0,
-            limit: None,
-            bar,
-        })
+        Ok(self.sink(writer, part_file, progress, total))
     }
 }
 
@@ -354,8 +428,18 @@ impl Sink {
         }
     }
 
-    /// The body is complete: flush, and move `FILE.part` to `FILE`.
-    pub fn finish(mut self) -> Result<(), Error> {
+    /// The body is complete: flush, move `FILE.part` to `FILE`, and drop
+    /// the validator kept for `-C`.
+    pub fn finish(self) -> Result<(), Error> {
+        let part = self.plan.part_path();
+        self.publish()?;
+        match part {
+            Some(part) => resume::forget(&part),
+            None => Ok(()),
+        }
+    }
+
+    fn publish(mut self) -> Result<(), Error> {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }

@@ -148,6 +148,16 @@ impl UserHeaders {
         });
     }
 
+    /// True when the user gave a header of this name.
+    pub fn has(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Adds a header the program needs (already checked: no CR, LF, NUL).
+    pub(crate) fn add(&mut self, name: &str, value: String) {
+        self.0.push((name.to_string(), value));
+    }
+
     fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()

@@ -385,6 +385,12 @@ pub struct FetchArgs {
     #[arg(long)]
     pub force: bool,
 
+    /// Continue an interrupted download from FILE.part: ask for the rest,
+    /// checked against the ETag or Last-Modified saved with it (If-Range);
+    /// if the file changed since, download it afresh.
+    #[arg(short = 'C', long = "continue")]
+    pub resume: bool,
+
     /// Also write the response head(s) to FILE ('-' for stdout).
     #[arg(short = 'D', long, value_name = "FILE")]
     pub dump_header: Option<PathBuf>,
@@ -604,6 +610,7 @@ impl FetchArgs {
             max_redirs: self.max_redirs,
             raw: self.raw,
             force: self.force,
+            resume: self.resume,
             silent: self.silent,
             fail: self.fail,
             progress: progress && !self.silent,

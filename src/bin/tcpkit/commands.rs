@@ -116,7 +116,8 @@ fn fetch(args: FetchArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let fetched = runtime.block_on(fetch::run(&opts))?;
+    // Ctrl+C stops the download cleanly: FILE.part keeps what came.
+    let fetched = runtime.block_on(fetch::run_until(&opts, crate::interrupted()))?;
     if let (Some(path), false) = (&fetched.saved_to, opts.silent)
         && path != "-"
     {

@@ -14,7 +14,8 @@ pub const OK: u8 = 0;
 pub const OTHER: u8 = 1;
 /// The command line was wrong (clap's own code).
 pub const USAGE: u8 = 2;
-/// A second Ctrl+C or SIGTERM ended the server at once.
+/// Ctrl+C or SIGTERM stopped a download, or a second one ended the server
+/// at once (128 + SIGINT, as shells report it).
 pub const INTERRUPTED: u8 = 130;
 
 /// The exit code of a kind of failure.
@@ -34,6 +35,7 @@ pub fn code_of_kind(kind: ErrorKind) -> u8 {
         ErrorKind::LocalFile => 13,
         ErrorKind::BenchFailed => 14,
         ErrorKind::TooLarge => 15,
+        ErrorKind::Interrupted => INTERRUPTED,
         // A closed pipe (`tcpkit talk | head`) is how such a run ends.
         ErrorKind::OutputClosed => OK,
         _ => OTHER,

@@ -67,6 +67,14 @@ pub(crate) async fn shutdown_signal() {
     });
 }
 
+/// Completes at the first Ctrl+C or SIGTERM: for work that stops cleanly
+/// and says what it kept (`fetch`).
+pub(crate) async fn interrupted() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).ok();
+    next_signal(term.as_mut()).await;
+}
+
 /// The next Ctrl+C, or SIGTERM when it is watched.
 async fn next_signal(term: Option<&mut tokio::signal::unix::Signal>) {
     match term {

@@ -145,6 +145,7 @@ fn start_nginx() -> Nginx {
                scgi_temp_path {root}/tmp;\n\
                types {{ text/plain txt; application/octet-stream bin; }}\n\
                gzip on; gzip_types *; gzip_min_length 0;\n\
+               map $http_range $slow {{ default 64k; \"~.\" 0; }}\n\
                server {{\n\
                  listen 127.0.0.1:{http};\n\
                  listen 127.0.0.1:{https} ssl;\n\
@@ -153,6 +154,7 @@ fn start_nginx() -> Nginx {
                  ssl_certificate_key {root}/server.key;\n\
                  root {root}/www;\n\
                  location /moved {{ return 302 /page.txt; }}\n\
+                 location /slow/ {{ alias {root}/www/; limit_rate $slow; }}\n\
                  location /downgrade {{ return 302 http://127.0.0.1:{http}/page.txt; }}\n\
                }}\n\
              }}\n",
@@ -429,5 +431,47 @@ fn tls_close_without_close_notify_is_a_truncation() {
     assert_eq!(
         std::fs::read(work.path().join("f.part")).unwrap(),
         b"the whole body"
+    );
+}
+
+#[test]
+fn an_interrupted_download_from_nginx_continues_with_if_range() {
+    // /slow/ sends 64 KiB/s to plain requests and full speed to ranged
+    // ones: -m 1 cuts the first download, -C fetches the rest.
+    let nginx = start_nginx();
+    let body = pattern(2 << 20);
+    nginx.put("big.bin", &body);
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{}/slow/big.bin", nginx.http);
+    let cut = tcpkit_fetch(dir.path(), &["-s", "-m", "1", &url]);
+    assert_eq!(cut.code, 7, "{}", cut.stderr);
+    let kept = std::fs::metadata(dir.path().join("big.bin.part"))
+        .unwrap()
+        .len();
+    assert!(kept > 0 && kept < body.len() as u64, "kept {kept}");
+    let validator = std::fs::read_to_string(dir.path().join("big.bin.part.validator")).unwrap();
+    assert!(validator.contains("etag: \""), "{validator}");
+    let resumed = tcpkit_fetch(dir.path(), &["-s", "-C", &url]);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    assert_eq!(std::fs::read(dir.path().join("big.bin")).unwrap(), body);
+    assert!(!dir.path().join("big.bin.part.validator").exists());
+
+    // The file changes on the server after the cut: nginx's If-Range check
+    // fails, it sends all of the new file, and nothing old remains.
+    std::fs::remove_file(dir.path().join("big.bin")).unwrap();
+    let cut = tcpkit_fetch(dir.path(), &["-s", "-m", "1", &url]);
+    assert_eq!(cut.code, 7, "{}", cut.stderr);
+    let changed = pattern(3 << 20);
+    nginx.put("big.bin", &changed[..(1 << 20) + 7]);
+    let resumed = tcpkit_fetch(dir.path(), &["-C", &url]);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    assert!(
+        resumed.stderr.contains("downloading it afresh"),
+        "{}",
+        resumed.stderr
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("big.bin")).unwrap(),
+        &changed[..(1 << 20) + 7]
     );
 }

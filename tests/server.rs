@@ -668,7 +668,7 @@ fn unfinished_messages_share_one_budget() {
     second.send(&line(60_000));
     assert_eq!(
         second.line(),
-        "Error: server busy: no room to hold an unfinished message; retry later\n"
+        "Error: server busy: no room to buffer more input; retry later\n"
     );
     assert_eq!(second.rest(), b"", "closed after the refusal");
     first.send(b"\n");
@@ -719,4 +719,51 @@ fn unfinished_messages_share_one_budget() {
     b.send(b"\n");
     assert_eq!(a.line().len(), "Hello, !\n".len() + 60_000);
     assert_eq!(b.line().len(), "Hello, !\n".len() + 60_000);
+}
+
+#[test]
+fn a_refused_client_gives_its_share_back_at_once() {
+    // B's 40,000-byte line is cut by the message timeout (or refused by
+    // the budget, if it came in two reads); B stays connected while the
+    // server lingers up to 5 s. C's 20,000 bytes fit in 45,000 only if B's
+    // share came back at the refusal, not at the close.
+    let server = start(Config {
+        max_buffered: Some(45_000),
+        message_timeout: Some(Duration::from_millis(300)),
+        linger: Duration::from_secs(5),
+        ..config()
+    });
+    let line_client = |server: &TestServer| {
+        let mut c = server.client();
+        c.send(b"\n");
+        assert_eq!(c.line(), "Hello, !\n");
+        c
+    };
+    let mut b = line_client(&server);
+    b.send(&[b'b'; 40_000]);
+    assert!(b.line().starts_with("Error: "));
+    let mut c = line_client(&server);
+    c.send(&[b'c'; 20_000]);
+    thread::sleep(Duration::from_millis(100));
+    c.send(b"\n");
+    assert_eq!(c.line().len(), "Hello, !\n".len() + 20_000);
+    drop(b);
+}
+
+#[test]
+fn input_waiting_on_delay_counts_against_the_budget() {
+    let server = start(Config {
+        max_buffered: Some(16),
+        delay: Some(Duration::from_millis(10)),
+        ..config()
+    });
+    let mut c = server.client();
+    c.send(b"Michael\n");
+    assert_eq!(c.line(), "Hello, Michael!\n");
+    c.send(&b"Tracy\n".repeat(10));
+    assert_eq!(
+        c.line(),
+        "Error: server busy: no room to buffer more input; retry later\n"
+    );
+    assert_eq!(c.rest(), b"");
 }

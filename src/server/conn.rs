@@ -277,6 +277,12 @@ impl Connection {
         self.decoder.buffered()
     }
 
+    /// Frees an unfinished message: the connection is closing, and its
+    /// memory should not wait for the lingering close.
+    pub(super) fn drop_unfinished(&mut self) {
+        self.decoder.abandon();
+    }
+
     /// Decodes held input (see [`Exchange::Held`]) into `out`, at most
     /// `budget` replies.
     pub(super) fn decode(

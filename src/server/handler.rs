@@ -27,6 +27,9 @@ use super::conn::{Connection, End, Exchange, SendError, Wake};
 /// `message_since` when no message is unfinished.
 const NO_MESSAGE: u32 = u32::MAX;
 
+/// What a client is told when `--max-buffered` has no room for its input.
+const BUSY: &[u8] = b"Error: server busy: no room to buffer more input; retry later\n";
+
 /// At shutdown, answer at most this many reads already waiting in the socket.
 const SHUTDOWN_READS: usize = 64;
 
@@ -142,6 +145,10 @@ pub(super) fn serve(
     // `async fn run(mut self)` would copy it into a second slot.
     async move {
         let ending = handler.serve().await;
+        // Whatever it held goes back before the lingering close: refused
+        // clients must not keep the budget for seconds.
+        handler.conn.drop_unfinished();
+        handler.budget_unfinished();
         match ending {
             // The socket is broken, the client is not reading, or time is up.
             Ending::Failed(_) | Ending::WriteTimeout | Ending::BusyUnread | Ending::Killed => {}
@@ -281,10 +288,7 @@ impl Handler {
                 (line, Ending::MessageTimeout)
             }
             // --max-buffered: no room to hold it.
-            Refusal::Busy => (
-                "Error: server busy: no room to hold an unfinished message; retry later\n".into(),
-                Ending::Busy,
-            ),
+            Refusal::Busy => (String::from_utf8_lossy(BUSY).into_owned(), Ending::Busy),
         };
         match self
             .conn
@@ -401,6 +405,15 @@ impl Handler {
     /// `--delay`: answers the messages of one read one at a time, waiting
     /// before each reply. Only this connection waits.
     async fn answer_slowly(&mut self, input: Vec<u8>) -> Option<Ending> {
+        // The read waits here, up to --delay per message: it counts
+        // against the budget like any other buffered input.
+        let shared = self.shared.clone();
+        let Some(_held) = shared.budget.hold(input.len()) else {
+            return Some(match self.conn.send(BUSY, shared.write_timeout).await {
+                Ok(()) => Ending::Busy,
+                Err(e) => e.into(),
+            });
+        };
         let delay = self.shared.delay.unwrap_or_default();
         let mut pos = 0;
         let mut out = Vec::new();

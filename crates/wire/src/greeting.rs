@@ -346,6 +346,13 @@ impl Decoder {
         Close::TooLong
     }
 
+    /// Drops any unfinished message and its memory, and ignores all later
+    /// input: for a connection that is being closed.
+    pub fn abandon(&mut self) {
+        self.partial = Vec::new();
+        self.closed = true;
+    }
+
     fn clear_partial(&mut self) {
         if self.partial.capacity() > KEEP_CAPACITY {
             self.partial = Vec::new();

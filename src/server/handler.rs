@@ -277,6 +277,10 @@ impl Handler {
     /// Refuses the unfinished message: says why (as a line: only line
     /// framing holds unfinished messages), then ends.
     async fn refuse(&mut self, refusal: Refusal) -> Ending {
+        // The refused message's memory goes back now, not after a reply
+        // that a slow client may take long to accept.
+        self.conn.drop_unfinished();
+        self.budget_unfinished();
         let (line, ending) = match refusal {
             // --message-timeout: it took too long.
             Refusal::SlowMessage => {

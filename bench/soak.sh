@@ -40,7 +40,9 @@ trap cleanup EXIT
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 addr=127.0.0.1:$port
-taskset -c 0 "$bin" -q serve --bind "$addr" --message-timeout 10s --write-timeout 5s 2>"$work/serve.log" &
+# The idle pool must outlive the run: idle timeout past its end.
+taskset -c 0 "$bin" -q serve --bind "$addr" --idle-timeout "$((seconds + 60))s" \
+  --message-timeout 10s --write-timeout 5s 2>"$work/serve.log" &
 server_pid=$!
 for _ in $(seq 100); do
   python3 -c "import socket; socket.create_connection(('127.0.0.1', $port)).close()" 2>/dev/null && break

@@ -1183,16 +1183,20 @@ fn interrupted_download(server: &Script) -> tempfile::TempDir {
     run.dir
 }
 
-#[test]
-fn continue_asks_for_the_rest_with_if_range_and_appends_it() {
-    let server = Script::bind().serve(vec![
-        cut_at_400("ETag: \"v1\"\r\n"),
-        rest_from_400("bytes 400-999/1000"),
-    ]);
+/// A download with ETag "v1" cut at 400 bytes, then `-C` answered by
+/// `then`: the second run, and the server.
+fn continue_into(then: Reply) -> (Run, Script) {
+    let server = Script::bind().serve(vec![cut_at_400("ETag: \"v1\"\r\n"), then]);
     let dir = interrupted_download(&server);
     let part = std::fs::read_to_string(dir.path().join("f.part.validator")).unwrap();
     assert!(part.contains("etag: \"v1\""), "{part}");
     let run = fetch_in(dir, &["-C", &server.url("/f")]);
+    (run, server)
+}
+
+#[test]
+fn continue_asks_for_the_rest_with_if_range_and_appends_it() {
+    let (run, server) = continue_into(rest_from_400("bytes 400-999/1000"));
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stderr.contains("continuing f.part from byte 400"),
@@ -1245,9 +1249,7 @@ fn continue_starts_over_when_the_server_sends_the_whole_file() {
         .collect();
     let mut whole = format!("{OK}Content-Length: 300\r\nETag: \"v2\"\r\n\r\n").into_bytes();
     whole.extend_from_slice(&changed);
-    let server = Script::bind().serve(vec![cut_at_400("ETag: \"v1\"\r\n"), Reply::bytes(whole)]);
-    let dir = interrupted_download(&server);
-    let run = fetch_in(dir, &["-C", &server.url("/f")]);
+    let (run, _) = continue_into(Reply::bytes(whole));
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stderr.contains("downloading it afresh"),
@@ -1281,12 +1283,7 @@ fn continue_without_a_validator_downloads_afresh() {
 
 #[test]
 fn continue_refuses_a_range_that_starts_elsewhere() {
-    let server = Script::bind().serve(vec![
-        cut_at_400("ETag: \"v1\"\r\n"),
-        rest_from_400("bytes 0-599/1000"),
-    ]);
-    let dir = interrupted_download(&server);
-    let run = fetch_in(dir, &["-C", &server.url("/f")]);
+    let (run, _) = continue_into(rest_from_400("bytes 0-599/1000"));
     assert_eq!(run.code, 8, "{}", run.stderr);
     assert!(
         run.stderr.contains(
@@ -1302,12 +1299,9 @@ fn continue_refuses_a_range_that_starts_elsewhere() {
 
 #[test]
 fn continue_keeps_the_part_when_the_server_answers_an_error() {
-    let server = Script::bind().serve(vec![
-        cut_at_400("ETag: \"v1\"\r\n"),
-        Reply::bytes("HTTP/1.1 503 Busy\r\nContent-Length: 4\r\n\r\nbusy"),
-    ]);
-    let dir = interrupted_download(&server);
-    let run = fetch_in(dir, &["-C", &server.url("/f")]);
+    let (run, _) = continue_into(Reply::bytes(
+        "HTTP/1.1 503 Busy\r\nContent-Length: 4\r\n\r\nbusy",
+    ));
     assert_eq!(run.code, 12, "{}", run.stderr);
     assert!(
         run.stderr

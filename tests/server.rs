@@ -55,6 +55,16 @@ impl TestServer {
         c
     }
 
+    /// A client that has sent a whole line, so the connection is
+    /// line-framed: until then, auto framing answers every read as it
+    /// comes and holds nothing.
+    fn line_client(&self) -> LineClient {
+        let mut c = self.client();
+        c.send(b"\n");
+        assert_eq!(c.line(), "Hello, !\n");
+        c
+    }
+
     /// Starts shutdown; returns once `run` has returned.
     fn shutdown(&mut self) -> Duration {
         let started = Instant::now();
@@ -652,19 +662,11 @@ fn unfinished_messages_share_one_budget() {
         max_buffered: Some(100 * 1024),
         ..config()
     });
-    // Each client sends a whole line first: until then, auto framing
-    // answers every read as it comes and holds nothing.
-    let line_client = |server: &TestServer| {
-        let mut c = server.client();
-        c.send(b"\n");
-        assert_eq!(c.line(), "Hello, !\n");
-        c
-    };
-    let mut first = line_client(&server);
+    let mut first = server.line_client();
     first.send(&line(60_000));
     // Time for the server to read it.
     thread::sleep(Duration::from_millis(200));
-    let mut second = line_client(&server);
+    let mut second = server.line_client();
     second.send(&line(60_000));
     assert_eq!(
         second.line(),
@@ -678,13 +680,13 @@ fn unfinished_messages_share_one_budget() {
     assert_eq!(short.line(), "Hello, Sarah!\n");
     // A client that leaves in the middle of a long line gives its share
     // back as well: two more unfinished lines fit together afterwards.
-    let mut leaver = line_client(&server);
+    let mut leaver = server.line_client();
     leaver.send(&line(60_000));
     thread::sleep(Duration::from_millis(200));
     drop(leaver);
     thread::sleep(Duration::from_millis(200));
-    let mut a = line_client(&server);
-    let mut b = line_client(&server);
+    let mut a = server.line_client();
+    let mut b = server.line_client();
     a.send(&line(25_000));
     b.send(&line(25_000));
     thread::sleep(Duration::from_millis(200));
@@ -698,7 +700,7 @@ fn unfinished_messages_share_one_budget() {
         max_buffered: Some(1),
         ..config()
     });
-    let mut c = line_client(&tiny);
+    let mut c = tiny.line_client();
     c.send(b"Mic");
     assert!(c.line().starts_with("Error: server busy"));
     let mut whole = tiny.client();
@@ -710,8 +712,8 @@ fn unfinished_messages_share_one_budget() {
         max_buffered: None,
         ..config()
     });
-    let mut a = line_client(&open);
-    let mut b = line_client(&open);
+    let mut a = open.line_client();
+    let mut b = open.line_client();
     a.send(&line(60_000));
     b.send(&line(60_000));
     thread::sleep(Duration::from_millis(200));
@@ -733,16 +735,10 @@ fn a_refused_client_gives_its_share_back_at_once() {
         linger: Duration::from_secs(5),
         ..config()
     });
-    let line_client = |server: &TestServer| {
-        let mut c = server.client();
-        c.send(b"\n");
-        assert_eq!(c.line(), "Hello, !\n");
-        c
-    };
-    let mut b = line_client(&server);
+    let mut b = server.line_client();
     b.send(&[b'b'; 40_000]);
     assert!(b.line().starts_with("Error: "));
-    let mut c = line_client(&server);
+    let mut c = server.line_client();
     c.send(&[b'c'; 20_000]);
     thread::sleep(Duration::from_millis(100));
     c.send(b"\n");

@@ -121,12 +121,15 @@ impl Proc {
                 sink.lock().unwrap().push(line);
             }
         });
-        let addr = rx.recv_timeout(PATIENCE).unwrap_or_else(|_| {
+        let Ok(addr) = rx.recv_timeout(PATIENCE) else {
+            // Stopped here: nothing else owns the child yet.
+            let _ = child.kill();
+            let _ = child.wait();
             panic!(
                 "child did not start listening; it said: {:?}",
                 lines.lock().unwrap()
             )
-        });
+        };
         Proc {
             child,
             addr: addr.parse().expect("listening address"),

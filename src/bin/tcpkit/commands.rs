@@ -28,6 +28,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    crate::alloc::return_memory_promptly();
     let fd_limit = net::raise_fd_limit();
     let max_connections = args
         .max_connections

@@ -19,7 +19,6 @@ use clap::Parser;
 use cli::Cli;
 
 fn main() -> ExitCode {
-    alloc::return_memory_promptly();
     if let Some(hint) = cli::nc_quit_seconds(std::env::args()) {
         eprintln!("tcpkit: error: {hint}");
         return ExitCode::from(exit::USAGE);

@@ -13,6 +13,17 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::error::Error;
 
+/// The PROXY protocol header a load balancer would send ahead of this
+/// connection's bytes: our side as the client, the server as the
+/// destination (`talk --send-proxy`, `bench --send-proxy`).
+pub fn proxy_header(
+    version: tcpkit_wire::proxy::Version,
+    local: io::Result<SocketAddr>,
+    peer: io::Result<SocketAddr>,
+) -> io::Result<Vec<u8>> {
+    Ok(tcpkit_wire::proxy::encode(version, local?, peer?))
+}
+
 /// Which address families a command may use.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Family {

@@ -67,6 +67,9 @@ pub struct TalkOptions {
     /// Joined to a reader: stop when the input ends, without waiting for
     /// the peer to close (nc's `-q 0`); replies still in flight are lost.
     pub exit_on_eof: bool,
+    /// Start with a PROXY protocol header, as a load balancer would
+    /// (`--send-proxy`): for trying `serve --proxy-protocol` without one.
+    pub send_proxy: Option<tcpkit_wire::proxy::Version>,
 }
 
 impl Default for TalkOptions {
@@ -81,13 +84,23 @@ impl Default for TalkOptions {
             welcome: DEFAULT_WELCOME.to_string(),
             reply: Template::parse(DEFAULT_REPLY),
             exit_on_eof: false,
+            send_proxy: None,
         }
     }
 }
 
 fn connect(opts: &TalkOptions) -> Result<TcpStream, Error> {
     let addrs = net::resolve(&opts.addr, opts.family)?;
-    net::connect(&opts.addr, &addrs, opts.connect_timeout)
+    let mut stream = net::connect(&opts.addr, &addrs, opts.connect_timeout)?;
+    if let Some(version) = opts.send_proxy {
+        let sent = net::proxy_header(version, stream.local_addr(), stream.peer_addr())
+            .and_then(|header| stream.write_all(&header));
+        sent.map_err(|e| Error::Protocol {
+            message: format!("cannot send the PROXY header to {}", opts.addr),
+            source: Some(e),
+        })?;
+    }
+    Ok(stream)
 }
 
 /// The tutorial's client: prints the welcome and one line per reply to `out`.

@@ -60,6 +60,15 @@ pub async fn open(opts: &Options, addr: SocketAddr, script: &Script) -> Result<T
         .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
     let _ = stream.set_nodelay(true);
     let mut stream = stream;
+    if let Some(version) = opts.send_proxy {
+        use tokio::io::AsyncWriteExt;
+        let header = crate::net::proxy_header(version, stream.local_addr(), stream.peer_addr())
+            .map_err(|e| e.to_string())?;
+        stream
+            .write_all(&header)
+            .await
+            .map_err(|e| format!("cannot send the PROXY header: {e}"))?;
+    }
     expect_exactly(&mut stream, &script.welcome, opts.reply_timeout, "welcome")
         .await
         .map_err(|e| e.to_string())?;

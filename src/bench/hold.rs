@@ -111,6 +111,11 @@ pub(super) fn open(opts: &Options, addr: SocketAddr, script: &Script) -> Result<
     };
     let mut stream = connected.map_err(|e| format!("cannot connect to {addr}: {e}"))?;
     let _ = stream.set_nodelay(true);
+    if let Some(version) = opts.send_proxy {
+        crate::net::proxy_header(version, stream.local_addr(), stream.peer_addr())
+            .and_then(|header| stream.write_all(&header))
+            .map_err(|e| format!("cannot send the PROXY header: {e}"))?;
+    }
     stream
         .set_read_timeout(Some(opts.reply_timeout))
         .map_err(|e| e.to_string())?;

@@ -116,6 +116,9 @@ pub struct Options {
     pub sample: usize,
     /// Draw a live progress line on stderr.
     pub progress: bool,
+    /// Start each connection with a PROXY protocol header, as a load
+    /// balancer would (`--send-proxy`).
+    pub send_proxy: Option<tcpkit_wire::proxy::Version>,
 }
 
 /// The servers of a run, one address each; connection `i` goes to server
@@ -347,6 +350,12 @@ fn round_ms(d: Duration) -> Duration {
 fn preflight(opts: &Options, spec: &str, addr: SocketAddr) -> Result<(), Error> {
     let mut stream = crate::net::connect(spec, &[addr], opts.connect_timeout)?;
     let script = flow::script_for(opts, 0);
+    if let Some(version) = opts.send_proxy {
+        use std::io::Write;
+        crate::net::proxy_header(version, stream.local_addr(), stream.peer_addr())
+            .and_then(|header| stream.write_all(&header))
+            .map_err(|e| Error::BenchFailed(format!("cannot send the PROXY header: {e}")))?;
+    }
     let wrong = |e: String| {
         Error::BenchFailed(format!(
             "before the run, {}: {e} (does it speak the greeting protocol as --welcome, \

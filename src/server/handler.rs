@@ -23,12 +23,17 @@ use tracing::info;
 
 use super::Shared;
 use super::conn::{Connection, End, Exchange, SendError, Wake};
+use tcpkit_wire::proxy;
 
 /// `message_since` when no message is unfinished.
 const NO_MESSAGE: u32 = u32::MAX;
 
 /// What a client is told when `--max-buffered` has no room for its input.
 const BUSY: &[u8] = b"Error: server busy: no room to buffer more input; retry later\n";
+
+/// What a client is told when it sends a PROXY header it may not send.
+const UNTRUSTED_HEADER: &[u8] =
+    b"Error: PROXY protocol header refused: this address is not a trusted proxy\n";
 
 /// At shutdown, answer at most this many reads already waiting in the socket.
 const SHUTDOWN_READS: usize = 64;
@@ -42,6 +47,11 @@ enum Ending {
     IdleTimeout,
     MessageTimeout,
     WriteTimeout,
+    /// A PROXY header from an address not trusted to send one.
+    UntrustedHeader,
+    /// A load balancer's connection without a valid PROXY header (logged
+    /// when found; the connection never began).
+    NoProxyHeader,
     /// An unfinished message found the buffer budget full (told so).
     Busy,
     /// Replies the client is not reading found the budget full.
@@ -61,6 +71,10 @@ impl fmt::Display for Ending {
             Ending::MessageTimeout => f.write_str("message not completed in time"),
             Ending::WriteTimeout => f.write_str("client did not read its replies in time"),
             Ending::Busy => f.write_str("no room in the buffer budget for its unfinished message"),
+            Ending::NoProxyHeader => f.write_str("no valid PROXY header"),
+            Ending::UntrustedHeader => {
+                f.write_str("it sent a PROXY header, but its address is not in --proxy-from")
+            }
             Ending::BusyUnread => f.write_str(
                 "client was not reading its replies and the buffer budget had no room to hold them",
             ),
@@ -131,13 +145,13 @@ pub(super) fn serve(
     shared: Arc<Shared>,
     permit: OwnedSemaphorePermit,
 ) -> impl Future<Output = ()> + Send {
-    info!("Accept new connection from {peer}...");
     let mut handler = Handler {
         conn: Connection::new(stream, shared.settings.framing),
         peer,
         shared,
         messages: 0,
         answered: false,
+        check_first: false,
         budgeted: 0,
         _permit: permit,
     };
@@ -145,6 +159,9 @@ pub(super) fn serve(
     // `async fn run(mut self)` would copy it into a second slot.
     async move {
         let ending = handler.serve().await;
+        if let Ending::NoProxyHeader = ending {
+            return; // logged already; there was no conversation
+        }
         // Whatever it held goes back before the lingering close: refused
         // clients must not keep the budget for seconds.
         handler.conn.drop_unfinished();
@@ -180,6 +197,9 @@ struct Handler {
     messages: u64,
     /// The last read finished at least one message.
     answered: bool,
+    /// The first read must be checked for a PROXY header that this client
+    /// may not send (`--proxy-protocol`, an address not in `--proxy-from`).
+    check_first: bool,
     /// Bytes of the unfinished message taken from the server's budget
     /// (a u32 beside the bool: it costs no room in the future).
     budgeted: u32,
@@ -188,22 +208,106 @@ struct Handler {
 }
 
 impl Handler {
-    async fn serve(&mut self) -> Ending {
-        // Only a welcome the socket would not take at once takes the
-        // boxed, killable path.
+    /// With `--proxy-protocol`, a load balancer's connection starts with a
+    /// header and anyone else's must not; then the welcome. Synchronous
+    /// unless something must wait (the header, a welcome the socket would
+    /// not take at once): only then is a future made, boxed, so the
+    /// opening adds nothing to every connection's state.
+    fn open(&mut self) -> Answer<'_> {
+        let trusted = self.shared.proxy.as_ref().map(|p| p.trusts(self.peer.ip()));
+        self.check_first = trusted == Some(false);
+        if trusted == Some(true) {
+            return Answer::Later(Box::pin(async move {
+                let kill = self.shared.kill.clone();
+                tokio::select! {
+                    biased;
+                    _ = kill.cancelled() => Some(Ending::Killed),
+                    ending = self.open_behind_proxy() => ending,
+                }
+            }));
+        }
+        info!("Accept new connection from {}...", self.peer);
+        self.welcome()
+    }
+
+    /// Sends the welcome, waiting (boxed, killable) only for what the
+    /// socket would not take at once.
+    fn welcome(&mut self) -> Answer<'_> {
         let welcomed = match self.conn.send_now(&self.shared.welcome) {
             Ok(n) => n,
-            Err(e) => return Ending::Failed(e),
+            Err(e) => return Answer::Done(Some(Ending::Failed(e))),
         };
-        if welcomed < self.shared.welcome.len() {
+        if welcomed == self.shared.welcome.len() {
+            return Answer::Done(None);
+        }
+        Answer::Later(Box::pin(async move {
             let shared = self.shared.clone();
             let rest = &shared.welcome[welcomed..];
-            let sent = killable(&shared.kill, self.conn.send(rest, shared.write_timeout)).await;
-            match sent {
-                None => return Ending::Killed,
-                Some(Err(e)) => return e.into(),
-                Some(Ok(())) => {}
+            tokio::select! {
+                biased;
+                _ = shared.kill.cancelled() => Some(Ending::Killed),
+                sent = self.conn.send(rest, shared.write_timeout) => sent.err().map(Ending::from),
             }
+        }))
+    }
+
+    /// `--proxy-protocol`, a load balancer's connection: the whole header
+    /// first (nothing is sent before it), then the welcome, then answers to
+    /// whatever came after the header in the same reads.
+    async fn open_behind_proxy(&mut self) -> Option<Ending> {
+        let policy = self.shared.proxy.clone()?;
+        let balancer = self.peer;
+        let (origin, first) = match self
+            .conn
+            .read_proxy_header(policy.versions, policy.timeout)
+            .await
+        {
+            Ok(header) => header,
+            Err(why) => {
+                info!("Closed a connection from {balancer}: {why}.");
+                return Some(Ending::NoProxyHeader);
+            }
+        };
+        match origin {
+            proxy::Origin::Proxied { source, .. } => {
+                self.peer = source;
+                info!("Accept new connection from {source} (via {balancer})...");
+            }
+            proxy::Origin::Local => {
+                info!(
+                    "Accept new connection from {balancer} (PROXY LOCAL: the load balancer itself)..."
+                );
+            }
+        }
+        let welcomed = match self.welcome() {
+            Answer::Done(ended) => ended,
+            Answer::Later(sending) => sending.await,
+        };
+        if welcomed.is_some() {
+            return welcomed;
+        }
+        if let Some(ending) = self.answer_stuck(Vec::new(), first, None).await {
+            return Some(ending);
+        }
+        if !self.budget_unfinished() {
+            return Some(self.refuse(Refusal::Busy).await);
+        }
+        None
+    }
+
+    /// Opens the connection (the PROXY header if one is due, the
+    /// welcome), then converses until it ends.
+    async fn serve(&mut self) -> Ending {
+        // The opening is awaited in here, not by the caller: a value that
+        // the caller kept across two awaits would take a slot in every
+        // connection's state.
+        // No binding for the outcome: a local would keep its slot across
+        // every later await of the connection.
+        if let Some(ending) = match self.open() {
+            Answer::Done(ended) => ended,
+            Answer::Later(opening) => opening.await,
+        } {
+            return ending;
         }
         // One waiter, registered once and kept for the whole connection: it
         // hears the idle clock's ticks and the shutdown. Making a timer and
@@ -328,7 +432,7 @@ impl Handler {
     /// the rare path adds one pointer to every connection's state.
     fn read_and_answer(&mut self) -> Answer<'_> {
         self.answered = false;
-        let hold = self.shared.delay.is_some();
+        let hold = self.shared.delay.is_some() || self.check_first;
         match self.conn.exchange(&self.shared.settings, hold, self.peer) {
             Ok(Exchange::WouldBlock) => Answer::Done(None),
             Err(e) => Answer::Done(Some(Ending::Failed(e))),
@@ -354,10 +458,17 @@ impl Handler {
             }
             Ok(Exchange::Held(input)) => Answer::Later(Box::pin(async move {
                 let kill = self.shared.kill.clone();
+                if std::mem::take(&mut self.check_first) && proxy::looks_like_header(&input) {
+                    let refused = self.conn.send(UNTRUSTED_HEADER, self.shared.write_timeout);
+                    return Some(match refused.await {
+                        Ok(()) => Ending::UntrustedHeader,
+                        Err(e) => e.into(),
+                    });
+                }
                 tokio::select! {
                     biased;
                     _ = kill.cancelled() => Some(Ending::Killed),
-                    ending = self.answer_slowly(input) => ending,
+                    ending = self.answer_held(input) => ending,
                 }
             })),
         }
@@ -403,6 +514,16 @@ impl Handler {
                 }
                 return Some(close.into());
             }
+        }
+    }
+
+    /// Answers a read handed back undecoded: slowly with `--delay`, else
+    /// as any other read (it was held only to be checked).
+    async fn answer_held(&mut self, input: Vec<u8>) -> Option<Ending> {
+        if self.shared.delay.is_some() {
+            self.answer_slowly(input).await
+        } else {
+            self.answer_stuck(Vec::new(), input, None).await
         }
     }
 
@@ -526,6 +647,7 @@ mod tests {
             kill: Default::default(),
             clock: super::super::IdleClock::new(Some(Duration::from_secs(1)), None),
             budget: super::super::Budget::new(None),
+            proxy: None,
         });
         let permit = Arc::new(tokio::sync::Semaphore::new(1))
             .try_acquire_owned()

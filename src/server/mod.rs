@@ -44,6 +44,9 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 /// Default server-wide budget for buffered input and unsent replies: room
 /// for a thousand maximum-size (64 KiB) unfinished messages.
 pub const DEFAULT_MAX_BUFFERED: usize = 64 * 1024 * 1024;
+/// Default time a load balancer gets to send the whole PROXY header (the
+/// spec asks servers to allow at least 3 s).
+pub const DEFAULT_PROXY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default listen backlog (the kernel clamps it to `net.core.somaxconn`).
 pub const DEFAULT_BACKLOG: u32 = 1024;
 
@@ -78,6 +81,35 @@ pub struct Config {
     /// unfinished message, a plain close if it is not reading. `None`: no
     /// budget (each connection is still bounded by `max_message`).
     pub max_buffered: Option<usize>,
+    /// `--proxy-protocol`: connections from load balancers start with a
+    /// PROXY header naming the real client (`None`: no header expected).
+    pub proxy: Option<ProxyPolicy>,
+}
+
+/// Who may send a PROXY protocol header, in which versions, how fast.
+///
+/// A connection from a trusted address must start with a whole header
+/// before the server sends anything; one that does not is closed (with a
+/// log line). Anyone else is served as a direct client, and a header from
+/// them is refused (an error line, then the close): a header is only
+/// believed from the load balancers named here.
+#[derive(Clone, Debug)]
+pub struct ProxyPolicy {
+    /// The header versions accepted.
+    pub versions: tcpkit_wire::proxy::Versions,
+    /// The load balancers' addresses (`--proxy-from`).
+    pub trusted: Vec<ipnet::IpNet>,
+    /// How long the whole header may take to arrive.
+    pub timeout: Duration,
+}
+
+impl ProxyPolicy {
+    /// True when `ip` is one of the load balancers (an IPv4 client of a
+    /// dual-stack socket, `::ffff:a.b.c.d`, counts as `a.b.c.d`).
+    pub fn trusts(&self, ip: std::net::IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.trusted.iter().any(|net| net.contains(&ip))
+    }
 }
 
 impl Default for Config {
@@ -92,6 +124,7 @@ impl Default for Config {
             max_connections: 1024,
             grace: DEFAULT_GRACE,
             max_buffered: Some(DEFAULT_MAX_BUFFERED),
+            proxy: None,
         }
     }
 }
@@ -119,6 +152,8 @@ struct Shared {
     clock: IdleClock,
     /// See [`Config::max_buffered`].
     budget: Budget,
+    /// See [`Config::proxy`].
+    proxy: Option<ProxyPolicy>,
 }
 
 /// The server-wide budget for buffered bytes ([`Config::max_buffered`]).
@@ -274,6 +309,7 @@ pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Fut
         kill: CancellationToken::new(),
         clock: IdleClock::new(config.idle_timeout, config.message_timeout),
         budget: Budget::new(config.max_buffered),
+        proxy: config.proxy,
     });
     if let Some(budget) = config.max_buffered
         && budget < shared.settings.max_message

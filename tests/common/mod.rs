@@ -191,12 +191,7 @@ pub struct LineClient {
 
 impl LineClient {
     pub fn connect(addr: SocketAddr) -> LineClient {
-        let stream = TcpStream::connect(addr).expect("connect");
-        stream.set_read_timeout(Some(PATIENCE)).unwrap();
-        LineClient {
-            reader: BufReader::new(stream.try_clone().unwrap()),
-            stream,
-        }
+        LineClient::from(TcpStream::connect(addr).expect("connect"))
     }
 
     pub fn send(&mut self, bytes: &[u8]) {
@@ -217,6 +212,17 @@ impl LineClient {
             .read_to_end(&mut rest)
             .expect("read to EOF without a reset");
         rest
+    }
+}
+
+impl From<TcpStream> for LineClient {
+    /// Reads lines from a connection already made (with a timeout).
+    fn from(stream: TcpStream) -> LineClient {
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        LineClient {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            stream,
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 use tcpkit_wire::chunked::ChunkedDecoder;
 use tcpkit_wire::greeting::{Decoder, Framing, Settings};
 use tcpkit_wire::head::{self, Limits};
+use tcpkit_wire::proxy::{self, Parsed, Versions};
 
 /// Feeds `input` to a greeting decoder in reads cut every `cut` bytes,
 /// then the end of the stream; the replies and the close.
@@ -107,5 +108,43 @@ pub fn chunked(data: &[u8]) {
     assert_eq!(whole.3.is_some(), split.3.is_some(), "error");
     if whole.2 {
         assert_eq!(whole.1, split.1, "bytes used");
+    }
+}
+
+/// A PROXY header parses the same however much of it has arrived: every
+/// prefix shorter than a whole header asks for more, every longer one
+/// gives the same header; once refused, more bytes never make it a
+/// header; nothing panics. The first byte chooses the versions.
+pub fn proxy(data: &[u8]) {
+    let [choice, input @ ..] = data else {
+        return;
+    };
+    let versions = match choice % 3 {
+        0 => Versions::V1,
+        1 => Versions::V2,
+        _ => Versions::Any,
+    };
+    let whole = proxy::parse(input, versions);
+    let mut refused_at = None;
+    for cut in 0..=input.len() {
+        let part = proxy::parse(&input[..cut], versions);
+        match (whole, part) {
+            (Parsed::Done { len, .. }, _) if cut < len => {
+                assert_eq!(
+                    part,
+                    Parsed::NeedMore,
+                    "cut at {cut} of a {len}-byte header"
+                )
+            }
+            (Parsed::Done { .. }, _) => assert_eq!(part, whole, "cut at {cut}"),
+            (_, Parsed::Done { .. }) => panic!("a prefix parsed, the whole did not: {part:?}"),
+            (_, Parsed::Refused(_)) => {
+                refused_at.get_or_insert(cut);
+            }
+            (_, Parsed::NeedMore) => assert!(
+                refused_at.is_none(),
+                "refused at {refused_at:?}, asks for more at {cut}"
+            ),
+        }
     }
 }

@@ -11,6 +11,7 @@
 //! - [`head`]: an HTTP/1.1 response head under named limits, and how its
 //!   body is framed (RFC 9112 §6.3).
 //! - [`chunked`]: the chunked transfer coding (RFC 9112 §7.1), streaming.
+//! - [`proxy`]: the PROXY protocol header a load balancer sends first.
 //! - [`escape`]: peer bytes made safe to print; [`count`]: `1 byte`, `2 bytes`.
 
 #![warn(missing_docs)]
@@ -20,6 +21,7 @@ pub mod count;
 pub mod escape;
 pub mod greeting;
 pub mod head;
+pub mod proxy;
 
 pub use count::Bytes;
 pub use escape::Escaped;

@@ -38,3 +38,8 @@ fn head_corpus() {
 fn chunked_corpus() {
     replay("chunked", checks::chunked);
 }
+
+#[test]
+fn proxy_corpus() {
+    replay("proxy", checks::proxy);
+}

@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use tcpkit::net::Family;
 use tcpkit::wire::greeting::{self as protocol, ClientFraming, Framing};
+use tcpkit::wire::proxy;
 use tcpkit::{bench, fetch, server, talk};
 
 use crate::values::{self, Limit};
@@ -78,6 +79,45 @@ impl From<FramingArg> for Framing {
             FramingArg::Auto => Framing::Auto,
             FramingArg::Line => Framing::Line,
             FramingArg::Chunk => Framing::Chunk,
+        }
+    }
+}
+
+/// `--proxy-protocol` of `serve`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProxyVersionsArg {
+    /// The text header (`PROXY TCP4 ...`), HAProxy's `send-proxy`.
+    V1,
+    /// The binary header, HAProxy's `send-proxy-v2`.
+    V2,
+    /// Either.
+    Any,
+}
+
+impl From<ProxyVersionsArg> for proxy::Versions {
+    fn from(arg: ProxyVersionsArg) -> proxy::Versions {
+        match arg {
+            ProxyVersionsArg::V1 => proxy::Versions::V1,
+            ProxyVersionsArg::V2 => proxy::Versions::V2,
+            ProxyVersionsArg::Any => proxy::Versions::Any,
+        }
+    }
+}
+
+/// `--send-proxy` of `talk` and `bench`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProxyVersionArg {
+    /// The text header.
+    V1,
+    /// The binary header.
+    V2,
+}
+
+impl From<ProxyVersionArg> for proxy::Version {
+    fn from(arg: ProxyVersionArg) -> proxy::Version {
+        match arg {
+            ProxyVersionArg::V1 => proxy::Version::V1,
+            ProxyVersionArg::V2 => proxy::Version::V2,
         }
     }
 }
@@ -294,6 +334,22 @@ pub struct ServeArgs {
     /// (0: drop them at once).
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = values::duration, allow_negative_numbers = true)]
     pub grace: Duration,
+
+    /// Expect a PROXY protocol header (v1, v2 or any) from the load
+    /// balancers named by --proxy-from: it names the real client, and
+    /// nothing is sent before it. Others are served directly.
+    #[arg(long, value_name = "VERSION", value_enum, requires = "proxy_from")]
+    pub proxy_protocol: Option<ProxyVersionsArg>,
+
+    /// A load balancer's address or network (127.0.0.1, 10.0.0.0/8,
+    /// ::1); repeat for more. A header from any other address is refused.
+    #[arg(long, value_name = "CIDR", value_parser = values::cidr, requires = "proxy_protocol")]
+    pub proxy_from: Vec<ipnet::IpNet>,
+
+    /// How long a load balancer may take to send the whole header before
+    /// the connection is closed.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = values::duration, allow_negative_numbers = true)]
+    pub proxy_timeout: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -352,6 +408,12 @@ pub struct TalkArgs {
     /// (nc's -q 0); replies still on their way are lost.
     #[arg(long, conflicts_with = "messages")]
     pub exit_on_eof: bool,
+
+    /// Start with a PROXY protocol header (v1 or v2) naming this
+    /// connection, as a load balancer would: for trying
+    /// `serve --proxy-protocol` without one.
+    #[arg(long, value_name = "VERSION", value_enum)]
+    pub send_proxy: Option<ProxyVersionArg>,
 
     /// Write what the server sends to the terminal unchanged. By default a
     /// terminal shows its control bytes escaped (\x1b...), so a server
@@ -544,6 +606,11 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N", default_value_t = 100, value_parser = |s: &str| values::count::<usize>(s, 0, 1_000_000), allow_negative_numbers = true)]
     pub sample: usize,
 
+    /// Start each connection with a PROXY protocol header (v1 or v2), as a
+    /// load balancer would.
+    #[arg(long, value_name = "VERSION", value_enum)]
+    pub send_proxy: Option<ProxyVersionArg>,
+
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -587,6 +654,7 @@ impl BenchArgs {
             server_pid: self.server_pid,
             sample: self.sample,
             progress,
+            send_proxy: self.send_proxy.map(Into::into),
         }
     }
 }
@@ -647,6 +715,7 @@ impl TalkArgs {
             },
             reply: protocol::Template::parse(&self.reply),
             exit_on_eof: self.exit_on_eof,
+            send_proxy: self.send_proxy.map(Into::into),
         }
     }
 

@@ -48,6 +48,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_connections,
         grace: args.grace,
         max_buffered: args.max_buffered.0,
+        proxy: args.proxy_protocol.map(|versions| server::ProxyPolicy {
+            versions: versions.into(),
+            trusted: args.proxy_from.clone(),
+            timeout: args.proxy_timeout,
+        }),
     };
     // Every address each --bind names, each once, in a stable order.
     let mut addrs = BTreeSet::new();

@@ -87,6 +87,18 @@ pub fn budget(text: &str) -> Result<Budget, String> {
     size(text).map(|n| Budget(Some(n)))
 }
 
+/// An address or network: `127.0.0.1` (that address alone), `10.0.0.0/8`,
+/// `::1`, `fd00::/8`.
+pub fn cidr(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    if let Ok(ip) = text.parse::<std::net::IpAddr>() {
+        return Ok(ipnet::IpNet::from(ip));
+    }
+    text.parse::<ipnet::IpNet>().map_err(|_| {
+        format!("'{text}' is not an address or a network (examples: 127.0.0.1, 10.0.0.0/8, ::1)")
+    })
+}
+
 /// A whole number from `min` to `max`.
 pub fn count<T: TryFrom<u64>>(text: &str, min: u64, max: u64) -> Result<T, String> {
     let range = || format!("must be a whole number from {min} to {max}");
@@ -125,6 +137,11 @@ mod tests {
 
     #[test]
     fn zero_turns_a_limit_off() {
+        assert_eq!(cidr("127.0.0.1").unwrap().to_string(), "127.0.0.1/32");
+        assert_eq!(cidr("10.0.0.0/8").unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(cidr("::1").unwrap().to_string(), "::1/128");
+        assert!(cidr("10.0.0.0/33").is_err());
+        assert!(cidr("localhost").is_err());
         assert_eq!(budget("0"), Ok(Budget(None)));
         assert_eq!(budget("0MiB"), Ok(Budget(None)));
         assert_eq!(budget("1"), Ok(Budget(Some(1))));

@@ -6,7 +6,8 @@
 # - the peer tier (`--features peer-tests`): real programs from Debian,
 #   python3 (the tutorial's own programs), netcat-openbsd (nc -N), setpriv
 #   (to bind a low port as nobody), and for fetch nginx, openssl, curl and
-#   gzip. Each such test fails loudly when its peer is missing.
+#   gzip, and HAProxy in front of serve. Each such test fails loudly when
+#   its peer is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Debian puts nginx in /usr/sbin, which a non-root PATH may lack.
@@ -22,6 +23,8 @@ command -v nginx >/dev/null || need+=(nginx-light)
 command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
 command -v gzip >/dev/null || need+=(gzip)
+# serve as a service: Debian's HAProxy in front (PROXY protocol, checks).
+command -v haproxy >/dev/null || need+=(haproxy)
 if ((${#need[@]})); then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"

@@ -25,6 +25,8 @@ command -v curl >/dev/null || need+=(curl)
 command -v gzip >/dev/null || need+=(gzip)
 # serve as a service: Debian's HAProxy in front (PROXY protocol, checks).
 command -v haproxy >/dev/null || need+=(haproxy)
+# /metrics read by the Prometheus project's own parser (Debian's python3).
+/usr/bin/python3 -c 'import prometheus_client.parser' 2>/dev/null || need+=(python3-prometheus-client)
 if ((${#need[@]})); then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"

@@ -249,3 +249,82 @@ fn a_response_head_on_a_terminal_is_escaped() {
         "a raw CSI reached the terminal: {shown:?}"
     );
 }
+
+/// Debian's python3 (where apt installs python3-prometheus-client), or
+/// the first python3 on PATH.
+fn python_with_prometheus() -> String {
+    for python in ["/usr/bin/python3", "python3"] {
+        let ok = Command::new(python)
+            .args(["-c", "import prometheus_client.parser"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if ok {
+            return python.to_string();
+        }
+    }
+    panic!(
+        "python3-prometheus-client is not installed: run the README's test command \
+         (scripts/test.sh), which installs it"
+    );
+}
+
+/// The samples of a /metrics page as the Prometheus project's own parser
+/// reads it: one `name{labels} value` per line, sorted.
+fn prometheus_parse(python: &str, page: &str) -> Vec<String> {
+    let script = "import sys\n\
+        from prometheus_client.parser import text_string_to_metric_families\n\
+        out = []\n\
+        for family in text_string_to_metric_families(sys.stdin.read()):\n\
+        \x20   for s in family.samples:\n\
+        \x20       labels = ','.join('%s=%s' % kv for kv in sorted(s.labels.items()))\n\
+        \x20       out.append('%s{%s} %g' % (s.name, labels, s.value))\n\
+        print('\\n'.join(sorted(out)))\n";
+    let mut child = Command::new(python)
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(page.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "the parser refused the page:\n{page}");
+    stdout_of(&out).lines().map(str::to_string).collect()
+}
+
+#[test]
+fn metrics_parse_with_the_prometheus_python_client() {
+    let python = python_with_prometheus();
+    let (server, metrics) = common::serve_with_metrics();
+    let page = || common::http_get(metrics, "GET /metrics HTTP/1.1\r\n\r\n").1;
+    let before = prometheus_parse(&python, &page());
+    assert!(
+        before.contains(&"tcpkit_messages_total{} 0".to_string()),
+        "{before:?}"
+    );
+    let out = talk(&[&server.addr.to_string(), "Michael", "Tracy", "Sarah"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let after = prometheus_parse(&python, &page());
+    for sample in [
+        "tcpkit_connections_accepted_total{} 1",
+        "tcpkit_messages_total{} 3",
+        "tcpkit_received_bytes_total{} 25",
+        "tcpkit_sent_bytes_total{} 53",
+        "tcpkit_connections_closed_total{reason=exit} 1",
+        "tcpkit_connections_open{} 0",
+        "tcpkit_messages_per_connection_count{} 1",
+        "tcpkit_messages_per_connection_sum{} 3",
+        "tcpkit_messages_per_connection_bucket{le=3} 1",
+    ] {
+        assert!(
+            after.contains(&sample.to_string()),
+            "{sample} not in {after:#?}"
+        );
+    }
+}

@@ -110,6 +110,10 @@ pub(super) enum Exchange {
     Answered {
         /// Replies written (or left in `unsent`).
         replies: usize,
+        /// Bytes read (0 at the end of the stream).
+        bytes_in: usize,
+        /// Bytes of replies made (written, or in `unsent`).
+        bytes_out: usize,
         /// Set when this read ended the conversation.
         end: Option<End>,
         /// What the socket would not take at once; send it with
@@ -251,6 +255,8 @@ impl Connection {
                     let sent = self.write_now(output)?;
                     return Ok(Exchange::Answered {
                         replies: progress.replies,
+                        bytes_in: 0,
+                        bytes_out: output.len(),
                         end: Some(progress.close.map_or(End::Eof, End::Close)),
                         unsent: output[sent..].to_vec(),
                         rest: Vec::new(),
@@ -269,16 +275,20 @@ impl Connection {
             // the socket stops taking them.
             let mut pos = 0;
             let mut replies = 0;
+            let mut made = 0;
             loop {
                 let progress = self.answer_more(settings, &read[pos..], output);
                 pos += progress.consumed;
                 replies += progress.replies;
+                made += output.len();
                 let sent = self.write_now(output)?;
                 let end = progress.close.map(End::Close);
                 if sent < output.len() || end.is_some() || pos == read.len() {
                     let rest = if end.is_some() { &[][..] } else { &read[pos..] };
                     return Ok(Exchange::Answered {
                         replies,
+                        bytes_in: read.len(),
+                        bytes_out: made,
                         end,
                         unsent: output[sent..].to_vec(),
                         rest: rest.to_vec(),

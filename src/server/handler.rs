@@ -21,8 +21,8 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use super::Shared;
 use super::conn::{Connection, End, Exchange, SendError, Wake};
+use super::{Shared, metrics};
 use tcpkit_wire::proxy;
 
 /// `message_since` when no message is unfinished.
@@ -81,6 +81,25 @@ impl fmt::Display for Ending {
             Ending::Shutdown => f.write_str("server shutting down"),
             Ending::Killed => f.write_str("dropped at the end of the grace period"),
             Ending::Failed(e) => write!(f, "error: {e}"),
+        }
+    }
+}
+
+impl Ending {
+    /// The `reason` label of the closed-connections metric.
+    fn reason(&self) -> metrics::Reason {
+        use metrics::Reason;
+        match self {
+            Ending::Exit => Reason::Exit,
+            Ending::TooLong => Reason::TooLong,
+            Ending::ClientClosed => Reason::ClientClosed,
+            Ending::IdleTimeout => Reason::IdleTimeout,
+            Ending::MessageTimeout => Reason::MessageTimeout,
+            Ending::WriteTimeout => Reason::WriteTimeout,
+            Ending::Busy | Ending::BusyUnread => Reason::Busy,
+            Ending::UntrustedHeader | Ending::NoProxyHeader => Reason::Proxy,
+            Ending::Shutdown | Ending::Killed => Reason::Shutdown,
+            Ending::Failed(_) => Reason::Error,
         }
     }
 }
@@ -160,6 +179,9 @@ pub(super) fn serve(
     async move {
         let ending = handler.serve().await;
         if let Ending::NoProxyHeader = ending {
+            if let Some(metrics) = &handler.shared.metrics {
+                metrics.closed(metrics::Reason::Proxy, 0);
+            }
             return; // logged already; there was no conversation
         }
         // Whatever it held goes back before the lingering close: refused
@@ -175,6 +197,9 @@ pub(super) fn serve(
                 let closing = killable(&shared.kill, handler.conn.linger(shared.linger));
                 closing.await;
             }
+        }
+        if let Some(metrics) = &handler.shared.metrics {
+            metrics.closed(ending.reason(), handler.messages);
         }
         info!(
             "Connection from {} closed. ({ending}, {} message{})",
@@ -203,6 +228,7 @@ struct Handler {
     /// Bytes of the unfinished message taken from the server's budget
     /// (a u32 beside the bool: it costs no room in the future).
     budgeted: u32,
+
     /// This connection's place under `--max-connections`, given back on drop.
     _permit: OwnedSemaphorePermit,
 }
@@ -233,6 +259,9 @@ impl Handler {
     /// Sends the welcome, waiting (boxed, killable) only for what the
     /// socket would not take at once.
     fn welcome(&mut self) -> Answer<'_> {
+        if let Some(metrics) = &self.shared.metrics {
+            metrics.sent(self.shared.welcome.len());
+        }
         let welcomed = match self.conn.send_now(&self.shared.welcome) {
             Ok(n) => n,
             Err(e) => return Answer::Done(Some(Ending::Failed(e))),
@@ -398,6 +427,9 @@ impl Handler {
             // --max-buffered: no room to hold it.
             Refusal::Busy => (String::from_utf8_lossy(BUSY).into_owned(), Ending::Busy),
         };
+        if let Some(metrics) = &self.shared.metrics {
+            metrics.sent(line.len());
+        }
         match self
             .conn
             .send(line.as_bytes(), self.shared.write_timeout)
@@ -438,12 +470,17 @@ impl Handler {
             Err(e) => Answer::Done(Some(Ending::Failed(e))),
             Ok(Exchange::Answered {
                 replies,
+                bytes_in,
+                bytes_out,
                 end,
                 unsent,
                 rest,
             }) => {
                 self.messages += replies as u64;
                 self.answered = replies > 0;
+                if let Some(metrics) = &self.shared.metrics {
+                    metrics.read(bytes_in, replies, bytes_out);
+                }
                 if unsent.is_empty() {
                     return Answer::Done(end.map(Ending::from));
                 }
@@ -458,7 +495,13 @@ impl Handler {
             }
             Ok(Exchange::Held(input)) => Answer::Later(Box::pin(async move {
                 let kill = self.shared.kill.clone();
+                if let Some(metrics) = &self.shared.metrics {
+                    metrics.read(input.len(), 0, 0);
+                }
                 if std::mem::take(&mut self.check_first) && proxy::looks_like_header(&input) {
+                    if let Some(metrics) = &self.shared.metrics {
+                        metrics.sent(UNTRUSTED_HEADER.len());
+                    }
                     let refused = self.conn.send(UNTRUSTED_HEADER, self.shared.write_timeout);
                     return Some(match refused.await {
                         Ok(()) => Ending::UntrustedHeader,
@@ -507,6 +550,9 @@ impl Handler {
                 .answer_more(&self.shared.settings, &rest[pos..], &mut unsent);
             pos += progress.consumed;
             self.messages += progress.replies as u64;
+            if let Some(metrics) = &self.shared.metrics {
+                metrics.read(0, progress.replies, unsent.len());
+            }
             self.answered |= progress.replies > 0;
             if let Some(close) = progress.close {
                 if let Err(e) = self.conn.send(&unsent, self.shared.write_timeout).await {
@@ -558,6 +604,9 @@ impl Handler {
                 tokio::time::sleep(delay).await;
                 self.messages += 1;
                 self.answered = true;
+                if let Some(metrics) = &self.shared.metrics {
+                    metrics.read(0, 1, out.len());
+                }
             }
             if let Err(e) = self.conn.send(&out, self.shared.write_timeout).await {
                 return Some(e.into());
@@ -582,11 +631,16 @@ impl Handler {
                 }
                 Ok(Exchange::Answered {
                     replies,
+                    bytes_in,
+                    bytes_out,
                     end,
                     unsent,
                     rest,
                 }) => {
                     self.messages += replies as u64;
+                    if let Some(metrics) = &self.shared.metrics {
+                        metrics.read(bytes_in, replies, bytes_out);
+                    }
                     if let Some(ending) = self.answer_stuck(unsent, rest, end).await {
                         return ending;
                     }
@@ -648,6 +702,7 @@ mod tests {
             clock: super::super::IdleClock::new(Some(Duration::from_secs(1)), None),
             budget: super::super::Budget::new(None),
             proxy: None,
+            metrics: Some(Default::default()),
         });
         let permit = Arc::new(tokio::sync::Semaphore::new(1))
             .try_acquire_owned()

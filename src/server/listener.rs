@@ -68,6 +68,9 @@ impl Listener {
             match accepted {
                 Ok((stream, peer)) => {
                     backoff.reset();
+                    if let Some(metrics) = &self.shared.metrics {
+                        metrics.accepted();
+                    }
                     // Spawned as it is: wrapping it in `async move { .. }`
                     // would store the connection's future twice.
                     self.tracker
@@ -76,6 +79,9 @@ impl Listener {
                 // The client gave up before we accepted it: nothing to do.
                 Err(e) if is_transient(&e) => {}
                 Err(e) => {
+                    if let Some(metrics) = &self.shared.metrics {
+                        metrics.accept_error();
+                    }
                     let pause = backoff.next(&e);
                     tokio::select! {
                         _ = self.token.cancelled() => return,

@@ -14,6 +14,7 @@
 mod conn;
 mod handler;
 mod listener;
+pub mod metrics;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -84,6 +85,8 @@ pub struct Config {
     /// `--proxy-protocol`: connections from load balancers start with a
     /// PROXY header naming the real client (`None`: no header expected).
     pub proxy: Option<ProxyPolicy>,
+    /// `--metrics`: the counters to keep (served by [`metrics::serve`]).
+    pub metrics: Option<Arc<metrics::Metrics>>,
 }
 
 /// Who may send a PROXY protocol header, in which versions, how fast.
@@ -125,6 +128,7 @@ impl Default for Config {
             grace: DEFAULT_GRACE,
             max_buffered: Some(DEFAULT_MAX_BUFFERED),
             proxy: None,
+            metrics: None,
         }
     }
 }
@@ -154,6 +158,8 @@ struct Shared {
     budget: Budget,
     /// See [`Config::proxy`].
     proxy: Option<ProxyPolicy>,
+    /// See [`Config::metrics`].
+    metrics: Option<Arc<metrics::Metrics>>,
 }
 
 /// The server-wide budget for buffered bytes ([`Config::max_buffered`]).
@@ -310,6 +316,7 @@ pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Fut
         clock: IdleClock::new(config.idle_timeout, config.message_timeout),
         budget: Budget::new(config.max_buffered),
         proxy: config.proxy,
+        metrics: config.metrics,
     });
     if let Some(budget) = config.max_buffered
         && budget < shared.settings.max_message

@@ -286,3 +286,30 @@ fn flaky_connection(mut stream: TcpStream, good: usize, then: Then) {
         }
     }
 }
+
+/// `serve` with metrics on a port of their own; both addresses.
+pub fn serve_with_metrics() -> (Proc, SocketAddr) {
+    let server = Proc::serve(&["--bind", "127.0.0.1:0", "--metrics", "127.0.0.1:0"]);
+    assert!(server.logged("Metrics on http://"), "{}", server.log());
+    let line = server.log();
+    let at = line
+        .lines()
+        .find_map(|l| l.split("Metrics on http://").nth(1))
+        .and_then(|rest| rest.strip_suffix("/metrics"))
+        .expect("metrics address in the log");
+    (server, at.parse().unwrap())
+}
+
+/// One HTTP request; the status line and the body.
+pub fn http_get(addr: SocketAddr, request: &str) -> (String, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").expect("a response head");
+    (
+        head.lines().next().unwrap_or("").to_string(),
+        body.to_string(),
+    )
+}

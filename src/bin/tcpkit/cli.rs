@@ -346,6 +346,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "CIDR", value_parser = values::cidr, requires = "proxy_protocol")]
     pub proxy_from: Vec<ipnet::IpNet>,
 
+    /// Serve Prometheus metrics at http://ADDR/metrics (a listener of its
+    /// own; keep it on a private address).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
+
     /// How long a load balancer may take to send the whole header before
     /// the connection is closed.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = values::duration, allow_negative_numbers = true)]

@@ -53,6 +53,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             trusted: args.proxy_from.clone(),
             timeout: args.proxy_timeout,
         }),
+        metrics: args.metrics.as_ref().map(|_| Default::default()),
+    };
+    let metrics_at = match &args.metrics {
+        Some(spec) => Some(net::resolve(spec, Family::Any)?[0]),
+        None => None,
     };
     // Every address each --bind names, each once, in a stable order.
     let mut addrs = BTreeSet::new();
@@ -69,8 +74,19 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     .with_context(|| format!("cannot listen on {addr}"))?,
             );
         }
+        let stop_metrics = tokio_util::sync::CancellationToken::new();
+        if let (Some(addr), Some(metrics)) = (metrics_at, config.metrics.clone()) {
+            let listener = TcpListener::from_std(net::listen(addr, args.backlog)?)
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            tokio::spawn(server::metrics::serve(
+                listener,
+                metrics,
+                stop_metrics.clone(),
+            ));
+        }
         info!("Serving up to {max_connections} connections at once (open-file limit {fd_limit}).");
         server::run(listeners, config, crate::shutdown_signal()).await;
+        stop_metrics.cancel();
         Ok(())
     })
 }

@@ -1,0 +1,111 @@
+//! `serve --metrics`: `/metrics` scraped before and after known sessions,
+//! the counters moving by exactly what those sessions did. The peer tier
+//! parses the same page with the Prometheus project's Python parser
+//! (tests/peers.rs); here a strict little parser reads it.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use common::{LineClient, http_get as get, serve_with_metrics, stdout_of, talk};
+
+/// Every sample of the page, `name{labels}` to value; checks each line is
+/// a comment or `name[{labels}] value`.
+fn scrape(addr: SocketAddr) -> BTreeMap<String, f64> {
+    let (status, body) = get(addr, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    let mut samples = BTreeMap::new();
+    for line in body.lines() {
+        if line.starts_with("# HELP ") || line.starts_with("# TYPE ") {
+            continue;
+        }
+        let (key, value) = line.rsplit_once(' ').expect("name and value");
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("value in {line:?}"));
+        assert!(
+            key.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_'),
+            "{line:?}"
+        );
+        samples.insert(key.to_string(), value);
+    }
+    samples
+}
+
+fn delta(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>, key: &str) -> f64 {
+    let get = |m: &BTreeMap<String, f64>| *m.get(key).unwrap_or_else(|| panic!("no {key}"));
+    get(after) - get(before)
+}
+
+#[test]
+fn counters_move_by_exactly_what_a_session_did() {
+    let (server, metrics) = serve_with_metrics();
+    let before = scrape(metrics);
+    assert_eq!(before["tcpkit_connections_open"], 0.0);
+    // The tutorial's session: 25 bytes in, 53 out, 3 replies, closed by exit.
+    let out = talk(&[&server.addr.to_string(), "Michael", "Tracy", "Sarah"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout_of(&out).lines().count(), 4);
+    // One left open, and one refused for a line over --max-message.
+    let mut open = LineClient::connect(server.addr);
+    assert_eq!(open.line(), "Welcome!\n");
+    let mut long = LineClient::connect(server.addr);
+    assert_eq!(long.line(), "Welcome!\n");
+    long.send(b"\n");
+    assert_eq!(long.line(), "Hello, !\n");
+    long.send(&vec![b'x'; 70_000]);
+    assert!(long.line().starts_with("Error: message longer than"));
+    assert!(server.logged("(message too long, 1 message)"));
+    let after = scrape(metrics);
+    for (key, moved) in [
+        ("tcpkit_connections_accepted_total", 3.0),
+        ("tcpkit_connections_open", 1.0),
+        ("tcpkit_messages_total", 4.0),
+        ("tcpkit_connections_closed_total{reason=\"exit\"}", 1.0),
+        ("tcpkit_connections_closed_total{reason=\"too_long\"}", 1.0),
+        (
+            "tcpkit_connections_closed_total{reason=\"idle_timeout\"}",
+            0.0,
+        ),
+        ("tcpkit_messages_per_connection_count", 2.0),
+        ("tcpkit_messages_per_connection_sum", 4.0),
+        ("tcpkit_messages_per_connection_bucket{le=\"1\"}", 1.0),
+        ("tcpkit_messages_per_connection_bucket{le=\"3\"}", 2.0),
+        ("tcpkit_accept_errors_total", 0.0),
+    ] {
+        assert_eq!(delta(&before, &after, key), moved, "{key}");
+    }
+    // Bytes: the session's 25 in and 53 out, the open one's welcome (9),
+    // the long one's "\n", 70,000 bytes (read before the refusal: at
+    // least 65,537) and its welcome, reply and error line.
+    let bytes_in = delta(&before, &after, "tcpkit_received_bytes_total");
+    assert!(
+        (25.0 + 1.0 + 65_537.0..=25.0 + 70_001.0).contains(&bytes_in),
+        "{bytes_in}"
+    );
+    let error_line = "Error: message longer than 65536 bytes\n".len() as f64;
+    assert_eq!(
+        delta(&before, &after, "tcpkit_sent_bytes_total"),
+        53.0 + 9.0 + 9.0 + 9.0 + error_line
+    );
+    drop(open);
+}
+
+#[test]
+fn the_endpoint_answers_only_get_metrics() {
+    let (_server, metrics) = serve_with_metrics();
+    let (status, body) = get(metrics, "GET / HTTP/1.1\r\n\r\n");
+    assert_eq!(status, "HTTP/1.1 404 Not Found");
+    assert!(body.contains("/metrics"));
+    let (status, _) = get(metrics, "POST /metrics HTTP/1.1\r\n\r\n");
+    assert_eq!(status, "HTTP/1.1 405 Method Not Allowed");
+    let (status, _) = get(metrics, "\x16\x03\x01 not http\r\n\r\n");
+    assert_eq!(status, "HTTP/1.1 400 Bad Request");
+    let (status, body) = get(metrics, "HEAD /metrics HTTP/1.1\r\n\r\n");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert_eq!(body, "");
+}

@@ -12,6 +12,7 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::error::Error;
+pub use crate::sys::{inherited_listeners, tcp_migrate_req};
 
 /// The PROXY protocol header a load balancer would send ahead of this
 /// connection's bytes: our side as the client, the server as the
@@ -22,6 +23,19 @@ pub fn proxy_header(
     peer: io::Result<SocketAddr>,
 ) -> io::Result<Vec<u8>> {
     Ok(tcpkit_wire::proxy::encode(version, local?, peer?))
+}
+
+#[cfg(unix)]
+fn set_reuse_port(socket: &Socket) -> io::Result<()> {
+    socket.set_reuse_port(true)
+}
+
+#[cfg(not(unix))]
+fn set_reuse_port(_: &Socket) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "--reuse-port needs SO_REUSEPORT, which this system does not have",
+    ))
 }
 
 /// Which address families a command may use.
@@ -112,11 +126,26 @@ impl Family {
 /// clamps it to `net.core.somaxconn`). IPv6 sockets are IPv6-only, so `[::]`
 /// and `0.0.0.0` can be bound side by side.
 pub fn listen(addr: SocketAddr, backlog: u32) -> Result<std::net::TcpListener, Error> {
+    listen_with(addr, backlog, false)
+}
+
+/// As [`listen`], and with `reuse_port` (`serve --reuse-port`) other
+/// sockets that ask the same may listen on `addr` too: the kernel spreads
+/// new connections over them, so several processes can share a port and
+/// hand it over to each other.
+pub fn listen_with(
+    addr: SocketAddr,
+    backlog: u32,
+    reuse_port: bool,
+) -> Result<std::net::TcpListener, Error> {
     let setup = || -> io::Result<Socket> {
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
         // Lets a restarted server bind while old connections sit in
         // TIME_WAIT; a second live listener on the port still fails.
         socket.set_reuse_address(true)?;
+        if reuse_port {
+            set_reuse_port(&socket)?;
+        }
         if addr.is_ipv6() {
             socket.set_only_v6(true)?;
         }

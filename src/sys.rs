@@ -33,6 +33,23 @@ pub fn link_open_file(file: &std::fs::File, to: &std::path::Path) -> std::io::Re
     imp::link_open_file(file, to)
 }
 
+/// `net.ipv4.tcp_migrate_req` (Linux, per network namespace): whether
+/// connections still waiting in the accept queue of a listener that
+/// closes move to another listener of its reuse-port group (true) or are
+/// reset (false). `None` where there is no such setting.
+pub fn tcp_migrate_req() -> Option<bool> {
+    let value = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_migrate_req").ok()?;
+    Some(value.trim() != "0")
+}
+
+/// The listening sockets a service manager passed (systemd's socket
+/// activation: `LISTEN_PID` is our pid and `LISTEN_FDS` counts the
+/// descriptors from 3). The variables are removed, so no child takes
+/// them for its own. Empty when none were passed.
+pub fn inherited_listeners() -> std::io::Result<Vec<std::net::TcpListener>> {
+    imp_activation::inherited_listeners()
+}
+
 /// The process listening on `addr` (or on a wildcard address with its
 /// port), when the system says.
 pub fn listener_of(addr: SocketAddr) -> Option<Holder> {
@@ -192,5 +209,69 @@ mod tests {
             imp::listening_inode(&not_listening, at("127.0.0.1:9999")),
             None
         );
+    }
+}
+
+#[cfg(unix)]
+mod imp_activation {
+    use std::io;
+    use std::os::unix::io::FromRawFd;
+
+    /// The first descriptor systemd passes.
+    const FIRST: i32 = 3;
+
+    pub fn inherited_listeners() -> io::Result<Vec<std::net::TcpListener>> {
+        let for_us = std::env::var("LISTEN_PID")
+            .ok()
+            .and_then(|pid| pid.trim().parse::<u32>().ok())
+            == Some(std::process::id());
+        let count = std::env::var("LISTEN_FDS")
+            .ok()
+            .and_then(|n| n.trim().parse::<i32>().ok())
+            .unwrap_or(0);
+        // SAFETY: called once at start, before the runtime's threads exist,
+        // so nothing reads the environment concurrently.
+        unsafe {
+            std::env::remove_var("LISTEN_PID");
+            std::env::remove_var("LISTEN_FDS");
+            std::env::remove_var("LISTEN_FDNAMES");
+        }
+        if !for_us || count <= 0 {
+            return Ok(Vec::new());
+        }
+        let mut listeners = Vec::new();
+        for fd in FIRST..FIRST + count {
+            // SAFETY: the service manager passed these descriptors to us,
+            // and nothing else in this process has taken them.
+            let socket = unsafe { socket2::Socket::from_raw_fd(fd) };
+            let listening = socket.r#type()? == socket2::Type::STREAM && is_listener(&socket)?;
+            if !listening {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("descriptor {fd} from LISTEN_FDS is not a listening TCP socket"),
+                ));
+            }
+            socket.set_cloexec(true)?;
+            socket.set_nonblocking(true)?;
+            listeners.push(socket.into());
+        }
+        Ok(listeners)
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    fn is_listener(socket: &socket2::Socket) -> io::Result<bool> {
+        socket.is_listener()
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+    fn is_listener(_: &socket2::Socket) -> io::Result<bool> {
+        Ok(true)
+    }
+}
+
+#[cfg(not(unix))]
+mod imp_activation {
+    pub fn inherited_listeners() -> std::io::Result<Vec<std::net::TcpListener>> {
+        Ok(Vec::new())
     }
 }

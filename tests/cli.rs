@@ -836,3 +836,91 @@ fn memory_goes_back_to_the_system_after_a_burst() {
     }
     panic!("10 s after the burst the server holds {last} KiB; idle it held {idle} KiB");
 }
+
+/// A port free a moment ago (for servers that must share one).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn reuse_port_lets_two_servers_share_a_port() {
+    let bind = format!("127.0.0.1:{}", free_port());
+    let a = Proc::serve(&["--bind", &bind, "--reuse-port"]);
+    let b = Proc::serve(&["--bind", &bind, "--reuse-port"]);
+    for _ in 0..20 {
+        let mut c = LineClient::connect(a.addr);
+        assert_eq!(c.line(), "Welcome!\n");
+    }
+    // The kernel spreads connections by their addresses: 20 all landing on
+    // one of two servers would be a one-in-500,000 chance.
+    for s in [&a, &b] {
+        assert!(s.logged("Accept new connection"), "{}", s.log());
+    }
+    let warned = a.log().contains("net.ipv4.tcp_migrate_req is 0");
+    let migrate = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_migrate_req").ok();
+    assert_eq!(
+        warned,
+        migrate.as_deref().map(str::trim) == Some("0"),
+        "{}",
+        a.log()
+    );
+    // Without the flag the port is taken.
+    let out = Command::new(tcpkit())
+        .args(["serve", "--bind", &bind])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+}
+
+/// `tcpkit serve ARGS` as systemd starts it: `listener` as descriptor 3,
+/// `LISTEN_FDS=1` and `LISTEN_PID` set to the server's pid (unless
+/// `wrong_pid`), through `sh -c '... exec'`, which keeps the pid.
+fn socket_activated(listener: &std::net::TcpListener, wrong_pid: bool, args: &[&str]) -> Proc {
+    use std::os::unix::io::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let fd = listener.as_raw_fd();
+    let pid = if wrong_pid { "1" } else { "$$" };
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!(
+            "LISTEN_PID={pid} LISTEN_FDS=1 exec \"$0\" --plain-logs serve \"$@\""
+        ))
+        .arg(tcpkit())
+        .args(args);
+    // SAFETY: dup2 and fcntl are async-signal-safe, and touch only the
+    // child's descriptors, between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(fd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::fcntl(3, libc::F_SETFD, 0);
+            Ok(())
+        });
+    }
+    Proc::start(cmd, true)
+}
+
+#[test]
+fn a_service_manager_can_pass_the_listening_socket() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    // --bind names an address not on this machine: it must not be used.
+    let server = socket_activated(&listener, false, &["--bind", "192.0.2.1:9999"]);
+    assert_eq!(server.addr, addr);
+    assert!(server.logged(
+        "Using 1 listening socket(s) passed by the service manager (LISTEN_FDS); --bind is not used."
+    ));
+    let out = talk(&[&addr.to_string(), "Michael"]).output().unwrap();
+    assert_eq!(stdout_of(&out), "Welcome!\nHello, Michael!\n");
+    // LISTEN_PID names another process: the descriptors are not ours, and
+    // --bind is used.
+    let bind = format!("127.0.0.1:{}", free_port());
+    let other = socket_activated(&listener, true, &["--bind", &bind]);
+    assert_eq!(other.addr.to_string(), bind);
+    assert!(!other.log().contains("LISTEN_FDS"));
+}

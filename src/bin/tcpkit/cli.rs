@@ -346,6 +346,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "CIDR", value_parser = values::cidr, requires = "proxy_protocol")]
     pub proxy_from: Vec<ipnet::IpNet>,
 
+    /// Share the port with other processes that also say --reuse-port
+    /// (SO_REUSEPORT): the kernel spreads new connections over them, and a
+    /// new process can take over before the old one stops.
+    #[arg(long)]
+    pub reuse_port: bool,
+
     /// Serve Prometheus metrics at http://ADDR/metrics (a listener of its
     /// own; keep it on a private address).
     #[arg(long, value_name = "ADDR")]

@@ -6,7 +6,7 @@ use std::io::{self, IsTerminal, Write};
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tracing::info;
+use tracing::{info, warn};
 
 use tcpkit::net::{self, Family};
 use tcpkit::wire::greeting::{Settings, Template};
@@ -28,6 +28,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // First, while this is the only thread: it clears LISTEN_FDS.
+    let inherited = net::inherited_listeners()
+        .context("cannot use the sockets the service manager passed (LISTEN_FDS)")?;
     crate::alloc::return_memory_promptly();
     let fd_limit = net::raise_fd_limit();
     let max_connections = args
@@ -59,16 +62,38 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(spec) => Some(net::resolve(spec, Family::Any)?[0]),
         None => None,
     };
-    // Every address each --bind names, each once, in a stable order.
+    // Every address each --bind names, each once, in a stable order; none
+    // when a service manager passed the listening sockets.
     let mut addrs = BTreeSet::new();
-    for spec in &args.bind {
-        addrs.extend(net::resolve(spec, Family::Any)?);
+    if inherited.is_empty() {
+        for spec in &args.bind {
+            addrs.extend(net::resolve(spec, Family::Any)?);
+        }
+    } else {
+        info!(
+            "Using {} listening socket(s) passed by the service manager (LISTEN_FDS); --bind is not used.",
+            inherited.len()
+        );
+    }
+    if args.reuse_port && net::tcp_migrate_req() == Some(false) {
+        warn!(
+            "--reuse-port: net.ipv4.tcp_migrate_req is 0, so when this process stops, \
+             connections still waiting in its accept queue are reset instead of moving to \
+             another process on the port. For restarts without loss: \
+             sysctl -w net.ipv4.tcp_migrate_req=1, start the new process, then stop the old one."
+        );
     }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
         let mut listeners = Vec::new();
+        for std_listener in inherited {
+            listeners.push(
+                TcpListener::from_std(std_listener)
+                    .context("cannot use a socket passed by the service manager")?,
+            );
+        }
         for addr in addrs {
-            let std_listener = net::listen(addr, args.backlog)?;
+            let std_listener = net::listen_with(addr, args.backlog, args.reuse_port)?;
             listeners.push(
                 TcpListener::from_std(std_listener)
                     .with_context(|| format!("cannot listen on {addr}"))?,

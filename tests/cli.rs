@@ -924,3 +924,42 @@ fn a_service_manager_can_pass_the_listening_socket() {
     assert_eq!(other.addr.to_string(), bind);
     assert!(!other.log().contains("LISTEN_FDS"));
 }
+
+/// What an agent check on `addr` hears.
+fn agent_says(addr: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut said = String::new();
+    stream.read_to_string(&mut said).unwrap();
+    said
+}
+
+#[test]
+fn the_agent_says_ready_then_drain_then_maint() {
+    let agent = format!("127.0.0.1:{}", free_port());
+    let server = Proc::serve(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--agent",
+        &agent,
+        "--drain",
+        "1s",
+        "--grace",
+        "5s",
+    ]);
+    assert_eq!(agent_says(&agent), "ready\n");
+    // A client that stays keeps the server in its grace period later.
+    let mut stays = LineClient::connect(server.addr);
+    assert_eq!(stays.line(), "Welcome!\n");
+    server.signal(libc::SIGTERM);
+    assert!(server.logged("Draining: still serving for 1s"));
+    assert_eq!(agent_says(&agent), "drain\n");
+    // Still serving, new clients too, while draining.
+    let out = talk(&[&server.addr.to_string(), "Michael"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout_of(&out), "Welcome!\nHello, Michael!\n");
+    assert!(server.logged("Shutting down: no new connections"));
+    assert_eq!(agent_says(&agent), "maint\n");
+    assert_eq!(stays.rest(), b"", "closed gracefully at shutdown");
+}

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{LineClient, PATIENCE, Proc, require, stdout_of, talk};
+use common::{LineClient, PATIENCE, Proc, bench, num, require, stdout_of, talk};
 
 /// HAProxy in the foreground, stopped when dropped.
 struct Haproxy {
@@ -37,7 +37,7 @@ fn free_port() -> u16 {
 
 /// Starts HAProxy with deploy/haproxy.cfg, pointed at `servers` and a
 /// free port, health checks every 100 ms (2 s in the file).
-fn haproxy(dir: &Path, servers: [&Proc; 2]) -> Haproxy {
+fn haproxy(dir: &Path, servers: [&Backend; 2]) -> Haproxy {
     require("haproxy");
     let port = free_port();
     let shipped =
@@ -47,7 +47,16 @@ fn haproxy(dir: &Path, servers: [&Proc; 2]) -> Haproxy {
         .replace("bind :9999", &format!("bind 127.0.0.1:{port}"))
         .replace("127.0.0.1:10001", &servers[0].addr.to_string())
         .replace("127.0.0.1:10002", &servers[1].addr.to_string())
-        .replace("inter 2s fall 2 rise 2", "inter 100ms fall 1 rise 1");
+        .replace("inter 2s fall 2 rise 2", "inter 100ms fall 1 rise 1")
+        .replace("agent-inter 1s", "agent-inter 100ms")
+        .replace(
+            "agent-port 11001",
+            &format!("agent-port {}", servers[0].agent),
+        )
+        .replace(
+            "agent-port 11002",
+            &format!("agent-port {}", servers[1].agent),
+        );
     // Logs would go to our stdout: not needed here.
     config = config.replace("    log stdout format raw local0 info\n", "");
     assert_ne!(config, shipped);
@@ -81,21 +90,64 @@ fn haproxy(dir: &Path, servers: [&Proc; 2]) -> Haproxy {
     Haproxy { child, addr }
 }
 
-/// A greeting server that expects PROXY v2 headers from 127.0.0.1.
-fn backend() -> Proc {
-    Proc::serve(&[
-        "--bind",
-        "127.0.0.1:0",
-        "--proxy-protocol",
-        "v2",
-        "--proxy-from",
-        "127.0.0.1",
-    ])
+/// A greeting server as deploy/haproxy.cfg expects it: PROXY v2 headers
+/// from 127.0.0.1, an agent check, a drain ten agent intervals long.
+struct Backend {
+    proc: Proc,
+    addr: std::net::SocketAddr,
+    agent: u16,
+}
+
+impl Backend {
+    fn start() -> Backend {
+        Backend::start_on(&format!("127.0.0.1:{}", free_port()), free_port())
+    }
+
+    fn start_on(bind: &str, agent: u16) -> Backend {
+        let proc = Proc::serve(&[
+            "--bind",
+            bind,
+            "--proxy-protocol",
+            "v2",
+            "--proxy-from",
+            "127.0.0.1",
+            "--agent",
+            &format!("127.0.0.1:{agent}"),
+            "--drain",
+            "1s",
+        ]);
+        Backend {
+            addr: proc.addr,
+            proc,
+            agent,
+        }
+    }
+
+    /// The documented restart: SIGTERM, wait for the exit, start anew on
+    /// the same addresses.
+    fn restart(self) -> Backend {
+        let Backend {
+            mut proc,
+            addr,
+            agent,
+        } = self;
+        proc.signal(libc::SIGTERM);
+        assert_eq!(proc.wait(), Some(0), "{}", proc.log());
+        assert!(proc.log().contains("Draining: still serving for 1s"));
+        Backend::start_on(&addr.to_string(), agent)
+    }
+}
+
+impl std::ops::Deref for Backend {
+    type Target = Proc;
+    fn deref(&self) -> &Proc {
+        &self.proc
+    }
 }
 
 #[test]
 fn two_servers_behind_haproxy_see_the_real_client() {
-    let (a, b) = (backend(), backend());
+    let (a, b) = (Backend::start(), Backend::start());
     let dir = tempfile::tempdir().unwrap();
     let lb = haproxy(dir.path(), [&a, &b]);
     // HAProxy's health checks speak PROXY LOCAL and read the welcome.
@@ -133,4 +185,64 @@ fn two_servers_behind_haproxy_see_the_real_client() {
         let proxied = s.log().matches("(via 127.0.0.1:").count();
         assert!(proxied >= 2, "round robin: {proxied} clients here");
     }
+}
+
+/// Waits until HAProxy's health check has reached `server` `checks` times
+/// (each logs a PROXY LOCAL connection).
+fn checked(server: &Proc, checks: usize) {
+    let deadline = Instant::now() + PATIENCE;
+    while server.log().matches("(PROXY LOCAL").count() < checks {
+        assert!(
+            Instant::now() < deadline,
+            "HAProxy never checked: {}",
+            server.log()
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_rolling_restart_behind_haproxy_loses_no_session() {
+    let (a, b) = (Backend::start(), Backend::start());
+    let dir = tempfile::tempdir().unwrap();
+    let lb = haproxy(dir.path(), [&a, &b]);
+    checked(&a, 2);
+    checked(&b, 2);
+    let mut backends = [Some(a), Some(b)];
+    // The tutorial client's whole session, over and over, through HAProxy
+    // while each backend in turn is drained, stopped and started again.
+    let target = lb.addr.to_string();
+    let load = thread::spawn(move || {
+        bench(&[
+            "churn",
+            &target,
+            "-c",
+            "4",
+            "--duration",
+            "6s",
+            "--timeout",
+            "5s",
+        ])
+    });
+    thread::sleep(Duration::from_millis(800));
+    for slot in &mut backends {
+        let restarted = slot.take().expect("a backend").restart();
+        // Up again: checked twice, and the agent has said "ready".
+        checked(&restarted, 2);
+        thread::sleep(Duration::from_millis(300));
+        assert!(
+            restarted.logged("(via 127.0.0.1:"),
+            "no client reached the new instance"
+        );
+        *slot = Some(restarted);
+    }
+    let (code, report, stderr) = load.join().unwrap();
+    eprintln!(
+        "rolling restart: {} sessions, {} errors",
+        report["done"], report["errors"]
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(num(&report, "done") > 100, "{report}");
+    assert_eq!(num(&report, "errors"), 0, "{report}");
+    assert_eq!(num(&report, "mismatches"), 0, "{report}");
 }

@@ -11,6 +11,7 @@
 //! up to a grace period, then drop whatever is left. Idle timeouts come
 //! from one shared coarse clock (`IdleClock`), not a timer per connection.
 
+pub mod agent;
 mod conn;
 mod handler;
 mod listener;
@@ -87,6 +88,12 @@ pub struct Config {
     pub proxy: Option<ProxyPolicy>,
     /// `--metrics`: the counters to keep (served by [`metrics::serve`]).
     pub metrics: Option<Arc<metrics::Metrics>>,
+    /// After the shutdown signal, go on serving (and accepting) this long
+    /// while [`Config::health`] says "draining", so load balancers stop
+    /// sending new clients before the listener closes.
+    pub drain: Duration,
+    /// What a load balancer's agent check hears ([`agent::serve`]).
+    pub health: Arc<agent::Health>,
 }
 
 /// Who may send a PROXY protocol header, in which versions, how fast.
@@ -129,6 +136,8 @@ impl Default for Config {
             max_buffered: Some(DEFAULT_MAX_BUFFERED),
             proxy: None,
             metrics: None,
+            drain: Duration::ZERO,
+            health: Arc::default(),
         }
     }
 }
@@ -357,7 +366,17 @@ pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Fut
     }
 
     shutdown.await;
+    config.health.set(agent::State::Draining);
+    if !config.drain.is_zero() {
+        info!(
+            "Draining: still serving for {}, while load balancers stop sending new clients.",
+            humantime::format_duration(config.drain)
+        );
+        tokio::time::sleep(config.drain).await;
+    }
     token.cancel();
+    // The accept loops stop at the cancel: say so before the log line.
+    config.health.set(agent::State::Stopped);
     // The clock wakes every waiting connection as it stops.
     let _ = clock.await;
     tracker.close();

@@ -352,6 +352,18 @@ pub struct ServeArgs {
     #[arg(long)]
     pub reuse_port: bool,
 
+    /// Answer HAProxy's agent check on ADDR: "ready", then "drain" once a
+    /// shutdown begins (see --drain), then "maint" once it stops accepting.
+    #[arg(long, value_name = "ADDR")]
+    pub agent: Option<String>,
+
+    /// After Ctrl+C or SIGTERM, keep serving (and accepting) this long
+    /// while the agent says "drain", so a load balancer stops sending new
+    /// clients first; longer than its agent-inter. Default: 2s with
+    /// --agent, else 0.
+    #[arg(long, value_name = "DURATION", value_parser = values::duration, allow_negative_numbers = true)]
+    pub drain: Option<Duration>,
+
     /// Serve Prometheus metrics at http://ADDR/metrics (a listener of its
     /// own; keep it on a private address).
     #[arg(long, value_name = "ADDR")]

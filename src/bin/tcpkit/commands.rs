@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::io::{self, IsTerminal, Write};
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -26,6 +27,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => bench(args),
     }
 }
+
+/// `--drain` when `--agent` is given and `--drain` is not: several of
+/// HAProxy's usual agent intervals.
+const DEFAULT_AGENT_DRAIN: Duration = Duration::from_secs(2);
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // First, while this is the only thread: it clears LISTEN_FDS.
@@ -57,6 +62,16 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             timeout: args.proxy_timeout,
         }),
         metrics: args.metrics.as_ref().map(|_| Default::default()),
+        drain: args.drain.unwrap_or(if args.agent.is_some() {
+            DEFAULT_AGENT_DRAIN
+        } else {
+            Duration::ZERO
+        }),
+        health: Default::default(),
+    };
+    let agent_at = match &args.agent {
+        Some(spec) => Some(net::resolve(spec, Family::Any)?[0]),
+        None => None,
     };
     let metrics_at = match &args.metrics {
         Some(spec) => Some(net::resolve(spec, Family::Any)?[0]),
@@ -108,6 +123,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 metrics,
                 stop_metrics.clone(),
             ));
+        }
+        if let Some(addr) = agent_at {
+            let listener = TcpListener::from_std(net::listen(addr, args.backlog)?)
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            let health = config.health.clone();
+            tokio::spawn(server::agent::serve(listener, health, stop_metrics.clone()));
         }
         info!("Serving up to {max_connections} connections at once (open-file limit {fd_limit}).");
         server::run(listeners, config, crate::shutdown_signal()).await;

@@ -27,6 +27,9 @@ command -v gzip >/dev/null || need+=(gzip)
 command -v haproxy >/dev/null || need+=(haproxy)
 # /metrics read by the Prometheus project's own parser (Debian's python3).
 /usr/bin/python3 -c 'import prometheus_client.parser' 2>/dev/null || need+=(python3-prometheus-client)
+# deploy/: systemd-analyze verifies the units, PyYAML reads the manifests.
+command -v systemd-analyze >/dev/null || need+=(systemd)
+/usr/bin/python3 -c 'import yaml' 2>/dev/null || need+=(python3-yaml)
 if ((${#need[@]})); then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"

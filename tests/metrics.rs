@@ -108,4 +108,31 @@ fn the_endpoint_answers_only_get_metrics() {
     let (status, body) = get(metrics, "HEAD /metrics HTTP/1.1\r\n\r\n");
     assert_eq!(status, "HTTP/1.1 200 OK");
     assert_eq!(body, "");
+    let (status, body) = get(metrics, "GET /ready HTTP/1.1\r\n\r\n");
+    assert_eq!(
+        (status.as_str(), body.as_str()),
+        ("HTTP/1.1 200 OK", "ready\n")
+    );
+}
+
+#[test]
+fn ready_turns_503_when_a_shutdown_begins() {
+    let server = common::Proc::serve(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--metrics",
+        "127.0.0.1:0",
+        "--drain",
+        "2s",
+    ]);
+    let metrics = common::metrics_addr(&server);
+    assert_eq!(
+        get(metrics, "GET /ready HTTP/1.1\r\n\r\n").0,
+        "HTTP/1.1 200 OK"
+    );
+    server.signal(libc::SIGTERM);
+    assert!(server.logged("Draining"));
+    let (status, body) = get(metrics, "GET /ready HTTP/1.1\r\n\r\n");
+    assert_eq!(status, "HTTP/1.1 503 Service Unavailable");
+    assert_eq!(body, "shutting down\n");
 }

@@ -1,5 +1,7 @@
 //! `serve --metrics ADDR`: the server's counters in the Prometheus text
-//! format, on a listener of their own (`GET /metrics`).
+//! format, on a listener of their own (`GET /metrics`), and `GET /ready`
+//! for probes that speak HTTP (Kubernetes): 200 while serving, 503 once a
+//! shutdown has begun (see [`super::agent`]).
 //!
 //! The hot path counts once per read, never per message, into a shard of
 //! its own thread (relaxed atomic adds on a cache line no other thread
@@ -277,9 +279,14 @@ const MAX_REQUEST: usize = 8 * 1024;
 /// How long a scraper may take to send its request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Serves `GET /metrics` on `listener` until `stop` is cancelled: one
-/// request per connection, `Connection: close`.
-pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, stop: CancellationToken) {
+/// Serves `GET /metrics` and `GET /ready` on `listener` until `stop` is
+/// cancelled: one request per connection, `Connection: close`.
+pub async fn serve(
+    listener: TcpListener,
+    metrics: Arc<Metrics>,
+    health: Arc<super::agent::Health>,
+    stop: CancellationToken,
+) {
     if let Ok(addr) = listener.local_addr() {
         info!("Metrics on http://{addr}/metrics");
     }
@@ -291,8 +298,9 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, stop: Cancellat
         match accepted {
             Ok((stream, _)) => {
                 let metrics = metrics.clone();
+                let ready = health.state() == super::agent::State::Ready;
                 tokio::spawn(async move {
-                    let _ = answer(stream, &metrics).await;
+                    let _ = answer(stream, &metrics, ready).await;
                 });
             }
             Err(e) => {
@@ -304,7 +312,7 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, stop: Cancellat
 }
 
 /// Reads one request head and answers it.
-async fn answer(mut stream: TcpStream, metrics: &Arc<Metrics>) -> io::Result<()> {
+async fn answer(mut stream: TcpStream, metrics: &Arc<Metrics>, ready: bool) -> io::Result<()> {
     let mut head = Vec::with_capacity(512);
     let read = async {
         let mut piece = [0u8; 1024];
@@ -327,9 +335,16 @@ async fn answer(mut stream: TcpStream, metrics: &Arc<Metrics>) -> io::Result<()>
         (Ok(httparse::Status::Complete(_)), Some("GET" | "HEAD"), Some("/metrics")) => {
             ("200 OK", metrics.encode())
         }
+        (Ok(httparse::Status::Complete(_)), Some("GET" | "HEAD"), Some("/ready")) => {
+            if ready {
+                ("200 OK", "ready\n".into())
+            } else {
+                ("503 Service Unavailable", "shutting down\n".into())
+            }
+        }
         (Ok(httparse::Status::Complete(_)), Some("GET" | "HEAD"), Some(_)) => (
             "404 Not Found",
-            "Not found: the metrics are at /metrics\n".into(),
+            "Not found: the metrics are at /metrics, readiness at /ready\n".into(),
         ),
         (Ok(httparse::Status::Complete(_)), Some(_), _) => (
             "405 Method Not Allowed",

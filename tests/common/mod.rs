@@ -290,14 +290,21 @@ fn flaky_connection(mut stream: TcpStream, good: usize, then: Then) {
 /// `serve` with metrics on a port of their own; both addresses.
 pub fn serve_with_metrics() -> (Proc, SocketAddr) {
     let server = Proc::serve(&["--bind", "127.0.0.1:0", "--metrics", "127.0.0.1:0"]);
+    let at = metrics_addr(&server);
+    (server, at)
+}
+
+/// The metrics address a server logged.
+pub fn metrics_addr(server: &Proc) -> SocketAddr {
     assert!(server.logged("Metrics on http://"), "{}", server.log());
-    let line = server.log();
-    let at = line
+    server
+        .log()
         .lines()
         .find_map(|l| l.split("Metrics on http://").nth(1))
         .and_then(|rest| rest.strip_suffix("/metrics"))
-        .expect("metrics address in the log");
-    (server, at.parse().unwrap())
+        .expect("metrics address in the log")
+        .parse()
+        .unwrap()
 }
 
 /// One HTTP request; the status line and the body.

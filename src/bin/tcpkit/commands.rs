@@ -121,6 +121,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tokio::spawn(server::metrics::serve(
                 listener,
                 metrics,
+                config.health.clone(),
                 stop_metrics.clone(),
             ));
         }

@@ -963,3 +963,15 @@ fn the_agent_says_ready_then_drain_then_maint() {
     assert_eq!(agent_says(&agent), "maint\n");
     assert_eq!(stays.rest(), b"", "closed gracefully at shutdown");
 }
+
+#[test]
+fn a_sigterm_right_after_start_is_still_a_graceful_stop() {
+    // The signals are watched before the server says it listens: a
+    // supervisor's SIGTERM at that moment must not find the default
+    // action (death by signal, no exit code).
+    for _ in 0..10 {
+        let mut server = Proc::serve(&["--bind", "127.0.0.1:0"]);
+        server.signal(libc::SIGTERM);
+        assert_eq!(server.wait(), Some(0), "{}", server.log());
+    }
+}

@@ -186,7 +186,8 @@ fn fetch(args: FetchArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     // Ctrl+C stops the download cleanly: FILE.part keeps what came.
-    let fetched = runtime.block_on(fetch::run_until(&opts, crate::interrupted()))?;
+    let fetched =
+        runtime.block_on(async { fetch::run_until(&opts, crate::interrupted()).await })?;
     if let (Some(path), false) = (&fetched.saved_to, opts.silent)
         && path != "-"
     {

@@ -13,6 +13,7 @@ mod values;
 
 use std::process::ExitCode;
 
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tracing::{info, warn};
 
 use clap::Parser;
@@ -47,42 +48,67 @@ fn main() -> ExitCode {
     }
 }
 
-/// Completes at the first Ctrl+C or SIGTERM; a second one exits at once.
-pub(crate) async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(term) => Some(term),
-        Err(e) => {
-            warn!("cannot watch SIGTERM ({e}); only Ctrl+C stops the server");
-            None
+/// Ctrl+C (SIGINT) and SIGTERM, watched from the moment this is made:
+/// registering only when first awaited would leave a window in which a
+/// signal still has its default effect and kills the process at once
+/// (a supervisor's SIGTERM right after start).
+struct Signals {
+    int: Option<Signal>,
+    term: Option<Signal>,
+}
+
+impl Signals {
+    /// Starts watching; must run inside the runtime.
+    fn watch() -> Signals {
+        let watch = |kind: SignalKind, name: &str| match signal(kind) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                warn!("cannot watch {name} ({e})");
+                None
+            }
+        };
+        Signals {
+            int: watch(SignalKind::interrupt(), "Ctrl+C"),
+            term: watch(SignalKind::terminate(), "SIGTERM"),
         }
-    };
-    next_signal(term.as_mut()).await;
-    info!("Signal received: finishing open connections (signal again to stop at once).");
-    tokio::spawn(async move {
-        next_signal(term.as_mut()).await;
-        eprintln!("tcpkit: second signal: stopping at once");
-        std::process::exit(i32::from(exit::INTERRUPTED));
-    });
+    }
+
+    /// The next Ctrl+C or SIGTERM (never, if neither could be watched).
+    async fn next(&mut self) {
+        async fn one(s: &mut Option<Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        }
+        tokio::select! {
+            () = one(&mut self.int) => {}
+            () = one(&mut self.term) => {}
+        }
+    }
+}
+
+/// Completes at the first Ctrl+C or SIGTERM; a second one exits at once.
+/// Watching starts when this is called (inside the runtime), not when the
+/// future is first polled.
+pub(crate) fn shutdown_signal() -> impl Future<Output = ()> {
+    let mut signals = Signals::watch();
+    async move {
+        signals.next().await;
+        info!("Signal received: finishing open connections (signal again to stop at once).");
+        tokio::spawn(async move {
+            signals.next().await;
+            eprintln!("tcpkit: second signal: stopping at once");
+            std::process::exit(i32::from(exit::INTERRUPTED));
+        });
+    }
 }
 
 /// Completes at the first Ctrl+C or SIGTERM: for work that stops cleanly
-/// and says what it kept (`fetch`).
-pub(crate) async fn interrupted() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).ok();
-    next_signal(term.as_mut()).await;
-}
-
-/// The next Ctrl+C, or SIGTERM when it is watched.
-async fn next_signal(term: Option<&mut tokio::signal::unix::Signal>) {
-    match term {
-        Some(term) => tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        },
-        None => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
+/// and says what it kept (`fetch`). Watching starts when this is called.
+pub(crate) fn interrupted() -> impl Future<Output = ()> {
+    let mut signals = Signals::watch();
+    async move { signals.next().await }
 }

@@ -11,7 +11,7 @@ use std::thread;
 use std::time::Duration;
 
 use assert_cmd::Command as Cmd;
-use common::{LineClient, PATIENCE, Proc, stderr_of, stdout_of, talk, tcpkit};
+use common::{LineClient, PATIENCE, Proc, free_port, stderr_of, stdout_of, talk, tcpkit};
 
 #[test]
 fn talk_prints_the_tutorial_transcript() {
@@ -835,15 +835,6 @@ fn memory_goes_back_to_the_system_after_a_burst() {
         }
     }
     panic!("10 s after the burst the server holds {last} KiB; idle it held {idle} KiB");
-}
-
-/// A port free a moment ago (for servers that must share one).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

@@ -7,13 +7,12 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{PATIENCE, require, tcpkit};
+use common::{PATIENCE, free_port, require, tcpkit};
 
 /// A private nginx on loopback ports, stopped (by pid) when dropped.
 struct Nginx {
@@ -45,15 +44,6 @@ fn stop(child: &mut Child) {
     }
     let _ = child.kill();
     let _ = child.wait();
-}
-
-/// A port nothing listens on right now (nginx cannot take port 0 and tell us).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn run(cmd: &mut Command) {

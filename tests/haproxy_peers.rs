@@ -5,13 +5,12 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{LineClient, PATIENCE, Proc, bench, num, require, stdout_of, talk};
+use common::{LineClient, PATIENCE, Proc, bench, free_port, num, require, stdout_of, talk};
 
 /// HAProxy in the foreground, stopped when dropped.
 struct Haproxy {
@@ -25,14 +24,6 @@ impl Drop for Haproxy {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Starts HAProxy with deploy/haproxy.cfg, pointed at `servers` and a

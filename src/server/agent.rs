@@ -11,12 +11,11 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::info;
 
 /// Where the server is in its life, as a load balancer should see it.
 #[derive(Debug, Default)]
@@ -71,32 +70,15 @@ pub async fn serve(listener: TcpListener, health: Arc<Health>, stop: Cancellatio
             addr.port()
         );
     }
-    loop {
-        let accepted = tokio::select! {
-            () = stop.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        match accepted {
-            Ok((stream, _)) => {
-                let word = health.word();
-                tokio::spawn(answer(stream, word));
-            }
-            Err(e) => {
-                warn!("agent check: accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
+    super::side::accept_each(listener, stop, "agent check", |stream| {
+        answer(stream, health.word())
+    })
+    .await;
 }
 
 async fn answer(mut stream: TcpStream, word: &'static str) {
     let line = format!("{word}\n");
-    if stream.write_all(line.as_bytes()).await.is_err() {
-        return;
+    if stream.write_all(line.as_bytes()).await.is_ok() {
+        super::side::close_gently(&mut stream).await;
     }
-    // Close without a reset: shut down our side, drain briefly.
-    let _ = stream.shutdown().await;
-    let mut sink = [0u8; 256];
-    let drain = async { while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {} };
-    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
 }

@@ -28,7 +28,7 @@ use prometheus_client::registry::Registry;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::info;
 
 /// Why a connection closed, as the `reason` label says it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -290,25 +290,14 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         info!("Metrics on http://{addr}/metrics");
     }
-    loop {
-        let accepted = tokio::select! {
-            () = stop.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        match accepted {
-            Ok((stream, _)) => {
-                let metrics = metrics.clone();
-                let ready = health.state() == super::agent::State::Ready;
-                tokio::spawn(async move {
-                    let _ = answer(stream, &metrics, ready).await;
-                });
-            }
-            Err(e) => {
-                warn!("metrics endpoint: accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+    super::side::accept_each(listener, stop, "metrics endpoint", |stream| {
+        let metrics = metrics.clone();
+        let ready = health.state() == super::agent::State::Ready;
+        async move {
+            let _ = answer(stream, &metrics, ready).await;
         }
-    }
+    })
+    .await;
 }
 
 /// Reads one request head and answers it.
@@ -362,11 +351,6 @@ async fn answer(mut stream: TcpStream, metrics: &Arc<Metrics>, ready: bool) -> i
         response.extend_from_slice(body.as_bytes());
     }
     stream.write_all(&response).await?;
-    // A lingering close, briefly: unread request bytes must not turn the
-    // close into a reset that destroys the response.
-    stream.shutdown().await?;
-    let mut sink = [0u8; 1024];
-    let drain = async { while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {} };
-    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+    super::side::close_gently(&mut stream).await;
     Ok(())
 }

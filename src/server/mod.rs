@@ -16,6 +16,7 @@ mod conn;
 mod handler;
 mod listener;
 pub mod metrics;
+mod side;
 
 use std::future::Future;
 use std::sync::Arc;

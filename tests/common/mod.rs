@@ -320,3 +320,13 @@ pub fn http_get(addr: SocketAddr, request: &str) -> (String, String) {
         body.to_string(),
     )
 }
+
+/// A port nothing listened on a moment ago, for a program that cannot take
+/// port 0 and tell us (nginx, HAProxy) or servers that must share one.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

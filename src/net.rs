@@ -38,6 +38,41 @@ fn set_reuse_port(_: &Socket) -> io::Result<()> {
     ))
 }
 
+/// Connects to `addr` from the local address `source` (any free port),
+/// within `limit`. On Linux the port is chosen at connect time
+/// (`IP_BIND_ADDRESS_NO_PORT`), so each source address offers its whole
+/// ephemeral range to each server address: how `bench hold --source`
+/// opens more connections than one address's ports allow.
+pub fn connect_from(
+    source: std::net::IpAddr,
+    addr: SocketAddr,
+    limit: Option<Duration>,
+) -> io::Result<TcpStream> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let on: libc::c_int = 1;
+        // SAFETY: setsockopt on our own socket with a c_int that outlives
+        // the call; failure only means the port is chosen at bind.
+        unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::IPPROTO_IP,
+                libc::IP_BIND_ADDRESS_NO_PORT,
+                (&raw const on).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+    socket.bind(&SocketAddr::new(source, 0).into())?;
+    match limit {
+        Some(limit) => socket.connect_timeout(&addr.into(), limit)?,
+        None => socket.connect(&addr.into())?,
+    }
+    Ok(socket.into())
+}
+
 /// Which address families a command may use.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Family {

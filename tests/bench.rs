@@ -385,3 +385,31 @@ fn connect_rate_paces_new_connections() {
         "{stderr}"
     );
 }
+
+#[test]
+fn hold_connects_from_each_source_address_in_turn() {
+    let server = common::Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let (code, report, stderr) = bench(&[
+        "hold",
+        &server.addr.to_string(),
+        "-c",
+        "6",
+        "--source",
+        "127.0.0.2-127.0.0.3",
+        "--duration",
+        "100ms",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(num(&report, "done"), 6);
+    // Three held connections from each (the preflight's comes from the
+    // system's choice of address).
+    for source in ["127.0.0.2", "127.0.0.3"] {
+        let line = format!("Accept new connection from {source}:");
+        let deadline = std::time::Instant::now() + common::PATIENCE;
+        while server.log().matches(&line).count() < 3 {
+            assert!(std::time::Instant::now() < deadline, "{}", server.log());
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(server.log().matches(&line).count(), 3);
+    }
+}

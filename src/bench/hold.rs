@@ -32,7 +32,8 @@ pub fn run(opts: &Options, targets: &Targets) -> anyhow::Result<Report> {
         pacer.wait_blocking();
         let script = script_for(opts, index);
         let began = Instant::now();
-        match open(opts, targets.of(index), &script) {
+        let source = (!opts.sources.is_empty()).then(|| opts.sources[index % opts.sources.len()]);
+        match open_from(opts, source, targets.of(index), &script) {
             Ok(stream) => {
                 tally.record(began.elapsed(), 1);
                 held.push((stream, script));
@@ -103,13 +104,23 @@ pub fn run(opts: &Options, targets: &Targets) -> anyhow::Result<Report> {
     })
 }
 
-/// Connects and reads the welcome.
-pub(super) fn open(opts: &Options, addr: SocketAddr, script: &Script) -> Result<TcpStream, String> {
-    let connected = match opts.connect_timeout {
-        Some(limit) => TcpStream::connect_timeout(&addr, limit),
-        None => TcpStream::connect(addr),
+/// Connects from `source` (`None`: the system's choice) and reads the
+/// welcome.
+fn open_from(
+    opts: &Options,
+    source: Option<std::net::IpAddr>,
+    addr: SocketAddr,
+    script: &Script,
+) -> Result<TcpStream, String> {
+    let connected = match (source, opts.connect_timeout) {
+        (Some(from), limit) => crate::net::connect_from(from, addr, limit),
+        (None, Some(limit)) => TcpStream::connect_timeout(&addr, limit),
+        (None, None) => TcpStream::connect(addr),
     };
-    let mut stream = connected.map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    let mut stream = connected.map_err(|e| match source {
+        Some(from) => format!("cannot connect to {addr} from {from}: {e}"),
+        None => format!("cannot connect to {addr}: {e}"),
+    })?;
     let _ = stream.set_nodelay(true);
     if let Some(version) = opts.send_proxy {
         crate::net::proxy_header(version, stream.local_addr(), stream.peer_addr())

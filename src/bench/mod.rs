@@ -119,6 +119,9 @@ pub struct Options {
     /// Start each connection with a PROXY protocol header, as a load
     /// balancer would (`--send-proxy`).
     pub send_proxy: Option<tcpkit_wire::proxy::Version>,
+    /// hold: local addresses to connect from, in turn (`--source`); empty:
+    /// the system's choice. Each gives a full range of ephemeral ports.
+    pub sources: Vec<std::net::IpAddr>,
 }
 
 /// The servers of a run, one address each; connection `i` goes to server

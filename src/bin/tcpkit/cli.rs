@@ -634,6 +634,13 @@ pub struct BenchArgs {
     #[arg(long, value_name = "VERSION", value_enum)]
     pub send_proxy: Option<ProxyVersionArg>,
 
+    /// hold: connect from these local addresses in turn, each with its own
+    /// range of ephemeral ports (127.0.0.2-127.0.0.9, or a list with
+    /// commas); for more connections to one server than one address has
+    /// ports.
+    #[arg(long, value_name = "ADDRS", value_parser = values::addresses)]
+    pub source: Option<values::Addresses>,
+
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -678,6 +685,7 @@ impl BenchArgs {
             sample: self.sample,
             progress,
             send_proxy: self.send_proxy.map(Into::into),
+            sources: self.source.clone().map(|a| a.0).unwrap_or_default(),
         }
     }
 }

@@ -99,6 +99,43 @@ pub fn cidr(text: &str) -> Result<ipnet::IpNet, String> {
     })
 }
 
+/// Local addresses (`bench --source`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Addresses(pub Vec<std::net::IpAddr>);
+
+/// The most addresses `--source` may name.
+const MAX_ADDRESSES: usize = 1024;
+
+/// Parses `127.0.0.2-127.0.0.9` (an IPv4 range), `::1`, or a list of
+/// either with commas.
+pub fn addresses(text: &str) -> Result<Addresses, String> {
+    use std::net::{IpAddr, Ipv4Addr};
+    let bad = |part: &str| {
+        format!("'{part}' is not an address or a range (examples: 127.0.0.2, 127.0.0.2-127.0.0.9)")
+    };
+    let mut all = Vec::new();
+    for part in text.split(',').map(str::trim) {
+        if let Some((first, last)) = part.split_once('-') {
+            let first: Ipv4Addr = first.trim().parse().map_err(|_| bad(part))?;
+            let last: Ipv4Addr = last.trim().parse().map_err(|_| bad(part))?;
+            let (first, last) = (u32::from(first), u32::from(last));
+            if last < first {
+                return Err(format!("the range '{part}' ends before it starts"));
+            }
+            if (last - first) as usize >= MAX_ADDRESSES {
+                return Err(format!("at most {MAX_ADDRESSES} addresses"));
+            }
+            all.extend((first..=last).map(|n| IpAddr::V4(Ipv4Addr::from(n))));
+        } else {
+            all.push(part.parse().map_err(|_| bad(part))?);
+        }
+    }
+    if all.len() > MAX_ADDRESSES {
+        return Err(format!("at most {MAX_ADDRESSES} addresses"));
+    }
+    Ok(Addresses(all))
+}
+
 /// A whole number from `min` to `max`.
 pub fn count<T: TryFrom<u64>>(text: &str, min: u64, max: u64) -> Result<T, String> {
     let range = || format!("must be a whole number from {min} to {max}");
@@ -142,6 +179,12 @@ mod tests {
         assert_eq!(cidr("::1").unwrap().to_string(), "::1/128");
         assert!(cidr("10.0.0.0/33").is_err());
         assert!(cidr("localhost").is_err());
+        let range = addresses("127.0.0.2-127.0.0.4,::1").unwrap().0;
+        let shown: Vec<String> = range.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["127.0.0.2", "127.0.0.3", "127.0.0.4", "::1"]);
+        assert!(addresses("127.0.0.9-127.0.0.2").is_err());
+        assert!(addresses("10.0.0.0-10.1.0.0").is_err());
+        assert!(addresses("localhost").is_err());
         assert_eq!(budget("0"), Ok(Budget(None)));
         assert_eq!(budget("0MiB"), Ok(Budget(None)));
         assert_eq!(budget("1"), Ok(Budget(Some(1))));

@@ -17,6 +17,10 @@ need=()
 if ! command -v nc >/dev/null || ! nc -h 2>&1 | grep -q -- '-N'; then need+=(netcat-openbsd); fi
 command -v python3 >/dev/null || need+=(python3)
 command -v setpriv >/dev/null || need+=(util-linux)
+# A reuse-port handover in a network namespace of its own (unshare -n,
+# then ip link set lo up).
+command -v unshare >/dev/null || need+=(util-linux)
+command -v ip >/dev/null || need+=(iproute2)
 # fetch's tests: a real nginx (http, https, chunked gzip), openssl for the
 # test CA, curl to compare with, gzip to check the chunked body is whole.
 command -v nginx >/dev/null || need+=(nginx-light)

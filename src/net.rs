@@ -12,7 +12,7 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::error::Error;
-pub use crate::sys::{inherited_listeners, tcp_migrate_req};
+pub use crate::sys::{inherited_listeners, raise_fd_limit, tcp_migrate_req};
 
 /// The PROXY protocol header a load balancer would send ahead of this
 /// connection's bytes: our side as the client, the server as the
@@ -279,15 +279,6 @@ pub fn describe(e: &io::Error) -> String {
     match text.find(" (os error") {
         Some(at) => text[..at].to_lowercase(),
         None => text,
-    }
-}
-
-/// Raises the soft limit on open files to the hard limit, as Go does at
-/// start, and returns the limit now in force.
-pub fn raise_fd_limit() -> u64 {
-    match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(limit) => limit,
-        Err(_) => rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft),
     }
 }
 

@@ -33,6 +33,154 @@ pub fn link_open_file(file: &std::fs::File, to: &std::path::Path) -> std::io::Re
     imp::link_open_file(file, to)
 }
 
+// ---- Files: created and opened without following links ----
+
+/// Makes `options` refuse to open through a symbolic link (Unix
+/// `O_NOFOLLOW`) or a reparse point (Windows), so a name an attacker
+/// swapped for a link is not written through.
+pub(crate) fn no_follow(options: &mut std::fs::OpenOptions) -> &mut std::fs::OpenOptions {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW)
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::OpenOptionsExt;
+        /// Opens the reparse point itself instead of its target.
+        const FILE_FLAG_OPEN_REPARSE_POINT: u32 = 0x0020_0000;
+        options.custom_flags(FILE_FLAG_OPEN_REPARSE_POINT)
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        options
+    }
+}
+
+/// True when opening failed because the name is a symbolic link (what
+/// [`no_follow`] refuses).
+pub(crate) fn is_link_refusal(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        e.raw_os_error() == Some(libc::ELOOP)
+    }
+    #[cfg(not(unix))]
+    {
+        // Windows opens the reparse point itself; the caller's file-type
+        // check refuses it.
+        let _ = e;
+        false
+    }
+}
+
+/// True when `path` names the open `file` itself (not a link to it).
+pub(crate) fn names_file(path: &std::path::Path, file: &std::fs::File) -> bool {
+    let is_plain = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file());
+    let same = || -> std::io::Result<bool> {
+        Ok(same_file::Handle::from_path(path)? == same_file::Handle::from_file(file.try_clone()?)?)
+    };
+    is_plain && same().unwrap_or(false)
+}
+
+/// Why an existing file may be someone else's, if it may: other hard
+/// links to it, or another owner (Unix). Windows has neither check here
+/// (its link count needs an unstable API); the no-follow open still holds.
+pub(crate) fn not_only_ours(meta: &std::fs::Metadata) -> Option<&'static str> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if meta.nlink() != 1 {
+            return Some("it has other hard links, so it may be someone else's file");
+        }
+        // SAFETY: geteuid cannot fail.
+        if meta.uid() != unsafe { libc::geteuid() } {
+            return Some("it belongs to another user");
+        }
+        None
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        None
+    }
+}
+
+// ---- Limits and processes ----
+
+/// Raises the soft limit on open files to the hard limit (Unix, as Go does
+/// at start) and returns the limit now in force. Windows has no such
+/// limit on sockets: a generous fixed figure sizes the connection limit.
+pub fn raise_fd_limit() -> u64 {
+    #[cfg(unix)]
+    {
+        match rlimit::increase_nofile_limit(u64::MAX) {
+            Ok(limit) => limit,
+            Err(_) => rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        65_536
+    }
+}
+
+/// A process's resident memory and CPU time, as `bench --server-pid`
+/// samples them.
+#[derive(Clone, Copy, Debug)]
+pub struct ProcessSample {
+    /// Resident memory, bytes.
+    pub rss: u64,
+    /// User plus system CPU time, nanoseconds.
+    pub cpu_ns: u64,
+}
+
+/// True where [`sample_process`] works (Linux: /proc).
+pub fn can_sample_processes() -> bool {
+    cfg!(target_os = "linux")
+}
+
+/// Samples `pid` (Linux: /proc/PID/status and stat).
+pub fn sample_process(pid: u32) -> Result<ProcessSample, String> {
+    #[cfg(target_os = "linux")]
+    {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .map_err(|e| format!("cannot read /proc/{pid}/status: {e} (is --server-pid right?)"))?;
+        let rss_kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .ok_or_else(|| format!("no VmRSS in /proc/{pid}/status"))?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map_err(|e| format!("cannot read /proc/{pid}/stat: {e}"))?;
+        // Fields after the command name, which is in parentheses and may
+        // hold spaces.
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        // utime and stime are fields 14 and 15 of stat, 12 and 13 after
+        // the name.
+        // SAFETY: sysconf has no preconditions.
+        let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) })
+            .unwrap_or(100)
+            .max(1);
+        Ok(ProcessSample {
+            rss: rss_kb * 1024,
+            cpu_ns: (ticks(11) + ticks(12)) * 1_000_000_000 / hz,
+        })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Err(format!(
+            "cannot sample process {pid}: --server-pid needs Linux's /proc"
+        ))
+    }
+}
+
 /// `net.ipv4.tcp_migrate_req` (Linux, per network namespace): whether
 /// connections still waiting in the accept queue of a listener that
 /// closes move to another listener of its reuse-port group (true) or are

@@ -2,6 +2,8 @@
 //! processes, exit codes and error messages. Tests against outside peers
 //! (python3, nc, setpriv) are in `peers.rs`, the peer tier.
 
+#![cfg(unix)] // Unix signals, /proc, sockets passed by descriptor (pre_exec)
+
 mod common;
 
 use std::io::{Read, Write};

@@ -5,6 +5,8 @@
 //! cluster is at hand to apply them. (deploy/haproxy.cfg is run for real
 //! in tests/haproxy_peers.rs.)
 
+#![cfg(unix)] // the peers are Debian programs, driven with Unix signals
+
 mod common;
 
 use std::path::{Path, PathBuf};

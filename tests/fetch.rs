@@ -7,7 +7,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -808,11 +808,14 @@ fn ipv6_literal_url() {
 fn read_timeout_when_the_server_says_nothing() {
     let server = Script::bind().serve(vec![Reply::bytes("").hold(PATIENCE)]);
     let run = fetch(&["--read-timeout", "300ms", &server.url("/f")]);
-    assert_failed(
-        &run,
-        &server,
-        7,
-        "waiting for data from the server timed out after 300ms",
+    // The per-read and the whole-head bounds are both 300 ms here: either
+    // may fire first (under load each did), and either says so.
+    assert_failed(&run, &server, 7, "timed out after 300ms");
+    assert!(
+        run.stderr.contains("waiting for data from the server")
+            || run.stderr.contains("waiting for the response head"),
+        "{}",
+        run.stderr
     );
 }
 
@@ -959,6 +962,7 @@ fn hostile_paths_never_leave_the_directory() {
 }
 
 #[test]
+#[cfg(unix)] // Unix symlinks and hard links
 fn existing_files_need_force_and_symlinks_are_not_followed() {
     let dir = tempfile::tempdir().unwrap();
     let victim = dir.path().join("victim");
@@ -983,7 +987,7 @@ fn existing_files_need_force_and_symlinks_are_not_followed() {
         Some(&b"keep"[..]),
         "the link target is untouched"
     );
-    assert!(!Path::new(&run.dir.path().join("f")).is_symlink());
+    assert!(!run.dir.path().join("f").is_symlink());
 }
 
 #[test]
@@ -1110,6 +1114,7 @@ fn a_part_file_that_is_there_is_never_written_through() {
 }
 
 #[test]
+#[cfg(unix)] // Unix symlinks and hard links
 fn a_part_file_swapped_during_the_download_does_not_land() {
     // The body comes in two halves a moment apart; meanwhile f.part is
     // replaced by a symlink to a victim. What lands under f must be the
@@ -1333,6 +1338,7 @@ fn continue_publishes_a_part_that_was_already_complete() {
 }
 
 #[test]
+#[cfg(unix)] // Unix symlinks and hard links
 fn continue_never_writes_through_a_linked_part() {
     let server = Script::bind().serve(vec![]);
     for (how, says) in [
@@ -1372,6 +1378,7 @@ fn continue_needs_a_file() {
 }
 
 #[test]
+#[cfg(unix)] // a real SIGINT
 fn ctrl_c_keeps_the_part_and_says_how_to_continue() {
     let server = Script::bind().serve(vec![
         cut_at_400("ETag: \"v1\"\r\n").hold(Duration::from_secs(20)),

@@ -5,6 +5,8 @@
 //! close_notify. nginx, openssl, curl and python3 are installed by the
 //! README's test command (scripts/test.sh).
 
+#![cfg(unix)] // the peers are Debian programs, driven with Unix signals
+
 mod common;
 
 use std::path::{Path, PathBuf};

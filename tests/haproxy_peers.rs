@@ -3,6 +3,8 @@
 //! checks that send a PROXY LOCAL header and read the welcome. Loopback
 //! only; every process is ours and is stopped by pid.
 
+#![cfg(unix)] // the peers are Debian programs, driven with Unix signals
+
 mod common;
 
 use std::path::Path;

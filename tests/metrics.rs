@@ -116,6 +116,7 @@ fn the_endpoint_answers_only_get_metrics() {
 }
 
 #[test]
+#[cfg(unix)] // a real SIGTERM
 fn ready_turns_503_when_a_shutdown_begins() {
     let server = common::Proc::serve(&[
         "--bind",

@@ -6,6 +6,8 @@
 //! missing program, when a peer is not there. `cargo test` alone runs the
 //! hermetic tier without them.
 
+#![cfg(unix)] // the peers are Debian programs, driven with Unix signals
+
 mod common;
 
 use std::io::Write;

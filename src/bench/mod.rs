@@ -437,6 +437,12 @@ fn check(opts: &Options) -> Result<(), Error> {
     if opts.connections == 0 {
         return usage("--connections must be at least 1");
     }
+    if opts.server_pid.is_some() && !crate::sys::can_sample_processes() {
+        return usage(
+            "--server-pid is not available on this platform: sampling another process needs \
+             Linux's /proc",
+        );
+    }
     if opts.framing == ClientFraming::Chunk && opts.scenario == Scenario::Pipeline && opts.depth > 1
     {
         return usage(

@@ -312,44 +312,12 @@ fn micros(us: f64) -> String {
     }
 }
 
-/// A snapshot of another process, from /proc.
-#[derive(Debug, Clone, Copy)]
-pub struct ProcSample {
-    /// Resident memory in bytes.
-    pub rss: u64,
-    /// User plus system CPU time in nanoseconds.
-    pub cpu_ns: u64,
-}
+/// A snapshot of another process (`sys::sample_process`).
+pub type ProcSample = crate::sys::ProcessSample;
 
-/// Reads RSS and CPU time of `pid` from /proc.
+/// Reads RSS and CPU time of `pid` (Linux only; elsewhere an error).
 pub fn sample_process(pid: u32) -> Result<ProcSample, String> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .map_err(|e| format!("cannot read /proc/{pid}/status: {e} (is --server-pid right?)"))?;
-    let rss_kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .ok_or_else(|| format!("no VmRSS in /proc/{pid}/status"))?;
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map_err(|e| format!("cannot read /proc/{pid}/stat: {e}"))?;
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name.
-    // SAFETY: sysconf has no preconditions.
-    let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) })
-        .unwrap_or(100)
-        .max(1);
-    Ok(ProcSample {
-        rss: rss_kb * 1024,
-        cpu_ns: (ticks(11) + ticks(12)) * 1_000_000_000 / hz,
-    })
+    crate::sys::sample_process(pid)
 }
 
 #[cfg(test)]

@@ -266,15 +266,9 @@ impl Plan {
 /// someone else's file). With `force` an existing name is unlinked first,
 /// which leaves whatever it pointed to alone.
 fn create_part(part: &Path, force: bool) -> Result<File, Error> {
-    use std::os::unix::fs::OpenOptionsExt;
     let create = || {
         // Readable too: if the name is swapped, the data is copied out.
-        OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(part)
+        crate::sys::no_follow(OpenOptions::new().read(true).write(true).create_new(true)).open(part)
     };
     match create() {
         Ok(file) => Ok(file),
@@ -292,13 +286,8 @@ fn create_part(part: &Path, force: bool) -> Result<File, Error> {
 /// then replaces it): for when the `.part` name no longer names our file.
 fn publish_copy(file: &File, target: &Path, force: bool) -> Result<(), Error> {
     use std::io::{Seek, SeekFrom};
-    use std::os::unix::fs::OpenOptionsExt;
     let fresh = |path: &Path| {
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(path)
+        crate::sys::no_follow(OpenOptions::new().write(true).create_new(true)).open(path)
     };
     let path = if force {
         let mut name = target.as_os_str().to_owned();
@@ -332,15 +321,7 @@ fn part_exists(part: &Path) -> Error {
 /// True when `path` still names `file` (the same inode), not something put
 /// in its place.
 fn still_ours(path: &Path, file: &File) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (fs::symlink_metadata(path), file.metadata()) {
-        (Ok(at_path), Ok(ours)) => {
-            at_path.file_type().is_file()
-                && at_path.dev() == ours.dev()
-                && at_path.ino() == ours.ino()
-        }
-        _ => false,
-    }
+    crate::sys::names_file(path, file)
 }
 
 fn file_error(what: &str, path: &Path, e: io::Error) -> Error {

@@ -143,7 +143,7 @@ impl Resume {
         let file = match open_nofollow(part, true) {
             Ok(file) => file,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            Err(e) if crate::sys::is_link_refusal(&e) => {
                 return Err(not_ours(part, "it is a symbolic link"));
             }
             Err(e) => return Err(file_error("cannot open", part, e)),
@@ -190,40 +190,22 @@ pub fn unsatisfied_length(head: &Head) -> Option<u64> {
 }
 
 fn open_nofollow(path: &Path, write: bool) -> io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    OpenOptions::new()
-        .read(true)
-        .write(write)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
+    crate::sys::no_follow(OpenOptions::new().read(true).write(write)).open(path)
 }
 
 fn new_file(path: &Path) -> io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
+    crate::sys::no_follow(OpenOptions::new().write(true).create_new(true)).open(path)
 }
 
 /// A part file may be continued only if nobody else's data is behind it.
 fn check_ours(part: &Path, meta: &fs::Metadata) -> Result<(), Error> {
-    use std::os::unix::fs::MetadataExt;
     if !meta.is_file() {
         return Err(not_ours(part, "it is not a regular file"));
     }
-    if meta.nlink() != 1 {
-        return Err(not_ours(
-            part,
-            "it has other hard links, so it may be someone else's file",
-        ));
+    match crate::sys::not_only_ours(meta) {
+        Some(why) => Err(not_ours(part, why)),
+        None => Ok(()),
     }
-    // SAFETY: geteuid cannot fail.
-    if meta.uid() != unsafe { libc::geteuid() } {
-        return Err(not_ours(part, "it belongs to another user"));
-    }
-    Ok(())
 }
 
 fn not_ours(part: &Path, why: &str) -> Error {

@@ -138,6 +138,7 @@ impl Proc {
     }
 
     /// Sends a signal to the child we started, by its pid.
+    #[cfg(unix)]
     pub fn signal(&self, sig: i32) {
         // SAFETY: kill(2) on our own child's pid.
         unsafe {

@@ -143,13 +143,10 @@ fn stop(child: &mut Child, shown: usize) {
     if shown >= 2 {
         say("demo", "stopping the server the way Ctrl+C does");
     }
-    let Ok(pid) = libc::pid_t::try_from(child.id()) else {
+    if !crate::signals::ask_to_stop(child) {
         let _ = child.kill();
+        let _ = child.wait();
         return;
-    };
-    // SAFETY: kill(2) on the pid of a child we spawned and have not reaped.
-    unsafe {
-        libc::kill(pid, libc::SIGTERM);
     }
     let deadline = Instant::now() + CHILD_TIMEOUT;
     while Instant::now() < deadline {

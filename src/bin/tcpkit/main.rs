@@ -9,12 +9,12 @@ mod commands;
 mod demo;
 mod exit;
 mod logging;
+mod signals;
 mod values;
 
 use std::process::ExitCode;
 
-use tokio::signal::unix::{Signal, SignalKind, signal};
-use tracing::{info, warn};
+use tracing::info;
 
 use clap::Parser;
 use cli::Cli;
@@ -48,53 +48,11 @@ fn main() -> ExitCode {
     }
 }
 
-/// Ctrl+C (SIGINT) and SIGTERM, watched from the moment this is made:
-/// registering only when first awaited would leave a window in which a
-/// signal still has its default effect and kills the process at once
-/// (a supervisor's SIGTERM right after start).
-struct Signals {
-    int: Option<Signal>,
-    term: Option<Signal>,
-}
-
-impl Signals {
-    /// Starts watching; must run inside the runtime.
-    fn watch() -> Signals {
-        let watch = |kind: SignalKind, name: &str| match signal(kind) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                warn!("cannot watch {name} ({e})");
-                None
-            }
-        };
-        Signals {
-            int: watch(SignalKind::interrupt(), "Ctrl+C"),
-            term: watch(SignalKind::terminate(), "SIGTERM"),
-        }
-    }
-
-    /// The next Ctrl+C or SIGTERM (never, if neither could be watched).
-    async fn next(&mut self) {
-        async fn one(s: &mut Option<Signal>) {
-            match s {
-                Some(s) => {
-                    s.recv().await;
-                }
-                None => std::future::pending::<()>().await,
-            }
-        }
-        tokio::select! {
-            () = one(&mut self.int) => {}
-            () = one(&mut self.term) => {}
-        }
-    }
-}
-
 /// Completes at the first Ctrl+C or SIGTERM; a second one exits at once.
 /// Watching starts when this is called (inside the runtime), not when the
 /// future is first polled.
 pub(crate) fn shutdown_signal() -> impl Future<Output = ()> {
-    let mut signals = Signals::watch();
+    let mut signals = signals::Signals::watch();
     async move {
         signals.next().await;
         info!("Signal received: finishing open connections (signal again to stop at once).");
@@ -109,6 +67,6 @@ pub(crate) fn shutdown_signal() -> impl Future<Output = ()> {
 /// Completes at the first Ctrl+C or SIGTERM: for work that stops cleanly
 /// and says what it kept (`fetch`). Watching starts when this is called.
 pub(crate) fn interrupted() -> impl Future<Output = ()> {
-    let mut signals = Signals::watch();
+    let mut signals = signals::Signals::watch();
     async move { signals.next().await }
 }

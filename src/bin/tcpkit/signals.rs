@@ -1,0 +1,103 @@
+//! The process's signals, in one place per platform: what stops `serve`
+//! and `fetch` (Ctrl+C and SIGTERM on Unix; Ctrl+C and Ctrl+Break on
+//! Windows, which has no SIGTERM), and how `demo` asks its server child to
+//! stop the same way.
+
+use std::process::Child;
+
+use tracing::warn;
+
+/// The stop signals, watched from the moment this is made: registering
+/// only when first awaited would leave a window in which a signal still
+/// has its default effect and kills the process at once (a supervisor's
+/// SIGTERM right after start).
+pub struct Signals {
+    first: Option<Watch>,
+    second: Option<Watch>,
+}
+
+#[cfg(unix)]
+type Watch = tokio::signal::unix::Signal;
+
+#[cfg(windows)]
+enum Watch {
+    CtrlC(tokio::signal::windows::CtrlC),
+    CtrlBreak(tokio::signal::windows::CtrlBreak),
+}
+
+#[cfg(windows)]
+impl Watch {
+    async fn recv(&mut self) -> Option<()> {
+        match self {
+            Watch::CtrlC(s) => s.recv().await,
+            Watch::CtrlBreak(s) => s.recv().await,
+        }
+    }
+}
+
+fn watched<T, E: std::fmt::Display>(made: Result<T, E>, name: &str) -> Option<T> {
+    match made {
+        Ok(s) => Some(s),
+        Err(e) => {
+            warn!("cannot watch {name} ({e})");
+            None
+        }
+    }
+}
+
+impl Signals {
+    /// Starts watching; must run inside the runtime.
+    #[cfg(unix)]
+    pub fn watch() -> Signals {
+        use tokio::signal::unix::{SignalKind, signal};
+        Signals {
+            first: watched(signal(SignalKind::interrupt()), "Ctrl+C"),
+            second: watched(signal(SignalKind::terminate()), "SIGTERM"),
+        }
+    }
+
+    /// Starts watching; must run inside the runtime.
+    #[cfg(windows)]
+    pub fn watch() -> Signals {
+        use tokio::signal::windows::{ctrl_break, ctrl_c};
+        Signals {
+            first: watched(ctrl_c(), "Ctrl+C").map(Watch::CtrlC),
+            second: watched(ctrl_break(), "Ctrl+Break").map(Watch::CtrlBreak),
+        }
+    }
+
+    /// The next stop signal (never, if none could be watched).
+    pub async fn next(&mut self) {
+        async fn one(s: &mut Option<Watch>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        }
+        tokio::select! {
+            () = one(&mut self.first) => {}
+            () = one(&mut self.second) => {}
+        }
+    }
+}
+
+/// Asks a child of ours to stop as Ctrl+C would (SIGTERM, by its pid);
+/// false where that cannot be done (Windows: the caller ends it instead).
+pub fn ask_to_stop(child: &Child) -> bool {
+    #[cfg(unix)]
+    {
+        let Ok(pid) = libc::pid_t::try_from(child.id()) else {
+            return false;
+        };
+        // SAFETY: kill(2) on the pid of a child we spawned and have not
+        // reaped.
+        unsafe { libc::kill(pid, libc::SIGTERM) == 0 }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = child;
+        false
+    }
+}

@@ -39,6 +39,8 @@ command -v systemd-analyze >/dev/null || need+=(systemd)
 # The Windows cross-check (issue 13): mingw for ring's C code, and Rust's
 # target.
 command -v x86_64-w64-mingw32-gcc >/dev/null || need+=(gcc-mingw-w64-x86-64)
+# ... and running that build for real.
+command -v wine >/dev/null || need+=(wine64)
 if ((${#need[@]})); then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
@@ -51,5 +53,11 @@ fi
 rustup target list --installed | grep -qx x86_64-pc-windows-gnu \
   || rustup target add x86_64-pc-windows-gnu
 cargo clippy --target x86_64-pc-windows-gnu --all-targets -- -D warnings
+# The Windows binary, for tests/wine_peers.rs, with a stand-in for the
+# bcryptprimitives.dll that Debian's Wine 8 lacks (Rust's std needs its
+# ProcessPrng).
+cargo build --target x86_64-pc-windows-gnu --bin tcpkit
+x86_64-w64-mingw32-gcc -shared -O2 -o target/x86_64-pc-windows-gnu/debug/bcryptprimitives.dll \
+  tests/wine/bcryptprimitives.c -ladvapi32
 
 cargo test --workspace --all-targets --features peer-tests

@@ -1,0 +1,81 @@
+//! The Windows build run for real under Wine (Debian's wine64 8.0):
+//! serve.exe, talk.exe and bench.exe on loopback, against and alongside
+//! the Linux build. scripts/test.sh builds tcpkit.exe (and the stand-in
+//! bcryptprimitives.dll that Wine 8 lacks) before the tests run.
+
+#![cfg(unix)] // Wine runs on the Linux side
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::{Proc, free_port, require, stdout_of, talk};
+
+/// tcpkit.exe, built by scripts/test.sh.
+fn exe() -> PathBuf {
+    let exe = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target/x86_64-pc-windows-gnu/debug/tcpkit.exe");
+    assert!(
+        exe.exists(),
+        "{} is not built: run the README's test command (scripts/test.sh), which builds it",
+        exe.display()
+    );
+    exe
+}
+
+/// `wine tcpkit.exe ARGS`, quiet, in a Wine prefix of the test run's own.
+fn wine(args: &[&str]) -> Command {
+    require("wine");
+    let prefix = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/wineprefix");
+    let mut cmd = Command::new("wine");
+    cmd.arg(exe())
+        .args(args)
+        .env("WINEPREFIX", prefix)
+        .env("WINEDEBUG", "-all");
+    cmd
+}
+
+#[test]
+fn the_windows_build_serves_talks_and_benches_under_wine() {
+    let bind = format!("127.0.0.1:{}", free_port());
+    // Logs come on stderr, as on Linux; stopped by its pid when dropped.
+    let server = Proc::start(wine(&["--plain-logs", "serve", "--bind", &bind]), true);
+    let transcript = "Welcome!\nHello, Michael!\nHello, Tracy!\nHello, Sarah!\n";
+    // The Linux client against serve.exe...
+    let out = talk(&[&bind, "Michael", "Tracy", "Sarah"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout_of(&out), transcript);
+    // ... and talk.exe against it.
+    let out = wine(&["talk", &bind, "Michael", "Tracy", "Sarah"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout_of(&out), transcript, "{}", common::stderr_of(&out));
+    // bench.exe, briefly, every reply checked.
+    let out = wine(&[
+        "bench",
+        "pingpong",
+        &bind,
+        "-c",
+        "2",
+        "--duration",
+        "500ms",
+        "--warmup",
+        "0s",
+        "--json",
+    ])
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", common::stderr_of(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(common::num(&report, "done") > 0);
+    assert_eq!(common::num(&report, "errors"), 0);
+    // --server-pid needs /proc: refused on Windows with a usage error.
+    let out = wine(&["bench", "pingpong", &bind, "--server-pid", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr_of(&out));
+    assert!(common::stderr_of(&out).contains("--server-pid is not available on this platform"));
+    assert!(server.logged("Accept new connection from 127.0.0.1:"));
+}

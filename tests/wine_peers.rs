@@ -79,3 +79,64 @@ fn the_windows_build_serves_talks_and_benches_under_wine() {
     assert!(common::stderr_of(&out).contains("--server-pid is not available on this platform"));
     assert!(server.logged("Accept new connection from 127.0.0.1:"));
 }
+
+#[test]
+fn the_windows_build_downloads_safely_under_wine() {
+    // fetch.exe against Python's http.server: the part file made with
+    // Windows' no-follow open, published by name after the same-file
+    // check, and an existing file refused.
+    require("python3");
+    let www = tempfile::tempdir().unwrap();
+    let body: Vec<u8> = (0..300_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(www.path().join("blob.bin"), &body).unwrap();
+    let port = free_port();
+    let http = Proc::start(
+        {
+            let mut c = Command::new("python3");
+            c.args([
+                "-u",
+                "-c",
+                "import http.server, socketserver, sys\n\
+                 h = http.server.SimpleHTTPRequestHandler\n\
+                 s = socketserver.TCPServer(('127.0.0.1', int(sys.argv[1])), h)\n\
+                 print('Waiting for connection on 127.0.0.1:' + sys.argv[1] + '...', flush=True)\n\
+                 s.serve_forever()",
+            ])
+            .arg(port.to_string())
+            .current_dir(www.path());
+            c
+        },
+        false,
+    );
+    let out_dir = tempfile::tempdir().unwrap();
+    let url = format!("http://{}/blob.bin", http.addr);
+    let fetch = |dir: &std::path::Path| {
+        let mut cmd = wine(&["fetch", "-s", &url]);
+        cmd.current_dir(dir).output().unwrap()
+    };
+    let out = fetch(out_dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr_of(&out));
+    assert_eq!(
+        std::fs::read(out_dir.path().join("blob.bin")).unwrap(),
+        body
+    );
+    let left: Vec<_> = std::fs::read_dir(out_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(
+        left,
+        ["blob.bin"],
+        "the part file and its validator are gone"
+    );
+    let again = fetch(out_dir.path());
+    assert_eq!(
+        again.status.code(),
+        Some(13),
+        "{}",
+        common::stderr_of(&again)
+    );
+    assert!(common::stderr_of(&again).contains("blob.bin already exists"));
+}

@@ -78,6 +78,12 @@ fn the_windows_build_serves_talks_and_benches_under_wine() {
     assert_eq!(out.status.code(), Some(2), "{}", common::stderr_of(&out));
     assert!(common::stderr_of(&out).contains("--server-pid is not available on this platform"));
     assert!(server.logged("Accept new connection from 127.0.0.1:"));
+    // Wine turns SIGINT into a console Ctrl+C: the Windows signal path
+    // stops the server gracefully.
+    let mut server = server;
+    server.signal(libc::SIGINT);
+    assert_eq!(server.wait(), Some(0), "{}", server.log());
+    assert!(server.logged("Server stopped."));
 }
 
 #[test]

@@ -88,6 +88,9 @@ pub enum Error {
         /// The process that holds it, when the system says (Linux, and a
         /// process we may look into).
         holder: Option<crate::Holder>,
+        /// The flag that named the address, for the hint (`--bind`; see
+        /// [`Error::named_by`]).
+        flag: &'static str,
     },
 
     /// `bind` failed for lack of privileges.
@@ -242,13 +245,23 @@ impl Error {
             Error::Connect { hint, .. } | Error::Tls { hint, .. } => hint.as_str().into(),
             Error::AddrInUse {
                 holder: Some(holder),
+                flag,
                 ..
-            } => format!(" ({holder} holds it: stop it, or choose another address with --bind)")
+            } => format!(" ({holder} holds it: stop it, or choose another address with {flag})")
                 .into(),
-            Error::AddrInUse { holder: None, .. } => {
-                " (another program holds it: choose another address with --bind)".into()
-            }
+            Error::AddrInUse {
+                holder: None, flag, ..
+            } => format!(" (another program holds it: choose another address with {flag})").into(),
             _ => "".into(),
+        }
+    }
+
+    /// Says which flag named the address of a listen that failed, so the
+    /// hint points at it (`serve --metrics`, `--agent`); `--bind` otherwise.
+    pub fn named_by(self, flag: &'static str) -> Error {
+        match self {
+            Error::AddrInUse { addr, holder, .. } => Error::AddrInUse { addr, holder, flag },
+            other => other,
         }
     }
 

@@ -13,6 +13,8 @@
 //! - [`fetch`]: `tcpkit fetch`, the tutorial's web client done correctly.
 //! - [`bench`](mod@bench): `tcpkit bench`, the load generator that checks every reply.
 //! - [`net`]: resolving `HOST:PORT`, listening with a backlog, connecting.
+//!   What differs by operating system is kept in one private module,
+//!   `sys`.
 //! - [`term`]: a writer that makes a peer's bytes safe to show on a terminal.
 //! - [`wire`]: the pure codecs (the `tcpkit-wire` crate), re-exported.
 

@@ -1,5 +1,7 @@
 //! Socket helpers shared by every command: parse and resolve `HOST:PORT`,
-//! listen with a chosen backlog, connect with a timeout, raise the fd limit.
+//! listen with a chosen backlog (and SO_REUSEPORT), connect with a timeout
+//! or from a chosen source address, write a PROXY header, and (from
+//! `sys`) raise the fd limit and take sockets a service manager passed.
 //!
 //! std's `TcpListener::bind` always asks for a backlog of 128, which loses
 //! connections when a thousand clients arrive at once; socket2 lets us choose.
@@ -14,17 +16,6 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::error::Error;
 pub use crate::sys::{inherited_listeners, raise_fd_limit, tcp_migrate_req};
 
-/// The PROXY protocol header a load balancer would send ahead of this
-/// connection's bytes: our side as the client, the server as the
-/// destination (`talk --send-proxy`, `bench --send-proxy`).
-pub fn proxy_header(
-    version: tcpkit_wire::proxy::Version,
-    local: io::Result<SocketAddr>,
-    peer: io::Result<SocketAddr>,
-) -> io::Result<Vec<u8>> {
-    Ok(tcpkit_wire::proxy::encode(version, local?, peer?))
-}
-
 #[cfg(unix)]
 fn set_reuse_port(socket: &Socket) -> io::Result<()> {
     socket.set_reuse_port(true)
@@ -36,6 +27,27 @@ fn set_reuse_port(_: &Socket) -> io::Result<()> {
         io::ErrorKind::Unsupported,
         "--reuse-port needs SO_REUSEPORT, which this system does not have",
     ))
+}
+
+/// The PROXY protocol header a load balancer would send ahead of this
+/// connection's bytes: our side as the client, the server as the
+/// destination (`talk --send-proxy`, `bench --send-proxy`).
+pub fn proxy_header(
+    version: tcpkit_wire::proxy::Version,
+    local: io::Result<SocketAddr>,
+    peer: io::Result<SocketAddr>,
+) -> io::Result<Vec<u8>> {
+    Ok(tcpkit_wire::proxy::encode(version, local?, peer?))
+}
+
+/// Writes that header first on a blocking connection.
+pub fn send_proxy_header(
+    stream: &mut TcpStream,
+    version: tcpkit_wire::proxy::Version,
+) -> io::Result<()> {
+    use std::io::Write;
+    let header = proxy_header(version, stream.local_addr(), stream.peer_addr())?;
+    stream.write_all(&header)
 }
 
 /// Connects to `addr` from the local address `source` (any free port),
@@ -195,6 +207,7 @@ pub fn listen_with(
             io::ErrorKind::AddrInUse => Error::AddrInUse {
                 addr,
                 holder: crate::sys::listener_of(addr),
+                flag: "--bind",
             },
             io::ErrorKind::PermissionDenied => Error::PermissionDenied { addr },
             io::ErrorKind::AddrNotAvailable => Error::Address {

@@ -1,11 +1,19 @@
-//! What only the operating system can do or tell: which process holds a
-//! listening port (for the "address already in use" error), and linking
-//! an open file under a new name (for fetch's safe publish). Linux answers
-//! through /proc: the socket's inode in /proc/net/tcp and tcp6, then the
-//! process whose /proc/PID/fd links to it; `linkat` of /proc/self/fd/N.
-//! Elsewhere, and for processes we may not look into, the holder is
-//! "unknown" (the error keeps a neutral hint) and linking is unsupported
-//! (fetch publishes by name after checking it).
+//! What only the operating system can do or tell, one named function per
+//! concern, so platform differences live here and nowhere else:
+//! - which process holds a listening port (for the "address already in
+//!   use" error), and linking an open file under a new name (for fetch's
+//!   safe publish). Linux answers through /proc: the socket's inode in
+//!   /proc/net/tcp and tcp6, then the process whose /proc/PID/fd links to
+//!   it; `linkat` of /proc/self/fd/N. Elsewhere, and for processes we may
+//!   not look into, the holder is "unknown" (the error keeps a neutral
+//!   hint) and linking is unsupported (fetch publishes by name after
+//!   checking it);
+//! - opening files without following links, and telling whether a file
+//!   may be someone else's (fetch's part files);
+//! - the open-file limit, and sampling another process's memory and CPU
+//!   (`bench --server-pid`, Linux only);
+//! - the listening sockets a service manager passes (`LISTEN_FDS`) and
+//!   Linux's `tcp_migrate_req` setting (`serve --reuse-port`).
 
 use std::fmt;
 use std::net::SocketAddr;

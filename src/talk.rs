@@ -93,9 +93,7 @@ fn connect(opts: &TalkOptions) -> Result<TcpStream, Error> {
     let addrs = net::resolve(&opts.addr, opts.family)?;
     let mut stream = net::connect(&opts.addr, &addrs, opts.connect_timeout)?;
     if let Some(version) = opts.send_proxy {
-        let sent = net::proxy_header(version, stream.local_addr(), stream.peer_addr())
-            .and_then(|header| stream.write_all(&header));
-        sent.map_err(|e| Error::Protocol {
+        net::send_proxy_header(&mut stream, version).map_err(|e| Error::Protocol {
             message: format!("cannot send the PROXY header to {}", opts.addr),
             source: Some(e),
         })?;

@@ -137,3 +137,22 @@ fn ready_turns_503_when_a_shutdown_begins() {
     assert_eq!(status, "HTTP/1.1 503 Service Unavailable");
     assert_eq!(body, "shutting down\n");
 }
+
+#[test]
+fn a_metrics_address_in_use_names_the_metrics_flag() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    for flag in ["--metrics", "--agent"] {
+        let out = std::process::Command::new(common::tcpkit())
+            .args(["serve", "--bind", "127.0.0.1:0", flag, &addr])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(4), "{flag}");
+        let said = common::stderr_of(&out);
+        assert!(
+            said.contains("address already in use")
+                && said.contains(&format!("choose another address with {flag})")),
+            "{said}"
+        );
+    }
+}

@@ -265,3 +265,28 @@ fn proxy_flags_need_each_other() {
     assert_eq!(out.status.code(), Some(2));
     assert!(common::stderr_of(&out).contains("is not an address or a network"));
 }
+
+#[test]
+fn proxy_timeout_zero_waits_for_a_slow_header() {
+    // 0 turns the bound off, as for the other timeouts: a header whose
+    // second half comes 1.3 s later (past the 1 s the other tests use) is
+    // still taken.
+    let server = Proc::serve(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--proxy-protocol",
+        "v1",
+        "--proxy-from",
+        "127.0.0.1",
+        "--proxy-timeout",
+        "0",
+    ]);
+    let header = proxy::encode(Version::V1, client(9), server.addr);
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream.write_all(&header[..10]).unwrap();
+    thread::sleep(Duration::from_millis(1300));
+    assert!(nothing_yet(&stream));
+    stream.write_all(&header[10..]).unwrap();
+    let mut c = LineClient::from(stream);
+    assert_eq!(c.line(), "Welcome!\n");
+}

@@ -4,7 +4,9 @@
 //!
 //! Plain blocking sockets, opened one after another: the point is how the
 //! server holds idle connections, not how fast we can open them, and one
-//! connect at a time never overruns a small listen backlog.
+//! connect at a time never overruns a small listen backlog. `--source`
+//! spreads the connections over several local addresses, each with its
+//! own ephemeral ports, for more of them than one address allows.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -123,8 +125,7 @@ fn open_from(
     })?;
     let _ = stream.set_nodelay(true);
     if let Some(version) = opts.send_proxy {
-        crate::net::proxy_header(version, stream.local_addr(), stream.peer_addr())
-            .and_then(|header| stream.write_all(&header))
+        crate::net::send_proxy_header(&mut stream, version)
             .map_err(|e| format!("cannot send the PROXY header: {e}"))?;
     }
     stream

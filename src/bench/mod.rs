@@ -354,9 +354,7 @@ fn preflight(opts: &Options, spec: &str, addr: SocketAddr) -> Result<(), Error> 
     let mut stream = crate::net::connect(spec, &[addr], opts.connect_timeout)?;
     let script = flow::script_for(opts, 0);
     if let Some(version) = opts.send_proxy {
-        use std::io::Write;
-        crate::net::proxy_header(version, stream.local_addr(), stream.peer_addr())
-            .and_then(|header| stream.write_all(&header))
+        crate::net::send_proxy_header(&mut stream, version)
             .map_err(|e| Error::BenchFailed(format!("cannot send the PROXY header: {e}")))?;
     }
     let wrong = |e: String| {

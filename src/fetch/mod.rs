@@ -13,6 +13,7 @@
 //! - `tls`: rustls configuration (webpki roots, `--cacert`, `--insecure`).
 //! - `body`: copying the body by its framing.
 //! - `output`: safe file names, `.part` files, stdout, the progress bar.
+//! - `resume`: `-C`, continuing a `.part` file with Range and If-Range.
 //!
 //! The response head and the chunked coding are pure codecs in
 //! [`tcpkit_wire::head`] and [`tcpkit_wire::chunked`]. [`run`] does a whole

@@ -312,14 +312,14 @@ impl Connection {
     }
 
     /// Reads a PROXY protocol header, as the first bytes of the
-    /// connection, within `limit`: who the client is, and what came after
+    /// connection, within `limit` (`None`: no bound): who the client is, and what came after
     /// the header (the client's first bytes, for the decoder). Reads in
     /// small pieces, so a header that arrives a byte at a time is waited
     /// for, and nothing is answered before it is whole.
     pub(super) async fn read_proxy_header(
         &mut self,
         versions: proxy::Versions,
-        limit: Duration,
+        limit: Option<Duration>,
     ) -> Result<(proxy::Origin, Vec<u8>), NoHeader> {
         let mut got = Vec::with_capacity(256);
         let read = async {
@@ -343,9 +343,9 @@ impl Connection {
                 }
             }
         };
-        tokio::time::timeout(limit, read)
+        crate::net::within(limit, read)
             .await
-            .unwrap_or(Err(NoHeader::TimedOut(limit)))
+            .unwrap_or(Err(NoHeader::TimedOut(limit.unwrap_or_default())))
     }
 
     /// Bytes held of a message whose end has not come yet.

@@ -284,7 +284,8 @@ impl Handler {
     /// first (nothing is sent before it), then the welcome, then answers to
     /// whatever came after the header in the same reads.
     async fn open_behind_proxy(&mut self) -> Option<Ending> {
-        let policy = self.shared.proxy.clone()?;
+        let shared = self.shared.clone();
+        let policy = shared.proxy.as_ref()?;
         let balancer = self.peer;
         let (origin, first) = match self
             .conn
@@ -440,6 +441,15 @@ impl Handler {
         }
     }
 
+    /// Counts what one read (or a part of one) did: for the log line's
+    /// message count, and per read for `--metrics`.
+    fn count(&mut self, bytes_in: usize, replies: usize, bytes_out: usize) {
+        self.messages += replies as u64;
+        if let Some(metrics) = &self.shared.metrics {
+            metrics.read(bytes_in, replies, bytes_out);
+        }
+    }
+
     /// Brings what the unfinished message holds from the server's budget up
     /// to date; false when it grew and the budget has no room.
     fn budget_unfinished(&mut self) -> bool {
@@ -448,13 +458,18 @@ impl Handler {
         if now == before {
             return true;
         }
+        // An unfinished line of 4 GiB or more (a --max-message that large)
+        // is refused like one the budget has no room for: the count is a
+        // u32 to keep every connection's state small.
+        let Ok(now_u32) = u32::try_from(now) else {
+            return false;
+        };
         if now < before {
             self.shared.budget.give(before - now);
         } else if !self.shared.budget.take(now - before) {
             return false;
         }
-        // A line is at most --max-message + 1 bytes long, far below 4 GiB.
-        self.budgeted = u32::try_from(now).unwrap_or(u32::MAX);
+        self.budgeted = now_u32;
         true
     }
 
@@ -476,11 +491,8 @@ impl Handler {
                 unsent,
                 rest,
             }) => {
-                self.messages += replies as u64;
+                self.count(bytes_in, replies, bytes_out);
                 self.answered = replies > 0;
-                if let Some(metrics) = &self.shared.metrics {
-                    metrics.read(bytes_in, replies, bytes_out);
-                }
                 if unsent.is_empty() {
                     return Answer::Done(end.map(Ending::from));
                 }
@@ -495,9 +507,7 @@ impl Handler {
             }
             Ok(Exchange::Held(input)) => Answer::Later(Box::pin(async move {
                 let kill = self.shared.kill.clone();
-                if let Some(metrics) = &self.shared.metrics {
-                    metrics.read(input.len(), 0, 0);
-                }
+                self.count(input.len(), 0, 0);
                 if std::mem::take(&mut self.check_first) && proxy::looks_like_header(&input) {
                     if let Some(metrics) = &self.shared.metrics {
                         metrics.sent(UNTRUSTED_HEADER.len());
@@ -549,10 +559,7 @@ impl Handler {
                 .conn
                 .answer_more(&self.shared.settings, &rest[pos..], &mut unsent);
             pos += progress.consumed;
-            self.messages += progress.replies as u64;
-            if let Some(metrics) = &self.shared.metrics {
-                metrics.read(0, progress.replies, unsent.len());
-            }
+            self.count(0, progress.replies, unsent.len());
             self.answered |= progress.replies > 0;
             if let Some(close) = progress.close {
                 if let Err(e) = self.conn.send(&unsent, self.shared.write_timeout).await {
@@ -602,11 +609,8 @@ impl Handler {
             }
             if progress.replies > 0 {
                 tokio::time::sleep(delay).await;
-                self.messages += 1;
+                self.count(0, 1, out.len());
                 self.answered = true;
-                if let Some(metrics) = &self.shared.metrics {
-                    metrics.read(0, 1, out.len());
-                }
             }
             if let Err(e) = self.conn.send(&out, self.shared.write_timeout).await {
                 return Some(e.into());
@@ -637,10 +641,7 @@ impl Handler {
                     unsent,
                     rest,
                 }) => {
-                    self.messages += replies as u64;
-                    if let Some(metrics) = &self.shared.metrics {
-                        metrics.read(bytes_in, replies, bytes_out);
-                    }
+                    self.count(bytes_in, replies, bytes_out);
                     if let Some(ending) = self.answer_stuck(unsent, rest, end).await {
                         return ending;
                     }

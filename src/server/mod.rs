@@ -10,6 +10,12 @@
 //! a [`CancellationToken`] the handlers watch, wait for the [`TaskTracker`]
 //! up to a grace period, then drop whatever is left. Idle timeouts come
 //! from one shared coarse clock (`IdleClock`), not a timer per connection.
+//!
+//! Around that core: `Budget` bounds what all connections together buffer
+//! (`--max-buffered`); [`ProxyPolicy`] says who may send a PROXY header;
+//! [`metrics`] keeps the counters and serves `/metrics` and `/ready`;
+//! [`agent`] answers HAProxy's agent check and carries the drain's state
+//! ([`Config::drain`]); `side` holds what those two small listeners share.
 
 pub mod agent;
 mod conn;
@@ -110,8 +116,8 @@ pub struct ProxyPolicy {
     pub versions: tcpkit_wire::proxy::Versions,
     /// The load balancers' addresses (`--proxy-from`).
     pub trusted: Vec<ipnet::IpNet>,
-    /// How long the whole header may take to arrive.
-    pub timeout: Duration,
+    /// How long the whole header may take to arrive (`None`: no bound).
+    pub timeout: Option<Duration>,
 }
 
 impl ProxyPolicy {

@@ -370,9 +370,9 @@ pub struct ServeArgs {
     pub metrics: Option<String>,
 
     /// How long a load balancer may take to send the whole header before
-    /// the connection is closed.
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = values::duration, allow_negative_numbers = true)]
-    pub proxy_timeout: Duration,
+    /// the connection is closed (0: no bound).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = values::limit, allow_negative_numbers = true)]
+    pub proxy_timeout: Limit,
 }
 
 #[derive(Debug, Args)]

@@ -59,7 +59,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         proxy: args.proxy_protocol.map(|versions| server::ProxyPolicy {
             versions: versions.into(),
             trusted: args.proxy_from.clone(),
-            timeout: args.proxy_timeout,
+            timeout: args.proxy_timeout.0,
         }),
         metrics: args.metrics.as_ref().map(|_| Default::default()),
         drain: args.drain.unwrap_or(if args.agent.is_some() {
@@ -116,8 +116,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         let stop_metrics = tokio_util::sync::CancellationToken::new();
         if let (Some(addr), Some(metrics)) = (metrics_at, config.metrics.clone()) {
-            let listener = TcpListener::from_std(net::listen(addr, args.backlog)?)
-                .with_context(|| format!("cannot listen on {addr}"))?;
+            let listener = TcpListener::from_std(
+                net::listen(addr, args.backlog).map_err(|e| e.named_by("--metrics"))?,
+            )
+            .with_context(|| format!("cannot listen on {addr}"))?;
             tokio::spawn(server::metrics::serve(
                 listener,
                 metrics,
@@ -126,8 +128,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ));
         }
         if let Some(addr) = agent_at {
-            let listener = TcpListener::from_std(net::listen(addr, args.backlog)?)
-                .with_context(|| format!("cannot listen on {addr}"))?;
+            let listener = TcpListener::from_std(
+                net::listen(addr, args.backlog).map_err(|e| e.named_by("--agent"))?,
+            )
+            .with_context(|| format!("cannot listen on {addr}"))?;
             let health = config.health.clone();
             tokio::spawn(server::agent::serve(listener, health, stop_metrics.clone()));
         }

@@ -257,15 +257,24 @@ async fn transfer(
         }
         // --read-timeout bounds the whole head too: a server that sends a
         // line every few seconds must not hold us forever.
-        let head = within(
+        let head_timeout = || Error::Timeout {
+            what: "waiting for the response head".into(),
+            after: opts.read_timeout.unwrap_or_default(),
+        };
+        let head = match within(
             opts.read_timeout,
             read_final_head(&mut conn, &opts.limits, heads),
         )
         .await
-        .ok_or_else(|| Error::Timeout {
-            what: "waiting for the response head".into(),
-            after: opts.read_timeout.unwrap_or_default(),
-        })??;
+        {
+            None => return Err(head_timeout().into()),
+            // Each read inside has the same bound: when it is the one that
+            // fires, say it the same way (the two race when nothing comes).
+            Some(Err(e)) if crate::ErrorKind::of(&e) == Some(crate::ErrorKind::Timeout) => {
+                return Err(head_timeout().into());
+            }
+            Some(result) => result?,
+        };
         if opts.follow
             && head.is_redirect()
             && let Some(location) = head.value("location")

@@ -15,6 +15,7 @@
 //! - [`net`]: resolving `HOST:PORT`, listening with a backlog, connecting.
 //!   What differs by operating system is kept in one private module,
 //!   `sys`.
+//! - [`tls`]: client trust and the server's certificate, for every command.
 //! - [`term`]: a writer that makes a peer's bytes safe to show on a terminal.
 //! - [`wire`]: the pure codecs (the `tcpkit-wire` crate), re-exported.
 
@@ -28,6 +29,7 @@ pub mod server;
 mod sys;
 pub mod talk;
 pub mod term;
+pub mod tls;
 
 pub use error::{Error, ErrorKind};
 pub use sys::Holder;

@@ -23,13 +23,14 @@
 //! `send_now`, `send`, `wait_for_input`, `exchange`, `decode` and
 //! `linger`, and only this type's methods use the stream (readiness,
 //! `read_now`, `write_now`, `write_all`, `shutdown`).
-//! - A TLS stream goes in there: the stream becomes an enum of plain TCP
-//!   and rustls's `ServerConnection` over the socket. `read_now` reads
-//!   ciphertext and hands out plaintext from rustls's reader, `write_now`
-//!   writes plaintext into rustls and flushes its records, and the
-//!   handshake runs in a constructor before the handler gets the
-//!   connection, so the welcome is sent after it with no change to the
-//!   handler.
+//! - TLS goes in there: beside the socket sits rustls's
+//!   `ServerConnection` (boxed, `None` over plain TCP). `read_now` hands
+//!   out plaintext from rustls, `write_now` gives it plaintext and flushes
+//!   its records, and [`Connection::start_tls`] runs the handshake before
+//!   the welcome; the I/O over rustls is in `tls.rs`. While ciphertext is
+//!   stuck in rustls, `write_now` takes nothing more, so the backpressure
+//!   below works over TLS too, and [`Connection::wait_for_input`] flushes
+//!   it when the socket can take it.
 //! - A PROXY-protocol preamble is read by a constructor too, through
 //!   `read_now` and before any byte reaches the decoder: the header
 //!   (parsed by the wire crate) gives the real client address the handler
@@ -43,6 +44,8 @@ use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
 
+use rustls::{ServerConfig, ServerConnection};
+use std::sync::Arc;
 use tcpkit_wire::Escaped;
 use tcpkit_wire::greeting::{Close, Decoder, Framing, Progress, Settings};
 use tcpkit_wire::proxy;
@@ -51,6 +54,8 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::sync::futures::Notified;
 use tracing::debug;
+
+use super::tls::{self, HandshakeError};
 
 /// The size of one read from a socket.
 const READ_SIZE: usize = 32 * 1024;
@@ -79,6 +84,8 @@ thread_local! {
 pub(super) struct Connection {
     /// The client's socket; touched only by the private I/O methods below.
     stream: TcpStream,
+    /// TLS over the socket, once [`Connection::start_tls`] has run.
+    tls: Option<Box<ServerConnection>>,
     /// Framing state: chunk or line, and any partial line.
     decoder: Decoder,
 }
@@ -176,13 +183,40 @@ impl Connection {
         let _ = stream.set_nodelay(true);
         Connection {
             stream,
+            tls: None,
             decoder: Decoder::new(framing),
         }
     }
 
+    /// Runs a TLS handshake, within `limit`, starting with `first` (bytes
+    /// already read, after a PROXY header); from then on every byte in and
+    /// out goes through TLS.
+    pub(super) async fn start_tls(
+        &mut self,
+        config: Arc<ServerConfig>,
+        first: &[u8],
+        limit: Option<Duration>,
+    ) -> Result<(), HandshakeError> {
+        self.tls = Some(tls::handshake(&self.stream, config, first, limit).await?);
+        Ok(())
+    }
+
+    /// The TLS version and cipher suite, once a handshake has run.
+    pub(super) fn tls_summary(&self) -> Option<String> {
+        let tls = self.tls.as_deref()?;
+        let version = tls.protocol_version()?;
+        let suite = tls.negotiated_cipher_suite()?;
+        let version = match version {
+            rustls::ProtocolVersion::TLSv1_3 => "TLS 1.3".to_string(),
+            rustls::ProtocolVersion::TLSv1_2 => "TLS 1.2".to_string(),
+            other => format!("{other:?}"),
+        };
+        Some(format!("{version}, {:?}", suite.suite()))
+    }
+
     /// Sends as much of `bytes` as the socket takes without waiting; the
     /// number sent. (The welcome nearly always fits at once.)
-    pub(super) fn send_now(&self, bytes: &[u8]) -> io::Result<usize> {
+    pub(super) fn send_now(&mut self, bytes: &[u8]) -> io::Result<usize> {
         self.write_now(bytes)
     }
 
@@ -193,10 +227,16 @@ impl Connection {
         bytes: &[u8],
         limit: Option<Duration>,
     ) -> Result<(), SendError> {
-        if bytes.is_empty() {
+        if bytes.is_empty() && self.tls.as_ref().is_none_or(|tls| !tls.wants_write()) {
             return Ok(());
         }
-        match crate::net::within(limit, self.stream.write_all(bytes)).await {
+        let sending = async {
+            match self.tls.as_deref_mut() {
+                Some(tls_conn) => tls::send(&self.stream, tls_conn, bytes).await,
+                None => self.stream.write_all(bytes).await,
+            }
+        };
+        match crate::net::within(limit, sending).await {
             Some(Ok(())) => Ok(()),
             Some(Err(e)) => Err(SendError::Failed(e)),
             None => Err(SendError::TimedOut),
@@ -212,7 +252,7 @@ impl Connection {
     /// `async fn` would keep its arguments and the closure's references to
     /// them side by side); `check` should be a small `move` closure.
     pub(super) fn wait_for_input<'s, 'a, T>(
-        &'s self,
+        &'s mut self,
         notify: &'a Notify,
         mut events: Pin<&'s mut Notified<'a>>,
         check: impl Fn() -> Option<T> + 's,
@@ -220,6 +260,25 @@ impl Connection {
         poll_fn(move |cx| {
             if let Some(stop) = check() {
                 return Poll::Ready(Wake::Event(stop));
+            }
+            if let Some(tls_conn) = self.tls.as_deref_mut() {
+                // Plaintext (or the close) already decrypted: read it now,
+                // the socket may have nothing more to say.
+                if !tls_conn.wants_read() {
+                    return Poll::Ready(Wake::Readable);
+                }
+                // Replies stuck in rustls go out as soon as they fit.
+                while tls_conn.wants_write() {
+                    match self.stream.poll_write_ready(cx) {
+                        Poll::Ready(Ok(())) => {
+                            if let Err(e) = tls::flush_now(&self.stream, tls_conn) {
+                                return Poll::Ready(Wake::Failed(e));
+                            }
+                        }
+                        Poll::Ready(Err(e)) => return Poll::Ready(Wake::Failed(e)),
+                        Poll::Pending => break,
+                    }
+                }
             }
             match self.stream.poll_read_ready(cx) {
                 Poll::Ready(Ok(())) => return Poll::Ready(Wake::Readable),
@@ -381,6 +440,13 @@ impl Connection {
     /// with unread input makes the kernel send a reset, and a reset can
     /// destroy replies the client has not read yet.
     pub(super) async fn linger(&mut self, limit: Duration) {
+        if let Some(tls_conn) = self.tls.as_deref_mut() {
+            tls_conn.send_close_notify();
+            let flushed = tokio::time::timeout(limit, tls::flush_all(&self.stream, tls_conn));
+            if !matches!(flushed.await, Ok(Ok(()))) {
+                return;
+            }
+        }
         if self.stream.shutdown().await.is_err() {
             return;
         }
@@ -405,8 +471,11 @@ impl Connection {
 
     /// Reads what the socket holds without waiting. A read that leaves room
     /// in `buf` has emptied the socket, so its readiness is cleared at once.
-    fn read_now(&self, buf: &mut [u8]) -> io::Result<usize> {
+    fn read_now(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         use std::io::Read;
+        if let Some(tls_conn) = self.tls.as_deref_mut() {
+            return tls::read_now(&self.stream, tls_conn, buf);
+        }
         let stream = &self.stream;
         let room = buf.len();
         let mut got = None;
@@ -427,7 +496,10 @@ impl Connection {
     }
 
     /// Writes as much of `bytes` as the socket takes without waiting.
-    fn write_now(&self, bytes: &[u8]) -> io::Result<usize> {
+    fn write_now(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        if let Some(tls_conn) = self.tls.as_deref_mut() {
+            return tls::write_now(&self.stream, tls_conn, bytes);
+        }
         let mut sent = 0;
         while sent < bytes.len() {
             match self.stream.try_write(&bytes[sent..]) {

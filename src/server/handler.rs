@@ -52,6 +52,9 @@ enum Ending {
     /// A load balancer's connection without a valid PROXY header (logged
     /// when found; the connection never began).
     NoProxyHeader,
+    /// A TLS handshake that failed or timed out (logged when found, within
+    /// the log's rate limit; the connection never began).
+    NoHandshake,
     /// An unfinished message found the buffer budget full (told so).
     Busy,
     /// Replies the client is not reading found the budget full.
@@ -72,6 +75,7 @@ impl fmt::Display for Ending {
             Ending::WriteTimeout => f.write_str("client did not read its replies in time"),
             Ending::Busy => f.write_str("no room in the buffer budget for its unfinished message"),
             Ending::NoProxyHeader => f.write_str("no valid PROXY header"),
+            Ending::NoHandshake => f.write_str("no TLS handshake"),
             Ending::UntrustedHeader => {
                 f.write_str("it sent a PROXY header, but its address is not in --proxy-from")
             }
@@ -98,6 +102,7 @@ impl Ending {
             Ending::WriteTimeout => Reason::WriteTimeout,
             Ending::Busy | Ending::BusyUnread => Reason::Busy,
             Ending::UntrustedHeader | Ending::NoProxyHeader => Reason::Proxy,
+            Ending::NoHandshake => Reason::Tls,
             Ending::Shutdown | Ending::Killed => Reason::Shutdown,
             Ending::Failed(_) => Reason::Error,
         }
@@ -178,9 +183,9 @@ pub(super) fn serve(
     // `async fn run(mut self)` would copy it into a second slot.
     async move {
         let ending = handler.serve().await;
-        if let Ending::NoProxyHeader = ending {
+        if let Ending::NoProxyHeader | Ending::NoHandshake = ending {
             if let Some(metrics) = &handler.shared.metrics {
-                metrics.closed(metrics::Reason::Proxy, 0);
+                metrics.closed(ending.reason(), 0);
             }
             return; // logged already; there was no conversation
         }
@@ -242,13 +247,14 @@ impl Handler {
     fn open(&mut self) -> Answer<'_> {
         let trusted = self.shared.proxy.as_ref().map(|p| p.trusts(self.peer.ip()));
         self.check_first = trusted == Some(false);
-        if trusted == Some(true) {
+        if trusted == Some(true) || self.shared.tls.is_some() {
+            let proxied = trusted == Some(true);
             return Answer::Later(Box::pin(async move {
                 let kill = self.shared.kill.clone();
                 tokio::select! {
                     biased;
                     _ = kill.cancelled() => Some(Ending::Killed),
-                    ending = self.open_behind_proxy() => ending,
+                    ending = self.open_slowly(proxied) => ending,
                 }
             }));
         }
@@ -280,34 +286,62 @@ impl Handler {
         }))
     }
 
-    /// `--proxy-protocol`, a load balancer's connection: the whole header
-    /// first (nothing is sent before it), then the welcome, then answers to
-    /// whatever came after the header in the same reads.
-    async fn open_behind_proxy(&mut self) -> Option<Ending> {
+    /// An opening that must wait: with `proxied` (a load balancer's
+    /// connection under `--proxy-protocol`) the whole PROXY header first,
+    /// nothing sent before it; with TLS the handshake; then the welcome,
+    /// then answers to whatever came after them in the same reads.
+    async fn open_slowly(&mut self, proxied: bool) -> Option<Ending> {
         let shared = self.shared.clone();
-        let policy = shared.proxy.as_ref()?;
         let balancer = self.peer;
-        let (origin, first) = match self
-            .conn
-            .read_proxy_header(policy.versions, policy.timeout)
-            .await
-        {
-            Ok(header) => header,
-            Err(why) => {
-                info!("Closed a connection from {balancer}: {why}.");
-                return Some(Ending::NoProxyHeader);
+        let mut first = Vec::new();
+        let mut via = String::new();
+        if let Some(policy) = shared.proxy.as_ref().filter(|_| proxied) {
+            let origin;
+            (origin, first) = match self
+                .conn
+                .read_proxy_header(policy.versions, policy.timeout)
+                .await
+            {
+                Ok(header) => header,
+                Err(why) => {
+                    info!("Closed a connection from {balancer}: {why}.");
+                    return Some(Ending::NoProxyHeader);
+                }
+            };
+            via = match origin {
+                proxy::Origin::Proxied { source, .. } => {
+                    self.peer = source;
+                    format!("via {balancer}")
+                }
+                proxy::Origin::Local => "PROXY LOCAL: the load balancer itself".to_string(),
+            };
+        }
+        if let Some(tls) = &shared.tls {
+            let started = self
+                .conn
+                .start_tls(tls.config(), &first, shared.tls_handshake_timeout)
+                .await;
+            if let Err(why) = started {
+                if let Some(left_out) = shared.tls_failures.admit() {
+                    let also = match left_out {
+                        0 => String::new(),
+                        n => format!(" ({n} more failed handshakes were not logged one by one)"),
+                    };
+                    info!("TLS handshake with {} failed: {why}.{also}", self.peer);
+                }
+                return Some(Ending::NoHandshake);
             }
-        };
-        match origin {
-            proxy::Origin::Proxied { source, .. } => {
-                self.peer = source;
-                info!("Accept new connection from {source} (via {balancer})...");
+            first.clear(); // it was the start of the handshake
+            if let Some(summary) = self.conn.tls_summary() {
+                via = match via.is_empty() {
+                    true => summary,
+                    false => format!("{via}, {summary}"),
+                };
             }
-            proxy::Origin::Local => {
-                info!(
-                    "Accept new connection from {balancer} (PROXY LOCAL: the load balancer itself)..."
-                );
-            }
+        }
+        match via.is_empty() {
+            true => info!("Accept new connection from {}...", self.peer),
+            false => info!("Accept new connection from {} ({via})...", self.peer),
         }
         let welcomed = match self.welcome() {
             Answer::Done(ended) => ended,
@@ -704,12 +738,17 @@ mod tests {
             budget: super::super::Budget::new(None),
             proxy: None,
             metrics: Some(Default::default()),
+            tls: None,
+            tls_handshake_timeout: None,
+            tls_failures: Default::default(),
         });
         let permit = Arc::new(tokio::sync::Semaphore::new(1))
             .try_acquire_owned()
             .unwrap();
         let future = super::serve(stream, addr, shared, permit);
         let size = std::mem::size_of_val(&future);
-        assert!(size <= 336, "the connection future grew to {size} bytes");
+        // 336 before TLS; the boxed rustls state beside the socket costs
+        // one pointer (8 bytes) on every connection, plain ones too.
+        assert!(size <= 344, "the connection future grew to {size} bytes");
     }
 }

@@ -49,6 +49,8 @@ pub enum Reason {
     Busy,
     /// A PROXY header missing or refused.
     Proxy,
+    /// A TLS handshake that failed or did not finish in time.
+    Tls,
     /// Closed at shutdown (including the end of the grace period).
     Shutdown,
     /// The socket failed.
@@ -56,7 +58,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    const ALL: [Reason; 10] = [
+    const ALL: [Reason; 11] = [
         Reason::Exit,
         Reason::ClientClosed,
         Reason::IdleTimeout,
@@ -65,6 +67,7 @@ impl Reason {
         Reason::WriteTimeout,
         Reason::Busy,
         Reason::Proxy,
+        Reason::Tls,
         Reason::Shutdown,
         Reason::Error,
     ];
@@ -79,6 +82,7 @@ impl Reason {
             Reason::WriteTimeout => "write_timeout",
             Reason::Busy => "busy",
             Reason::Proxy => "proxy",
+            Reason::Tls => "tls_handshake",
             Reason::Shutdown => "shutdown",
             Reason::Error => "error",
         }

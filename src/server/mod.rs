@@ -15,7 +15,8 @@
 //! (`--max-buffered`); [`ProxyPolicy`] says who may send a PROXY header;
 //! [`metrics`] keeps the counters and serves `/metrics` and `/ready`;
 //! [`agent`] answers HAProxy's agent check and carries the drain's state
-//! ([`Config::drain`]); `side` holds what those two small listeners share.
+//! ([`Config::drain`]); `side` holds what those two small listeners share;
+//! `tls` drives rustls under the connection ([`Config::tls`]).
 
 pub mod agent;
 mod conn;
@@ -23,6 +24,7 @@ mod handler;
 mod listener;
 pub mod metrics;
 mod side;
+mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -56,6 +58,8 @@ pub const DEFAULT_MAX_BUFFERED: usize = 64 * 1024 * 1024;
 /// Default time a load balancer gets to send the whole PROXY header (the
 /// spec asks servers to allow at least 3 s).
 pub const DEFAULT_PROXY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default time a client gets to finish its TLS handshake.
+pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default listen backlog (the kernel clamps it to `net.core.somaxconn`).
 pub const DEFAULT_BACKLOG: u32 = 1024;
 
@@ -101,6 +105,13 @@ pub struct Config {
     pub drain: Duration,
     /// What a load balancer's agent check hears ([`agent::serve`]).
     pub health: Arc<agent::Health>,
+    /// `--tls-cert`/`--tls-self-signed`: speak TLS, with this certificate
+    /// (`None`: plain TCP). The welcome follows the handshake; a PROXY
+    /// header, when expected, comes before it.
+    pub tls: Option<Arc<crate::tls::ServerTls>>,
+    /// How long a client may take to finish its TLS handshake (`None`: no
+    /// bound); one that does not is closed and logged.
+    pub tls_handshake_timeout: Option<Duration>,
 }
 
 /// Who may send a PROXY protocol header, in which versions, how fast.
@@ -145,6 +156,8 @@ impl Default for Config {
             metrics: None,
             drain: Duration::ZERO,
             health: Arc::default(),
+            tls: None,
+            tls_handshake_timeout: Some(DEFAULT_TLS_HANDSHAKE_TIMEOUT),
         }
     }
 }
@@ -176,6 +189,12 @@ struct Shared {
     proxy: Option<ProxyPolicy>,
     /// See [`Config::metrics`].
     metrics: Option<Arc<metrics::Metrics>>,
+    /// See [`Config::tls`].
+    tls: Option<Arc<crate::tls::ServerTls>>,
+    /// See [`Config::tls_handshake_timeout`].
+    tls_handshake_timeout: Option<Duration>,
+    /// Keeps failed handshakes from flooding the log.
+    tls_failures: tls::FailureLog,
 }
 
 /// The server-wide budget for buffered bytes ([`Config::max_buffered`]).
@@ -333,6 +352,9 @@ pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Fut
         budget: Budget::new(config.max_buffered),
         proxy: config.proxy,
         metrics: config.metrics,
+        tls: config.tls,
+        tls_handshake_timeout: config.tls_handshake_timeout,
+        tls_failures: tls::FailureLog::default(),
     });
     if let Some(budget) = config.max_buffered
         && budget < shared.settings.max_message

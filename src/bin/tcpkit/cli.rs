@@ -373,6 +373,37 @@ pub struct ServeArgs {
     /// the connection is closed (0: no bound).
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = values::limit, allow_negative_numbers = true)]
     pub proxy_timeout: Limit,
+
+    /// Speak TLS with this certificate chain (PEM, the server's own
+    /// certificate first); needs --tls-key. SIGHUP reads both files again
+    /// for new handshakes.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// The private key of --tls-cert (PEM: PKCS#8, RSA or EC).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+
+    /// Speak TLS with a certificate made at start for the --bind names and
+    /// addresses (and localhost), valid for 30 days; its fingerprint is
+    /// logged and its PEM written to --tls-cert-out, for clients to trust.
+    #[arg(long)]
+    pub tls_self_signed: bool,
+
+    /// Where --tls-self-signed writes its certificate (default: a file in
+    /// the temporary directory, named in the log).
+    #[arg(long, value_name = "FILE", requires = "tls_self_signed")]
+    pub tls_cert_out: Option<std::path::PathBuf>,
+
+    /// How long a client may take to finish its TLS handshake before it is
+    /// closed (0: no bound).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = values::limit, allow_negative_numbers = true)]
+    pub tls_handshake_timeout: Limit,
 }
 
 #[derive(Debug, Args)]

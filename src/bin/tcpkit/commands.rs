@@ -32,6 +32,116 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 /// HAProxy's usual agent intervals.
 const DEFAULT_AGENT_DRAIN: Duration = Duration::from_secs(2);
 
+/// `serve --tls-cert`/`--tls-self-signed`: the certificate, announced
+/// with its fingerprint (and, when made here, where its PEM went).
+fn server_tls(
+    args: &ServeArgs,
+    addrs: &BTreeSet<std::net::SocketAddr>,
+) -> anyhow::Result<Option<std::sync::Arc<tcpkit::tls::ServerTls>>> {
+    use tcpkit::tls::ServerTls;
+    let tls = if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let tls = ServerTls::from_files(cert, key)?;
+        info!(
+            "TLS with the certificate in {} (SHA-256 fingerprint {}); SIGHUP reads it again.",
+            cert.display(),
+            tls.fingerprint()
+        );
+        tls
+    } else if args.tls_self_signed {
+        let names = self_signed_names(&args.bind, addrs);
+        let (tls, made) =
+            ServerTls::self_signed(&names, tcpkit::tls::server::SELF_SIGNED_VALIDITY)?;
+        let path = write_cert(args.tls_cert_out.as_deref(), &made.cert_pem)?;
+        info!(
+            "TLS with a self-signed certificate for {}, valid for 30 days, SHA-256 fingerprint {}. \
+             Its PEM is in {}: trust it with `tcpkit talk --tls --cacert {}` or \
+             `openssl s_client -CAfile {}`.",
+            names.join(", "),
+            tls.fingerprint(),
+            path.display(),
+            path.display(),
+            path.display()
+        );
+        tls
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(std::sync::Arc::new(tls)))
+}
+
+/// What a self-signed certificate is made for: each --bind host and
+/// address the listeners have (not 0.0.0.0 or ::, which no client dials),
+/// and this machine's loopback names.
+fn self_signed_names(binds: &[String], addrs: &BTreeSet<std::net::SocketAddr>) -> Vec<String> {
+    let mut names: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+    let hosts = binds.iter().filter_map(|spec| {
+        let host = spec
+            .rsplit_once(':')
+            .map_or(spec.as_str(), |(host, _)| host);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        (!host.is_empty() && host.parse::<std::net::IpAddr>().is_err()).then(|| host.to_string())
+    });
+    let ips = addrs
+        .iter()
+        .map(|a| a.ip())
+        .filter(|ip| !ip.is_unspecified())
+        .map(|ip| ip.to_string());
+    for name in hosts.chain(ips) {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// Writes a self-signed certificate's PEM where the user said, or to a new
+/// file in the temporary directory; the path written.
+fn write_cert(to: Option<&std::path::Path>, pem: &str) -> anyhow::Result<std::path::PathBuf> {
+    let (path, fresh) = match to {
+        Some(path) => (path.to_path_buf(), false),
+        None => (
+            std::env::temp_dir().join(format!("tcpkit-self-signed-{}.pem", std::process::id())),
+            true,
+        ),
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    if fresh {
+        options.create_new(true);
+    } else {
+        options.create(true).truncate(true);
+    }
+    options
+        .open(&path)
+        .and_then(|mut file| file.write_all(pem.as_bytes()))
+        .map_err(|e| Error::LocalFile {
+            message: format!("cannot write the certificate to {}", path.display()),
+            source: Some(e),
+        })?;
+    Ok(path)
+}
+
+/// SIGHUP: reads the certificate files again; a failure keeps the old pair.
+fn reload(tls: &tcpkit::tls::ServerTls) {
+    let Some(file) = tls.cert_file() else {
+        warn!("SIGHUP: a self-signed certificate has no files to read again; nothing reloaded.");
+        return;
+    };
+    let old = tls.fingerprint();
+    match tls.reload() {
+        Ok(new) => info!(
+            "SIGHUP: reloaded the TLS certificate from {} (SHA-256 fingerprint {new}); \
+             new handshakes use it.",
+            file.display()
+        ),
+        Err(e) => warn!(
+            "SIGHUP: cannot reload the TLS certificate: {}; keeping the old one \
+             (SHA-256 fingerprint {old}).",
+            crate::exit::message(&anyhow::Error::new(e))
+        ),
+    }
+}
+
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // First, while this is the only thread: it clears LISTEN_FDS.
     let inherited = net::inherited_listeners()
@@ -44,7 +154,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = server::Config {
         settings: Settings {
             framing: args.framing.into(),
-            welcome: args.welcome.into_bytes(),
+            welcome: args.welcome.clone().into_bytes(),
             reply: Template::parse(&args.reply),
             max_message: args.max_message,
         },
@@ -68,6 +178,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             Duration::ZERO
         }),
         health: Default::default(),
+        tls: None,
+        tls_handshake_timeout: args.tls_handshake_timeout.0,
     };
     let agent_at = match &args.agent {
         Some(spec) => Some(net::resolve(spec, Family::Any)?[0]),
@@ -98,8 +210,19 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
              sysctl -w net.ipv4.tcp_migrate_req=1, start the new process, then stop the old one."
         );
     }
+    let mut config = config;
+    config.tls = server_tls(&args, &addrs)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
+        if let Some(tls) = config.tls.clone() {
+            let mut reloads = crate::signals::Reloads::watch();
+            tokio::spawn(async move {
+                loop {
+                    reloads.next().await;
+                    reload(&tls);
+                }
+            });
+        }
         let mut listeners = Vec::new();
         for std_listener in inherited {
             listeners.push(

@@ -1,7 +1,8 @@
 //! The process's signals, in one place per platform: what stops `serve`
 //! and `fetch` (Ctrl+C and SIGTERM on Unix; Ctrl+C and Ctrl+Break on
-//! Windows, which has no SIGTERM), and how `demo` asks its server child to
-//! stop the same way.
+//! Windows, which has no SIGTERM), what reloads `serve`'s certificate
+//! (SIGHUP, Unix only), and how `demo` asks its server child to stop the
+//! same way.
 
 use std::process::Child;
 
@@ -79,6 +80,42 @@ impl Signals {
         tokio::select! {
             () = one(&mut self.first) => {}
             () = one(&mut self.second) => {}
+        }
+    }
+}
+
+/// SIGHUP, the conventional "read your configuration again" (Unix only;
+/// Windows has no such signal, and this never fires there). Watched from
+/// the moment it is made: SIGHUP's default action ends the process.
+pub struct Reloads(Option<ReloadWatch>);
+
+#[cfg(unix)]
+type ReloadWatch = tokio::signal::unix::Signal;
+#[cfg(not(unix))]
+type ReloadWatch = std::convert::Infallible;
+
+impl Reloads {
+    /// Starts watching; must run inside the runtime.
+    pub fn watch() -> Reloads {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Reloads(watched(signal(SignalKind::hangup()), "SIGHUP"))
+        }
+        #[cfg(not(unix))]
+        {
+            Reloads(None)
+        }
+    }
+
+    /// The next SIGHUP (never, where there is none).
+    pub async fn next(&mut self) {
+        match &mut self.0 {
+            #[cfg(unix)]
+            Some(s) => {
+                s.recv().await;
+            }
+            _ => std::future::pending::<()>().await,
         }
     }
 }

@@ -1,0 +1,177 @@
+//! The client side: what a client trusts, and what a failed check means.
+//! Trust is the webpki roots (Mozilla's list) plus any `--cacert` file, or
+//! nothing at all with `--insecure`. SNI and the name check work as in
+//! browsers: a host name is checked against DNS names, an IP address
+//! against IP SANs.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+use crate::error::Error;
+
+/// The name a client checks the certificate against (and sends as SNI):
+/// an IP address is checked against IP SANs and sent as no SNI at all.
+pub fn server_name(host: &str) -> Result<ServerName<'static>, Error> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
+        return Ok(ServerName::IpAddress(ip.into()));
+    }
+    ServerName::try_from(host.to_string())
+        .map_err(|e| tls_error(format!("'{host}' is not a valid TLS name"), e))
+}
+
+/// What to do about a failed handshake, written to follow the causes;
+/// `name_hint` says how to name another host (`check the URL's host`,
+/// `or set --servername`). Empty when there is nothing to add.
+pub fn hint(error: Option<&rustls::Error>, name_hint: &str) -> String {
+    match error {
+        Some(rustls::Error::InvalidCertificate(cert)) => match cert {
+            rustls::CertificateError::UnknownIssuer | rustls::CertificateError::BadSignature => {
+                " (no trusted CA signed it: use --cacert FILE to trust a private CA or a \
+                 self-signed certificate, or --insecure to skip the check)"
+                    .to_string()
+            }
+            rustls::CertificateError::NotValidForName
+            | rustls::CertificateError::NotValidForNameContext { .. } => {
+                format!(" (the certificate is for another name: {name_hint})")
+            }
+            rustls::CertificateError::Expired
+            | rustls::CertificateError::ExpiredContext { .. }
+            | rustls::CertificateError::NotValidYet
+            | rustls::CertificateError::NotValidYetContext { .. } => {
+                " (check this machine's clock, or renew the certificate)".to_string()
+            }
+            _ => String::new(),
+        },
+        Some(rustls::Error::InvalidMessage(_)) => {
+            " (is it a TLS server on that port? it may speak plain text)".to_string()
+        }
+        Some(_) => String::new(),
+        None => " (is it a TLS server on that port?)".to_string(),
+    }
+}
+
+/// The rustls error inside an I/O error from a handshake, if it is one.
+pub fn rustls_error(e: &std::io::Error) -> Option<&rustls::Error> {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+}
+
+/// Builds a client configuration, once per run: the webpki roots plus
+/// `cacert`'s certificates, or no check at all with `insecure`; `alpn`
+/// lists the protocols to offer (none: no ALPN).
+pub fn config(
+    cacert: Option<&Path>,
+    insecure: bool,
+    alpn: &[&[u8]],
+) -> Result<Arc<ClientConfig>, Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = cacert {
+        let shown = path.display();
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+            .map_err(|e| pem_error(path, e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| pem_error(path, e))?;
+        if certs.is_empty() {
+            return Err(Error::local(format!(
+                "--cacert {shown} holds no PEM certificates (expected -----BEGIN CERTIFICATE-----)"
+            )));
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|e| {
+                Error::local(format!("--cacert {shown}: unusable certificate: {e}"))
+            })?;
+        }
+    }
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| tls_error("cannot set up TLS", e))?;
+    let mut config = if insecure {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
+            .with_no_client_auth()
+    } else {
+        builder.with_root_certificates(roots).with_no_client_auth()
+    };
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(Arc::new(config))
+}
+
+/// A TLS set-up error with its cause.
+fn tls_error(
+    message: impl Into<String>,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> Error {
+    Error::Tls {
+        message: message.into(),
+        hint: String::new(),
+        source: Some(std::io::Error::other(e)),
+    }
+}
+
+/// A `--cacert` file that cannot be read, with the reader's error as cause.
+fn pem_error(path: &Path, e: rustls::pki_types::pem::Error) -> Error {
+    let source = match e {
+        rustls::pki_types::pem::Error::Io(e) => e,
+        other => std::io::Error::new(std::io::ErrorKind::InvalidData, other.to_string()),
+    };
+    Error::local_file(format!("cannot read --cacert {}", path.display()), source)
+}
+
+/// `--insecure`: accepts any certificate, but still checks that the server
+/// holds its key (the handshake signature), as curl -k does.
+#[derive(Debug)]
+struct AcceptAnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}

@@ -1,0 +1,419 @@
+//! `serve` over TLS, through the real binary and a rustls client: the
+//! tutorial's transcript inside TLS 1.2 and 1.3, a ClientHello split a
+//! byte at a time, pipelined and unread replies, plain-text and garbage
+//! clients, the handshake timeout (and 0: no bound), PROXY before TLS,
+//! SIGHUP reloads, and bad certificate files. Certificates are made here
+//! with rcgen; the peer tier checks the same against openssl and ncat.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{PATIENCE, Proc};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+
+/// A certificate and key made for these tests.
+struct Pair {
+    cert_pem: String,
+    key_pem: String,
+}
+
+/// A self-signed certificate for `names`, valid around now.
+fn pair(names: &[&str]) -> Pair {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let cert = rcgen::CertificateParams::new(names)
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    Pair {
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    }
+}
+
+/// Writes a pair to `dir` as cert.pem and key.pem.
+fn write_pair(dir: &Path, pair: &Pair) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, &pair.cert_pem).unwrap();
+    std::fs::write(&key, &pair.key_pem).unwrap();
+    (cert, key)
+}
+
+/// `serve --tls-cert --tls-key` with `extra` flags.
+fn serve_files(cert: &Path, key: &Path, extra: &[&str]) -> Proc {
+    let mut args = vec![
+        "--bind",
+        "127.0.0.1:0",
+        "--linger",
+        "200ms",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    Proc::serve(&args)
+}
+
+/// A rustls client configuration trusting the certificates in `pem`, for
+/// the given protocol versions.
+fn client_config(
+    pem: &str,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Arc::new(config)
+}
+
+type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+/// A TLS connection to `addr` as `name`, trusting `pem`; with `preamble`
+/// sent in plain text first (a PROXY header).
+fn connect_tls(
+    addr: SocketAddr,
+    pem: &str,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    preamble: &[u8],
+) -> BufReader<Tls> {
+    let mut tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(PATIENCE)).unwrap();
+    tcp.write_all(preamble).unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(client_config(pem, versions), name).unwrap();
+    BufReader::new(rustls::StreamOwned::new(conn, tcp))
+}
+
+fn line(tls: &mut BufReader<Tls>) -> String {
+    let mut line = String::new();
+    tls.read_line(&mut line).unwrap();
+    line
+}
+
+/// The fingerprint the server's certificate has, as seen by a client.
+fn seen_fingerprint(tls: &mut BufReader<Tls>) -> String {
+    let certs = tls.get_ref().conn.peer_certificates().unwrap();
+    tcpkit::tls::fingerprint(certs[0].as_ref())
+}
+
+fn transcript(tls: &mut BufReader<Tls>) {
+    assert_eq!(line(tls), "Welcome!\n");
+    for name in ["Michael", "Tracy", "Sarah"] {
+        tls.get_mut()
+            .write_all(format!("{name}\n").as_bytes())
+            .unwrap();
+        assert_eq!(line(tls), format!("Hello, {name}!\n"));
+    }
+    tls.get_mut().write_all(b"exit\n").unwrap();
+    // The server's close is a close_notify: a clean end, no truncation.
+    let mut rest = Vec::new();
+    tls.read_to_end(&mut rest).expect("a clean TLS close");
+    assert_eq!(rest, b"");
+}
+
+#[test]
+fn the_tutorial_transcript_runs_inside_tls_1_2_and_1_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = write_pair(dir.path(), &pair(&["localhost"]));
+    let pem = std::fs::read_to_string(&cert).unwrap();
+    let server = serve_files(&cert, &key, &[]);
+    for (version, shown) in [
+        (&rustls::version::TLS13, "TLS 1.3"),
+        (&rustls::version::TLS12, "TLS 1.2"),
+    ] {
+        let mut tls = connect_tls(server.addr, &pem, &[version], b"");
+        transcript(&mut tls);
+        assert!(server.logged(&format!("({shown}, ")), "{}", server.log());
+    }
+    assert!(server.logged("client sent exit, 3 messages"));
+}
+
+#[test]
+fn a_client_hello_that_arrives_a_byte_at_a_time_is_waited_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = write_pair(dir.path(), &pair(&["localhost"]));
+    let pem = std::fs::read_to_string(&cert).unwrap();
+    let server = serve_files(&cert, &key, &[]);
+    let mut tcp = TcpStream::connect(server.addr).unwrap();
+    tcp.set_nodelay(true).unwrap();
+    tcp.set_read_timeout(Some(PATIENCE)).unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    let config = client_config(&pem, &[&rustls::version::TLS13]);
+    let mut conn = rustls::ClientConnection::new(config, name).unwrap();
+    // The ClientHello, one byte per write, with pauses: many reads.
+    let mut hello = Vec::new();
+    conn.write_tls(&mut hello).unwrap();
+    for byte in &hello {
+        tcp.write_all(std::slice::from_ref(byte)).unwrap();
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    // Then the rest of the handshake, and a message split across records.
+    conn.writer().write_all(b"Mich").unwrap();
+    conn.writer().write_all(b"ael\nTra").unwrap();
+    conn.writer().write_all(b"cy\n").unwrap();
+    let mut tls = BufReader::new(rustls::StreamOwned::new(conn, tcp));
+    assert_eq!(line(&mut tls), "Welcome!\n");
+    assert_eq!(line(&mut tls), "Hello, Michael!\n");
+    assert_eq!(line(&mut tls), "Hello, Tracy!\n");
+}
+
+#[test]
+fn pipelined_and_unread_replies_all_arrive_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = write_pair(dir.path(), &pair(&["localhost"]));
+    let pem = std::fs::read_to_string(&cert).unwrap();
+    let server = serve_files(&cert, &key, &[]);
+    let mut tls = connect_tls(server.addr, &pem, &[&rustls::version::TLS13], b"");
+    assert_eq!(line(&mut tls), "Welcome!\n");
+    // 30,000 messages in one go, before reading any reply: the replies
+    // (about 600 KB) outgrow every socket buffer, so the server must hold
+    // them, stop reading, and go on once we read.
+    let count = 30_000;
+    let mut batch = Vec::new();
+    for i in 0..count {
+        batch.extend_from_slice(format!("n{i}\n").as_bytes());
+    }
+    let writer = {
+        let mut tcp = tls.get_ref().sock.try_clone().unwrap();
+        let mut records = Vec::new();
+        let conn = &mut tls.get_mut().conn;
+        conn.set_buffer_limit(None);
+        conn.writer().write_all(&batch).unwrap();
+        while conn.wants_write() {
+            conn.write_tls(&mut records).unwrap();
+        }
+        std::thread::spawn(move || tcp.write_all(&records).unwrap())
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    for i in 0..count {
+        assert_eq!(line(&mut tls), format!("Hello, n{i}!\n"));
+    }
+    writer.join().unwrap();
+}
+
+#[test]
+fn a_plain_client_is_told_in_plain_text_and_the_log_says_what_it_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = write_pair(dir.path(), &pair(&["localhost"]));
+    let server = serve_files(&cert, &key, &[]);
+    let mut plain = common::LineClient::connect(server.addr);
+    plain.send(b"Michael\n");
+    assert_eq!(
+        plain.line(),
+        "Error: this server speaks TLS; connect with TLS (tcpkit talk --tls, openssl s_client)\n"
+    );
+    assert_eq!(plain.rest(), b"");
+    assert!(
+        server.logged("failed: not a TLS client: it sent \"Michael\\n\" (told it in plain text).")
+    );
+}
+
+#[test]
+fn garbage_and_silence_are_closed_and_others_are_served_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = write_pair(dir.path(), &pair(&["localhost"]));
+    let pem = std::fs::read_to_string(&cert).unwrap();
+    let server = serve_files(&cert, &key, &["--tls-handshake-timeout", "1s"]);
+    // A handshake record type with nonsense in it.
+    let mut garbage = TcpStream::connect(server.addr).unwrap();
+    garbage.set_read_timeout(Some(PATIENCE)).unwrap();
+    garbage.write_all(b"\x16\x03\x01\x00\x05hello").unwrap();
+    // A client that connects and sends nothing.
+    let started = Instant::now();
+    let mut silent = TcpStream::connect(server.addr).unwrap();
+    silent.set_read_timeout(Some(PATIENCE)).unwrap();
+    // Both hold a connection; a real client is served meanwhile.
+    let mut tls = connect_tls(server.addr, &pem, &[&rustls::version::TLS13], b"");
+    transcript(&mut tls);
+    // The garbage was closed at once, not at the timeout.
+    let mut got = Vec::new();
+    let _ = garbage.read_to_end(&mut got);
+    assert!(started.elapsed() < Duration::from_millis(900));
+    assert!(
+        got.is_empty() || got[0] == 0x15,
+        "nothing or an alert: {got:?}"
+    );
+    // The silent one is closed at the timeout, not before.
+    let mut buf = [0u8; 64];
+    let n = silent.read(&mut buf).unwrap_or(0);
+    let waited = started.elapsed();
+    assert_eq!(n, 0);
+    assert!(
+        waited >= Duration::from_millis(900),
+        "closed after {waited:?}"
+    );
+    assert!(server.logged("not finished within 1s (see --tls-handshake-timeout)."));
+    assert!(
+        server.logged("failed: received corrupt message"),
+        "{}",
+        server.log()
+    );
+}
+
+#[test]
+fn a_handshake_timeout_of_0_waits_as_long_as_it_takes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = write_pair(dir.path(), &pair(&["localhost"]));
+    let pem = std::fs::read_to_string(&cert).unwrap();
+    let server = serve_files(&cert, &key, &["--tls-handshake-timeout", "0"]);
+    let mut tcp = TcpStream::connect(server.addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_millis(2500)))
+        .unwrap();
+    let mut buf = [0u8; 1];
+    let waited = tcp.read(&mut buf);
+    assert!(
+        waited.as_ref().is_err_and(|e| matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        )),
+        "with no bound the server kept waiting, but got {waited:?}"
+    );
+    // And the handshake still works afterwards on that same connection.
+    tcp.set_read_timeout(Some(PATIENCE)).unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    let config = client_config(&pem, &[&rustls::version::TLS13]);
+    let conn = rustls::ClientConnection::new(config, name).unwrap();
+    let mut tls = BufReader::new(rustls::StreamOwned::new(conn, tcp));
+    transcript(&mut tls);
+}
+
+#[test]
+fn a_proxy_header_comes_before_the_client_hello() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = write_pair(dir.path(), &pair(&["localhost"]));
+    let pem = std::fs::read_to_string(&cert).unwrap();
+    let server = serve_files(
+        &cert,
+        &key,
+        &["--proxy-protocol", "any", "--proxy-from", "127.0.0.1"],
+    );
+    let client: SocketAddr = "203.0.113.7:4242".parse().unwrap();
+    let header = tcpkit::wire::proxy::encode(tcpkit::wire::proxy::Version::V1, client, server.addr);
+    let mut tls = connect_tls(server.addr, &pem, &[&rustls::version::TLS13], &header);
+    transcript(&mut tls);
+    assert!(
+        server.logged("Accept new connection from 203.0.113.7:4242 (via 127.0.0.1:"),
+        "{}",
+        server.log()
+    );
+    assert!(server.logged(", TLS 1.3, "));
+}
+
+#[cfg(unix)]
+#[test]
+fn sighup_reads_the_certificate_again_and_a_broken_one_is_not_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (pair(&["localhost"]), pair(&["localhost"]));
+    let (cert, key) = write_pair(dir.path(), &first);
+    let server = serve_files(&cert, &key, &[]);
+    let versions = [&rustls::version::TLS13];
+    let mut old = connect_tls(server.addr, &first.cert_pem, &versions, b"");
+    assert_eq!(line(&mut old), "Welcome!\n");
+    let first_print = seen_fingerprint(&mut old);
+    assert!(server.logged(&format!("(SHA-256 fingerprint {first_print})")));
+
+    write_pair(dir.path(), &second);
+    server.signal(libc::SIGHUP);
+    assert!(server.logged("SIGHUP: reloaded the TLS certificate from"));
+    let mut new = connect_tls(server.addr, &second.cert_pem, &versions, b"");
+    assert_eq!(line(&mut new), "Welcome!\n");
+    let second_print = seen_fingerprint(&mut new);
+    assert_ne!(first_print, second_print);
+    // The session begun before the reload goes on.
+    old.get_mut().write_all(b"Michael\n").unwrap();
+    assert_eq!(line(&mut old), "Hello, Michael!\n");
+
+    // A broken key: the reload fails and says why; the second pair stays.
+    std::fs::write(&key, "not a key\n").unwrap();
+    server.signal(libc::SIGHUP);
+    assert!(
+        server.logged(&format!(
+            "SIGHUP: cannot reload the TLS certificate: --tls-key {} holds no PEM private key",
+            key.display()
+        )),
+        "{}",
+        server.log()
+    );
+    assert!(server.logged(&format!(
+        "keeping the old one (SHA-256 fingerprint {second_print})"
+    )));
+    let mut after = connect_tls(server.addr, &second.cert_pem, &versions, b"");
+    assert_eq!(line(&mut after), "Welcome!\n");
+    assert_eq!(seen_fingerprint(&mut after), second_print);
+}
+
+#[test]
+fn the_self_signed_certificate_is_written_out_and_trusted_by_its_fingerprint() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("self.pem");
+    let server = Proc::serve(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--tls-self-signed",
+        "--tls-cert-out",
+        out.to_str().unwrap(),
+    ]);
+    let pem = std::fs::read_to_string(&out).unwrap();
+    let mut tls = connect_tls(server.addr, &pem, &[&rustls::version::TLS13], b"");
+    transcript(&mut tls);
+    let der = CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
+    let print = tcpkit::tls::fingerprint(der.as_ref());
+    assert!(server.logged(&format!(
+        "TLS with a self-signed certificate for localhost, 127.0.0.1, ::1, valid for 30 days, \
+         SHA-256 fingerprint {print}. Its PEM is in {}",
+        out.display()
+    )));
+}
+
+#[test]
+fn certificate_files_that_cannot_be_used_say_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = write_pair(dir.path(), &pair(&["localhost"]));
+    let other = pair(&["localhost"]);
+    let other_key = dir.path().join("other-key.pem");
+    std::fs::write(&other_key, &other.key_pem).unwrap();
+    let missing = dir.path().join("missing.pem");
+    let serve = |cert: &Path, key: &Path| {
+        let out = std::process::Command::new(common::tcpkit())
+            .args(["serve", "--bind", "127.0.0.1:0", "--tls-cert"])
+            .arg(cert)
+            .arg("--tls-key")
+            .arg(key)
+            .output()
+            .unwrap();
+        (out.status.code(), common::stderr_of(&out))
+    };
+    let (code, err) = serve(&missing, &key);
+    assert_eq!(code, Some(13), "{err}");
+    assert!(
+        err.contains(&format!("cannot read --tls-cert {}: ", missing.display())),
+        "{err}"
+    );
+    let (code, err) = serve(&key, &key);
+    assert_eq!(code, Some(13), "{err}");
+    assert!(err.contains("holds no PEM certificate"), "{err}");
+    let (code, err) = serve(&cert, &other_key);
+    assert_eq!(code, Some(9), "{err}");
+    assert!(err.contains("(is the key the certificate's own?"), "{err}");
+    // One without the other is a usage error.
+    let out = std::process::Command::new(common::tcpkit())
+        .args(["serve", "--tls-cert"])
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -417,3 +417,85 @@ fn certificate_files_that_cannot_be_used_say_why() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_reply_left_in_tls_buffers_goes_out_when_the_client_reads() {
+    // The server's socket buffers are made tiny (accepted sockets inherit
+    // the listener's), so one 60 KB reply cannot leave at once: rustls
+    // takes it all, the socket takes a little, and the client sends
+    // nothing more. Only the socket turning writable can push the rest.
+    let dir = tempfile::tempdir().unwrap();
+    let made = pair(&["localhost"]);
+    let (cert, key) = write_pair(dir.path(), &made);
+    let tls = tcpkit::tls::ServerTls::from_files(&cert, &key).unwrap();
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_send_buffer_size(4096).unwrap();
+    socket
+        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    socket.listen(16).unwrap();
+    socket.set_nonblocking(true).unwrap();
+    let listener: std::net::TcpListener = socket.into();
+    let addr = listener.local_addr().unwrap();
+    let config = tcpkit::server::Config {
+        settings: tcpkit::wire::greeting::Settings {
+            framing: tcpkit::wire::greeting::Framing::Line,
+            ..Default::default()
+        },
+        tls: Some(Arc::new(tls)),
+        ..Default::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            tcpkit::server::run(vec![listener], config, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+    });
+    let mut tls = connect_tls(addr, &made.cert_pem, &[&rustls::version::TLS13], b"");
+    assert_eq!(line(&mut tls), "Welcome!\n");
+    let name = "x".repeat(60_000);
+    tls.get_mut()
+        .write_all(format!("{name}\n").as_bytes())
+        .unwrap();
+    // Give the server time to write what fits and be left with the rest.
+    std::thread::sleep(Duration::from_millis(300));
+    let reply = line(&mut tls);
+    assert!(
+        reply == format!("Hello, {name}!\n"),
+        "got {} bytes of the reply",
+        reply.len()
+    );
+    let _ = stop.send(());
+    thread.join().unwrap();
+}
+
+#[test]
+fn a_flood_of_failed_handshakes_is_summed_up_not_logged_line_by_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = write_pair(dir.path(), &pair(&["localhost"]));
+    let server = serve_files(&cert, &key, &[]);
+    let flood = |n: usize| {
+        for _ in 0..n {
+            let mut plain = common::LineClient::connect(server.addr);
+            plain.send(b"Michael\n");
+            let _ = plain.rest();
+        }
+    };
+    let started = Instant::now();
+    flood(30);
+    let fast = started.elapsed() < Duration::from_millis(900);
+    std::thread::sleep(Duration::from_millis(1100));
+    flood(1);
+    assert!(server.logged("more failed handshakes were not logged one by one)"));
+    let lines = server.log().matches("TLS handshake with").count();
+    if fast {
+        // All 30 within one second: 10 lines, then the summing one.
+        assert_eq!(lines, 11, "{}", server.log());
+        assert!(server.logged("(20 more failed handshakes were not logged one by one)"));
+    }
+}

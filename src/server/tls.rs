@@ -273,3 +273,25 @@ impl FailureLog {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_beyond_the_rate_are_counted_and_told_with_the_next_line() {
+        let log = FailureLog::default();
+        for _ in 0..FAILURES_PER_SECOND {
+            assert_eq!(log.admit(), Some(0));
+        }
+        assert_eq!(log.admit(), None);
+        assert_eq!(log.admit(), None);
+        // A second later the next one is logged, with the two left out.
+        let log = FailureLog {
+            start: log.start - Duration::from_secs(1),
+            ..log
+        };
+        assert_eq!(log.admit(), Some(2));
+        assert_eq!(log.admit(), Some(0));
+    }
+}

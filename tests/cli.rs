@@ -681,7 +681,6 @@ fn nc_flags_are_mapped_not_misread() {
         ("-w", "--connect-timeout SECS and --timeout SECS"),
         ("-N", "shuts down its side"),
         ("-e", "does not run a program"),
-        ("-k", "tcpkit serve"),
     ] {
         let out = talk(&[flag, "127.0.0.1:9"]).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{flag}");
@@ -695,6 +694,19 @@ fn nc_flags_are_mapped_not_misread() {
             !stderr_of(&out).contains("'-- "),
             "clap's tip misleads: {}",
             stderr_of(&out)
+        );
+    }
+    // -k is --insecure (with --tls); without --tls, or as nc's -lk, the
+    // nc meaning is explained.
+    for args in [&["-k", "127.0.0.1:9"][..], &["-lk", "127.0.0.1:0"]] {
+        let out = talk(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(
+            stderr_of(&out),
+            "tcpkit: error: '-k' is --insecure here, for use with --tls; nc's -k (keep \
+             listening) has no counterpart: talk -l takes one client; to serve many, use \
+             tcpkit serve --bind ADDR\n",
+            "{args:?}"
         );
     }
     // nc's -q SECS would otherwise take SECS for the address.

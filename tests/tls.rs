@@ -499,3 +499,227 @@ fn a_flood_of_failed_handshakes_is_summed_up_not_logged_line_by_line() {
         assert!(server.logged("(20 more failed handshakes were not logged one by one)"));
     }
 }
+
+/// A CA, and a leaf it signed for `names`, valid from `from` to `until`
+/// (days from now); the CA's PEM, the leaf's PEM and the leaf's key.
+fn signed(names: &[&str], from: i64, until: i64) -> (String, Pair) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "tcpkit test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let mut params = rcgen::CertificateParams::new(names).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now + time::Duration::days(from);
+    params.not_after = now + time::Duration::days(until);
+    let leaf = params.signed_by(&key, &issuer).unwrap();
+    (
+        ca.pem(),
+        Pair {
+            cert_pem: leaf.pem(),
+            key_pem: key.serialize_pem(),
+        },
+    )
+}
+
+/// `talk --tls ARGS...` against `addr`'s port on `host`; exit code, stdout
+/// and stderr.
+fn talk_tls(host: &str, addr: SocketAddr, args: &[&str]) -> (Option<i32>, String, String) {
+    let target = format!("{host}:{}", addr.port());
+    let mut all = vec!["--tls", target.as_str()];
+    all.extend_from_slice(args);
+    let out = common::talk(&all).output().unwrap();
+    (
+        out.status.code(),
+        common::stdout_of(&out),
+        common::stderr_of(&out),
+    )
+}
+
+#[test]
+fn talk_trusts_a_self_signed_server_through_its_pem_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("self.pem");
+    let server = Proc::serve(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--tls-self-signed",
+        "--tls-cert-out",
+        out.to_str().unwrap(),
+    ]);
+    let cacert = out.to_str().unwrap();
+    for host in ["localhost", "127.0.0.1"] {
+        let (code, stdout, stderr) = talk_tls(
+            host,
+            server.addr,
+            &["--cacert", cacert, "Michael", "Tracy", "Sarah"],
+        );
+        assert_eq!(code, Some(0), "{stderr}");
+        assert_eq!(
+            stdout,
+            "Welcome!\nHello, Michael!\nHello, Tracy!\nHello, Sarah!\n"
+        );
+    }
+    // Without trusting it: the exit code and hint fetch gives.
+    let (code, stdout, stderr) = talk_tls("localhost", server.addr, &["Michael"]);
+    assert_eq!(code, Some(9));
+    assert_eq!(stdout, "");
+    assert_eq!(
+        stderr,
+        format!(
+            "tcpkit: error: TLS handshake with localhost:{} failed: invalid peer certificate: \
+             UnknownIssuer (no trusted CA signed it: use --cacert FILE to trust a private CA or \
+             a self-signed certificate, or --insecure to skip the check)\n",
+            server.addr.port()
+        )
+    );
+    // -k: served, with a warning.
+    let (code, stdout, stderr) = talk_tls("localhost", server.addr, &["-k", "Michael"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout, "Welcome!\nHello, Michael!\n");
+    assert_eq!(
+        stderr,
+        "tcpkit: warning: --insecure: the server's certificate is not checked\n"
+    );
+}
+
+#[test]
+fn talk_says_what_is_wrong_with_a_certificate() {
+    // What is wrong, valid from and until (days from now), the host to
+    // dial, more flags, and what the error says.
+    type Case<'a> = (&'a str, i64, i64, &'a str, &'a [&'a str], &'a str);
+    let cases: [Case; 4] = [
+        (
+            "expired",
+            -30,
+            -1,
+            "localhost",
+            &[],
+            "failed: invalid peer certificate: certificate expired: verification time",
+        ),
+        (
+            "not yet valid",
+            1,
+            30,
+            "localhost",
+            &[],
+            "failed: invalid peer certificate: certificate not valid yet: verification time",
+        ),
+        (
+            "for another name",
+            -1,
+            30,
+            "127.0.0.1",
+            &[],
+            "failed: invalid peer certificate: certificate not valid for name \"127.0.0.1\"",
+        ),
+        (
+            "for another name, checked as --servername",
+            -1,
+            30,
+            "127.0.0.1",
+            &["--servername", "example.com"],
+            "certificate not valid for name \"example.com\"",
+        ),
+    ];
+    let hints = [
+        "(check this machine's clock, or renew the certificate)\n",
+        "(check this machine's clock, or renew the certificate)\n",
+        "(the certificate is for another name: connect by one of its names, or check another \
+         with --servername NAME)\n",
+        "(the certificate is for another name: connect by one of its names, or check another \
+         with --servername NAME)\n",
+    ];
+    for ((what, from, until, host, extra, said), hint) in cases.into_iter().zip(hints) {
+        let dir = tempfile::tempdir().unwrap();
+        let (ca, leaf) = signed(&["localhost"], from, until);
+        let (cert, key) = write_pair(dir.path(), &leaf);
+        let ca_file = dir.path().join("ca.pem");
+        std::fs::write(&ca_file, &ca).unwrap();
+        let server = serve_files(&cert, &key, &[]);
+        let mut args = vec!["--cacert", ca_file.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.push("Michael");
+        let (code, stdout, stderr) = talk_tls(host, server.addr, &args);
+        assert_eq!(code, Some(9), "{what}: {stderr}");
+        assert_eq!(stdout, "", "{what}");
+        assert!(stderr.contains(said), "{what}: {stderr}");
+        assert!(stderr.ends_with(hint), "{what}: {stderr}");
+        // The server logs the client's refusal once, with its alert.
+        assert!(server.logged("failed: the client refused it with the alert"));
+    }
+    // The same CA and a valid leaf: served, by name, and by address with
+    // --servername.
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, leaf) = signed(&["localhost"], -1, 30);
+    let (cert, key) = write_pair(dir.path(), &leaf);
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca).unwrap();
+    let server = serve_files(&cert, &key, &[]);
+    let ca_arg = ca_file.to_str().unwrap();
+    let (code, stdout, stderr) =
+        talk_tls("localhost", server.addr, &["--cacert", ca_arg, "Michael"]);
+    assert_eq!(
+        (code, stdout.as_str()),
+        (Some(0), "Welcome!\nHello, Michael!\n"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = talk_tls(
+        "127.0.0.1",
+        server.addr,
+        &["--cacert", ca_arg, "--servername", "localhost", "Michael"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+#[test]
+fn talk_tls_to_a_plain_server_says_it_may_speak_plain_text() {
+    let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let (code, stdout, stderr) = talk_tls("127.0.0.1", server.addr, &["Michael"]);
+    assert_eq!(code, Some(9));
+    assert_eq!(stdout, "");
+    assert!(
+        stderr.ends_with("(is it a TLS server on that port? it may speak plain text)\n"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn talk_tls_joins_stdin_and_stdout_and_half_closes_with_a_close_notify() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("self.pem");
+    let server = Proc::serve(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--tls-self-signed",
+        "--tls-cert-out",
+        out.to_str().unwrap(),
+    ]);
+    let target = format!("localhost:{}", server.addr.port());
+    let talked = common::talk(&["--tls", "--cacert", out.to_str().unwrap(), &target])
+        .write_stdin("Bob\nAli")
+        .output()
+        .unwrap();
+    assert_eq!(
+        talked.status.code(),
+        Some(0),
+        "{}",
+        common::stderr_of(&talked)
+    );
+    // The unfinished last line is answered, unfinished too, when the
+    // input ends: the server saw the close_notify and the half-close.
+    assert_eq!(
+        common::stdout_of(&talked),
+        "Welcome!\nHello, Bob!\nHello, Ali!"
+    );
+    assert!(
+        server.logged("(client closed, 2 messages)"),
+        "{}",
+        server.log()
+    );
+}

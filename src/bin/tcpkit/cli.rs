@@ -19,8 +19,26 @@ use crate::values::{self, Limit};
 
 /// What an nc user's flag is called here, when clap refused it as unknown
 /// (its own tip, "to pass '-l' as a value, use '-- -l'", misleads them).
-pub fn nc_habit(e: &clap::Error) -> Option<String> {
+pub fn nc_habit(e: &clap::Error, args: &[String]) -> Option<String> {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
+    // `-k` is talk's --insecure (with --tls); alone, or in `-lk`, it is
+    // nc's "keep listening".
+    let nc_k = args
+        .iter()
+        .any(|a| a.starts_with('-') && !a.starts_with("--") && a.contains('k'));
+    if nc_k
+        && !args.iter().any(|a| a == "--tls")
+        && matches!(
+            e.kind(),
+            ErrorKind::MissingRequiredArgument | ErrorKind::ArgumentConflict
+        )
+    {
+        return Some(
+            "'-k' is --insecure here, for use with --tls; nc's -k (keep listening) has no \
+             counterpart: talk -l takes one client; to serve many, use tcpkit serve --bind ADDR"
+                .into(),
+        );
+    }
     if e.kind() != ErrorKind::UnknownArgument {
         return None;
     }
@@ -35,7 +53,6 @@ pub fn nc_habit(e: &clap::Error) -> Option<String> {
              and waits for the other to close (--exit-on-eof stops at once)"
         }
         "-e" | "-c" => "tcpkit does not run a program for a connection (nc's -e and -c)",
-        "-k" => "talk -l takes one client; to serve many, use tcpkit serve --bind ADDR",
         "-p" => "nc's -p (a source port) has no counterpart",
         "-n" => "nc's -n is not needed: a numeric address is never looked up",
         _ => return None,
@@ -450,8 +467,28 @@ pub struct TalkArgs {
 
     /// nc's -l: wait on ADDR for one client (as long as it takes) and join
     /// stdin and stdout to it, instead of connecting.
-    #[arg(short = 'l', long, conflicts_with_all = ["check", "messages"])]
+    #[arg(short = 'l', long, conflicts_with_all = ["check", "messages", "tls"])]
     pub listen: bool,
+
+    /// Speak TLS (for serve --tls-cert or --tls-self-signed, ncat --ssl,
+    /// openssl s_server): the server's certificate is checked against the
+    /// built-in CAs and --cacert, for the host of ADDR or --servername.
+    #[arg(long)]
+    pub tls: bool,
+
+    /// Trust the certificates in FILE (PEM) as well as the built-in CAs:
+    /// a private CA, or serve --tls-self-signed's --tls-cert-out.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub cacert: Option<PathBuf>,
+
+    /// Do not check the server's certificate (says so loudly).
+    #[arg(short = 'k', long, requires = "tls", conflicts_with = "listen")]
+    pub insecure: bool,
+
+    /// Check the certificate for NAME (and send it as SNI) instead of the
+    /// host of ADDR: for connecting by address to a server named otherwise.
+    #[arg(long, value_name = "NAME", requires = "tls")]
+    pub servername: Option<String>,
 
     /// nc's -z: only check that ADDR accepts connections, sending nothing
     /// (exit 0 open, 6 closed).
@@ -778,6 +815,11 @@ impl TalkArgs {
             reply: protocol::Template::parse(&self.reply),
             exit_on_eof: self.exit_on_eof,
             send_proxy: self.send_proxy.map(Into::into),
+            tls: self.tls.then(|| talk::TalkTls {
+                cacert: self.cacert.clone(),
+                insecure: self.insecure,
+                servername: self.servername.clone(),
+            }),
         }
     }
 

@@ -268,6 +268,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 fn talk(mut args: TalkArgs) -> anyhow::Result<()> {
     args.join_host_port();
     let opts = args.options();
+    if args.insecure {
+        eprintln!("tcpkit: warning: --insecure: the server's certificate is not checked");
+    }
     // A hostile server must not drive the user's terminal: what it says
     // is shown escaped there, unless asked (a pipe gets it unchanged).
     let stdout = io::stdout();

@@ -27,7 +27,8 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            if let Some(hint) = cli::nc_habit(&e) {
+            let args: Vec<String> = std::env::args().collect();
+            if let Some(hint) = cli::nc_habit(&e, &args) {
                 eprintln!("tcpkit: error: {hint}");
                 return ExitCode::from(exit::USAGE);
             }

@@ -9,10 +9,15 @@
 //! check that a port is open without sending anything ([`check`], `-z`).
 //!
 //! One connection needs no async runtime: blocking sockets and one extra
-//! thread for the input side are simpler and at least as fast.
+//! thread for the input side are simpler and at least as fast. With
+//! `--tls` the same runs over rustls ([`Link`], `link.rs`).
+
+mod link;
+
+pub use link::{Link, TalkTls};
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -70,6 +75,8 @@ pub struct TalkOptions {
     /// Start with a PROXY protocol header, as a load balancer would
     /// (`--send-proxy`): for trying `serve --proxy-protocol` without one.
     pub send_proxy: Option<tcpkit_wire::proxy::Version>,
+    /// Speak TLS (`--tls`), after the PROXY header if there is one.
+    pub tls: Option<TalkTls>,
 }
 
 impl Default for TalkOptions {
@@ -85,11 +92,12 @@ impl Default for TalkOptions {
             reply: Template::parse(DEFAULT_REPLY),
             exit_on_eof: false,
             send_proxy: None,
+            tls: None,
         }
     }
 }
 
-fn connect(opts: &TalkOptions) -> Result<TcpStream, Error> {
+fn connect(opts: &TalkOptions) -> Result<Link, Error> {
     let addrs = net::resolve(&opts.addr, opts.family)?;
     let mut stream = net::connect(&opts.addr, &addrs, opts.connect_timeout)?;
     if let Some(version) = opts.send_proxy {
@@ -98,7 +106,16 @@ fn connect(opts: &TalkOptions) -> Result<TcpStream, Error> {
             source: Some(e),
         })?;
     }
-    Ok(stream)
+    match &opts.tls {
+        Some(tls) => {
+            let host = opts
+                .addr
+                .rsplit_once(':')
+                .map_or(opts.addr.as_str(), |(host, _)| host);
+            Link::tls(stream, tls, host, &opts.addr, opts.connect_timeout)
+        }
+        None => Ok(Link::plain(stream)),
+    }
 }
 
 /// The tutorial's client: prints the welcome and one line per reply to `out`.
@@ -117,16 +134,13 @@ pub fn script(opts: &TalkOptions, messages: &[String], out: &mut dyn Write) -> a
             );
         }
     }
-    let stream = connect(opts)?;
-    stream
+    let link = connect(opts)?;
+    link.tcp()
         .set_read_timeout(opts.timeout)
         .context("cannot set a read timeout")?;
     let mut conn = Conversation {
-        reader: BufReader::with_capacity(
-            CHUNK,
-            stream.try_clone().context("cannot clone the socket")?,
-        ),
-        stream,
+        reader: BufReader::with_capacity(CHUNK, link.clone()),
+        link,
         opts,
     };
     if !opts.welcome.is_empty() {
@@ -168,8 +182,8 @@ fn expect(what: &str, flag: &str, expected: &[u8], got: &[u8]) -> anyhow::Result
 
 /// A scripted exchange over one connection.
 struct Conversation<'a> {
-    stream: TcpStream,
-    reader: BufReader<TcpStream>,
+    link: Link,
+    reader: BufReader<Link>,
     opts: &'a TalkOptions,
 }
 
@@ -179,7 +193,7 @@ impl Conversation<'_> {
         if self.opts.framing == ClientFraming::Line {
             bytes.push(b'\n');
         }
-        self.stream
+        self.link
             .write_all(&bytes)
             .map_err(|e| lost(&format!("sending {}", Escaped(message)), e))?;
         Ok(())
@@ -227,7 +241,8 @@ impl Conversation<'_> {
                 (left, true) => left,
                 (left, false) => Some(left.map_or(QUIET_GAP, |l| l.min(QUIET_GAP))),
             };
-            self.stream
+            self.link
+                .tcp()
                 .set_read_timeout(wait)
                 .context("cannot set a read timeout")?;
             let buf = match self.reader.fill_buf() {
@@ -274,7 +289,8 @@ impl Conversation<'_> {
                 .into());
             }
         }
-        self.stream
+        self.link
+            .tcp()
             .set_read_timeout(self.opts.timeout)
             .context("cannot set a read timeout")?;
         Ok(reply.len())
@@ -321,7 +337,8 @@ impl Conversation<'_> {
         let mut said = 0;
         loop {
             let wait = self.left(deadline, what, b"")?;
-            self.stream
+            self.link
+                .tcp()
                 .set_read_timeout(wait)
                 .context("cannot set a read timeout")?;
             match self.reader.read(&mut buf) {
@@ -358,8 +375,8 @@ pub fn interactive(
 /// nc's `-z`: connects and closes without sending anything; the address
 /// that answered. A closed port is [`Error::Connect`].
 pub fn check(opts: &TalkOptions) -> Result<SocketAddr, Error> {
-    let stream = connect(opts)?;
-    stream.peer_addr().map_err(|e| Error::Connect {
+    let link = connect(opts)?;
+    link.tcp().peer_addr().map_err(|e| Error::Connect {
         spec: opts.addr.clone(),
         hint: String::new(),
         source: Some(e),
@@ -409,19 +426,19 @@ impl Listening {
         drop(self.listener);
         let _ = stream.set_nodelay(true);
         accepted(peer);
-        join(stream, opts, input, out)
+        join(Link::plain(stream), opts, input, out)
     }
 }
 
 /// Joins `input` and `out` to `stream` until the peer closes (or, with
 /// `exit_on_eof`, until the input ends).
 fn join(
-    stream: TcpStream,
+    link: Link,
     opts: &TalkOptions,
     input: impl Read + Send + 'static,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let sender = stream.try_clone().context("cannot clone the socket")?;
+    let sender = link.clone();
     let input_done = Arc::new(AtomicBool::new(false));
     let done = input_done.clone();
     let framing = opts.framing;
@@ -430,14 +447,14 @@ fn join(
         let _ = pump_input(input, &sender, framing);
         // End of input: half-close, so the server answers what it has and
         // closes, while we keep reading.
-        let _ = sender.shutdown(Shutdown::Write);
+        let _ = sender.shutdown_write();
         done.store(true, Ordering::Release);
     });
 
-    stream
+    link.tcp()
         .set_read_timeout(Some(POLL))
         .context("cannot set a read timeout")?;
-    let mut reader = &stream;
+    let reader = &link;
     let mut buf = vec![0; CHUNK];
     let mut last_heard = Instant::now();
     loop {
@@ -486,8 +503,7 @@ fn join(
 
 /// Copies input to the socket: raw for line framing, one write per line
 /// without its terminator for chunk framing.
-fn pump_input(input: impl Read, sender: &TcpStream, framing: ClientFraming) -> io::Result<()> {
-    let mut sender = sender;
+fn pump_input(input: impl Read, sender: &Link, framing: ClientFraming) -> io::Result<()> {
     match framing {
         ClientFraming::Line => {
             let mut input = input;

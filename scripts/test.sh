@@ -6,7 +6,7 @@
 # - the peer tier (`--features peer-tests`): real programs from Debian,
 #   python3 (the tutorial's own programs), netcat-openbsd (nc -N), setpriv
 #   (to bind a low port as nobody), and for fetch nginx, openssl, curl and
-#   gzip, and HAProxy in front of serve. Each such test fails loudly when
+#   gzip, HAProxy in front of serve, and ncat for TLS. Each such test fails loudly when
 #   its peer is missing;
 # - a Windows cross-check: clippy for x86_64-pc-windows-gnu (mingw for
 #   ring's C code).
@@ -29,6 +29,8 @@ command -v nginx >/dev/null || need+=(nginx-light)
 command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
 command -v gzip >/dev/null || need+=(gzip)
+# TLS (issue 11): ncat --ssl as a client of serve and as a server for talk.
+command -v ncat >/dev/null || need+=(ncat)
 # serve as a service: Debian's HAProxy in front (PROXY protocol, checks).
 command -v haproxy >/dev/null || need+=(haproxy)
 # /metrics read by the Prometheus project's own parser (Debian's python3).

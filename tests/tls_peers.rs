@@ -1,0 +1,277 @@
+//! The peer tier for TLS: `serve --tls-cert` against Debian's `openssl
+//! s_client` and `ncat --ssl` as clients, and `talk --tls` against `ncat
+//! --ssl -l` and `openssl s_server` as servers. Certificates come from
+//! openssl itself (a CA and a leaf it signs), so nothing here trusts
+//! anything tcpkit made. Built with `--features peer-tests`; each test
+//! fails loudly when its peer is missing.
+
+#![cfg(unix)]
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{Proc, free_port, peer, require, stderr_of, stdout_of, talk};
+
+/// A CA and a leaf for localhost and 127.0.0.1 signed by it, made by
+/// openssl in `dir`: (ca.pem, cert.pem, key.pem).
+fn openssl_pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    require("openssl");
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            stderr_of(&out)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "ca-key.pem",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=tcpkit peer CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "leaf.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n\
+         extendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca-key.pem",
+        "-CAcreateserial",
+        "-out",
+        "cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "leaf.ext",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    )
+}
+
+fn serve_tls(cert: &Path, key: &Path) -> Proc {
+    Proc::serve(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ])
+}
+
+/// Runs `program args` with `input` on stdin, bounded in time.
+fn run_with_input(program: &str, args: &[&str], input: &[u8]) -> std::process::Output {
+    let mut child = Command::new("timeout")
+        .arg("20")
+        .arg(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+const TRANSCRIPT_IN: &[u8] = b"Michael\nTracy\nSarah\nexit\n";
+const TRANSCRIPT_OUT: &str = "Welcome!\nHello, Michael!\nHello, Tracy!\nHello, Sarah!\n";
+
+#[test]
+fn openssl_s_client_verifies_serve_and_gets_the_transcript_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = openssl_pki(dir.path());
+    let server = serve_tls(&cert, &key);
+    for version in ["-tls1_3", "-tls1_2"] {
+        let out = run_with_input(
+            "openssl",
+            &[
+                "s_client",
+                "-connect",
+                &server.addr.to_string(),
+                "-servername",
+                "localhost",
+                "-verify_hostname",
+                "localhost",
+                "-CAfile",
+                ca.to_str().unwrap(),
+                "-verify_return_error",
+                "-quiet",
+                version,
+            ],
+            TRANSCRIPT_IN,
+        );
+        assert!(out.status.success(), "{version}: {}", stderr_of(&out));
+        assert_eq!(stdout_of(&out), TRANSCRIPT_OUT, "{version}");
+        assert!(
+            stderr_of(&out).contains("verify return:1"),
+            "{}",
+            stderr_of(&out)
+        );
+    }
+    assert!(server.logged("(TLS 1.2, "));
+    assert!(server.logged("(TLS 1.3, "));
+}
+
+#[test]
+fn ncat_ssl_verifies_serve_and_gets_the_transcript() {
+    require("ncat");
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = openssl_pki(dir.path());
+    let server = serve_tls(&cert, &key);
+    let out = run_with_input(
+        "ncat",
+        &[
+            "--ssl",
+            "--ssl-verify",
+            "--ssl-trustfile",
+            ca.to_str().unwrap(),
+            "localhost",
+            &server.addr.port().to_string(),
+        ],
+        TRANSCRIPT_IN,
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(stdout_of(&out), TRANSCRIPT_OUT);
+}
+
+#[test]
+fn talk_tls_runs_the_tutorial_client_against_ncat_ssl_listening() {
+    require("ncat");
+    require("python3");
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = openssl_pki(dir.path());
+    let port = free_port().to_string();
+    let script = peer("greeting_server.py");
+    let mut ncat = Command::new("timeout")
+        .args([
+            "20",
+            "ncat",
+            "--ssl",
+            "-l",
+            "127.0.0.1",
+            &port,
+            "--ssl-cert",
+        ])
+        .arg(&cert)
+        .arg("--ssl-key")
+        .arg(&key)
+        .arg("--sh-exec")
+        .arg(format!("python3 {}", script.display()))
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let target = format!("localhost:{port}");
+    let mut out = None;
+    for _ in 0..50 {
+        let tried = talk(&[
+            "--tls",
+            "--cacert",
+            ca.to_str().unwrap(),
+            &target,
+            "Michael",
+            "Tracy",
+            "Sarah",
+        ])
+        .output()
+        .unwrap();
+        if tried.status.code() != Some(6) {
+            out = Some(tried);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100)); // ncat not listening yet
+    }
+    let out = out.expect("ncat never listened");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_eq!(stdout_of(&out), TRANSCRIPT_OUT);
+    let _ = ncat.wait();
+}
+
+#[test]
+fn talk_tls_joins_stdin_and_stdout_to_openssl_s_server() {
+    require("openssl");
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = openssl_pki(dir.path());
+    let port = free_port().to_string();
+    let mut s_server = Command::new("timeout")
+        .args([
+            "20", "openssl", "s_server", "-quiet", "-naccept", "1", "-cert",
+        ])
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .args(["-accept", &format!("127.0.0.1:{port}")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // What s_server sends once a client is there; its stdin stays open
+    // until it is done, as EOF there would end the session.
+    let mut to_server = s_server.stdin.take().unwrap();
+    to_server.write_all(b"hello from s_server\n").unwrap();
+    let target = format!("localhost:{port}");
+    let mut out = None;
+    for _ in 0..50 {
+        let tried = talk(&["--tls", "--cacert", ca.to_str().unwrap(), &target])
+            .write_stdin("hello from talk\n")
+            .output()
+            .unwrap();
+        if tried.status.code() != Some(6) {
+            out = Some(tried);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(to_server);
+    let out = out.expect("s_server never listened");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_eq!(stdout_of(&out), "hello from s_server\n");
+    let server_out = s_server.wait_with_output().unwrap();
+    assert_eq!(stdout_of(&server_out), "hello from talk\n");
+}

@@ -723,3 +723,85 @@ fn talk_tls_joins_stdin_and_stdout_and_half_closes_with_a_close_notify() {
         server.log()
     );
 }
+
+/// `serve --tls-self-signed` writing its certificate into `dir`.
+fn serve_self_signed(dir: &Path) -> (Proc, String) {
+    let out = dir.join("self.pem");
+    let server = Proc::serve(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--tls-self-signed",
+        "--tls-cert-out",
+        out.to_str().unwrap(),
+    ]);
+    (server, out.to_str().unwrap().to_string())
+}
+
+#[test]
+fn bench_tls_runs_every_scenario_with_every_reply_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, cacert) = serve_self_signed(dir.path());
+    let target = format!("localhost:{}", server.addr.port());
+    for (scenario, unit) in [
+        ("pingpong", "replies"),
+        ("pipeline", "replies"),
+        ("churn", "sessions"),
+        ("handshake", "handshakes"),
+        ("hold", "connections"),
+    ] {
+        let (code, report, stderr) = common::bench(&[
+            scenario,
+            &target,
+            "--tls",
+            "--cacert",
+            &cacert,
+            "-c",
+            "4",
+            "--duration",
+            "300ms",
+        ]);
+        assert_eq!(code, 0, "{scenario}: {stderr}");
+        assert_eq!(report["unit"], unit, "{scenario}");
+        assert!(common::num(&report, "done") > 0, "{scenario}: {report}");
+        assert_eq!(common::num(&report, "errors"), 0, "{scenario}: {report}");
+        assert_eq!(
+            common::num(&report, "mismatches"),
+            0,
+            "{scenario}: {report}"
+        );
+    }
+    // Untrusted: the preflight says so with the TLS exit code.
+    let (code, _, stderr) = common::bench(&["pingpong", &target, "--tls", "--duration", "1s"]);
+    assert_eq!(code, 9, "{stderr}");
+    assert!(stderr.contains("(no trusted CA signed it:"), "{stderr}");
+}
+
+#[test]
+fn bench_handshake_resumes_sessions_unless_told_not_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, cacert) = serve_self_signed(dir.path());
+    let target = format!("localhost:{}", server.addr.port());
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "handshake",
+            &target,
+            "--tls",
+            "--cacert",
+            &cacert,
+            "-c",
+            "2",
+            "--duration",
+            "300ms",
+        ];
+        args.extend_from_slice(extra);
+        let (code, report, stderr) = common::bench(&args);
+        assert_eq!(code, 0, "{stderr}");
+        common::num(&report, "done")
+    };
+    let full = run(&["--no-tls-resume"]);
+    assert!(full > 0);
+    assert!(!server.log().contains(", resumed)"), "{}", server.log());
+    let resumed = run(&[]);
+    assert!(resumed > 0);
+    assert!(server.logged(", resumed)"));
+}

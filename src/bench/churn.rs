@@ -66,10 +66,17 @@ pub async fn worker(
     }
 }
 
-/// One whole session.
+/// One whole session; for `handshake`, only its opening (connect, TLS,
+/// welcome), then a close.
 async fn session(opts: &Options, addr: SocketAddr, scripts: &[Script]) -> Result<(), ReadError> {
     let first = &scripts[0];
     let mut stream = open(opts, addr, first).await.map_err(ReadError::Io)?;
+    if opts.scenario == super::Scenario::Handshake {
+        // A TLS client says goodbye with a close_notify; bounded, as a
+        // server that does not read must not stall the run.
+        let _ = tokio::time::timeout(opts.reply_timeout, stream.shutdown()).await;
+        return Ok(());
+    }
     for script in scripts {
         stream
             .write_all(&script.message)

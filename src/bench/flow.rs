@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::tls::Stream;
+
 use super::expect::{Checker, Script};
 use super::report::Tally;
 use super::{Live, Options, Pacer, Scenario, Targets, Window};
@@ -38,7 +40,7 @@ pub async fn connect_all(
     count: usize,
     tally: &RefCell<Tally>,
     pacer: &Pacer,
-) -> Vec<(usize, (TcpStream, Script))> {
+) -> Vec<(usize, (Stream, Script))> {
     let mut ready = Vec::with_capacity(count);
     for k in 0..count {
         let index = thread + k * threads;
@@ -52,8 +54,9 @@ pub async fn connect_all(
     ready
 }
 
-/// Connects and reads the welcome.
-pub async fn open(opts: &Options, addr: SocketAddr, script: &Script) -> Result<TcpStream, String> {
+/// Connects (after the PROXY header, with the TLS handshake when asked)
+/// and reads the welcome.
+pub async fn open(opts: &Options, addr: SocketAddr, script: &Script) -> Result<Stream, String> {
     let stream = crate::net::within(opts.connect_timeout, TcpStream::connect(addr))
         .await
         .ok_or_else(|| format!("connecting to {addr} timed out"))?
@@ -69,6 +72,7 @@ pub async fn open(opts: &Options, addr: SocketAddr, script: &Script) -> Result<T
             .await
             .map_err(|e| format!("cannot send the PROXY header: {e}"))?;
     }
+    let mut stream = Stream::over(stream, opts.tls.as_ref()).await?;
     expect_exactly(&mut stream, &script.welcome, opts.reply_timeout, "welcome")
         .await
         .map_err(|e| e.to_string())?;
@@ -94,7 +98,7 @@ impl std::fmt::Display for ReadError {
 
 /// Reads exactly `expected` (split however the network splits it).
 pub async fn expect_exactly(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     expected: &[u8],
     timeout: Duration,
     what: &str,
@@ -131,7 +135,7 @@ type InFlight = VecDeque<(Instant, u32)>;
 pub async fn connection(
     opts: Options,
     index: usize,
-    (mut stream, script): (TcpStream, Script),
+    (mut stream, script): (Stream, Script),
     tally: Rc<RefCell<Tally>>,
     live: Arc<Live>,
     window: Window,

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use super::expect::Script;
 use super::flow::script_for;
 use super::report::{self, Latency, Report, Tally};
+use super::tls::SyncStream;
 use super::{Options, Targets};
 
 /// Runs the scenario.
@@ -27,7 +28,7 @@ pub fn run(opts: &Options, targets: &Targets) -> anyhow::Result<Report> {
     };
     let before = sample_server()?;
     let mut tally = Tally::default();
-    let mut held: Vec<(TcpStream, Script)> = Vec::with_capacity(opts.connections);
+    let mut held: Vec<(SyncStream, Script)> = Vec::with_capacity(opts.connections);
     let pacer = super::Pacer::new(opts.connect_rate, 1);
     let start = Instant::now();
     for index in 0..opts.connections {
@@ -106,14 +107,14 @@ pub fn run(opts: &Options, targets: &Targets) -> anyhow::Result<Report> {
     })
 }
 
-/// Connects from `source` (`None`: the system's choice) and reads the
-/// welcome.
+/// Connects from `source` (`None`: the system's choice), runs the TLS
+/// handshake when asked, and reads the welcome.
 fn open_from(
     opts: &Options,
     source: Option<std::net::IpAddr>,
     addr: SocketAddr,
     script: &Script,
-) -> Result<TcpStream, String> {
+) -> Result<SyncStream, String> {
     let connected = match (source, opts.connect_timeout) {
         (Some(from), limit) => crate::net::connect_from(from, addr, limit),
         (None, Some(limit)) => TcpStream::connect_timeout(&addr, limit),
@@ -131,17 +132,20 @@ fn open_from(
     stream
         .set_read_timeout(Some(opts.reply_timeout))
         .map_err(|e| e.to_string())?;
+    let mut stream = SyncStream::over(stream, opts.tls.as_ref(), &addr.to_string())
+        .map_err(|e| format!("{e}{}", e.hint()))?;
     read_exactly(&mut stream, &script.welcome, "welcome")?;
     Ok(stream)
 }
 
 /// Sends the message on a held connection and checks the reply.
 pub(super) fn ask(
-    stream: &mut TcpStream,
+    stream: &mut SyncStream,
     script: &Script,
     timeout: Duration,
 ) -> Result<(), String> {
     stream
+        .tcp()
         .set_read_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
     stream
@@ -151,7 +155,7 @@ pub(super) fn ask(
 }
 
 pub(super) fn read_exactly(
-    stream: &mut TcpStream,
+    stream: &mut SyncStream,
     expected: &[u8],
     what: &str,
 ) -> Result<(), String> {
@@ -174,7 +178,12 @@ pub(super) fn read_exactly(
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                 ) =>
             {
-                let waited = stream.read_timeout().ok().flatten().unwrap_or_default();
+                let waited = stream
+                    .tcp()
+                    .read_timeout()
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default();
                 return Err(super::expect::not_in_time(what, expected, got, waited));
             }
             Err(e) => return Err(format!("reading the {what}: {e}")),

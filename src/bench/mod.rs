@@ -6,6 +6,8 @@
 //! - `pipeline`: each connection keeps `--depth` messages in flight.
 //! - `churn`: workers repeat the tutorial client's whole session.
 //! - `hold`: open many connections, hold them idle, check a sample answers.
+//! - `handshake`: workers open connections (with `--tls`, full or resumed
+//!   TLS handshakes), read the welcome, and close: openings per second.
 //!
 //! `--rate` turns pingpong and pipeline into an open loop: messages are
 //! due at fixed times and latency counts from the time a message was due,
@@ -20,6 +22,7 @@
 //! - `flow`: pingpong and pipeline.
 //! - `churn`: whole sessions.
 //! - `hold`: idle connections and the server's memory.
+//! - `tls`: `--tls`, over rustls, async and blocking.
 //! - `report`: tallies, percentiles, the table and JSON.
 //!
 //! The public surface is [`run`], its [`Options`] and [`Scenario`], and the
@@ -30,6 +33,9 @@ mod expect;
 mod flow;
 mod hold;
 mod report;
+mod tls;
+
+pub use tls::BenchTls;
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -58,6 +64,9 @@ pub enum Scenario {
     Churn,
     /// Open connections, hold them idle, check a sample still answers.
     Hold,
+    /// Workers open a connection (TLS handshake included with `--tls`),
+    /// read the welcome and close, again and again.
+    Handshake,
 }
 
 impl Scenario {
@@ -66,6 +75,7 @@ impl Scenario {
             Scenario::Pingpong => "pingpong",
             Scenario::Pipeline => "pipeline",
             Scenario::Churn => "churn",
+            Scenario::Handshake => "handshake",
             Scenario::Hold => "hold",
         }
     }
@@ -122,6 +132,8 @@ pub struct Options {
     /// hold: local addresses to connect from, in turn (`--source`); empty:
     /// the system's choice. Each gives a full range of ephemeral ports.
     pub sources: Vec<std::net::IpAddr>,
+    /// Speak TLS (`--tls`), after the PROXY header if there is one.
+    pub tls: Option<BenchTls>,
 }
 
 /// The servers of a run, one address each; connection `i` goes to server
@@ -284,10 +296,11 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
     }
     let usage = server_cpu?;
     let seconds = opts.duration.as_secs_f64();
-    let unit = if opts.scenario == Scenario::Churn {
-        "sessions"
-    } else {
-        "replies"
+    let unit = match opts.scenario {
+        Scenario::Churn => "sessions",
+        Scenario::Handshake if opts.tls.is_some() => "handshakes",
+        Scenario::Handshake => "connections",
+        _ => "replies",
     };
     Ok(Report {
         scenario: opts.scenario.name().to_string(),
@@ -353,6 +366,10 @@ fn round_ms(d: Duration) -> Duration {
 fn preflight(opts: &Options, spec: &str, addr: SocketAddr) -> Result<(), Error> {
     let mut stream = crate::net::connect(spec, &[addr], opts.connect_timeout)?;
     let script = flow::script_for(opts, 0);
+    let limit = Some(opts.connect_timeout.unwrap_or(opts.reply_timeout));
+    stream
+        .set_read_timeout(limit)
+        .map_err(|e| Error::lost(format!("cannot set a read timeout for {spec}"), e))?;
     if let Some(version) = opts.send_proxy {
         crate::net::send_proxy_header(&mut stream, version)
             .map_err(|e| Error::BenchFailed(format!("cannot send the PROXY header: {e}")))?;
@@ -364,7 +381,9 @@ fn preflight(opts: &Options, spec: &str, addr: SocketAddr) -> Result<(), Error> 
             spec
         ))
     };
+    let mut stream = tls::SyncStream::over(stream, opts.tls.as_ref(), spec)?;
     stream
+        .tcp()
         .set_read_timeout(Some(opts.reply_timeout))
         .map_err(|e| wrong(e.to_string()))?;
     hold::read_exactly(&mut stream, &script.welcome, "welcome").map_err(wrong)?;
@@ -507,7 +526,7 @@ fn load_thread(
     let pacer = Rc::new(Pacer::new(opts.connect_rate, threads));
     let tally = Rc::new(RefCell::new(Tally::default()));
     let ready = match opts.scenario {
-        Scenario::Churn => Vec::new(),
+        Scenario::Churn | Scenario::Handshake => Vec::new(),
         _ => local.block_on(
             &runtime,
             flow::connect_all(opts, targets, (thread, threads), count, &tally, &pacer),
@@ -520,7 +539,7 @@ fn load_thread(
     };
     local.block_on(&runtime, async {
         let mut tasks = Vec::new();
-        if opts.scenario == Scenario::Churn {
+        if matches!(opts.scenario, Scenario::Churn | Scenario::Handshake) {
             for k in 0..count {
                 let addr = targets.of(thread + k * threads);
                 let task = churn::worker(

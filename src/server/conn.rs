@@ -211,7 +211,11 @@ impl Connection {
             rustls::ProtocolVersion::TLSv1_2 => "TLS 1.2".to_string(),
             other => format!("{other:?}"),
         };
-        Some(format!("{version}, {:?}", suite.suite()))
+        let resumed = match tls.handshake_kind() {
+            Some(rustls::HandshakeKind::Resumed) => ", resumed",
+            _ => "",
+        };
+        Some(format!("{version}, {:?}{resumed}", suite.suite()))
     }
 
     /// Sends as much of `bytes` as the socket takes without waiting; the

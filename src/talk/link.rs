@@ -83,7 +83,12 @@ impl Link {
             .map_err(|e| Error::lost("cannot set a read timeout", e))?;
         while conn.is_handshaking() {
             if let Err(e) = conn.complete_io(&mut &tcp) {
-                return Err(handshake_error(e, spec, limit));
+                return Err(crate::tls::client::handshake_failed(
+                    e,
+                    spec,
+                    limit,
+                    "connect by one of its names, or check another with --servername NAME",
+                ));
             }
         }
         Ok(Link {
@@ -178,36 +183,5 @@ impl Read for Link {
 impl Read for &Link {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         Link::read(self, buf)
-    }
-}
-
-/// A handshake that failed: what to do about it, as `fetch` says it.
-fn handshake_error(e: io::Error, spec: &str, limit: Option<Duration>) -> Error {
-    if let (true, Some(after)) = (
-        matches!(
-            e.kind(),
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-        ),
-        limit,
-    ) {
-        return Error::Timeout {
-            what: format!("waiting for the TLS handshake with {spec} (is it a TLS server?)"),
-            after,
-        };
-    }
-    let rustls_error = crate::tls::client::rustls_error(&e).cloned();
-    let hint = match (&rustls_error, e.kind()) {
-        (None, io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset) => {
-            " (it closed the connection: is it a TLS server? it may speak plain text)".to_string()
-        }
-        (error, _) => crate::tls::client::hint(
-            error.as_ref(),
-            "connect by one of its names, or check another with --servername NAME",
-        ),
-    };
-    Error::Tls {
-        message: format!("TLS handshake with {spec} failed"),
-        hint,
-        source: Some(e),
     }
 }

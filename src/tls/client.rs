@@ -56,6 +56,38 @@ pub fn hint(error: Option<&rustls::Error>, name_hint: &str) -> String {
     }
 }
 
+/// A blocking handshake with `spec` that failed (`limit` was each read's
+/// bound): a timeout, or a TLS error with what to do about it;
+/// `name_hint` as for [`hint`].
+pub fn handshake_failed(
+    e: std::io::Error,
+    spec: &str,
+    limit: Option<std::time::Duration>,
+    name_hint: &str,
+) -> Error {
+    use std::io::ErrorKind;
+    if let (true, Some(after)) = (
+        matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+        limit,
+    ) {
+        return Error::Timeout {
+            what: format!("waiting for the TLS handshake with {spec} (is it a TLS server?)"),
+            after,
+        };
+    }
+    let hint = match (rustls_error(&e), e.kind()) {
+        (None, ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset) => {
+            " (it closed the connection: is it a TLS server? it may speak plain text)".to_string()
+        }
+        (error, _) => hint(error, name_hint),
+    };
+    Error::Tls {
+        message: format!("TLS handshake with {spec} failed"),
+        hint,
+        source: Some(e),
+    }
+}
+
 /// The rustls error inside an I/O error from a handshake, if it is one.
 pub fn rustls_error(e: &std::io::Error) -> Option<&rustls::Error> {
     e.get_ref()

@@ -168,6 +168,9 @@ pub enum ScenarioArg {
     Churn,
     /// Open connections, hold them idle, check a sample still answers.
     Hold,
+    /// Workers open a connection (a TLS handshake with --tls), read the
+    /// welcome and close, again and again: openings per second.
+    Handshake,
 }
 
 impl From<ScenarioArg> for bench::Scenario {
@@ -177,6 +180,7 @@ impl From<ScenarioArg> for bench::Scenario {
             ScenarioArg::Pipeline => bench::Scenario::Pipeline,
             ScenarioArg::Churn => bench::Scenario::Churn,
             ScenarioArg::Hold => bench::Scenario::Hold,
+            ScenarioArg::Handshake => bench::Scenario::Handshake,
         }
     }
 }
@@ -618,7 +622,7 @@ pub struct FetchArgs {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// pingpong, pipeline, churn or hold.
+    /// pingpong, pipeline, churn, hold or handshake.
     #[arg(value_name = "SCENARIO", value_enum)]
     pub scenario: ScenarioArg,
 
@@ -627,8 +631,8 @@ pub struct BenchArgs {
     #[arg(value_name = "ADDR", default_value = "127.0.0.1:9999")]
     pub addrs: Vec<String>,
 
-    /// Connections (churn: concurrent workers). Default: pingpong 100,
-    /// pipeline 50, churn 100, hold 1000.
+    /// Connections (churn, handshake: concurrent workers). Default:
+    /// pingpong 100, pipeline 50, churn 100, hold 1000, handshake 16.
     #[arg(short, long, value_name = "N", value_parser = |s: &str| values::count::<u32>(s, 1, 1_000_000), allow_negative_numbers = true)]
     pub connections: Option<u32>,
 
@@ -712,6 +716,29 @@ pub struct BenchArgs {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+
+    /// Speak TLS to the server (serve --tls-cert or --tls-self-signed).
+    #[arg(long)]
+    pub tls: bool,
+
+    /// Trust the certificates in FILE (PEM) as well as the built-in CAs.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub cacert: Option<PathBuf>,
+
+    /// Do not check the server's certificate (says so loudly).
+    #[arg(short = 'k', long, requires = "tls")]
+    pub insecure: bool,
+
+    /// Check the certificate for NAME (and send it as SNI) instead of the
+    /// first address's host.
+    #[arg(long, value_name = "NAME", requires = "tls")]
+    pub servername: Option<String>,
+
+    /// Keep no TLS sessions: every connection makes a full handshake. By
+    /// default connections resume the run's earlier sessions, as a real
+    /// client would.
+    #[arg(long, requires = "tls")]
+    pub no_tls_resume: bool,
 }
 
 impl BenchArgs {
@@ -723,6 +750,7 @@ impl BenchArgs {
         let connections = self.connections.map_or(
             match scenario {
                 Scenario::Pingpong | Scenario::Churn => 100,
+                Scenario::Handshake => 16,
                 Scenario::Pipeline => 50,
                 Scenario::Hold => 1000,
             },
@@ -754,7 +782,26 @@ impl BenchArgs {
             progress,
             send_proxy: self.send_proxy.map(Into::into),
             sources: self.source.clone().map(|a| a.0).unwrap_or_default(),
+            tls: None,
         }
+    }
+
+    /// `--tls`: the client configuration for the run, checking
+    /// --servername or the first address's host.
+    pub fn tls(&self) -> Result<Option<bench::BenchTls>, tcpkit::Error> {
+        if !self.tls {
+            return Ok(None);
+        }
+        let first = self.addrs.first().map_or("127.0.0.1", String::as_str);
+        let host = first.rsplit_once(':').map_or(first, |(host, _)| host);
+        let name = self.servername.as_deref().unwrap_or(host);
+        bench::BenchTls::new(
+            self.cacert.as_deref(),
+            self.insecure,
+            name,
+            !self.no_tls_resume,
+        )
+        .map(Some)
     }
 }
 

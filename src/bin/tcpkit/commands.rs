@@ -364,6 +364,10 @@ fn message_file(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
 fn bench(args: BenchArgs) -> anyhow::Result<()> {
     use std::io::IsTerminal;
     let mut opts = args.options(io::stderr().is_terminal() && !args.json);
+    opts.tls = args.tls()?;
+    if args.insecure {
+        eprintln!("tcpkit: warning: --insecure: the server's certificate is not checked");
+    }
     if let Some(path) = &args.message_file {
         opts.message = message_file(path)?;
     }

@@ -105,6 +105,7 @@ fn line(tls: &mut BufReader<Tls>) -> String {
 }
 
 /// The fingerprint the server's certificate has, as seen by a client.
+#[cfg(unix)] // for the SIGHUP test
 fn seen_fingerprint(tls: &mut BufReader<Tls>) -> String {
     let certs = tls.get_ref().conn.peer_certificates().unwrap();
     tcpkit::tls::fingerprint(certs[0].as_ref())

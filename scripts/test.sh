@@ -6,8 +6,8 @@
 # - the peer tier (`--features peer-tests`): real programs from Debian,
 #   python3 (the tutorial's own programs), netcat-openbsd (nc -N), setpriv
 #   (to bind a low port as nobody), and for fetch nginx, openssl, curl and
-#   gzip, HAProxy in front of serve, and ncat for TLS. Each such test fails loudly when
-#   its peer is missing;
+#   gzip, HAProxy in front of serve, and ncat and socat for TLS. Each such
+#   test fails loudly when its peer is missing;
 # - a Windows cross-check: clippy for x86_64-pc-windows-gnu (mingw for
 #   ring's C code).
 set -euo pipefail
@@ -29,8 +29,10 @@ command -v nginx >/dev/null || need+=(nginx-light)
 command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
 command -v gzip >/dev/null || need+=(gzip)
-# TLS (issue 11): ncat --ssl as a client of serve and as a server for talk.
+# TLS (issue 11): ncat --ssl as a client of serve and as a server for talk,
+# socat as another client.
 command -v ncat >/dev/null || need+=(ncat)
+command -v socat >/dev/null || need+=(socat)
 # serve as a service: Debian's HAProxy in front (PROXY protocol, checks).
 command -v haproxy >/dev/null || need+=(haproxy)
 # /metrics read by the Prometheus project's own parser (Debian's python3).

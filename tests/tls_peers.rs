@@ -275,3 +275,41 @@ fn talk_tls_joins_stdin_and_stdout_to_openssl_s_server() {
     let server_out = s_server.wait_with_output().unwrap();
     assert_eq!(stdout_of(&server_out), "hello from talk\n");
 }
+
+#[test]
+fn socat_trusts_the_self_signed_file_and_openssl_agrees_on_its_fingerprint() {
+    require("socat");
+    require("openssl");
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("self.pem");
+    let server = Proc::serve(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--tls-self-signed",
+        "--tls-cert-out",
+        pem.to_str().unwrap(),
+    ]);
+    let out = run_with_input(
+        "socat",
+        &[
+            "-",
+            &format!(
+                "OPENSSL:localhost:{},cafile={}",
+                server.addr.port(),
+                pem.display()
+            ),
+        ],
+        TRANSCRIPT_IN,
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(stdout_of(&out), TRANSCRIPT_OUT);
+    let x509 = Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+        .arg(&pem)
+        .output()
+        .unwrap();
+    let print = stdout_of(&x509);
+    let print = print.trim().trim_start_matches("sha256 Fingerprint=");
+    assert_eq!(print.len(), 95, "{print}");
+    assert!(server.logged(&format!("SHA-256 fingerprint {print}.")), "{}", server.log());
+}

@@ -311,5 +311,9 @@ fn socat_trusts_the_self_signed_file_and_openssl_agrees_on_its_fingerprint() {
     let print = stdout_of(&x509);
     let print = print.trim().trim_start_matches("sha256 Fingerprint=");
     assert_eq!(print.len(), 95, "{print}");
-    assert!(server.logged(&format!("SHA-256 fingerprint {print}.")), "{}", server.log());
+    assert!(
+        server.logged(&format!("SHA-256 fingerprint {print}.")),
+        "{}",
+        server.log()
+    );
 }

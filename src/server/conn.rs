@@ -23,14 +23,14 @@
 //! `send_now`, `send`, `wait_for_input`, `exchange`, `decode` and
 //! `linger`, and only this type's methods use the stream (readiness,
 //! `read_now`, `write_now`, `write_all`, `shutdown`).
-//! - TLS goes in there: beside the socket sits rustls's
-//!   `ServerConnection` (boxed, `None` over plain TCP). `read_now` hands
-//!   out plaintext from rustls, `write_now` gives it plaintext and flushes
-//!   its records, and [`Connection::start_tls`] runs the handshake before
-//!   the welcome; the I/O over rustls is in `tls.rs`. While ciphertext is
-//!   stuck in rustls, `write_now` takes nothing more, so the backpressure
-//!   below works over TLS too, and [`Connection::wait_for_input`] flushes
-//!   it when the socket can take it.
+//! - TLS goes in there: beside the socket sits the TLS state (boxed,
+//!   `None` over plain TCP). `read_now` hands out the plaintext of the
+//!   records read, `write_now` seals replies into records and writes them,
+//!   and [`Connection::start_tls`] runs the handshake before the welcome;
+//!   the I/O over rustls is in `tls.rs`. While records wait for the
+//!   socket, `write_now` takes nothing more, so the backpressure below
+//!   works over TLS too, and [`Connection::wait_for_input`] sends them
+//!   when the socket can take them.
 //! - A PROXY-protocol preamble is read by a constructor too, through
 //!   `read_now` and before any byte reaches the decoder: the header
 //!   (parsed by the wire crate) gives the real client address the handler
@@ -44,7 +44,7 @@ use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
 
-use rustls::{ServerConfig, ServerConnection};
+use rustls::ServerConfig;
 use std::sync::Arc;
 use tcpkit_wire::Escaped;
 use tcpkit_wire::greeting::{Close, Decoder, Framing, Progress, Settings};
@@ -55,7 +55,7 @@ use tokio::sync::Notify;
 use tokio::sync::futures::Notified;
 use tracing::debug;
 
-use super::tls::{self, HandshakeError};
+use super::tls::{self, HandshakeError, Tls};
 
 /// The size of one read from a socket.
 const READ_SIZE: usize = 32 * 1024;
@@ -85,7 +85,7 @@ pub(super) struct Connection {
     /// The client's socket; touched only by the private I/O methods below.
     stream: TcpStream,
     /// TLS over the socket, once [`Connection::start_tls`] has run.
-    tls: Option<Box<ServerConnection>>,
+    tls: Option<Box<Tls>>,
     /// Framing state: chunk or line, and any partial line.
     decoder: Decoder,
 }
@@ -203,19 +203,7 @@ impl Connection {
 
     /// The TLS version and cipher suite, once a handshake has run.
     pub(super) fn tls_summary(&self) -> Option<String> {
-        let tls = self.tls.as_deref()?;
-        let version = tls.protocol_version()?;
-        let suite = tls.negotiated_cipher_suite()?;
-        let version = match version {
-            rustls::ProtocolVersion::TLSv1_3 => "TLS 1.3".to_string(),
-            rustls::ProtocolVersion::TLSv1_2 => "TLS 1.2".to_string(),
-            other => format!("{other:?}"),
-        };
-        let resumed = match tls.handshake_kind() {
-            Some(rustls::HandshakeKind::Resumed) => ", resumed",
-            _ => "",
-        };
-        Some(format!("{version}, {:?}{resumed}", suite.suite()))
+        self.tls.as_deref()?.summary()
     }
 
     /// Sends as much of `bytes` as the socket takes without waiting; the
@@ -231,7 +219,7 @@ impl Connection {
         bytes: &[u8],
         limit: Option<Duration>,
     ) -> Result<(), SendError> {
-        if bytes.is_empty() && self.tls.as_ref().is_none_or(|tls| !tls.wants_write()) {
+        if bytes.is_empty() && self.tls.as_deref().is_none_or(|tls| !tls.wants_write()) {
             return Ok(());
         }
         let sending = async {
@@ -266,9 +254,9 @@ impl Connection {
                 return Poll::Ready(Wake::Event(stop));
             }
             if let Some(tls_conn) = self.tls.as_deref_mut() {
-                // Plaintext (or the close) already decrypted: read it now,
-                // the socket may have nothing more to say.
-                if !tls_conn.wants_read() {
+                // Records (or the close) that came with the handshake's
+                // end: read them now, the socket may have nothing more.
+                if tls_conn.has_input() {
                     return Poll::Ready(Wake::Readable);
                 }
                 // Replies stuck in rustls go out as soon as they fit.
@@ -445,7 +433,7 @@ impl Connection {
     /// destroy replies the client has not read yet.
     pub(super) async fn linger(&mut self, limit: Duration) {
         if let Some(tls_conn) = self.tls.as_deref_mut() {
-            tls_conn.send_close_notify();
+            tls_conn.close_notify();
             let flushed = tokio::time::timeout(limit, tls::flush_all(&self.stream, tls_conn));
             if !matches!(flushed.await, Ok(Ok(()))) {
                 return;

@@ -1,26 +1,40 @@
 //! TLS under [`Connection`](super::conn::Connection): rustls's
-//! `ServerConnection` driven over the nonblocking socket, so the handler
-//! and the hot path (one read, every reply, one write, no await) work
-//! the same over TLS. Only `conn.rs` calls these.
+//! *unbuffered* connection driven over the nonblocking socket, so the
+//! handler and the hot path (one read, every reply, one write, no await)
+//! work the same over TLS, and an idle TLS connection holds no buffer.
+//! Ciphertext is read into, and decrypted in, a per-thread scratch
+//! buffer; records are made in another; a connection keeps only what must
+//! wait (the start of a record whose rest has not come, records the
+//! socket would not take), and gives it back once used. (rustls's
+//! buffered `ServerConnection` keeps a 4 KiB read buffer for each
+//! connection for good: 8.3 KiB per idle TLS connection instead of this
+//! design's figure in the README.) Only `conn.rs` calls these.
 //!
 //! - [`handshake`] runs before the welcome, within a time limit. A client
 //!   that sends plain text instead of a ClientHello is told so in plain
 //!   text (as nginx answers plain HTTP on an HTTPS port).
-//! - [`read_now`] hands out plaintext rustls holds, reading ciphertext
-//!   only when it holds none.
-//! - [`write_now`] takes plaintext only when no ciphertext is stuck, so a
-//!   client that does not read holds at most one step of replies inside
-//!   rustls; the rest stays with the caller as unsent, as over plain TCP.
+//! - [`read_now`] reads ciphertext and hands out the plaintext of every
+//!   whole record in it.
+//! - [`write_now`] encrypts and writes; it takes nothing while earlier
+//!   records still wait for the socket, so a client that does not read
+//!   costs at most one step of replies here, and the rest stays with the
+//!   caller as unsent, as over plain TCP.
 //! - [`FailureLog`] logs failed handshakes one line per client, but at
 //!   most [`FAILURES_PER_SECOND`] lines a second: a flood of bad clients
 //!   becomes one summary line, not a flood of log.
 
-use std::io::{self, Read, Write};
+use std::cell::RefCell;
+use std::io::{self, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use rustls::{ServerConfig, ServerConnection};
+use rustls::ServerConfig;
+use rustls::server::{ServerConnectionData, UnbufferedServerConnection};
+use rustls::unbuffered::{
+    AppDataRecord, ConnectionState, EncodeError, EncryptError, InsufficientSizeError,
+    UnbufferedStatus,
+};
 use tcpkit_wire::Escaped;
 use tokio::io::Interest;
 use tokio::net::TcpStream;
@@ -77,6 +91,368 @@ impl std::fmt::Display for HandshakeError {
 pub(super) const PLAIN_ON_TLS: &[u8] =
     b"Error: this server speaks TLS; connect with TLS (tcpkit talk --tls, openssl s_client)\n";
 
+/// The most ciphertext one record takes (RFC 8446 §5.2: 2^14 bytes of
+/// plaintext, up to 256 of expansion, and the 5-byte header).
+const MAX_RECORD: usize = 16 * 1024 + 256 + 5;
+
+/// Plaintext encrypted at a time by [`send`]: four full records.
+const SEAL_STEP: usize = 64 * 1024;
+
+thread_local! {
+    /// Ciphertext read and decrypted in place, lent to whichever
+    /// connection runs on this thread between awaits.
+    static CIPHER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// Records being made for the socket, lent the same way.
+    static SEAL: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// One client's TLS: rustls's state and what must wait.
+pub(super) struct Tls {
+    conn: UnbufferedServerConnection,
+    /// The start of a record whose rest has not come (empty when idle).
+    carry: Vec<u8>,
+    /// Records made but not yet taken by the socket (empty when idle).
+    out: Vec<u8>,
+    /// Plaintext that came with the handshake's last message, not handed
+    /// out yet.
+    early: Vec<u8>,
+    /// `carry` may hold whole records not opened yet (they came with the
+    /// end of the handshake): read them before waiting on the socket.
+    ready: bool,
+    /// The client said close_notify, or closed: the stream has ended.
+    ended: bool,
+}
+
+impl Tls {
+    /// Input is waiting in here, not in the socket (or the end is).
+    pub(super) fn has_input(&self) -> bool {
+        self.ready || self.ended || !self.early.is_empty()
+    }
+
+    /// Records wait for the socket.
+    pub(super) fn wants_write(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    /// The TLS version, the cipher suite, and whether the session resumed.
+    pub(super) fn summary(&self) -> Option<String> {
+        let version = match self.conn.protocol_version()? {
+            rustls::ProtocolVersion::TLSv1_3 => "TLS 1.3".to_string(),
+            rustls::ProtocolVersion::TLSv1_2 => "TLS 1.2".to_string(),
+            other => format!("{other:?}"),
+        };
+        let suite = self.conn.negotiated_cipher_suite()?;
+        let resumed = match self.conn.handshake_kind() {
+            Some(rustls::HandshakeKind::Resumed) => ", resumed",
+            _ => "",
+        };
+        Some(format!("{version}, {:?}{resumed}", suite.suite()))
+    }
+
+    /// Queues a close_notify, sent by the next flush.
+    pub(super) fn close_notify(&mut self) {
+        let _ = seal(&mut self.conn, &mut self.out, Seal::CloseNotify);
+    }
+}
+
+fn tls_error(e: rustls::Error) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e)
+}
+
+/// Appends what `make` writes to `out`, giving it `guess` bytes of room
+/// first and as much as it says it needs if that was too little.
+fn append<E>(
+    out: &mut Vec<u8>,
+    guess: usize,
+    mut make: impl FnMut(&mut [u8]) -> Result<usize, E>,
+    needs: impl Fn(&E) -> Option<InsufficientSizeError>,
+) -> Result<usize, E> {
+    let used = out.len();
+    out.resize(used + guess, 0);
+    loop {
+        match make(&mut out[used..]) {
+            Ok(n) => {
+                out.truncate(used + n);
+                return Ok(n);
+            }
+            Err(e) => match needs(&e) {
+                Some(size) if size.required_size > out.len() - used => {
+                    out.resize(used + size.required_size, 0);
+                }
+                _ => {
+                    out.truncate(used);
+                    return Err(e);
+                }
+            },
+        }
+    }
+}
+
+/// Encodes a handshake or alert message rustls has queued into `out`.
+fn encode(
+    out: &mut Vec<u8>,
+    state: &mut rustls::unbuffered::EncodeTlsData<'_, ServerConnectionData>,
+) -> io::Result<()> {
+    append(
+        out,
+        4096,
+        |room| state.encode(room),
+        |e| match e {
+            EncodeError::InsufficientSize(size) => Some(*size),
+            _ => None,
+        },
+    )
+    .map(drop)
+    .map_err(io::Error::other)
+}
+
+/// What to seal into records.
+enum Seal<'a> {
+    Data(&'a [u8]),
+    CloseNotify,
+}
+
+/// Seals `what` into records appended to `out`, after any message rustls
+/// has queued (a key update).
+fn seal(
+    conn: &mut UnbufferedServerConnection,
+    out: &mut Vec<u8>,
+    what: Seal<'_>,
+) -> io::Result<()> {
+    // Each turn either encodes a queued message or seals; a bound keeps a
+    // confused state from spinning.
+    for _ in 0..16 {
+        let status = conn.process_tls_records(&mut []);
+        match status.state.map_err(tls_error)? {
+            ConnectionState::EncodeTlsData(mut state) => encode(out, &mut state)?,
+            ConnectionState::TransmitTlsData(state) => state.done(),
+            ConnectionState::WriteTraffic(mut traffic) => {
+                let needs = |e: &EncryptError| match e {
+                    EncryptError::InsufficientSize(size) => Some(*size),
+                    _ => None,
+                };
+                let sealed = match what {
+                    Seal::Data(data) => {
+                        let guess = data.len() + (data.len() / (16 * 1024) + 1) * 64;
+                        append(out, guess, |room| traffic.encrypt(data, room), needs)
+                    }
+                    Seal::CloseNotify => {
+                        append(out, 64, |room| traffic.queue_close_notify(room), needs)
+                    }
+                };
+                return sealed.map(drop).map_err(io::Error::other);
+            }
+            // Said once, when the close_notify is read; sending goes on.
+            ConnectionState::PeerClosed => {}
+            ConnectionState::Closed => return Err(io::ErrorKind::BrokenPipe.into()),
+            other => return Err(io::Error::other(format!("TLS cannot send now ({other:?})"))),
+        }
+    }
+    Err(io::Error::other("TLS cannot send now"))
+}
+
+/// Opens every whole record in `cipher` and copies its plaintext to
+/// `plain`: the plaintext's length and how much of `cipher` was used (the
+/// rest is the start of a record still to come). Messages rustls must
+/// answer go to `out`.
+fn open(tls: &mut Tls, cipher: &mut [u8], plain: &mut [u8]) -> io::Result<(usize, usize)> {
+    let Tls {
+        conn, out, ended, ..
+    } = tls;
+    let mut start = 0;
+    let mut filled = 0;
+    loop {
+        let UnbufferedStatus { mut discard, state } =
+            conn.process_tls_records(&mut cipher[start..]);
+        let more = match state.map_err(tls_error)? {
+            ConnectionState::ReadTraffic(mut records) => {
+                while let Some(record) = records.next_record() {
+                    let AppDataRecord {
+                        discard: used,
+                        payload,
+                    } = record.map_err(tls_error)?;
+                    discard += used;
+                    let Some(to) = plain.get_mut(filled..filled + payload.len()) else {
+                        return Err(io::Error::other("TLS plaintext larger than its records"));
+                    };
+                    to.copy_from_slice(payload);
+                    filled += payload.len();
+                }
+                true
+            }
+            ConnectionState::EncodeTlsData(mut state) => {
+                encode(out, &mut state)?;
+                true
+            }
+            ConnectionState::TransmitTlsData(state) => {
+                state.done();
+                true
+            }
+            ConnectionState::PeerClosed | ConnectionState::Closed => {
+                *ended = true;
+                false
+            }
+            // Every whole record is open; the rest has not come yet.
+            ConnectionState::WriteTraffic(_) | ConnectionState::BlockedHandshake => false,
+            other => return Err(io::Error::other(format!("TLS cannot read now ({other:?})"))),
+        };
+        start += discard;
+        if !more {
+            return Ok((filled, start));
+        }
+    }
+}
+
+/// Hands out up to `buf.len()` bytes of plaintext without waiting: what
+/// the records read now (and any begun before) hold. 0 is the end of the
+/// stream (a close_notify, or a close without one: the greeting protocol
+/// has no lengths for a truncation to hide behind, as HTTP has).
+/// `WouldBlock` when there is nothing yet.
+pub(super) fn read_now(tcp: &TcpStream, tls: &mut Tls, buf: &mut [u8]) -> io::Result<usize> {
+    if tls.ended {
+        return Ok(0);
+    }
+    let mut filled = 0;
+    if !tls.early.is_empty() {
+        filled = tls.early.len().min(buf.len());
+        buf[..filled].copy_from_slice(&tls.early[..filled]);
+        tls.early.drain(..filled);
+        if tls.early.is_empty() {
+            tls.early = Vec::new();
+        }
+        if filled == buf.len() {
+            return Ok(filled);
+        }
+    }
+    let got = CIPHER.with_borrow_mut(|cipher| {
+        if cipher.len() < buf.len() + MAX_RECORD {
+            cipher.resize(buf.len() + MAX_RECORD, 0);
+        }
+        loop {
+            let carried = tls.carry.len();
+            cipher[..carried].copy_from_slice(&tls.carry);
+            let mut used = carried;
+            if tls.ready {
+                tls.ready = false;
+            } else {
+                // Plaintext is never longer than its records: reading no
+                // more than `buf` has room for keeps it fitting.
+                let room = (buf.len() - filled).saturating_sub(carried);
+                if room == 0 {
+                    return Ok(filled);
+                }
+                let read = tcp.try_io(Interest::READABLE, || {
+                    (&*socket2::SockRef::from(tcp)).read(&mut cipher[carried..carried + room])
+                });
+                match read {
+                    Ok(0) => {
+                        tls.ended = true;
+                        tls.carry = Vec::new();
+                        return Ok(filled);
+                    }
+                    Ok(n) => used += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock && filled > 0 => {
+                        return Ok(filled);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            let (plain, opened) = open(tls, &mut cipher[..used], &mut buf[filled..])?;
+            filled += plain;
+            let rest = &cipher[opened..used];
+            if rest.is_empty() {
+                tls.carry = Vec::new();
+            } else {
+                tls.carry.clear();
+                tls.carry.extend_from_slice(rest);
+            }
+            if filled > 0 || tls.ended {
+                return Ok(filled);
+            }
+            // Only the start of a record came: read again (the socket
+            // says WouldBlock when that is all there is).
+        }
+    });
+    // Answers rustls owes (alerts, key updates) go out now if they can.
+    if tls.wants_write() {
+        flush_now(tcp, tls)?;
+    }
+    got
+}
+
+/// Encrypts all of `bytes` and writes what the socket takes without
+/// waiting, keeping the rest of the records; takes nothing while earlier
+/// records still wait. The number of plaintext bytes taken.
+pub(super) fn write_now(tcp: &TcpStream, tls: &mut Tls, bytes: &[u8]) -> io::Result<usize> {
+    flush_now(tcp, tls)?;
+    if tls.wants_write() || bytes.is_empty() {
+        return Ok(0);
+    }
+    SEAL.with_borrow_mut(|sealed| {
+        sealed.clear();
+        seal(&mut tls.conn, sealed, Seal::Data(bytes))?;
+        let sent = write_some(tcp, sealed)?;
+        if sent < sealed.len() {
+            tls.out.extend_from_slice(&sealed[sent..]);
+        }
+        Ok(bytes.len())
+    })
+}
+
+/// Writes as much of `bytes` as the socket takes without waiting.
+fn write_some(tcp: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
+    let mut sent = 0;
+    while sent < bytes.len() {
+        match tcp.try_write(&bytes[sent..]) {
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(sent)
+}
+
+/// Writes what waiting records the socket takes without waiting; the
+/// memory goes back once all are sent.
+pub(super) fn flush_now(tcp: &TcpStream, tls: &mut Tls) -> io::Result<()> {
+    if tls.out.is_empty() {
+        return Ok(());
+    }
+    let sent = write_some(tcp, &tls.out)?;
+    if sent == tls.out.len() {
+        tls.out = Vec::new();
+    } else {
+        tls.out.drain(..sent);
+    }
+    Ok(())
+}
+
+/// Writes every waiting record, waiting for the socket as needed.
+pub(super) async fn flush_all(tcp: &TcpStream, tls: &mut Tls) -> io::Result<()> {
+    loop {
+        flush_now(tcp, tls)?;
+        if !tls.wants_write() {
+            return Ok(());
+        }
+        tcp.writable().await?;
+    }
+}
+
+/// Writes all of `bytes`, waiting for the socket as needed.
+pub(super) async fn send(tcp: &TcpStream, tls: &mut Tls, bytes: &[u8]) -> io::Result<()> {
+    for step in bytes.chunks(SEAL_STEP) {
+        flush_all(tcp, tls).await?;
+        seal(&mut tls.conn, &mut tls.out, Seal::Data(step))?;
+    }
+    flush_all(tcp, tls).await
+}
+
+/// Where a handshake is after its messages so far.
+enum Step {
+    NeedInput,
+    Done,
+}
+
 /// Runs the server side of a handshake on `tcp`, starting with `first`
 /// (bytes already read, after a PROXY header), within `limit`.
 pub(super) async fn handshake(
@@ -84,36 +460,35 @@ pub(super) async fn handshake(
     config: Arc<ServerConfig>,
     first: &[u8],
     limit: Option<Duration>,
-) -> Result<Box<ServerConnection>, HandshakeError> {
-    let mut tls = Box::new(ServerConnection::new(config).map_err(HandshakeError::Refused)?);
+) -> Result<Box<Tls>, HandshakeError> {
+    let conn = UnbufferedServerConnection::new(config).map_err(HandshakeError::Refused)?;
+    let mut tls = Box::new(Tls {
+        conn,
+        carry: Vec::new(),
+        out: Vec::new(),
+        early: Vec::new(),
+        ready: false,
+        ended: false,
+    });
+    let mut input = first.to_vec();
     let run = async {
         let mut piece = vec![0u8; 4096];
-        let mut input: Vec<u8> = first.to_vec();
         let mut checked = false;
         loop {
-            if !input.is_empty() {
-                if !checked {
-                    checked = true;
-                    if input[0] != HANDSHAKE_RECORD {
-                        let _ = tcp.try_write(PLAIN_ON_TLS);
-                        let shown = &input[..input.len().min(64)];
-                        return Err(HandshakeError::NotTls(Escaped(shown).to_string()));
-                    }
+            if !checked && !input.is_empty() {
+                checked = true;
+                if input[0] != HANDSHAKE_RECORD {
+                    let _ = tcp.try_write(PLAIN_ON_TLS);
+                    let shown = &input[..input.len().min(64)];
+                    return Err(HandshakeError::NotTls(Escaped(shown).to_string()));
                 }
-                let mut rest = &input[..];
-                while !rest.is_empty() {
-                    tls.read_tls(&mut rest).map_err(HandshakeError::Failed)?;
-                    if let Err(e) = tls.process_new_packets() {
-                        flush_all(tcp, &mut tls).await.ok();
-                        return Err(HandshakeError::Refused(e));
-                    }
-                }
-                input.clear();
             }
+            let step = advance(&mut tls, &mut input);
+            // What rustls said goes out whatever happened (an alert too).
             flush_all(tcp, &mut tls)
                 .await
                 .map_err(HandshakeError::Failed)?;
-            if !tls.is_handshaking() {
+            if let Step::Done = step? {
                 return Ok(());
             }
             tcp.readable().await.map_err(HandshakeError::Failed)?;
@@ -126,112 +501,89 @@ pub(super) async fn handshake(
         }
     };
     match crate::net::within(limit, run).await {
-        Some(Ok(())) => Ok(tls),
+        Some(Ok(())) => {
+            // Whatever came after the handshake's last message: records
+            // to open first (`ready`), or the start of one.
+            tls.carry = input;
+            Ok(tls)
+        }
         Some(Err(e)) => Err(e),
         None => Err(HandshakeError::TimedOut(limit.unwrap_or_default())),
     }
 }
 
-/// Hands out up to `buf.len()` bytes of plaintext without waiting,
-/// reading ciphertext only while rustls holds none. 0 is the end of the
-/// stream (a close_notify, or a close without one: the greeting protocol
-/// has no lengths for a truncation to hide behind, as HTTP has).
-/// `WouldBlock` when there is nothing yet.
-pub(super) fn read_now(
-    tcp: &TcpStream,
-    tls: &mut ServerConnection,
-    buf: &mut [u8],
-) -> io::Result<usize> {
-    let mut filled = 0;
+/// Feeds the handshake what came, collecting its answers in `tls.out`.
+fn advance(tls: &mut Tls, input: &mut Vec<u8>) -> Result<Step, HandshakeError> {
+    let Tls {
+        conn,
+        out,
+        ready,
+        early,
+        ..
+    } = tls;
     loop {
-        match tls.reader().read(&mut buf[filled..]) {
-            Ok(0) => return Ok(filled),
-            Ok(n) => {
-                filled += n;
-                if filled == buf.len() {
-                    return Ok(filled);
-                }
-                continue;
+        let UnbufferedStatus { mut discard, state } = conn.process_tls_records(input);
+        let step = match state {
+            Err(e) => {
+                // rustls queues an alert for the client; send it with the
+                // refusal.
+                let _ = alerts(conn, out, input);
+                return Err(HandshakeError::Refused(e));
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(filled),
-            Err(e) => return Err(e),
-        }
-        let read = tcp.try_io(Interest::READABLE, || {
-            tls.read_tls(&mut &*socket2::SockRef::from(tcp))
-        });
-        match read {
-            Ok(_) => {
-                if let Err(e) = tls.process_new_packets() {
-                    let _ = flush_now(tcp, tls);
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, e));
-                }
-                // Key updates and alerts rustls wants to answer.
-                flush_now(tcp, tls)?;
+            Ok(ConnectionState::EncodeTlsData(mut state)) => {
+                encode(out, &mut state).map_err(HandshakeError::Failed)?;
+                None
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock && filled > 0 => return Ok(filled),
-            Err(e) => return Err(e),
+            Ok(ConnectionState::TransmitTlsData(state)) => {
+                state.done();
+                None
+            }
+            Ok(ConnectionState::BlockedHandshake) => Some(Step::NeedInput),
+            Ok(ConnectionState::WriteTraffic(_)) => Some(Step::Done),
+            // The client's first records came with its last handshake
+            // message: keep their plaintext, and open any others in the
+            // same read, before waiting on the socket.
+            Ok(ConnectionState::ReadTraffic(mut records)) => {
+                while let Some(record) = records.next_record() {
+                    let record = record.map_err(HandshakeError::Refused)?;
+                    discard += record.discard;
+                    early.extend_from_slice(record.payload);
+                }
+                *ready = true;
+                Some(Step::Done)
+            }
+            Ok(ConnectionState::PeerClosed | ConnectionState::Closed) => {
+                return Err(HandshakeError::Closed);
+            }
+            Ok(other) => {
+                return Err(HandshakeError::Failed(io::Error::other(format!(
+                    "unexpected TLS state {other:?}"
+                ))));
+            }
+        };
+        input.drain(..discard);
+        if let Some(step) = step {
+            return Ok(step);
         }
     }
 }
 
-/// Takes as much of `bytes` as rustls will hold and writes what the
-/// socket takes without waiting; takes nothing while earlier ciphertext is
-/// still stuck. The number of plaintext bytes taken.
-pub(super) fn write_now(
-    tcp: &TcpStream,
-    tls: &mut ServerConnection,
-    bytes: &[u8],
-) -> io::Result<usize> {
-    flush_now(tcp, tls)?;
-    if tls.wants_write() || bytes.is_empty() {
-        return Ok(0);
-    }
-    let taken = tls.writer().write(bytes)?;
-    flush_now(tcp, tls)?;
-    Ok(taken)
-}
-
-/// Writes what ciphertext the socket takes without waiting.
-pub(super) fn flush_now(tcp: &TcpStream, tls: &mut ServerConnection) -> io::Result<()> {
-    while tls.wants_write() {
-        let wrote = tcp.try_io(Interest::WRITABLE, || {
-            tls.write_tls(&mut &*socket2::SockRef::from(tcp))
-        });
-        match wrote {
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-            Err(e) => return Err(e),
+/// Encodes the alerts rustls queued on an error. `input` is what the
+/// failed call was given: rustls may still count on its start.
+fn alerts(
+    conn: &mut UnbufferedServerConnection,
+    out: &mut Vec<u8>,
+    input: &mut [u8],
+) -> io::Result<()> {
+    for _ in 0..4 {
+        let status = conn.process_tls_records(input);
+        match status.state {
+            Ok(ConnectionState::EncodeTlsData(mut state)) => encode(out, &mut state)?,
+            Ok(ConnectionState::TransmitTlsData(state)) => state.done(),
+            _ => return Ok(()),
         }
     }
     Ok(())
-}
-
-/// Writes all ciphertext rustls holds, waiting for the socket as needed.
-pub(super) async fn flush_all(tcp: &TcpStream, tls: &mut ServerConnection) -> io::Result<()> {
-    loop {
-        flush_now(tcp, tls)?;
-        if !tls.wants_write() {
-            return Ok(());
-        }
-        tcp.writable().await?;
-    }
-}
-
-/// Writes all of `bytes`, waiting for the socket as needed.
-pub(super) async fn send(
-    tcp: &TcpStream,
-    tls: &mut ServerConnection,
-    bytes: &[u8],
-) -> io::Result<()> {
-    let mut pos = 0;
-    loop {
-        flush_all(tcp, tls).await?;
-        if pos == bytes.len() {
-            return Ok(());
-        }
-        pos += tls.writer().write(&bytes[pos..])?;
-    }
 }
 
 /// Rate-limits the log lines of failed handshakes.

@@ -17,79 +17,14 @@ use std::time::Duration;
 use common::{Proc, free_port, peer, require, stderr_of, stdout_of, talk};
 
 /// A CA and a leaf for localhost and 127.0.0.1 signed by it, made by
-/// openssl in `dir`: (ca.pem, cert.pem, key.pem).
+/// openssl in `dir` (as for nginx): (ca.pem, server.pem, server.key).
 fn openssl_pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     require("openssl");
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .current_dir(dir)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            stderr_of(&out)
-        );
-    };
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "ca-key.pem",
-        "-out",
-        "ca.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=tcpkit peer CA",
-    ]);
-    run(&[
-        "req",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "key.pem",
-        "-out",
-        "leaf.csr",
-        "-subj",
-        "/CN=localhost",
-    ]);
-    std::fs::write(
-        dir.join("leaf.ext"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n\
-         extendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "leaf.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca-key.pem",
-        "-CAcreateserial",
-        "-out",
-        "cert.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "leaf.ext",
-    ]);
+    common::nginx::make_certificates(dir);
     (
         dir.join("ca.pem"),
-        dir.join("cert.pem"),
-        dir.join("key.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
     )
 }
 

@@ -4,6 +4,9 @@
 
 #![allow(dead_code)] // each test file uses a different part
 
+#[cfg(unix)]
+pub mod nginx;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;

@@ -4,6 +4,12 @@
 # to BENCHMARKS.md and the chart to bench/chart.svg.
 #
 #   bash bench/compare.sh [SECONDS]        (measured seconds per run, default 3)
+#   BASELINE=/path/to/old/tcpkit bash bench/compare.sh [SECONDS]
+#
+# With BASELINE, the same scenarios run against this build's serve and
+# the given binary's, alternately, and a ratio table is printed instead
+# (BENCHMARKS.md is left alone): a same-run check that a change cost
+# nothing.
 #
 # Servers: tcpkit serve; the plainest idiomatic tokio server
 # (examples/plain_tokio_server.rs); the tutorial's thread-per-connection
@@ -39,6 +45,7 @@ start() {
   local name=$1 port=$2
   case $name in
     tcpkit) taskset -c 0 "$bin" -q serve --bind "127.0.0.1:$port" & ;;
+    baseline) taskset -c 0 "$BASELINE" -q serve --bind "127.0.0.1:$port" & ;;
     tokio) taskset -c 0 target/release/examples/plain_tokio_server "127.0.0.1:$port" 2>/dev/null & ;;
     python) taskset -c 0 python3 bench/servers/tutorial_lines.py "$port" 2>/dev/null & ;;
     c-epoll) taskset -c 0 "$work/epoll_server" "$port" 2>/dev/null & ;;
@@ -74,7 +81,9 @@ bench() {
 }
 
 run="--warmup 1s --duration ${seconds}s"
-for name in tcpkit tokio python c-epoll; do
+servers="tcpkit tokio python c-epoll"
+[ -n "${BASELINE:-}" ] && servers="tcpkit baseline baseline tcpkit"
+for name in $servers; do
   echo "$name:" >&2
   port=$(free_port)
   start "$name" "$port" || continue
@@ -91,5 +100,28 @@ for name in tcpkit tokio python c-epoll; do
   stop
 done
 
-python3 bench/report.py "$results" BENCHMARKS.md bench/chart.svg
-echo "wrote BENCHMARKS.md and bench/chart.svg" >&2
+if [ -n "${BASELINE:-}" ]; then
+  # Each server ran twice (ABBA); the table shows both and the ratio of
+  # the best of each, for server CPU per unit and, for hold, RSS per
+  # connection (lower is better for both).
+  python3 - "$results" <<'PY'
+import json, sys
+runs = {}
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    key = "server_rss_per_connection" if r["scenario"] == "hold" else "server_cpu_ns_per_unit"
+    runs.setdefault((r["label"], key), {}).setdefault(r["server_name"], []).append(r.get(key))
+print("| run | measure | this build | baseline | ratio (best of each) |")
+print("|---|---|---|---|---|")
+for (label, key), by in runs.items():
+    now, base = by.get("tcpkit", []), by.get("baseline", [])
+    fmt = lambda vs: ", ".join("-" if v is None else f"{v:.1f}" for v in vs)
+    good = lambda vs: [v for v in vs if v is not None]
+    ratio = f"{min(good(now)) / min(good(base)):.3f}" if good(now) and good(base) else "-"
+    unit = "B/conn" if "rss" in key else "ns/unit"
+    print(f"| {label} | server {unit} | {fmt(now)} | {fmt(base)} | {ratio} |")
+PY
+else
+  python3 bench/report.py "$results" BENCHMARKS.md bench/chart.svg
+  echo "wrote BENCHMARKS.md and bench/chart.svg" >&2
+fi

@@ -40,15 +40,16 @@ const LEVELS: [&str; 5] = ["ERROR", "WARN", "INFO", "DEBUG", "TRACE"];
 pub fn run(messages: &[String], verbosity: i8) -> anyhow::Result<()> {
     let shown = shown_level(verbosity, std::env::var("RUST_LOG").ok().as_deref());
     let exe = std::env::current_exe().context("cannot find the tcpkit executable")?;
-    let mut child = Command::new(exe)
+    let mut server = Command::new(exe);
+    server
         .args(if shown > 2 { &["-v"][..] } else { &[] })
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("cannot start the server")?;
+        .stderr(Stdio::piped());
+    crate::signals::stoppable(&mut server);
+    let mut child = server.spawn().context("cannot start the server")?;
     let result = talk_to(&mut child, messages, shown);
     stop(&mut child, shown);
     result

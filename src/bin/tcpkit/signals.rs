@@ -120,8 +120,24 @@ impl Reloads {
     }
 }
 
-/// Asks a child of ours to stop as Ctrl+C would (SIGTERM, by its pid);
-/// false where that cannot be done (Windows: the caller ends it instead).
+/// Makes a child stoppable by [`ask_to_stop`]: on Windows it gets a
+/// console process group of its own, the unit Ctrl+Break is sent to (and
+/// so a Ctrl+C typed at the demo reaches only the demo).
+pub fn stoppable(cmd: &mut std::process::Command) {
+    #[cfg(windows)]
+    {
+        use std::os::windows::process::CommandExt;
+        const CREATE_NEW_PROCESS_GROUP: u32 = 0x0000_0200;
+        cmd.creation_flags(CREATE_NEW_PROCESS_GROUP);
+    }
+    #[cfg(not(windows))]
+    let _ = cmd;
+}
+
+/// Asks a child of ours, made [`stoppable`], to stop gracefully: SIGTERM
+/// by its pid on Unix, Ctrl+Break to its process group on Windows (both
+/// run serve's drain). False when it could not be asked; the caller ends
+/// it instead.
 pub fn ask_to_stop(child: &Child) -> bool {
     #[cfg(unix)]
     {
@@ -132,7 +148,14 @@ pub fn ask_to_stop(child: &Child) -> bool {
         // reaped.
         unsafe { libc::kill(pid, libc::SIGTERM) == 0 }
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
+    {
+        use windows_sys::Win32::System::Console::{CTRL_BREAK_EVENT, GenerateConsoleCtrlEvent};
+        // SAFETY: a plain Win32 call; the group id is the pid of a child
+        // we started with CREATE_NEW_PROCESS_GROUP and have not reaped.
+        unsafe { GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, child.id()) != 0 }
+    }
+    #[cfg(not(any(unix, windows)))]
     {
         let _ = child;
         false

@@ -360,14 +360,8 @@ fn sighup_reads_the_certificate_again_and_a_broken_one_is_not_taken() {
 #[test]
 fn the_self_signed_certificate_is_written_out_and_trusted_by_its_fingerprint() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("self.pem");
-    let server = Proc::serve(&[
-        "--bind",
-        "127.0.0.1:0",
-        "--tls-self-signed",
-        "--tls-cert-out",
-        out.to_str().unwrap(),
-    ]);
+    let (server, out) = common::serve_tls_self_signed(dir.path());
+    let out = std::path::PathBuf::from(out);
     let pem = std::fs::read_to_string(&out).unwrap();
     let mut tls = connect_tls(server.addr, &pem, &[&rustls::version::TLS13], b"");
     transcript(&mut tls);
@@ -545,14 +539,8 @@ fn talk_tls(host: &str, addr: SocketAddr, args: &[&str]) -> (Option<i32>, String
 #[test]
 fn talk_trusts_a_self_signed_server_through_its_pem_file() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("self.pem");
-    let server = Proc::serve(&[
-        "--bind",
-        "127.0.0.1:0",
-        "--tls-self-signed",
-        "--tls-cert-out",
-        out.to_str().unwrap(),
-    ]);
+    let (server, out) = common::serve_tls_self_signed(dir.path());
+    let out = std::path::PathBuf::from(out);
     let cacert = out.to_str().unwrap();
     for host in ["localhost", "127.0.0.1"] {
         let (code, stdout, stderr) = talk_tls(
@@ -693,14 +681,8 @@ fn talk_tls_to_a_plain_server_says_it_may_speak_plain_text() {
 #[test]
 fn talk_tls_joins_stdin_and_stdout_and_half_closes_with_a_close_notify() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("self.pem");
-    let server = Proc::serve(&[
-        "--bind",
-        "127.0.0.1:0",
-        "--tls-self-signed",
-        "--tls-cert-out",
-        out.to_str().unwrap(),
-    ]);
+    let (server, out) = common::serve_tls_self_signed(dir.path());
+    let out = std::path::PathBuf::from(out);
     let target = format!("localhost:{}", server.addr.port());
     let talked = common::talk(&["--tls", "--cacert", out.to_str().unwrap(), &target])
         .write_stdin("Bob\nAli")
@@ -725,23 +707,10 @@ fn talk_tls_joins_stdin_and_stdout_and_half_closes_with_a_close_notify() {
     );
 }
 
-/// `serve --tls-self-signed` writing its certificate into `dir`.
-fn serve_self_signed(dir: &Path) -> (Proc, String) {
-    let out = dir.join("self.pem");
-    let server = Proc::serve(&[
-        "--bind",
-        "127.0.0.1:0",
-        "--tls-self-signed",
-        "--tls-cert-out",
-        out.to_str().unwrap(),
-    ]);
-    (server, out.to_str().unwrap().to_string())
-}
-
 #[test]
 fn bench_tls_runs_every_scenario_with_every_reply_checked() {
     let dir = tempfile::tempdir().unwrap();
-    let (server, cacert) = serve_self_signed(dir.path());
+    let (server, cacert) = common::serve_tls_self_signed(dir.path());
     let target = format!("localhost:{}", server.addr.port());
     for (scenario, unit) in [
         ("pingpong", "replies"),
@@ -780,7 +749,7 @@ fn bench_tls_runs_every_scenario_with_every_reply_checked() {
 #[test]
 fn bench_handshake_resumes_sessions_unless_told_not_to() {
     let dir = tempfile::tempdir().unwrap();
-    let (server, cacert) = serve_self_signed(dir.path());
+    let (server, cacert) = common::serve_tls_self_signed(dir.path());
     let target = format!("localhost:{}", server.addr.port());
     let run = |extra: &[&str]| {
         let mut args = vec![

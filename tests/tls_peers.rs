@@ -216,23 +216,12 @@ fn socat_trusts_the_self_signed_file_and_openssl_agrees_on_its_fingerprint() {
     require("socat");
     require("openssl");
     let dir = tempfile::tempdir().unwrap();
-    let pem = dir.path().join("self.pem");
-    let server = Proc::serve(&[
-        "--bind",
-        "127.0.0.1:0",
-        "--tls-self-signed",
-        "--tls-cert-out",
-        pem.to_str().unwrap(),
-    ]);
+    let (server, pem) = common::serve_tls_self_signed(dir.path());
     let out = run_with_input(
         "socat",
         &[
             "-",
-            &format!(
-                "OPENSSL:localhost:{},cafile={}",
-                server.addr.port(),
-                pem.display()
-            ),
+            &format!("OPENSSL:localhost:{},cafile={}", server.addr.port(), pem),
         ],
         TRANSCRIPT_IN,
     );

@@ -128,23 +128,12 @@ impl SyncStream {
         let Some(tls) = tls else {
             return Ok(SyncStream::Plain(tcp));
         };
-        let mut conn = rustls::ClientConnection::new(tls.config.clone(), tls.name.clone())
-            .map_err(|e| crate::Error::Tls {
-                message: "cannot start TLS".into(),
-                hint: String::new(),
-                source: Some(io::Error::other(e)),
-            })?;
-        let limit = tcp.read_timeout().ok().flatten();
-        while conn.is_handshaking() {
-            if let Err(e) = conn.complete_io(&mut &tcp) {
-                return Err(crate::tls::client::handshake_failed(
-                    e,
-                    spec,
-                    limit,
-                    "dial it by one of its names, or check another with --servername NAME",
-                ));
-            }
-        }
+        let conn = crate::tls::client::handshake_blocking(
+            &tcp,
+            tls.config.clone(),
+            tls.name.clone(),
+            spec,
+        )?;
         Ok(SyncStream::Tls(Box::new(rustls::StreamOwned::new(
             conn, tcp,
         ))))

@@ -74,23 +74,9 @@ impl Link {
         let config =
             crate::tls::client::config(settings.cacert.as_deref(), settings.insecure, &[])?;
         let name = crate::tls::client::server_name(settings.servername.as_deref().unwrap_or(host))?;
-        let mut conn = ClientConnection::new(config, name).map_err(|e| Error::Tls {
-            message: "cannot start TLS".into(),
-            hint: String::new(),
-            source: Some(io::Error::other(e)),
-        })?;
         tcp.set_read_timeout(limit)
             .map_err(|e| Error::lost("cannot set a read timeout", e))?;
-        while conn.is_handshaking() {
-            if let Err(e) = conn.complete_io(&mut &tcp) {
-                return Err(crate::tls::client::handshake_failed(
-                    e,
-                    spec,
-                    limit,
-                    "connect by one of its names, or check another with --servername NAME",
-                ));
-            }
-        }
+        let conn = crate::tls::client::handshake_blocking(&tcp, config, name, spec)?;
         Ok(Link {
             tcp: Arc::new(tcp),
             tls: Some(Arc::new(Tls {

@@ -56,6 +56,34 @@ pub fn hint(error: Option<&rustls::Error>, name_hint: &str) -> String {
     }
 }
 
+/// Runs a client handshake over a blocking socket, each read bounded by
+/// the socket's read timeout; `spec` names the server in errors. For
+/// `talk` and `bench`'s blocking side.
+pub fn handshake_blocking(
+    tcp: &std::net::TcpStream,
+    config: Arc<ClientConfig>,
+    name: ServerName<'static>,
+    spec: &str,
+) -> Result<rustls::ClientConnection, Error> {
+    let mut conn = rustls::ClientConnection::new(config, name).map_err(|e| Error::Tls {
+        message: "cannot start TLS".into(),
+        hint: String::new(),
+        source: Some(std::io::Error::other(e)),
+    })?;
+    let limit = tcp.read_timeout().ok().flatten();
+    while conn.is_handshaking() {
+        if let Err(e) = conn.complete_io(&mut &*tcp) {
+            return Err(handshake_failed(
+                e,
+                spec,
+                limit,
+                "connect by one of its names, or check another with --servername NAME",
+            ));
+        }
+    }
+    Ok(conn)
+}
+
 /// A blocking handshake with `spec` that failed (`limit` was each read's
 /// bound): a timeout, or a TLS error with what to do about it;
 /// `name_hint` as for [`hint`].

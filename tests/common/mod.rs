@@ -187,6 +187,20 @@ impl Drop for Proc {
     }
 }
 
+/// `serve --tls-self-signed` on port 0 writing its certificate into
+/// `dir`: the server and the certificate file's path.
+pub fn serve_tls_self_signed(dir: &std::path::Path) -> (Proc, String) {
+    let out = dir.join("self.pem");
+    let server = Proc::serve(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--tls-self-signed",
+        "--tls-cert-out",
+        out.to_str().unwrap(),
+    ]);
+    (server, out.to_str().unwrap().to_string())
+}
+
 /// A blocking line client with a timeout on every read.
 pub struct LineClient {
     pub stream: TcpStream,

@@ -775,3 +775,19 @@ fn bench_handshake_resumes_sessions_unless_told_not_to() {
     assert!(resumed > 0);
     assert!(server.logged(", resumed)"));
 }
+
+#[cfg(unix)]
+#[test]
+fn sighup_with_a_self_signed_certificate_says_there_is_nothing_to_reload() {
+    // SIGHUP's default action would end the process: with TLS it is
+    // watched, and a self-signed certificate has no files to read again.
+    let dir = tempfile::tempdir().unwrap();
+    let (server, cacert) = common::serve_tls_self_signed(dir.path());
+    server.signal(libc::SIGHUP);
+    assert!(server.logged(
+        "SIGHUP: a self-signed certificate has no files to read again; nothing reloaded."
+    ));
+    let pem = std::fs::read_to_string(&cacert).unwrap();
+    let mut tls = connect_tls(server.addr, &pem, &[&rustls::version::TLS13], b"");
+    transcript(&mut tls);
+}

@@ -784,9 +784,11 @@ fn sighup_with_a_self_signed_certificate_says_there_is_nothing_to_reload() {
     let dir = tempfile::tempdir().unwrap();
     let (server, cacert) = common::serve_tls_self_signed(dir.path());
     server.signal(libc::SIGHUP);
-    assert!(server.logged(
-        "SIGHUP: a self-signed certificate has no files to read again; nothing reloaded."
-    ));
+    assert!(
+        server.logged(
+            "SIGHUP: a self-signed certificate has no files to read again; nothing reloaded."
+        )
+    );
     let pem = std::fs::read_to_string(&cacert).unwrap();
     let mut tls = connect_tls(server.addr, &pem, &[&rustls::version::TLS13], b"");
     transcript(&mut tls);

@@ -241,3 +241,44 @@ fn socat_trusts_the_self_signed_file_and_openssl_agrees_on_its_fingerprint() {
         server.log()
     );
 }
+
+#[test]
+fn key_updates_from_openssl_s_client_are_answered_mid_conversation() {
+    // s_client's "K" line sends a KeyUpdate that asks the server to update
+    // its keys too; "k" one that does not. Replies must go on after both.
+    require("openssl");
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = openssl_pki(dir.path());
+    let server = serve_tls(&cert, &key);
+    let mut child = Command::new("timeout")
+        .args(["20", "openssl", "s_client", "-connect"])
+        .arg(server.addr.to_string())
+        .args(["-servername", "localhost", "-CAfile"])
+        .arg(&ca)
+        .args(["-verify_return_error", "-tls1_3"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for line in ["Michael\n", "K\n", "Tracy\n", "k\n", "Sarah\n"] {
+        stdin.write_all(line.as_bytes()).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let printed = stdout_of(&out);
+    let replies: Vec<&str> = printed
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("Hello"))
+        .collect();
+    assert_eq!(
+        replies,
+        ["Hello, Michael!", "Hello, Tracy!", "Hello, Sarah!"],
+        "{}",
+        stderr_of(&out)
+    );
+    assert_eq!(stderr_of(&out).matches("KEYUPDATE").count(), 2);
+}

@@ -10,86 +10,34 @@
 //! connection for good: 8.3 KiB per idle TLS connection instead of this
 //! design's figure in the README.) Only `conn.rs` calls these.
 //!
-//! - [`handshake`] runs before the welcome, within a time limit. A client
-//!   that sends plain text instead of a ClientHello is told so in plain
-//!   text (as nginx answers plain HTTP on an HTTPS port).
+//! - `handshake.rs`: the handshake, before the welcome, within a time
+//!   limit; a client that sends plain text instead of a ClientHello is
+//!   told so in plain text (as nginx answers plain HTTP on an HTTPS port).
 //! - [`read_now`] reads ciphertext and hands out the plaintext of every
 //!   whole record in it.
 //! - [`write_now`] encrypts and writes; it takes nothing while earlier
 //!   records still wait for the socket, so a client that does not read
 //!   costs at most one step of replies here, and the rest stays with the
 //!   caller as unsent, as over plain TCP.
-//! - [`FailureLog`] logs failed handshakes one line per client, but at
-//!   most [`FAILURES_PER_SECOND`] lines a second: a flood of bad clients
-//!   becomes one summary line, not a flood of log.
+//! - `failures.rs`: failed handshakes logged one line per client, at most
+//!   ten lines a second.
+
+mod failures;
+mod handshake;
+
+pub(super) use failures::FailureLog;
+pub(super) use handshake::{HandshakeError, handshake};
 
 use std::cell::RefCell;
 use std::io::{self, Read};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
-use rustls::ServerConfig;
 use rustls::server::{ServerConnectionData, UnbufferedServerConnection};
 use rustls::unbuffered::{
     AppDataRecord, ConnectionState, EncodeError, EncryptError, InsufficientSizeError,
     UnbufferedStatus,
 };
-use tcpkit_wire::Escaped;
 use tokio::io::Interest;
 use tokio::net::TcpStream;
-
-/// Failed handshakes logged one by one per second; beyond it they are
-/// counted and summed up in the next line logged.
-pub(super) const FAILURES_PER_SECOND: u64 = 10;
-
-/// The first byte of a TLS handshake record (RFC 8446 §5.1).
-const HANDSHAKE_RECORD: u8 = 0x16;
-
-/// Why a handshake did not finish.
-#[derive(Debug)]
-pub(super) enum HandshakeError {
-    /// The client sent something that is not TLS (the bytes, escaped).
-    NotTls(String),
-    /// The client's TLS was refused (no common version or cipher, a bad
-    /// record, an alert from the client about our certificate).
-    Refused(rustls::Error),
-    /// The client closed before the handshake finished.
-    Closed,
-    /// The handshake did not finish within the limit.
-    TimedOut(Duration),
-    /// The socket failed.
-    Failed(io::Error),
-}
-
-impl std::fmt::Display for HandshakeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            HandshakeError::NotTls(bytes) => {
-                write!(
-                    f,
-                    "not a TLS client: it sent {bytes} (told it in plain text)"
-                )
-            }
-            HandshakeError::Refused(rustls::Error::AlertReceived(alert)) => write!(
-                f,
-                "the client refused it with the alert {alert:?} (does it trust our certificate?)"
-            ),
-            HandshakeError::Refused(e) => write!(f, "{e}"),
-            HandshakeError::Closed => f.write_str("the client closed before it finished"),
-            HandshakeError::TimedOut(limit) => write!(
-                f,
-                "not finished within {} (see --tls-handshake-timeout)",
-                humantime::format_duration(*limit)
-            ),
-            HandshakeError::Failed(e) => write!(f, "error: {e}"),
-        }
-    }
-}
-
-/// What a plain-text client is told on a TLS port.
-pub(super) const PLAIN_ON_TLS: &[u8] =
-    b"Error: this server speaks TLS; connect with TLS (tcpkit talk --tls, openssl s_client)\n";
 
 /// The most ciphertext one record takes (RFC 8446 §5.2: 2^14 bytes of
 /// plaintext, up to 256 of expansion, and the 5-byte header).
@@ -445,205 +393,4 @@ pub(super) async fn send(tcp: &TcpStream, tls: &mut Tls, bytes: &[u8]) -> io::Re
         seal(&mut tls.conn, &mut tls.out, Seal::Data(step))?;
     }
     flush_all(tcp, tls).await
-}
-
-/// Where a handshake is after its messages so far.
-enum Step {
-    NeedInput,
-    Done,
-}
-
-/// Runs the server side of a handshake on `tcp`, starting with `first`
-/// (bytes already read, after a PROXY header), within `limit`.
-pub(super) async fn handshake(
-    tcp: &TcpStream,
-    config: Arc<ServerConfig>,
-    first: &[u8],
-    limit: Option<Duration>,
-) -> Result<Box<Tls>, HandshakeError> {
-    let conn = UnbufferedServerConnection::new(config).map_err(HandshakeError::Refused)?;
-    let mut tls = Box::new(Tls {
-        conn,
-        carry: Vec::new(),
-        out: Vec::new(),
-        early: Vec::new(),
-        ready: false,
-        ended: false,
-    });
-    let mut input = first.to_vec();
-    let run = async {
-        let mut piece = vec![0u8; 4096];
-        let mut checked = false;
-        loop {
-            if !checked && !input.is_empty() {
-                checked = true;
-                if input[0] != HANDSHAKE_RECORD {
-                    let _ = tcp.try_write(PLAIN_ON_TLS);
-                    let shown = &input[..input.len().min(64)];
-                    return Err(HandshakeError::NotTls(Escaped(shown).to_string()));
-                }
-            }
-            let step = advance(&mut tls, &mut input);
-            // What rustls said goes out whatever happened (an alert too).
-            flush_all(tcp, &mut tls)
-                .await
-                .map_err(HandshakeError::Failed)?;
-            if let Step::Done = step? {
-                return Ok(());
-            }
-            tcp.readable().await.map_err(HandshakeError::Failed)?;
-            match tcp.try_read(&mut piece) {
-                Ok(0) => return Err(HandshakeError::Closed),
-                Ok(n) => input.extend_from_slice(&piece[..n]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(HandshakeError::Failed(e)),
-            }
-        }
-    };
-    match crate::net::within(limit, run).await {
-        Some(Ok(())) => {
-            // Whatever came after the handshake's last message: records
-            // to open first (`ready`), or the start of one.
-            tls.carry = input;
-            Ok(tls)
-        }
-        Some(Err(e)) => Err(e),
-        None => Err(HandshakeError::TimedOut(limit.unwrap_or_default())),
-    }
-}
-
-/// Feeds the handshake what came, collecting its answers in `tls.out`.
-fn advance(tls: &mut Tls, input: &mut Vec<u8>) -> Result<Step, HandshakeError> {
-    let Tls {
-        conn,
-        out,
-        ready,
-        early,
-        ..
-    } = tls;
-    loop {
-        let UnbufferedStatus { mut discard, state } = conn.process_tls_records(input);
-        let step = match state {
-            Err(e) => {
-                // rustls queues an alert for the client; send it with the
-                // refusal.
-                let _ = alerts(conn, out, input);
-                return Err(HandshakeError::Refused(e));
-            }
-            Ok(ConnectionState::EncodeTlsData(mut state)) => {
-                encode(out, &mut state).map_err(HandshakeError::Failed)?;
-                None
-            }
-            Ok(ConnectionState::TransmitTlsData(state)) => {
-                state.done();
-                None
-            }
-            Ok(ConnectionState::BlockedHandshake) => Some(Step::NeedInput),
-            Ok(ConnectionState::WriteTraffic(_)) => Some(Step::Done),
-            // The client's first records came with its last handshake
-            // message: keep their plaintext, and open any others in the
-            // same read, before waiting on the socket.
-            Ok(ConnectionState::ReadTraffic(mut records)) => {
-                while let Some(record) = records.next_record() {
-                    let record = record.map_err(HandshakeError::Refused)?;
-                    discard += record.discard;
-                    early.extend_from_slice(record.payload);
-                }
-                *ready = true;
-                Some(Step::Done)
-            }
-            Ok(ConnectionState::PeerClosed | ConnectionState::Closed) => {
-                return Err(HandshakeError::Closed);
-            }
-            Ok(other) => {
-                return Err(HandshakeError::Failed(io::Error::other(format!(
-                    "unexpected TLS state {other:?}"
-                ))));
-            }
-        };
-        input.drain(..discard);
-        if let Some(step) = step {
-            return Ok(step);
-        }
-    }
-}
-
-/// Encodes the alerts rustls queued on an error. `input` is what the
-/// failed call was given: rustls may still count on its start.
-fn alerts(
-    conn: &mut UnbufferedServerConnection,
-    out: &mut Vec<u8>,
-    input: &mut [u8],
-) -> io::Result<()> {
-    for _ in 0..4 {
-        let status = conn.process_tls_records(input);
-        match status.state {
-            Ok(ConnectionState::EncodeTlsData(mut state)) => encode(out, &mut state)?,
-            Ok(ConnectionState::TransmitTlsData(state)) => state.done(),
-            _ => return Ok(()),
-        }
-    }
-    Ok(())
-}
-
-/// Rate-limits the log lines of failed handshakes.
-#[derive(Debug)]
-pub(super) struct FailureLog {
-    start: Instant,
-    /// The second (since `start`) the count is for.
-    second: AtomicU64,
-    /// Lines logged in that second.
-    logged: AtomicU64,
-    /// Failures not logged one by one since the last summary.
-    suppressed: AtomicU64,
-}
-
-impl Default for FailureLog {
-    fn default() -> Self {
-        FailureLog {
-            start: Instant::now(),
-            second: AtomicU64::new(0),
-            logged: AtomicU64::new(0),
-            suppressed: AtomicU64::new(0),
-        }
-    }
-}
-
-impl FailureLog {
-    /// Whether to log this failure one by one; if so, also how many were
-    /// left out before it (to say in the same line).
-    pub(super) fn admit(&self) -> Option<u64> {
-        let now = self.start.elapsed().as_secs();
-        if self.second.swap(now, Ordering::Relaxed) != now {
-            self.logged.store(0, Ordering::Relaxed);
-        }
-        if self.logged.fetch_add(1, Ordering::Relaxed) < FAILURES_PER_SECOND {
-            Some(self.suppressed.swap(0, Ordering::Relaxed))
-        } else {
-            self.suppressed.fetch_add(1, Ordering::Relaxed);
-            None
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn failures_beyond_the_rate_are_counted_and_told_with_the_next_line() {
-        let log = FailureLog::default();
-        for _ in 0..FAILURES_PER_SECOND {
-            assert_eq!(log.admit(), Some(0));
-        }
-        assert_eq!(log.admit(), None);
-        assert_eq!(log.admit(), None);
-        // A second later the next one is logged, with the two left out.
-        let log = FailureLog {
-            start: log.start - Duration::from_secs(1),
-            ..log
-        };
-        assert_eq!(log.admit(), Some(2));
-        assert_eq!(log.admit(), Some(0));
-    }
 }

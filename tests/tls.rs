@@ -793,3 +793,46 @@ fn sighup_with_a_self_signed_certificate_says_there_is_nothing_to_reload() {
     let mut tls = connect_tls(server.addr, &pem, &[&rustls::version::TLS13], b"");
     transcript(&mut tls);
 }
+
+#[test]
+fn an_unfinished_tls_record_counts_against_max_buffered() {
+    // A record whose rest has not come is held by the connection, like an
+    // unfinished line: with a budget too small for it the client is told
+    // the server is busy; with no budget (0) it waits for the rest.
+    let dir = tempfile::tempdir().unwrap();
+    let made = pair(&["localhost"]);
+    let (cert, key) = write_pair(dir.path(), &made);
+    for (budget, refused) in [("8KiB", true), ("0", false)] {
+        let server = serve_files(&cert, &key, &["--max-buffered", budget]);
+        let mut tls = connect_tls(server.addr, &made.cert_pem, &[&rustls::version::TLS13], b"");
+        assert_eq!(line(&mut tls), "Welcome!\n");
+        let name = "x".repeat(15_000);
+        let mut records = Vec::new();
+        {
+            let conn = &mut tls.get_mut().conn;
+            conn.writer()
+                .write_all(format!("{name}\n").as_bytes())
+                .unwrap();
+            while conn.wants_write() {
+                conn.write_tls(&mut records).unwrap();
+            }
+        }
+        let tcp = &mut tls.get_mut().sock;
+        tcp.write_all(&records[..10_000]).unwrap();
+        if refused {
+            assert_eq!(
+                line(&mut tls),
+                "Error: server busy: no room to buffer more input; retry later\n"
+            );
+            assert!(
+                server.logged("no room in the buffer budget"),
+                "{}",
+                server.log()
+            );
+        } else {
+            std::thread::sleep(Duration::from_millis(300));
+            tls.get_mut().sock.write_all(&records[10_000..]).unwrap();
+            assert!(line(&mut tls) == format!("Hello, {name}!\n"));
+        }
+    }
+}

@@ -404,9 +404,11 @@ impl Connection {
         self.decoder.pending()
     }
 
-    /// Memory held for a message whose end has not come yet.
+    /// Memory held for input whose end has not come yet: an unfinished
+    /// message, and with TLS the start of an unfinished record and records
+    /// waiting for the socket.
     pub(super) fn buffered(&self) -> usize {
-        self.decoder.buffered()
+        self.decoder.buffered() + self.tls.as_deref().map_or(0, Tls::held)
     }
 
     /// Frees an unfinished message: the connection is closing, and its

@@ -77,6 +77,13 @@ impl Tls {
         self.ready || self.ended || !self.early.is_empty()
     }
 
+    /// Memory this connection holds beyond its idle state: the start of a
+    /// record whose rest has not come, and records waiting for the socket
+    /// (counted against `--max-buffered` like an unfinished message).
+    pub(super) fn held(&self) -> usize {
+        self.carry.capacity() + self.out.capacity() + self.early.capacity()
+    }
+
     /// Records wait for the socket.
     pub(super) fn wants_write(&self) -> bool {
         !self.out.is_empty()

@@ -2,7 +2,7 @@
 """Hostile clients for a greeting server on loopback, for a bounded time.
 
 Usage: hostile.py PORT SECONDS [--non-readers N] [--drips N] [--oversize N]
-                  [--partial N] [--pid PID] [--json]
+                  [--partial N] [--pid PID] [--json] [--tls CAFILE]
 
   --non-readers N  clients that flood empty lines and never read (each is
                    reopened when the server closes it)
@@ -10,6 +10,9 @@ Usage: hostile.py PORT SECONDS [--non-readers N] [--drips N] [--oversize N]
   --oversize N     lines longer than 64 KiB, again and again
   --partial N      65,535-byte unfinished lines, held open
   --pid PID        sample the server's VmRSS (KiB) and open fds every second
+  --tls CAFILE     speak TLS (serve --tls-cert or --tls-self-signed), trusting
+                   CAFILE, as localhost; each connection's handshake is made
+                   before it joins the others
 
 Every client first sends a newline so the server frames by line. Runs for
 SECONDS, closes everything, and prints a summary (JSON with --json): the
@@ -20,6 +23,7 @@ import json
 import os
 import selectors
 import socket
+import ssl
 import time
 
 p = argparse.ArgumentParser()
@@ -31,6 +35,7 @@ p.add_argument('--oversize', type=int, default=0)
 p.add_argument('--partial', type=int, default=0)
 p.add_argument('--pid', type=int)
 p.add_argument('--json', action='store_true')
+p.add_argument('--tls', metavar='CAFILE')
 args = p.parse_args()
 
 ADDR = ('127.0.0.1', args.port)
@@ -59,9 +64,14 @@ def fds(pid):
 class Client:
     def __init__(self, kind):
         self.kind = kind
-        self.sock = socket.socket()
+        if TLS:
+            self.sock = TLS.wrap_socket(socket.create_connection(ADDR),
+                                        server_hostname='localhost')
+        else:
+            self.sock = socket.socket()
         self.sock.setblocking(False)
-        self.sock.connect_ex(ADDR)
+        if not TLS:
+            self.sock.connect_ex(ADDR)
         self.out = b'\n'
         if kind == 'oversize':
             self.out += LONG + b'\n'
@@ -75,6 +85,10 @@ class Client:
         except OSError:
             pass
 
+
+TLS = ssl.create_default_context(cafile=args.tls) if args.tls else None
+# Over TLS a nonblocking socket that cannot go on says so with these.
+WAIT = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 
 stats = {'opened': {}, 'closed_by_server': {}, 'errors': {}, 'samples': []}
 sel = selectors.DefaultSelector()
@@ -118,7 +132,7 @@ while time.time() < end:
                 if not c.sock.recv(65536):
                     drop(c, 'closed')
                     continue
-            except BlockingIOError:
+            except WAIT:
                 pass
             except OSError:
                 drop(c, 'error')
@@ -132,7 +146,7 @@ while time.time() < end:
                 if c.out:
                     n = c.sock.send(c.out)
                     c.out = c.out[n:]
-            except BlockingIOError:
+            except WAIT:
                 pass
             except OSError:
                 drop(c, 'closed')

@@ -2,7 +2,10 @@
 # Soak: `tcpkit serve` under mixed load for a while, hostile clients
 # included, then a verdict.
 #
-#   bash bench/soak.sh [SECONDS]          (default 60; the closing notes quote 600)
+#   bash bench/soak.sh [SECONDS] [--tls]  (default 60; the closing notes quote 600)
+#
+# With --tls the server speaks TLS (a self-signed certificate) and every
+# client below does too.
 #
 # Load, all on 127.0.0.1 and stopping by itself after SECONDS:
 #   - bench pipeline (20 connections x 16 in flight) and bench churn (4),
@@ -23,6 +26,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
+tls=${2:-}
 for tool in taskset python3; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install util-linux python3)" >&2; exit 1; }
 done
@@ -41,8 +45,14 @@ trap cleanup EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 addr=127.0.0.1:$port
 # The idle pool must outlive the run: idle timeout past its end.
+serve_tls=() bench_tls=() hostile_tls=()
+if [ "$tls" = --tls ]; then
+  serve_tls=(--tls-self-signed --tls-cert-out "$work/cert.pem")
+  bench_tls=(--tls --cacert "$work/cert.pem")
+  hostile_tls=(--tls "$work/cert.pem")
+fi
 taskset -c 0 "$bin" -q serve --bind "$addr" --idle-timeout "$((seconds + 60))s" \
-  --message-timeout 10s --write-timeout 5s 2>"$work/serve.log" &
+  --message-timeout 10s --write-timeout 5s "${serve_tls[@]}" 2>"$work/serve.log" &
 server_pid=$!
 for _ in $(seq 100); do
   python3 -c "import socket; socket.create_connection(('127.0.0.1', $port)).close()" 2>/dev/null && break
@@ -51,14 +61,14 @@ done
 sleep 1
 fd_base=$(ls /proc/$server_pid/fd | wc -l)
 rss_base=$(awk '/VmRSS/ {print $2}' /proc/$server_pid/status)
-echo "soak: $seconds s against $addr (server pid $server_pid; idle: $rss_base KiB, $fd_base fds)"
+echo "soak${tls:+ (TLS)}: $seconds s against $addr (server pid $server_pid; idle: $rss_base KiB, $fd_base fds)"
 
-load() { taskset -c 1 "$bin" bench "$@" "$addr" --duration "${seconds}s" --warmup 0s --json; }
+load() { taskset -c 1 "$bin" bench "$@" "$addr" --duration "${seconds}s" --warmup 0s --json "${bench_tls[@]}"; }
 load pipeline -c 20 -d 16 --threads 1 >"$work/pipeline.json" 2>"$work/pipeline.err" & load_pids+=($!)
 load churn -c 4 --threads 1 >"$work/churn.json" 2>"$work/churn.err" & load_pids+=($!)
 load hold -c 2000 >"$work/hold.json" 2>"$work/hold.err" & load_pids+=($!)
 taskset -c 1 python3 bench/hostile.py "$port" "$seconds" --non-readers 50 --drips 50 \
-  --oversize 10 --partial 50 --pid "$server_pid" --json >"$work/hostile.json" & load_pids+=($!)
+  --oversize 10 --partial 50 --pid "$server_pid" --json "${hostile_tls[@]}" >"$work/hostile.json" & load_pids+=($!)
 for pid in "${load_pids[@]}"; do wait "$pid"; done
 load_pids=()
 sleep 5

@@ -267,6 +267,20 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 fn talk(mut args: TalkArgs) -> anyhow::Result<()> {
     args.join_host_port();
+    // `tcpkit talk Michael Tracy`: the first word was taken for the
+    // server. Say where the server goes, not only that a port is missing.
+    if !args.addr.contains(':') && !args.messages.is_empty() {
+        return Err(Error::Address {
+            spec: args.addr.clone(),
+            reason: format!(
+                "missing port (the server comes first, as HOST:PORT: tcpkit talk \
+                 127.0.0.1:9999 {} ...)",
+                args.addr
+            ),
+            source: None,
+        }
+        .into());
+    }
     let opts = args.options();
     if args.insecure {
         eprintln!("tcpkit: warning: --insecure: the server's certificate is not checked");

@@ -72,7 +72,7 @@ pub async fn open(opts: &Options, addr: SocketAddr, script: &Script) -> Result<S
             .await
             .map_err(|e| format!("cannot send the PROXY header: {e}"))?;
     }
-    let mut stream = Stream::over(stream, opts.tls.as_ref()).await?;
+    let mut stream = super::tls::over(stream, opts.tls.as_ref()).await?;
     expect_exactly(&mut stream, &script.welcome, opts.reply_timeout, "welcome")
         .await
         .map_err(|e| e.to_string())?;

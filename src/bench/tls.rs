@@ -5,16 +5,14 @@
 //! off: every handshake is full).
 
 use std::io::{self, Read, Write};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
+use tokio_util::either::Either;
 
 /// What a run's TLS connections trust and check.
 #[derive(Clone, Debug)]
@@ -47,66 +45,20 @@ impl BenchTls {
     }
 }
 
-/// A load connection, plain or TLS.
-pub enum Stream {
-    /// Plain TCP.
-    Plain(TcpStream),
-    /// TLS over TCP (boxed: rustls's state is large).
-    Tls(Box<TlsStream<TcpStream>>),
-}
+/// A load connection, plain or TLS: tokio-util's `Either` forwards the
+/// async reads and writes to whichever it holds.
+pub type Stream = Either<TcpStream, Box<TlsStream<TcpStream>>>;
 
-impl Stream {
-    /// Runs the handshake when `tls` says so.
-    pub async fn over(tcp: TcpStream, tls: Option<&BenchTls>) -> Result<Stream, String> {
-        let Some(tls) = tls else {
-            return Ok(Stream::Plain(tcp));
-        };
-        TlsConnector::from(tls.config.clone())
-            .connect(tls.name.clone(), tcp)
-            .await
-            .map(|s| Stream::Tls(Box::new(s)))
-            .map_err(|e| format!("TLS handshake failed: {e}"))
-    }
-}
-
-impl AsyncRead for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
+/// Runs the handshake over `tcp` when `tls` says so.
+pub async fn over(tcp: TcpStream, tls: Option<&BenchTls>) -> Result<Stream, String> {
+    let Some(tls) = tls else {
+        return Ok(Either::Left(tcp));
+    };
+    TlsConnector::from(tls.config.clone())
+        .connect(tls.name.clone(), tcp)
+        .await
+        .map(|s| Either::Right(Box::new(s)))
+        .map_err(|e| format!("TLS handshake failed: {e}"))
 }
 
 /// A blocking connection, plain or TLS (`hold`, the preflight).

@@ -32,14 +32,12 @@ pub async fn handshake(
         .connect(name, tcp)
         .await
         .map_err(|e| {
-            let hint = crate::tls::client::hint(
-                crate::tls::client::rustls_error(&e),
+            // fetch bounds the handshake with its own timeouts.
+            crate::tls::client::handshake_failed(
+                e,
+                &target.host_port(),
+                None,
                 "check the URL's host",
-            );
-            Error::Tls {
-                message: format!("TLS handshake with {} failed", target.host_port()),
-                hint,
-                source: Some(e),
-            }
+            )
         })
 }

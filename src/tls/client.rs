@@ -12,6 +12,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
+use super::tls_error;
 use crate::error::Error;
 
 /// The name a client checks the certificate against (and sends as SNI):
@@ -65,11 +66,8 @@ pub fn handshake_blocking(
     name: ServerName<'static>,
     spec: &str,
 ) -> Result<rustls::ClientConnection, Error> {
-    let mut conn = rustls::ClientConnection::new(config, name).map_err(|e| Error::Tls {
-        message: "cannot start TLS".into(),
-        hint: String::new(),
-        source: Some(std::io::Error::other(e)),
-    })?;
+    let mut conn = rustls::ClientConnection::new(config, name)
+        .map_err(|e| tls_error("cannot start TLS", e))?;
     let limit = tcp.read_timeout().ok().flatten();
     while conn.is_handshaking() {
         if let Err(e) = conn.complete_io(&mut &*tcp) {
@@ -84,9 +82,9 @@ pub fn handshake_blocking(
     Ok(conn)
 }
 
-/// A blocking handshake with `spec` that failed (`limit` was each read's
-/// bound): a timeout, or a TLS error with what to do about it;
-/// `name_hint` as for [`hint`].
+/// A handshake with `spec` that failed (`limit` was each read's bound,
+/// `None` when the caller bounds it otherwise): a timeout, or a TLS error
+/// with what to do about it; `name_hint` as for [`hint`].
 pub fn handshake_failed(
     e: std::io::Error,
     spec: &str,
@@ -163,18 +161,6 @@ pub fn config(
     };
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
-}
-
-/// A TLS set-up error with its cause.
-fn tls_error(
-    message: impl Into<String>,
-    e: impl std::error::Error + Send + Sync + 'static,
-) -> Error {
-    Error::Tls {
-        message: message.into(),
-        hint: String::new(),
-        source: Some(std::io::Error::other(e)),
-    }
 }
 
 /// A `--cacert` file that cannot be read, with the reader's error as cause.

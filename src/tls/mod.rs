@@ -16,6 +16,18 @@ pub mod server;
 
 pub use server::{SelfSigned, ServerTls};
 
+/// A TLS set-up error with its cause and no hint.
+pub(crate) fn tls_error(
+    message: impl Into<String>,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> crate::Error {
+    crate::Error::Tls {
+        message: message.into(),
+        hint: String::new(),
+        source: Some(std::io::Error::other(e)),
+    }
+}
+
 /// The SHA-256 fingerprint of a DER certificate, as `openssl x509
 /// -fingerprint -sha256` prints it: upper-case hex bytes joined by colons.
 pub fn fingerprint(der: &[u8]) -> String {

@@ -15,6 +15,7 @@ use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+use super::tls_error;
 use crate::error::Error;
 
 /// How long a `--tls-self-signed` certificate is valid by default.
@@ -70,11 +71,7 @@ impl ServerTls {
         names: &[String],
         validity: Duration,
     ) -> Result<(ServerTls, SelfSigned), Error> {
-        let made = |e: rcgen::Error| Error::Tls {
-            message: "cannot make a self-signed certificate".into(),
-            hint: String::new(),
-            source: Some(std::io::Error::other(e)),
-        };
+        let made = |e| tls_error("cannot make a self-signed certificate", e);
         let key = rcgen::KeyPair::generate().map_err(made)?;
         let mut params = rcgen::CertificateParams::new(names.to_vec()).map_err(made)?;
         let now = time::OffsetDateTime::now_utc();
@@ -86,10 +83,11 @@ impl ServerTls {
         params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
         let cert = params.self_signed(&key).map_err(made)?;
         let der = cert.der().clone();
-        let key_der = PrivateKeyDer::try_from(key.serialize_der()).map_err(|e| Error::Tls {
-            message: "cannot use the self-signed certificate's key".into(),
-            hint: String::new(),
-            source: Some(std::io::Error::other(e)),
+        let key_der = PrivateKeyDer::try_from(key.serialize_der()).map_err(|e| {
+            tls_error(
+                "cannot use the self-signed certificate's key",
+                std::io::Error::other(e),
+            )
         })?;
         let current = build(vec![der], key_der)?;
         let tls = ServerTls {
@@ -192,22 +190,17 @@ fn build(
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
 ) -> Result<Current, Error> {
-    let failed = |message: &str, e: rustls::Error| Error::Tls {
-        message: message.into(),
-        hint: String::new(),
-        source: Some(std::io::Error::other(e)),
-    };
     let fingerprint = super::fingerprint(chain[0].as_ref());
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| failed("cannot set up TLS", e))?
+        .map_err(|e| tls_error("cannot set up TLS", e))?
         .with_no_client_auth()
         .with_single_cert(chain, key)
-        .map_err(|e| failed("cannot use the certificate", e))?;
+        .map_err(|e| tls_error("cannot use the certificate", e))?;
     config.session_storage = rustls::server::ServerSessionMemoryCache::new(SESSION_CACHE);
     config.ticketer = rustls::crypto::ring::Ticketer::new()
-        .map_err(|e| failed("cannot set up TLS tickets", e))?;
+        .map_err(|e| tls_error("cannot set up TLS tickets", e))?;
     Ok(Current {
         config: Arc::new(config),
         fingerprint,

@@ -27,7 +27,7 @@
 //!   `None` over plain TCP). `read_now` hands out the plaintext of the
 //!   records read, `write_now` seals replies into records and writes them,
 //!   and [`Connection::start_tls`] runs the handshake before the welcome;
-//!   the I/O over rustls is in `tls.rs`. While records wait for the
+//!   the I/O over rustls is in `tls/`. While records wait for the
 //!   socket, `write_now` takes nothing more, so the backpressure below
 //!   works over TLS too, and [`Connection::wait_for_input`] sends them
 //!   when the socket can take them.

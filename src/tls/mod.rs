@@ -9,7 +9,7 @@
 //!   fingerprint for clients to pin.
 //!
 //! The server's TLS I/O lives behind its connection seam
-//! (`server/tls.rs`); this module only builds configurations.
+//! (`server/tls/`); this module only builds configurations.
 
 pub mod client;
 pub mod server;

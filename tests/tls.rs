@@ -836,3 +836,50 @@ fn an_unfinished_tls_record_counts_against_max_buffered() {
         }
     }
 }
+
+#[test]
+fn talk_tls_to_a_silent_server_times_out_at_the_connect_timeout() {
+    // A listener that accepts (the kernel's backlog) and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let started = Instant::now();
+    let (code, stdout, stderr) =
+        talk_tls("127.0.0.1", addr, &["--connect-timeout", "1s", "Michael"]);
+    assert_eq!(code, Some(7), "{stderr}");
+    assert_eq!(stdout, "");
+    assert_eq!(
+        stderr,
+        format!(
+            "tcpkit: error: waiting for the TLS handshake with 127.0.0.1:{} (is it a TLS \
+             server?) timed out after 1s\n",
+            addr.port()
+        )
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn a_self_signed_certificate_that_cannot_be_written_says_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("missing-dir").join("cert.pem");
+    let run = std::process::Command::new(common::tcpkit())
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--tls-self-signed",
+            "--tls-cert-out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(13));
+    assert!(
+        common::stderr_of(&run).contains(&format!(
+            "tcpkit: error: cannot write the certificate to {}: ",
+            out.display()
+        )),
+        "{}",
+        common::stderr_of(&run)
+    );
+}

@@ -312,6 +312,18 @@ fn a_proxy_header_comes_before_the_client_hello() {
         server.log()
     );
     assert!(server.logged(", TLS 1.3, "));
+    // The header and the ClientHello in one write: the bytes read after
+    // the header are the start of the handshake.
+    let mut tcp = TcpStream::connect(server.addr).unwrap();
+    tcp.set_read_timeout(Some(PATIENCE)).unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    let config = client_config(&pem, &[&rustls::version::TLS13]);
+    let mut conn = rustls::ClientConnection::new(config, name).unwrap();
+    let mut together = header.clone();
+    conn.write_tls(&mut together).unwrap();
+    tcp.write_all(&together).unwrap();
+    let mut tls = BufReader::new(rustls::StreamOwned::new(conn, tcp));
+    transcript(&mut tls);
 }
 
 #[cfg(unix)]

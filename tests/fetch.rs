@@ -1301,6 +1301,153 @@ fn continue_refuses_a_range_that_starts_elsewhere() {
     assert_eq!(run.file("f"), None);
 }
 
+/// A 206 with `fields` (which name the range and framing) and `body`.
+fn partial(fields: &str, body: &[u8]) -> Reply {
+    let mut wire = format!("HTTP/1.1 206 Partial Content\r\n{fields}\r\n").into_bytes();
+    wire.extend_from_slice(body);
+    Reply::bytes(wire)
+}
+
+/// `body` in the chunked coding, in chunks of 97 bytes.
+fn chunks_of(body: &[u8]) -> Vec<u8> {
+    let mut wire = Vec::new();
+    for chunk in body.chunks(97) {
+        wire.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        wire.extend_from_slice(chunk);
+        wire.extend_from_slice(b"\r\n");
+    }
+    wire.extend_from_slice(b"0\r\n\r\n");
+    wire
+}
+
+#[test]
+fn continue_never_publishes_a_range_that_is_not_exactly_the_rest() {
+    // Each a 206 that a careless client would splice onto the part file.
+    let rest = &thousand()[400..];
+    let tagged = "ETag: \"v1\"\r\n";
+    let lies: Vec<(&str, Reply, &str)> = vec![
+        (
+            "a range that ends early",
+            partial(
+                &format!("{tagged}Content-Range: bytes 400-500/1000\r\nContent-Length: 101\r\n"),
+                &rest[..101],
+            ),
+            "the server's range ends at byte 500, not at the file's last byte 999",
+        ),
+        (
+            "a Content-Length shorter than the range",
+            partial(
+                &format!("{tagged}Content-Range: bytes 400-999/1000\r\nContent-Length: 100\r\n"),
+                &rest[..100],
+            ),
+            "the server's Content-Length 100 disagrees with its range of 600 bytes",
+        ),
+        (
+            "another version of the file",
+            partial(
+                "ETag: \"v2\"\r\nContent-Range: bytes 400-999/1000\r\nContent-Length: 600\r\n",
+                rest,
+            ),
+            r#"the server sent ETag "\"v2\"" for If-Range "\"v1\"": another version of the file"#,
+        ),
+        (
+            "no ETag at all",
+            partial(
+                "Content-Range: bytes 400-999/1000\r\nContent-Length: 600\r\n",
+                rest,
+            ),
+            "the server sent no ETag with the range",
+        ),
+        (
+            "an overflowing range",
+            partial(
+                &format!(
+                    "{tagged}Content-Range: bytes 400-99999999999999999999999/1\r\n\
+                     Content-Length: 600\r\n"
+                ),
+                rest,
+            ),
+            "is invalid: a number is too large",
+        ),
+        (
+            "a file that grew",
+            partial(
+                &format!("{tagged}Content-Range: bytes 400-1999/2000\r\nContent-Length: 1600\r\n"),
+                &[b'x'; 1600],
+            ),
+            "the file is 2000 bytes now and was 1000 when the download started",
+        ),
+        (
+            "no length to check the end against",
+            partial(
+                &format!("{tagged}Content-Range: bytes 400-999/*\r\nContent-Length: 600\r\n"),
+                rest,
+            ),
+            "does not say the file's length",
+        ),
+        (
+            "a chunked body longer than its range",
+            partial(
+                &format!(
+                    "{tagged}Content-Range: bytes 400-999/1000\r\nTransfer-Encoding: chunked\r\n"
+                ),
+                &chunks_of(&[rest, &b"spliced"[..]].concat()),
+            ),
+            "the server sent 607 bytes for a range of 600 bytes",
+        ),
+    ];
+    for (lie, reply, says) in lies {
+        let (run, _) = continue_into(reply);
+        assert_eq!(run.code, 8, "{lie}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(says) && run.stderr.contains("f.part is left as it was"),
+            "{lie}: {}",
+            run.stderr
+        );
+        assert_eq!(run.file("f"), None, "{lie}: nothing published");
+        assert_eq!(
+            run.file("f.part").as_deref(),
+            Some(&thousand()[..400]),
+            "{lie}: the part file is untouched"
+        );
+        assert!(
+            run.file("f.part.validator").is_some(),
+            "{lie}: still resumable"
+        );
+    }
+}
+
+#[test]
+fn continue_appends_a_chunked_range_byte_for_byte() {
+    let tagged = "ETag: \"v1\"\r\nContent-Range: bytes 400-999/1000\r\n";
+    let (run, _) = continue_into(partial(
+        &format!("{tagged}Transfer-Encoding: chunked\r\n"),
+        &chunks_of(&thousand()[400..]),
+    ));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.file("f"), Some(thousand()));
+    assert_eq!(run.files(), ["f"]);
+}
+
+#[test]
+fn continue_keeps_what_came_of_a_range_that_ended_early() {
+    // Closed after 100 of the 600 bytes, framed by the close: the bytes
+    // that came are the file's, and a later -C goes on from them.
+    let (run, _) = continue_into(partial(
+        "ETag: \"v1\"\r\nContent-Range: bytes 400-999/1000\r\nConnection: close\r\n",
+        &thousand()[400..500],
+    ));
+    assert_eq!(run.code, 10, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("the body ended after 100 bytes of the range's 600 bytes"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.file("f"), None);
+    assert_eq!(run.file("f.part").as_deref(), Some(&thousand()[..500]));
+}
+
 #[test]
 fn continue_keeps_the_part_when_the_server_answers_an_error() {
     let (run, _) = continue_into(Reply::bytes(

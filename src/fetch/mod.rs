@@ -329,9 +329,14 @@ async fn transfer(
                 saved_to: None,
             });
         };
+        // The whole file's length, for a later -C to check its range against.
+        let length = match framing {
+            Framing::Length(n) if head.status == 200 => Some(n),
+            _ => None,
+        };
         let start = Start {
             resume: resume.take(),
-            validator: resume::Validator::of(&asked, &head),
+            validator: resume::Validator::of(&asked, &head, length),
         };
         return save(opts, &mut conn, &head, framing, plan, start).await;
     }
@@ -434,28 +439,37 @@ async fn save(
         _ => None,
     };
     let part = || plan.part_path().unwrap_or_default().display().to_string();
+    // The bytes a checked 206's range holds, to compare with what came.
+    let mut range = None;
     // Where the body goes in the file: after the part file's bytes when
     // the server sent exactly the rest, else from the start.
     let (resume, offset) = match start.resume {
         None => (None, 0),
         Some((r, true)) if head.status == 206 => {
-            let from = resume::range_start(head);
-            if from != Some(r.offset) {
-                return Err(Error::protocol(format!(
-                    "asked for the rest from byte {}, the server sent a range from {}; {} is \
-                     left as it was",
-                    r.offset,
-                    from.map_or("an unknown byte".into(), |b| format!("byte {b}")),
-                    part()
-                ))
-                .into());
+            let checked = match &r.validator {
+                Some(saved) => resume::check_partial(head, r.offset, saved, length),
+                None => Err("no validator was saved with the part file".into()),
+            };
+            match checked {
+                Ok(bytes) => {
+                    let offset = r.offset;
+                    range = Some(bytes);
+                    (Some(r), offset)
+                }
+                Err(why) => {
+                    return Err(
+                        Error::protocol(format!("{why}; {} is left as it was", part())).into(),
+                    );
+                }
             }
-            let offset = r.offset;
-            (Some(r), offset)
         }
         Some((r, true)) if head.status == 416 => {
-            // Nothing left to send: the part file may be all of it.
-            if resume::unsatisfied_length(head) != Some(r.offset) {
+            // Nothing left to send: the part file may be all of it, if it
+            // is as long as the file was and is.
+            let was = r.validator.as_ref().and_then(|v| v.length);
+            if resume::unsatisfied_length(head) != Some(r.offset)
+                || was.is_some_and(|n| n != r.offset)
+            {
                 return Err(Error::protocol(format!(
                     "the server cannot send the rest of {} ({}); remove it to download afresh",
                     part(),
@@ -517,7 +531,31 @@ async fn save(
             plan.part_path().unwrap_or_default().display()
         );
     }
-    match body::copy(conn, framing, opts.limits.max_head, &mut sink).await {
+    let copied = body::copy(conn, framing, opts.limits.max_head, &mut sink).await;
+    // A range body framed by chunks or by the close may hold other than
+    // the bytes its range said: more is never published, nor kept.
+    let copied = match range {
+        Some(bytes) if sink.written() - offset > bytes => {
+            let got = sink.written() - offset;
+            sink.roll_back(offset)?;
+            return Err(Error::protocol(format!(
+                "the server sent {} for a range of {}; {} is left as it was",
+                Bytes(got),
+                Bytes(bytes),
+                part()
+            ))
+            .into());
+        }
+        Some(bytes) if copied.is_ok() && sink.written() - offset < bytes => {
+            Err(Error::truncated(format!(
+                "the body ended after {} of the range's {}",
+                Bytes(sink.written() - offset),
+                Bytes(bytes)
+            )))
+        }
+        _ => copied,
+    };
+    match copied {
         Ok(copied) => {
             if copied.excess > 0 && !opts.silent {
                 warn(&format!(

@@ -484,6 +484,26 @@ impl Sink {
         }
     }
 
+    /// The body was wrong past `offset`: cut the part file back to the
+    /// `offset` bytes it held before, as if nothing had been written.
+    pub fn roll_back(mut self, offset: u64) -> Result<(), Error> {
+        if let Some(bar) = self.bar.take() {
+            bar.abandon();
+        }
+        let part = self.plan.part_path().unwrap_or_default();
+        // Whatever is still buffered is past `offset` too: the flush only
+        // empties the buffer before the cut.
+        self.out
+            .flush()
+            .map_err(|e| file_error("cannot write", &part, e))?;
+        match &self.part_file {
+            Some(file) => file
+                .set_len(offset)
+                .map_err(|e| file_error("cannot truncate", &part, e)),
+            None => Ok(()),
+        }
+    }
+
     /// The body is not complete: flush what there is into `FILE.part`
     /// and return that path, for the error message.
     pub fn abandon(mut self) -> Option<PathBuf> {

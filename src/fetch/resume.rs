@@ -19,6 +19,7 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 
 use tcpkit_wire::head::Head;
+use tcpkit_wire::range::{self, ContentRange};
 use url::Url;
 
 use crate::error::Error;
@@ -35,12 +36,16 @@ pub struct Validator {
     pub etag: Option<String>,
     /// The `Last-Modified` date.
     pub last_modified: Option<String>,
+    /// The whole file's length, when the first response said it: a
+    /// resumed range must end exactly there.
+    pub length: Option<u64>,
 }
 
 impl Validator {
-    /// The validator of a response to `url`, if it has one usable in
-    /// `If-Range` (a weak `W/` entity tag is not).
-    pub fn of(url: &Url, head: &Head) -> Option<Validator> {
+    /// The validator of a response to `url` whose whole body is `length`
+    /// bytes (when known), if it has one usable in `If-Range` (a weak
+    /// `W/` entity tag is not).
+    pub fn of(url: &Url, head: &Head, length: Option<u64>) -> Option<Validator> {
         let etag = head
             .value("etag")
             .filter(|t| t.starts_with('"') && t.len() >= 2 && t.ends_with('"'));
@@ -49,6 +54,7 @@ impl Validator {
             url: url.to_string(),
             etag,
             last_modified,
+            length,
         };
         (v.if_range().is_some() && v.is_clean()).then_some(v)
     }
@@ -82,6 +88,9 @@ impl Validator {
         if let Some(date) = &self.last_modified {
             text.push_str(&format!("last-modified: {date}\n"));
         }
+        if let Some(length) = self.length {
+            text.push_str(&format!("length: {length}\n"));
+        }
         forget(part)?;
         let mut file = new_file(&path).map_err(|e| file_error("cannot create", &path, e))?;
         file.write_all(text.as_bytes())
@@ -100,10 +109,16 @@ impl Validator {
                 .find_map(|l| l.strip_prefix(name))
                 .map(|v| v.trim().to_string())
         };
+        // A length that does not parse makes the whole file untrusted.
+        let length = match field("length:") {
+            Some(n) => Some(n.parse().ok()?),
+            None => None,
+        };
         let v = Validator {
             url: field("url:")?,
             etag: field("etag:"),
             last_modified: field("last-modified:"),
+            length,
         };
         (v.if_range().is_some() && v.is_clean()).then_some(v)
     }
@@ -175,18 +190,112 @@ impl Resume {
     }
 }
 
-/// The first byte of a 206 response's `Content-Range: bytes FIRST-LAST/LEN`.
-pub fn range_start(head: &Head) -> Option<u64> {
-    let value = head.value("content-range")?;
-    let range = value.trim().strip_prefix("bytes ")?;
-    let (first, _) = range.split_once('-')?;
-    first.trim().parse().ok()
+/// Checks that a 206 answers `Range: bytes=OFFSET-` with `If-Range` for
+/// exactly the file the part holds the start of: the range starts at
+/// `offset`, ends at the file's last byte, names the length the first
+/// response had, agrees with `Content-Length` (`length`, when the body is
+/// framed by one) and carries the validator that was sent. Returns how many
+/// body bytes the range holds, or what the server got wrong.
+pub fn check_partial(
+    head: &Head,
+    offset: u64,
+    saved: &Validator,
+    length: Option<u64>,
+) -> Result<u64, String> {
+    let Some(value) = head.value("content-range") else {
+        return Err("the server answered 206 without a Content-Range".into());
+    };
+    let shown = tcpkit_wire::Escaped(value.as_bytes());
+    let (first, last, complete) = match range::parse(&value) {
+        Ok(ContentRange::Bytes {
+            first,
+            last,
+            complete,
+        }) => (first, last, complete),
+        Ok(ContentRange::Unsatisfied { .. }) => {
+            return Err(format!(
+                "the server answered 206 with an empty range (Content-Range: {shown})"
+            ));
+        }
+        Err(e) => {
+            return Err(format!(
+                "the server's Content-Range ({shown}) is invalid: {e}"
+            ));
+        }
+    };
+    if first != offset {
+        return Err(format!(
+            "asked for the rest from byte {offset}, the server sent a range from byte {first}"
+        ));
+    }
+    let Some(complete) = complete else {
+        return Err(format!(
+            "the server's range (Content-Range: {shown}) does not say the file's length, so \
+             its end cannot be checked"
+        ));
+    };
+    if let Some(was) = saved.length
+        && was != complete
+    {
+        return Err(format!(
+            "the file is {complete} bytes now and was {was} when the download started \
+             (Content-Range: {shown}): it changed"
+        ));
+    }
+    if last + 1 != complete {
+        return Err(format!(
+            "the server's range ends at byte {last}, not at the file's last byte {} \
+             (Content-Range: {shown})",
+            complete - 1
+        ));
+    }
+    let bytes = last - first + 1;
+    if let Some(n) = length
+        && n != bytes
+    {
+        return Err(format!(
+            "the server's Content-Length {n} disagrees with its range of {bytes} bytes \
+             (Content-Range: {shown})"
+        ));
+    }
+    check_same_version(head, saved)?;
+    Ok(bytes)
+}
+
+/// The 206 must be of the version `If-Range` named. RFC 9110 §15.3.7
+/// requires the `ETag` a 200 would carry, so one sent must come back
+/// unchanged; a `Last-Modified` the 206 carries must match the date sent.
+fn check_same_version(head: &Head, saved: &Validator) -> Result<(), String> {
+    let differs = |name: &str, sent: &str| match head.value(name) {
+        Some(got) if got == sent => None,
+        Some(got) => Some(format!(
+            "the server sent {name} {} for If-Range {}: another version of the file",
+            tcpkit_wire::Escaped(got.as_bytes()),
+            tcpkit_wire::Escaped(sent.as_bytes())
+        )),
+        None => Some(format!(
+            "the server sent no {name} with the range, so it cannot be checked against \
+             If-Range {}",
+            tcpkit_wire::Escaped(sent.as_bytes())
+        )),
+    };
+    if let Some(etag) = &saved.etag {
+        return differs("ETag", etag).map_or(Ok(()), Err);
+    }
+    if let Some(date) = &saved.last_modified
+        && head.value("last-modified").is_some()
+    {
+        return differs("Last-Modified", date).map_or(Ok(()), Err);
+    }
+    Ok(())
 }
 
 /// The full length a 416 response names: `Content-Range: bytes */LEN`.
 pub fn unsatisfied_length(head: &Head) -> Option<u64> {
-    let value = head.value("content-range")?;
-    value.trim().strip_prefix("bytes */")?.trim().parse().ok()
+    match range::parse(&head.value("content-range")?) {
+        Ok(ContentRange::Unsatisfied { complete }) => Some(complete),
+        _ => None,
+    }
 }
 
 fn open_nofollow(path: &Path, write: bool) -> io::Result<File> {
@@ -235,23 +344,128 @@ mod tests {
     #[test]
     fn strong_etags_first_then_dates_and_never_weak_tags() {
         let url = Url::parse("http://h/f").unwrap();
-        let v = Validator::of(&url, &head("ETag: \"v1\"\r\nLast-Modified: Mon\r\n")).unwrap();
+        let of = |fields: &str| Validator::of(&url, &head(fields), None);
+        let v = of("ETag: \"v1\"\r\nLast-Modified: Mon\r\n").unwrap();
         assert_eq!(v.if_range(), Some("\"v1\""));
-        let v = Validator::of(&url, &head("ETag: W/\"v1\"\r\nLast-Modified: Mon\r\n")).unwrap();
+        let v = of("ETag: W/\"v1\"\r\nLast-Modified: Mon\r\n").unwrap();
         assert_eq!(v.if_range(), Some("Mon"));
-        assert_eq!(Validator::of(&url, &head("ETag: W/\"v1\"\r\n")), None);
-        assert_eq!(Validator::of(&url, &head("")), None);
+        assert_eq!(of("ETag: W/\"v1\"\r\n"), None);
+        assert_eq!(of(""), None);
+    }
+
+    fn v1(length: Option<u64>) -> Validator {
+        Validator {
+            url: "http://h/f".into(),
+            etag: Some("\"v1\"".into()),
+            last_modified: None,
+            length,
+        }
     }
 
     #[test]
-    fn content_ranges() {
-        let h = head("Content-Range: bytes 400-999/1000\r\n");
-        assert_eq!(range_start(&h), Some(400));
-        assert_eq!(range_start(&head("Content-Range: bytes */1000\r\n")), None);
-        assert_eq!(range_start(&head("Content-Range: items 1-2/3\r\n")), None);
+    fn a_partial_answer_must_be_exactly_the_rest_of_the_same_file() {
+        let ok = "ETag: \"v1\"\r\n";
+        let check = |fields: &str, length| {
+            check_partial(
+                &head(&format!("{ok}{fields}")),
+                400,
+                &v1(Some(1000)),
+                length,
+            )
+        };
+        assert_eq!(
+            check("Content-Range: bytes 400-999/1000\r\n", Some(600)),
+            Ok(600)
+        );
+        assert_eq!(
+            check("Content-Range: bytes 400-999/1000\r\n", None),
+            Ok(600)
+        );
+        for (fields, length, says) in [
+            ("", Some(600), "without a Content-Range"),
+            (
+                "Content-Range: bytes 0-599/1000\r\n",
+                Some(600),
+                "a range from byte 0",
+            ),
+            (
+                "Content-Range: bytes 400-500/1000\r\n",
+                Some(101),
+                "ends at byte 500",
+            ),
+            (
+                "Content-Range: bytes 400-999/1000\r\n",
+                Some(100),
+                "Content-Length 100",
+            ),
+            (
+                "Content-Range: bytes 400-1999/2000\r\n",
+                Some(1600),
+                "it changed",
+            ),
+            (
+                "Content-Range: bytes 400-999/*\r\n",
+                Some(600),
+                "does not say the file's length",
+            ),
+            ("Content-Range: bytes */1000\r\n", Some(0), "an empty range"),
+            (
+                "Content-Range: bytes 400-99999999999999999999999/1\r\n",
+                Some(600),
+                "too large",
+            ),
+            (
+                "Content-Range: bytes 400-999/400\r\n",
+                Some(600),
+                "past the length",
+            ),
+        ] {
+            let got = check(fields, length).unwrap_err();
+            assert!(got.contains(says), "{fields:?}: {got}");
+        }
+        // Without a length saved (an older validator file), the range
+        // still has to end at the length it names.
+        let h = head(&format!("{ok}Content-Range: bytes 400-1999/2000\r\n"));
+        assert_eq!(check_partial(&h, 400, &v1(None), None), Ok(1600));
+    }
+
+    #[test]
+    fn a_partial_answer_must_carry_the_validator_sent() {
+        let range = "Content-Range: bytes 400-999/1000\r\n";
+        let check = |fields: &str, saved: &Validator| {
+            check_partial(&head(&format!("{range}{fields}")), 400, saved, Some(600))
+        };
+        let other = check("ETag: \"v2\"\r\n", &v1(None)).unwrap_err();
+        assert!(
+            other.contains(r#"ETag "\"v2\"" for If-Range "\"v1\"""#),
+            "{other}"
+        );
+        let none = check("", &v1(None)).unwrap_err();
+        assert!(none.contains("no ETag"), "{none}");
+        let dated = Validator {
+            etag: None,
+            last_modified: Some("Mon".into()),
+            ..v1(None)
+        };
+        assert_eq!(check("Last-Modified: Mon\r\n", &dated), Ok(600));
+        // RFC 9110 §15.3.7 does not require Last-Modified on a 206.
+        assert_eq!(check("", &dated), Ok(600));
+        let later = check("Last-Modified: Tue\r\n", &dated).unwrap_err();
+        assert!(
+            later.contains(r#"Last-Modified "Tue" for If-Range "Mon""#),
+            "{later}"
+        );
+    }
+
+    #[test]
+    fn unsatisfied_ranges_name_the_length() {
         assert_eq!(
             unsatisfied_length(&head("Content-Range: bytes */1000\r\n")),
             Some(1000)
+        );
+        assert_eq!(
+            unsatisfied_length(&head("Content-Range: bytes 0-1/2\r\n")),
+            None
         );
         assert_eq!(unsatisfied_length(&head("")), None);
     }
@@ -260,16 +474,18 @@ mod tests {
     fn a_validator_file_round_trips_and_an_edited_one_cannot_forge_headers() {
         let dir = tempfile::tempdir().unwrap();
         let part = dir.path().join("f.part");
-        let v = Validator {
-            url: "http://h/f".into(),
-            etag: Some("\"v1\"".into()),
-            last_modified: None,
-        };
+        let v = v1(Some(1000));
         v.save(&part).unwrap();
         assert_eq!(Validator::load(&part), Some(v.clone()));
         v.save(&part).unwrap();
         fs::write(file_for(&part), "url: http://h/f\netag: \"a\"\rX-Evil: 1\n").unwrap();
         assert_eq!(Validator::load(&part), None);
+        fs::write(
+            file_for(&part),
+            "url: http://h/f\netag: \"a\"\nlength: -1\n",
+        )
+        .unwrap();
+        assert_eq!(Validator::load(&part), None, "a length that is no number");
         forget(&part).unwrap();
         forget(&part).unwrap();
         assert!(!file_for(&part).exists());

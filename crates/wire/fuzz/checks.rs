@@ -9,6 +9,7 @@ use tcpkit_wire::chunked::ChunkedDecoder;
 use tcpkit_wire::greeting::{Decoder, Framing, Settings};
 use tcpkit_wire::head::{self, Limits};
 use tcpkit_wire::proxy::{self, Parsed, Versions};
+use tcpkit_wire::range::{self, ContentRange};
 
 /// Feeds `input` to a greeting decoder in reads cut every `cut` bytes,
 /// then the end of the stream; the replies and the close.
@@ -145,6 +146,38 @@ pub fn proxy(data: &[u8]) {
                 refused_at.is_none(),
                 "refused at {refused_at:?}, asks for more at {cut}"
             ),
+        }
+    }
+}
+
+/// A `Content-Range` is either refused or a range that holds at least one
+/// byte inside the length it names, and says the same when written back.
+pub fn range(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match range::parse(text) {
+        Err(_) => {}
+        Ok(ContentRange::Unsatisfied { complete }) => {
+            assert_eq!(
+                range::parse(&format!("bytes */{complete}")),
+                Ok(ContentRange::Unsatisfied { complete })
+            );
+        }
+        Ok(
+            got @ ContentRange::Bytes {
+                first,
+                last,
+                complete,
+            },
+        ) => {
+            assert!(first <= last && !got.is_empty());
+            assert!(complete.is_none_or(|c| last < c));
+            let length = complete.map_or("*".to_string(), |c| c.to_string());
+            assert_eq!(
+                range::parse(&format!("bytes {first}-{last}/{length}")),
+                Ok(got)
+            );
         }
     }
 }

@@ -12,6 +12,7 @@
 //!   body is framed (RFC 9112 §6.3).
 //! - [`chunked`]: the chunked transfer coding (RFC 9112 §7.1), streaming.
 //! - [`proxy`]: the PROXY protocol header a load balancer sends first.
+//! - [`range`]: a 206's `Content-Range`, strictly (RFC 9110 §14.4).
 //! - [`escape`]: peer bytes made safe to print; [`count`]: `1 byte`, `2 bytes`.
 
 #![warn(missing_docs)]
@@ -22,6 +23,7 @@ pub mod escape;
 pub mod greeting;
 pub mod head;
 pub mod proxy;
+pub mod range;
 
 pub use count::Bytes;
 pub use escape::Escaped;

@@ -43,3 +43,8 @@ fn chunked_corpus() {
 fn proxy_corpus() {
     replay("proxy", checks::proxy);
 }
+
+#[test]
+fn range_corpus() {
+    replay("range", checks::range);
+}

@@ -3,27 +3,44 @@
 
 Usage: hostile.py PORT SECONDS [--non-readers N] [--drips N] [--oversize N]
                   [--partial N] [--pid PID] [--json] [--tls CAFILE]
+                  [--innocent] [--after SECONDS]
 
   --non-readers N  clients that flood empty lines and never read (each is
                    reopened when the server closes it)
   --drips N        slowloris: one byte every 2 s, never a newline
   --oversize N     lines longer than 64 KiB, again and again
   --partial N      65,535-byte unfinished lines, held open
-  --pid PID        sample the server's VmRSS (KiB) and open fds every second
+  --pid PID        sample the server's VmRSS (KiB) and open fds every second;
+                   its RSS before the attack is the fresh baseline
   --tls CAFILE     speak TLS (serve --tls-cert or --tls-self-signed), trusting
                    CAFILE, as localhost; each connection's handshake is made
                    before it joins the others
+  --innocent       one honest client, in a process of its own, connected
+                   before the attack starts, sends a message every 10 ms
+                   and times each reply
+  --after SECONDS  with --pid: after everything closed, wait this long and
+                   sample the RSS again (default 10)
 
-Every client first sends a newline so the server frames by line. Runs for
+Every client first sends a newline so the server frames by line. Each
+hostile socket's own send buffer is bounded (64 KiB): on loopback the
+attacker's kernel memory is this host's too. Runs for
 SECONDS, closes everything, and prints a summary (JSON with --json): the
-sockets opened per kind, how the server ended them, and the samples.
+sockets opened per kind, how the server ended them, the samples (RSS, fds,
+the host's TCP memory from /proc/net/sockstat, the server's socket buffers
+from ss -tm), and one table: RSS per non-reader at the peak, the server's
+socket buffers (its kernel's share) and the host's TCP memory at the peak, the innocent client's
+p50/p99/max reply time, RSS SECONDS after as a multiple of the fresh
+baseline, and whether the kernel logged TCP out of memory (dmesg).
 """
 import argparse
 import json
+import multiprocessing
 import os
+import resource
 import selectors
 import socket
 import ssl
+import subprocess
 import time
 
 p = argparse.ArgumentParser()
@@ -36,12 +53,19 @@ p.add_argument('--partial', type=int, default=0)
 p.add_argument('--pid', type=int)
 p.add_argument('--json', action='store_true')
 p.add_argument('--tls', metavar='CAFILE')
+p.add_argument('--innocent', action='store_true')
+p.add_argument('--after', type=float, default=10)
 args = p.parse_args()
+
+# Thousands of sockets: the soft open-file limit up to the hard one.
+_, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 ADDR = ('127.0.0.1', args.port)
 FLOOD = b'\n' * 65536
 LONG = b'x' * 70000
 PARTIAL = b'x' * 65535
+CLIENT_SNDBUF = 64 * 1024
 
 
 def rss_kib(pid):
@@ -54,6 +78,43 @@ def rss_kib(pid):
         return None
 
 
+def tcp_mem_kib():
+    """The host's TCP memory (/proc/net/sockstat counts pages)."""
+    try:
+        with open('/proc/net/sockstat') as f:
+            for line in f:
+                if line.startswith('TCP:'):
+                    fields = line.split()
+                    return int(fields[fields.index('mem') + 1]) * os.sysconf('SC_PAGE_SIZE') // 1024
+    except (OSError, ValueError):
+        return None
+
+
+def server_socket_kib(port):
+    """What the kernel holds in the buffers of the server's connections on
+    PORT (ss -tm: queued input plus queued output), KiB."""
+    try:
+        out = subprocess.run(['ss', '-tmnH', 'state', 'established', '( sport = :%d )' % port],
+                             capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    total = 0
+    for part in out.split('skmem:(')[1:]:
+        for field in part.split(')')[0].split(','):
+            if field[:1] in ('r', 'w') and field[1:].isdigit():
+                total += int(field[1:])
+    return total // 1024
+
+
+def tcp_oom_lines():
+    """How many 'TCP: out of memory' lines the kernel has logged."""
+    try:
+        out = subprocess.run(['dmesg'], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.count('TCP: out of memory')
+
+
 def fds(pid):
     try:
         return len(os.listdir('/proc/%d/fd' % pid))
@@ -64,11 +125,16 @@ def fds(pid):
 class Client:
     def __init__(self, kind):
         self.kind = kind
+        raw = socket.socket()
+        # The attacker's own kernel buffers are on this host too (loopback):
+        # bounded, so the host's TCP memory shows the server's share and the
+        # benchmark does not exhaust it itself.
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, CLIENT_SNDBUF // 2)
         if TLS:
-            self.sock = TLS.wrap_socket(socket.create_connection(ADDR),
-                                        server_hostname='localhost')
+            raw.connect(ADDR)
+            self.sock = TLS.wrap_socket(raw, server_hostname='localhost')
         else:
-            self.sock = socket.socket()
+            self.sock = raw
         self.sock.setblocking(False)
         if not TLS:
             self.sock.connect_ex(ADDR)
@@ -111,6 +177,55 @@ def drop(c, why):
     open_client(c.kind)
 
 
+def innocent_client(stop, results):
+    """An honest client in a process of its own (so the attack's loop does
+    not delay its timing): a message every 10 ms, each reply timed (ms)."""
+    times, failed = [], None
+    try:
+        raw = socket.create_connection(ADDR, timeout=30)
+        sock = TLS.wrap_socket(raw, server_hostname='localhost') if TLS else raw
+        buf = b''
+
+        def line():
+            nonlocal buf
+            while b'\n' not in buf:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    raise ConnectionError('the server closed the innocent client')
+                buf += chunk
+            got, buf = buf.split(b'\n', 1)
+            return got
+
+        line()  # the welcome
+        results.send('ready')
+        while not stop.is_set():
+            started = time.perf_counter()
+            sock.sendall(b'Michael\n')
+            if line() != b'Hello, Michael!':
+                raise ValueError('wrong reply')
+            times.append((time.perf_counter() - started) * 1000)
+            time.sleep(0.01)
+    except (OSError, ValueError) as e:
+        failed = str(e)
+        results.send('ready')
+    results.send((times, failed))
+
+
+def percentile(values, q):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else None
+
+
+baseline_kib = rss_kib(args.pid) if args.pid else None
+oom_before = tcp_oom_lines()
+innocent = None
+if args.innocent:
+    stop_innocent = multiprocessing.Event()
+    innocent_results, child_end = multiprocessing.Pipe(duplex=False)
+    innocent = multiprocessing.Process(target=innocent_client, args=(stop_innocent, child_end))
+    innocent.start()
+    innocent_results.recv()  # connected and welcomed before the attack
+
 wanted = {'non-reader': args.non_readers, 'drip': args.drips,
           'oversize': args.oversize, 'partial': args.partial}
 for kind, count in wanted.items():
@@ -123,7 +238,9 @@ while time.time() < end:
     now = time.time()
     if args.pid and now >= next_sample:
         stats['samples'].append({'t': round(args.seconds - (end - now), 1),
-                                 'rss_kib': rss_kib(args.pid), 'fds': fds(args.pid)})
+                                 'rss_kib': rss_kib(args.pid), 'fds': fds(args.pid),
+                                 'tcp_mem_kib': tcp_mem_kib(),
+                                 'server_sockets_kib': server_socket_kib(args.port)})
         next_sample += 1
     for key, mask in sel.select(timeout=0.05):
         c = key.data
@@ -163,6 +280,44 @@ while time.time() < end:
 
 for c in clients:
     c.close()
+innocent_times, innocent_failed = [], None
+if innocent:
+    stop_innocent.set()
+    if innocent_results.poll(10):
+        innocent_times, innocent_failed = innocent_results.recv()
+    innocent.join(5)
+
+table = {}
+rss = [x['rss_kib'] for x in stats['samples'] if x.get('rss_kib')]
+if baseline_kib and rss and args.non_readers:
+    table['rss_per_non_reader_kib'] = round((max(rss) - baseline_kib) / args.non_readers, 1)
+kernel = [x['server_sockets_kib'] for x in stats['samples'] if x.get('server_sockets_kib')]
+if kernel and args.non_readers:
+    table['server_kernel_peak_mib'] = round(max(kernel) / 1024, 1)
+    table['server_kernel_per_non_reader_kib'] = round(max(kernel) / args.non_readers, 1)
+tcp = [x['tcp_mem_kib'] for x in stats['samples'] if x.get('tcp_mem_kib') is not None]
+if tcp:
+    table['host_tcp_mem_peak_mib'] = round(max(tcp) / 1024, 1)
+if innocent:
+    times = innocent_times
+    table['innocent_replies'] = len(times)
+    table['innocent_ms'] = {k: round(v, 1) if v is not None else None for k, v in
+                            (('p50', percentile(times, 0.5)), ('p99', percentile(times, 0.99)),
+                             ('max', max(times) if times else None))}
+    table['innocent_failed'] = innocent_failed
+if baseline_kib:
+    table['rss_fresh_kib'] = baseline_kib
+    if args.after > 0:
+        time.sleep(args.after)
+        after = rss_kib(args.pid)
+        table['rss_after_kib'] = after
+        if after:
+            table['rss_after_x_fresh'] = round(after / baseline_kib, 2)
+oom_after = tcp_oom_lines()
+if oom_before is not None and oom_after is not None:
+    table['kernel_tcp_oom_lines'] = oom_after - oom_before
+stats['table'] = table
+
 if args.json:
     print(json.dumps(stats))
 else:
@@ -170,4 +325,26 @@ else:
     print('closed by the server:', stats['closed_by_server'])
     print('errors:', stats['errors'])
     for s in stats['samples']:
-        print('t=%5.1fs rss=%s KiB fds=%s' % (s['t'], s['rss_kib'], s['fds']))
+        print('t=%5.1fs rss=%s KiB fds=%s tcp_mem=%s KiB server_sockets=%s KiB'
+              % (s['t'], s['rss_kib'], s['fds'], s['tcp_mem_kib'], s['server_sockets_kib']))
+    print()
+    print('| measure | value |')
+    print('|---|---|')
+    names = {
+        'rss_per_non_reader_kib': 'RSS per non-reader at the peak (KiB)',
+        'server_kernel_peak_mib': "server's socket buffers at the peak (MiB, ss -tm)",
+        'server_kernel_per_non_reader_kib': "server's socket buffers per non-reader (KiB)",
+        'host_tcp_mem_peak_mib': "host's TCP memory at the peak (MiB, both ends)",
+        'innocent_replies': 'innocent client: replies',
+        'innocent_failed': 'innocent client: failure',
+        'rss_fresh_kib': 'fresh RSS (KiB)',
+        'rss_after_kib': 'RSS %g s after (KiB)' % args.after,
+        'rss_after_x_fresh': 'RSS %g s after / fresh' % args.after,
+        'kernel_tcp_oom_lines': "kernel's 'TCP: out of memory' lines",
+    }
+    for key, value in table.items():
+        if key == 'innocent_ms':
+            print('| innocent client p50 / p99 / max (ms) | %s / %s / %s |'
+                  % (value['p50'], value['p99'], value['max']))
+        else:
+            print('| %s | %s |' % (names.get(key, key), value))

@@ -12,6 +12,8 @@
 //!   may be someone else's (fetch's part files);
 //! - the open-file limit, and sampling another process's memory and CPU
 //!   (`bench --server-pid`, Linux only);
+//! - the kernel's send buffer of a socket, and how much of it is queued
+//!   (Linux's SIOCOUTQ);
 //! - the listening sockets a service manager passes (`LISTEN_FDS`) and
 //!   Linux's `tcp_migrate_req` setting (`serve --reuse-port`).
 
@@ -109,6 +111,46 @@ pub(crate) fn not_only_ours(meta: &std::fs::Metadata) -> Option<&'static str> {
     #[cfg(not(unix))]
     {
         let _ = meta;
+        None
+    }
+}
+
+// ---- Socket buffers ----
+
+/// Bounds the kernel's send buffer of `socket` so that it holds at most
+/// about `bytes` of a connection's unsent and unacknowledged data (sockets
+/// accepted from a listener inherit it, and it turns off the kernel's
+/// growing of the buffer up to `net.ipv4.tcp_wmem`'s maximum). Returns
+/// what the kernel granted, which it may clamp to its own minimum or to
+/// `net.core.wmem_max`.
+pub fn set_send_buffer(socket: socket2::SockRef<'_>, bytes: usize) -> std::io::Result<usize> {
+    // Linux doubles the size asked for, to leave room for its bookkeeping,
+    // and reports the doubled size (socket(7)): ask for half.
+    let ask = if cfg!(target_os = "linux") {
+        bytes / 2
+    } else {
+        bytes
+    };
+    socket.set_send_buffer_size(ask.max(1))?;
+    socket.send_buffer_size()
+}
+
+/// Bytes written to `socket` that the peer has not acknowledged yet, as
+/// `ss` shows them in Send-Q (Linux's SIOCOUTQ); `None` where the system
+/// does not say.
+pub fn unsent_bytes(socket: socket2::SockRef<'_>) -> Option<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let mut queued: libc::c_int = 0;
+        // SAFETY: SIOCOUTQ (TIOCOUTQ) on a socket we own writes one c_int
+        // into `queued`, which outlives the call.
+        let rc = unsafe { libc::ioctl(socket.as_raw_fd(), libc::TIOCOUTQ, &raw mut queued) };
+        (rc == 0).then(|| usize::try_from(queued).unwrap_or(0))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = socket;
         None
     }
 }

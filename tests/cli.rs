@@ -991,3 +991,30 @@ fn a_sigterm_right_after_start_is_still_a_graceful_stop() {
         assert_eq!(server.wait(), Some(0), "{}", server.log());
     }
 }
+
+#[test]
+#[cfg(target_os = "linux")]
+fn send_buffer_edges_are_granted_as_the_kernel_can_and_still_serve() {
+    // The lowest and highest sizes are clamped by the kernel (its minimum,
+    // net.core.wmem_max): the log says what it granted. 0 leaves the
+    // buffer to the kernel; the default is granted as asked.
+    for (size, says) in [
+        ("1", Some("--send-buffer 1 byte: the kernel grants ")),
+        (
+            "1GiB",
+            Some("--send-buffer 1073741824 bytes: the kernel grants "),
+        ),
+        ("0", None),
+        ("64KiB", None),
+    ] {
+        let server = Proc::serve(&["--bind", "127.0.0.1:0", "--send-buffer", size]);
+        let mut c = LineClient::connect(server.addr);
+        assert_eq!(c.line(), "Welcome!\n");
+        c.send(b"Michael\n");
+        assert_eq!(c.line(), "Hello, Michael!\n", "--send-buffer {size}");
+        match says {
+            Some(text) => assert!(server.logged(text), "{size}: {}", server.log()),
+            None => assert!(!server.log().contains("--send-buffer"), "{}", server.log()),
+        }
+    }
+}

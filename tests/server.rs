@@ -584,16 +584,19 @@ fn read_lines(c: &mut LineClient, replies: usize) -> usize {
 fn a_client_that_sends_without_reading_is_read_no_further_and_loses_nothing() {
     // Backpressure: a client that floods and never reads makes the server
     // stop reading it once its replies are stuck, holding at most one
-    // read's input (32 KiB) and one step of replies (8 KiB) for it. Two
-    // such clients fit a budget of 90 KiB; decoding a whole read of empty
-    // lines at once would hold a read's replies, 24 times the read with
-    // this long reply, and overflow it.
+    // read's input (32 KiB) and one step of replies (8 KiB) for it, beside
+    // what the kernel holds unsent (64 KiB of send buffer, and up to one
+    // segment more: 128 KiB). Two such clients fit a budget of 340 KiB;
+    // decoding a whole read of empty lines at once would hold a read's
+    // replies, 24 times the read (768 KiB) with this long reply, and
+    // overflow it.
     let settings = tcpkit::wire::greeting::Settings {
         reply: tcpkit::wire::greeting::Template::parse(&format!("{}{{}}", ".".repeat(23))),
         ..Default::default()
     };
     let server = start(Config {
-        max_buffered: Some(90 * 1024),
+        max_buffered: Some(340 * 1024),
+        send_buffer: Some(64 * 1024),
         settings,
         ..config()
     });
@@ -616,6 +619,95 @@ fn a_client_that_sends_without_reading_is_read_no_further_and_loses_nothing() {
     for (c, &n) in flooders.iter_mut().zip(&sent) {
         assert_eq!(read_lines(c, n), n, "replies lost");
     }
+}
+
+/// What the kernel holds unsent for the server's end of the connection
+/// whose client is `client` (Send-Q in `ss`: `tx_queue` in /proc/net/tcp).
+#[cfg(target_os = "linux")]
+fn server_send_queue(client: &TcpStream) -> usize {
+    let (server, client) = (client.peer_addr().unwrap(), client.local_addr().unwrap());
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let port = |field: &str| u16::from_str_radix(field.rsplit(':').next().unwrap(), 16).unwrap();
+    table
+        .lines()
+        .skip(1)
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .find(|f| port(f[1]) == server.port() && port(f[2]) == client.port())
+        .map(|f| usize::from_str_radix(f[4].split(':').next().unwrap(), 16).unwrap())
+        .expect("the server's socket in /proc/net/tcp")
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_client_that_does_not_read_leaves_at_most_the_send_buffer_in_the_kernel() {
+    // The goal (docs/protocol.md, "Memory"): at most 128 KiB unsent per
+    // non-reading client with the default --send-buffer, where the kernel
+    // alone would grow its buffer up to tcp_wmem's maximum (4 MiB here).
+    let unbounded_max: usize = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .unwrap()
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .parse()
+        .unwrap();
+    for (send_buffer, bounded) in [(Some(server::DEFAULT_SEND_BUFFER), true), (None, false)] {
+        let server = start(Config {
+            send_buffer,
+            max_buffered: None,
+            ..config()
+        });
+        let flooder = server.client();
+        flood_until_stuck(&flooder.stream, 64 << 20);
+        let queued = server_send_queue(&flooder.stream);
+        if bounded {
+            assert!(
+                queued <= 128 * 1024,
+                "{queued} bytes unsent with --send-buffer 64KiB"
+            );
+            assert!(queued > 0, "the flood never filled the send buffer");
+        } else if unbounded_max > 1 << 20 {
+            // The control: the same flood, and the kernel's own sizing.
+            assert!(
+                queued > 128 * 1024,
+                "only {queued} bytes unsent without a bound"
+            );
+        }
+    }
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn what_the_kernel_holds_for_a_non_reader_counts_against_the_budget() {
+    // 60 KiB holds what the server itself keeps for a stuck client (a
+    // read and a step of replies, 40 KiB), but not that and the kernel's
+    // full send buffer: the flooder is closed, as over any budget.
+    let server = start(Config {
+        max_buffered: Some(60 * 1024),
+        send_buffer: Some(64 * 1024),
+        ..config()
+    });
+    let flooder = server.client();
+    let mut stream = &flooder.stream;
+    stream
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let chunk = [b'\n'; 8192];
+    let mut sent = 0;
+    let ended = loop {
+        match stream.write(&chunk) {
+            Ok(n) if sent < 64 << 20 => sent += n,
+            Ok(_) => break None,
+            Err(e) => break Some(e.kind()),
+        }
+    };
+    assert!(
+        matches!(
+            ended,
+            Some(ErrorKind::ConnectionReset | ErrorKind::BrokenPipe)
+        ),
+        "a non-reader whose kernel share crosses the budget was not closed: {ended:?} after \
+         {sent} bytes"
+    );
 }
 
 #[test]

@@ -206,6 +206,12 @@ impl Connection {
         self.tls.as_deref()?.summary()
     }
 
+    /// What the kernel holds of our replies that the client has not
+    /// acknowledged, where the system says (Linux); else 0.
+    pub(super) fn unsent_in_kernel(&self) -> usize {
+        crate::sys::unsent_bytes(socket2::SockRef::from(&self.stream)).unwrap_or(0)
+    }
+
     /// Sends as much of `bytes` as the socket takes without waiting; the
     /// number sent. (The welcome nearly always fits at once.)
     pub(super) fn send_now(&mut self, bytes: &[u8]) -> io::Result<usize> {

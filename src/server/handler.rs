@@ -576,7 +576,10 @@ impl Handler {
             return end.map(Ending::from);
         }
         let shared = self.shared.clone();
-        let held = rest.len() + unsent.len().max(super::conn::OUTPUT_STEP);
+        // The kernel's send buffer is full of replies too: they are memory
+        // this client holds as much as ours (bounded by --send-buffer).
+        let held =
+            rest.len() + unsent.len().max(super::conn::OUTPUT_STEP) + self.conn.unsent_in_kernel();
         let Some(_held) = shared.budget.hold(held) else {
             return Some(Ending::BusyUnread);
         };
@@ -741,6 +744,7 @@ mod tests {
             tls: None,
             tls_handshake_timeout: None,
             tls_failures: Default::default(),
+            send_buffer: None,
         });
         let permit = Arc::new(tokio::sync::Semaphore::new(1))
             .try_acquire_owned()

@@ -68,6 +68,10 @@ impl Listener {
             match accepted {
                 Ok((stream, peer)) => {
                     backoff.reset();
+                    if let Some(bytes) = self.shared.send_buffer {
+                        // Failure was reported once, at the listener.
+                        let _ = crate::sys::set_send_buffer(socket2::SockRef::from(&stream), bytes);
+                    }
                     if let Some(metrics) = &self.shared.metrics {
                         metrics.accepted();
                     }

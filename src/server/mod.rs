@@ -60,6 +60,11 @@ pub const DEFAULT_MAX_BUFFERED: usize = 64 * 1024 * 1024;
 pub const DEFAULT_PROXY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default time a client gets to finish its TLS handshake.
 pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default bound on the kernel's send buffer per connection: ample for a
+/// client that reads (see docs/protocol.md, "Memory", for the throughput
+/// measured with it), and what a client that does not read can make the
+/// kernel hold, instead of the 4 MiB it grows to by itself.
+pub const DEFAULT_SEND_BUFFER: usize = 64 * 1024;
 /// Default listen backlog (the kernel clamps it to `net.core.somaxconn`).
 pub const DEFAULT_BACKLOG: u32 = 1024;
 
@@ -94,6 +99,12 @@ pub struct Config {
     /// unfinished message, a plain close if it is not reading. `None`: no
     /// budget (each connection is still bounded by `max_message`).
     pub max_buffered: Option<usize>,
+    /// `--send-buffer`: the most the kernel holds of one connection's
+    /// replies not yet taken by the client (its send buffer; `None`: the
+    /// kernel's own sizing, which grows up to `net.ipv4.tcp_wmem`'s
+    /// maximum). While a client is not reading, what the kernel holds for
+    /// it counts against [`Config::max_buffered`] too.
+    pub send_buffer: Option<usize>,
     /// `--proxy-protocol`: connections from load balancers start with a
     /// PROXY header naming the real client (`None`: no header expected).
     pub proxy: Option<ProxyPolicy>,
@@ -152,6 +163,7 @@ impl Default for Config {
             max_connections: 1024,
             grace: DEFAULT_GRACE,
             max_buffered: Some(DEFAULT_MAX_BUFFERED),
+            send_buffer: Some(DEFAULT_SEND_BUFFER),
             proxy: None,
             metrics: None,
             drain: Duration::ZERO,
@@ -195,6 +207,8 @@ struct Shared {
     tls_handshake_timeout: Option<Duration>,
     /// Keeps failed handshakes from flooding the log.
     tls_failures: tls::FailureLog,
+    /// See [`Config::send_buffer`].
+    send_buffer: Option<usize>,
 }
 
 /// The server-wide budget for buffered bytes ([`Config::max_buffered`]).
@@ -335,6 +349,33 @@ impl IdleClock {
     }
 }
 
+/// Sets `--send-buffer` on the listeners, so the kernel sizes the
+/// buffers of connections it completes from then on; says so when it
+/// grants another size. (Connections already in the backlog, as after a
+/// hand-over, were made with the old size: each accepted socket gets the
+/// bound again, in the accept loop.)
+fn bound_send_buffers(listeners: &[TcpListener], bytes: usize) {
+    let mut told = false;
+    for listener in listeners {
+        match crate::sys::set_send_buffer(socket2::SockRef::from(listener), bytes) {
+            Ok(_) | Err(_) if told => {}
+            Ok(granted) if granted != bytes => warn!(
+                "--send-buffer {}: the kernel grants {} per connection (its bounds: \
+                 net.core.wmem_max and a minimum of its own).",
+                Bytes::of(bytes),
+                Bytes::of(granted)
+            ),
+            Ok(_) => continue,
+            Err(e) => warn!(
+                "--send-buffer {}: the kernel refused it ({e}); each connection's send buffer \
+                 is the kernel's default.",
+                Bytes::of(bytes)
+            ),
+        }
+        told = true;
+    }
+}
+
 /// Serves on every listener until `shutdown` completes, then closes
 /// gracefully: connections answer what they already received, and after
 /// `config.grace` the rest are dropped.
@@ -355,6 +396,7 @@ pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Fut
         tls: config.tls,
         tls_handshake_timeout: config.tls_handshake_timeout,
         tls_failures: tls::FailureLog::default(),
+        send_buffer: config.send_buffer,
     });
     if let Some(budget) = config.max_buffered
         && budget < shared.settings.max_message
@@ -377,6 +419,9 @@ pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Fut
         })
     };
 
+    if let Some(bytes) = config.send_buffer {
+        bound_send_buffers(&listeners, bytes);
+    }
     let mut accept_loops = tokio::task::JoinSet::new();
     for listener in listeners {
         match listener.local_addr() {

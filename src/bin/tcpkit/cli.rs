@@ -323,6 +323,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = values::budget, allow_negative_numbers = true)]
     pub max_buffered: values::Budget,
 
+    /// The most the kernel holds of one client's unread replies, its send
+    /// buffer (0: the kernel's own sizing, which grows to
+    /// net.ipv4.tcp_wmem's maximum, 4 MiB on Linux). While a client is
+    /// not reading, this counts against --max-buffered too.
+    #[arg(long, value_name = "SIZE", default_value = "64KiB", value_parser = values::budget, allow_negative_numbers = true)]
+    pub send_buffer: values::Budget,
+
     /// Wait this long before each reply, like the tutorial's time.sleep(1)
     /// (0: no wait).
     #[arg(long, value_name = "DURATION", value_parser = values::duration, allow_negative_numbers = true)]

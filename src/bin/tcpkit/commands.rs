@@ -166,6 +166,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_connections,
         grace: args.grace,
         max_buffered: args.max_buffered.0,
+        send_buffer: args.send_buffer.0,
         proxy: args.proxy_protocol.map(|versions| server::ProxyPolicy {
             versions: versions.into(),
             trusted: args.proxy_from.clone(),

@@ -15,6 +15,19 @@
 //! times within 10 s. Setting the delay to 0 instead did the same, but
 //! cost 21 bytes per idle connection (794 instead of 773); the collector
 //! costs neither that nor measurable CPU in the pipeline bench.
+//!
+//! Why the workers collect too: pages a worker thread freed (or that other
+//! threads freed into its heap) are purged only by that thread, and the
+//! collector's forced collection does not reach them. After 2,000 clients
+//! that flood without reading, an idle server kept 6 to 7 times its fresh
+//! RSS 10 s after they left. Each tokio worker now collects its own heap
+//! whenever it runs out of work and parks (`on_thread_park`), so the last
+//! thing an idle worker does is give its freed pages back: 1.08 times the
+//! fresh RSS in the same test. It costs no measurable CPU: pingpong, which
+//! parks the workers between messages, showed the same server CPU per
+//! reply in alternate runs with and without it, with 10,000 idle
+//! connections held (a large heap to walk) and without. A rate limit would
+//! skip exactly the park that matters, the last one after a burst.
 
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
@@ -46,4 +59,14 @@ pub fn return_memory_promptly() {
             );
         }
     }
+}
+
+/// Gives the calling thread's freed pages back to the system: run by each
+/// tokio worker as it parks. Without mimalloc, nothing to do.
+pub fn give_back_this_threads_memory() {
+    #[cfg(feature = "mimalloc")]
+    // SAFETY: an unforced collection of the calling thread's own heap.
+    unsafe {
+        libmimalloc_sys::mi_collect(false)
+    };
 }

@@ -213,7 +213,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let mut config = config;
     config.tls = server_tls(&args, &addrs)?;
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_park(crate::alloc::give_back_this_threads_memory)
+        .build()
+        .context("cannot start the async runtime")?;
     runtime.block_on(async {
         if let Some(tls) = config.tls.clone() {
             let mut reloads = crate::signals::Reloads::watch();

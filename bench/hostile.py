@@ -180,7 +180,8 @@ def drop(c, why):
 def innocent_client(stop, results):
     """An honest client in a process of its own (so the attack's loop does
     not delay its timing): a message every 10 ms, each reply timed (ms)."""
-    times, failed = [], None
+    times, failed, slow = [], None, []
+    began = time.perf_counter()
     try:
         raw = socket.create_connection(ADDR, timeout=30)
         sock = TLS.wrap_socket(raw, server_hostname='localhost') if TLS else raw
@@ -204,11 +205,13 @@ def innocent_client(stop, results):
             if line() != b'Hello, Michael!':
                 raise ValueError('wrong reply')
             times.append((time.perf_counter() - started) * 1000)
+            if times[-1] > 50:
+                slow.append((round(started - began, 2), round(times[-1], 1)))
             time.sleep(0.01)
     except (OSError, ValueError) as e:
         failed = str(e)
         results.send('ready')
-    results.send((times, failed))
+    results.send((times, failed, slow))
 
 
 def percentile(values, q):
@@ -280,11 +283,11 @@ while time.time() < end:
 
 for c in clients:
     c.close()
-innocent_times, innocent_failed = [], None
+innocent_times, innocent_failed, innocent_slow = [], None, []
 if innocent:
     stop_innocent.set()
     if innocent_results.poll(10):
-        innocent_times, innocent_failed = innocent_results.recv()
+        innocent_times, innocent_failed, innocent_slow = innocent_results.recv()
     innocent.join(5)
 
 table = {}
@@ -305,6 +308,7 @@ if innocent:
                             (('p50', percentile(times, 0.5)), ('p99', percentile(times, 0.99)),
                              ('max', max(times) if times else None))}
     table['innocent_failed'] = innocent_failed
+    stats['innocent_slow'] = innocent_slow  # (seconds in, ms) of replies over 50 ms
 if baseline_kib:
     table['rss_fresh_kib'] = baseline_kib
     if args.after > 0:

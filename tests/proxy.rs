@@ -120,6 +120,13 @@ fn local_is_a_health_check_from_the_balancer_itself() {
 #[test]
 fn a_balancer_that_sends_no_header_or_a_bad_one_is_closed_unwelcomed() {
     let server = behind_proxy("any", "127.0.0.1");
+    let mut short_v6 = proxy::encode(
+        proxy::Version::V2,
+        "[2001:db8::1]:5".parse().unwrap(),
+        "[::1]:6".parse().unwrap(),
+    );
+    short_v6[14..16].copy_from_slice(&12u16.to_be_bytes());
+    short_v6.truncate(16 + 12);
     for (sent, logged) in [
         (
             &b"Michael\n"[..],
@@ -130,6 +137,13 @@ fn a_balancer_that_sends_no_header_or_a_bad_one_is_closed_unwelcomed() {
             "malformed PROXY protocol header",
         ),
         (b"PROXY TCP4 1.2.3.4\r\n", "malformed PROXY protocol header"),
+        // Ended by LF alone, and a v2 IPv6 header whose length cannot
+        // hold its addresses: refused at once, not at the proxy timeout.
+        (
+            b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n",
+            "malformed PROXY protocol header",
+        ),
+        (&short_v6, "malformed PROXY protocol header"),
     ] {
         let mut stream = TcpStream::connect(server.addr).unwrap();
         let ours = stream.local_addr().unwrap();

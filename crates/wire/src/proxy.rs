@@ -124,6 +124,12 @@ pub fn parse(buf: &[u8], versions: Versions) -> Parsed {
         if 16 + body > MAX_HEADER {
             return Parsed::Refused(HeaderError::TooLong);
         }
+        // A PROXY command whose length cannot hold its family's addresses
+        // is malformed, however many bytes follow: refused now, not when
+        // the length's worth has come (or never, if it never does).
+        if buf[12] & 0x0F == 0x1 && body < v2_address_len(buf[13]) {
+            return Parsed::Refused(HeaderError::Malformed);
+        }
     }
     let config = ParseConfig {
         include_tlvs: false,
@@ -148,13 +154,25 @@ pub fn parse(buf: &[u8], versions: Versions) -> Parsed {
             },
             len,
         },
-        // A v1 line that has ended (CRLF) cannot become a header by growing.
-        Err(proxy_header::Error::BufferTooShort) if v1 && buf.windows(2).any(|w| w == b"\r\n") => {
+        // A v1 line that has ended cannot become a header by growing: the
+        // spec ends it with CRLF, and an LF alone ends it just the same.
+        Err(proxy_header::Error::BufferTooShort) if v1 && memchr::memchr(b'\n', buf).is_some() => {
             Parsed::Refused(HeaderError::Malformed)
         }
         Err(proxy_header::Error::BufferTooShort) if buf.len() < MAX_HEADER => Parsed::NeedMore,
         Err(proxy_header::Error::BufferTooShort) => Parsed::Refused(HeaderError::TooLong),
         Err(_) => Parsed::Refused(HeaderError::Malformed),
+    }
+}
+
+/// The bytes a version 2 header's addresses take for its family byte
+/// (the high four bits): IPv4 12, IPv6 36, Unix 216, unspecified 0.
+fn v2_address_len(family: u8) -> usize {
+    match family >> 4 {
+        0x1 => 12,
+        0x2 => 36,
+        0x3 => 216,
+        _ => 0,
     }
 }
 
@@ -295,6 +313,27 @@ mod tests {
         ));
         // An ended line missing fields is refused, not waited on.
         assert!(refused(b"PROXY TCP4 1.2.3.4\r\n", Versions::Any));
+        // So is a whole line ended by LF alone.
+        assert_eq!(
+            parse(b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n", Versions::Any),
+            Parsed::Refused(HeaderError::Malformed)
+        );
+        assert!(refused(b"PROXY UNKNOWN\nhi", Versions::V1));
+        // A v2 header whose length is too short for its family's
+        // addresses, refused from its 16 bytes on, with or without more.
+        let v6 = encode(Version::V2, addr("[2001:db8::1]:5"), addr("[::1]:6"));
+        for (family, len) in [(0x21u8, 35u16), (0x11, 11), (0x21, 12)] {
+            let mut short = v6[..16].to_vec();
+            short[13] = family;
+            short[14..16].copy_from_slice(&len.to_be_bytes());
+            assert_eq!(
+                parse(&short, Versions::V2),
+                Parsed::Refused(HeaderError::Malformed),
+                "family {family:#x}, length {len}"
+            );
+            short.extend_from_slice(&[0; 8]);
+            assert!(refused(&short, Versions::V2));
+        }
         // A v1 line longer than 107 bytes is refused, ended or not.
         let junk = [b"PROXY UNKNOWN".as_slice(), &[b'x'; 100], b"\r\n"].concat();
         assert!(refused(&junk, Versions::Any));

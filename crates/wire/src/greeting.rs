@@ -333,6 +333,14 @@ impl Decoder {
         {
             return Some(self.refuse(settings, out));
         }
+        // Grow as a Vec does (doubling), but never past the longest line
+        // that may be kept: doubling 64 KiB for its last byte would hold
+        // (and count against a server's budget) 128 KiB for a 64 KiB line.
+        if held > self.partial.capacity() {
+            let doubled = self.partial.capacity().saturating_mul(2);
+            let capacity = doubled.min(settings.max_message + 1).max(held);
+            self.partial.reserve_exact(capacity - self.partial.len());
+        }
         self.partial.extend_from_slice(rest);
         None
     }
@@ -424,6 +432,32 @@ mod tests {
         }
         let p = d.finish(s, &mut out);
         (out, p.close)
+    }
+
+    #[test]
+    fn an_unfinished_line_never_holds_more_than_the_longest_message() {
+        // The longest line kept, in the pieces a 32 KiB read makes: the
+        // buffer stops at max_message + 1, where doubling would reach
+        // twice that (what a server's budget counts, and RSS shows).
+        let s = settings(Framing::Line);
+        for piece in [32 * 1024, 1000, 7] {
+            let mut d = Decoder::new(s.framing);
+            let mut out = Vec::new();
+            let line = vec![b'x'; s.max_message];
+            for read in line.chunks(piece) {
+                let p = d.decode(&s, read, &mut out, usize::MAX);
+                assert_eq!((p.consumed, p.close), (read.len(), None));
+            }
+            assert_eq!(d.pending(), s.max_message);
+            assert!(
+                d.buffered() <= s.max_message + 1,
+                "{} bytes held for a {}-byte line in {piece}-byte reads",
+                d.buffered(),
+                s.max_message
+            );
+            d.decode(&s, b"\r\n", &mut out, usize::MAX);
+            assert_eq!(out.len(), s.max_message + "Hello, !\r\n".len());
+        }
     }
 
     #[test]

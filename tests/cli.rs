@@ -468,30 +468,51 @@ fn out_of_file_descriptors_the_server_backs_off_and_recovers() {
 }
 
 #[test]
-fn with_default_limits_a_small_fd_limit_makes_clients_wait_not_fail() {
-    let mut cmd = Command::new("bash");
-    cmd.arg("-c")
-        .arg(r#"ulimit -n 64 && exec "$0" --plain-logs serve --bind 127.0.0.1:0 --linger 0s"#)
-        .arg(tcpkit());
-    let server = Proc::start(cmd, true);
-    assert!(server.logged("Serving up to 48 connections at once (open-file limit 64)"));
-    let mut clients = open_many(server.addr, 200);
-    assert!(
-        server.logged("Connection limit reached (48 open"),
-        "{}",
-        server.log()
-    );
-    // Every client gets served in turn as earlier ones leave.
-    for c in clients.iter_mut() {
-        let mut welcome = [0; 9];
-        c.read_exact(&mut welcome).unwrap();
-        assert_eq!(&welcome, b"Welcome!\n");
-        c.write_all(b"exit\n").unwrap();
-        let mut rest = Vec::new();
-        c.read_to_end(&mut rest).unwrap();
+fn with_default_limits_a_small_fd_limit_makes_clients_wait_or_be_told_not_fail() {
+    // The reserve of descriptors leaves room to refuse: with refusals off
+    // every client waits and is served in turn; with them on, each is
+    // either served or told the server is busy. Never an accept error.
+    for refuse_rate in ["0", "1000"] {
+        let mut cmd = Command::new("bash");
+        cmd.arg("-c")
+            .arg(format!(
+                r#"ulimit -n 64 && exec "$0" --plain-logs serve --bind 127.0.0.1:0 --linger 0s --refuse-rate {refuse_rate}"#
+            ))
+            .arg(tcpkit());
+        let server = Proc::start(cmd, true);
+        assert!(server.logged("Serving up to 48 connections at once (open-file limit 64)"));
+        let mut clients = open_many(server.addr, 200);
+        assert!(
+            server.logged("Connection limit reached (48 open"),
+            "{}",
+            server.log()
+        );
+        let mut told = 0;
+        for c in clients.iter_mut() {
+            let mut first = [0; 9];
+            c.read_exact(&mut first).unwrap();
+            let mut rest = Vec::new();
+            if &first == b"Welcome!\n" {
+                c.write_all(b"exit\n").unwrap();
+                c.read_to_end(&mut rest).unwrap();
+            } else {
+                c.read_to_end(&mut rest).unwrap();
+                let line = [&first[..], &rest].concat();
+                assert_eq!(
+                    line,
+                    b"Error: server busy: too many connections open; retry later\n"
+                );
+                told += 1;
+            }
+        }
+        if refuse_rate == "0" {
+            assert_eq!(told, 0, "with refusals off, everyone waits");
+        } else {
+            assert!(told > 0, "nobody was told at the limit");
+        }
+        assert!(!server.log().contains("accept failed"), "{}", server.log());
+        serves_again(server.addr);
     }
-    assert!(!server.log().contains("accept failed"), "{}", server.log());
-    serves_again(server.addr);
 }
 
 #[test]

@@ -22,10 +22,10 @@ fn rss_kib(server: &Proc) -> u64 {
         .expect("VmRSS in /proc/PID/status")
 }
 
-/// Opens `n` clients that send empty lines without ever reading, for
-/// `seconds`: the server ends up holding a stuck read and its replies for
-/// each (bounded in bytes per client and in time).
-fn non_readers(server: &Proc, n: usize, seconds: u64) -> Vec<TcpStream> {
+/// Opens `n` clients that send empty lines without ever reading, until
+/// the server's RSS reaches `target` KiB (each holds a stuck read and its
+/// replies) or 30 s pass; bounded in bytes per client too.
+fn non_readers(server: &Proc, n: usize, target: u64) -> Vec<TcpStream> {
     let clients: Vec<TcpStream> = (0..n)
         .map(|_| {
             let s = TcpStream::connect(server.addr).unwrap();
@@ -34,9 +34,9 @@ fn non_readers(server: &Proc, n: usize, seconds: u64) -> Vec<TcpStream> {
         })
         .collect();
     let flood = [b'\n'; 64 * 1024];
-    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let deadline = Instant::now() + Duration::from_secs(30);
     let mut sent = vec![0usize; n];
-    while Instant::now() < deadline {
+    while Instant::now() < deadline && rss_kib(server) < target {
         for (i, mut c) in clients.iter().enumerate() {
             if sent[i] < 32 << 20
                 && let Ok(k) = c.write(&flood)
@@ -46,6 +46,8 @@ fn non_readers(server: &Proc, n: usize, seconds: u64) -> Vec<TcpStream> {
         }
         thread::sleep(Duration::from_millis(10));
     }
+    // What the server is still reading settles.
+    thread::sleep(Duration::from_millis(500));
     clients
 }
 
@@ -60,7 +62,7 @@ fn memory_goes_back_after_two_thousand_clients_that_do_not_read() {
     assert_eq!(probe.line(), "Welcome!\n");
     thread::sleep(Duration::from_millis(300));
     let fresh = rss_kib(&server);
-    let clients = non_readers(&server, 2000, 4);
+    let clients = non_readers(&server, 2000, fresh * 7 / 2);
     let peak = rss_kib(&server);
     assert!(
         peak > 3 * fresh,

@@ -156,3 +156,43 @@ fn a_metrics_address_in_use_names_the_metrics_flag() {
         );
     }
 }
+
+#[test]
+fn clients_refused_at_the_connection_limit_are_counted_apart() {
+    let server = common::Proc::serve(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--metrics",
+        "127.0.0.1:0",
+        "--max-connections",
+        "1",
+    ]);
+    let metrics = common::metrics_addr(&server);
+    let before = scrape(metrics);
+    let mut held = LineClient::connect(server.addr);
+    assert_eq!(held.line(), "Welcome!\n");
+    for _ in 0..2 {
+        let mut refused = LineClient::connect(server.addr);
+        assert_eq!(
+            refused.line(),
+            "Error: server busy: too many connections open; retry later\n"
+        );
+        assert_eq!(refused.rest(), b"");
+    }
+    let after = scrape(metrics);
+    assert_eq!(
+        delta(&before, &after, "tcpkit_connections_refused_total"),
+        2.0
+    );
+    // Refused clients were never accepted, so never open or closed.
+    assert_eq!(
+        delta(&before, &after, "tcpkit_connections_accepted_total"),
+        1.0
+    );
+    assert_eq!(after["tcpkit_connections_open"], 1.0);
+    assert!(
+        server.logged("Connection limit reached (1 open; see --max-connections)"),
+        "{}",
+        server.log()
+    );
+}

@@ -266,6 +266,7 @@ fn client_that_never_reads_is_dropped_and_frees_its_slot() {
     let server = start(Config {
         write_timeout: Some(Duration::from_millis(300)),
         max_connections: 1,
+        refuse_rate: None,
         ..config()
     });
     let c = server.client();
@@ -295,9 +296,87 @@ fn client_that_never_reads_is_dropped_and_frees_its_slot() {
 }
 
 #[test]
-fn at_the_limit_new_clients_wait_in_the_backlog() {
+fn at_the_limit_new_clients_are_told_at_once_and_closed() {
+    let server = start(Config {
+        max_connections: 1,
+        ..config()
+    });
+    let mut first = server.client();
+    let mut refused = LineClient::connect(server.addr);
+    assert_eq!(
+        refused.line(),
+        "Error: server busy: too many connections open; retry later\n"
+    );
+    assert_eq!(refused.rest(), b"", "closed after the line");
+    // A client that spoke first is told too: its bytes do not turn the
+    // close into a reset that destroys the line.
+    let mut eager = TcpStream::connect(server.addr).unwrap();
+    eager.write_all(b"Michael\n").unwrap();
+    eager.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut got = Vec::new();
+    let _ = eager.read_to_end(&mut got);
+    assert_eq!(
+        got,
+        b"Error: server busy: too many connections open; retry later\n"
+    );
+    // The one being served is untouched, and once it leaves, the next
+    // client is served.
+    first.send(b"Tracy\n");
+    assert_eq!(first.line(), "Hello, Tracy!\n");
+    first.send(b"exit\n");
+    assert_eq!(first.rest(), b"");
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let mut c = LineClient::connect(server.addr);
+        if c.line() == "Welcome!\n" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the freed slot was never given");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn refusals_are_rate_limited_and_the_rest_wait_in_the_backlog() {
+    // One refusal a second (the lowest rate): of three clients arriving
+    // together, one is told at once and the others wait their turn.
+    let server = start(Config {
+        max_connections: 1,
+        refuse_rate: Some(1),
+        ..config()
+    });
+    let _first = server.client();
+    let waiting: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(server.addr).unwrap())
+        .collect();
+    thread::sleep(Duration::from_millis(300));
+    let told = waiting
+        .iter()
+        .filter(|s| {
+            s.set_nonblocking(true).unwrap();
+            let mut buf = [0; 128];
+            matches!((&mut &**s).read(&mut buf), Ok(n) if n > 0)
+        })
+        .count();
+    assert_eq!(told, 1, "one refusal a second, and the first at once");
+    // The others are told in turn, a second apart.
+    for mut s in waiting {
+        s.set_nonblocking(false).unwrap();
+        s.set_read_timeout(Some(PATIENCE)).unwrap();
+        let mut got = Vec::new();
+        let _ = s.read_to_end(&mut got);
+        assert!(
+            got.is_empty() || got.starts_with(b"Error: server busy"),
+            "{got:?}"
+        );
+    }
+}
+
+#[test]
+fn at_the_limit_new_clients_wait_in_the_backlog_without_refusals() {
     let server = start(Config {
         max_connections: 2,
+        refuse_rate: None,
         ..config()
     });
     let mut first = server.client();
@@ -324,6 +403,8 @@ fn linger_is_bounded() {
     let server = start(Config {
         linger: Duration::from_millis(200),
         max_connections: 1,
+        // The next client waits for the slot the lingering one holds.
+        refuse_rate: None,
         ..config()
     });
     // This client says exit, then never closes: the server must not wait

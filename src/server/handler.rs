@@ -745,6 +745,7 @@ mod tests {
             tls_handshake_timeout: None,
             tls_failures: Default::default(),
             send_buffer: None,
+            refuse_rate: None,
         });
         let permit = Arc::new(tokio::sync::Semaphore::new(1))
             .try_acquire_owned()

@@ -2,8 +2,11 @@
 //! errors with back-off, and spawning a handler per connection.
 //!
 //! The permit is taken *before* `accept()` (mini-redis's habit): at the limit
-//! we stop accepting, and new clients wait in the kernel's backlog instead of
-//! being accepted and starved.
+//! we stop accepting for service, and new clients wait in the kernel's
+//! backlog instead of being accepted and starved. Waiting in silence until
+//! their own timeouts helps no one, though: while the limit holds, clients
+//! are taken from the backlog at `--refuse-rate` and told the server is
+//! busy, then closed.
 
 use std::io;
 use std::sync::Arc;
@@ -43,14 +46,24 @@ pub(super) struct Listener {
 impl Listener {
     /// Accepts until the token is cancelled. Never gives up on errors.
     pub async fn run(self) {
+        let mut refusals = Refusals::new(self.shared.refuse_rate);
         let mut backoff = Backoff::default();
         let mut full_warned = RateLimit::default();
         loop {
             if self.limit.available_permits() == 0 && full_warned.ready() {
-                warn!(
-                    "Connection limit reached ({} open; see --max-connections): new clients wait in the backlog.",
-                    self.max_connections
-                );
+                match self.shared.refuse_rate {
+                    Some(rate) => warn!(
+                        "Connection limit reached ({} open; see --max-connections): new clients \
+                         are told the server is busy and closed, up to {rate} a second \
+                         (--refuse-rate); the rest wait in the backlog.",
+                        self.max_connections
+                    ),
+                    None => warn!(
+                        "Connection limit reached ({} open; see --max-connections): new clients \
+                         wait in the backlog.",
+                        self.max_connections
+                    ),
+                }
             }
             let permit = tokio::select! {
                 biased;
@@ -59,6 +72,15 @@ impl Listener {
                     Ok(permit) => permit,
                     Err(_) => return, // the semaphore is never closed
                 },
+                // At the limit: tell waiting clients at once, at a bounded
+                // rate, instead of leaving them to their own timeouts.
+                () = refusals.wait(), if self.limit.available_permits() == 0 => {
+                    if let Ok((stream, _)) = self.listener.accept().await {
+                        refusals.spent();
+                        self.refuse(stream);
+                    }
+                    continue;
+                }
             };
             let accepted = tokio::select! {
                 biased;
@@ -93,6 +115,57 @@ impl Listener {
                     }
                 }
             }
+        }
+    }
+}
+
+impl Listener {
+    /// Tells a client the server is full, and closes: what it had already
+    /// sent is read first (one read), so the close does not turn into a
+    /// reset that destroys the line. Over TLS the line would be noise to
+    /// the client's TLS stack: the close alone says it.
+    fn refuse(&self, stream: tokio::net::TcpStream) {
+        if let Some(metrics) = &self.shared.metrics {
+            metrics.refused();
+        }
+        if self.shared.tls.is_none() {
+            let _ = stream.try_write(BUSY_FULL);
+            let _ = stream.try_read(&mut [0; 4096]);
+        }
+        let _ = socket2::SockRef::from(&stream).shutdown(std::net::Shutdown::Write);
+    }
+}
+
+/// What a client is told when `--max-connections` are open.
+pub(super) const BUSY_FULL: &[u8] = b"Error: server busy: too many connections open; retry later\n";
+
+/// `--refuse-rate`: at most this many refusals a second, evenly spaced,
+/// so a flood of connects costs a bounded amount; the rest wait in the
+/// backlog as before. `None`: no refusals.
+struct Refusals {
+    every: Option<Duration>,
+    next: Instant,
+}
+
+impl Refusals {
+    fn new(rate: Option<u32>) -> Refusals {
+        Refusals {
+            every: rate.map(|r| Duration::from_secs(1) / r.max(1)),
+            next: Instant::now(),
+        }
+    }
+
+    /// Ready when the next refusal is due; never without a rate.
+    async fn wait(&self) {
+        match self.every {
+            Some(_) => tokio::time::sleep_until(self.next.into()).await,
+            None => std::future::pending().await,
+        }
+    }
+
+    fn spent(&mut self) {
+        if let Some(every) = self.every {
+            self.next = Instant::now() + every;
         }
     }
 }

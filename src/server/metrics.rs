@@ -95,6 +95,7 @@ impl Reason {
 struct Shard {
     accepted: AtomicU64,
     accept_errors: AtomicU64,
+    refused: AtomicU64,
     messages: AtomicU64,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
@@ -158,6 +159,12 @@ impl Metrics {
     /// `accept` failed.
     pub(super) fn accept_error(&self) {
         self.shard().accept_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A client was told the server is full and closed (not counted as
+    /// accepted).
+    pub(super) fn refused(&self) {
+        self.shard().refused.fetch_add(1, Ordering::Relaxed);
     }
 
     /// One read: its bytes, the messages it completed, the reply bytes.
@@ -234,6 +241,12 @@ impl Collector for Collect {
             "tcpkit_accept_errors",
             "Failed accepts (out of file descriptors, ...)",
             m.sum(|s| &s.accept_errors),
+        )?;
+        counter(
+            &mut encoder,
+            "tcpkit_connections_refused",
+            "Clients told the server is busy and closed at once, because --max-connections were open",
+            m.sum(|s| &s.refused),
         )?;
         counter(
             &mut encoder,

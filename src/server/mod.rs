@@ -65,6 +65,10 @@ pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// measured with it), and what a client that does not read can make the
 /// kernel hold, instead of the 4 MiB it grows to by itself.
 pub const DEFAULT_SEND_BUFFER: usize = 64 * 1024;
+/// Default refusals a second at `--max-connections`: each costs an accept,
+/// a write and a close, tens of microseconds, so a connect flood costs a
+/// few percent of a core at most.
+pub const DEFAULT_REFUSE_RATE: u32 = 1000;
 /// Default listen backlog (the kernel clamps it to `net.core.somaxconn`).
 pub const DEFAULT_BACKLOG: u32 = 1024;
 
@@ -90,6 +94,11 @@ pub struct Config {
     pub linger: Duration,
     /// The most connections served at once; more wait in the backlog.
     pub max_connections: usize,
+    /// While `max_connections` are open, tell this many waiting clients a
+    /// second `Error: server busy: too many connections open; retry
+    /// later` and close them (over TLS: close them), instead of leaving
+    /// them in the backlog until their own timeouts (`None`: leave them).
+    pub refuse_rate: Option<u32>,
     /// How long open connections may run on after shutdown starts.
     pub grace: Duration,
     /// The most memory, server-wide, held for connections beyond their
@@ -161,6 +170,7 @@ impl Default for Config {
             message_timeout: Some(DEFAULT_MESSAGE_TIMEOUT),
             linger: DEFAULT_LINGER,
             max_connections: 1024,
+            refuse_rate: Some(DEFAULT_REFUSE_RATE),
             grace: DEFAULT_GRACE,
             max_buffered: Some(DEFAULT_MAX_BUFFERED),
             send_buffer: Some(DEFAULT_SEND_BUFFER),
@@ -209,6 +219,8 @@ struct Shared {
     tls_failures: tls::FailureLog,
     /// See [`Config::send_buffer`].
     send_buffer: Option<usize>,
+    /// See [`Config::refuse_rate`].
+    refuse_rate: Option<u32>,
 }
 
 /// The server-wide budget for buffered bytes ([`Config::max_buffered`]).
@@ -397,6 +409,7 @@ pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Fut
         tls_handshake_timeout: config.tls_handshake_timeout,
         tls_failures: tls::FailureLog::default(),
         send_buffer: config.send_buffer,
+        refuse_rate: config.refuse_rate,
     });
     if let Some(budget) = config.max_buffered
         && budget < shared.settings.max_message

@@ -295,10 +295,18 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = server::DEFAULT_BACKLOG, value_parser = |s: &str| values::count::<u32>(s, 0, i32::MAX as u64), allow_negative_numbers = true)]
     pub backlog: u32,
 
-    /// Connections served at once; more wait in the backlog. Default: what
-    /// the open-file limit allows.
+    /// Connections served at once; more are told the server is busy (see
+    /// --refuse-rate) or wait in the backlog. Default: what the open-file
+    /// limit allows.
     #[arg(long, value_name = "N", value_parser = |s: &str| values::count::<u32>(s, 1, u64::from(u32::MAX)), allow_negative_numbers = true)]
     pub max_connections: Option<u32>,
+
+    /// While --max-connections are open, tell up to this many waiting
+    /// clients a second "Error: server busy: too many connections open;
+    /// retry later" and close them, instead of leaving them in the backlog
+    /// (0: leave them all waiting).
+    #[arg(long, value_name = "PER_SEC", default_value_t = server::DEFAULT_REFUSE_RATE, value_parser = |s: &str| values::count::<u32>(s, 0, u64::from(u32::MAX)), allow_negative_numbers = true)]
+    pub refuse_rate: u32,
 
     /// How messages are framed: auto (chunk until the first newline, then
     /// line), line, or chunk (each read is a message, as in the tutorial).

@@ -164,6 +164,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         message_timeout: args.message_timeout.0,
         linger: args.linger,
         max_connections,
+        refuse_rate: (args.refuse_rate > 0).then_some(args.refuse_rate),
         grace: args.grace,
         max_buffered: args.max_buffered.0,
         send_buffer: args.send_buffer.0,

@@ -475,19 +475,62 @@ fn shutdown_lets_a_delayed_reply_go_out() {
     thread::sleep(Duration::from_millis(100));
     let stopper = thread::spawn(move || server.shutdown());
     assert_eq!(c.line(), "Hello, a!\n");
+    c.send(b"exit\n");
     assert_eq!(c.rest(), b"");
     assert!(stopper.join().unwrap() < Duration::from_secs(5));
 }
 
 #[test]
-fn shutdown_answers_input_already_received() {
+fn during_the_grace_open_sessions_go_on_until_their_clients_end_them() {
+    // --grace 5s: a client in the middle of a conversation keeps talking
+    // after the shutdown began, every message answered, and the server
+    // stops as soon as it says exit, not when the grace ends.
     let mut server = start(config());
+    let addr = server.addr;
     let mut c = server.client();
-    // Make sure the connection is being served before shutdown starts.
-    c.send(b"first\n");
-    assert_eq!(c.line(), "Hello, first!\n");
-    server.shutdown();
+    c.send(b"a\n");
+    assert_eq!(c.line(), "Hello, a!\n");
+    let stopper = thread::spawn(move || server.shutdown());
+    // Until the listener is closed, new clients may still get in; wait
+    // for it, so the session below runs in the grace period for sure.
+    let deadline = Instant::now() + PATIENCE;
+    while TcpStream::connect(addr).is_ok() {
+        assert!(Instant::now() < deadline, "the listener never closed");
+        thread::sleep(Duration::from_millis(20));
+    }
+    thread::sleep(Duration::from_millis(300));
+    for name in ["b", "c"] {
+        c.send(format!("{name}\n").as_bytes());
+        assert_eq!(c.line(), format!("Hello, {name}!\n"));
+    }
+    assert!(!stopper.is_finished(), "stopped with a session open");
+    let exited = Instant::now();
+    c.send(b"exit\n");
     assert_eq!(c.rest(), b"");
+    stopper.join().unwrap();
+    assert!(
+        exited.elapsed() < Duration::from_secs(3),
+        "the server waited out the grace with no connection left"
+    );
+}
+
+#[test]
+fn at_the_end_of_the_grace_what_was_received_is_answered_then_closed() {
+    // "a" is being answered (--delay) when the grace ends; "b" came
+    // meanwhile and waits unread in the socket. Both are answered, then
+    // the close: input already received is never dropped at shutdown.
+    let mut server = start(Config {
+        delay: Some(Duration::from_millis(400)),
+        grace: Duration::from_millis(300),
+        ..config()
+    });
+    let mut c = server.client();
+    let stopper = thread::spawn(move || server.shutdown());
+    c.send(b"a\n");
+    thread::sleep(Duration::from_millis(50));
+    c.send(b"b\n");
+    assert_eq!(c.rest(), b"Hello, a!\nHello, b!\n");
+    stopper.join().unwrap();
 }
 
 #[test]

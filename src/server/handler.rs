@@ -82,8 +82,8 @@ impl fmt::Display for Ending {
             Ending::BusyUnread => f.write_str(
                 "client was not reading its replies and the buffer budget had no room to hold them",
             ),
-            Ending::Shutdown => f.write_str("server shutting down"),
-            Ending::Killed => f.write_str("dropped at the end of the grace period"),
+            Ending::Shutdown => f.write_str("grace period over: what it sent was answered"),
+            Ending::Killed => f.write_str("dropped at shutdown"),
             Ending::Failed(e) => write!(f, "error: {e}"),
         }
     }

@@ -6,9 +6,11 @@
 //! `handler::Handler`, its policy (welcome, answer, delay, shutdown,
 //! linger), over a `conn::Connection`, which owns the socket, the
 //! [`tcpkit_wire::greeting`] decoder and the fast paths.
-//! Shutdown follows tokio's graceful-shutdown example: stop accepting, cancel
-//! a [`CancellationToken`] the handlers watch, wait for the [`TaskTracker`]
-//! up to a grace period, then drop whatever is left. Idle timeouts come
+//! Shutdown follows tokio's graceful-shutdown example: stop accepting, wait
+//! for the [`TaskTracker`] while open connections are served as before, up
+//! to a grace period; then cancel a [`CancellationToken`] the handlers
+//! watch (each answers what it received and closes), and drop whatever is
+//! left after the lingering close's time. Idle timeouts come
 //! from one shared coarse clock (`IdleClock`), not a timer per connection.
 //!
 //! Around that core: `Budget` bounds what all connections together buffer
@@ -69,6 +71,9 @@ pub const DEFAULT_SEND_BUFFER: usize = 64 * 1024;
 /// a write and a close, tens of microseconds, so a connect flood costs a
 /// few percent of a core at most.
 pub const DEFAULT_REFUSE_RATE: u32 = 1000;
+/// After the grace, the time connections get to answer what they received
+/// and close, beyond `--linger`'s drain, before they are dropped.
+const FINISH_MARGIN: Duration = Duration::from_secs(1);
 /// Default listen backlog (the kernel clamps it to `net.core.somaxconn`).
 pub const DEFAULT_BACKLOG: u32 = 1024;
 
@@ -199,7 +204,8 @@ struct Shared {
     message_timeout: Option<Duration>,
     /// See [`Config::linger`].
     linger: Duration,
-    /// Cancelled when the server shuts down.
+    /// Cancelled when the grace ends (or no connection is left): each
+    /// connection answers what it has received, then closes.
     token: CancellationToken,
     /// Cancelled when the grace period is over: stop whatever is under way.
     kill: CancellationToken,
@@ -389,8 +395,11 @@ fn bound_send_buffers(listeners: &[TcpListener], bytes: usize) {
 }
 
 /// Serves on every listener until `shutdown` completes, then closes
-/// gracefully: connections answer what they already received, and after
-/// `config.grace` the rest are dropped.
+/// gracefully: after `config.drain`, no new connections; the open ones
+/// are served as before until their clients end them, for up to
+/// `config.grace`; then each answers what it received and closes, and
+/// whatever has not closed `config.linger` (and a second) later is
+/// dropped. Returns as soon as no connection is left.
 pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Future) {
     let shared = Arc::new(Shared {
         welcome: config.settings.welcome_bytes(),
@@ -422,6 +431,8 @@ pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Fut
         );
     }
     let (token, kill) = (shared.token.clone(), shared.kill.clone());
+    // Cancelled after the drain: the accept loops stop; connections go on.
+    let stop_accepting = CancellationToken::new();
     let max_connections = config.max_connections.clamp(1, Semaphore::MAX_PERMITS);
     let limit = Arc::new(Semaphore::new(max_connections));
     let tracker = TaskTracker::new();
@@ -446,7 +457,7 @@ pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Fut
             limit: limit.clone(),
             max_connections,
             shared: shared.clone(),
-            token: token.clone(),
+            token: stop_accepting.clone(),
             tracker: tracker.clone(),
         };
         accept_loops.spawn(listener.run());
@@ -461,24 +472,48 @@ pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Fut
         );
         tokio::time::sleep(config.drain).await;
     }
-    token.cancel();
-    // The accept loops stop at the cancel: say so before the log line.
+    // No new connections; the open ones go on exactly as before (every
+    // message answered, the timeouts still apply) until their clients end
+    // them or the grace ends.
+    stop_accepting.cancel();
     config.health.set(agent::State::Stopped);
-    // The clock wakes every waiting connection as it stops.
-    let _ = clock.await;
+    while accept_loops.join_next().await.is_some() {}
     tracker.close();
     let open = tracker.len();
-    info!(
-        "Shutting down: no new connections; {open} open connection(s) get up to {} to finish.",
-        humantime::format_duration(config.grace)
-    );
-    while accept_loops.join_next().await.is_some() {}
-    if tokio::time::timeout(config.grace, tracker.wait())
-        .await
-        .is_err()
-    {
+    if open > 0 {
+        info!(
+            "Shutting down: no new connections; {open} open connection(s) go on until their \
+             clients end them, for up to {}; then what they sent is answered and they are closed.",
+            humantime::format_duration(config.grace)
+        );
+    } else {
+        info!("Shutting down: no new connections, and none open.");
+    }
+    let grace_ran_out = config.grace.is_zero()
+        || tokio::time::timeout(config.grace, tracker.wait())
+            .await
+            .is_err();
+    // Grace over: each connection answers what it has received, then
+    // closes with the lingering close. The clock wakes every waiting
+    // connection as it stops.
+    token.cancel();
+    let _ = clock.await;
+    if grace_ran_out && !config.grace.is_zero() {
+        info!(
+            "Grace period over: closing {} connection(s) after answering what they sent.",
+            tracker.len()
+        );
+    }
+    // Answering and the lingering close are bounded too: past them (or at
+    // once with --grace 0), the rest are dropped.
+    let bound = if config.grace.is_zero() {
+        Duration::ZERO
+    } else {
+        config.linger + FINISH_MARGIN
+    };
+    if tokio::time::timeout(bound, tracker.wait()).await.is_err() {
         warn!(
-            "Grace period over: dropping {} connection(s).",
+            "Dropping {} connection(s) that did not finish closing.",
             tracker.len()
         );
         kill.cancel();

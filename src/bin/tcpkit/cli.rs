@@ -366,8 +366,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = values::duration, allow_negative_numbers = true)]
     pub linger: Duration,
 
-    /// After Ctrl+C or SIGTERM, give open connections this long to finish
-    /// (0: drop them at once).
+    /// After Ctrl+C or SIGTERM (and --drain), serve open connections as
+    /// before until their clients end them, for up to this long; then
+    /// answer what each sent and close it (0: drop them at once).
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = values::duration, allow_negative_numbers = true)]
     pub grace: Duration,
 

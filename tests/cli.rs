@@ -1039,3 +1039,37 @@ fn send_buffer_edges_are_granted_as_the_kernel_can_and_still_serve() {
         }
     }
 }
+
+#[test]
+#[cfg(unix)] // a real SIGTERM
+fn sigterm_serves_open_sessions_through_the_grace_and_says_so() {
+    let mut server = Proc::serve(&["--bind", "127.0.0.1:0", "--grace", "1s"]);
+    let mut c = LineClient::connect(server.addr);
+    assert_eq!(c.line(), "Welcome!\n");
+    c.send(b"a\n");
+    assert_eq!(c.line(), "Hello, a!\n");
+    server.signal(libc::SIGTERM);
+    assert!(
+        server.logged(
+            "Shutting down: no new connections; 1 open connection(s) go on until their clients \
+             end them, for up to 1s"
+        ),
+        "{}",
+        server.log()
+    );
+    // Mid-conversation, after the signal: still answered.
+    c.send(b"b\n");
+    assert_eq!(c.line(), "Hello, b!\n");
+    // Then the grace ends: the close, and the log says why.
+    assert_eq!(c.rest(), b"");
+    assert!(
+        server.logged("Grace period over: closing 1 connection(s) after answering what they sent.")
+    );
+    assert!(
+        server.logged("closed. (grace period over: what it sent was answered, 2 messages)"),
+        "{}",
+        server.log()
+    );
+    assert_eq!(server.wait(), Some(0));
+    assert!(server.logged("Server stopped."));
+}

@@ -196,3 +196,85 @@ fn clients_refused_at_the_connection_limit_are_counted_apart() {
         server.log()
     );
 }
+
+/// The value of `key` once it reaches `at_least`, waiting a while.
+fn reaches(metrics: SocketAddr, key: &str, at_least: f64) -> BTreeMap<String, f64> {
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    loop {
+        let now = scrape(metrics);
+        if now.get(key).copied().unwrap_or(0.0) >= at_least || std::time::Instant::now() > deadline
+        {
+            return now;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Sets SO_LINGER 0, so that the close is a reset, as HAProxy's check's.
+fn reset_on_close(stream: &std::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt on our own socket with a linger that outlives it.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&raw const linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+}
+
+#[test]
+#[cfg(unix)]
+fn probes_and_client_resets_are_not_errors() {
+    let (server, metrics) = serve_with_metrics();
+    let before = scrape(metrics);
+    let probe = "tcpkit_connections_closed_total{reason=\"probe\"}";
+    // nc -z: connect, close. HAProxy's check: connect, reset.
+    drop(std::net::TcpStream::connect(server.addr).unwrap());
+    reset_on_close(&std::net::TcpStream::connect(server.addr).unwrap());
+    // A client that talked, then reset.
+    let mut talker = LineClient::connect(server.addr);
+    assert_eq!(talker.line(), "Welcome!\n");
+    talker.send(b"Michael\n");
+    assert_eq!(talker.line(), "Hello, Michael!\n");
+    reset_on_close(&talker.stream);
+    drop(talker);
+    let after = reaches(
+        metrics,
+        "tcpkit_connections_closed_total{reason=\"client_reset\"}",
+        1.0,
+    );
+    let after = if after[probe] < before[probe] + 2.0 {
+        reaches(metrics, probe, before[probe] + 2.0)
+    } else {
+        after
+    };
+    assert_eq!(delta(&before, &after, probe), 2.0);
+    assert_eq!(
+        delta(
+            &before,
+            &after,
+            "tcpkit_connections_closed_total{reason=\"client_reset\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        delta(
+            &before,
+            &after,
+            "tcpkit_connections_closed_total{reason=\"error\"}"
+        ),
+        0.0
+    );
+    // Probes are logged at debug level only; the reset at info, as such.
+    assert!(server.logged("closed. (client reset the connection, 1 message)"));
+    let log = server.log();
+    assert!(!log.contains("a probe"), "{log}");
+    assert!(!log.contains("error:"), "{log}");
+}

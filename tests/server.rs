@@ -811,7 +811,22 @@ fn what_the_kernel_holds_for_a_non_reader_counts_against_the_budget() {
         ..config()
     });
     let flooder = server.client();
-    let mut stream = &flooder.stream;
+    let (ended, sent) = flood_until_closed(&flooder.stream);
+    assert!(
+        matches!(
+            ended,
+            Some(ErrorKind::ConnectionReset | ErrorKind::BrokenPipe)
+        ),
+        "a non-reader whose kernel share crosses the budget was not closed: {ended:?} after \
+         {sent} bytes"
+    );
+}
+
+/// Sends empty lines without reading until a write fails (the server
+/// closed us), 64 MiB are sent, or the server has not read us for 5 s:
+/// how it ended, and the bytes sent.
+fn flood_until_closed(stream: &TcpStream) -> (Option<ErrorKind>, usize) {
+    let mut stream = stream;
     stream
         .set_write_timeout(Some(Duration::from_secs(5)))
         .unwrap();
@@ -824,14 +839,7 @@ fn what_the_kernel_holds_for_a_non_reader_counts_against_the_budget() {
             Err(e) => break Some(e.kind()),
         }
     };
-    assert!(
-        matches!(
-            ended,
-            Some(ErrorKind::ConnectionReset | ErrorKind::BrokenPipe)
-        ),
-        "a non-reader whose kernel share crosses the budget was not closed: {ended:?} after \
-         {sent} bytes"
-    );
+    (ended, sent)
 }
 
 #[test]
@@ -843,20 +851,7 @@ fn a_client_that_does_not_read_is_closed_when_the_budget_has_no_room() {
         ..config()
     });
     let flooder = server.client();
-    let mut stream = &flooder.stream;
-    stream
-        .set_write_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let chunk = [b'\n'; 8192];
-    let mut sent = 0;
-    // Bounded: 64 MiB, or 5 s of the server not reading us.
-    let ended = loop {
-        match stream.write(&chunk) {
-            Ok(n) if sent < 64 << 20 => sent += n,
-            Ok(_) => break None,
-            Err(e) => break Some(e.kind()),
-        }
-    };
+    let (ended, sent) = flood_until_closed(&flooder.stream);
     assert!(
         matches!(
             ended,

@@ -19,7 +19,7 @@ use tcpkit_wire::greeting::{Close, Progress};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{debug, info};
 
 use super::conn::{Connection, End, Exchange, SendError, Wake};
 use super::{Shared, metrics};
@@ -61,6 +61,11 @@ enum Ending {
     BusyUnread,
     Shutdown,
     Killed,
+    /// Closed or reset before sending a byte: a health check (HAProxy's
+    /// `check`, kubelet's `tcpSocket`, `nc -z`), not a failure.
+    Probe,
+    /// The client reset the connection after it had spoken.
+    ClientReset,
     Failed(io::Error),
 }
 
@@ -84,6 +89,8 @@ impl fmt::Display for Ending {
             ),
             Ending::Shutdown => f.write_str("grace period over: what it sent was answered"),
             Ending::Killed => f.write_str("dropped at shutdown"),
+            Ending::Probe => f.write_str("closed before sending anything: a probe"),
+            Ending::ClientReset => f.write_str("client reset the connection"),
             Ending::Failed(e) => write!(f, "error: {e}"),
         }
     }
@@ -104,6 +111,8 @@ impl Ending {
             Ending::UntrustedHeader | Ending::NoProxyHeader => Reason::Proxy,
             Ending::NoHandshake => Reason::Tls,
             Ending::Shutdown | Ending::Killed => Reason::Shutdown,
+            Ending::Probe => Reason::Probe,
+            Ending::ClientReset => Reason::ClientReset,
             Ending::Failed(_) => Reason::Error,
         }
     }
@@ -175,6 +184,7 @@ pub(super) fn serve(
         shared,
         messages: 0,
         answered: false,
+        spoke: false,
         check_first: false,
         budgeted: 0,
         _permit: permit,
@@ -203,16 +213,41 @@ pub(super) fn serve(
                 closing.await;
             }
         }
+        // The client's own close or reset is its choice, not our failure:
+        // before its first byte, a probe; after, a reset of its own.
+        let ending = match ending {
+            Ending::ClientClosed if !handler.spoke => Ending::Probe,
+            Ending::Failed(e) if is_peer_reset(&e) && !handler.spoke => Ending::Probe,
+            Ending::Failed(e) if is_peer_reset(&e) => Ending::ClientReset,
+            other => other,
+        };
         if let Some(metrics) = &handler.shared.metrics {
             metrics.closed(ending.reason(), handler.messages);
         }
+        let s = if handler.messages == 1 { "" } else { "s" };
+        if let Ending::Probe = ending {
+            debug!(
+                "Connection from {} closed. ({ending}, {} message{s})",
+                handler.peer, handler.messages
+            );
+            handler.shared.probes.count();
+            return;
+        }
         info!(
-            "Connection from {} closed. ({ending}, {} message{})",
-            handler.peer,
-            handler.messages,
-            if handler.messages == 1 { "" } else { "s" }
+            "Connection from {} closed. ({ending}, {} message{s})",
+            handler.peer, handler.messages
         );
     }
+}
+
+/// A reset or broken pipe: the client went away without a clean close.
+fn is_peer_reset(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionAborted
+    )
 }
 
 /// Owns one connection.
@@ -227,6 +262,9 @@ struct Handler {
     messages: u64,
     /// The last read finished at least one message.
     answered: bool,
+    /// The client has sent at least one byte (after any PROXY header and
+    /// TLS handshake): one that never does is a probe.
+    spoke: bool,
     /// The first read must be checked for a PROXY header that this client
     /// may not send (`--proxy-protocol`, an address not in `--proxy-from`).
     check_first: bool,
@@ -350,6 +388,8 @@ impl Handler {
         if welcomed.is_some() {
             return welcomed;
         }
+        // What came after the header is the client's first input.
+        self.count(first.len(), 0, 0);
         if let Some(ending) = self.answer_stuck(Vec::new(), first, None).await {
             return Some(ending);
         }
@@ -479,6 +519,7 @@ impl Handler {
     /// message count, and per read for `--metrics`.
     fn count(&mut self, bytes_in: usize, replies: usize, bytes_out: usize) {
         self.messages += replies as u64;
+        self.spoke |= bytes_in > 0;
         if let Some(metrics) = &self.shared.metrics {
             metrics.read(bytes_in, replies, bytes_out);
         }
@@ -746,6 +787,7 @@ mod tests {
             tls_failures: Default::default(),
             send_buffer: None,
             refuse_rate: None,
+            probes: Default::default(),
         });
         let permit = Arc::new(tokio::sync::Semaphore::new(1))
             .try_acquire_owned()

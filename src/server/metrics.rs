@@ -53,12 +53,16 @@ pub enum Reason {
     Tls,
     /// Closed at shutdown (including the end of the grace period).
     Shutdown,
-    /// The socket failed.
+    /// Closed or reset before its first byte: a health check or probe.
+    Probe,
+    /// The client reset the connection after it had spoken.
+    ClientReset,
+    /// The socket failed on our side.
     Error,
 }
 
 impl Reason {
-    const ALL: [Reason; 11] = [
+    const ALL: [Reason; 13] = [
         Reason::Exit,
         Reason::ClientClosed,
         Reason::IdleTimeout,
@@ -69,6 +73,8 @@ impl Reason {
         Reason::Proxy,
         Reason::Tls,
         Reason::Shutdown,
+        Reason::Probe,
+        Reason::ClientReset,
         Reason::Error,
     ];
 
@@ -84,6 +90,8 @@ impl Reason {
             Reason::Proxy => "proxy",
             Reason::Tls => "tls_handshake",
             Reason::Shutdown => "shutdown",
+            Reason::Probe => "probe",
+            Reason::ClientReset => "client_reset",
             Reason::Error => "error",
         }
     }

@@ -227,6 +227,8 @@ struct Shared {
     send_buffer: Option<usize>,
     /// See [`Config::refuse_rate`].
     refuse_rate: Option<u32>,
+    /// Probes seen, summed up in the log once a minute.
+    probes: ProbeLog,
 }
 
 /// The server-wide budget for buffered bytes ([`Config::max_buffered`]).
@@ -367,6 +369,39 @@ impl IdleClock {
     }
 }
 
+/// Connections that closed before sending a byte (health checks, port
+/// probes): each is logged at debug level only, and their number once a
+/// minute at info, so a load balancer's checks do not fill the log.
+#[derive(Debug, Default)]
+struct ProbeLog {
+    /// Probes since the last summary, and when that was.
+    since: std::sync::Mutex<(u64, Option<std::time::Instant>)>,
+}
+
+impl ProbeLog {
+    /// Counts one; logs the summary when a minute has passed.
+    fn count(&self) {
+        let Ok(mut since) = self.since.lock() else {
+            return;
+        };
+        let (n, last) = &mut *since;
+        *n += 1;
+        let now = std::time::Instant::now();
+        let last = *last.get_or_insert(now);
+        if now.duration_since(last) >= PROBE_SUMMARY_EVERY {
+            info!(
+                "{n} connection(s) in the last {} s closed before sending anything: health \
+                 checks or port probes (each is logged with -v).",
+                now.duration_since(last).as_secs()
+            );
+            *since = (0, Some(now));
+        }
+    }
+}
+
+/// How often the probes are summed up in the log.
+const PROBE_SUMMARY_EVERY: Duration = Duration::from_secs(60);
+
 /// Sets `--send-buffer` on the listeners, so the kernel sizes the
 /// buffers of connections it completes from then on; says so when it
 /// grants another size. (Connections already in the backlog, as after a
@@ -419,6 +454,7 @@ pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Fut
         tls_failures: tls::FailureLog::default(),
         send_buffer: config.send_buffer,
         refuse_rate: config.refuse_rate,
+        probes: ProbeLog::default(),
     });
     if let Some(budget) = config.max_buffered
         && budget < shared.settings.max_message

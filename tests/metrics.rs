@@ -198,6 +198,7 @@ fn clients_refused_at_the_connection_limit_are_counted_apart() {
 }
 
 /// The value of `key` once it reaches `at_least`, waiting a while.
+#[cfg(unix)]
 fn reaches(metrics: SocketAddr, key: &str, at_least: f64) -> BTreeMap<String, f64> {
     let deadline = std::time::Instant::now() + common::PATIENCE;
     loop {
@@ -211,6 +212,7 @@ fn reaches(metrics: SocketAddr, key: &str, at_least: f64) -> BTreeMap<String, f6
 }
 
 /// Sets SO_LINGER 0, so that the close is a reset, as HAProxy's check's.
+#[cfg(unix)]
 fn reset_on_close(stream: &std::net::TcpStream) {
     use std::os::fd::AsRawFd;
     let linger = libc::linger {

@@ -65,6 +65,7 @@ impl Listener {
                     ),
                 }
             }
+            let full = self.limit.available_permits() == 0;
             let permit = tokio::select! {
                 biased;
                 _ = self.token.cancelled() => return,
@@ -73,14 +74,18 @@ impl Listener {
                     Err(_) => return, // the semaphore is never closed
                 },
                 // At the limit: tell waiting clients at once, at a bounded
-                // rate, instead of leaving them to their own timeouts.
-                () = refusals.wait(), if self.limit.available_permits() == 0 => {
-                    if let Ok((stream, _)) = self.listener.accept().await {
-                        refusals.spent();
+                // rate, instead of leaving them to their own timeouts. (A
+                // slot that frees meanwhile wins: the branch above first.)
+                accepted = self.listener.accept(), if full && refusals.due() => {
+                    // Spent either way: a failing accept (out of fds)
+                    // must not spin.
+                    refusals.spent();
+                    if let Ok((stream, _)) = accepted {
                         self.refuse(stream);
                     }
                     continue;
                 }
+                () = refusals.wait(), if full && !refusals.due() => continue,
             };
             let accepted = tokio::select! {
                 biased;
@@ -153,6 +158,11 @@ impl Refusals {
             every: rate.map(|r| Duration::from_secs(1) / r.max(1)),
             next: Instant::now(),
         }
+    }
+
+    /// True when a refusal may be made now.
+    fn due(&self) -> bool {
+        self.every.is_some() && Instant::now() >= self.next
     }
 
     /// Ready when the next refusal is due; never without a rate.

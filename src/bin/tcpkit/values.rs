@@ -44,13 +44,18 @@ pub fn size(text: &str) -> Result<usize, String> {
     if text.starts_with('-') {
         return Err("a size cannot be negative (examples: 512, 64KiB, 1MiB)".into());
     }
-    let digits = text
-        .find(|c: char| !c.is_ascii_digit())
+    // Digits with at most one decimal point, as curl and du take them:
+    // `1.5M` is 1,572,864 bytes.
+    let end = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
         .unwrap_or(text.len());
-    let (number, unit) = text.split_at(digits);
-    let number: usize = number
-        .parse()
-        .map_err(|_| format!("'{text}' is not a size (examples: 512, 64KiB, 1MiB)"))?;
+    let (number, unit) = text.split_at(end);
+    let not_a_size = || format!("'{text}' is not a size (examples: 512, 64KiB, 1.5MiB)");
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if whole.is_empty() || fraction.contains('.') {
+        return Err(not_a_size());
+    }
+    let whole: usize = whole.parse().map_err(|_| not_a_size())?;
     let scale: usize = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1024,
@@ -58,13 +63,26 @@ pub fn size(text: &str) -> Result<usize, String> {
         "g" | "gb" | "gib" => 1024 * 1024 * 1024,
         other => {
             return Err(format!(
-                "unknown size unit '{other}' (use K, KiB, M or MiB)"
+                "unknown size unit '{other}' (use K, KiB, M, MiB, G or GiB)"
             ));
         }
     };
-    let size = number
-        .checked_mul(scale)
-        .ok_or_else(|| format!("'{text}' is too large"))?;
+    let too_large = || format!("'{text}' is too large");
+    let mut size = whole.checked_mul(scale).ok_or_else(too_large)?;
+    if !fraction.is_empty() {
+        // Exact in integers: fraction × scale / 10^digits, whole bytes only.
+        let digits = u32::try_from(fraction.len()).map_err(|_| not_a_size())?;
+        let tenths = 10u128.checked_pow(digits).ok_or_else(not_a_size)?;
+        let part: u128 = fraction.parse().map_err(|_| not_a_size())?;
+        let bytes = part * scale as u128;
+        if !bytes.is_multiple_of(tenths) {
+            return Err(format!(
+                "'{text}' is not a whole number of bytes (examples: 1.5MiB, 0.5K)"
+            ));
+        }
+        let extra = usize::try_from(bytes / tenths).map_err(|_| too_large())?;
+        size = size.checked_add(extra).ok_or_else(too_large)?;
+    }
     if size == 0 {
         return Err("the size must be at least 1 byte".into());
     }
@@ -204,6 +222,22 @@ mod tests {
         assert!(size("-1").unwrap_err().contains("negative"));
         assert!(size("12 parsecs").is_err());
         assert!(size("99999999999999999999G").is_err());
+        // Fractions, as curl and du take them, in whole bytes only.
+        assert_eq!(size("1.5M"), Ok(1_572_864));
+        assert_eq!(size("0.5K"), Ok(512));
+        assert_eq!(size("1.25GiB"), Ok(1_342_177_280));
+        assert_eq!(size("2."), Ok(2));
+        assert!(size("1.5").unwrap_err().contains("whole number of bytes"));
+        assert!(
+            size("0.0001K")
+                .unwrap_err()
+                .contains("whole number of bytes")
+        );
+        assert!(size(".5M").is_err());
+        assert!(size("1.2.3M").is_err());
+        assert!(size("0.0M").is_err());
+        assert!(size("1.00000000000000000000000000000000000000001M").is_err());
+        assert!(size("1T").unwrap_err().contains("G or GiB"));
     }
 
     #[test]

@@ -897,3 +897,21 @@ fn a_self_signed_certificate_that_cannot_be_written_says_where() {
         common::stderr_of(&run)
     );
 }
+
+#[test]
+#[cfg(unix)] // a real SIGTERM
+fn the_self_signed_certificate_made_in_the_temporary_directory_goes_with_the_server() {
+    let mut server = Proc::serve(&["--bind", "127.0.0.1:0", "--tls-self-signed"]);
+    assert!(server.logged("Its PEM is in "), "{}", server.log());
+    let log = server.log();
+    let path = log
+        .split("Its PEM is in ")
+        .nth(1)
+        .and_then(|rest| rest.split(": trust it").next())
+        .map(PathBuf::from)
+        .expect("the certificate's path in the log");
+    assert!(path.exists(), "{} was not written", path.display());
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait(), Some(0));
+    assert!(!path.exists(), "{} was left behind", path.display());
+}

@@ -99,10 +99,7 @@ fn self_signed_names(binds: &[String], addrs: &BTreeSet<std::net::SocketAddr>) -
 fn write_cert(to: Option<&std::path::Path>, pem: &str) -> anyhow::Result<std::path::PathBuf> {
     let (path, fresh) = match to {
         Some(path) => (path.to_path_buf(), false),
-        None => (
-            std::env::temp_dir().join(format!("tcpkit-self-signed-{}.pem", std::process::id())),
-            true,
-        ),
+        None => (default_cert_path(), true),
     };
     let mut options = std::fs::OpenOptions::new();
     options.write(true);
@@ -119,6 +116,23 @@ fn write_cert(to: Option<&std::path::Path>, pem: &str) -> anyhow::Result<std::pa
             source: Some(e),
         })?;
     Ok(path)
+}
+
+/// Where `--tls-self-signed` writes its certificate without
+/// `--tls-cert-out`: a file of this process's own, removed when it stops.
+fn default_cert_path() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("tcpkit-self-signed-{}.pem", std::process::id()))
+}
+
+/// A file removed when this goes out of scope (however `serve` returns).
+struct RemovedOnDrop(Option<std::path::PathBuf>);
+
+impl Drop for RemovedOnDrop {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 /// SIGHUP: reads the certificate files again; a failure keeps the old pair.
@@ -214,6 +228,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let mut config = config;
     config.tls = server_tls(&args, &addrs)?;
+    // The certificate file made in the temporary directory is ours alone:
+    // it goes when the server does (a --tls-cert-out file stays).
+    let _made_cert = RemovedOnDrop(
+        (args.tls_self_signed && args.tls_cert_out.is_none()).then(default_cert_path),
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .on_thread_park(crate::alloc::give_back_this_threads_memory)

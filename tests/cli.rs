@@ -1073,3 +1073,38 @@ fn sigterm_serves_open_sessions_through_the_grace_and_says_so() {
     assert_eq!(server.wait(), Some(0));
     assert!(server.logged("Server stopped."));
 }
+
+#[test]
+#[cfg(unix)] // a real SIGTERM
+fn a_connection_that_cannot_finish_closing_after_the_grace_is_dropped_and_logged() {
+    // Its reply waits on --delay 30s: after the grace (300ms) and the
+    // lingering close's time, it is dropped, and the log says so.
+    let mut server = Proc::serve(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--grace",
+        "300ms",
+        "--linger",
+        "0",
+        "--delay",
+        "30s",
+    ]);
+    let mut c = LineClient::connect(server.addr);
+    assert_eq!(c.line(), "Welcome!\n");
+    c.send(b"slow\n");
+    thread::sleep(Duration::from_millis(100));
+    let started = std::time::Instant::now();
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait(), Some(0));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        server.logged("Dropping 1 connection(s) that did not finish closing."),
+        "{}",
+        server.log()
+    );
+    assert!(
+        server.logged("closed. (dropped at shutdown, 0 messages)"),
+        "{}",
+        server.log()
+    );
+}

@@ -915,3 +915,35 @@ fn the_self_signed_certificate_made_in_the_temporary_directory_goes_with_the_ser
     assert_eq!(server.wait(), Some(0));
     assert!(!path.exists(), "{} was left behind", path.display());
 }
+
+#[test]
+fn at_the_connection_limit_a_tls_client_is_closed_without_a_plain_text_line() {
+    // Plain text would be noise to the client's TLS stack: the close alone.
+    let server = Proc::serve(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--tls-self-signed",
+        "--max-connections",
+        "1",
+    ]);
+    // Holds the only slot, in the middle of its handshake (for up to the
+    // 10 s handshake timeout); its accept logs nothing, so give it time.
+    let _holder = TcpStream::connect(server.addr).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let mut refused = TcpStream::connect(server.addr).unwrap();
+    refused.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut got = Vec::new();
+    let _ = refused.read_to_end(&mut got);
+    assert_eq!(got, b"", "a TLS client got plain text");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "not closed at once: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        server.logged("Connection limit reached (1 open"),
+        "{}",
+        server.log()
+    );
+}

@@ -381,21 +381,28 @@ struct ProbeLog {
 impl ProbeLog {
     /// Counts one; logs the summary when a minute has passed.
     fn count(&self) {
-        let Ok(mut since) = self.since.lock() else {
-            return;
-        };
-        let (n, last) = &mut *since;
-        *n += 1;
-        let now = std::time::Instant::now();
-        let last = *last.get_or_insert(now);
-        if now.duration_since(last) >= PROBE_SUMMARY_EVERY {
+        if let Some((n, over)) = self.count_at(std::time::Instant::now()) {
             info!(
                 "{n} connection(s) in the last {} s closed before sending anything: health \
                  checks or port probes (each is logged with -v).",
-                now.duration_since(last).as_secs()
+                over.as_secs()
             );
-            *since = (0, Some(now));
         }
+    }
+
+    /// Counts one probe at `now`; when a summary is due, how many probes
+    /// it sums up and over how long (the count starts again).
+    fn count_at(&self, now: std::time::Instant) -> Option<(u64, Duration)> {
+        let mut since = self.since.lock().ok()?;
+        let (n, last) = &mut *since;
+        *n += 1;
+        let over = now.duration_since(*last.get_or_insert(now));
+        if over < PROBE_SUMMARY_EVERY {
+            return None;
+        }
+        let summed = *n;
+        *since = (0, Some(now));
+        Some((summed, over))
     }
 }
 
@@ -556,4 +563,23 @@ pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Fut
         tracker.wait().await;
     }
     info!("Server stopped.");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probes_are_summed_up_once_a_minute() {
+        let log = ProbeLog::default();
+        let t0 = std::time::Instant::now();
+        let at = |secs| t0 + Duration::from_secs(secs);
+        assert_eq!(log.count_at(at(0)), None);
+        assert_eq!(log.count_at(at(30)), None);
+        assert_eq!(log.count_at(at(59)), None);
+        assert_eq!(log.count_at(at(61)), Some((4, Duration::from_secs(61))));
+        // The next minute starts at the summary.
+        assert_eq!(log.count_at(at(62)), None);
+        assert_eq!(log.count_at(at(121)), Some((2, Duration::from_secs(60))));
+    }
 }

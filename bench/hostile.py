@@ -208,10 +208,33 @@ def innocent_client(stop, results):
             if times[-1] > 50:
                 slow.append((round(started - began, 2), round(times[-1], 1)))
             time.sleep(0.01)
+        retrans = retransmissions(raw)
     except (OSError, ValueError) as e:
         failed = str(e)
         results.send('ready')
-    results.send((times, failed, slow))
+        retrans = None
+    results.send((times, failed, slow, retrans))
+
+
+def retransmissions(sock):
+    """Segments each end of a connection retransmitted (Linux: this end's
+    TCP_INFO, the server's end from ss), or None where not shown. A reply
+    late by 200 ms or more with a retransmission is the network's delay
+    (on loopback: a packet dropped from a full backlog), not the server's."""
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+        ours = int.from_bytes(info[100:104], 'little')
+        local = sock.getsockname()[1]
+        out = subprocess.run(['ss', '-tinH', 'state', 'established',
+                              '( sport = :%d and dport = :%d )' % (args.port, local)],
+                             capture_output=True, text=True, timeout=5).stdout
+        theirs = 0
+        for word in out.split():
+            if word.startswith('retrans:'):
+                theirs = int(word.split('/')[-1])
+        return {'innocent': ours, 'server': theirs}
+    except (OSError, AttributeError, ValueError, subprocess.SubprocessError):
+        return None
 
 
 def percentile(values, q):
@@ -283,11 +306,11 @@ while time.time() < end:
 
 for c in clients:
     c.close()
-innocent_times, innocent_failed, innocent_slow = [], None, []
+innocent_times, innocent_failed, innocent_slow, innocent_retrans = [], None, [], None
 if innocent:
     stop_innocent.set()
     if innocent_results.poll(10):
-        innocent_times, innocent_failed, innocent_slow = innocent_results.recv()
+        innocent_times, innocent_failed, innocent_slow, innocent_retrans = innocent_results.recv()
     innocent.join(5)
 
 table = {}
@@ -309,6 +332,7 @@ if innocent:
                              ('max', max(times) if times else None))}
     table['innocent_failed'] = innocent_failed
     stats['innocent_slow'] = innocent_slow  # (seconds in, ms) of replies over 50 ms
+    table['innocent_retransmissions'] = innocent_retrans
 if baseline_kib:
     table['rss_fresh_kib'] = baseline_kib
     if args.after > 0:
@@ -341,6 +365,7 @@ else:
         'host_tcp_mem_peak_mib': "host's TCP memory at the peak (MiB, both ends)",
         'innocent_replies': 'innocent client: replies',
         'innocent_failed': 'innocent client: failure',
+        'innocent_retransmissions': "innocent connection's retransmitted segments (client, server)",
         'rss_fresh_kib': 'fresh RSS (KiB)',
         'rss_after_kib': 'RSS %g s after (KiB)' % args.after,
         'rss_after_x_fresh': 'RSS %g s after / fresh' % args.after,
@@ -350,5 +375,7 @@ else:
         if key == 'innocent_ms':
             print('| innocent client p50 / p99 / max (ms) | %s / %s / %s |'
                   % (value['p50'], value['p99'], value['max']))
+        elif key == 'innocent_retransmissions' and value:
+            print('| %s | %s, %s |' % (names[key], value['innocent'], value['server']))
         else:
             print('| %s | %s |' % (names.get(key, key), value))

@@ -974,3 +974,94 @@ fn input_waiting_on_delay_counts_against_the_budget() {
     );
     assert_eq!(c.rest(), b"");
 }
+
+/// Empty lines in one write, each answered `Hello, !` (9 bytes): sixteen
+/// turns' worth of replies from one read.
+const MANY_REPLIES: usize = 8 * 1024;
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_read_that_asks_for_many_replies_lets_other_clients_have_their_turn() {
+    // Server and clients share one thread, so the server runs only while
+    // the test waits, and what a client finds in its socket is exactly
+    // what the server had written by then. A read of 8,192 empty lines
+    // answered in one go (as before turns were taken) puts all 8,192
+    // replies out before another client is looked at.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    // The replies must all fit in the socket without the client reading,
+    // so that only taking turns can stop the server before the last one.
+    let config = Config {
+        send_buffer: Some(1 << 20),
+        ..config()
+    };
+    let server = tokio::spawn(server::run(vec![listener], config, async {
+        let _ = stopped.await;
+    }));
+    let welcome = b"Welcome!\n".len();
+    let mut flood = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut other = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut buf = vec![0; 16 * 1024];
+    for c in [&mut flood, &mut other] {
+        let mut got = 0;
+        while got < welcome {
+            got += c.read(&mut buf).await.unwrap();
+        }
+    }
+    flood.write_all(&[b'\n'; MANY_REPLIES]).await.unwrap();
+    // The server has begun on the flood once its first replies are here.
+    let mut flood_got = flood.read(&mut buf).await.unwrap();
+    other.write_all(b"Michael\n").await.unwrap();
+    let mut reply = Vec::new();
+    while !reply.ends_with(b"\n") {
+        let n = other.read(&mut buf).await.unwrap();
+        assert!(n > 0, "the other client was closed");
+        reply.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(reply, b"Hello, Michael!\n");
+    loop {
+        match flood.try_read(&mut buf) {
+            Ok(n) if n > 0 => flood_got += n,
+            _ => break,
+        }
+    }
+    let reply_len = b"Hello, !\n".len();
+    assert!(
+        flood_got < MANY_REPLIES * reply_len,
+        "the other client was answered only after all {MANY_REPLIES} replies to one read \
+         ({flood_got} bytes of them were out)"
+    );
+    // And the flood is still answered in full, in order.
+    let rest = MANY_REPLIES * reply_len - flood_got;
+    let mut left = vec![0; rest];
+    flood.read_exact(&mut left).await.unwrap();
+    assert!(left.chunks(reply_len).all(|r| r == b"Hello, !\n"));
+    let _ = stop.send(());
+    server.await.unwrap();
+}
+
+#[test]
+fn many_replies_are_all_sent_when_the_budget_has_no_room_to_hold_a_read() {
+    // A read asking for more than one turn's replies waits for its next
+    // turn with the rest held from the budget. With no room there (1 KiB
+    // here), it is answered at once instead: every reply, in order, and
+    // the connection goes on.
+    let server = start(Config {
+        max_buffered: Some(1024),
+        ..config()
+    });
+    // Four turns' worth (18 KiB of replies): little enough for the
+    // socket to take at once, since a client that did not take them would
+    // be closed over this budget.
+    let lines = 2048;
+    let mut c = server.client();
+    c.send(&vec![b'\n'; lines]);
+    for i in 0..lines {
+        assert_eq!(c.line(), "Hello, !\n", "reply {i}");
+    }
+    c.send(b"Michael\n");
+    assert_eq!(c.line(), "Hello, Michael!\n");
+    c.send(b"exit\n");
+    assert_eq!(c.rest(), b"");
+}

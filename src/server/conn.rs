@@ -67,6 +67,15 @@ const READ_SIZE: usize = 32 * 1024;
 /// of one read while it is stuck.
 pub(super) const OUTPUT_STEP: usize = 8 * 1024;
 
+/// The most replies one connection makes in one turn on its worker
+/// thread (a turn also ends at [`OUTPUT_STEP`] bytes of them). A 32 KiB
+/// read of empty lines asks for 32,768 replies; made in one go, each such
+/// read keeps every other connection on the thread waiting, and while
+/// thousands arrive at once an innocent client's reply came a second late.
+/// Past this, the rest of the read waits for the connection's next turn.
+/// An ordinary read (a pipelining client's 64 messages, say) is one turn.
+pub(super) const TURN_REPLIES: usize = 512;
+
 /// Buffers lent to whichever connection runs on this thread between awaits.
 struct Scratch {
     input: Vec<u8>,
@@ -114,25 +123,30 @@ pub(super) enum Exchange {
     /// Nothing to read after all (a spurious wake-up).
     WouldBlock,
     /// Read once and answered.
-    Answered {
-        /// Replies written (or left in `unsent`).
-        replies: usize,
-        /// Bytes read (0 at the end of the stream).
-        bytes_in: usize,
-        /// Bytes of replies made (written, or in `unsent`).
-        bytes_out: usize,
-        /// Set when this read ended the conversation.
-        end: Option<End>,
-        /// What the socket would not take at once; send it with
-        /// [`Connection::send`] before reading again.
-        unsent: Vec<u8>,
-        /// Input read but not decoded yet, because the socket would not
-        /// take more replies; answer it with [`Connection::answer_more`]
-        /// once `unsent` is sent. Empty when `end` is set.
-        rest: Vec<u8>,
-    },
+    Answered(Answered),
     /// Read once and held undecoded, as asked: the caller answers it.
     Held(Vec<u8>),
+}
+
+/// One read (or the rest of one) answered as far as it could be now.
+pub(super) struct Answered {
+    /// Replies written (or left in `unsent`).
+    pub(super) replies: usize,
+    /// Bytes read (0 at the end of the stream).
+    pub(super) bytes_in: usize,
+    /// Bytes of replies made (written, or in `unsent`).
+    pub(super) bytes_out: usize,
+    /// Set when this read ended the conversation.
+    pub(super) end: Option<End>,
+    /// What the socket would not take at once; send it with
+    /// [`Connection::send`] before reading again.
+    pub(super) unsent: Vec<u8>,
+    /// Input read but not decoded yet, because the socket would not
+    /// take more replies or this turn made all it may (one
+    /// [`Connection::answer_more`] step);
+    /// answer it with [`Connection::answer_more`] once `unsent` is
+    /// sent. Empty when `end` is set.
+    pub(super) rest: Vec<u8>,
 }
 
 /// Why a connection that had to start with a PROXY header did not.
@@ -310,14 +324,14 @@ impl Connection {
                 Ok(0) => {
                     let progress = self.decoder.finish(settings, output);
                     let sent = self.write_now(output)?;
-                    return Ok(Exchange::Answered {
+                    return Ok(Exchange::Answered(Answered {
                         replies: progress.replies,
                         bytes_in: 0,
                         bytes_out: output.len(),
                         end: Some(progress.close.map_or(End::Eof, End::Close)),
                         unsent: output[sent..].to_vec(),
                         rest: Vec::new(),
-                    });
+                    }));
                 }
                 Ok(n) => &input[..n],
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Exchange::WouldBlock),
@@ -327,37 +341,69 @@ impl Connection {
             if hold {
                 return Ok(Exchange::Held(read.to_vec()));
             }
-            // Nearly always one step: decode, write. Only a read whose
-            // replies outgrow OUTPUT_STEP takes more, and it stops where
-            // the socket stops taking them.
-            let mut pos = 0;
-            let mut replies = 0;
-            let mut made = 0;
-            loop {
-                let progress = self.answer_more(settings, &read[pos..], output);
-                pos += progress.consumed;
-                replies += progress.replies;
-                made += output.len();
-                let sent = self.write_now(output)?;
-                let end = progress.close.map(End::Close);
-                if sent < output.len() || end.is_some() || pos == read.len() {
-                    let rest = if end.is_some() { &[][..] } else { &read[pos..] };
-                    return Ok(Exchange::Answered {
-                        replies,
-                        bytes_in: read.len(),
-                        bytes_out: made,
-                        end,
-                        unsent: output[sent..].to_vec(),
-                        rest: rest.to_vec(),
-                    });
-                }
-                output.clear();
-            }
+            let answered = self.answer_now(settings, read, output, true)?;
+            Ok(Exchange::Answered(Answered {
+                bytes_in: read.len(),
+                ..answered
+            }))
         })
     }
 
-    /// Decodes the next input into `out` up to about [`OUTPUT_STEP`] bytes
-    /// of replies (see [`Exchange::Answered`]'s `rest`).
+    /// Answers `input` a step at a time, writing each step's replies, until
+    /// it is all answered, the conversation ends, the socket stops taking
+    /// replies, or (with `one_turn`) after the first step; no waiting.
+    /// `output` is the buffer to make them in. (`bytes_in` is left 0 for
+    /// the caller.) Nearly always one step: decode, write.
+    pub(super) fn answer_now(
+        &mut self,
+        settings: &Settings,
+        input: &[u8],
+        output: &mut Vec<u8>,
+        one_turn: bool,
+    ) -> io::Result<Answered> {
+        let mut pos = 0;
+        let mut replies = 0;
+        let mut made = 0;
+        loop {
+            output.clear();
+            let progress = self.answer_more(settings, &input[pos..], output);
+            pos += progress.consumed;
+            replies += progress.replies;
+            made += output.len();
+            let sent = self.write_now(output)?;
+            let end = progress.close.map(End::Close);
+            if sent < output.len() || end.is_some() || pos == input.len() || one_turn {
+                let rest = if end.is_some() {
+                    &[][..]
+                } else {
+                    &input[pos..]
+                };
+                return Ok(Answered {
+                    replies,
+                    bytes_in: 0,
+                    bytes_out: made,
+                    end,
+                    unsent: output[sent..].to_vec(),
+                    rest: rest.to_vec(),
+                });
+            }
+        }
+    }
+
+    /// [`Connection::answer_now`] with this thread's scratch output
+    /// buffer and no limit.
+    pub(super) fn answer_rest_now(
+        &mut self,
+        settings: &Settings,
+        input: &[u8],
+    ) -> io::Result<Answered> {
+        SCRATCH
+            .with_borrow_mut(|scratch| self.answer_now(settings, input, &mut scratch.output, false))
+    }
+
+    /// Decodes the next input into `out`, one step: up to about
+    /// [`OUTPUT_STEP`] bytes of replies, and at most [`TURN_REPLIES`] of
+    /// them (see [`Answered`]'s `rest`).
     pub(super) fn answer_more(
         &mut self,
         settings: &Settings,
@@ -365,7 +411,7 @@ impl Connection {
         out: &mut Vec<u8>,
     ) -> Progress {
         self.decoder
-            .decode_until(settings, input, out, usize::MAX, OUTPUT_STEP)
+            .decode_until(settings, input, out, TURN_REPLIES, OUTPUT_STEP)
     }
 
     /// Reads a PROXY protocol header, as the first bytes of the

@@ -21,7 +21,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
-use super::conn::{Connection, End, Exchange, SendError, Wake};
+use super::conn::{Answered, Connection, End, Exchange, OUTPUT_STEP, SendError, Wake};
 use super::{Shared, metrics};
 use tcpkit_wire::proxy;
 
@@ -186,6 +186,7 @@ pub(super) fn serve(
         answered: false,
         spoke: false,
         check_first: false,
+        heavy: false,
         budgeted: 0,
         _permit: permit,
     };
@@ -268,6 +269,9 @@ struct Handler {
     /// The first read must be checked for a PROXY header that this client
     /// may not send (`--proxy-protocol`, an address not in `--proxy-from`).
     check_first: bool,
+    /// The last read asked for more replies than one turn makes: the next
+    /// one waits for a turn in the lane too (see `Shared::lane`).
+    heavy: bool,
     /// Bytes of the unfinished message taken from the server's budget
     /// (a u32 beside the bool: it costs no room in the future).
     budgeted: u32,
@@ -457,9 +461,15 @@ impl Handler {
                 Wake::Event(Stop::MessageTimeout) => break Refusal::SlowMessage,
                 Wake::Failed(e) => return Ending::Failed(e),
             }
-            let ending = match self.read_and_answer() {
-                Answer::Done(ending) => ending,
-                Answer::Later(answering) => answering.await,
+            let ending = if self.heavy {
+                killable(&shared.kill, self.read_in_turn())
+                    .await
+                    .unwrap_or(Some(Ending::Killed))
+            } else {
+                match self.read_and_answer() {
+                    Answer::Done(ending) => ending,
+                    Answer::Later(answering) => answering.await,
+                }
             };
             if let Some(ending) = ending {
                 return ending;
@@ -548,6 +558,21 @@ impl Handler {
         true
     }
 
+    /// Reads and answers as [`Handler::read_and_answer`] does, for a
+    /// connection whose last read took more than one turn: only once the
+    /// lane gives it a turn, so that such connections wait in the lane's
+    /// line and not in the runtime's, ahead of everyone else.
+    async fn read_in_turn(&mut self) -> Option<Ending> {
+        let shared = self.shared.clone();
+        let turn = shared.lane.acquire().await;
+        let answer = self.read_and_answer();
+        drop(turn);
+        match answer {
+            Answer::Done(ending) => ending,
+            Answer::Later(answering) => answering.await,
+        }
+    }
+
     /// Reads once and answers; returns how the connection ends, if it
     /// does. Synchronous unless the answer must wait (a write the socket
     /// would not take, `--delay`): only then is a future made, boxed, so
@@ -558,25 +583,19 @@ impl Handler {
         match self.conn.exchange(&self.shared.settings, hold, self.peer) {
             Ok(Exchange::WouldBlock) => Answer::Done(None),
             Err(e) => Answer::Done(Some(Ending::Failed(e))),
-            Ok(Exchange::Answered {
-                replies,
-                bytes_in,
-                bytes_out,
-                end,
-                unsent,
-                rest,
-            }) => {
-                self.count(bytes_in, replies, bytes_out);
-                self.answered = replies > 0;
-                if unsent.is_empty() {
-                    return Answer::Done(end.map(Ending::from));
+            Ok(Exchange::Answered(answered)) => {
+                self.count(answered.bytes_in, answered.replies, answered.bytes_out);
+                self.answered = answered.replies > 0;
+                self.heavy = !answered.rest.is_empty();
+                if answered.unsent.is_empty() && answered.rest.is_empty() {
+                    return Answer::Done(answered.end.map(Ending::from));
                 }
                 Answer::Later(Box::pin(async move {
                     let kill = self.shared.kill.clone();
                     tokio::select! {
                         biased;
                         _ = kill.cancelled() => Some(Ending::Killed),
-                        ending = self.answer_stuck(unsent, rest, end) => ending,
+                        ending = self.finish_read(answered) => ending,
                     }
                 }))
             }
@@ -609,7 +628,7 @@ impl Handler {
     /// buffers fill, and each such client costs a bounded amount.
     async fn answer_stuck(
         &mut self,
-        mut unsent: Vec<u8>,
+        unsent: Vec<u8>,
         rest: Vec<u8>,
         end: Option<End>,
     ) -> Option<Ending> {
@@ -617,21 +636,47 @@ impl Handler {
             return end.map(Ending::from);
         }
         let shared = self.shared.clone();
-        // The kernel's send buffer is full of replies too: they are memory
-        // this client holds as much as ours (bounded by --send-buffer).
-        let held =
-            rest.len() + unsent.len().max(super::conn::OUTPUT_STEP) + self.conn.unsent_in_kernel();
-        let Some(_held) = shared.budget.hold(held) else {
+        let Some(held) = shared
+            .budget
+            .hold(rest.len() + unsent.len().max(OUTPUT_STEP))
+        else {
             return Some(Ending::BusyUnread);
         };
+        self.answer_rest(unsent, rest, end, held).await
+    }
+
+    /// Sends `unsent`, then answers `rest` a step at a time, each step's
+    /// replies sent before the next is made, while `_held` keeps their
+    /// share of the budget.
+    async fn answer_rest(
+        &mut self,
+        mut unsent: Vec<u8>,
+        rest: Vec<u8>,
+        end: Option<End>,
+        _held: super::Held<'_>,
+    ) -> Option<Ending> {
         let mut pos = 0;
+        let shared = self.shared.clone();
+        let mut turn = None;
         loop {
-            if let Err(e) = self.conn.send(&unsent, self.shared.write_timeout).await {
-                return Some(e.into());
+            if let Err(ending) = self.send_held(&unsent, &mut turn).await {
+                return Some(ending);
             }
             if pos == rest.len() {
                 return end.map(Ending::from);
             }
+            // A client that reads as fast as it is answered never makes
+            // the send above wait: a step is a turn in the lane. After
+            // each, the runtime's other tasks run (yielding, the lane kept,
+            // so that a handful of such connections are in the runtime's
+            // queue, not all of them), then the lane goes to the next in
+            // line (it is fair: a turn given back goes to the first in
+            // line, and this connection lines up behind it).
+            if turn.is_some() {
+                tokio::task::yield_now().await;
+                drop(turn.take());
+            }
+            turn = shared.lane.acquire().await.ok();
             unsent.clear();
             let progress = self
                 .conn
@@ -646,6 +691,65 @@ impl Handler {
                 return Some(close.into());
             }
         }
+    }
+
+    /// Sends replies; when the socket does not take them all at once, the
+    /// client is not reading: the lane's `turn` goes to the next in line,
+    /// and what the kernel holds unsent (its send buffer is full of our
+    /// replies: memory this client holds as much as ours, bounded by
+    /// --send-buffer) is held from the budget while we wait. No room: the
+    /// client is closed.
+    async fn send_held(
+        &mut self,
+        bytes: &[u8],
+        turn: &mut Option<tokio::sync::SemaphorePermit<'_>>,
+    ) -> Result<(), Ending> {
+        let sent = self.conn.send_now(bytes).map_err(Ending::Failed)?;
+        let shared = self.shared.clone();
+        let _kernel = if sent < bytes.len() {
+            drop(turn.take());
+            let Some(held) = shared.budget.hold(self.conn.unsent_in_kernel()) else {
+                return Err(Ending::BusyUnread);
+            };
+            Some(held)
+        } else {
+            None
+        };
+        self.conn
+            .send(&bytes[sent..], self.shared.write_timeout)
+            .await
+            .map_err(Ending::from)
+    }
+
+    /// Sends what one read left unsent and answers the rest of it.
+    async fn finish_read(&mut self, answered: Answered) -> Option<Ending> {
+        let Answered {
+            unsent, rest, end, ..
+        } = answered;
+        if unsent.is_empty() && !rest.is_empty() {
+            return self.answer_in_turns(rest).await;
+        }
+        self.answer_stuck(unsent, rest, end).await
+    }
+
+    /// Answers the rest of a read that asked for more replies than one turn
+    /// makes ([`super::conn::TURN_REPLIES`]), after letting the thread's other connections
+    /// have their turn. The rest is held from the server's budget while it
+    /// waits; with no room there, it is answered now, in this turn, as far
+    /// as the socket takes the replies, as before turns were taken.
+    async fn answer_in_turns(&mut self, rest: Vec<u8>) -> Option<Ending> {
+        let shared = self.shared.clone();
+        if let Some(held) = shared.budget.hold(rest.len() + OUTPUT_STEP) {
+            return self.answer_rest(Vec::new(), rest, None, held).await;
+        }
+        let answered = match self.conn.answer_rest_now(&self.shared.settings, &rest) {
+            Ok(answered) => answered,
+            Err(e) => return Some(Ending::Failed(e)),
+        };
+        self.count(0, answered.replies, answered.bytes_out);
+        self.answered |= answered.replies > 0;
+        self.answer_stuck(answered.unsent, answered.rest, answered.end)
+            .await
     }
 
     /// Answers a read handed back undecoded: slowly with `--delay`, else
@@ -711,16 +815,9 @@ impl Handler {
                         return ending;
                     }
                 }
-                Ok(Exchange::Answered {
-                    replies,
-                    bytes_in,
-                    bytes_out,
-                    end,
-                    unsent,
-                    rest,
-                }) => {
-                    self.count(bytes_in, replies, bytes_out);
-                    if let Some(ending) = self.answer_stuck(unsent, rest, end).await {
+                Ok(Exchange::Answered(answered)) => {
+                    self.count(answered.bytes_in, answered.replies, answered.bytes_out);
+                    if let Some(ending) = self.finish_read(answered).await {
                         return ending;
                     }
                 }
@@ -788,6 +885,7 @@ mod tests {
             send_buffer: None,
             refuse_rate: None,
             probes: Default::default(),
+            lane: tokio::sync::Semaphore::new(1),
         });
         let permit = Arc::new(tokio::sync::Semaphore::new(1))
             .try_acquire_owned()

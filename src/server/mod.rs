@@ -229,6 +229,17 @@ struct Shared {
     refuse_rate: Option<u32>,
     /// Probes seen, summed up in the log once a minute.
     probes: ProbeLog,
+    /// Turns for connections whose reads ask for more replies than one
+    /// turn makes: taken in order, a few at a time, so that however many
+    /// such connections there are, they wait here and not in the runtime's
+    /// queue, ahead of every other connection.
+    lane: tokio::sync::Semaphore,
+}
+
+/// How many connections take their extra turns at once: one per thread
+/// the runtime may run on, so they can keep every core busy.
+fn lanes() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// The server-wide budget for buffered bytes ([`Config::max_buffered`]).
@@ -462,6 +473,7 @@ pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Fut
         send_buffer: config.send_buffer,
         refuse_rate: config.refuse_rate,
         probes: ProbeLog::default(),
+        lane: tokio::sync::Semaphore::new(lanes()),
     });
     if let Some(budget) = config.max_buffered
         && budget < shared.settings.max_message

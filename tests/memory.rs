@@ -87,3 +87,23 @@ fn memory_goes_back_after_two_thousand_clients_that_do_not_read() {
     probe.send(b"Michael\n");
     assert_eq!(probe.line(), "Hello, Michael!\n");
 }
+
+#[test]
+fn the_server_keeps_its_memory_in_small_pages() {
+    // Transparent huge pages made each first touch of fresh heap clear
+    // 2 MiB inside one connection's turn (5 to 25 ms here): an innocent
+    // client's reply came hundreds of ms late while an attack grew the
+    // heap. `serve` turns them off for itself (PR_SET_THP_DISABLE), which
+    // the kernel reports as `THP_enabled: 0`.
+    let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("THP_enabled:"))
+        .expect("THP_enabled in /proc/PID/status (Linux 5.0 and later)");
+    assert_eq!(
+        line.split_whitespace().nth(1),
+        Some("0"),
+        "serve runs with transparent huge pages: {line}"
+    );
+}

@@ -160,6 +160,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // First, while this is the only thread: it clears LISTEN_FDS.
     let inherited = net::inherited_listeners()
         .context("cannot use the sockets the service manager passed (LISTEN_FDS)")?;
+    crate::alloc::small_pages();
     crate::alloc::return_memory_promptly();
     let fd_limit = net::raise_fd_limit();
     let max_connections = args

@@ -81,6 +81,95 @@ fn churn_runs_whole_sessions() {
 }
 
 #[test]
+fn churn_sessions_have_the_messages_and_pauses_asked_for() {
+    // 5 messages, 150 ms apart: the server sees 5 per session, and a
+    // session lasts 5 pauses (before messages 2 to 5, and before exit).
+    let args = [
+        "-c",
+        "2",
+        "--messages",
+        "5",
+        "--interval",
+        "150ms",
+        "--duration",
+        "1s",
+    ];
+    let (server, code, report, stderr) = against(&[], "churn", &args);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(num(&report, "done") >= 1, "{report}");
+    assert!(server.logged("(client sent exit, 5 messages)"));
+    assert!(!server.logged("(client sent exit, 3 messages)"));
+    let fastest = report["latency_us"]["p50"].as_f64().unwrap();
+    assert!(fastest >= 750_000.0, "sessions took {fastest} µs: {report}");
+}
+
+#[test]
+fn churn_sessions_of_no_message_and_of_one() {
+    // The lowest counts: 0 is the welcome then exit; 1 is one name.
+    for (messages, logged) in [
+        ("0", "(client sent exit, 0 messages)"),
+        ("1", "(client sent exit, 1 message)"),
+    ] {
+        let args = ["-c", "2", "--messages", messages, "--duration", "200ms"];
+        let (server, code, report, stderr) = against(&[], "churn", &args);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(num(&report, "done") > 0, "{report}");
+        assert!(
+            server.logged(logged),
+            "no '{logged}' for --messages {messages}"
+        );
+    }
+}
+
+#[test]
+fn session_shape_flags_are_refused_outside_churn_and_out_of_range() {
+    for args in [
+        vec!["pingpong", "127.0.0.1:9", "--messages", "2"],
+        vec!["pipeline", "127.0.0.1:9", "--interval", "1s"],
+    ] {
+        let (code, _, stderr) = bench(&args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains("apply to churn only"), "{stderr}");
+    }
+    for arg in ["--messages=-1", "--messages=1000001", "--interval=-1s"] {
+        let (code, _, stderr) = bench(&["churn", "127.0.0.1:9", arg]);
+        assert_eq!(code, 2, "{arg}: {stderr}");
+        assert!(stderr.contains(&arg[..arg.find('=').unwrap()]), "{stderr}");
+    }
+}
+
+#[test]
+fn a_run_ends_on_time_though_its_sessions_would_go_on() {
+    // Sessions of 2 messages 10 s apart, in a 300 ms run: cut at the end,
+    // not waited for, and the verdict says why none completed.
+    let started = std::time::Instant::now();
+    let args = [
+        "-c",
+        "2",
+        "--messages",
+        "2",
+        "--interval",
+        "10s",
+        "--duration",
+        "300ms",
+    ];
+    let (_server, code, report, stderr) = against(&[], "churn", &args);
+    assert_eq!(code, 14, "{stderr}");
+    assert_eq!(
+        (num(&report, "done"), num(&report, "errors")),
+        (0, 0),
+        "{report}"
+    );
+    assert!(
+        stderr.contains("no sessions completed")
+            && stderr.contains("each session pauses 20s in all")
+            && stderr.contains("--duration"),
+        "{stderr}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(8));
+}
+
+#[test]
 fn hold_reports_memory_and_samples() {
     let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
     let (code, report, stderr) = bench(&[

@@ -2,6 +2,10 @@
 //! connect, read the welcome, send `Michael`, `Tracy`, `Sarah` one at a
 //! time reading each reply, send `exit`, wait for the server to close —
 //! and a session counts only if every byte was right and the close came.
+//! `--messages N` sends N messages instead (the names over and over), and
+//! `--interval DURATION` pauses before each after the first and before
+//! `exit`, for sessions as long as a person's or a poller's: the kind a
+//! restart must let finish.
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -31,8 +35,12 @@ pub async fn worker(
     (tally, live, pacer): (Rc<RefCell<Tally>>, Arc<Live>, Rc<Pacer>),
     window: Window,
 ) {
+    let messages = opts.messages.unwrap_or(NAMES.len());
+    // At least one script: the first also holds the welcome and `exit`.
     let scripts: Vec<Script> = NAMES
         .iter()
+        .cycle()
+        .take(messages.clamp(1, NAMES.len()))
         .map(|name| Script::new(opts.framing, &opts.welcome, &opts.reply, name.as_bytes()))
         .collect();
     loop {
@@ -41,7 +49,14 @@ pub async fn worker(
         if start >= window.end {
             return;
         }
-        let result = session(&opts, addr, &scripts).await;
+        // A session still under way when the run ends is cut there, not
+        // waited for: with --interval, one may last long past the end.
+        // (Cut sessions count neither way.)
+        let end = tokio::time::Instant::from_std(window.end);
+        let result = tokio::select! {
+            result = session(&opts, addr, &scripts, messages) => result,
+            () = tokio::time::sleep_until(end) => return,
+        };
         let now = Instant::now();
         match result {
             Ok(()) => {
@@ -66,9 +81,14 @@ pub async fn worker(
     }
 }
 
-/// One whole session; for `handshake`, only its opening (connect, TLS,
-/// welcome), then a close.
-async fn session(opts: &Options, addr: SocketAddr, scripts: &[Script]) -> Result<(), ReadError> {
+/// One whole session of `messages` messages (the scripts in turn); for
+/// `handshake`, only its opening (connect, TLS, welcome), then a close.
+async fn session(
+    opts: &Options,
+    addr: SocketAddr,
+    scripts: &[Script],
+    messages: usize,
+) -> Result<(), ReadError> {
     let first = &scripts[0];
     let mut stream = open(opts, addr, first).await.map_err(ReadError::Io)?;
     if opts.scenario == super::Scenario::Handshake {
@@ -77,12 +97,19 @@ async fn session(opts: &Options, addr: SocketAddr, scripts: &[Script]) -> Result
         let _ = tokio::time::timeout(opts.reply_timeout, stream.shutdown()).await;
         return Ok(());
     }
-    for script in scripts {
+    for (i, script) in scripts.iter().cycle().take(messages).enumerate() {
+        if i > 0 {
+            pause(opts).await;
+        }
         stream
             .write_all(&script.message)
             .await
-            .map_err(|e| ReadError::Io(format!("sending: {e}")))?;
-        expect_exactly(&mut stream, &script.reply, opts.reply_timeout, "reply").await?;
+            .map_err(|e| ReadError::Io(format!("sending message {}: {e}", i + 1)))?;
+        let what = format!("reply {} of {messages}", i + 1);
+        expect_exactly(&mut stream, &script.reply, opts.reply_timeout, &what).await?;
+    }
+    if messages > 0 {
+        pause(opts).await;
     }
     stream
         .write_all(&first.exit)
@@ -103,5 +130,12 @@ async fn session(opts: &Options, addr: SocketAddr, scripts: &[Script]) -> Result
             "the server did not close within {:?} of exit",
             opts.reply_timeout
         ))),
+    }
+}
+
+/// `--interval`: the pause between one reply and the next message.
+async fn pause(opts: &Options) {
+    if let Some(interval) = opts.interval {
+        tokio::time::sleep(interval).await;
     }
 }

@@ -134,6 +134,13 @@ pub struct Options {
     pub sources: Vec<std::net::IpAddr>,
     /// Speak TLS (`--tls`), after the PROXY header if there is one.
     pub tls: Option<BenchTls>,
+    /// churn: messages per session (`--messages`); `None`: the tutorial
+    /// client's three names.
+    pub messages: Option<usize>,
+    /// churn: the pause before each message after the first, and before
+    /// `exit` (`--interval`), so that sessions last as long as a real
+    /// client's; `None`: none.
+    pub interval: Option<Duration>,
 }
 
 /// The servers of a run, one address each; connection `i` goes to server
@@ -478,6 +485,12 @@ fn check(opts: &Options) -> Result<(), Error> {
     }
     if opts.rate.is_some() && !matches!(opts.scenario, Scenario::Pingpong | Scenario::Pipeline) {
         return usage("--rate applies to pingpong and pipeline only");
+    }
+    if (opts.messages.is_some() || opts.interval.is_some()) && opts.scenario != Scenario::Churn {
+        return usage(
+            "--messages and --interval apply to churn only (sessions of N messages, one every \
+             DURATION)",
+        );
     }
     if opts.duration.is_zero() {
         return usage("--duration must be more than 0 (how long to measure, e.g. 10s)");

@@ -666,6 +666,18 @@ pub struct BenchArgs {
     #[arg(long, value_name = "PER_SEC", allow_negative_numbers = true)]
     pub connect_rate: Option<f64>,
 
+    /// churn: messages per session (the tutorial's names over and over;
+    /// 0: welcome, then exit). Default: 3, Michael, Tracy and Sarah.
+    #[arg(long, value_name = "N", value_parser = |s: &str| values::count::<u32>(s, 0, 1_000_000), allow_negative_numbers = true)]
+    pub messages: Option<u32>,
+
+    /// churn: pause this long before each message after the first and
+    /// before exit, so that a session lasts about N times DURATION, as a
+    /// person's or a poller's would (the sessions a restart must let
+    /// finish). Default: no pause.
+    #[arg(long, value_name = "DURATION", value_parser = values::duration, allow_negative_numbers = true)]
+    pub interval: Option<Duration>,
+
     /// How long to measure (hold: how long to hold the connections idle).
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = values::duration, allow_negative_numbers = true)]
     pub duration: Duration,
@@ -798,6 +810,8 @@ impl BenchArgs {
             progress,
             send_proxy: self.send_proxy.map(Into::into),
             sources: self.source.clone().map(|a| a.0).unwrap_or_default(),
+            messages: self.messages.map(|n| n as usize),
+            interval: self.interval,
             tls: None,
         }
     }

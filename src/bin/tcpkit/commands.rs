@@ -419,8 +419,18 @@ fn bench(args: BenchArgs) -> anyhow::Result<()> {
     }
     if !report.clean() {
         if report.errors == 0 && report.mismatches == 0 && report.done == 0 {
+            // Sessions paced by --interval may simply be longer than the run.
+            let hint = match (opts.interval, opts.messages.unwrap_or(3)) {
+                (Some(pause), messages) if messages > 0 && !pause.is_zero() => format!(
+                    " (each session pauses {} in all with --messages {messages} --interval {}: \
+                     measure longer with --duration)",
+                    humantime::format_duration(pause * messages as u32),
+                    humantime::format_duration(pause)
+                ),
+                _ => String::new(),
+            };
             return Err(Error::BenchFailed(format!(
-                "{} {}: no {} completed in the {:.1} s measured",
+                "{} {}: no {} completed in the {:.1} s measured{hint}",
                 report.scenario, report.server, report.unit, report.seconds
             ))
             .into());

@@ -239,3 +239,51 @@ fn a_rolling_restart_behind_haproxy_loses_no_session() {
     assert_eq!(num(&report, "errors"), 0, "{report}");
     assert_eq!(num(&report, "mismatches"), 0, "{report}");
 }
+
+#[test]
+fn sessions_longer_than_the_drain_finish_through_a_rolling_restart() {
+    // Each session is 6 messages 500 ms apart (3 s), three times the 1 s
+    // drain: a stopping backend must go on serving the sessions it has
+    // until their clients end them (within --grace, 10 s), while HAProxy
+    // sends new ones to the other. Cutting them when the drain ends (as
+    // with --grace 0) failed 10 of 32 sessions here.
+    let (a, b) = (Backend::start(), Backend::start());
+    let dir = tempfile::tempdir().unwrap();
+    let lb = haproxy(dir.path(), [&a, &b]);
+    checked(&a, 2);
+    checked(&b, 2);
+    let mut backends = [Some(a), Some(b)];
+    let target = lb.addr.to_string();
+    let load = thread::spawn(move || {
+        bench(&[
+            "churn",
+            &target,
+            "-c",
+            "8",
+            "--messages",
+            "6",
+            "--interval",
+            "500ms",
+            "--duration",
+            "12s",
+            "--timeout",
+            "5s",
+        ])
+    });
+    thread::sleep(Duration::from_millis(1500));
+    for slot in &mut backends {
+        let restarted = slot.take().expect("a backend").restart();
+        checked(&restarted, 2);
+        thread::sleep(Duration::from_millis(1000));
+        *slot = Some(restarted);
+    }
+    let (code, report, stderr) = load.join().unwrap();
+    eprintln!(
+        "rolling restart, 3 s sessions: {} sessions, {} errors",
+        report["done"], report["errors"]
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(num(&report, "done") >= 16, "{report}");
+    assert_eq!(num(&report, "errors"), 0, "{report}");
+    assert_eq!(num(&report, "mismatches"), 0, "{report}");
+}

@@ -198,7 +198,6 @@ fn clients_refused_at_the_connection_limit_are_counted_apart() {
 }
 
 /// The value of `key` once it reaches `at_least`, waiting a while.
-#[cfg(unix)]
 fn reaches(metrics: SocketAddr, key: &str, at_least: f64) -> BTreeMap<String, f64> {
     let deadline = std::time::Instant::now() + common::PATIENCE;
     loop {
@@ -279,4 +278,34 @@ fn probes_and_client_resets_are_not_errors() {
     let log = server.log();
     assert!(!log.contains("a probe"), "{log}");
     assert!(!log.contains("error:"), "{log}");
+}
+
+#[test]
+fn a_connection_is_counted_in_the_bucket_of_how_long_it_was_open() {
+    // A session held for 600 ms, from accept to the close (the lingering
+    // close included): over 0.5 s, under 1 s. The bucket edges are what a
+    // quantile query reads, so they must be crossed exactly.
+    let (server, metrics) = serve_with_metrics();
+    let before = scrape(metrics);
+    let mut c = LineClient::connect(server.addr);
+    assert_eq!(c.line(), "Welcome!\n");
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    c.send(b"exit\n");
+    assert_eq!(c.rest(), b"");
+    // Our close ends the server's lingering close, which counts too.
+    drop(c);
+    let after = reaches(metrics, "tcpkit_connection_duration_seconds_count", 1.0);
+    for (key, moved) in [
+        ("tcpkit_connection_duration_seconds_count", 1.0),
+        ("tcpkit_connection_duration_seconds_bucket{le=\"0.5\"}", 0.0),
+        ("tcpkit_connection_duration_seconds_bucket{le=\"1\"}", 1.0),
+        (
+            "tcpkit_connection_duration_seconds_bucket{le=\"86400\"}",
+            1.0,
+        ),
+    ] {
+        assert_eq!(delta(&before, &after, key), moved, "{key}");
+    }
+    let seconds = delta(&before, &after, "tcpkit_connection_duration_seconds_sum");
+    assert!((0.6..1.0).contains(&seconds), "{seconds} s");
 }

@@ -178,6 +178,7 @@ pub(super) fn serve(
     shared: Arc<Shared>,
     permit: OwnedSemaphorePermit,
 ) -> impl Future<Output = ()> + Send {
+    let opened_ms = shared.uptime_ms();
     let mut handler = Handler {
         conn: Connection::new(stream, shared.settings.framing),
         peer,
@@ -188,6 +189,7 @@ pub(super) fn serve(
         check_first: false,
         heavy: false,
         budgeted: 0,
+        opened_ms,
         _permit: permit,
     };
     // An `async move` block that uses the captured handler in place; an
@@ -196,7 +198,7 @@ pub(super) fn serve(
         let ending = handler.serve().await;
         if let Ending::NoProxyHeader | Ending::NoHandshake = ending {
             if let Some(metrics) = &handler.shared.metrics {
-                metrics.closed(ending.reason(), 0);
+                metrics.closed(ending.reason(), 0, handler.seconds_open());
             }
             return; // logged already; there was no conversation
         }
@@ -223,7 +225,7 @@ pub(super) fn serve(
             other => other,
         };
         if let Some(metrics) = &handler.shared.metrics {
-            metrics.closed(ending.reason(), handler.messages);
+            metrics.closed(ending.reason(), handler.messages, handler.seconds_open());
         }
         let s = if handler.messages == 1 { "" } else { "s" };
         if let Ending::Probe = ending {
@@ -275,12 +277,19 @@ struct Handler {
     /// Bytes of the unfinished message taken from the server's budget
     /// (a u32 beside the bool: it costs no room in the future).
     budgeted: u32,
+    /// When it was accepted, in `Shared::uptime_ms`.
+    opened_ms: u32,
 
     /// This connection's place under `--max-connections`, given back on drop.
     _permit: OwnedSemaphorePermit,
 }
 
 impl Handler {
+    /// Seconds since the connection was accepted.
+    fn seconds_open(&self) -> f64 {
+        f64::from(self.shared.uptime_ms().wrapping_sub(self.opened_ms)) / 1000.0
+    }
+
     /// With `--proxy-protocol`, a load balancer's connection starts with a
     /// header and anyone else's must not; then the welcome. Synchronous
     /// unless something must wait (the header, a welcome the socket would
@@ -886,6 +895,7 @@ mod tests {
             refuse_rate: None,
             probes: Default::default(),
             lane: tokio::sync::Semaphore::new(1),
+            started: std::time::Instant::now(),
         });
         let permit = Arc::new(tokio::sync::Semaphore::new(1))
             .try_acquire_owned()

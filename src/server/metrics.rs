@@ -127,6 +127,8 @@ pub struct Metrics {
     shards: Box<[Shard]>,
     /// Messages answered per connection, observed at its close.
     per_connection: Histogram,
+    /// Seconds from each connection's accept to its close.
+    duration: Histogram,
 }
 
 impl fmt::Debug for Metrics {
@@ -145,6 +147,13 @@ impl Default for Metrics {
             // growing up to a pipelined connection's millions.
             per_connection: Histogram::new([
                 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 10.0, 20.0, 50.0, 100.0, 1e3, 1e4, 1e5, 1e6, 1e7,
+            ]),
+            // From a probe's connect-and-close (well under a millisecond)
+            // through sessions of a person or a poller (seconds, minutes)
+            // to connections held for a day.
+            duration: Histogram::new([
+                0.001, 0.01, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0,
+                86400.0,
             ]),
         }
     }
@@ -198,11 +207,12 @@ impl Metrics {
             .fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
-    /// A connection closed, having answered `messages`.
-    pub(super) fn closed(&self, reason: Reason, messages: u64) {
+    /// A connection closed, having answered `messages` in `seconds`.
+    pub(super) fn closed(&self, reason: Reason, messages: u64, seconds: f64) {
         let at = Reason::ALL.iter().position(|r| *r == reason).unwrap_or(0);
         self.shard().closed[at].fetch_add(1, Ordering::Relaxed);
         self.per_connection.observe(messages as f64);
+        self.duration.observe(seconds);
     }
 
     fn sum(&self, field: impl Fn(&Shard) -> &AtomicU64) -> u64 {
@@ -220,6 +230,12 @@ impl Metrics {
             "tcpkit_messages_per_connection",
             "Messages answered by each closed connection",
             self.per_connection.clone(),
+        );
+        registry.register_with_unit(
+            "tcpkit_connection_duration",
+            "Seconds from each closed connection's accept to its close",
+            prometheus_client::registry::Unit::Seconds,
+            self.duration.clone(),
         );
         let mut text = String::new();
         // Writing into a String cannot fail.

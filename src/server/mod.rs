@@ -234,6 +234,17 @@ struct Shared {
     /// such connections there are, they wait here and not in the runtime's
     /// queue, ahead of every other connection.
     lane: tokio::sync::Semaphore,
+    /// When the server started: connections keep their opening time as
+    /// milliseconds since (a u32 is 4 bytes in every connection's state).
+    started: std::time::Instant,
+}
+
+impl Shared {
+    /// Milliseconds since the server started, wrapping after 49 days
+    /// (differences stay right for connections shorter than that).
+    fn uptime_ms(&self) -> u32 {
+        self.started.elapsed().as_millis() as u32
+    }
 }
 
 /// How many connections take their extra turns at once: one per thread
@@ -474,6 +485,7 @@ pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Fut
         refuse_rate: config.refuse_rate,
         probes: ProbeLog::default(),
         lane: tokio::sync::Semaphore::new(lanes()),
+        started: std::time::Instant::now(),
     });
     if let Some(budget) = config.max_buffered
         && budget < shared.settings.max_message

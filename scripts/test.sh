@@ -37,6 +37,9 @@ command -v socat >/dev/null || need+=(socat)
 command -v haproxy >/dev/null || need+=(haproxy)
 # /metrics read by the Prometheus project's own parser (Debian's python3).
 /usr/bin/python3 -c 'import prometheus_client.parser' 2>/dev/null || need+=(python3-prometheus-client)
+# ... and by Prometheus itself: a real scrape and quantile queries, and
+# promtool's lint of the page.
+{ command -v prometheus >/dev/null && command -v promtool >/dev/null; } || need+=(prometheus)
 # deploy/: systemd-analyze verifies the units, PyYAML reads the manifests.
 command -v systemd-analyze >/dev/null || need+=(systemd)
 /usr/bin/python3 -c 'import yaml' 2>/dev/null || need+=(python3-yaml)

@@ -405,3 +405,159 @@ wait $new
     // With the setting at 1, neither warned.
     assert!(!old.contains("tcp_migrate_req is 0") && !new.contains("tcp_migrate_req is 0"));
 }
+
+/// Prometheus (Debian's 2.42) scraping `target` every 200 ms, stopped on
+/// drop.
+struct Prometheus {
+    child: std::process::Child,
+    /// Its HTTP API.
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Prometheus {
+    fn scraping(target: std::net::SocketAddr) -> Prometheus {
+        require("prometheus");
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 200ms\n  scrape_timeout: 200ms\n\
+                 scrape_configs:\n  - job_name: tcpkit\n    static_configs:\n      \
+                 - targets: ['{target}']\n"
+            ),
+        )
+        .unwrap();
+        let addr = format!("127.0.0.1:{}", common::free_port());
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address={addr}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Prometheus {
+            child,
+            addr,
+            _dir: dir,
+        }
+    }
+
+    /// The value of an instant query's single result, if it has one yet.
+    fn query(&self, query: &str) -> Option<f64> {
+        let out = Command::new("curl")
+            .args(["-s", "--max-time", "2", "--data-urlencode"])
+            .arg(format!("query={query}"))
+            .arg(format!("http://{}/api/v1/query", self.addr))
+            .output()
+            .ok()?;
+        let answer: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        answer["data"]["result"][0]["value"][1]
+            .as_str()?
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite())
+    }
+
+    /// Waits until `query` gives `value`.
+    fn wait_for(&self, query: &str, value: f64) {
+        let deadline = std::time::Instant::now() + common::PATIENCE;
+        while self.query(query) != Some(value) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "Prometheus never had {query} = {value} (it says {:?})",
+                self.query(query)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+#[test]
+fn prometheus_reads_the_session_histograms_as_they_are_meant() {
+    // Sessions of exactly 3 messages, about 0.6 s each (bench churn, the
+    // sessions cut by the end of the run aside): a quantile of messages
+    // per connection must come out within one message of 3, (2, 3] (with
+    // a bucket (1, 3] it said 2.0), and of duration within (0.5, 1] s.
+    // And promtool finds nothing to say about the page.
+    require("promtool");
+    require("curl");
+    let (server, metrics) = common::serve_with_metrics();
+    let prometheus = Prometheus::scraping(metrics);
+    let addr = server.addr.to_string();
+    let (code, report, stderr) = bench(&[
+        "churn",
+        &addr,
+        "-c",
+        "4",
+        "--messages",
+        "3",
+        "--interval",
+        "200ms",
+        "--duration",
+        "2s",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(num(&report, "done") >= 8, "{report}");
+    let (_, page) = common::http_get(
+        metrics,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let mut check = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(page.as_bytes())
+        .unwrap();
+    let checked = check.wait_with_output().unwrap();
+    assert!(
+        checked.status.success() && checked.stdout.is_empty() && checked.stderr.is_empty(),
+        "promtool check metrics: {}{}",
+        stdout_of(&checked),
+        stderr_of(&checked)
+    );
+    // Prometheus has scraped what the server counted once its count is in.
+    let count = page
+        .lines()
+        .find_map(|l| l.strip_prefix("tcpkit_messages_per_connection_count "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .expect("a count on the page");
+    prometheus.wait_for("tcpkit_messages_per_connection_count", count);
+    for q in ["0.5", "0.9"] {
+        let messages = prometheus
+            .query(&format!(
+                "histogram_quantile({q}, tcpkit_messages_per_connection_bucket)"
+            ))
+            .expect("a messages quantile");
+        assert!(
+            2.0 < messages && messages <= 3.0,
+            "p{q} of messages: {messages}"
+        );
+    }
+    let seconds = prometheus
+        .query("histogram_quantile(0.5, tcpkit_connection_duration_seconds_bucket)")
+        .expect("a duration quantile");
+    assert!(
+        0.5 < seconds && seconds <= 1.0,
+        "p50 of duration: {seconds} s"
+    );
+}

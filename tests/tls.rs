@@ -907,8 +907,8 @@ fn the_self_signed_certificate_made_in_the_temporary_directory_goes_with_the_ser
     let path = log
         .split("Its PEM is in ")
         .nth(1)
-        .and_then(|rest| rest.split(": trust it").next())
-        .map(PathBuf::from)
+        .and_then(|rest| rest.lines().next())
+        .map(|line| PathBuf::from(line.trim_end_matches('.')))
         .expect("the certificate's path in the log");
     assert!(path.exists(), "{} was not written", path.display());
     server.signal(libc::SIGTERM);
@@ -945,5 +945,44 @@ fn at_the_connection_limit_a_tls_client_is_closed_without_a_plain_text_line() {
         server.logged("Connection limit reached (1 open"),
         "{}",
         server.log()
+    );
+}
+
+#[test]
+#[cfg(unix)] // pasted into sh, as a person would
+fn the_trust_hint_in_the_log_can_be_pasted_as_it_is() {
+    // A path with a space, so the quoting is tried too. The hint names
+    // the port the server really got (0 was asked for).
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("my cert.pem");
+    let server = Proc::serve(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--tls-self-signed",
+        "--tls-cert-out",
+        pem.to_str().unwrap(),
+    ]);
+    let log = server.log();
+    let command = log
+        .split("Trust the certificate with `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_else(|| panic!("no trust hint in: {log}"));
+    assert!(
+        command.ends_with(&format!(" 127.0.0.1:{}", server.addr.port())),
+        "{command}"
+    );
+    let pasted = command.strip_prefix("tcpkit ").expect("a tcpkit command");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("\"$0\" {pasted} Michael"))
+        .arg(common::tcpkit())
+        .output()
+        .unwrap();
+    assert_eq!(
+        common::stdout_of(&out),
+        "Welcome!\nHello, Michael!\n",
+        "{}",
+        common::stderr_of(&out)
     );
 }

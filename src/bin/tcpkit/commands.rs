@@ -34,19 +34,26 @@ const DEFAULT_AGENT_DRAIN: Duration = Duration::from_secs(2);
 
 /// `serve --tls-cert`/`--tls-self-signed`: the certificate, announced
 /// with its fingerprint (and, when made here, where its PEM went).
+/// The TLS setup of `serve`, and for a certificate made here, where its
+/// PEM went (for the pasteable trust hint, logged once the port is known).
+type TlsSetup = (
+    Option<std::sync::Arc<tcpkit::tls::ServerTls>>,
+    Option<std::path::PathBuf>,
+);
+
 fn server_tls(
     args: &ServeArgs,
     addrs: &BTreeSet<std::net::SocketAddr>,
-) -> anyhow::Result<Option<std::sync::Arc<tcpkit::tls::ServerTls>>> {
+) -> anyhow::Result<TlsSetup> {
     use tcpkit::tls::ServerTls;
-    let tls = if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+    let (tls, made) = if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         let tls = ServerTls::from_files(cert, key)?;
         info!(
             "TLS with the certificate in {} (SHA-256 fingerprint {}); SIGHUP reads it again.",
             cert.display(),
             tls.fingerprint()
         );
-        tls
+        (tls, None)
     } else if args.tls_self_signed {
         let names = self_signed_names(&args.bind, addrs);
         let (tls, made) =
@@ -54,19 +61,42 @@ fn server_tls(
         let path = write_cert(args.tls_cert_out.as_deref(), &made.cert_pem)?;
         info!(
             "TLS with a self-signed certificate for {}, valid for 30 days, SHA-256 fingerprint {}. \
-             Its PEM is in {}: trust it with `tcpkit talk --tls --cacert {}` or \
-             `openssl s_client -CAfile {}`.",
+             Its PEM is in {}.",
             names.join(", "),
             tls.fingerprint(),
-            path.display(),
-            path.display(),
             path.display()
         );
-        tls
+        (tls, Some(path))
     } else {
-        return Ok(None);
+        return Ok((None, None));
     };
-    Ok(Some(std::sync::Arc::new(tls)))
+    Ok((Some(std::sync::Arc::new(tls)), made))
+}
+
+/// Logs, once the server listens at `addr`, how a client trusts the
+/// certificate made here: commands to paste as they are, with the address
+/// to dial (loopback for a wildcard bind) and the path quoted if needed.
+fn log_trust_hint(pem: &std::path::Path, addr: std::net::SocketAddr) {
+    let mut dial = addr;
+    if dial.ip().is_unspecified() {
+        dial.set_ip(match dial.ip() {
+            std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let shown = pem.display().to_string();
+    let path = if shown
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%".contains(c))
+    {
+        shown
+    } else {
+        format!("'{}'", shown.replace('\'', "'\\''"))
+    };
+    info!(
+        "Trust the certificate with `tcpkit talk --tls --cacert {path} {dial}` or \
+         `openssl s_client -connect {dial} -CAfile {path}`."
+    );
 }
 
 /// What a self-signed certificate is made for: each --bind host and
@@ -228,7 +258,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let mut config = config;
-    config.tls = server_tls(&args, &addrs)?;
+    let (tls, made_pem) = server_tls(&args, &addrs)?;
+    config.tls = tls;
     // The certificate file made in the temporary directory is ours alone:
     // it goes when the server does (a --tls-cert-out file stays).
     let _made_cert = RemovedOnDrop(
@@ -283,6 +314,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {addr}"))?;
             let health = config.health.clone();
             tokio::spawn(server::agent::serve(listener, health, stop_metrics.clone()));
+        }
+        if let (Some(pem), Some(first)) = (
+            &made_pem,
+            listeners.first().and_then(|l| l.local_addr().ok()),
+        ) {
+            log_trust_hint(pem, first);
         }
         info!("Serving up to {max_connections} connections at once (open-file limit {fd_limit}).");
         server::run(listeners, config, crate::shutdown_signal()).await;

@@ -470,15 +470,15 @@ impl Handler {
                 Wake::Event(Stop::MessageTimeout) => break Refusal::SlowMessage,
                 Wake::Failed(e) => return Ending::Failed(e),
             }
-            let ending = if self.heavy {
-                killable(&shared.kill, self.read_in_turn())
-                    .await
-                    .unwrap_or(Some(Ending::Killed))
+            // One await for both ways: a second would add a slot to every
+            // connection's state.
+            let ending = match if self.heavy {
+                self.read_in_turn()
             } else {
-                match self.read_and_answer() {
-                    Answer::Done(ending) => ending,
-                    Answer::Later(answering) => answering.await,
-                }
+                self.read_and_answer()
+            } {
+                Answer::Done(ending) => ending,
+                Answer::Later(answering) => answering.await,
             };
             if let Some(ending) = ending {
                 return ending;
@@ -571,7 +571,19 @@ impl Handler {
     /// connection whose last read took more than one turn: only once the
     /// lane gives it a turn, so that such connections wait in the lane's
     /// line and not in the runtime's, ahead of everyone else.
-    async fn read_in_turn(&mut self) -> Option<Ending> {
+    fn read_in_turn(&mut self) -> Answer<'_> {
+        Answer::Later(Box::pin(async move {
+            let kill = self.shared.kill.clone();
+            tokio::select! {
+                biased;
+                _ = kill.cancelled() => Some(Ending::Killed),
+                ending = self.wait_for_turn_then_read() => ending,
+            }
+        }))
+    }
+
+    /// The body of [`Handler::read_in_turn`].
+    async fn wait_for_turn_then_read(&mut self) -> Option<Ending> {
         let shared = self.shared.clone();
         let turn = shared.lane.acquire().await;
         let answer = self.read_and_answer();
@@ -903,7 +915,11 @@ mod tests {
         let future = super::serve(stream, addr, shared, permit);
         let size = std::mem::size_of_val(&future);
         // 336 before TLS; the boxed rustls state beside the socket costs
-        // one pointer (8 bytes) on every connection, plain ones too.
-        assert!(size <= 344, "the connection future grew to {size} bytes");
+        // one pointer (8 bytes) on every connection, plain ones too. The
+        // opening time for the duration histogram (a u32) fits in the
+        // optimized layout, which is what a server pays; an unoptimized
+        // build keeps 8 bytes more.
+        let limit = if cfg!(debug_assertions) { 352 } else { 344 };
+        assert!(size <= limit, "the connection future grew to {size} bytes");
     }
 }

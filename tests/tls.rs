@@ -986,3 +986,20 @@ fn the_trust_hint_in_the_log_can_be_pasted_as_it_is() {
         common::stderr_of(&out)
     );
 }
+
+#[test]
+fn plain_talk_to_a_tls_server_says_to_add_tls_within_seconds() {
+    // A TLS server waits for the client's hello, so a plain client waiting
+    // for the welcome hears nothing; talk finds out why on a second
+    // connection instead of waiting out its --timeout in silence.
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _) = common::serve_tls_self_signed(dir.path());
+    let started = Instant::now();
+    let out = common::talk(&[&server.addr.to_string(), "Michael"])
+        .output()
+        .unwrap();
+    let stderr = common::stderr_of(&out);
+    assert_eq!(out.status.code(), Some(8), "{stderr}");
+    assert!(stderr.contains("it speaks TLS. Add --tls"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(8), "{stderr}");
+}

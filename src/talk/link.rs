@@ -86,6 +86,11 @@ impl Link {
         })
     }
 
+    /// Whether this link speaks TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
     /// The socket (for timeouts and addresses).
     pub fn tcp(&self) -> &TcpStream {
         &self.tcp

@@ -48,6 +48,14 @@ const POLL: Duration = Duration::from_millis(100);
 /// after the whole `--timeout`.
 pub const QUIET_GAP: Duration = Duration::from_secs(1);
 
+/// How long the welcome may keep the connection silent before talk says
+/// what it is waiting for (and checks whether the server speaks TLS).
+pub const SILENCE: Duration = Duration::from_secs(2);
+
+/// How long a TLS server has to answer the check's hello (on loopback, a
+/// millisecond; a server that is merely silent makes the check wait this).
+const TLS_CHECK: Duration = Duration::from_secs(1);
+
 /// How to reach the server and how long to wait.
 #[derive(Clone, Debug)]
 pub struct TalkOptions {
@@ -142,9 +150,15 @@ pub fn script(opts: &TalkOptions, messages: &[String], out: &mut dyn Write) -> a
         reader: BufReader::with_capacity(CHUNK, link.clone()),
         link,
         opts,
+        since: None,
     };
     if !opts.welcome.is_empty() {
+        // --timeout bounds the whole wait for the welcome, the check for
+        // TLS included.
+        conn.since = Some(Instant::now());
+        conn.wait_for_first_bytes()?;
         let welcome = conn.receive("the welcome")?;
+        conn.since = None;
         print_line(out, &welcome)?;
         expect(
             "the welcome",
@@ -185,9 +199,57 @@ struct Conversation<'a> {
     link: Link,
     reader: BufReader<Link>,
     opts: &'a TalkOptions,
+    /// When the current wait began, if it began before the current read
+    /// (the welcome's, which a silence check may have interrupted).
+    since: Option<Instant>,
 }
 
 impl Conversation<'_> {
+    /// Waits up to [`SILENCE`] for the server's first bytes. If none come,
+    /// a server that speaks TLS (it waits for the client's hello) is told
+    /// apart, on a second connection, from one that is slow or sends no
+    /// welcome: the first is an error naming --tls; for the others a
+    /// person is told what talk is still waiting for, and it goes on
+    /// waiting up to --timeout.
+    fn wait_for_first_bytes(&mut self) -> anyhow::Result<()> {
+        let silence = self.opts.timeout.map_or(SILENCE, |t| t.min(SILENCE));
+        self.link
+            .tcp()
+            .set_read_timeout(Some(silence))
+            .context("cannot set a read timeout")?;
+        let waited = matches!(self.reader.fill_buf(), Err(e) if is_timeout(&e));
+        self.link
+            .tcp()
+            .set_read_timeout(self.opts.timeout)
+            .context("cannot set a read timeout")?;
+        if !waited || self.opts.timeout.is_some_and(|t| t <= silence) {
+            return Ok(());
+        }
+        let Ok(peer) = self.link.tcp().peer_addr() else {
+            return Ok(());
+        };
+        let spent = humantime::format_duration(silence);
+        if !self.link.is_tls() && crate::tls::client::answers_tls(peer, TLS_CHECK) {
+            return Err(Error::protocol(format!(
+                "{peer} sent nothing in {spent}, and answered a TLS hello on a second \
+                 connection: it speaks TLS. Add --tls (with --cacert FILE for a self-signed \
+                 certificate)"
+            ))
+            .into());
+        }
+        let until = self
+            .opts
+            .timeout
+            .map_or(String::from("with no limit"), |t| {
+                format!("up to --timeout {}", humantime::format_duration(t))
+            });
+        eprintln!(
+            "tcpkit: nothing from {peer} in {spent}; still waiting for the welcome ({until}). \
+             A server that sends none, like an echo or HTTP server, needs --no-welcome."
+        );
+        Ok(())
+    }
+
     fn send(&mut self, message: &[u8]) -> anyhow::Result<()> {
         let mut bytes = message.to_vec();
         if self.opts.framing == ClientFraming::Line {
@@ -298,7 +360,8 @@ impl Conversation<'_> {
 
     /// When a wait that starts now must end (`None`: no limit).
     fn deadline(&self) -> Option<Instant> {
-        self.opts.timeout.map(|t| Instant::now() + t)
+        let from = self.since.unwrap_or_else(Instant::now);
+        self.opts.timeout.map(|t| from + t)
     }
 
     /// The time left before `deadline` (`None`: no limit); a timeout error

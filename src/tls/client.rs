@@ -221,3 +221,32 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         self.0.signature_verification_algorithms.supported_schemes()
     }
 }
+
+/// Whether `addr` speaks TLS: a second connection sends a ClientHello and
+/// reads the first bytes back, within `limit`. A TLS server answers with a
+/// handshake or an alert record (0x16 or 0x15, then 0x03); a plain server
+/// with its own bytes, or nothing. For a client that waited in silence for
+/// a plain welcome: a TLS server says nothing until the client speaks.
+pub fn answers_tls(addr: std::net::SocketAddr, limit: std::time::Duration) -> bool {
+    use std::io::{Read, Write};
+    let hello = (|| {
+        let config = config(None, true, &[]).ok()?;
+        let name = ServerName::try_from("localhost").ok()?;
+        let mut client = rustls::ClientConnection::new(config, name).ok()?;
+        let mut hello = Vec::new();
+        client.write_tls(&mut hello).ok()?;
+        Some(hello)
+    })();
+    let Some(hello) = hello else {
+        return false;
+    };
+    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&addr, limit) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(limit));
+    if stream.write_all(&hello).is_err() {
+        return false;
+    }
+    let mut first = [0u8; 2];
+    matches!(stream.read_exact(&mut first), Ok(()) if matches!(first, [0x15 | 0x16, 0x03]))
+}

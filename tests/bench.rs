@@ -394,6 +394,54 @@ fn several_servers_share_the_connections_in_turn() {
 }
 
 #[test]
+fn no_welcome_is_what_an_echo_server_needs() {
+    // An echo server (serve with no welcome and '{}' as the reply): the
+    // bench's --no-welcome, as talk's, instead of --welcome ''.
+    let echo = ["--welcome", "", "--reply", "{}"];
+    let args = [
+        "--no-welcome",
+        "--reply",
+        "{}",
+        "-c",
+        "2",
+        "--duration",
+        "200ms",
+    ];
+    let (_server, code, report, stderr) = against(&echo, "pingpong", &args);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(num(&report, "done") > 0, "{report}");
+    // Both at once is a contradiction, refused.
+    let (code, _, stderr) = bench(&["pingpong", "127.0.0.1:9", "--no-welcome", "--welcome", "Hi"]);
+    assert_eq!(code, 2, "{stderr}");
+}
+
+#[test]
+fn a_silent_server_is_told_apart_within_seconds() {
+    // Accepts and says nothing, and is not TLS: the bench says what it
+    // waits for and names --no-welcome, then its --timeout ends the wait.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let silent = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            if let Ok((s, _)) = listener.accept() {
+                held.push(s);
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_secs(5));
+    });
+    let (code, _, stderr) = bench(&["pingpong", &addr, "--timeout", "3s"]);
+    assert_eq!(code, 14, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "nothing from {addr} in 2s; still waiting for the welcome (up to --timeout 3s)"
+        )) && stderr.contains("needs --no-welcome"),
+        "{stderr}"
+    );
+    silent.join().unwrap();
+}
+
+#[test]
 fn a_message_file_against_an_echo_server() {
     let dir = tempfile::tempdir().unwrap();
     let payload: String = (0..500).map(|i| format!("{i:03}")).collect();

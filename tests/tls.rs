@@ -1003,3 +1003,14 @@ fn plain_talk_to_a_tls_server_says_to_add_tls_within_seconds() {
     assert!(stderr.contains("it speaks TLS. Add --tls"), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(8), "{stderr}");
 }
+
+#[test]
+fn plain_bench_against_a_tls_server_says_to_add_tls_within_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _) = common::serve_tls_self_signed(dir.path());
+    let started = Instant::now();
+    let (code, _, stderr) = common::bench(&["pingpong", &server.addr.to_string()]);
+    assert_eq!(code, 14, "{stderr}");
+    assert!(stderr.contains("it speaks TLS. Add --tls"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(6), "{stderr}");
+}

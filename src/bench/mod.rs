@@ -388,6 +388,9 @@ fn preflight(opts: &Options, spec: &str, addr: SocketAddr) -> Result<(), Error> 
             spec
         ))
     };
+    if !script.welcome.is_empty() && opts.tls.is_none() {
+        silent_welcome(opts, spec, &stream, addr)?;
+    }
     let mut stream = tls::SyncStream::over(stream, opts.tls.as_ref(), spec)?;
     stream
         .tcp()
@@ -395,6 +398,45 @@ fn preflight(opts: &Options, spec: &str, addr: SocketAddr) -> Result<(), Error> 
         .map_err(|e| wrong(e.to_string()))?;
     hold::read_exactly(&mut stream, &script.welcome, "welcome").map_err(wrong)?;
     hold::ask(&mut stream, &script, opts.reply_timeout).map_err(wrong)
+}
+
+/// How long the preflight waits for a welcome before looking into the
+/// silence, as talk does.
+const SILENCE: Duration = Duration::from_secs(2);
+
+/// The preflight's welcome has not come within [`SILENCE`]: a server that
+/// speaks TLS (it answers a hello on a second connection) is an error
+/// naming --tls; for any other, stderr says what the bench waits for and
+/// names --no-welcome, and the wait goes on.
+fn silent_welcome(
+    opts: &Options,
+    spec: &str,
+    stream: &std::net::TcpStream,
+    addr: SocketAddr,
+) -> Result<(), Error> {
+    if opts.reply_timeout <= SILENCE || stream.set_read_timeout(Some(SILENCE)).is_err() {
+        return Ok(());
+    }
+    let silent = matches!(
+        stream.peek(&mut [0u8; 1]),
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
+    );
+    if !silent {
+        return Ok(());
+    }
+    if crate::tls::client::answers_tls(addr, Duration::from_secs(1)) {
+        return Err(Error::BenchFailed(format!(
+            "before the run, {spec} sent nothing in 2s, and answered a TLS hello on a second \
+             connection: it speaks TLS. Add --tls (with --cacert FILE for a self-signed \
+             certificate)"
+        )));
+    }
+    eprintln!(
+        "tcpkit: nothing from {spec} in 2s; still waiting for the welcome (up to --timeout {}). \
+         A server that sends none, like an echo or HTTP server, needs --no-welcome.",
+        humantime::format_duration(opts.reply_timeout)
+    );
+    Ok(())
 }
 
 /// Waits out the run on the main thread: samples the server's CPU time at

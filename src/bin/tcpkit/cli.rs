@@ -716,6 +716,10 @@ pub struct BenchArgs {
     #[arg(long, value_name = "TEXT", default_value = protocol::DEFAULT_WELCOME)]
     pub welcome: String,
 
+    /// The server sends no welcome (as --welcome ''), like an echo server.
+    #[arg(long, conflicts_with = "welcome")]
+    pub no_welcome: bool,
+
     /// The server's reply template; {} stands for the message.
     #[arg(long, value_name = "TEMPLATE", default_value = protocol::DEFAULT_REPLY)]
     pub reply: String,
@@ -803,7 +807,11 @@ impl BenchArgs {
             reply_timeout: self.timeout,
             framing: self.framing.into(),
             message: self.message.clone().into_bytes(),
-            welcome: self.welcome.clone(),
+            welcome: if self.no_welcome {
+                String::new()
+            } else {
+                self.welcome.clone()
+            },
             reply: protocol::Template::parse(&self.reply),
             server_pid: self.server_pid,
             sample: self.sample,

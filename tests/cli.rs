@@ -1191,3 +1191,40 @@ fn talk_says_what_it_waits_for_when_the_server_is_silent() {
     );
     silent.join().unwrap();
 }
+
+#[test]
+fn piped_talk_says_when_the_server_does_not_end_its_lines() {
+    // serve --framing chunk answers as the tutorial's own server does:
+    // `Welcome!` bare, and lines sent together answered as one message.
+    // Talk's stdout keeps exactly the server's bytes; stderr says why they
+    // look merged and what to use. A server that ends its lines gets no
+    // such word.
+    let chunk = Proc::serve(&["--bind", "127.0.0.1:0", "--framing", "chunk"]);
+    let out = talk(&[&chunk.addr.to_string()])
+        .write_stdin("Michael\nexit\n")
+        .output()
+        .unwrap();
+    assert_eq!(stdout_of(&out), "Welcome!Hello, Michael\nexit\n!");
+    let stderr = stderr_of(&out);
+    assert!(
+        stderr.contains("the server's bytes stop without a newline (as in \"Welcome!\")")
+            && stderr.contains("--framing chunk"),
+        "{stderr}"
+    );
+    let fixed = talk(&["--framing", "chunk", &chunk.addr.to_string()])
+        .write_stdin("Michael\nexit\n")
+        .output()
+        .unwrap();
+    assert_eq!(stdout_of(&fixed), "Welcome!\nHello, Michael!\n");
+    let line = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let out = talk(&[&line.addr.to_string()])
+        .write_stdin("Michael\nexit\n")
+        .output()
+        .unwrap();
+    assert_eq!(stdout_of(&out), "Welcome!\nHello, Michael!\n");
+    assert!(
+        !stderr_of(&out).contains("without a newline"),
+        "{}",
+        stderr_of(&out)
+    );
+}

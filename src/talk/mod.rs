@@ -505,9 +505,15 @@ fn join(
     let input_done = Arc::new(AtomicBool::new(false));
     let done = input_done.clone();
     let framing = opts.framing;
+    let heard = Arc::new(Heard::default());
+    let pace = Pace {
+        heard: heard.clone(),
+        welcome: !opts.welcome.is_empty(),
+        limit: opts.timeout.unwrap_or(Duration::from_secs(30)),
+    };
     // The input side runs on its own thread: reading stdin blocks.
     thread::spawn(move || {
-        let _ = pump_input(input, &sender, framing);
+        let _ = pump_input(input, &sender, framing, &pace);
         // End of input: half-close, so the server answers what it has and
         // closes, while we keep reading.
         let _ = sender.shutdown_write();
@@ -520,14 +526,25 @@ fn join(
     let reader = &link;
     let mut buf = vec![0; CHUNK];
     let mut last_heard = Instant::now();
+    let mut unended = Unended::default();
     loop {
         if opts.exit_on_eof && input_done.load(Ordering::Acquire) {
             return Ok(());
         }
+        if framing == ClientFraming::Line {
+            unended.hint_after(QUIET_GAP);
+        }
         match reader.read(&mut buf) {
-            Ok(0) => return Ok(()),
+            Ok(0) => {
+                if framing == ClientFraming::Line {
+                    unended.hint_after(Duration::ZERO);
+                }
+                return Ok(());
+            }
             Ok(n) => {
                 last_heard = Instant::now();
+                heard.one_more();
+                unended.heard(&buf[..n]);
                 write_out(out, &buf[..n])?;
                 if framing == ClientFraming::Chunk {
                     write_out(out, b"\n")?;
@@ -564,9 +581,100 @@ fn join(
     }
 }
 
+/// Line framing in a joined session: whether the server's bytes stop
+/// without a newline, the mark of a server that does not end its lines
+/// (the tutorial's own sends `Welcome!` bare, and its replies to lines
+/// sent together come merged). Said once, on stderr, so stdout keeps
+/// exactly the server's bytes.
+#[derive(Default)]
+struct Unended {
+    /// The first stretch of bytes seen to stop without a newline (at most
+    /// 64 bytes of it), for the hint.
+    example: Option<Vec<u8>>,
+    /// When the last bytes came, if they stopped without a newline.
+    since: Option<Instant>,
+    /// Said already.
+    said: bool,
+}
+
+impl Unended {
+    fn heard(&mut self, bytes: &[u8]) {
+        if bytes.ends_with(b"\n") {
+            self.since = None;
+            return;
+        }
+        if self.example.is_none() {
+            let tail = bytes.rsplit(|b| *b == b'\n').next().unwrap_or(bytes);
+            self.example = Some(tail.iter().copied().take(64).collect());
+        }
+        self.since = Some(Instant::now());
+    }
+
+    /// Says so once the bytes have stopped unended for `quiet`.
+    fn hint_after(&mut self, quiet: Duration) {
+        let (Some(at), Some(example)) = (self.since, &self.example) else {
+            return;
+        };
+        if self.said || at.elapsed() < quiet {
+            return;
+        }
+        self.said = true;
+        eprintln!(
+            "tcpkit: the server's bytes stop without a newline (as in {}): a server that does \
+             not end its lines, like the tutorial's own? Lines sent together reach it as one \
+             message. With --framing chunk, talk sends each input line as a write of its own, \
+             without the newline, and ends each reply with one.",
+            Escaped(example)
+        );
+    }
+}
+
+/// How many reads have come from the server, for the input side to wait
+/// on.
+#[derive(Default)]
+struct Heard {
+    reads: std::sync::Mutex<u64>,
+    more: std::sync::Condvar,
+}
+
+impl Heard {
+    fn one_more(&self) {
+        *self.reads.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.more.notify_all();
+    }
+
+    /// Waits until more than `seen` reads have come, or `limit` passes;
+    /// the count then.
+    fn past(&self, seen: u64, limit: Duration) -> u64 {
+        let reads = self.reads.lock().unwrap_or_else(|e| e.into_inner());
+        match self.more.wait_timeout_while(reads, limit, |n| *n <= seen) {
+            Ok((n, _)) => *n,
+            Err(e) => *e.into_inner().0,
+        }
+    }
+}
+
+/// Chunk framing's rhythm in a joined session, the tutorial client's:
+/// the welcome first, then each line only once the reply to the one
+/// before it has come, so that two lines never reach the server as one
+/// message.
+struct Pace {
+    heard: Arc<Heard>,
+    /// A welcome comes before the first line.
+    welcome: bool,
+    /// The longest wait for a reply before the next line goes anyway.
+    limit: Duration,
+}
+
 /// Copies input to the socket: raw for line framing, one write per line
-/// without its terminator for chunk framing.
-fn pump_input(input: impl Read, sender: &Link, framing: ClientFraming) -> io::Result<()> {
+/// without its terminator for chunk framing, each after the reply to the
+/// one before.
+fn pump_input(
+    input: impl Read,
+    sender: &Link,
+    framing: ClientFraming,
+    pace: &Pace,
+) -> io::Result<()> {
     match framing {
         ClientFraming::Line => {
             let mut input = input;
@@ -582,6 +690,13 @@ fn pump_input(input: impl Read, sender: &Link, framing: ClientFraming) -> io::Re
             }
         }
         ClientFraming::Chunk => {
+            // A welcome slower than this is not waited for further: a
+            // server that sends none would hold the first line back.
+            let mut seen = if pace.welcome {
+                pace.heard.past(0, SILENCE.min(pace.limit))
+            } else {
+                0
+            };
             for line in BufReader::new(input).split(b'\n') {
                 let mut line = line?;
                 if line.ends_with(b"\r") {
@@ -589,6 +704,7 @@ fn pump_input(input: impl Read, sender: &Link, framing: ClientFraming) -> io::Re
                 }
                 if !line.is_empty() {
                     sender.write_all(&line)?;
+                    seen = pace.heard.past(seen, pace.limit);
                 }
             }
             Ok(())

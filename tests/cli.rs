@@ -1228,3 +1228,36 @@ fn piped_talk_says_when_the_server_does_not_end_its_lines() {
         stderr_of(&out)
     );
 }
+
+#[test]
+fn help_names_every_scenario_and_what_each_exit_code_means() {
+    // Help is wrapped to the terminal's width: compare words, not lines.
+    let words = |out: std::process::Output| {
+        stdout_of(&out)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let top = words(Cmd::new(tcpkit()).arg("--help").output().unwrap());
+    assert!(
+        top.contains("(pingpong, pipeline, churn, hold, handshake)"),
+        "{top}"
+    );
+    assert!(
+        top.contains("130 interrupted (fetch by Ctrl+C or SIGTERM, serve by a second signal)"),
+        "{top}"
+    );
+    for command in ["talk", "bench"] {
+        let help = words(
+            Cmd::new(tcpkit())
+                .args([command, "--help"])
+                .output()
+                .unwrap(),
+        );
+        assert!(!help.contains("for https"), "{command}: {help}");
+        assert!(
+            help.contains("(with TLS, the handshake too)"),
+            "{command}: {help}"
+        );
+    }
+}

@@ -1014,3 +1014,24 @@ fn plain_bench_against_a_tls_server_says_to_add_tls_within_seconds() {
     assert!(stderr.contains("it speaks TLS. Add --tls"), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(6), "{stderr}");
 }
+
+#[test]
+fn a_missing_cacert_is_the_users_file_whether_or_not_the_server_is_up() {
+    // Nothing listens on the port: the file is still what is wrong first.
+    let port = common::free_port();
+    let out = common::talk(&[
+        "--tls",
+        "--cacert",
+        "/nonexistent/ca.pem",
+        &format!("127.0.0.1:{port}"),
+        "Michael",
+    ])
+    .output()
+    .unwrap();
+    let stderr = common::stderr_of(&out);
+    assert_eq!(out.status.code(), Some(13), "{stderr}");
+    assert!(
+        stderr.contains("cannot read --cacert /nonexistent/ca.pem"),
+        "{stderr}"
+    );
+}

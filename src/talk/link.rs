@@ -63,16 +63,17 @@ impl Link {
     }
 
     /// Runs a TLS handshake over `tcp` as a client of `host` (the host
-    /// part of the address the user gave), each read bounded by `limit`.
+    /// part of the address the user gave) with `config` (made from
+    /// `settings` before connecting, so that a bad `--cacert` is told
+    /// first), each read bounded by `limit`.
     pub fn tls(
         tcp: TcpStream,
+        config: Arc<rustls::ClientConfig>,
         settings: &TalkTls,
         host: &str,
         spec: &str,
         limit: Option<Duration>,
     ) -> Result<Link, Error> {
-        let config =
-            crate::tls::client::config(settings.cacert.as_deref(), settings.insecure, &[])?;
         let name = crate::tls::client::server_name(settings.servername.as_deref().unwrap_or(host))?;
         tcp.set_read_timeout(limit)
             .map_err(|e| Error::lost("cannot set a read timeout", e))?;

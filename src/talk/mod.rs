@@ -106,6 +106,16 @@ impl Default for TalkOptions {
 }
 
 fn connect(opts: &TalkOptions) -> Result<Link, Error> {
+    // What to trust is read first: a missing --cacert is the user's file
+    // (exit 13), whether or not the server is up.
+    let config = match &opts.tls {
+        Some(tls) => Some(crate::tls::client::config(
+            tls.cacert.as_deref(),
+            tls.insecure,
+            &[],
+        )?),
+        None => None,
+    };
     let addrs = net::resolve(&opts.addr, opts.family)?;
     let mut stream = net::connect(&opts.addr, &addrs, opts.connect_timeout)?;
     if let Some(version) = opts.send_proxy {
@@ -114,15 +124,15 @@ fn connect(opts: &TalkOptions) -> Result<Link, Error> {
             source: Some(e),
         })?;
     }
-    match &opts.tls {
-        Some(tls) => {
+    match (&opts.tls, config) {
+        (Some(tls), Some(config)) => {
             let host = opts
                 .addr
                 .rsplit_once(':')
                 .map_or(opts.addr.as_str(), |(host, _)| host);
-            Link::tls(stream, tls, host, &opts.addr, opts.connect_timeout)
+            Link::tls(stream, config, tls, host, &opts.addr, opts.connect_timeout)
         }
-        None => Ok(Link::plain(stream)),
+        _ => Ok(Link::plain(stream)),
     }
 }
 

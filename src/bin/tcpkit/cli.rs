@@ -196,8 +196,8 @@ pub struct ConnectArgs {
     #[arg(short = '6')]
     pub ipv6: bool,
 
-    /// Give up resolving and connecting (for https, the TLS handshake
-    /// too) after this long; 0: no limit of our own.
+    /// Give up resolving and connecting (with TLS, the handshake too)
+    /// after this long; 0: no limit of our own.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = values::limit, allow_negative_numbers = true)]
     pub connect_timeout: Limit,
 }
@@ -220,7 +220,7 @@ impl ConnectArgs {
 /// 8 protocol error or malformed response, 9 TLS, 10 truncated body,
 /// 11 too many redirects, 12 HTTP error status (--fail), 13 local file,
 /// 14 bench saw errors or wrong replies, 15 fetch body over --max-filesize,
-/// 130 stopped by a second signal.
+/// 130 interrupted (fetch by Ctrl+C or SIGTERM, serve by a second signal).
 #[derive(Debug, Parser)]
 #[command(name = "tcpkit", version, propagate_version = true)]
 pub struct Cli {
@@ -273,7 +273,7 @@ pub enum Command {
   tcpkit fetch -L -s -o - 127.0.0.1:8080/old     follow redirects, body to stdout
   tcpkit fetch --max-time 3 --fail URL           give up after 3 s; exit 12 on 4xx/5xx")]
     Fetch(FetchArgs),
-    /// Load a greeting server (pingpong, pipeline, churn, hold) and measure it.
+    /// Load a greeting server (pingpong, pipeline, churn, hold, handshake) and measure it.
     #[command(after_help = "Examples:
   tcpkit bench pipeline 127.0.0.1:9999 --duration 3          the fastest the server answers
   tcpkit bench pingpong ADDR --rate 1000 -c 10               open loop, 1000 msgs/s

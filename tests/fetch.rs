@@ -253,6 +253,18 @@ fn content_length_exact() {
 }
 
 #[test]
+fn insecure_says_nothing_over_plain_http() {
+    // -k skips a certificate check; plain http has none to skip, so no
+    // warning (https is checked in tests/fetch_peers.rs, with the warning).
+    let server = Script::bind().serve(vec![Reply::bytes(format!(
+        "{OK}Content-Length: 5\r\n\r\nhello"
+    ))]);
+    let run = fetch(&["-k", &server.url("/f")]);
+    assert_saved(&run, &server, b"hello");
+    assert!(!run.stderr.contains("--insecure"), "{}", run.stderr);
+}
+
+#[test]
 fn content_length_short_is_an_error_and_stays_part() {
     let (run, server) = one(Reply::bytes(format!("{OK}Content-Length: 10\r\n\r\nhello")));
     assert_failed(&run, &server, 10, "transfer closed with 5 bytes remaining");

@@ -309,3 +309,28 @@ fn a_connection_is_counted_in_the_bucket_of_how_long_it_was_open() {
     let seconds = delta(&before, &after, "tcpkit_connection_duration_seconds_sum");
     assert!((0.6..1.0).contains(&seconds), "{seconds} s");
 }
+
+#[test]
+fn only_the_metrics_page_says_it_is_in_prometheus_format() {
+    use std::io::{Read, Write};
+    let (_server, metrics) = serve_with_metrics();
+    let content_type = |path: &str| {
+        let mut stream = std::net::TcpStream::connect(metrics).unwrap();
+        stream.set_read_timeout(Some(common::PATIENCE)).unwrap();
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Type: "))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(
+        content_type("/metrics"),
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    for path in ["/ready", "/", "/nothing"] {
+        assert_eq!(content_type(path), "text/plain; charset=utf-8", "{path}");
+    }
+}

@@ -158,7 +158,9 @@ pub async fn run_until(
         .into());
     }
     let tls = tls::config(opts.cacert.as_deref(), opts.insecure)?;
-    if opts.insecure && !opts.silent {
+    // Over plain http there is no certificate to skip: the warning comes
+    // only where one is not checked (here, or at a redirect to https).
+    if opts.insecure && target.tls && !opts.silent {
         warn("--insecure: the server's certificate is not checked");
     }
     let connect = ConnectOptions {
@@ -301,6 +303,13 @@ async fn transfer(
             if target.tls && !next.tls && !opts.silent {
                 warn(&format!(
                     "following a redirect from https to http ({}): the rest is not encrypted",
+                    next.url
+                ));
+            }
+            if !target.tls && next.tls && opts.insecure && !opts.silent {
+                warn(&format!(
+                    "--insecure: following a redirect to https ({}), whose certificate is not \
+                     checked",
                     next.url
                 ));
             }

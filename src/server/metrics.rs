@@ -363,8 +363,12 @@ async fn answer(mut stream: TcpStream, metrics: &Arc<Metrics>, ready: bool) -> i
     let mut fields = [httparse::EMPTY_HEADER; 32];
     let mut request = httparse::Request::new(&mut fields);
     let parsed = request.parse(&head);
+    // Only the metrics page is in Prometheus's text format; the rest is
+    // plain text for a person or a probe.
+    let mut kind = "text/plain; charset=utf-8";
     let (status, body) = match (parsed, request.method, request.path) {
         (Ok(httparse::Status::Complete(_)), Some("GET" | "HEAD"), Some("/metrics")) => {
+            kind = "text/plain; version=0.0.4; charset=utf-8";
             ("200 OK", metrics.encode())
         }
         (Ok(httparse::Status::Complete(_)), Some("GET" | "HEAD"), Some("/ready")) => {
@@ -385,7 +389,7 @@ async fn answer(mut stream: TcpStream, metrics: &Arc<Metrics>, ready: bool) -> i
         _ => ("400 Bad Request", "Not an HTTP/1.1 request head\n".into()),
     };
     let mut response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n\
+        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     )

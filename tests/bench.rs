@@ -419,17 +419,8 @@ fn no_welcome_is_what_an_echo_server_needs() {
 fn a_silent_server_is_told_apart_within_seconds() {
     // Accepts and says nothing, and is not TLS: the bench says what it
     // waits for and names --no-welcome, then its --timeout ends the wait.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let silent = std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for _ in 0..2 {
-            if let Ok((s, _)) = listener.accept() {
-                held.push(s);
-            }
-        }
-        std::thread::sleep(std::time::Duration::from_secs(5));
-    });
+    let (addr, silent) = common::silent_server(2, std::time::Duration::from_secs(5));
+    let addr = addr.to_string();
     let (code, _, stderr) = bench(&["pingpong", &addr, "--timeout", "3s"]);
     assert_eq!(code, 14, "{stderr}");
     assert!(

@@ -1161,17 +1161,7 @@ fn talk_says_what_it_waits_for_when_the_server_is_silent() {
     // A server that accepts and says nothing (and is not TLS: the check's
     // hello gets nothing back either). Within seconds talk says what it is
     // waiting for and what to try; --timeout still bounds the whole wait.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let silent = thread::spawn(move || {
-        let mut held = Vec::new();
-        for _ in 0..2 {
-            if let Ok((s, _)) = listener.accept() {
-                held.push(s);
-            }
-        }
-        thread::sleep(Duration::from_secs(6));
-    });
+    let (addr, silent) = common::silent_server(2, Duration::from_secs(6));
     let started = std::time::Instant::now();
     let out = talk(&[&addr.to_string(), "--timeout", "4s", "Michael"])
         .output()

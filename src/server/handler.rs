@@ -178,7 +178,13 @@ pub(super) fn serve(
     shared: Arc<Shared>,
     permit: OwnedSemaphorePermit,
 ) -> impl Future<Output = ()> + Send {
-    let opened_ms = shared.uptime_ms();
+    // Read only for the duration histogram: without --metrics, an accept
+    // does not look at the clock.
+    let opened_ms = if shared.metrics.is_some() {
+        shared.uptime_ms()
+    } else {
+        0
+    };
     let mut handler = Handler {
         conn: Connection::new(stream, shared.settings.framing),
         peer,

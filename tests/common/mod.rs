@@ -348,3 +348,21 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A server that accepts `accepts` connections and says nothing on them
+/// (not TLS either: a hello gets nothing back), holding them for `hold`;
+/// its address, and the thread to join.
+pub fn silent_server(accepts: usize, hold: Duration) -> (SocketAddr, thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let silent = thread::spawn(move || {
+        let mut held = Vec::new();
+        for _ in 0..accepts {
+            if let Ok((s, _)) = listener.accept() {
+                held.push(s);
+            }
+        }
+        thread::sleep(hold);
+    });
+    (addr, silent)
+}

@@ -598,8 +598,8 @@ fn join(
 /// exactly the server's bytes.
 #[derive(Default)]
 struct Unended {
-    /// The first stretch of bytes seen to stop without a newline (at most
-    /// 64 bytes of it), for the hint.
+    /// The end (at most 64 bytes) of the first read seen to stop without
+    /// a newline, for the hint.
     example: Option<Vec<u8>>,
     /// When the last bytes came, if they stopped without a newline.
     since: Option<Instant>,
@@ -614,8 +614,11 @@ impl Unended {
             return;
         }
         if self.example.is_none() {
-            let tail = bytes.rsplit(|b| *b == b'\n').next().unwrap_or(bytes);
-            self.example = Some(tail.iter().copied().take(64).collect());
+            // The read's last 64 bytes, newlines and all: where replies
+            // came merged (`Welcome!Hello, Michael\nexit\n!`) the example
+            // shows it, not just the last stretch (`!`).
+            let tail = &bytes[bytes.len().saturating_sub(64)..];
+            self.example = Some(tail.to_vec());
         }
         self.since = Some(Instant::now());
     }

@@ -89,7 +89,7 @@ for name in $servers; do
   start "$name" "$port" || continue
   bench "$name" "$port" "pingpong 1" pingpong -c 1 $run
   bench "$name" "$port" "pingpong 100" pingpong -c 100 $run
-  bench "$name" "$port" "pipeline 50x64" pipeline -c 50 -d 64 $run
+  bench "$name" "$port" "pipeline 50x64" pipeline -c 50 --depth 64 $run
   bench "$name" "$port" "churn 1000" churn -c 1000 $run
   # Idle connections: the Python server needs a thread (and its stack)
   # for each, so it holds fewer; every figure is per connection.

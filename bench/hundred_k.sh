@@ -49,7 +49,7 @@ for w in $(seq "$workers"); do
   # Worker w connects from 127.0.0.(10w+1) to 127.0.0.(10w+4): 4 x 28,000 ports.
   first="127.0.0.$((10 * w + 1))"; last="127.0.0.$((10 * w + 4))"
   "$bin" bench hold "127.0.0.1:$port" -c "$per_worker" --source "$first-$last" \
-    --duration "${hold}s" --warmup 0s --json >"$work/hold.$w.json" 2>"$work/hold.$w.err" &
+    --duration "${hold}s" --json >"$work/hold.$w.json" 2>"$work/hold.$w.err" &
   pids+=($!)
 done
 # Open: all connections established (each worker sleeps $hold s once open).

@@ -64,7 +64,7 @@ rss_base=$(awk '/VmRSS/ {print $2}' /proc/$server_pid/status)
 echo "soak${tls:+ (TLS)}: $seconds s against $addr (server pid $server_pid; idle: $rss_base KiB, $fd_base fds)"
 
 load() { taskset -c 1 "$bin" bench "$@" "$addr" --duration "${seconds}s" --warmup 0s --json "${bench_tls[@]}"; }
-load pipeline -c 20 -d 16 --threads 1 >"$work/pipeline.json" 2>"$work/pipeline.err" & load_pids+=($!)
+load pipeline -c 20 --depth 16 --threads 1 >"$work/pipeline.json" 2>"$work/pipeline.err" & load_pids+=($!)
 load churn -c 4 --threads 1 >"$work/churn.json" 2>"$work/churn.err" & load_pids+=($!)
 load hold -c 2000 >"$work/hold.json" 2>"$work/hold.err" & load_pids+=($!)
 taskset -c 1 python3 bench/hostile.py "$port" "$seconds" --non-readers 50 --drips 50 \

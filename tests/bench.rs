@@ -35,7 +35,7 @@ fn pingpong_and_pipeline_check_every_reply() {
             &addr,
             "-c",
             "3",
-            "-d",
+            "--depth",
             "16",
             "--duration",
             "300ms",
@@ -129,7 +129,7 @@ fn session_shape_flags_are_refused_outside_churn_and_out_of_range() {
     ] {
         let (code, _, stderr) = bench(&args);
         assert_eq!(code, 2, "{args:?}: {stderr}");
-        assert!(stderr.contains("apply to churn only"), "{stderr}");
+        assert!(stderr.contains("applies to churn only"), "{stderr}");
     }
     for arg in ["--messages=-1", "--messages=1000001", "--interval=-1s"] {
         let (code, _, stderr) = bench(&["churn", "127.0.0.1:9", arg]);
@@ -272,7 +272,10 @@ fn a_server_that_closes_is_an_error() {
     // closed after their fifth reply.
     let addr = flaky_server(5, Then::Close).to_string();
     for scenario in ["pingpong", "pipeline"] {
-        let args = [scenario, &addr, "-c", "2", "-d", "2", "--duration", "500ms"];
+        let mut args = vec![scenario, &addr, "-c", "2", "--duration", "500ms"];
+        if scenario == "pipeline" {
+            args.extend(["--depth", "2"]);
+        }
         let (code, report, stderr) = bench(&args);
         assert_eq!(code, 14, "{scenario}: {stderr}");
         assert_eq!(
@@ -539,5 +542,55 @@ fn hold_connects_from_each_source_address_in_turn() {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         assert_eq!(server.log().matches(&line).count(), 3);
+    }
+}
+
+#[test]
+fn wrk_and_tcpkali_short_flags_mean_what_they_mean_there() {
+    // wrk's -c -d -t -R: connections, duration, threads, rate; tcpkali's
+    // -T is the duration too.
+    let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let addr = server.addr.to_string();
+    for duration in ["-d", "-T"] {
+        let out = Command::new(tcpkit())
+            .args(["bench", "pingpong", "-c", "3", duration, "700ms", "-t", "1"])
+            .args(["-R", "30", "--warmup", "0s", "--json", &addr])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let seconds = report["seconds"].as_f64().unwrap();
+        assert!((0.6..1.5).contains(&seconds), "{duration}: {report}");
+        assert_eq!(report["rate"].as_f64(), Some(30.0), "{report}");
+        assert_eq!(num(&report, "threads"), 1, "{report}");
+        assert_eq!(num(&report, "connections"), 3, "{report}");
+    }
+    // A flag the scenario does not use is refused, not ignored.
+    for (args, says) in [
+        (
+            &["pingpong", "--depth", "8"][..],
+            "pingpong does not use --depth",
+        ),
+        (&["hold", "--warmup", "1s"], "hold does not use --warmup"),
+        (&["churn", "-m", "hi"], "churn does not use --message"),
+        (
+            &["handshake", "--send-proxy", "v1"],
+            "handshake does not use --send-proxy",
+        ),
+        (
+            &["pipeline", "--sample", "3"],
+            "pipeline does not use --sample",
+        ),
+    ] {
+        let out = Command::new(tcpkit())
+            .arg("bench")
+            .args(args)
+            .arg(&addr)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
 }

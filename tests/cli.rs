@@ -414,7 +414,7 @@ fn client_bytes_are_logged_escaped_and_only_at_debug() {
     c.send(b"\x1b[31mevil\r\nexit\n");
     assert_eq!(c.rest(), b"Hello, \x1b[31mevil!\r\n");
     assert!(
-        server.logged(r#"read 16 bytes: "\u{1b}[31mevil\r\nexit\n""#),
+        server.logged(r#"read 16 bytes: "\x1b[31mevil\r\nexit\n""#),
         "{}",
         server.log()
     );
@@ -754,6 +754,114 @@ fn nc_flags_are_mapped_not_misread() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(6), "{}", stderr_of(&out));
+}
+
+#[test]
+fn nc_host_port_works_in_every_mode() {
+    // -z HOST PORT, -l PORT and -l HOST PORT, as nc takes them.
+    let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let port = server.addr.port().to_string();
+    let out = talk(&["-z", "127.0.0.1", &port]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(stdout_of(&out).contains(&format!("127.0.0.1:{port} is open")));
+    let out = talk(&["-z", "127.0.0.1", &port, "Michael"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains("-z checks the port and sends nothing, so it takes no MESSAGE"),
+        "{}",
+        stderr_of(&out)
+    );
+    for args in [&["-l"][..], &["-l", "127.0.0.1"]] {
+        let free = free_port().to_string();
+        let listening = Command::new(tcpkit())
+            .arg("talk")
+            .args(args)
+            .arg(&free)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + PATIENCE;
+        let mut client = loop {
+            match TcpStream::connect(format!("127.0.0.1:{free}")) {
+                Ok(s) => break s,
+                Err(_) if std::time::Instant::now() < deadline => {
+                    thread::sleep(Duration::from_millis(20))
+                }
+                Err(e) => panic!("talk {args:?} {free} never listened: {e}"),
+            }
+        };
+        client.write_all(b"hi\n").unwrap();
+        let mut rest = Vec::new();
+        client.set_read_timeout(Some(PATIENCE)).unwrap();
+        client.read_to_end(&mut rest).unwrap();
+        drop(client);
+        let out = listening.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr_of(&out));
+        assert_eq!(stdout_of(&out), "hi\n");
+        assert!(
+            stderr_of(&out).contains(&format!("waiting for one client on 127.0.0.1:{free}")),
+            "{}",
+            stderr_of(&out)
+        );
+    }
+}
+
+#[test]
+fn address_mistakes_point_at_host_port() {
+    for (args, says) in [
+        (
+            &["talk", "http://example.com/"][..],
+            "a URL, where HOST:PORT goes (tcpkit talk example.com:80); to download it: \
+             tcpkit fetch http://example.com/",
+        ),
+        (
+            &["talk", "tcp://127.0.0.1:9"],
+            "drop the 'tcp://': HOST:PORT alone (tcpkit talk 127.0.0.1:9)",
+        ),
+        (
+            &["talk", "30001", "Michael"],
+            "a port without its host: tcpkit talk 127.0.0.1:30001",
+        ),
+        (
+            &["bench", "pingpong", "30001"],
+            "a port without its host: tcpkit bench pingpong 127.0.0.1:30001",
+        ),
+        (
+            &["serve", "--bind", "30005"],
+            "a port without its host: tcpkit serve --bind 127.0.0.1:30005",
+        ),
+        (
+            &["serve", "-p", "30005"],
+            "tcpkit serve --bind 127.0.0.1:30005",
+        ),
+        (
+            &["serve", "--port", "30005"],
+            "tcpkit serve --bind 127.0.0.1:30005",
+        ),
+        (
+            &["serve", "--port=30005"],
+            "tcpkit serve --bind 127.0.0.1:30005",
+        ),
+        (&["serve", "30005"], "tcpkit serve --bind 127.0.0.1:30005"),
+        (
+            &["serve", "127.0.0.1:30005"],
+            "tcpkit serve --bind 127.0.0.1:30005",
+        ),
+    ] {
+        let out = Command::new(tcpkit()).args(args).output().unwrap();
+        let stderr = stderr_of(&out);
+        assert!(
+            matches!(out.status.code(), Some(2 | 3)),
+            "{args:?}: {stderr}"
+        );
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(!stderr.contains("brackets"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("'-- "), "clap's tip misleads: {stderr}");
+    }
 }
 
 /// A server thread for one client: runs `serve` on the accepted socket.

@@ -1581,3 +1581,144 @@ fn ctrl_c_keeps_the_part_and_says_how_to_continue() {
         &thousand()[..400]
     );
 }
+
+// ---- curl's spellings, and --compressed ----
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use flate2::write::GzEncoder;
+    let mut e = GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// A 200 with `fields` and `body` (Content-Length added), sent in pieces
+/// of 7 bytes so the decoder meets odd splits.
+fn encoded(fields: &str, body: &[u8]) -> Reply {
+    let mut bytes = format!("{OK}{fields}Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+    bytes.extend_from_slice(body);
+    Reply::split(bytes, 7)
+}
+
+#[test]
+fn compressed_asks_for_gzip_and_saves_the_body_decoded() {
+    let text: Vec<u8> = (0..20_000)
+        .flat_map(|i: u32| format!("line {i}\n").into_bytes())
+        .collect();
+    let server = Script::bind().serve(vec![encoded("Content-Encoding: gzip\r\n", &gzip(&text))]);
+    let run = fetch(&["--compressed", &server.url("/f")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.file("f"), Some(text.clone()));
+    assert_eq!(run.files(), ["f"], "no validator kept for a decoded file");
+    let host = format!("127.0.0.1:{}", server.port);
+    assert_eq!(
+        server.requests(),
+        [request(
+            "GET",
+            "/f",
+            &host,
+            "Accept-Encoding: gzip, deflate\r\n"
+        )]
+    );
+    // deflate (zlib), chunked.
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    z.write_all(&text).unwrap();
+    let z = z.finish().unwrap();
+    let server = Script::bind().serve(vec![Reply::bytes(
+        [
+            format!("{OK}Content-Encoding: deflate\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .into_bytes(),
+            chunks_of(&z),
+        ]
+        .concat(),
+    )]);
+    let run = fetch(&["--compressed", &server.url("/f")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.file("f"), Some(text.clone()));
+    // A server that sends it plain anyway: saved as it came.
+    let server = Script::bind().serve(vec![encoded("", b"plain")]);
+    let run = fetch(&["--compressed", &server.url("/f")]);
+    assert_eq!(
+        run.file("f").as_deref(),
+        Some(&b"plain"[..]),
+        "{}",
+        run.stderr
+    );
+    // Without --compressed nothing is asked, and a gzip body is saved as sent.
+    let gz = gzip(b"hello");
+    let server = Script::bind().serve(vec![encoded("Content-Encoding: gzip\r\n", &gz)]);
+    let run = fetch(&[&server.url("/f")]);
+    assert_saved(&run, &server, &gz);
+}
+
+#[test]
+fn compressed_refuses_a_cut_or_unknown_body_and_a_bomb() {
+    // The gzip stream cut short, though its Content-Length is met.
+    let gz = gzip(&[b'x'; 10_000]);
+    let cut = &gz[..gz.len() - 5];
+    let server = Script::bind().serve(vec![encoded("Content-Encoding: gzip\r\n", cut)]);
+    let run = fetch(&["--compressed", &server.url("/f")]);
+    assert_eq!(run.code, 8, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("gzip body cannot be decoded"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.file("f"), None);
+    // A coding that was not offered.
+    let server = Script::bind().serve(vec![encoded("Content-Encoding: br\r\n", b"x")]);
+    let run = fetch(&["--compressed", &server.url("/f")]);
+    assert_eq!(run.code, 8, "{}", run.stderr);
+    assert!(run.stderr.contains("encoded as \"br\""), "{}", run.stderr);
+    assert_eq!(run.file("f"), None);
+    // 16 MiB of zeros in about 16 KiB: --max-filesize bounds what it
+    // inflates to, whatever the Content-Length says.
+    let bomb = gzip(&vec![0; 16 << 20]);
+    let server = Script::bind().serve(vec![encoded("Content-Encoding: gzip\r\n", &bomb)]);
+    let run = fetch(&["--compressed", "--max-filesize", "1M", &server.url("/f")]);
+    assert_eq!(run.code, 15, "{}", run.stderr);
+    assert_eq!(run.file("f"), None);
+    // --compressed cannot continue a part file.
+    let run = fetch(&["--compressed", "-C", "http://127.0.0.1:9/f"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}
+
+#[test]
+fn curl_spellings_are_accepted() {
+    // curl -fsSL, -O, and the exact `-C -`.
+    let server = Script::bind().serve(vec![Reply::bytes(format!(
+        "{OK}Content-Length: 5\r\n\r\nhello"
+    ))]);
+    let run = fetch(&["-fsSL", "-O", &server.url("/f")]);
+    assert_saved(&run, &server, b"hello");
+    assert!(
+        run.stdout.is_empty() && run.stderr.is_empty(),
+        "{}",
+        run.stderr
+    );
+    let (run, _) = {
+        let server = Script::bind().serve(vec![
+            cut_at_400("ETag: \"v1\"\r\n"),
+            rest_from_400("bytes 400-999/1000"),
+        ]);
+        let dir = interrupted_download(&server);
+        (fetch_in(dir, &["-C", "-", &server.url("/f")]), server)
+    };
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.file("f"), Some(thousand()));
+    // What fetch has not: one line saying so, never clap's '-- -X' tip.
+    let run = fetch(&["-X", "POST", "http://127.0.0.1:9/f"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .starts_with("tcpkit: error: unknown flag '-X': fetch sends GET"),
+        "{}",
+        run.stderr
+    );
+    let run = fetch(&["-C", "4000", "http://127.0.0.1:9/f"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("does not take a byte offset"),
+        "{}",
+        run.stderr
+    );
+}

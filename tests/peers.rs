@@ -102,7 +102,14 @@ fn a_reply_gone_wrong_mid_run_fails_loudly() {
     let mut cmd = Command::new("python3");
     cmd.arg(peer("drifting_server.py")).arg("50");
     let server = Proc::start(cmd, false);
-    let args = ["pipeline", &server.addr.to_string(), "-c", "2", "-d", "4"];
+    let args = [
+        "pipeline",
+        &server.addr.to_string(),
+        "-c",
+        "2",
+        "--depth",
+        "4",
+    ];
     let (code, report, stderr) = bench(&[&args[..], &["--duration", "300ms"]].concat());
     assert_eq!(code, 14, "{stderr}");
     assert_eq!(

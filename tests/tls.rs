@@ -259,7 +259,7 @@ fn garbage_and_silence_are_closed_and_others_are_served_meanwhile() {
     );
     assert!(server.logged("not finished within 1s (see --tls-handshake-timeout)."));
     assert!(
-        server.logged("failed: received corrupt message"),
+        server.logged("failed: the peer sent a malformed TLS message"),
         "{}",
         server.log()
     );
@@ -534,6 +534,77 @@ fn signed(names: &[&str], from: i64, until: i64) -> (String, Pair) {
     )
 }
 
+/// A self-signed CA certificate (CA:TRUE) for `names`, valid from..until
+/// days from now, as `openssl req -x509` makes them by default.
+fn ca_true(names: &[&str], from: i64, until: i64) -> Pair {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let mut params = rcgen::CertificateParams::new(names).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now + time::Duration::days(from);
+    params.not_after = now + time::Duration::days(until);
+    Pair {
+        cert_pem: params.self_signed(&key).unwrap().pem(),
+        key_pem: key.serialize_pem(),
+    }
+}
+
+#[test]
+fn a_ca_certificate_served_as_its_own_is_trusted_when_pinned() {
+    // The certificate `openssl req -x509` makes: CA:TRUE, served as the
+    // server's own. Given byte for byte to --cacert, it is trusted, as
+    // curl and openssl s_client trust it; its name and dates still count.
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = write_pair(dir.path(), &ca_true(&["localhost", "::1"], -1, 30));
+    let server = serve_files(&cert, &key, &[]);
+    let pinned = cert.to_str().unwrap();
+    let (code, stdout, stderr) =
+        talk_tls("localhost", server.addr, &["--cacert", pinned, "Michael"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout, "Welcome!\nHello, Michael!\n");
+    // Not the name dialled: refused, in words (no `IpAddress(...)`).
+    let (code, _, stderr) = talk_tls("127.0.0.1", server.addr, &["--cacert", pinned, "Michael"]);
+    assert_eq!(code, Some(9), "{stderr}");
+    assert!(
+        stderr.contains("failed: the certificate is not for 127.0.0.1 (it is for localhost, ::1)"),
+        "{stderr}"
+    );
+    // Another certificate in --cacert: a CA used as a server's own is
+    // refused, saying what it is and what to do.
+    let other = dir.path().join("other.pem");
+    std::fs::write(&other, ca_true(&["localhost"], -1, 30).cert_pem).unwrap();
+    let (code, _, stderr) = talk_tls(
+        "localhost",
+        server.addr,
+        &["--cacert", other.to_str().unwrap(), "Michael"],
+    );
+    assert_eq!(code, Some(9), "{stderr}");
+    assert!(
+        stderr.contains("the certificate is a CA certificate (basicConstraints CA:TRUE)")
+            && stderr.contains("give that very certificate to --cacert"),
+        "{stderr}"
+    );
+    // Pinned but expired: refused.
+    let old = tempfile::tempdir().unwrap();
+    let (cert, key) = write_pair(old.path(), &ca_true(&["localhost"], -30, -2));
+    let server = serve_files(&cert, &key, &[]);
+    let (code, _, stderr) = talk_tls(
+        "localhost",
+        server.addr,
+        &["--cacert", cert.to_str().unwrap(), "Michael"],
+    );
+    assert_eq!(code, Some(9), "{stderr}");
+    assert!(
+        stderr.contains("failed: the certificate expired 2days ago"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("Other(") && !stderr.contains("Address("),
+        "{stderr}"
+    );
+}
+
 /// `talk --tls ARGS...` against `addr`'s port on `host`; exit code, stdout
 /// and stderr.
 fn talk_tls(host: &str, addr: SocketAddr, args: &[&str]) -> (Option<i32>, String, String) {
@@ -573,9 +644,9 @@ fn talk_trusts_a_self_signed_server_through_its_pem_file() {
     assert_eq!(
         stderr,
         format!(
-            "tcpkit: error: TLS handshake with localhost:{} failed: invalid peer certificate: \
-             UnknownIssuer (no trusted CA signed it: use --cacert FILE to trust a private CA or \
-             a self-signed certificate, or --insecure to skip the check)\n",
+            "tcpkit: error: TLS handshake with localhost:{} failed: the certificate was not \
+             issued by a trusted CA (use --cacert FILE to trust a private CA or a self-signed \
+             certificate, or --insecure to skip the check)\n",
             server.addr.port()
         )
     );
@@ -601,7 +672,7 @@ fn talk_says_what_is_wrong_with_a_certificate() {
             -1,
             "localhost",
             &[],
-            "failed: invalid peer certificate: certificate expired: verification time",
+            "failed: the certificate expired 1day ago",
         ),
         (
             "not yet valid",
@@ -609,7 +680,7 @@ fn talk_says_what_is_wrong_with_a_certificate() {
             30,
             "localhost",
             &[],
-            "failed: invalid peer certificate: certificate not valid yet: verification time",
+            "failed: the certificate is valid only from 1day from now",
         ),
         (
             "for another name",
@@ -617,7 +688,7 @@ fn talk_says_what_is_wrong_with_a_certificate() {
             30,
             "127.0.0.1",
             &[],
-            "failed: invalid peer certificate: certificate not valid for name \"127.0.0.1\"",
+            "failed: the certificate is not for 127.0.0.1 (it is for localhost)",
         ),
         (
             "for another name, checked as --servername",
@@ -625,16 +696,14 @@ fn talk_says_what_is_wrong_with_a_certificate() {
             30,
             "127.0.0.1",
             &["--servername", "example.com"],
-            "certificate not valid for name \"example.com\"",
+            "failed: the certificate is not for example.com (it is for localhost)",
         ),
     ];
     let hints = [
         "(check this machine's clock, or renew the certificate)\n",
         "(check this machine's clock, or renew the certificate)\n",
-        "(the certificate is for another name: connect by one of its names, or check another \
-         with --servername NAME)\n",
-        "(the certificate is for another name: connect by one of its names, or check another \
-         with --servername NAME)\n",
+        "(connect by one of its names, or check another with --servername NAME)\n",
+        "(connect by one of its names, or check another with --servername NAME)\n",
     ];
     for ((what, from, until, host, extra, said), hint) in cases.into_iter().zip(hints) {
         let dir = tempfile::tempdir().unwrap();
@@ -652,7 +721,7 @@ fn talk_says_what_is_wrong_with_a_certificate() {
         assert!(stderr.contains(said), "{what}: {stderr}");
         assert!(stderr.ends_with(hint), "{what}: {stderr}");
         // The server logs the client's refusal once, with its alert.
-        assert!(server.logged("failed: the client refused it with the alert"));
+        assert!(server.logged("failed: the peer refused it: "));
     }
     // The same CA and a valid leaf: served, by name, and by address with
     // --servername.
@@ -757,7 +826,10 @@ fn bench_tls_runs_every_scenario_with_every_reply_checked() {
     // Untrusted: the preflight says so with the TLS exit code.
     let (code, _, stderr) = common::bench(&["pingpong", &target, "--tls", "--duration", "1s"]);
     assert_eq!(code, 9, "{stderr}");
-    assert!(stderr.contains("(no trusted CA signed it:"), "{stderr}");
+    assert!(
+        stderr.contains("not issued by a trusted CA (use --cacert"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -903,17 +975,68 @@ fn a_self_signed_certificate_that_cannot_be_written_says_where() {
 fn the_self_signed_certificate_made_in_the_temporary_directory_goes_with_the_server() {
     let mut server = Proc::serve(&["--bind", "127.0.0.1:0", "--tls-self-signed"]);
     assert!(server.logged("Its PEM is in "), "{}", server.log());
-    let log = server.log();
-    let path = log
-        .split("Its PEM is in ")
-        .nth(1)
-        .and_then(|rest| rest.lines().next())
-        .map(|line| PathBuf::from(line.trim_end_matches('.')))
-        .expect("the certificate's path in the log");
+    let path = made_pem_path(&server.log());
     assert!(path.exists(), "{} was not written", path.display());
     server.signal(libc::SIGTERM);
     assert_eq!(server.wait(), Some(0));
     assert!(!path.exists(), "{} was left behind", path.display());
+    // Stopped at once by a second signal (a client keeps the first from
+    // ending it): still removed.
+    let mut server = Proc::serve(&["--bind", "127.0.0.1:0", "--tls-self-signed"]);
+    let path = made_pem_path(&server.log());
+    let _client = TcpStream::connect(server.addr).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    server.signal(libc::SIGTERM);
+    assert!(server.logged("Signal received"), "{}", server.log());
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait(), Some(130));
+    assert!(!path.exists(), "{} was left behind", path.display());
+}
+
+/// Where serve says it wrote the certificate it made.
+#[cfg(unix)]
+fn made_pem_path(log: &str) -> PathBuf {
+    log.split("Its PEM is in ")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .map(|line| PathBuf::from(line.trim_end_matches('.')))
+        .expect("the certificate's path in the log")
+}
+
+#[test]
+fn a_running_servers_certificate_file_is_never_overwritten() {
+    // Two servers told the same --tls-cert-out: the second refuses (exit
+    // 13) and the first's certificate stays, byte for byte; once the first
+    // is gone, a restart with the same flags writes its own.
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("cert.pem");
+    let args = [
+        "--bind",
+        "127.0.0.1:0",
+        "--tls-self-signed",
+        "--tls-cert-out",
+        pem.to_str().unwrap(),
+    ];
+    let first = Proc::serve(&args);
+    let written = std::fs::read(&pem).unwrap();
+    // Bounded: a second server that took the file would serve on.
+    let run = assert_cmd::Command::new(common::tcpkit())
+        .arg("serve")
+        .args(args)
+        .timeout(Duration::from_secs(5))
+        .output()
+        .unwrap();
+    let stderr = common::stderr_of(&run);
+    assert_eq!(run.status.code(), Some(13), "{stderr}");
+    assert!(
+        stderr.contains("is the certificate of another tcpkit serve that is running"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&pem).unwrap(), written, "overwritten");
+    drop(first);
+    let again = Proc::serve(&args);
+    assert_ne!(std::fs::read(&pem).unwrap(), written);
+    drop(again);
 }
 
 #[test]

@@ -282,3 +282,64 @@ fn key_updates_from_openssl_s_client_are_answered_mid_conversation() {
     );
     assert_eq!(stderr_of(&out).matches("KEYUPDATE").count(), 2);
 }
+
+#[test]
+fn the_certificate_openssl_req_x509_makes_is_trusted_as_curl_trusts_it() {
+    // The most common test certificate: CA:TRUE, served as the server's
+    // own. curl --cacert and openssl s_client -CAfile accept it; so do
+    // talk and bench, pinned (the same bytes in --cacert).
+    require("openssl");
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", stderr_of(&made));
+    let text = Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in"])
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        stdout_of(&text).contains("CA:TRUE"),
+        "not the case under test"
+    );
+    let server = serve_tls(&cert, &key);
+    let port = server.addr.port().to_string();
+    for host in ["localhost", "127.0.0.1"] {
+        let out = talk(&["--tls", "--cacert", cert.to_str().unwrap()])
+            .arg(format!("{host}:{port}"))
+            .arg("Michael")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{host}: {}", stderr_of(&out));
+        assert_eq!(stdout_of(&out), "Welcome!\nHello, Michael!\n");
+    }
+    let out = Command::new(common::tcpkit())
+        .args([
+            "bench",
+            "pingpong",
+            "--tls",
+            "--cacert",
+            cert.to_str().unwrap(),
+        ])
+        .args(["-c", "2", "-d", "300ms", "--warmup", "0s", "--json"])
+        .arg(format!("localhost:{port}"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+}

@@ -25,6 +25,7 @@
 
 mod body;
 mod conn;
+mod decode;
 mod output;
 mod request;
 mod resume;
@@ -100,6 +101,9 @@ pub struct Options {
     /// `-C`: continue the `FILE.part` an earlier download left (see the
     /// `resume` module), instead of refusing to touch it.
     pub resume: bool,
+    /// Ask for a gzip or deflate body and save it decoded (curl's
+    /// `--compressed`).
+    pub compressed: bool,
 }
 
 /// What a successful fetch did.
@@ -127,7 +131,20 @@ pub async fn run_until(
     interrupt: impl Future<Output = ()>,
 ) -> anyhow::Result<Fetched> {
     let target = Target::parse(&opts.url)?;
-    let headers = UserHeaders::parse(&opts.headers)?;
+    let mut headers = UserHeaders::parse(&opts.headers)?;
+    if opts.compressed {
+        if opts.resume || opts.raw {
+            return Err(Error::InvalidInput(
+                "--compressed saves the body decoded: it cannot continue a part file (-C) \
+                 or save it raw (--raw)"
+                    .into(),
+            )
+            .into());
+        }
+        if !headers.has("accept-encoding") {
+            headers.add("Accept-Encoding", decode::Coding::ACCEPTED.into());
+        }
+    }
     let plan = if opts.head_only {
         None
     } else {
@@ -515,7 +532,16 @@ async fn save(
             .into());
         }
     };
-    let total = length.map(|n| n.saturating_add(offset));
+    // --compressed: a body in a coding fetch decodes is saved decoded, so
+    // its Content-Length says nothing of the file's size.
+    let coding = if opts.compressed {
+        decode::Coding::of(head.value("content-encoding").as_deref())?
+    } else {
+        None
+    };
+    let total = length
+        .filter(|_| coding.is_none())
+        .map(|n| n.saturating_add(offset));
     // A Content-Length over the limit is refused before a byte is written.
     if let (Some(limit), Some(total)) = (opts.max_filesize, total)
         && total > limit
@@ -531,8 +557,10 @@ async fn save(
         Some(r) => plan.open_resumed(r, offset, opts.progress, total)?,
         None => plan.open(opts.progress, total)?,
     };
-    let mut sink = sink.with_limit(opts.max_filesize);
-    if offset == 0 {
+    let mut sink = sink.with_limit(opts.max_filesize).decoding(coding);
+    // A decoded file keeps no validator: a later -C would ask for a range
+    // of the encoded bytes to continue the decoded ones.
+    if offset == 0 && coding.is_none() {
         plan.note_validator(start.validator.as_ref())?;
     } else if !opts.silent {
         eprintln!(
@@ -540,7 +568,12 @@ async fn save(
             plan.part_path().unwrap_or_default().display()
         );
     }
-    let copied = body::copy(conn, framing, opts.limits.max_head, &mut sink).await;
+    let copied = body::copy(conn, framing, opts.limits.max_head, &mut sink)
+        .await
+        .and_then(|copied| match copied.reader_gone {
+            true => Ok(copied),
+            false => sink.end_decoding().map(|()| copied),
+        });
     // A range body framed by chunks or by the close may hold other than
     // the bytes its range said: more is never published, nor kept.
     let copied = match range {

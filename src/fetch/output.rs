@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use url::Url;
 
+use super::decode::{Coding, Decoder};
 use super::resume::{self, Resume, Validator};
 use crate::error::Error;
 
@@ -233,6 +234,7 @@ impl Plan {
             part_file,
             written: 0,
             limit: None,
+            decoder: None,
             bar: progress.then(|| progress_bar(total)),
         }
     }
@@ -354,6 +356,8 @@ pub struct Sink {
     /// `--max-filesize`: the most body bytes written.
     limit: Option<u64>,
     bar: Option<ProgressBar>,
+    /// `--compressed`: the body's coding, decoded on the way in.
+    decoder: Option<Decoder>,
 }
 
 /// How a body write went.
@@ -372,8 +376,42 @@ impl Sink {
         self
     }
 
-    /// Writes body bytes.
+    /// Decodes the body's bytes (`--compressed`) before they are written:
+    /// `written` and `--max-filesize` then count decoded bytes.
+    pub fn decoding(mut self, coding: Option<Coding>) -> Sink {
+        self.decoder = coding.map(Decoder::new);
+        self
+    }
+
+    /// Writes body bytes (decoded first, if they are encoded).
     pub fn write(&mut self, bytes: &[u8]) -> Result<Written, Error> {
+        let Some(mut decoder) = self.decoder.take() else {
+            return self.write_plain(bytes);
+        };
+        let mut gone = false;
+        let fed = decoder.feed(bytes, |out| {
+            gone = gone || self.write_plain(out)? == Written::ReaderGone;
+            Ok(())
+        });
+        self.decoder = Some(decoder);
+        fed?;
+        Ok(if gone {
+            Written::ReaderGone
+        } else {
+            Written::Ok
+        })
+    }
+
+    /// The body has ended: an encoded one must have ended its stream too;
+    /// writes the decoder's last bytes.
+    pub fn end_decoding(&mut self) -> Result<(), Error> {
+        let Some(mut decoder) = self.decoder.take() else {
+            return Ok(());
+        };
+        decoder.finish(|out| self.write_plain(out).map(drop))
+    }
+
+    fn write_plain(&mut self, bytes: &[u8]) -> Result<Written, Error> {
         if let Some(limit) = self.limit
             && self.written + bytes.len() as u64 > limit
         {

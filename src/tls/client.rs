@@ -33,13 +33,13 @@ pub fn hint(error: Option<&rustls::Error>, name_hint: &str) -> String {
     match error {
         Some(rustls::Error::InvalidCertificate(cert)) => match cert {
             rustls::CertificateError::UnknownIssuer | rustls::CertificateError::BadSignature => {
-                " (no trusted CA signed it: use --cacert FILE to trust a private CA or a \
-                 self-signed certificate, or --insecure to skip the check)"
+                " (use --cacert FILE to trust a private CA or a self-signed certificate, or \
+                 --insecure to skip the check)"
                     .to_string()
             }
             rustls::CertificateError::NotValidForName
             | rustls::CertificateError::NotValidForNameContext { .. } => {
-                format!(" (the certificate is for another name: {name_hint})")
+                format!(" ({name_hint})")
             }
             rustls::CertificateError::Expired
             | rustls::CertificateError::ExpiredContext { .. }
@@ -107,10 +107,15 @@ pub fn handshake_failed(
         }
         (error, _) => hint(error, name_hint),
     };
+    // rustls's own words fall back to Debug forms; ours do not.
+    let source = match rustls_error(&e) {
+        Some(error) => std::io::Error::new(e.kind(), super::words::describe(error)),
+        None => e,
+    };
     Error::Tls {
         message: format!("TLS handshake with {spec} failed"),
         hint,
-        source: Some(e),
+        source: Some(source),
     }
 }
 
@@ -131,6 +136,7 @@ pub fn config(
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let mut pinned = Vec::new();
     if let Some(path) = cacert {
         let shown = path.display();
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
@@ -143,9 +149,13 @@ pub fn config(
             )));
         }
         for cert in certs {
-            roots.add(cert).map_err(|e| {
-                Error::local(format!("--cacert {shown}: unusable certificate: {e}"))
+            roots.add(cert.clone()).map_err(|e| {
+                Error::local(format!(
+                    "--cacert {shown}: unusable certificate: {}",
+                    super::words::describe(&e)
+                ))
             })?;
+            pinned.push(cert);
         }
     }
     let builder = ClientConfig::builder_with_provider(provider.clone())
@@ -157,7 +167,14 @@ pub fn config(
             .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
             .with_no_client_auth()
     } else {
-        builder.with_root_certificates(roots).with_no_client_auth()
+        let webpki =
+            rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| tls_error("cannot set up TLS", e))?;
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Pinning { webpki, pinned }))
+            .with_no_client_auth()
     };
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
@@ -170,6 +187,104 @@ fn pem_error(path: &Path, e: rustls::pki_types::pem::Error) -> Error {
         other => std::io::Error::new(std::io::ErrorKind::InvalidData, other.to_string()),
     };
     Error::local_file(format!("cannot read --cacert {}", path.display()), source)
+}
+
+/// The webpki check, and one exception: a server certificate that is byte
+/// for byte one of `--cacert`'s is trusted as itself, as curl and
+/// `openssl s_client -CAfile` trust it. `openssl req -x509` makes CA
+/// certificates (CA:TRUE) by default, which webpki refuses as a server's
+/// own (`CaUsedAsEndEntity`); pinned, it still has to be for the name
+/// dialled and within its validity period.
+#[derive(Debug)]
+struct Pinning {
+    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+    pinned: Vec<CertificateDer<'static>>,
+}
+
+impl ServerCertVerifier for Pinning {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let checked = self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        if checked.is_ok()
+            || !self
+                .pinned
+                .iter()
+                .any(|p| p.as_ref() == end_entity.as_ref())
+        {
+            return checked;
+        }
+        let parsed = rustls::server::ParsedCertificate::try_from(end_entity)?;
+        rustls::client::verify_server_name(&parsed, server_name)?;
+        within_validity(end_entity, now)?;
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
+}
+
+/// A pinned certificate's notBefore..notAfter holds `now`.
+fn within_validity(der: &CertificateDer<'_>, now: UnixTime) -> Result<(), rustls::Error> {
+    use rustls::CertificateError;
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let (_, cert) = X509Certificate::from_der(der.as_ref())
+        .map_err(|_| rustls::Error::InvalidCertificate(CertificateError::BadEncoding))?;
+    let validity = cert.validity();
+    let time = now.as_secs();
+    let (from, until) = (
+        validity.not_before.timestamp(),
+        validity.not_after.timestamp(),
+    );
+    let at =
+        |secs: i64| UnixTime::since_unix_epoch(std::time::Duration::from_secs(secs.max(0) as u64));
+    if (time as i64) < from {
+        return Err(rustls::Error::InvalidCertificate(
+            CertificateError::NotValidYetContext {
+                time: now,
+                not_before: at(from),
+            },
+        ));
+    }
+    if (time as i64) > until {
+        return Err(rustls::Error::InvalidCertificate(
+            CertificateError::ExpiredContext {
+                time: now,
+                not_after: at(until),
+            },
+        ));
+    }
+    Ok(())
 }
 
 /// `--insecure`: accepts any certificate, but still checks that the server

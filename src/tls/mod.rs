@@ -13,6 +13,7 @@
 
 pub mod client;
 pub mod server;
+pub mod words;
 
 pub use server::{SelfSigned, ServerTls};
 

@@ -35,10 +35,17 @@ pub fn stderr_of(out: &std::process::Output) -> String {
 /// Runs `tcpkit bench ARGS... --json` briefly (100 ms warm-up, 2 threads);
 /// returns the exit code, the report (Null when none) and stderr.
 pub fn bench(args: &[&str]) -> (i32, serde_json::Value, String) {
+    // hold has no warm-up (it refuses --warmup).
+    let warmup: &[&str] = if args.first() == Some(&"hold") {
+        &[]
+    } else {
+        &["--warmup", "100ms"]
+    };
     let out = Command::new(tcpkit())
         .arg("bench")
         .args(args)
-        .args(["--json", "--warmup", "100ms", "--threads", "2"])
+        .args(warmup)
+        .args(["--json", "--threads", "2"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();

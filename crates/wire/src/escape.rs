@@ -27,7 +27,11 @@ impl fmt::Display for Escaped<'_> {
         f.write_str("\"")?;
         for chunk in shown.utf8_chunks() {
             for c in chunk.valid().chars() {
-                if c == '"' || c == '\\' || is_unsafe(c) {
+                if c.is_ascii_control() && !matches!(c, '\t' | '\r' | '\n') {
+                    // As a byte, like the non-UTF-8 ones below: one
+                    // form for every raw byte (`\x00`, `\x1b`, `\xa3`).
+                    write!(f, "\\x{:02x}", c as u32)?;
+                } else if c == '"' || c == '\\' || is_unsafe(c) {
                     write!(f, "{}", c.escape_default())?;
                 } else {
                     write!(f, "{c}")?;
@@ -65,8 +69,10 @@ mod tests {
         assert_eq!(Escaped(b"Michael").to_string(), "\"Michael\"");
         assert_eq!(
             Escaped(b"a\r\n\x1b[31m\"\\\xff").to_string(),
-            "\"a\\r\\n\\u{1b}[31m\\\"\\\\\\xff\""
+            "\"a\\r\\n\\x1b[31m\\\"\\\\\\xff\""
         );
+        // A NUL and a byte that is not UTF-8 look alike.
+        assert_eq!(Escaped(b"\0\xa3\x7f").to_string(), "\"\\x00\\xa3\\x7f\"");
         let long = vec![b'x'; 100];
         assert!(
             Escaped(&long)

@@ -17,68 +17,6 @@ use tcpkit::{bench, fetch, server, talk};
 
 use crate::values::{self, Limit};
 
-/// What an nc user's flag is called here, when clap refused it as unknown
-/// (its own tip, "to pass '-l' as a value, use '-- -l'", misleads them).
-pub fn nc_habit(e: &clap::Error, args: &[String]) -> Option<String> {
-    use clap::error::{ContextKind, ContextValue, ErrorKind};
-    // `-k` is talk's --insecure (with --tls); alone, or in `-lk`, it is
-    // nc's "keep listening".
-    let nc_k = args
-        .iter()
-        .any(|a| a.starts_with('-') && !a.starts_with("--") && a.contains('k'));
-    if nc_k
-        && !args.iter().any(|a| a == "--tls")
-        && matches!(
-            e.kind(),
-            ErrorKind::MissingRequiredArgument | ErrorKind::ArgumentConflict
-        )
-    {
-        return Some(
-            "'-k' is --insecure here, for use with --tls; nc's -k (keep listening) has no \
-             counterpart: talk -l takes one client; to serve many, use tcpkit serve --bind ADDR"
-                .into(),
-        );
-    }
-    if e.kind() != ErrorKind::UnknownArgument {
-        return None;
-    }
-    let Some(ContextValue::String(flag)) = e.get(ContextKind::InvalidArg) else {
-        return None;
-    };
-    let meaning = match flag.as_str() {
-        "-u" => "tcpkit speaks TCP only; nc's -u (UDP) has no counterpart",
-        "-w" => "for nc's -w SECS use --connect-timeout SECS and --timeout SECS",
-        "-N" => {
-            "nc's -N is what talk does already: at the end of stdin it shuts down its side \
-             and waits for the other to close (--exit-on-eof stops at once)"
-        }
-        "-e" | "-c" => "tcpkit does not run a program for a connection (nc's -e and -c)",
-        "-p" => "nc's -p (a source port) has no counterpart",
-        "-n" => "nc's -n is not needed: a numeric address is never looked up",
-        _ => return None,
-    };
-    Some(format!("unknown flag '{flag}': {meaning}"))
-}
-
-/// nc's `-q SECS` after `talk`: here `-q` is "quieter logs", so `talk -q 0
-/// HOST PORT` would take `0` for the address. A `-q` followed by a number
-/// is nc's, and gets what tcpkit calls it.
-pub fn nc_quit_seconds(args: impl Iterator<Item = String>) -> Option<String> {
-    let args: Vec<String> = args.collect();
-    let talk = args.iter().position(|a| a == "talk")?;
-    let after = &args[talk + 1..];
-    let end = after.iter().position(|a| a == "--").unwrap_or(after.len());
-    after[..end].windows(2).find_map(|pair| {
-        (pair[0] == "-q" && pair[1].parse::<f64>().is_ok()).then(|| {
-            format!(
-                "'-q {}' is nc's: here -q means quieter logs; to stop when stdin ends \
-                 use --exit-on-eof (nc's -q 0)",
-                pair[1]
-            )
-        })
-    })
-}
-
 /// `--framing` of `serve`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FramingArg {
@@ -487,7 +425,7 @@ pub struct TalkArgs {
 
     /// nc's -l: wait on ADDR for one client (as long as it takes) and join
     /// stdin and stdout to it, instead of connecting.
-    #[arg(short = 'l', long, conflicts_with_all = ["check", "messages", "tls"])]
+    #[arg(short = 'l', long, conflicts_with_all = ["check", "tls"])]
     pub listen: bool,
 
     /// Speak TLS (for serve --tls-cert or --tls-self-signed, ncat --ssl,
@@ -512,12 +450,12 @@ pub struct TalkArgs {
 
     /// nc's -z: only check that ADDR accepts connections, sending nothing
     /// (exit 0 open, 6 closed).
-    #[arg(short = 'z', long, conflicts_with = "messages")]
+    #[arg(short = 'z', long)]
     pub check: bool,
 
     /// Stop when stdin ends, without waiting for the other side to close
     /// (nc's -q 0); replies still on their way are lost.
-    #[arg(long, conflicts_with = "messages")]
+    #[arg(long)]
     pub exit_on_eof: bool,
 
     /// Start with a PROXY protocol header (v1 or v2) naming this
@@ -554,6 +492,11 @@ pub struct FetchArgs {
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
+    /// Save under the URL's last path segment, as fetch does without -o
+    /// (curl's -O).
+    #[arg(short = 'O', long, conflicts_with = "output")]
+    pub remote_name: bool,
+
     /// Overwrite FILE if it exists.
     #[arg(long)]
     pub force: bool,
@@ -561,7 +504,8 @@ pub struct FetchArgs {
     /// Continue an interrupted download from FILE.part: ask for the rest,
     /// checked against the ETag or Last-Modified saved with it (If-Range);
     /// if the file changed since, download it afresh.
-    #[arg(short = 'C', long = "continue")]
+    /// curl's `-C -` and `--continue-at -` are the same.
+    #[arg(short = 'C', long = "continue", visible_alias = "continue-at")]
     pub resume: bool,
 
     /// Also write the response head(s) to FILE ('-' for stdout).
@@ -592,6 +536,16 @@ pub struct FetchArgs {
     /// Print neither the response head, nor the progress bar, nor the summary.
     #[arg(short, long)]
     pub silent: bool,
+
+    /// Show errors with -s (curl's -S): fetch shows them always, so this
+    /// is only accepted.
+    #[arg(short = 'S', long)]
+    pub show_error: bool,
+
+    /// Ask for a compressed body (gzip or deflate) and save it decoded;
+    /// --max-filesize bounds the decoded bytes.
+    #[arg(long, conflicts_with_all = ["resume", "raw"])]
+    pub compressed: bool,
 
     /// Fail (exit 12, save nothing) when the status is 400 or more.
     #[arg(short, long)]
@@ -653,12 +607,17 @@ pub struct BenchArgs {
     pub connections: Option<u32>,
 
     /// Messages in flight per connection (pipeline).
-    #[arg(short, long, value_name = "N", default_value_t = 64, value_parser = |s: &str| values::count::<u32>(s, 1, 65536), allow_negative_numbers = true)]
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = |s: &str| values::count::<u32>(s, 1, 65536), allow_negative_numbers = true)]
     pub depth: u32,
 
     /// Open loop: send this many messages per second in all, and measure
-    /// latency from when each was due (pingpong, pipeline).
-    #[arg(long, value_name = "MSGS_PER_SEC", allow_negative_numbers = true)]
+    /// latency from when each was due (pingpong, pipeline; wrk2's -R).
+    #[arg(
+        short = 'R',
+        long,
+        value_name = "MSGS_PER_SEC",
+        allow_negative_numbers = true
+    )]
     pub rate: Option<f64>,
 
     /// Open at most this many connections per second, over all threads
@@ -678,8 +637,9 @@ pub struct BenchArgs {
     #[arg(long, value_name = "DURATION", value_parser = values::duration, allow_negative_numbers = true)]
     pub interval: Option<Duration>,
 
-    /// How long to measure (hold: how long to hold the connections idle).
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = values::duration, allow_negative_numbers = true)]
+    /// How long to measure (hold: how long to hold the connections idle);
+    /// -d as in wrk, -T as in tcpkali.
+    #[arg(short = 'd', short_alias = 'T', long, value_name = "DURATION", default_value = "10s", value_parser = values::duration, allow_negative_numbers = true)]
     pub duration: Duration,
 
     /// How long to run before measuring.
@@ -687,7 +647,7 @@ pub struct BenchArgs {
     pub warmup: Duration,
 
     /// Load threads. Default: one per core this process may use.
-    #[arg(long, value_name = "N", value_parser = |s: &str| values::count::<u32>(s, 1, 1024), allow_negative_numbers = true)]
+    #[arg(short = 't', long, value_name = "N", value_parser = |s: &str| values::count::<u32>(s, 1, 1024), allow_negative_numbers = true)]
     pub threads: Option<u32>,
 
     #[command(flatten)]
@@ -703,7 +663,7 @@ pub struct BenchArgs {
     pub framing: ClientFramingArg,
 
     /// The message sent (each connection adds -N to tell them apart).
-    #[arg(long, value_name = "TEXT", default_value = "Michael")]
+    #[arg(short = 'm', long, value_name = "TEXT", default_value = "Michael")]
     pub message: String,
 
     /// Send the bytes of FILE as the message instead (one trailing newline
@@ -774,6 +734,14 @@ pub struct BenchArgs {
 }
 
 impl BenchArgs {
+    /// The scenario as it is written on the command line.
+    pub fn scenario_name(&self) -> String {
+        self.scenario
+            .to_possible_value()
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default()
+    }
+
     /// The bench options these arguments describe; `progress` says whether
     /// stderr is a terminal for the live line.
     pub fn options(&self, progress: bool) -> bench::Options {
@@ -863,6 +831,7 @@ impl FetchArgs {
             raw: self.raw,
             force: self.force,
             resume: self.resume,
+            compressed: self.compressed,
             silent: self.silent,
             fail: self.fail,
             progress: progress && !self.silent,

@@ -32,15 +32,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 /// HAProxy's usual agent intervals.
 const DEFAULT_AGENT_DRAIN: Duration = Duration::from_secs(2);
 
-/// `serve --tls-cert`/`--tls-self-signed`: the certificate, announced
-/// with its fingerprint (and, when made here, where its PEM went).
 /// The TLS setup of `serve`, and for a certificate made here, where its
-/// PEM went (for the pasteable trust hint, logged once the port is known).
+/// PEM went (for the pasteable trust hint, logged once the port is known)
+/// and the open file, whose lock says "in use" while the server runs.
 type TlsSetup = (
     Option<std::sync::Arc<tcpkit::tls::ServerTls>>,
-    Option<std::path::PathBuf>,
+    Option<(std::path::PathBuf, std::fs::File)>,
 );
 
+/// `serve --tls-cert`/`--tls-self-signed`: the certificate, announced
+/// with its fingerprint (and, when made here, where its PEM went).
 fn server_tls(
     args: &ServeArgs,
     addrs: &BTreeSet<std::net::SocketAddr>,
@@ -58,7 +59,7 @@ fn server_tls(
         let names = self_signed_names(&args.bind, addrs);
         let (tls, made) =
             ServerTls::self_signed(&names, tcpkit::tls::server::SELF_SIGNED_VALIDITY)?;
-        let path = write_cert(args.tls_cert_out.as_deref(), &made.cert_pem)?;
+        let (path, file) = write_cert(args.tls_cert_out.as_deref(), &made.cert_pem)?;
         info!(
             "TLS with a self-signed certificate for {}, valid for 30 days, SHA-256 fingerprint {}. \
              Its PEM is in {}.",
@@ -66,7 +67,7 @@ fn server_tls(
             tls.fingerprint(),
             path.display()
         );
-        (tls, Some(path))
+        (tls, Some((path, file)))
     } else {
         return Ok((None, None));
     };
@@ -125,8 +126,14 @@ fn self_signed_names(binds: &[String], addrs: &BTreeSet<std::net::SocketAddr>) -
 }
 
 /// Writes a self-signed certificate's PEM where the user said, or to a new
-/// file in the temporary directory; the path written.
-fn write_cert(to: Option<&std::path::Path>, pem: &str) -> anyhow::Result<std::path::PathBuf> {
+/// file in the temporary directory; the path written, and the file, locked
+/// for as long as it is kept open. A file another running server holds
+/// locked is its certificate, which its clients trust: never overwritten.
+/// (One a stopped server left is, as a restart with the same flags would.)
+fn write_cert(
+    to: Option<&std::path::Path>,
+    pem: &str,
+) -> anyhow::Result<(std::path::PathBuf, std::fs::File)> {
     let (path, fresh) = match to {
         Some(path) => (path.to_path_buf(), false),
         None => (default_cert_path(), true),
@@ -136,16 +143,36 @@ fn write_cert(to: Option<&std::path::Path>, pem: &str) -> anyhow::Result<std::pa
     if fresh {
         options.create_new(true);
     } else {
-        options.create(true).truncate(true);
+        // Not truncated on open: that would empty a running server's file
+        // before its lock is seen.
+        options.create(true).truncate(false);
     }
-    options
-        .open(&path)
-        .and_then(|mut file| file.write_all(pem.as_bytes()))
-        .map_err(|e| Error::LocalFile {
-            message: format!("cannot write the certificate to {}", path.display()),
-            source: Some(e),
-        })?;
-    Ok(path)
+    let failed = |e| Error::LocalFile {
+        message: format!("cannot write the certificate to {}", path.display()),
+        source: Some(e),
+    };
+    let mut file = options.open(&path).map_err(failed)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(Error::LocalFile {
+                message: format!(
+                    "--tls-cert-out {} is the certificate of another tcpkit serve that is \
+                     running (it holds the file's lock), and its clients trust it: give this \
+                     server another path, or stop that one first",
+                    path.display()
+                ),
+                source: None,
+            }
+            .into());
+        }
+        // A file system without locks: write as before.
+        Err(std::fs::TryLockError::Error(_)) => {}
+    }
+    file.set_len(0)
+        .and_then(|()| file.write_all(pem.as_bytes()))
+        .map_err(failed)?;
+    Ok((path, file))
 }
 
 /// Where `--tls-self-signed` writes its certificate without
@@ -154,14 +181,37 @@ fn default_cert_path() -> std::path::PathBuf {
     std::env::temp_dir().join(format!("tcpkit-self-signed-{}.pem", std::process::id()))
 }
 
-/// A file removed when this goes out of scope (however `serve` returns).
+/// A file removed when this goes out of scope (however `serve` returns),
+/// or at a second signal's exit ([`remove_before_exit`]), which skips
+/// every destructor.
 struct RemovedOnDrop(Option<std::path::PathBuf>);
+
+/// The file a [`RemovedOnDrop`] removes, for [`remove_before_exit`].
+static REMOVED_AT_EXIT: std::sync::Mutex<Option<std::path::PathBuf>> = std::sync::Mutex::new(None);
+
+impl RemovedOnDrop {
+    fn new(path: Option<std::path::PathBuf>) -> RemovedOnDrop {
+        if let Ok(mut at_exit) = REMOVED_AT_EXIT.lock() {
+            at_exit.clone_from(&path);
+        }
+        RemovedOnDrop(path)
+    }
+}
 
 impl Drop for RemovedOnDrop {
     fn drop(&mut self) {
         if let Some(path) = &self.0 {
             let _ = std::fs::remove_file(path);
         }
+    }
+}
+
+/// Removes, before `process::exit`, what a [`RemovedOnDrop`] would have.
+pub fn remove_before_exit() {
+    if let Ok(mut at_exit) = REMOVED_AT_EXIT.lock()
+        && let Some(path) = at_exit.take()
+    {
+        let _ = std::fs::remove_file(path);
     }
 }
 
@@ -241,6 +291,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut addrs = BTreeSet::new();
     if inherited.is_empty() {
         for spec in &args.bind {
+            if let Some(hint) = crate::habits::address_mistake(spec, "tcpkit serve --bind {}") {
+                return Err(address_error(spec, hint).context("--bind"));
+            }
             addrs.extend(net::resolve(spec, Family::Any)?);
         }
     } else {
@@ -262,7 +315,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.tls = tls;
     // The certificate file made in the temporary directory is ours alone:
     // it goes when the server does (a --tls-cert-out file stays).
-    let _made_cert = RemovedOnDrop(
+    let _made_cert = RemovedOnDrop::new(
         (args.tls_self_signed && args.tls_cert_out.is_none()).then(default_cert_path),
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -316,7 +369,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tokio::spawn(server::agent::serve(listener, health, stop_metrics.clone()));
         }
         if let (Some(pem), Some(first)) = (
-            &made_pem,
+            made_pem.as_ref().map(|(path, _)| path),
             listeners.first().and_then(|l| l.local_addr().ok()),
         ) {
             log_trust_hint(pem, first);
@@ -330,6 +383,31 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 fn talk(mut args: TalkArgs) -> anyhow::Result<()> {
     args.join_host_port();
+    // nc's `-l PORT`: this machine's loopback, as serve binds by default.
+    if args.listen && args.addr.parse::<u16>().is_ok() {
+        args.addr = format!("127.0.0.1:{}", args.addr);
+    }
+    if (args.check || args.listen || args.exit_on_eof) && !args.messages.is_empty() {
+        let flag = match (args.check, args.listen) {
+            (true, _) => "-z checks the port and sends nothing",
+            (_, true) => "-l joins stdin and stdout to the client",
+            _ => "--exit-on-eof is for stdin",
+        };
+        return Err(Error::InvalidInput(format!(
+            "{flag}, so it takes no MESSAGE (got '{}'): tcpkit talk ... HOST:PORT, or nc's \
+             HOST PORT",
+            args.messages.join(" ")
+        ))
+        .into());
+    }
+    let example = if args.listen {
+        "tcpkit talk -l {}"
+    } else {
+        "tcpkit talk {}"
+    };
+    if let Some(hint) = crate::habits::address_mistake(&args.addr, example) {
+        return Err(address_error(&args.addr, hint));
+    }
     // `tcpkit talk Michael Tracy`: the first word was taken for the
     // server. Say where the server goes, not only that a port is missing.
     if !args.addr.contains(':') && !args.messages.is_empty() {
@@ -375,6 +453,16 @@ fn talk(mut args: TalkArgs) -> anyhow::Result<()> {
     } else {
         talk::script(&opts, &args.messages, &mut out)
     }
+}
+
+/// An address written in a way [`crate::habits::address_mistake`] knows.
+fn address_error(spec: &str, hint: String) -> anyhow::Error {
+    Error::Address {
+        spec: spec.to_string(),
+        reason: hint,
+        source: None,
+    }
+    .into()
 }
 
 fn demo(args: DemoArgs, verbosity: i8) -> anyhow::Result<()> {
@@ -440,6 +528,12 @@ fn message_file(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
 
 fn bench(args: BenchArgs) -> anyhow::Result<()> {
     use std::io::IsTerminal;
+    for spec in &args.addrs {
+        let example = format!("tcpkit bench {} {{}}", args.scenario_name());
+        if let Some(hint) = crate::habits::address_mistake(spec, &example) {
+            return Err(address_error(spec, hint));
+        }
+    }
     let mut opts = args.options(io::stderr().is_terminal() && !args.json);
     opts.tls = args.tls()?;
     if args.insecure {

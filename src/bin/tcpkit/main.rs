@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod demo;
 mod exit;
+mod habits;
 mod logging;
 mod signals;
 mod values;
@@ -16,19 +17,30 @@ use std::process::ExitCode;
 
 use tracing::info;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use cli::Cli;
 
 fn main() -> ExitCode {
-    if let Some(hint) = cli::nc_quit_seconds(std::env::args()) {
-        eprintln!("tcpkit: error: {hint}");
-        return ExitCode::from(exit::USAGE);
-    }
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let args = match habits::before_parse(std::env::args_os().collect()) {
+        Ok(args) => args,
+        Err(hint) => {
+            eprintln!("tcpkit: error: {hint}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    let parsed = Cli::command()
+        .try_get_matches_from(&args)
+        .and_then(|matches| Cli::from_arg_matches(&matches).map(|cli| (cli, matches)));
+    let cli = match parsed {
+        Ok((cli, matches)) => {
+            if let Some(hint) = habits::unused_by_scenario(&matches) {
+                eprintln!("tcpkit: error: {hint}");
+                return ExitCode::from(exit::USAGE);
+            }
+            cli
+        }
         Err(e) => {
-            let args: Vec<String> = std::env::args().collect();
-            if let Some(hint) = cli::nc_habit(&e, &args) {
+            if let Some(hint) = habits::after_error(&e, &args) {
                 eprintln!("tcpkit: error: {hint}");
                 return ExitCode::from(exit::USAGE);
             }
@@ -60,6 +72,7 @@ pub(crate) fn shutdown_signal() -> impl Future<Output = ()> {
         tokio::spawn(async move {
             signals.next().await;
             eprintln!("tcpkit: second signal: stopping at once");
+            commands::remove_before_exit();
             std::process::exit(i32::from(exit::INTERRUPTED));
         });
     }

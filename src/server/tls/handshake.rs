@@ -42,11 +42,7 @@ impl std::fmt::Display for HandshakeError {
                     "not a TLS client: it sent {bytes} (told it in plain text)"
                 )
             }
-            HandshakeError::Refused(rustls::Error::AlertReceived(alert)) => write!(
-                f,
-                "the client refused it with the alert {alert:?} (does it trust our certificate?)"
-            ),
-            HandshakeError::Refused(e) => write!(f, "{e}"),
+            HandshakeError::Refused(e) => f.write_str(&crate::tls::words::describe(e)),
             HandshakeError::Closed => f.write_str("the client closed before it finished"),
             HandshakeError::TimedOut(limit) => write!(
                 f,

@@ -1,0 +1,346 @@
+//! The habits people bring from nc, curl, wrk and tcpkali, and the address
+//! mistakes everyone makes: each answered with one line naming what tcpkit
+//! calls it. Clap's own refusal would mislead them ("to pass '-O' as a
+//! value, use '-- -O'"), or a flag would be taken and silently ignored.
+
+use std::ffi::OsString;
+
+use clap::ArgMatches;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::parser::ValueSource;
+
+const SUBCOMMANDS: [&str; 5] = ["serve", "talk", "demo", "fetch", "bench"];
+
+/// The subcommand named on the command line, if any.
+fn subcommand(args: &[OsString]) -> Option<&str> {
+    args.iter()
+        .skip(1)
+        .filter_map(|a| a.to_str())
+        .find(|a| SUBCOMMANDS.contains(a))
+}
+
+/// Rewrites, or refuses with a hint, what clap cannot spell before it
+/// parses: curl's `fetch -C -` (resume where the part file ends: fetch's
+/// `-C`) and nc's `talk -q SECS` (here `-q` is quieter logs).
+pub fn before_parse(args: Vec<OsString>) -> Result<Vec<OsString>, String> {
+    match subcommand(&args) {
+        Some("talk") => nc_quit_seconds(&args).map_or(Ok(args), Err),
+        Some("fetch") => curl_continue_at(args),
+        _ => Ok(args),
+    }
+}
+
+/// curl's `-C -` / `--continue-at -` is fetch's `-C`; curl's byte offset
+/// (`-C 4000`) has no counterpart, as fetch resumes exactly where
+/// `FILE.part` ends.
+fn curl_continue_at(args: Vec<OsString>) -> Result<Vec<OsString>, String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut args = args.into_iter().peekable();
+    let mut operands = false;
+    while let Some(arg) = args.next() {
+        let text = arg.to_str().unwrap_or_default();
+        if operands {
+            out.push(arg);
+            continue;
+        }
+        operands = text == "--";
+        if text == "--continue-at=-" {
+            out.push("-C".into());
+            continue;
+        }
+        let resume = matches!(text, "-C" | "--continue" | "--continue-at");
+        out.push(arg);
+        if !resume {
+            continue;
+        }
+        match args.peek().and_then(|a| a.to_str()) {
+            Some("-") => {
+                args.next();
+            }
+            Some(n) if n.parse::<u64>().is_ok() => {
+                return Err(format!(
+                    "'-C {n}': fetch does not take a byte offset; -C (or curl's -C -) resumes \
+                     exactly where FILE.part ends, checked against the validator saved with it"
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// nc's `-q SECS` after `talk`: here `-q` is "quieter logs", so `talk -q 0
+/// HOST PORT` would take `0` for the address. A `-q` followed by a number
+/// is nc's, and gets what tcpkit calls it.
+fn nc_quit_seconds(args: &[OsString]) -> Option<String> {
+    let args: Vec<&str> = args
+        .iter()
+        .map(|a| a.to_str().unwrap_or_default())
+        .collect();
+    let talk = args.iter().position(|a| *a == "talk")?;
+    let after = &args[talk + 1..];
+    let end = after.iter().position(|a| *a == "--").unwrap_or(after.len());
+    after[..end].windows(2).find_map(|pair| {
+        (pair[0] == "-q" && pair[1].parse::<f64>().is_ok()).then(|| {
+            format!(
+                "'-q {}' is nc's: here -q means quieter logs; to stop when stdin ends \
+                 use --exit-on-eof (nc's -q 0)",
+                pair[1]
+            )
+        })
+    })
+}
+
+/// What a flag clap refused means here, for the tool its user knows.
+pub fn after_error(e: &clap::Error, args: &[OsString]) -> Option<String> {
+    let sub = subcommand(args);
+    if let Some(hint) = nc_keep_listening(e, args) {
+        return Some(hint);
+    }
+    if e.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    let Some(ContextValue::String(flag)) = e.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let hint = match sub {
+        Some("serve") => serve_address(flag, args),
+        Some("fetch") => curl(flag).map(|m| format!("unknown flag '{flag}': {m}")),
+        Some("bench") => load_tool(flag).map(|m| format!("unknown flag '{flag}': {m}")),
+        _ => None,
+    };
+    hint.or_else(|| nc(flag, sub, args))
+}
+
+/// `-k` is talk's --insecure (with --tls); alone, or in `-lk`, it is nc's
+/// "keep listening".
+fn nc_keep_listening(e: &clap::Error, args: &[OsString]) -> Option<String> {
+    let args: Vec<&str> = args.iter().filter_map(|a| a.to_str()).collect();
+    let nc_k = args
+        .iter()
+        .any(|a| a.starts_with('-') && !a.starts_with("--") && a.contains('k'));
+    (nc_k
+        && !args.contains(&"--tls")
+        && matches!(
+            e.kind(),
+            ErrorKind::MissingRequiredArgument | ErrorKind::ArgumentConflict
+        ))
+    .then(|| {
+        "'-k' is --insecure here, for use with --tls; nc's -k (keep listening) has no \
+         counterpart: talk -l takes one client; to serve many, use tcpkit serve --bind ADDR"
+            .into()
+    })
+}
+
+/// nc's flags, for talk and serve.
+fn nc(flag: &str, sub: Option<&str>, args: &[OsString]) -> Option<String> {
+    let listening = args.iter().any(|a| a == "-l" || a == "--listen");
+    let meaning = match flag {
+        "-u" => "tcpkit speaks TCP only; nc's -u (UDP) has no counterpart",
+        "-w" => "for nc's -w SECS use --connect-timeout SECS and --timeout SECS",
+        "-N" => {
+            "nc's -N is what talk does already: at the end of stdin it shuts down its side \
+             and waits for the other to close (--exit-on-eof stops at once)"
+        }
+        "-e" | "-c" => "tcpkit does not run a program for a connection (nc's -e and -c)",
+        "-p" if sub == Some("talk") && listening => {
+            "the port goes in ADDR: tcpkit talk -l PORT (or -l HOST PORT)"
+        }
+        "-p" => "nc's -p (a source port) has no counterpart",
+        "-n" => "nc's -n is not needed: a numeric address is never looked up",
+        _ => return None,
+    };
+    Some(format!("unknown flag '{flag}': {meaning}"))
+}
+
+/// `serve -p 30005`, `serve --port 30005`, `serve 30005`, `serve
+/// 127.0.0.1:30005`: the address goes in --bind.
+fn serve_address(flag: &str, args: &[OsString]) -> Option<String> {
+    let after = |flag: &str| {
+        args.iter()
+            .skip_while(|a| *a != flag)
+            .nth(1)
+            .and_then(|a| a.to_str())
+            .map(str::to_string)
+    };
+    let given = match flag {
+        "-p" => after(flag)?,
+        "--port" => after(flag).or_else(|| {
+            args.iter()
+                .filter_map(|a| a.to_str()?.strip_prefix("--port="))
+                .next()
+                .map(str::to_string)
+        })?,
+        _ if !flag.starts_with('-') => flag.to_string(),
+        _ => return None,
+    };
+    Some(match given.parse::<u16>() {
+        Ok(port) => format!(
+            "the port goes in --bind HOST:PORT: tcpkit serve --bind 127.0.0.1:{port} (this \
+             machine only) or --bind 0.0.0.0:{port} (every network it is on)"
+        ),
+        Err(_) => format!("the address goes in --bind: tcpkit serve --bind {given}"),
+    })
+}
+
+/// curl's flags, for fetch: what fetch has under another name, or one line
+/// saying it has no such feature.
+fn curl(flag: &str) -> Option<&'static str> {
+    Some(match flag {
+        "-X" | "--request" => "fetch sends GET (HEAD with -I) and nothing else",
+        "-d" | "--data" | "--data-binary" | "--data-raw" | "--json" | "-F" | "--form" | "-T"
+        | "--upload-file" => "fetch sends no request body: it GETs (or HEADs with -I)",
+        "-u" | "--user" => "send the header yourself: -H 'Authorization: Basic BASE64'",
+        "-A" | "--user-agent" => "use -H 'User-Agent: NAME'",
+        "-e" | "--referer" => "use -H 'Referer: URL'",
+        "-b" | "--cookie" | "-c" | "--cookie-jar" => {
+            "fetch keeps no cookies; send one with -H 'Cookie: NAME=VALUE'"
+        }
+        "-x" | "--proxy" => "fetch connects directly; it does not go through a proxy",
+        "--http2" | "--http3" | "--http2-prior-knowledge" => "fetch speaks HTTP/1.1 only",
+        "-i" | "--include" => {
+            "fetch prints the response head on stderr already; -D - writes it to stdout"
+        }
+        "-#" | "--progress-bar" => "fetch draws a progress bar on a terminal already",
+        "-J" | "--remote-header-name" => {
+            "fetch names the file after the URL's last path segment; Content-Disposition \
+             is not used"
+        }
+        "--retry" => "fetch does not retry; after a cut, -C continues where it stopped",
+        "-w" | "--write-out" => "fetch has no --write-out; -v shows both heads",
+        _ => return None,
+    })
+}
+
+/// wrk's and tcpkali's flags, for bench, where they are not bench's own.
+fn load_tool(flag: &str) -> Option<&'static str> {
+    Some(match flag {
+        "-r" | "--message-rate" => {
+            "tcpkali's -r is messages per second per connection; bench's --rate (-R) is \
+             messages per second over all connections"
+        }
+        "-s" | "--script" => "bench runs no scripts; its scenarios are built in",
+        "--latency" => "bench always reports latency percentiles",
+        "-H" | "--header" => "bench speaks the greeting protocol, not HTTP",
+        "-w" | "--workers" => "tcpkali's -w (workers) is --threads (-t) here",
+        _ => return None,
+    })
+}
+
+/// The bench flags a scenario does not use, given on the command line: a
+/// refusal naming the scenarios that do, rather than a flag silently
+/// ignored (`bench pingpong --depth 8`).
+pub fn unused_by_scenario(matches: &ArgMatches) -> Option<String> {
+    const ONLY: [(&str, &str, &[&str]); 10] = [
+        ("depth", "--depth", &["pipeline"]),
+        ("rate", "--rate", &["pingpong", "pipeline"]),
+        ("messages", "--messages", &["churn"]),
+        ("interval", "--interval", &["churn"]),
+        ("sample", "--sample", &["hold"]),
+        ("source", "--source", &["hold"]),
+        (
+            "warmup",
+            "--warmup",
+            &["pingpong", "pipeline", "churn", "handshake"],
+        ),
+        ("message", "--message", &["pingpong", "pipeline", "hold"]),
+        (
+            "message_file",
+            "--message-file",
+            &["pingpong", "pipeline", "hold"],
+        ),
+        (
+            "send_proxy",
+            "--send-proxy",
+            &["pingpong", "pipeline", "hold"],
+        ),
+    ];
+    let bench = matches.subcommand_matches("bench")?;
+    let scenario = bench
+        .get_raw("scenario")?
+        .next()
+        .and_then(|s| s.to_str())?
+        .to_string();
+    ONLY.iter().find_map(|(id, flag, users)| {
+        let given = bench.value_source(id) == Some(ValueSource::CommandLine);
+        (given && !users.contains(&scenario.as_str())).then(|| {
+            format!(
+                "{scenario} does not use {flag}: it applies to {} only",
+                users.join(", ")
+            )
+        })
+    })
+}
+
+/// A client's or server's address that is not `HOST:PORT` in a way people
+/// often write it: a URL, a port alone. The hint says what to write;
+/// `example` is the command with `{}` for the address.
+pub fn address_mistake(spec: &str, example: &str) -> Option<String> {
+    if let Some((scheme, rest)) = spec.split_once("://") {
+        let host_port = rest.split('/').next().unwrap_or_default();
+        let scheme = scheme.to_ascii_lowercase();
+        return Some(if scheme == "http" || scheme == "https" {
+            let default = if scheme == "http" { 80 } else { 443 };
+            let dial = if host_port.contains(':') && !host_port.ends_with(']') {
+                host_port.to_string()
+            } else {
+                format!("{host_port}:{default}")
+            };
+            format!(
+                "a URL, where HOST:PORT goes ({}); to download it: tcpkit fetch {spec}",
+                example.replace("{}", &dial)
+            )
+        } else {
+            format!(
+                "drop the '{scheme}://': HOST:PORT alone ({})",
+                example.replace("{}", host_port)
+            )
+        });
+    }
+    let port = spec.parse::<u16>().ok()?;
+    Some(format!(
+        "a port without its host: {}",
+        example.replace("{}", &format!("127.0.0.1:{port}"))
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn curl_continue_at_dash_is_resume() {
+        let out = before_parse(os(&["tcpkit", "fetch", "-C", "-", "http://h/x"])).unwrap();
+        assert_eq!(out, os(&["tcpkit", "fetch", "-C", "http://h/x"]));
+        let out = before_parse(os(&["tcpkit", "fetch", "--continue-at=-", "u"])).unwrap();
+        assert_eq!(out, os(&["tcpkit", "fetch", "-C", "u"]));
+        // `-o -` (stdout) is not -C's.
+        let out = before_parse(os(&["tcpkit", "fetch", "-o", "-", "u"])).unwrap();
+        assert_eq!(out, os(&["tcpkit", "fetch", "-o", "-", "u"]));
+        let err = before_parse(os(&["tcpkit", "fetch", "-C", "4000", "u"])).unwrap_err();
+        assert!(err.contains("does not take a byte offset"), "{err}");
+        // Other subcommands are left alone.
+        let out = before_parse(os(&["tcpkit", "talk", "-C", "-"])).unwrap();
+        assert_eq!(out, os(&["tcpkit", "talk", "-C", "-"]));
+    }
+
+    #[test]
+    fn address_mistakes() {
+        let talk = "tcpkit talk {}";
+        let hint = address_mistake("http://example.com/", talk).unwrap();
+        assert!(hint.contains("tcpkit talk example.com:80"), "{hint}");
+        assert!(hint.contains("tcpkit fetch http://example.com/"), "{hint}");
+        let hint = address_mistake("https://[::1]:8443/x", talk).unwrap();
+        assert!(hint.contains("tcpkit talk [::1]:8443"), "{hint}");
+        let hint = address_mistake("tcp://127.0.0.1:9999", talk).unwrap();
+        assert!(hint.contains("drop the 'tcp://'") && hint.contains("talk 127.0.0.1:9999"));
+        let hint = address_mistake("30005", "tcpkit serve --bind {}").unwrap();
+        assert!(hint.contains("--bind 127.0.0.1:30005"), "{hint}");
+        assert_eq!(address_mistake("127.0.0.1:9999", talk), None);
+        assert_eq!(address_mistake("localhost", talk), None);
+    }
+}

@@ -1,0 +1,195 @@
+//! `--compressed`: a gzip or deflate body decoded as it streams. The input
+//! goes in bounded steps, so a small body that inflates enormously (a
+//! "zip bomb") comes out, and meets `--max-filesize`, a piece at a time:
+//! one step of [`STEP`] input bytes makes at most about a thousand times
+//! as much (deflate's largest ratio).
+
+use std::io::Write;
+
+use flate2::write::{GzDecoder, ZlibDecoder};
+
+use crate::error::Error;
+
+/// Input bytes decoded per step.
+const STEP: usize = 1024;
+
+/// A Content-Encoding fetch decodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coding {
+    Gzip,
+    Deflate,
+}
+
+impl Coding {
+    /// What `Accept-Encoding` offers with `--compressed`.
+    pub const ACCEPTED: &'static str = "gzip, deflate";
+
+    /// The coding a Content-Encoding value names: `Ok(None)` for none
+    /// (absent or `identity`), an error naming one fetch cannot decode.
+    pub fn of(content_encoding: Option<&str>) -> Result<Option<Coding>, Error> {
+        let Some(value) = content_encoding else {
+            return Ok(None);
+        };
+        match value.trim().to_ascii_lowercase().as_str() {
+            "" | "identity" => Ok(None),
+            "gzip" | "x-gzip" => Ok(Some(Coding::Gzip)),
+            "deflate" => Ok(Some(Coding::Deflate)),
+            other => Err(Error::protocol(format!(
+                "the body is encoded as {} (Content-Encoding), which fetch cannot decode \
+                 although only {} was offered; without --compressed it is saved as sent",
+                tcpkit_wire::Escaped(other.as_bytes()),
+                Coding::ACCEPTED
+            ))),
+        }
+    }
+}
+
+/// A streaming decoder; its output is taken after each step.
+pub struct Decoder {
+    coding: Coding,
+    inner: Inner,
+}
+
+enum Inner {
+    Gzip(GzDecoder<Vec<u8>>),
+    Deflate(ZlibDecoder<Vec<u8>>),
+}
+
+impl Decoder {
+    pub fn new(coding: Coding) -> Decoder {
+        let inner = match coding {
+            Coding::Gzip => Inner::Gzip(GzDecoder::new(Vec::new())),
+            Coding::Deflate => Inner::Deflate(ZlibDecoder::new(Vec::new())),
+        };
+        Decoder { coding, inner }
+    }
+
+    /// Decodes `input`, handing each step's output to `out`.
+    pub fn feed(
+        &mut self,
+        input: &[u8],
+        mut out: impl FnMut(&[u8]) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        for step in input.chunks(STEP) {
+            let written = match &mut self.inner {
+                Inner::Gzip(d) => d.write_all(step),
+                Inner::Deflate(d) => d.write_all(step),
+            };
+            written.map_err(|e| self.corrupt(&e))?;
+            let decoded = std::mem::take(self.output());
+            out(&decoded)?;
+        }
+        Ok(())
+    }
+
+    /// The body has ended: the stream must have too (a cut one is an
+    /// error, not a shorter file). Hands over the last output.
+    pub fn finish(&mut self, out: impl FnOnce(&[u8]) -> Result<(), Error>) -> Result<(), Error> {
+        let finished = match &mut self.inner {
+            Inner::Gzip(d) => d.try_finish(),
+            Inner::Deflate(d) => d.try_finish(),
+        };
+        finished.map_err(|e| self.corrupt(&e))?;
+        let decoded = std::mem::take(self.output());
+        out(&decoded)
+    }
+
+    fn output(&mut self) -> &mut Vec<u8> {
+        match &mut self.inner {
+            Inner::Gzip(d) => d.get_mut(),
+            Inner::Deflate(d) => d.get_mut(),
+        }
+    }
+
+    fn corrupt(&self, e: &std::io::Error) -> Error {
+        let name = match self.coding {
+            Coding::Gzip => "gzip",
+            Coding::Deflate => "deflate",
+        };
+        Error::protocol(format!(
+            "the {name} body cannot be decoded ({e}); fetch without --compressed saves it \
+             as sent"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::Compression;
+    use flate2::write::{GzEncoder, ZlibEncoder};
+
+    fn decode(coding: Coding, input: &[u8], split: usize) -> Result<Vec<u8>, Error> {
+        let mut decoder = Decoder::new(coding);
+        let mut out = Vec::new();
+        for piece in input.chunks(split.max(1)) {
+            decoder.feed(piece, |b| {
+                out.extend_from_slice(b);
+                Ok(())
+            })?;
+        }
+        decoder.finish(|b| {
+            out.extend_from_slice(b);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn decodes_at_any_split() {
+        let data: Vec<u8> = (0..100_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        let gz = gzip(&data);
+        let mut z = ZlibEncoder::new(Vec::new(), Compression::default());
+        z.write_all(&data).unwrap();
+        let z = z.finish().unwrap();
+        for split in [1, 7, 1000, 1 << 20] {
+            assert_eq!(decode(Coding::Gzip, &gz, split).unwrap(), data, "{split}");
+            assert_eq!(decode(Coding::Deflate, &z, split).unwrap(), data, "{split}");
+        }
+    }
+
+    #[test]
+    fn a_cut_or_corrupt_stream_is_an_error() {
+        let gz = gzip(&[b'x'; 10_000]);
+        let cut = &gz[..gz.len() - 4];
+        let err = decode(Coding::Gzip, cut, 100).unwrap_err().to_string();
+        assert!(err.contains("gzip body cannot be decoded"), "{err}");
+        let mut bad = gz.clone();
+        let n = bad.len();
+        bad[n - 6] ^= 0xff; // the CRC
+        assert!(decode(Coding::Gzip, &bad, 100).is_err());
+        assert!(decode(Coding::Gzip, b"not gzip at all", 100).is_err());
+    }
+
+    #[test]
+    fn one_step_of_a_bomb_stays_small() {
+        let gz = gzip(&vec![0u8; 50 << 20]);
+        let mut decoder = Decoder::new(Coding::Gzip);
+        let mut largest = 0;
+        decoder
+            .feed(&gz, |b| {
+                largest = largest.max(b.len());
+                Ok(())
+            })
+            .unwrap();
+        assert!(largest <= 1100 * STEP, "{largest}");
+    }
+
+    #[test]
+    fn codings() {
+        assert_eq!(Coding::of(None).unwrap(), None);
+        assert_eq!(Coding::of(Some("identity")).unwrap(), None);
+        assert_eq!(Coding::of(Some(" GZIP ")).unwrap(), Some(Coding::Gzip));
+        assert_eq!(Coding::of(Some("deflate")).unwrap(), Some(Coding::Deflate));
+        let err = Coding::of(Some("br")).unwrap_err().to_string();
+        assert!(err.contains("\"br\"") && err.contains("without --compressed"));
+    }
+}

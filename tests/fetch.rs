@@ -832,16 +832,18 @@ fn read_timeout_when_the_server_says_nothing() {
 
 #[test]
 fn max_time_bounds_a_trickle_and_keeps_the_part() {
-    let mut wire = format!("{OK}Content-Length: 1000\r\n\r\n").into_bytes();
+    let mut wire = format!("{OK}ETag: \"v1\"\r\nContent-Length: 1000\r\n\r\n").into_bytes();
     wire.extend_from_slice(&[b'x'; 1000]);
     let reply = Reply::split(wire, 10).pause(Duration::from_millis(50));
     let server = Script::bind().serve(vec![reply]);
     let run = fetch(&["--max-time", "700ms", &server.url("/f")]);
+    // As Ctrl+C says it: what was kept, and how to go on.
     assert_failed(
         &run,
         &server,
         7,
-        "the transfer (partial data kept in f.part) timed out",
+        " bytes kept in f.part; run the same command with -C to continue it) timed out \
+         after 700ms",
     );
     assert!(
         run.file("f.part")
@@ -1721,4 +1723,32 @@ fn curl_spellings_are_accepted() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn verbose_shows_both_heads_on_stderr_as_curl_does() {
+    let server = Script::bind().serve(vec![Reply::bytes(format!(
+        "{OK}Content-Length: 5\r\n\r\nhello"
+    ))]);
+    let run = fetch(&["-v", &server.url("/f")]);
+    assert_saved(&run, &server, b"hello");
+    let host = format!("127.0.0.1:{}", server.port);
+    let request: String = server
+        .get("/f")
+        .split_inclusive('\n')
+        .map(|l| format!("> {l}"))
+        .collect();
+    assert!(
+        run.stderr
+            .contains(&format!("* connected to {host}\n{request}")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("< HTTP/1.1 200 OK\r\n< Content-Length: 5\r\n< \r\n"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty(), "the head is not printed twice");
 }

@@ -18,15 +18,25 @@ use super::report::{self, Latency, Report, Tally};
 use super::tls::SyncStream;
 use super::{Options, Targets};
 
-/// Runs the scenario.
-pub fn run(opts: &Options, targets: &Targets) -> anyhow::Result<Report> {
+/// Below this many held connections, the server's RSS growth per
+/// connection is not reported: RSS moves in pages and in the allocator's
+/// steps (and may shrink as it gives memory back), so a small run gives
+/// noise, even negative figures.
+pub const MIN_CONNECTIONS_FOR_MEMORY: usize = 1000;
+
+/// Runs the scenario; `before` is the server's sample from before the
+/// run's first connection (`--server-pid`).
+pub fn run(
+    opts: &Options,
+    targets: &Targets,
+    before: Option<report::ProcSample>,
+) -> anyhow::Result<Report> {
     let sample_server = || {
         opts.server_pid
             .map(report::sample_process)
             .transpose()
             .map_err(|e| anyhow::anyhow!(e))
     };
-    let before = sample_server()?;
     let mut tally = Tally::default();
     let mut held: Vec<(SyncStream, Script)> = Vec::with_capacity(opts.connections);
     let pacer = super::Pacer::new(opts.connect_rate, 1);
@@ -77,17 +87,31 @@ pub fn run(opts: &Options, targets: &Targets) -> anyhow::Result<Report> {
     }
     let open = held.len();
     drop(held);
-    let rss_per_connection = before
-        .zip(after)
-        .and_then(|(b, a)| (open > 0).then(|| (a.rss as f64 - b.rss as f64) / open as f64));
+    let mut notes =
+        vec!["open time is connect plus welcome; the sample is checked after the hold".into()];
+    let growth = before.zip(after).map(|(b, a)| a.rss as f64 - b.rss as f64);
+    let rss_per_connection = match growth {
+        Some(grew) if open >= MIN_CONNECTIONS_FOR_MEMORY && grew > 0.0 => Some(grew / open as f64),
+        Some(grew) => {
+            notes.push(format!(
+                "server memory per connection not measured: {open} held connection(s) moved \
+                 its RSS by {} bytes, within the allocator's and the pages' steps (hold at \
+                 least {MIN_CONNECTIONS_FOR_MEMORY})",
+                grew as i64
+            ));
+            None
+        }
+        None => None,
+    };
     Ok(Report {
         scenario: "hold".into(),
         server: targets.to_string(),
+        servers: opts.addrs.clone(),
         connections: opts.connections,
         depth: 1,
         rate: None,
         threads: 1,
-        seconds: opening.as_secs_f64(),
+        seconds: opts.duration.as_secs_f64(),
         unit: "connections".into(),
         done: open as u64,
         per_second: open as f64 / opening.as_secs_f64().max(1e-9),
@@ -100,10 +124,8 @@ pub fn run(opts: &Options, targets: &Targets) -> anyhow::Result<Report> {
         server_rss_per_connection: rss_per_connection,
         sampled: Some(sample),
         sampled_ok: Some(sampled_ok),
-        held_seconds: Some(opts.duration.as_secs_f64()),
-        notes: vec![
-            "open time is connect plus welcome; the sample is checked after the hold".into(),
-        ],
+        open_seconds: Some(opening.as_secs_f64()),
+        notes,
     })
 }
 

@@ -260,11 +260,19 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         ))
         .into());
     }
+    // hold's memory figure starts before the run's first connection (the
+    // preflight's), so that a fresh server's growth is what ps shows.
+    let server_before = match (opts.scenario, opts.server_pid) {
+        (Scenario::Hold, Some(pid)) => {
+            Some(report::sample_process(pid).map_err(|e| anyhow::anyhow!(e))?)
+        }
+        _ => None,
+    };
     for (spec, addr) in opts.addrs.iter().zip(&targets.0) {
         preflight(opts, spec, *addr)?;
     }
     if opts.scenario == Scenario::Hold {
-        return hold::run(opts, &targets);
+        return hold::run(opts, &targets, server_before);
     }
     let live = Arc::new(Live::default());
     let threads = opts.threads.clamp(1, opts.connections);
@@ -312,6 +320,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
     Ok(Report {
         scenario: opts.scenario.name().to_string(),
         server: targets.to_string(),
+        servers: opts.addrs.clone(),
         connections: opts.connections,
         depth: if opts.scenario == Scenario::Pipeline {
             opts.depth
@@ -337,7 +346,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         server_rss_per_connection: None,
         sampled: None,
         sampled_ok: None,
-        held_seconds: None,
+        open_seconds: None,
         notes: rate_notes(opts),
     })
 }

@@ -113,8 +113,10 @@ impl Latency {
 pub struct Report {
     /// pingpong, pipeline, churn or hold.
     pub scenario: String,
-    /// The server's address.
+    /// The servers' addresses, joined with ", " (as the table says it).
     pub server: String,
+    /// The servers' addresses, one each.
+    pub servers: Vec<String>,
     /// Connections (or churn workers, or held connections).
     pub connections: usize,
     /// Messages in flight per connection.
@@ -123,7 +125,8 @@ pub struct Report {
     pub rate: Option<f64>,
     /// Load threads.
     pub threads: usize,
-    /// The measurement window in seconds (after warm-up).
+    /// The measurement window in seconds (after warm-up; hold: how long
+    /// the connections were held idle).
     pub seconds: f64,
     /// What `done` counts: replies, sessions or connections.
     pub unit: String,
@@ -145,14 +148,17 @@ pub struct Report {
     /// busy throughout): near the number of cores it may use means the
     /// bench, not the server, set the pace.
     pub bench_cores_busy: Option<f64>,
-    /// Server RSS growth per held connection, in bytes (hold, `--server-pid`).
+    /// Server RSS growth per held connection, in bytes (hold,
+    /// `--server-pid`): VmRSS, what `ps` shows, from before the run's first
+    /// connection (the preflight's) to the end of the hold. `None` when the
+    /// run is too small to measure it (see the notes).
     pub server_rss_per_connection: Option<f64>,
     /// Held connections sampled at the end (hold).
     pub sampled: Option<usize>,
     /// How many of the sampled connections answered correctly (hold).
     pub sampled_ok: Option<usize>,
-    /// hold: how long the connections were held idle, in seconds.
-    pub held_seconds: Option<f64>,
+    /// hold: how long opening the connections took, in seconds.
+    pub open_seconds: Option<f64>,
     /// What the reader should know about how the run was set up (a rate
     /// too low for the run's length, ...).
     pub notes: Vec<String>,
@@ -187,9 +193,9 @@ impl Report {
             "churn" => ("worker", "throughput", "session"),
             _ => ("connection", "throughput", "latency"),
         };
-        let measured = match (self.scenario.as_str(), self.held_seconds) {
-            ("hold", Some(held)) => format!(
-                "opened in {:.2} s, then held idle {held:.1} s",
+        let measured = match (self.scenario.as_str(), self.open_seconds) {
+            ("hold", Some(opening)) => format!(
+                "opened in {opening:.2} s, then held idle {:.1} s",
                 self.seconds
             ),
             _ => format!("{:.1} s measured", self.seconds),
@@ -204,11 +210,9 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "  {counted:<11} {} {}/s ({} {})",
-            group(self.per_second),
-            self.unit,
-            group(self.done as f64),
-            self.unit
+            "  {counted:<11} {}/s ({})",
+            counted_as(self.per_second, &self.unit),
+            counted_as(self.done as f64, &self.unit)
         );
         if let Some(asked) = self.rate {
             let _ = writeln!(
@@ -235,7 +239,8 @@ impl Report {
         if let Some(cpu) = self.server_cpu_ns_per_unit {
             let _ = writeln!(
                 out,
-                "  server CPU  {cpu:.0} ns per {}",
+                "  server CPU  {} ns per {}",
+                group(cpu),
                 singular(&self.unit)
             );
         }
@@ -252,7 +257,11 @@ impl Report {
             );
         }
         if let Some(rss) = self.server_rss_per_connection {
-            let _ = writeln!(out, "  server RSS  {rss:.0} bytes per held connection");
+            let _ = writeln!(
+                out,
+                "  server RSS  {} bytes per held connection (VmRSS, as ps shows it)",
+                group(rss)
+            );
         }
         if let (Some(n), Some(ok)) = (self.sampled, self.sampled_ok) {
             let _ = writeln!(
@@ -278,6 +287,16 @@ impl Report {
             );
         }
         out
+    }
+}
+
+/// `n` of `unit` as a count is said: `1 reply`, `2,000 replies`.
+fn counted_as(n: f64, unit: &str) -> String {
+    let shown = group(n);
+    if shown == "1" {
+        format!("1 {}", singular(unit))
+    } else {
+        format!("{shown} {unit}")
     }
 }
 
@@ -330,6 +349,48 @@ mod tests {
         assert_eq!(group(999.0), "999");
         assert_eq!(micros(850.0), "850us");
         assert_eq!(micros(1250.0), "1.25ms");
+        assert_eq!(counted_as(1.0, "replies"), "1 reply");
+        assert_eq!(counted_as(0.6, "sessions"), "1 session");
+        assert_eq!(counted_as(2.0, "replies"), "2 replies");
+        assert_eq!(counted_as(6108.0, "connections"), "6,108 connections");
+    }
+
+    #[test]
+    fn the_table_says_one_reply_and_groups_nanoseconds() {
+        let report = Report {
+            scenario: "pingpong".into(),
+            server: "127.0.0.1:9".into(),
+            servers: vec!["127.0.0.1:9".into()],
+            connections: 1,
+            depth: 1,
+            rate: Some(1.0),
+            threads: 1,
+            seconds: 2.0,
+            unit: "replies".into(),
+            done: 2,
+            per_second: 1.0,
+            errors: 0,
+            mismatches: 0,
+            first_error: None,
+            latency_us: None,
+            server_cpu_ns_per_unit: Some(6108.0),
+            bench_cores_busy: None,
+            server_rss_per_connection: Some(8890.4),
+            sampled: None,
+            sampled_ok: None,
+            open_seconds: None,
+            notes: Vec::new(),
+        };
+        let table = report.table();
+        assert!(
+            table.contains("throughput  1 reply/s (2 replies)"),
+            "{table}"
+        );
+        assert!(table.contains("server CPU  6,108 ns per reply"), "{table}");
+        assert!(
+            table.contains("server RSS  8,890 bytes per held"),
+            "{table}"
+        );
     }
 
     #[test]

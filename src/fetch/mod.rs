@@ -104,6 +104,9 @@ pub struct Options {
     /// Ask for a gzip or deflate body and save it decoded (curl's
     /// `--compressed`).
     pub compressed: bool,
+    /// Show each request head (`> `) and response head (`< `) on stderr,
+    /// as curl -v does, instead of the response head on stdout.
+    pub verbose: bool,
 }
 
 /// What a successful fetch did.
@@ -206,8 +209,21 @@ pub async fn run_until(
         }
     };
     finished.unwrap_or_else(|| {
+        // As at Ctrl+C: what was kept, and how to continue it.
         let kept = kept_part(plan.as_ref())
-            .map(|(p, _)| format!(" (partial data kept in {})", p.display()))
+            .map(|(part, bytes)| {
+                let hint = continue_hint(&part)
+                    .trim_start()
+                    .trim_start_matches('(')
+                    .trim_end_matches(')')
+                    .to_string();
+                let hint = if hint.is_empty() {
+                    hint
+                } else {
+                    format!("; {hint}")
+                };
+                format!(" ({} kept in {}{hint})", Bytes(bytes), part.display())
+            })
             .unwrap_or_default();
         Err(anyhow::Error::new(Error::Timeout {
             what: format!("the transfer{kept}"),
@@ -269,8 +285,11 @@ async fn transfer(
     let mut resume = resume.map(|r| (r, ranged));
     loop {
         let mut conn = conn::open(&target, connect).await?;
-        conn.send(&request::build(method, &target, &headers))
-            .await?;
+        let request = request::build(method, &target, &headers);
+        if opts.verbose {
+            heads.request(&target, &request);
+        }
+        conn.send(&request).await?;
         if opts.raw {
             return raw(opts, &mut conn, plan, heads).await;
         }
@@ -709,6 +728,16 @@ fn warn(message: &str) {
     eprintln!("tcpkit: warning: {message}");
 }
 
+/// Writes each line of a head with `mark` before it (`> `, `< `), the
+/// blank line that ends it as a lone mark.
+fn marked(out: &mut dyn Write, mark: &[u8], head: &[u8]) -> io::Result<()> {
+    for line in head.split_inclusive(|b| *b == b'\n') {
+        out.write_all(mark)?;
+        out.write_all(line)?;
+    }
+    out.flush()
+}
+
 /// A server's head shown on a terminal goes through [`SafeTerminal`], so
 /// control bytes in it (C1 included) cannot drive the terminal; a pipe or
 /// file gets it byte for byte.
@@ -721,16 +750,20 @@ fn terminal_safe<W: Write + io::IsTerminal + 'static>(stream: W) -> Box<dyn Writ
 }
 
 /// Where response heads go: the terminal (stdout, or stderr when the body
-/// goes to stdout) unless `-s`, and the `-D` file.
+/// goes to stdout) unless `-s`, and the `-D` file; with `-v`, stderr with
+/// each line marked `< `, after the request's `> ` lines.
 struct HeadWriter {
     console: Option<Box<dyn Write>>,
     dump: Option<(PathBuf, File)>,
+    verbose: Option<Box<dyn Write>>,
 }
 
 impl HeadWriter {
     fn new(opts: &Options) -> Result<HeadWriter, Error> {
+        let verbose = opts.verbose.then(|| terminal_safe(io::stderr()));
         let console: Option<Box<dyn Write>> = match (opts.silent, &opts.destination) {
             (true, _) => None,
+            (false, _) if opts.verbose => None,
             (false, Destination::Stdout) => Some(terminal_safe(io::stderr())),
             (false, _) => Some(terminal_safe(io::stdout())),
         };
@@ -739,6 +772,7 @@ impl HeadWriter {
                 return Ok(HeadWriter {
                     console: Some(terminal_safe(io::stdout())),
                     dump: None,
+                    verbose,
                 });
             }
             Some(path) => Some((
@@ -749,10 +783,25 @@ impl HeadWriter {
             )),
             None => None,
         };
-        Ok(HeadWriter { console, dump })
+        Ok(HeadWriter {
+            console,
+            dump,
+            verbose,
+        })
+    }
+
+    /// `-v`: where the request goes, and its head, as curl shows them.
+    fn request(&mut self, target: &Target, request: &[u8]) {
+        if let Some(out) = &mut self.verbose {
+            let _ = writeln!(out, "* connected to {}", target.host_port());
+            let _ = marked(out, b"> ", request);
+        }
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        if let Some(out) = &mut self.verbose {
+            let _ = marked(out, b"< ", bytes);
+        }
         if let Some(console) = &mut self.console {
             // A closed terminal or pipe must not stop the download.
             let _ = console.write_all(bytes).and_then(|()| console.flush());

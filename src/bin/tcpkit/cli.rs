@@ -832,6 +832,7 @@ impl FetchArgs {
             force: self.force,
             resume: self.resume,
             compressed: self.compressed,
+            verbose: false,
             silent: self.silent,
             fail: self.fail,
             progress: progress && !self.silent,

@@ -23,7 +23,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve(args),
         Command::Talk(args) => talk(args),
         Command::Demo(args) => demo(args, verbosity),
-        Command::Fetch(args) => fetch(args),
+        Command::Fetch(args) => fetch(args, verbosity > 0),
         Command::Bench(args) => bench(args),
     }
 }
@@ -472,9 +472,10 @@ fn demo(args: DemoArgs, verbosity: i8) -> anyhow::Result<()> {
     demo::run(&args.messages, verbosity)
 }
 
-fn fetch(args: FetchArgs) -> anyhow::Result<()> {
+fn fetch(args: FetchArgs, verbose: bool) -> anyhow::Result<()> {
     use std::io::IsTerminal;
-    let opts = args.options(io::stderr().is_terminal());
+    let mut opts = args.options(io::stderr().is_terminal());
+    opts.verbose = verbose;
     // One connection at a time: a single-threaded runtime is all it needs.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -87,7 +87,7 @@ fn demo_shows_both_windows() {
         "client | Welcome!",
         "client | Hello, Sarah!",
         "server | Connection from 127.0.0.1:",
-        "demo | stopping the server the way Ctrl+C does",
+        "demo   | stopping the server the way Ctrl+C does",
         "server | Signal received",
         "server | Server stopped.",
     ] {
@@ -96,6 +96,111 @@ fn demo_shows_both_windows() {
         };
         at += found + expected.len();
     }
+}
+
+/// Asserts that `expected` appear in `text` in this order.
+fn in_order(text: &str, expected: &[&str]) {
+    let mut at = 0;
+    for line in expected {
+        let Some(found) = text[at..].find(line) else {
+            panic!("{line:?} missing or out of order in:\n{text}");
+        };
+        at += found + line.len();
+    }
+}
+
+#[test]
+fn demo_keeps_cause_and_effect_every_time() {
+    // The two windows are two processes whose lines race: 50 runs in a
+    // row, three shapes, every one in cause-and-effect order.
+    for run in 0..50 {
+        let (args, code): (&[&str], i32) = match run % 3 {
+            0 => (&["demo"], 0),
+            1 => (&["-v", "demo", "Michael", "Tracy"], 0),
+            _ => (&["demo", "Alice", "exit", "Bob"], 8),
+        };
+        let out = Cmd::new(tcpkit())
+            .args(args)
+            .timeout(PATIENCE)
+            .output()
+            .unwrap();
+        let text = stdout_of(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "run {run}: {text}{}",
+            stderr_of(&out)
+        );
+        assert_eq!(stderr_of(&out), "", "run {run}: said once, in its window");
+        let ending = [
+            "demo   | stopping the server the way Ctrl+C does",
+            "server | Signal received",
+            "server | Shutting down: no new connections, and none open.",
+            "server | Server stopped.",
+        ];
+        match run % 3 {
+            0 => in_order(
+                &text,
+                &[
+                    &["server | Accept new connection", "client | Welcome!"][..],
+                    &["client | Hello, Sarah!", "server | Connection from"],
+                    &ending,
+                ]
+                .concat(),
+            ),
+            1 => in_order(
+                &text,
+                &[
+                    &[
+                        "server | Accept new connection",
+                        "client | Welcome!",
+                        "read 8 bytes: \"Michael\\n\"",
+                        "client | Hello, Michael!",
+                        "read 6 bytes: \"Tracy\\n\"",
+                        "client | Hello, Tracy!",
+                        "read 5 bytes: \"exit\\n\"",
+                        "server | Connection from",
+                    ][..],
+                    &ending,
+                ]
+                .concat(),
+            ),
+            _ => in_order(
+                &text,
+                &[
+                    &[
+                        "client | Hello, Alice!",
+                        "server | Connection from",
+                        "client | error: the server closed the connection",
+                    ][..],
+                    &ending,
+                ]
+                .concat(),
+            ),
+        }
+        assert!(
+            text.ends_with("server | Server stopped.\n"),
+            "run {run}: {text}"
+        );
+    }
+}
+
+#[test]
+fn demo_listens_on_the_port_asked() {
+    let port = free_port();
+    let out = Cmd::new(tcpkit())
+        .args(["demo", "--port", &port.to_string(), "Michael"])
+        .timeout(PATIENCE)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        stdout_of(&out).contains(&format!(
+            "server | Waiting for connection on 127.0.0.1:{port}..."
+        )),
+        "{}",
+        stdout_of(&out)
+    );
 }
 
 #[test]

@@ -14,6 +14,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use tcpkit_wire::greeting::{Close, Progress};
 use tokio::net::TcpStream;
@@ -185,6 +186,7 @@ pub(super) fn serve(
     } else {
         0
     };
+    shared.open.fetch_add(1, Ordering::AcqRel);
     let mut handler = Handler {
         conn: Connection::new(stream, shared.settings.framing),
         peer,
@@ -203,6 +205,7 @@ pub(super) fn serve(
     async move {
         let ending = handler.serve().await;
         if let Ending::NoProxyHeader | Ending::NoHandshake = ending {
+            handler.shared.open.fetch_sub(1, Ordering::AcqRel);
             if let Some(metrics) = &handler.shared.metrics {
                 metrics.closed(ending.reason(), 0, handler.seconds_open());
             }
@@ -234,6 +237,8 @@ pub(super) fn serve(
             metrics.closed(ending.reason(), handler.messages, handler.seconds_open());
         }
         let s = if handler.messages == 1 { "" } else { "s" };
+        // Closed, as far as anyone outside can tell: no longer open.
+        handler.shared.open.fetch_sub(1, Ordering::AcqRel);
         if let Ending::Probe = ending {
             debug!(
                 "Connection from {} closed. ({ending}, {} message{s})",

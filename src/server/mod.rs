@@ -237,6 +237,10 @@ struct Shared {
     /// When the server started: connections keep their opening time as
     /// milliseconds since (a u32 is 4 bytes in every connection's state).
     started: std::time::Instant,
+    /// Connections whose "closed" line is not logged yet. The tracker
+    /// counts a connection's task until it has returned, a moment after
+    /// that line: a shutdown in that moment must not call it open.
+    open: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -486,6 +490,7 @@ pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Fut
         probes: ProbeLog::default(),
         lane: tokio::sync::Semaphore::new(lanes()),
         started: std::time::Instant::now(),
+        open: std::sync::atomic::AtomicUsize::new(0),
     });
     if let Some(budget) = config.max_buffered
         && budget < shared.settings.max_message
@@ -546,7 +551,7 @@ pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Fut
     config.health.set(agent::State::Stopped);
     while accept_loops.join_next().await.is_some() {}
     tracker.close();
-    let open = tracker.len();
+    let open = shared.open.load(std::sync::atomic::Ordering::Acquire);
     if open > 0 {
         info!(
             "Shutting down: no new connections; {open} open connection(s) go on until their \
@@ -568,7 +573,7 @@ pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Fut
     if grace_ran_out && !config.grace.is_zero() {
         info!(
             "Grace period over: closing {} connection(s) after answering what they sent.",
-            tracker.len()
+            shared.open.load(std::sync::atomic::Ordering::Acquire)
         );
     }
     // Answering and the lingering close are bounded too: past them (or at

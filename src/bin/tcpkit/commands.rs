@@ -469,7 +469,7 @@ fn demo(args: DemoArgs, verbosity: i8) -> anyhow::Result<()> {
     if args.messages.iter().any(|m| m.contains('\n')) {
         return Err(Error::InvalidInput("demo messages cannot contain line breaks".into()).into());
     }
-    demo::run(&args.messages, verbosity)
+    demo::run(&args.messages, verbosity, args.port)
 }
 
 fn fetch(args: FetchArgs, verbose: bool) -> anyhow::Result<()> {

@@ -8,8 +8,11 @@
 //!
 //! The two windows are two processes, so their lines race; the demo puts
 //! them in cause-and-effect order instead: the client's first line waits
-//! for the server's "Accept new connection" line, and the end waits for
-//! the server's "Connection ... closed." line (each for a bounded time).
+//! for the server's "Accept new connection" line, each reply (with `-v`)
+//! for the server's line that it read the message, and the end for the
+//! server's "Connection ... closed." line (each for a bounded time). A
+//! client that fails (`demo Alice exit Bob`: the server closes at `exit`)
+//! says so in its window, after the server's close that caused it.
 //!
 //! The server always logs at info (debug with `-v`), because the demo
 //! follows its lines; `-q`, `-qq`, `-v` and a plain `RUST_LOG` level
@@ -36,14 +39,26 @@ const CLOSED: &str = "Connection from ";
 /// Log levels, most severe first, as tracing prints them.
 const LEVELS: [&str; 5] = ["ERROR", "WARN", "INFO", "DEBUG", "TRACE"];
 
-/// Runs the demo, printing to stdout; `verbosity` counts `-v` minus `-q`.
-pub fn run(messages: &[String], verbosity: i8) -> anyhow::Result<()> {
+/// An error the demo has shown already, in the client's window: the
+/// binary exits with its code without printing it again.
+#[derive(Debug)]
+pub struct Shown;
+
+impl std::fmt::Display for Shown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("shown in the client's window")
+    }
+}
+
+/// Runs the demo, printing to stdout; `verbosity` counts `-v` minus `-q`;
+/// the server listens on 127.0.0.1:`port` (0: a free one).
+pub fn run(messages: &[String], verbosity: i8, port: u16) -> anyhow::Result<()> {
     let shown = shown_level(verbosity, std::env::var("RUST_LOG").ok().as_deref());
     let exe = std::env::current_exe().context("cannot find the tcpkit executable")?;
     let mut server = Command::new(exe);
     server
         .args(if shown > 2 { &["-v"][..] } else { &[] })
-        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -73,7 +88,18 @@ fn shown_level(verbosity: i8, rust_log: Option<&str>) -> usize {
 enum Heard {
     Listening(String),
     Accepted,
+    /// A debug line: the server read a message's bytes.
+    Read,
     Closed,
+    /// The server's log ended (it exited).
+    Gone,
+}
+
+/// A server debug line saying it read bytes: `127.0.0.1:1: read 8 bytes: ...`.
+fn is_read_line(message: &str) -> bool {
+    message
+        .split_once(": read ")
+        .is_some_and(|(_, rest)| rest.contains(" byte"))
 }
 
 fn talk_to(child: &mut Child, messages: &[String], shown: usize) -> anyhow::Result<()> {
@@ -93,6 +119,8 @@ fn talk_to(child: &mut Child, messages: &[String], shown: usize) -> anyhow::Resu
                 Some(Heard::Accepted)
             } else if message.starts_with(CLOSED) {
                 Some(Heard::Closed)
+            } else if is_read_line(message) {
+                Some(Heard::Read)
             } else {
                 None
             };
@@ -100,11 +128,13 @@ fn talk_to(child: &mut Child, messages: &[String], shown: usize) -> anyhow::Resu
                 let _ = heard_tx.send(event);
             }
         }
+        let _ = heard_tx.send(Heard::Gone);
     });
     let deadline = Instant::now() + CHILD_TIMEOUT;
     let addr = loop {
         match heard.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             Ok(Heard::Listening(addr)) => break addr,
+            Ok(Heard::Gone) => bail!("the server stopped before it listened (its error is above)"),
             Ok(_) => {}
             Err(_) => bail!("the server did not start listening within {CHILD_TIMEOUT:?}"),
         }
@@ -116,10 +146,17 @@ fn talk_to(child: &mut Child, messages: &[String], shown: usize) -> anyhow::Resu
     let mut window = ClientWindow {
         line: Vec::new(),
         heard,
-        accepted: false,
+        seen: Seen::default(),
+        lines: 0,
+        replies_follow_reads: shown > 2,
     };
-    talk::script(&opts, messages, &mut window)?;
-    window.wait_for(|h| matches!(h, Heard::Closed));
+    let talked = talk::script(&opts, messages, &mut window);
+    window.wait_until(|seen| seen.closed);
+    if let Err(e) = talked {
+        // After the server's close that caused it, in the client's window.
+        say("client", &format!("error: {}", crate::exit::message(&e)));
+        return Err(e.context(Shown));
+    }
     Ok(())
 }
 
@@ -162,28 +199,50 @@ fn stop(child: &mut Child, shown: usize) {
     let _ = child.wait();
 }
 
+/// One window's line, its name padded so the bars line up.
 fn say(who: &str, line: &str) {
-    let _ = writeln!(io::stdout().lock(), "{who} | {line}");
+    let _ = writeln!(io::stdout().lock(), "{who:<6} | {line}");
 }
 
-/// The client's window: whole lines, marked `client |`, the first one
-/// only after the server has logged the accept.
+/// What the server has logged so far, as the client's window needs it.
+#[derive(Default)]
+struct Seen {
+    accepted: bool,
+    reads: usize,
+    closed: bool,
+    gone: bool,
+}
+
+/// The client's window: whole lines, marked `client |`: the first one
+/// (the welcome) only after the server has logged the accept; with the
+/// server's reads shown (`-v`), reply N only after its Nth read.
 struct ClientWindow {
     line: Vec<u8>,
     heard: mpsc::Receiver<Heard>,
-    accepted: bool,
+    seen: Seen,
+    /// Lines shown so far.
+    lines: usize,
+    replies_follow_reads: bool,
 }
 
 impl ClientWindow {
-    /// Waits (at most [`LOG_WAIT`]) until the server says `what`.
-    fn wait_for(&mut self, what: impl Fn(&Heard) -> bool) {
+    /// Waits (at most [`LOG_WAIT`]) until what the server has said meets
+    /// `enough`.
+    fn wait_until(&mut self, enough: impl Fn(&Seen) -> bool) {
         let deadline = Instant::now() + LOG_WAIT;
-        while let Ok(heard) = self
-            .heard
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-        {
-            if what(&heard) {
+        while !enough(&self.seen) && !self.seen.gone {
+            let Ok(heard) = self
+                .heard
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            else {
                 return;
+            };
+            match heard {
+                Heard::Accepted => self.seen.accepted = true,
+                Heard::Read => self.seen.reads += 1,
+                Heard::Closed => self.seen.closed = true,
+                Heard::Gone => self.seen.gone = true,
+                Heard::Listening(_) => {}
             }
         }
     }
@@ -193,10 +252,13 @@ impl Write for ClientWindow {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         for &b in buf {
             if b == b'\n' {
-                if !self.accepted {
-                    self.wait_for(|h| matches!(h, Heard::Accepted));
-                    self.accepted = true;
+                let replies = self.lines;
+                if replies == 0 {
+                    self.wait_until(|seen| seen.accepted);
+                } else if self.replies_follow_reads {
+                    self.wait_until(|seen| seen.reads >= replies);
                 }
+                self.lines += 1;
                 say("client", &String::from_utf8_lossy(&self.line));
                 self.line.clear();
             } else {

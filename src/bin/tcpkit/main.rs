@@ -54,6 +54,10 @@ fn main() -> ExitCode {
         Err(err) if tcpkit::ErrorKind::of(&err) == Some(tcpkit::ErrorKind::OutputClosed) => {
             ExitCode::SUCCESS
         }
+        // `demo` showed it in the client's window, where it happened.
+        Err(err) if err.downcast_ref::<demo::Shown>().is_some() => {
+            ExitCode::from(exit::code_of(&err))
+        }
         Err(err) => {
             eprintln!("tcpkit: error: {}", exit::message(&err));
             ExitCode::from(exit::code_of(&err))

@@ -919,6 +919,7 @@ mod tests {
             probes: Default::default(),
             lane: tokio::sync::Semaphore::new(1),
             started: std::time::Instant::now(),
+            open: Default::default(),
         });
         let permit = Arc::new(tokio::sync::Semaphore::new(1))
             .try_acquire_owned()

@@ -25,6 +25,7 @@ pub mod bench;
 mod error;
 pub mod fetch;
 pub mod net;
+mod notice;
 pub mod server;
 mod sys;
 pub mod talk;

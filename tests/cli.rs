@@ -1370,6 +1370,77 @@ fn a_connection_that_cannot_finish_closing_after_the_grace_is_dropped_and_logged
 }
 
 #[test]
+fn joined_talk_says_what_it_expected_when_the_server_is_silent() {
+    // stdin open and empty (a person who has not typed yet); the server
+    // accepts and says nothing for 4 s, then closes. Within seconds talk
+    // says what it expected, and the session goes on to the close.
+    let (addr, silent) = common::silent_server(2, Duration::from_secs(4));
+    let mut child = Command::new(tcpkit())
+        .args(["talk", &addr.to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take();
+    silent.join().unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "nothing from {addr} in 2s, though a welcome was expected; still connected"
+        )) && stderr.contains("--no-welcome"),
+        "{stderr}"
+    );
+    // Told there is no welcome: not a word.
+    let (addr, silent) = common::silent_server(1, Duration::from_secs(3));
+    let out = talk(&["--no-welcome", &addr.to_string()])
+        .write_stdin("")
+        .output()
+        .unwrap();
+    silent.join().unwrap();
+    assert_eq!(stderr_of(&out), "", "{:?}", out.status);
+}
+
+#[test]
+fn a_connect_that_hangs_is_named_after_two_seconds() {
+    // A listener whose accept queue is full (backlog 0, one connection
+    // queued, never accepted): the kernel drops further SYNs, so a
+    // connect waits, as to a host that does not answer, on loopback.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+    socket.listen(0).unwrap();
+    let addr = socket.local_addr().unwrap().as_socket().unwrap();
+    let mut queued = Vec::new();
+    for _ in 0..3 {
+        if let Ok(s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            queued.push(s);
+        }
+    }
+    let out = talk(&["--connect-timeout", "3s", &addr.to_string(), "Michael"])
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(7), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "no answer from {addr} in 2s; still connecting (up to --connect-timeout 3s)"
+        )),
+        "{stderr}"
+    );
+    drop(socket);
+}
+
+#[test]
 fn talk_says_what_it_waits_for_when_the_server_is_silent() {
     // A server that accepts and says nothing (and is not TLS: the check's
     // hello gets nothing back either). Within seconds talk says what it is

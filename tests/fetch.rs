@@ -1752,3 +1752,22 @@ fn verbose_shows_both_heads_on_stderr_as_curl_does() {
     );
     assert!(run.stdout.is_empty(), "the head is not printed twice");
 }
+
+#[test]
+fn a_server_that_sends_no_head_is_named_after_two_seconds() {
+    let (addr, silent) = common::silent_server(1, Duration::from_secs(5));
+    let run = fetch(&["--read-timeout", "3s", &format!("http://{addr}/f")]);
+    assert_eq!(run.code, 7, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "tcpkit: connected to {addr}; no response head in 2s, still waiting (up to \
+             --read-timeout 3s)"
+        )),
+        "{}",
+        run.stderr
+    );
+    // -s: nothing but the error.
+    let run = fetch(&["-s", "--read-timeout", "3s", &format!("http://{addr}/f")]);
+    assert!(!run.stderr.contains("still waiting"), "{}", run.stderr);
+    drop(silent);
+}

@@ -1128,6 +1128,29 @@ fn plain_talk_to_a_tls_server_says_to_add_tls_within_seconds() {
 }
 
 #[test]
+fn plain_talk_joined_to_a_tls_server_says_to_add_tls_within_seconds() {
+    // Without MESSAGEs, as a person at a terminal who has not typed yet:
+    // stdin open, nothing on it.
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _) = common::serve_tls_self_signed(dir.path());
+    let started = Instant::now();
+    let mut child = std::process::Command::new(common::tcpkit())
+        .args(["talk", &server.addr.to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Held open: closing it would end the session (a half-close).
+    let _stdin = child.stdin.take();
+    let out = child.wait_with_output().unwrap();
+    let stderr = common::stderr_of(&out);
+    assert_eq!(out.status.code(), Some(8), "{stderr}");
+    assert!(stderr.contains("it speaks TLS. Add --tls"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(8), "{stderr}");
+}
+
+#[test]
 fn plain_bench_against_a_tls_server_says_to_add_tls_within_seconds() {
     let dir = tempfile::tempdir().unwrap();
     let (server, _) = common::serve_tls_self_signed(dir.path());

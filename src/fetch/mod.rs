@@ -284,7 +284,15 @@ async fn transfer(
     }
     let mut resume = resume.map(|r| (r, ranged));
     loop {
+        let slow = (!opts.silent).then(|| {
+            crate::notice::SlowNotice::new(format!(
+                "no answer from {} in 2s; still connecting ({})",
+                target.host_port(),
+                crate::notice::up_to("--connect-timeout", opts.connect_timeout)
+            ))
+        });
         let mut conn = conn::open(&target, connect).await?;
+        drop(slow);
         let request = request::build(method, &target, &headers);
         if opts.verbose {
             heads.request(&target, &request);
@@ -299,12 +307,20 @@ async fn transfer(
             what: "waiting for the response head".into(),
             after: opts.read_timeout.unwrap_or_default(),
         };
-        let head = match within(
+        let slow = (!opts.silent).then(|| {
+            crate::notice::SlowNotice::new(format!(
+                "connected to {}; no response head in 2s, still waiting ({})",
+                target.host_port(),
+                crate::notice::up_to("--read-timeout", opts.read_timeout)
+            ))
+        });
+        let head = within(
             opts.read_timeout,
             read_final_head(&mut conn, &opts.limits, heads),
         )
-        .await
-        {
+        .await;
+        drop(slow);
+        let head = match head {
             None => return Err(head_timeout().into()),
             // Each read inside has the same bound: when it is the one that
             // fires, say it the same way (the two race when nothing comes).

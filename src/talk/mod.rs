@@ -117,7 +117,13 @@ fn connect(opts: &TalkOptions) -> Result<Link, Error> {
         None => None,
     };
     let addrs = net::resolve(&opts.addr, opts.family)?;
+    let slow = crate::notice::SlowNotice::new(format!(
+        "no answer from {} in 2s; still connecting ({})",
+        opts.addr,
+        crate::notice::up_to("--connect-timeout", opts.connect_timeout)
+    ));
     let mut stream = net::connect(&opts.addr, &addrs, opts.connect_timeout)?;
+    drop(slow);
     if let Some(version) = opts.send_proxy {
         net::send_proxy_header(&mut stream, version).map_err(|e| Error::Protocol {
             message: format!("cannot send the PROXY header to {}", opts.addr),
@@ -442,7 +448,7 @@ pub fn interactive(
     input: impl Read + Send + 'static,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    join(connect(opts)?, opts, input, out)
+    join(connect(opts)?, opts, input, out, !opts.welcome.is_empty())
 }
 
 /// nc's `-z`: connects and closes without sending anything; the address
@@ -499,18 +505,26 @@ impl Listening {
         drop(self.listener);
         let _ = stream.set_nodelay(true);
         accepted(peer);
-        join(Link::plain(stream), opts, input, out)
+        // A client need not speak first: no silence check.
+        join(Link::plain(stream), opts, input, out, false)
     }
 }
 
 /// Joins `input` and `out` to `stream` until the peer closes (or, with
-/// `exit_on_eof`, until the input ends).
+/// `exit_on_eof`, until the input ends). With `welcome`, a server silent
+/// for [`SILENCE`] is looked into, as in MESSAGE mode: one that speaks
+/// TLS is an error naming --tls; for another, a person is told what talk
+/// expected, and the session goes on.
 fn join(
     link: Link,
     opts: &TalkOptions,
     input: impl Read + Send + 'static,
     out: &mut dyn Write,
+    welcome: bool,
 ) -> anyhow::Result<()> {
+    let connected = Instant::now();
+    let mut silence_checked = !welcome;
+    let mut heard_any = false;
     let sender = link.clone();
     let input_done = Arc::new(AtomicBool::new(false));
     let done = input_done.clone();
@@ -544,6 +558,10 @@ fn join(
         if framing == ClientFraming::Line {
             unended.hint_after(QUIET_GAP);
         }
+        if !silence_checked && !heard_any && connected.elapsed() >= SILENCE {
+            silence_checked = true;
+            silent_server(&link)?;
+        }
         match reader.read(&mut buf) {
             Ok(0) => {
                 if framing == ClientFraming::Line {
@@ -553,6 +571,7 @@ fn join(
             }
             Ok(n) => {
                 last_heard = Instant::now();
+                heard_any = true;
                 heard.one_more();
                 unended.heard(&buf[..n]);
                 write_out(out, &buf[..n])?;
@@ -589,6 +608,29 @@ fn join(
             Err(e) => return Err(lost("reading from the server", e)),
         }
     }
+}
+
+/// A joined session's server has sent nothing for [`SILENCE`], though a
+/// welcome was expected: a TLS server is an error naming --tls; anything
+/// else is said once on stderr, and the session goes on.
+fn silent_server(link: &Link) -> anyhow::Result<()> {
+    let Ok(peer) = link.tcp().peer_addr() else {
+        return Ok(());
+    };
+    let spent = humantime::format_duration(SILENCE);
+    if !link.is_tls() && crate::tls::client::answers_tls(peer, TLS_CHECK) {
+        return Err(Error::protocol(format!(
+            "{peer} sent nothing in {spent}, and answered a TLS hello on a second connection: \
+             it speaks TLS. Add --tls (with --cacert FILE for a self-signed certificate)"
+        ))
+        .into());
+    }
+    eprintln!(
+        "tcpkit: nothing from {peer} in {spent}, though a welcome was expected; still \
+         connected: what you type goes to it. A server that speaks only when spoken to, like \
+         an echo or HTTP server, sends none (--no-welcome says so and silences this)."
+    );
+    Ok(())
 }
 
 /// Line framing in a joined session: whether the server's bytes stop

@@ -380,7 +380,12 @@ fn round_ms(d: Duration) -> Duration {
 /// is not there, or speaks another way, gets one clear error at once
 /// rather than a run full of failures.
 fn preflight(opts: &Options, spec: &str, addr: SocketAddr) -> Result<(), Error> {
+    let slow = crate::notice::SlowNotice::new(format!(
+        "no answer from {spec} in 2s; still connecting ({})",
+        crate::notice::up_to("--connect-timeout", opts.connect_timeout)
+    ));
     let mut stream = crate::net::connect(spec, &[addr], opts.connect_timeout)?;
+    drop(slow);
     let script = flow::script_for(opts, 0);
     let limit = Some(opts.connect_timeout.unwrap_or(opts.reply_timeout));
     stream

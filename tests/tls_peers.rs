@@ -342,4 +342,32 @@ fn the_certificate_openssl_req_x509_makes_is_trusted_as_curl_trusts_it() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    // fetch, against openssl's own web server holding the same pair.
+    let web = free_port();
+    let mut s_server = Command::new("timeout")
+        .args(["20", "openssl", "s_server", "-quiet", "-www"])
+        .args(["-accept", &web.to_string(), "-cert"])
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", web)).is_err()
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = Command::new(common::tcpkit())
+        .args(["fetch", "-s", "-o", "-", "--cacert", cert.to_str().unwrap()])
+        .arg(format!("https://localhost:{web}/"))
+        .output()
+        .unwrap();
+    let _ = s_server.kill();
+    let _ = s_server.wait();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(stdout_of(&out).contains("s_server"), "{}", stdout_of(&out));
 }

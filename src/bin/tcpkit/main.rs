@@ -21,6 +21,9 @@ use clap::{CommandFactory, FromArgMatches};
 use cli::Cli;
 
 fn main() -> ExitCode {
+    // Every command, before the heap grows: a client's whole life is a
+    // few allocations, and each huge-page fault would cost 2 MiB of RSS.
+    alloc::small_pages();
     let args = match habits::before_parse(std::env::args_os().collect()) {
         Ok(args) => args,
         Err(hint) => {

@@ -256,6 +256,24 @@ impl Error {
         }
     }
 
+    /// The error in one line: itself, each cause (I/O errors as they read
+    /// in a sentence), then the hint; what the binary prints after
+    /// `tcpkit: error: `, for a library that logs it instead.
+    pub fn in_words(&self) -> String {
+        let mut out = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(error) = cause {
+            out.push_str(": ");
+            match error.downcast_ref::<io::Error>() {
+                Some(e) => out.push_str(&crate::net::describe(e)),
+                None => out.push_str(&error.to_string()),
+            }
+            cause = error.source();
+        }
+        out.push_str(&self.hint());
+        out
+    }
+
     /// Says which flag named the address of a listen that failed, so the
     /// hint points at it (`serve --metrics`, `--agent`); `--bind` otherwise.
     pub fn named_by(self, flag: &'static str) -> Error {

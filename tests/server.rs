@@ -1065,3 +1065,58 @@ fn many_replies_are_all_sent_when_the_budget_has_no_room_to_hold_a_read() {
     c.send(b"exit\n");
     assert_eq!(c.rest(), b"");
 }
+
+#[test]
+fn the_builder_assembles_the_whole_server_as_serve_does() {
+    // Service, metrics and agent ports, all on port 0: the addresses are
+    // known once listen() returns, and each port answers.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime
+        .block_on(
+            server::Builder::new(config())
+                .bind("127.0.0.1:0".parse().unwrap())
+                .metrics("127.0.0.1:0".parse().unwrap())
+                .agent("127.0.0.1:0".parse().unwrap())
+                .listen(),
+        )
+        .expect("listen");
+    let addr = server.local_addrs()[0];
+    let metrics = server.metrics_addr().expect("a metrics port");
+    let agent = server.agent_addr().expect("an agent port");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let serving = thread::spawn(move || {
+        runtime.block_on(server.run(async {
+            let _ = stopped.await;
+        }))
+    });
+    let mut c = LineClient::connect(addr);
+    assert_eq!(c.line(), "Welcome!\n");
+    c.send(b"Michael\n");
+    assert_eq!(c.line(), "Hello, Michael!\n");
+    let (head, body) = common::http_get(metrics, "GET /metrics HTTP/1.0\r\n\r\n");
+    assert!(
+        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+        "{head}"
+    );
+    assert!(body.contains("tcpkit_connections_accepted_total"), "{body}");
+    let mut agent = TcpStream::connect(agent).unwrap();
+    agent.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut said = String::new();
+    agent.read_to_string(&mut said).unwrap();
+    assert!(said.starts_with("ready"), "{said}");
+    c.send(b"exit\n");
+    let _ = stop.send(());
+    serving.join().unwrap();
+    // An address in use is an error from listen(), before anything runs.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let refused = runtime.block_on(
+        server::Builder::new(config())
+            .bind(taken.local_addr().unwrap())
+            .listen(),
+    );
+    let Err(e) = refused else {
+        panic!("listened on an address in use")
+    };
+    assert_eq!(e.kind(), tcpkit::ErrorKind::AddrInUse, "{e}");
+}

@@ -21,12 +21,15 @@
 //! `tls` drives rustls under the connection ([`Config::tls`]).
 
 pub mod agent;
+mod builder;
 mod conn;
 mod handler;
 mod listener;
 pub mod metrics;
 mod side;
 mod tls;
+
+pub use builder::{Builder, Server, reload_tls};
 
 use std::future::Future;
 use std::sync::Arc;

@@ -6,7 +6,6 @@ use std::io::{self, IsTerminal, Write};
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use tcpkit::net::{self, Family};
@@ -215,27 +214,6 @@ pub fn remove_before_exit() {
     }
 }
 
-/// SIGHUP: reads the certificate files again; a failure keeps the old pair.
-fn reload(tls: &tcpkit::tls::ServerTls) {
-    let Some(file) = tls.cert_file() else {
-        warn!("SIGHUP: a self-signed certificate has no files to read again; nothing reloaded.");
-        return;
-    };
-    let old = tls.fingerprint();
-    match tls.reload() {
-        Ok(new) => info!(
-            "SIGHUP: reloaded the TLS certificate from {} (SHA-256 fingerprint {new}); \
-             new handshakes use it.",
-            file.display()
-        ),
-        Err(e) => warn!(
-            "SIGHUP: cannot reload the TLS certificate: {}; keeping the old one \
-             (SHA-256 fingerprint {old}).",
-            crate::exit::message(&anyhow::Error::new(e))
-        ),
-    }
-}
-
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // First, while this is the only thread: it clears LISTEN_FDS.
     let inherited = net::inherited_listeners()
@@ -324,59 +302,39 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
+        // SIGHUP (a process's signal, so the binary's) reads the
+        // certificate again; the library does the reading and the log.
         if let Some(tls) = config.tls.clone() {
             let mut reloads = crate::signals::Reloads::watch();
             tokio::spawn(async move {
                 loop {
                     reloads.next().await;
-                    reload(&tls);
+                    server::reload_tls(&tls);
                 }
             });
         }
-        let mut listeners = Vec::new();
-        for std_listener in inherited {
-            listeners.push(
-                TcpListener::from_std(std_listener)
-                    .context("cannot use a socket passed by the service manager")?,
-            );
-        }
+        let mut builder = server::Builder::new(config)
+            .inherited(inherited)
+            .backlog(args.backlog)
+            .reuse_port(args.reuse_port);
         for addr in addrs {
-            let std_listener = net::listen_with(addr, args.backlog, args.reuse_port)?;
-            listeners.push(
-                TcpListener::from_std(std_listener)
-                    .with_context(|| format!("cannot listen on {addr}"))?,
-            );
+            builder = builder.bind(addr);
         }
-        let stop_metrics = tokio_util::sync::CancellationToken::new();
-        if let (Some(addr), Some(metrics)) = (metrics_at, config.metrics.clone()) {
-            let listener = TcpListener::from_std(
-                net::listen(addr, args.backlog).map_err(|e| e.named_by("--metrics"))?,
-            )
-            .with_context(|| format!("cannot listen on {addr}"))?;
-            tokio::spawn(server::metrics::serve(
-                listener,
-                metrics,
-                config.health.clone(),
-                stop_metrics.clone(),
-            ));
+        if let Some(addr) = metrics_at {
+            builder = builder.metrics(addr);
         }
         if let Some(addr) = agent_at {
-            let listener = TcpListener::from_std(
-                net::listen(addr, args.backlog).map_err(|e| e.named_by("--agent"))?,
-            )
-            .with_context(|| format!("cannot listen on {addr}"))?;
-            let health = config.health.clone();
-            tokio::spawn(server::agent::serve(listener, health, stop_metrics.clone()));
+            builder = builder.agent(addr);
         }
+        let server = builder.listen().await?;
         if let (Some(pem), Some(first)) = (
             made_pem.as_ref().map(|(path, _)| path),
-            listeners.first().and_then(|l| l.local_addr().ok()),
+            server.local_addrs().first(),
         ) {
-            log_trust_hint(pem, first);
+            log_trust_hint(pem, *first);
         }
         info!("Serving up to {max_connections} connections at once (open-file limit {fd_limit}).");
-        server::run(listeners, config, crate::shutdown_signal()).await;
-        stop_metrics.cancel();
+        server.run(crate::shutdown_signal()).await;
         Ok(())
     })
 }

@@ -1,0 +1,303 @@
+//! The command line: clap derive structs whose doc comments are the help.
+//!
+//! Parsing only; [`crate::commands`] turns these into library calls. The
+//! library knows nothing of clap: the value enums here mirror its enums and
+//! convert into them, and option groups used by several subcommands are
+//! declared once and flattened in. One file per subcommand's arguments;
+//! the value enums and the connection options they share are here.
+
+mod bench;
+mod demo;
+mod fetch;
+mod serve;
+mod talk;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use tcpkit::net::Family;
+use tcpkit::wire::greeting::{ClientFraming, Framing};
+use tcpkit::wire::proxy;
+
+use crate::values::{self, Limit};
+
+pub use bench::BenchArgs;
+pub use demo::DemoArgs;
+pub use fetch::FetchArgs;
+pub use serve::ServeArgs;
+pub use talk::TalkArgs;
+
+/// `--framing` of `serve`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FramingArg {
+    /// Chunk-framed until the first newline arrives, line-framed from then on.
+    Auto,
+    /// A message is the bytes before a newline.
+    Line,
+    /// Each read from the socket is one message (the tutorial's wire format).
+    Chunk,
+}
+
+impl From<FramingArg> for Framing {
+    fn from(arg: FramingArg) -> Framing {
+        match arg {
+            FramingArg::Auto => Framing::Auto,
+            FramingArg::Line => Framing::Line,
+            FramingArg::Chunk => Framing::Chunk,
+        }
+    }
+}
+
+/// `--proxy-protocol` of `serve`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProxyVersionsArg {
+    /// The text header (`PROXY TCP4 ...`), HAProxy's `send-proxy`.
+    V1,
+    /// The binary header, HAProxy's `send-proxy-v2`.
+    V2,
+    /// Either.
+    Any,
+}
+
+impl From<ProxyVersionsArg> for proxy::Versions {
+    fn from(arg: ProxyVersionsArg) -> proxy::Versions {
+        match arg {
+            ProxyVersionsArg::V1 => proxy::Versions::V1,
+            ProxyVersionsArg::V2 => proxy::Versions::V2,
+            ProxyVersionsArg::Any => proxy::Versions::Any,
+        }
+    }
+}
+
+/// `--send-proxy` of `talk` and `bench`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProxyVersionArg {
+    /// The text header.
+    V1,
+    /// The binary header.
+    V2,
+}
+
+impl From<ProxyVersionArg> for proxy::Version {
+    fn from(arg: ProxyVersionArg) -> proxy::Version {
+        match arg {
+            ProxyVersionArg::V1 => proxy::Version::V1,
+            ProxyVersionArg::V2 => proxy::Version::V2,
+        }
+    }
+}
+
+/// `--framing` of `talk` and `bench`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ClientFramingArg {
+    /// Messages and replies end with a newline (for tcpkit serve).
+    Line,
+    /// Each write is a message, each read a reply (the tutorial's server).
+    Chunk,
+}
+
+impl From<ClientFramingArg> for ClientFraming {
+    fn from(arg: ClientFramingArg) -> ClientFraming {
+        match arg {
+            ClientFramingArg::Line => ClientFraming::Line,
+            ClientFramingArg::Chunk => ClientFraming::Chunk,
+        }
+    }
+}
+
+/// The `bench` scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ScenarioArg {
+    /// Each connection sends a message and waits for its reply.
+    Pingpong,
+    /// Each connection keeps --depth messages in flight.
+    Pipeline,
+    /// Workers repeat the tutorial client's session.
+    Churn,
+    /// Open connections, hold them idle, check a sample still answers.
+    Hold,
+    /// Workers open a connection (a TLS handshake with --tls), read the
+    /// welcome and close, again and again: openings per second.
+    Handshake,
+}
+
+impl From<ScenarioArg> for tcpkit::bench::Scenario {
+    fn from(arg: ScenarioArg) -> tcpkit::bench::Scenario {
+        match arg {
+            ScenarioArg::Pingpong => tcpkit::bench::Scenario::Pingpong,
+            ScenarioArg::Pipeline => tcpkit::bench::Scenario::Pipeline,
+            ScenarioArg::Churn => tcpkit::bench::Scenario::Churn,
+            ScenarioArg::Hold => tcpkit::bench::Scenario::Hold,
+            ScenarioArg::Handshake => tcpkit::bench::Scenario::Handshake,
+        }
+    }
+}
+
+/// How a client reaches its server: shared by `talk`, `fetch` and `bench`.
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// Use IPv4 only.
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    pub ipv4: bool,
+
+    /// Use IPv6 only.
+    #[arg(short = '6')]
+    pub ipv6: bool,
+
+    /// Give up resolving and connecting (with TLS, the handshake too)
+    /// after this long; 0: no limit of our own.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = values::limit, allow_negative_numbers = true)]
+    pub connect_timeout: Limit,
+}
+
+impl ConnectArgs {
+    /// The address family that `-4` and `-6` ask for.
+    pub fn family(&self) -> Family {
+        match (self.ipv4, self.ipv6) {
+            (true, _) => Family::V4,
+            (_, true) => Family::V6,
+            _ => Family::Any,
+        }
+    }
+}
+
+/// A TCP toolkit: the tutorial's greeting server and its client, done right.
+///
+/// Exit codes: 0 success, 1 other failure, 2 usage, 3 bad address,
+/// 4 address in use, 5 permission denied, 6 cannot connect, 7 timeout,
+/// 8 protocol error or malformed response, 9 TLS, 10 truncated body,
+/// 11 too many redirects, 12 HTTP error status (--fail), 13 local file,
+/// 14 bench saw errors or wrong replies, 15 fetch body over --max-filesize,
+/// 130 interrupted (fetch by Ctrl+C or SIGTERM, serve by a second signal).
+#[derive(Debug, Parser)]
+#[command(name = "tcpkit", version, propagate_version = true)]
+pub struct Cli {
+    /// More log detail (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Less log detail (-q warnings only, -qq errors only).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub quiet: u8,
+
+    /// Log lines without time or level, as the tutorial prints them.
+    #[arg(long, global = true)]
+    pub plain_logs: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    /// `-v` count minus `-q` count.
+    pub fn verbosity(&self) -> i8 {
+        i8::try_from(i16::from(self.verbose) - i16::from(self.quiet)).unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the greeting server: welcome each client, answer NAME with "Hello, NAME!".
+    #[command(after_help = "Examples:
+  tcpkit serve                                  127.0.0.1:9999, the tutorial's server
+  tcpkit serve --bind [::1]:9999 --delay 1      IPv6, a second before each reply
+  tcpkit serve --welcome '' --reply '{}'        an echo server
+  tcpkit serve --idle-timeout 0                 never close an idle client")]
+    Serve(ServeArgs),
+    /// Talk to a greeting server: send MESSAGEs, or join stdin and stdout to it.
+    #[command(after_help = "Examples:
+  tcpkit talk 127.0.0.1:9999 Michael Tracy Sarah   the tutorial's client
+  tcpkit talk 127.0.0.1 9999 Michael               the same, nc's HOST PORT
+  seq 1 100 | tcpkit talk                          stdin to the server, replies to stdout
+  tcpkit talk --framing chunk ADDR Michael         the tutorial's own server (no newlines)
+  tcpkit talk -z 127.0.0.1:9999                    is the port open? (exit 0 or 6)
+  tcpkit talk -l 127.0.0.1:8080                    wait for one client, like nc -l")]
+    Talk(TalkArgs),
+    /// Start a server on a free port and run the tutorial's client against it.
+    Demo(DemoArgs),
+    /// Fetch a URL over HTTP/1.1 or HTTPS: print the response head, save the body.
+    #[command(after_help = "Examples:
+  tcpkit fetch http://127.0.0.1:8080/            save the body as index.html
+  tcpkit fetch -L -s -o - 127.0.0.1:8080/old     follow redirects, body to stdout
+  tcpkit fetch --max-time 3 --fail URL           give up after 3 s; exit 12 on 4xx/5xx")]
+    Fetch(FetchArgs),
+    /// Load a greeting server (pingpong, pipeline, churn, hold, handshake) and measure it.
+    #[command(after_help = "Examples:
+  tcpkit bench pipeline 127.0.0.1:9999 --duration 3          the fastest the server answers
+  tcpkit bench pingpong ADDR --rate 1000 -c 10               open loop, 1000 msgs/s
+  tcpkit bench hold ADDR -c 10000 --server-pid PID           memory per idle connection
+  tcpkit bench churn ADDR1 ADDR2 --connect-rate 500          sessions over two servers")]
+    Bench(BenchArgs),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("tcpkit").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn serve_defaults() {
+        let cli = parse(&["serve"]).unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(args.bind, ["127.0.0.1:9999"]);
+        assert_eq!(args.backlog, 1024);
+        assert_eq!(args.max_message, 65536);
+        assert_eq!(args.idle_timeout, Limit(Some(Duration::from_secs(300))));
+        assert_eq!(Framing::from(args.framing), Framing::Auto);
+        assert_eq!(args.delay, None);
+    }
+
+    #[test]
+    fn serve_flags() {
+        let cli = parse(&[
+            "-vv",
+            "serve",
+            "--bind",
+            "[::1]:0",
+            "--bind",
+            "127.0.0.1:0",
+            "--delay",
+            "1s",
+            "--max-message",
+            "16",
+            "--framing",
+            "chunk",
+            "--max-connections",
+            "3",
+        ])
+        .unwrap();
+        assert_eq!(cli.verbosity(), 2);
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(args.bind, ["[::1]:0", "127.0.0.1:0"]);
+        assert_eq!(args.delay, Some(Duration::from_secs(1)));
+        assert_eq!(args.max_message, 16);
+        assert_eq!(args.max_connections, Some(3));
+        assert!(parse(&["serve", "--max-connections", "0"]).is_err());
+        assert!(parse(&["serve", "--idle-timeout", "soon"]).is_err());
+    }
+
+    #[test]
+    fn talk_positionals() {
+        let cli = parse(&["talk", "127.0.0.1:1", "Michael", "Tracy", "-4"]).unwrap();
+        let Command::Talk(args) = cli.command else {
+            panic!("not talk")
+        };
+        assert_eq!(args.addr, "127.0.0.1:1");
+        assert_eq!(args.messages, ["Michael", "Tracy"]);
+        assert_eq!(args.options().family, Family::V4);
+        assert!(parse(&["talk", "-4", "-6"]).is_err());
+        let cli = parse(&["talk"]).unwrap();
+        let Command::Talk(args) = cli.command else {
+            panic!("not talk")
+        };
+        assert_eq!(args.addr, "127.0.0.1:9999");
+        assert!(args.messages.is_empty());
+    }
+}

@@ -1,0 +1,150 @@
+//! `tcpkit talk`'s arguments, and nc's `HOST PORT` joined into one address.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use tcpkit::talk;
+use tcpkit::wire::greeting::{self as protocol};
+
+use super::{ClientFramingArg, ConnectArgs, ProxyVersionArg};
+use crate::values::{self, Limit};
+
+#[derive(Debug, Args)]
+pub struct TalkArgs {
+    /// The server, as HOST:PORT (or nc's HOST PORT).
+    #[arg(value_name = "ADDR", default_value = "127.0.0.1:9999")]
+    pub addr: String,
+
+    /// Messages to send, one at a time, each waiting for its reply; then
+    /// `exit`. Without messages, stdin goes to the server and replies to stdout.
+    #[arg(value_name = "MESSAGE")]
+    pub messages: Vec<String>,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    /// line (for tcpkit serve) or chunk (each write a message, for the
+    /// tutorial's own server).
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = ClientFramingArg::Line)]
+    pub framing: ClientFramingArg,
+
+    /// Give up waiting for a reply, or for the close, after this long;
+    /// 0: wait as long as it takes.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = values::limit, allow_negative_numbers = true)]
+    pub timeout: Limit,
+
+    /// The longest reply accepted, in bytes (suffixes K, KiB, M, MiB).
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = values::size, allow_negative_numbers = true)]
+    pub max_reply: usize,
+
+    /// The welcome the server sends; with MESSAGEs it is awaited and
+    /// checked.
+    #[arg(long, value_name = "TEXT", default_value = protocol::DEFAULT_WELCOME)]
+    pub welcome: String,
+
+    /// The server sends no welcome (as --welcome '').
+    #[arg(long, conflicts_with = "welcome")]
+    pub no_welcome: bool,
+
+    /// The server's reply template; with MESSAGEs each reply must be it
+    /// ({} stands for the message).
+    #[arg(long, value_name = "TEMPLATE", default_value = protocol::DEFAULT_REPLY)]
+    pub reply: String,
+
+    /// nc's -l: wait on ADDR for one client (as long as it takes) and join
+    /// stdin and stdout to it, instead of connecting.
+    #[arg(short = 'l', long, conflicts_with_all = ["check", "tls"])]
+    pub listen: bool,
+
+    /// Speak TLS (for serve --tls-cert or --tls-self-signed, ncat --ssl,
+    /// openssl s_server): the server's certificate is checked against the
+    /// built-in CAs and --cacert, for the host of ADDR or --servername.
+    #[arg(long)]
+    pub tls: bool,
+
+    /// Trust the certificates in FILE (PEM) as well as the built-in CAs:
+    /// a private CA, or serve --tls-self-signed's --tls-cert-out.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub cacert: Option<PathBuf>,
+
+    /// Do not check the server's certificate (says so loudly).
+    #[arg(short = 'k', long, requires = "tls", conflicts_with = "listen")]
+    pub insecure: bool,
+
+    /// Check the certificate for NAME (and send it as SNI) instead of the
+    /// host of ADDR: for connecting by address to a server named otherwise.
+    #[arg(long, value_name = "NAME", requires = "tls")]
+    pub servername: Option<String>,
+
+    /// nc's -z: only check that ADDR accepts connections, sending nothing
+    /// (exit 0 open, 6 closed).
+    #[arg(short = 'z', long)]
+    pub check: bool,
+
+    /// Stop when stdin ends, without waiting for the other side to close
+    /// (nc's -q 0); replies still on their way are lost.
+    #[arg(long)]
+    pub exit_on_eof: bool,
+
+    /// Start with a PROXY protocol header (v1 or v2) naming this
+    /// connection, as a load balancer would: for trying
+    /// `serve --proxy-protocol` without one.
+    #[arg(long, value_name = "VERSION", value_enum)]
+    pub send_proxy: Option<ProxyVersionArg>,
+
+    /// Write what the server sends to the terminal unchanged. By default a
+    /// terminal shows its control bytes escaped (\x1b...), so a server
+    /// cannot clear the screen or set the clipboard; a pipe or file always
+    /// gets the bytes unchanged.
+    #[arg(long)]
+    pub raw_output: bool,
+}
+
+impl TalkArgs {
+    /// The client options these arguments describe.
+    pub fn options(&self) -> talk::TalkOptions {
+        talk::TalkOptions {
+            addr: self.addr.clone(),
+            family: self.connect.family(),
+            framing: self.framing.into(),
+            connect_timeout: self.connect.connect_timeout.0,
+            timeout: self.timeout.0,
+            max_reply: self.max_reply,
+            welcome: if self.no_welcome {
+                String::new()
+            } else {
+                self.welcome.clone()
+            },
+            reply: protocol::Template::parse(&self.reply),
+            exit_on_eof: self.exit_on_eof,
+            send_proxy: self.send_proxy.map(Into::into),
+            tls: self.tls.then(|| talk::TalkTls {
+                cacert: self.cacert.clone(),
+                insecure: self.insecure,
+                servername: self.servername.clone(),
+            }),
+        }
+    }
+
+    /// nc's `talk HOST PORT`: an address without a port followed by a
+    /// port number is one address. (An address without a port is no
+    /// address, so nothing else is taken from the messages.)
+    pub fn join_host_port(&mut self) {
+        let has_port = self.addr.parse::<std::net::SocketAddr>().is_ok()
+            || self
+                .addr
+                .rsplit_once(':')
+                .is_some_and(|(host, _)| !host.contains(':') || host.ends_with(']'));
+        let port = self.messages.first().and_then(|m| m.parse::<u16>().ok());
+        if let (false, Some(port)) = (has_port, port) {
+            let host = if self.addr.contains(':') && !self.addr.starts_with('[') {
+                format!("[{}]", self.addr)
+            } else {
+                self.addr.clone()
+            };
+            self.addr = format!("{host}:{port}");
+            self.messages.remove(0);
+        }
+    }
+}

@@ -1,7 +1,8 @@
 //! The greeting server: `tcpkit serve` as a library.
 //!
-//! [`run`] takes listeners the caller bound (tests bind port 0) and a shutdown
-//! future. Each listener gets a `listener::Listener` that owns the accept
+//! [`Builder`] assembles all of `serve` (the listeners bound or inherited,
+//! the metrics and agent ports); [`run`] is its core, and takes listeners
+//! the caller bound (tests bind port 0) and a shutdown future. Each listener gets a `listener::Listener` that owns the accept
 //! loop and the connection limit; each connection gets a
 //! `handler::Handler`, its policy (welcome, answer, delay, shutdown,
 //! linger), over a `conn::Connection`, which owns the socket, the
@@ -11,9 +12,10 @@
 //! to a grace period; then cancel a [`CancellationToken`] the handlers
 //! watch (each answers what it received and closes), and drop whatever is
 //! left after the lingering close's time. Idle timeouts come
-//! from one shared coarse clock (`IdleClock`), not a timer per connection.
+//! from one shared coarse clock (`clock::IdleClock`), not a timer per
+//! connection; `probes` sums up the connections that never spoke.
 //!
-//! Around that core: `Budget` bounds what all connections together buffer
+//! Around that core: `budget::Budget` bounds what all connections together buffer
 //! (`--max-buffered`); [`ProxyPolicy`] says who may send a PROXY header;
 //! [`metrics`] keeps the counters and serves `/metrics` and `/ready`;
 //! [`agent`] answers HAProxy's agent check and carries the drain's state
@@ -21,24 +23,30 @@
 //! `tls` drives rustls under the connection ([`Config::tls`]).
 
 pub mod agent;
+mod budget;
 mod builder;
+mod clock;
 mod conn;
 mod handler;
 mod listener;
 pub mod metrics;
+mod probes;
 mod side;
 mod tls;
 
 pub use builder::{Builder, Server, reload_tls};
 
+use budget::{Budget, Held};
+use clock::IdleClock;
+use probes::ProbeLog;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use tokio::net::TcpListener;
 
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
@@ -260,184 +268,6 @@ fn lanes() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// The server-wide budget for buffered bytes ([`Config::max_buffered`]).
-/// Connections take from it only when they must hold memory (an
-/// unfinished message, replies a client is not reading), so the pipelined
-/// fast path never touches this shared counter.
-#[derive(Debug, Default)]
-struct Budget {
-    /// Bytes taken now.
-    used: AtomicUsize,
-    /// The most that may be taken (`usize::MAX`: no budget).
-    limit: usize,
-}
-
-impl Budget {
-    fn new(limit: Option<usize>) -> Budget {
-        Budget {
-            used: AtomicUsize::new(0),
-            limit: limit.unwrap_or(usize::MAX),
-        }
-    }
-
-    /// Takes `n` bytes if they fit; false (nothing taken) if they do not.
-    fn take(&self, n: usize) -> bool {
-        self.used
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
-                used.checked_add(n).filter(|&total| total <= self.limit)
-            })
-            .is_ok()
-    }
-
-    /// Gives back `n` bytes taken before.
-    fn give(&self, n: usize) {
-        self.used.fetch_sub(n, Ordering::Relaxed);
-    }
-
-    /// Takes `n` bytes for as long as the returned guard lives.
-    fn hold(&self, n: usize) -> Option<Held<'_>> {
-        self.take(n).then_some(Held { budget: self, n })
-    }
-}
-
-/// Bytes taken from the [`Budget`], given back on drop.
-struct Held<'a> {
-    budget: &'a Budget,
-    n: usize,
-}
-
-impl Drop for Held<'_> {
-    fn drop(&mut self) {
-        self.budget.give(self.n);
-    }
-}
-
-/// A coarse clock for idle and message timeouts, shared by all
-/// connections, in the spirit of nginx's cached time: a task advances
-/// `tick` every eighth of the shorter timeout and wakes every waiting
-/// connection through `events`; each connection only keeps the tick of
-/// its last input (and of its unfinished message's first byte).
-/// A per-connection timer would cost 112 bytes per idle connection and a
-/// timer update on every read; this costs one registered waiter, which
-/// the connection needs anyway to hear about shutdown.
-#[derive(Debug, Default)]
-struct IdleClock {
-    /// Ticks since the server started.
-    tick: AtomicU32,
-    /// Notified at each tick and at shutdown.
-    events: Notify,
-    /// The time between ticks; `None` when no timeout is set.
-    period: Option<Duration>,
-    /// Ticks in an idle timeout (0: none).
-    idle_ticks: u32,
-    /// Ticks in a message timeout (0: none).
-    message_ticks: u32,
-}
-
-/// Ticks per shorter timeout: a connection is closed between 1 and
-/// 1 + 1/TICKS timeouts after its last input.
-const TICKS: u32 = 8;
-
-impl IdleClock {
-    /// A clock for these timeouts (`None`: off).
-    fn new(idle: Option<Duration>, message: Option<Duration>) -> IdleClock {
-        let shortest = [idle, message].into_iter().flatten().min();
-        let period = shortest.map(|d| (d / TICKS).max(Duration::from_millis(1)));
-        let ticks = |timeout: Option<Duration>| match (timeout, period) {
-            (Some(t), Some(p)) => {
-                u32::try_from(t.as_nanos().div_ceil(p.as_nanos().max(1))).unwrap_or(u32::MAX)
-            }
-            _ => 0,
-        };
-        IdleClock {
-            period,
-            idle_ticks: ticks(idle),
-            message_ticks: ticks(message),
-            ..IdleClock::default()
-        }
-    }
-
-    /// The current tick.
-    fn now(&self) -> u32 {
-        self.tick.load(Ordering::Relaxed)
-    }
-
-    /// True when a connection whose last input came at `last` has idled
-    /// for at least the idle timeout. (One tick more than the timeout's:
-    /// the input may have come just before `last` ended.)
-    fn expired(&self, last: u32) -> bool {
-        self.idle_ticks > 0 && self.now().wrapping_sub(last) > self.idle_ticks
-    }
-
-    /// True when a message whose first byte came at `since` is overdue.
-    fn message_overdue(&self, since: u32) -> bool {
-        self.message_ticks > 0 && self.now().wrapping_sub(since) > self.message_ticks
-    }
-
-    /// Advances the clock until `token` is cancelled, then wakes everyone.
-    /// Without a timeout the clock stands still, so nothing expires.
-    async fn run(&self, token: &CancellationToken) {
-        let Some(period) = self.period else {
-            token.cancelled().await;
-            self.events.notify_waiters();
-            return;
-        };
-        let mut ticks = tokio::time::interval(period);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ticks.tick().await;
-        loop {
-            tokio::select! {
-                _ = ticks.tick() => {
-                    self.tick.fetch_add(1, Ordering::Relaxed);
-                    self.events.notify_waiters();
-                }
-                () = token.cancelled() => break,
-            }
-        }
-        self.events.notify_waiters();
-    }
-}
-
-/// Connections that closed before sending a byte (health checks, port
-/// probes): each is logged at debug level only, and their number once a
-/// minute at info, so a load balancer's checks do not fill the log.
-#[derive(Debug, Default)]
-struct ProbeLog {
-    /// Probes since the last summary, and when that was.
-    since: std::sync::Mutex<(u64, Option<std::time::Instant>)>,
-}
-
-impl ProbeLog {
-    /// Counts one; logs the summary when a minute has passed.
-    fn count(&self) {
-        if let Some((n, over)) = self.count_at(std::time::Instant::now()) {
-            info!(
-                "{n} connection(s) in the last {} s closed before sending anything: health \
-                 checks or port probes (each is logged with -v).",
-                over.as_secs()
-            );
-        }
-    }
-
-    /// Counts one probe at `now`; when a summary is due, how many probes
-    /// it sums up and over how long (the count starts again).
-    fn count_at(&self, now: std::time::Instant) -> Option<(u64, Duration)> {
-        let mut since = self.since.lock().ok()?;
-        let (n, last) = &mut *since;
-        *n += 1;
-        let over = now.duration_since(*last.get_or_insert(now));
-        if over < PROBE_SUMMARY_EVERY {
-            return None;
-        }
-        let summed = *n;
-        *since = (0, Some(now));
-        Some((summed, over))
-    }
-}
-
-/// How often the probes are summed up in the log.
-const PROBE_SUMMARY_EVERY: Duration = Duration::from_secs(60);
-
 /// Sets `--send-buffer` on the listeners, so the kernel sizes the
 /// buffers of connections it completes from then on; says so when it
 /// grants another size. (Connections already in the backlog, as after a
@@ -595,23 +425,4 @@ pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Fut
         tracker.wait().await;
     }
     info!("Server stopped.");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn probes_are_summed_up_once_a_minute() {
-        let log = ProbeLog::default();
-        let t0 = std::time::Instant::now();
-        let at = |secs| t0 + Duration::from_secs(secs);
-        assert_eq!(log.count_at(at(0)), None);
-        assert_eq!(log.count_at(at(30)), None);
-        assert_eq!(log.count_at(at(59)), None);
-        assert_eq!(log.count_at(at(61)), Some((4, Duration::from_secs(61))));
-        // The next minute starts at the summary.
-        assert_eq!(log.count_at(at(62)), None);
-        assert_eq!(log.count_at(at(121)), Some((2, Duration::from_secs(60))));
-    }
 }

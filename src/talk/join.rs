@@ -1,0 +1,338 @@
+//! A joined session: stdin to the server and the server to stdout, like
+//! nc ([`interactive`], and [`Listening::join_one`] for `-l`). The input
+//! side runs on a thread of its own, since reading stdin blocks; this one
+//! reads the server, names a server whose lines do not end and one that
+//! stays silent, and paces chunk framing like the tutorial's client.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use tcpkit_wire::Escaped;
+use tcpkit_wire::greeting::ClientFraming;
+
+use super::{
+    CHUNK, Link, POLL, QUIET_GAP, SILENCE, TLS_CHECK, TalkOptions, connect, lost, stdout_error,
+    write_out,
+};
+use crate::error::Error;
+use crate::net;
+
+/// Joins `input` and `out` to a connection to the server until it closes.
+pub fn interactive(
+    opts: &TalkOptions,
+    input: impl Read + Send + 'static,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    join(connect(opts)?, opts, input, out, !opts.welcome.is_empty())
+}
+
+/// nc's `-l`: a socket listening on `opts.addr` for one client.
+pub struct Listening {
+    listener: std::net::TcpListener,
+}
+
+/// Listens on `opts.addr` (its first address) for one client; see
+/// [`Listening::join_one`].
+pub fn listen(opts: &TalkOptions) -> Result<Listening, Error> {
+    let addrs = net::resolve(&opts.addr, opts.family)?;
+    let addr = addrs[0];
+    let listener = net::listen(addr, 1)?;
+    listener
+        .set_nonblocking(false)
+        .map_err(|source| Error::Listen { addr, source })?;
+    Ok(Listening { listener })
+}
+
+impl Listening {
+    /// The address listened on (with the port the system chose for port 0).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Waits for one client (as long as it takes), tells `accepted` its
+    /// address, then joins `input` and `out` to it until it closes. No
+    /// second client is taken: the listener closes when the first arrives.
+    pub fn join_one(
+        self,
+        opts: &TalkOptions,
+        input: impl Read + Send + 'static,
+        out: &mut dyn Write,
+        accepted: impl FnOnce(SocketAddr),
+    ) -> anyhow::Result<()> {
+        let addr = self.local_addr().ok();
+        let (stream, peer) = self.listener.accept().map_err(|e| {
+            anyhow::Error::new(e).context(match addr {
+                Some(addr) => format!("cannot accept a client on {addr}"),
+                None => "cannot accept a client".to_string(),
+            })
+        })?;
+        drop(self.listener);
+        let _ = stream.set_nodelay(true);
+        accepted(peer);
+        // A client need not speak first: no silence check.
+        join(Link::plain(stream), opts, input, out, false)
+    }
+}
+
+/// Joins `input` and `out` to `stream` until the peer closes (or, with
+/// `exit_on_eof`, until the input ends). With `welcome`, a server silent
+/// for [`SILENCE`] is looked into, as in MESSAGE mode: one that speaks
+/// TLS is an error naming --tls; for another, a person is told what talk
+/// expected, and the session goes on.
+fn join(
+    link: Link,
+    opts: &TalkOptions,
+    input: impl Read + Send + 'static,
+    out: &mut dyn Write,
+    welcome: bool,
+) -> anyhow::Result<()> {
+    let connected = Instant::now();
+    let mut silence_checked = !welcome;
+    let mut heard_any = false;
+    let sender = link.clone();
+    let input_done = Arc::new(AtomicBool::new(false));
+    let done = input_done.clone();
+    let framing = opts.framing;
+    let heard = Arc::new(Heard::default());
+    let pace = Pace {
+        heard: heard.clone(),
+        welcome: !opts.welcome.is_empty(),
+        limit: opts.timeout.unwrap_or(Duration::from_secs(30)),
+    };
+    // The input side runs on its own thread: reading stdin blocks.
+    thread::spawn(move || {
+        let _ = pump_input(input, &sender, framing, &pace);
+        // End of input: half-close, so the server answers what it has and
+        // closes, while we keep reading.
+        let _ = sender.shutdown_write();
+        done.store(true, Ordering::Release);
+    });
+
+    link.tcp()
+        .set_read_timeout(Some(POLL))
+        .context("cannot set a read timeout")?;
+    let reader = &link;
+    let mut buf = vec![0; CHUNK];
+    let mut last_heard = Instant::now();
+    let mut unended = Unended::default();
+    loop {
+        if opts.exit_on_eof && input_done.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        if framing == ClientFraming::Line {
+            unended.hint_after(QUIET_GAP);
+        }
+        if !silence_checked && !heard_any && connected.elapsed() >= SILENCE {
+            silence_checked = true;
+            silent_server(&link)?;
+        }
+        match reader.read(&mut buf) {
+            Ok(0) => {
+                if framing == ClientFraming::Line {
+                    unended.hint_after(Duration::ZERO);
+                }
+                return Ok(());
+            }
+            Ok(n) => {
+                last_heard = Instant::now();
+                heard_any = true;
+                heard.one_more();
+                unended.heard(&buf[..n]);
+                write_out(out, &buf[..n])?;
+                if framing == ClientFraming::Chunk {
+                    write_out(out, b"\n")?;
+                }
+                if let Err(e) = out.flush() {
+                    return stdout_error(e);
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                // Only once input has ended do we wait for the server with a limit:
+                // before that, a person may just be slow to type.
+                if let Some(limit) = opts.timeout
+                    && input_done.load(Ordering::Acquire)
+                    && last_heard.elapsed() > limit
+                {
+                    return Err(Error::Timeout {
+                        what: "waiting for the server to close after the end of input".into(),
+                        after: limit,
+                    }
+                    .into());
+                }
+                if !input_done.load(Ordering::Acquire) {
+                    last_heard = Instant::now();
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(lost("reading from the server", e)),
+        }
+    }
+}
+
+/// A joined session's server has sent nothing for [`SILENCE`], though a
+/// welcome was expected: a TLS server is an error naming --tls; anything
+/// else is said once on stderr, and the session goes on.
+fn silent_server(link: &Link) -> anyhow::Result<()> {
+    let Ok(peer) = link.tcp().peer_addr() else {
+        return Ok(());
+    };
+    let spent = humantime::format_duration(SILENCE);
+    if !link.is_tls() && crate::tls::client::answers_tls(peer, TLS_CHECK) {
+        return Err(Error::protocol(format!(
+            "{peer} sent nothing in {spent}, and answered a TLS hello on a second connection: \
+             it speaks TLS. Add --tls (with --cacert FILE for a self-signed certificate)"
+        ))
+        .into());
+    }
+    eprintln!(
+        "tcpkit: nothing from {peer} in {spent}, though a welcome was expected; still \
+         connected: what you type goes to it. A server that speaks only when spoken to, like \
+         an echo or HTTP server, sends none (--no-welcome says so and silences this)."
+    );
+    Ok(())
+}
+
+/// Line framing in a joined session: whether the server's bytes stop
+/// without a newline, the mark of a server that does not end its lines
+/// (the tutorial's own sends `Welcome!` bare, and its replies to lines
+/// sent together come merged). Said once, on stderr, so stdout keeps
+/// exactly the server's bytes.
+#[derive(Default)]
+struct Unended {
+    /// The end (at most 64 bytes) of the first read seen to stop without
+    /// a newline, for the hint.
+    example: Option<Vec<u8>>,
+    /// When the last bytes came, if they stopped without a newline.
+    since: Option<Instant>,
+    /// Said already.
+    said: bool,
+}
+
+impl Unended {
+    fn heard(&mut self, bytes: &[u8]) {
+        if bytes.ends_with(b"\n") {
+            self.since = None;
+            return;
+        }
+        if self.example.is_none() {
+            // The read's last 64 bytes, newlines and all: where replies
+            // came merged (`Welcome!Hello, Michael\nexit\n!`) the example
+            // shows it, not just the last stretch (`!`).
+            let tail = &bytes[bytes.len().saturating_sub(64)..];
+            self.example = Some(tail.to_vec());
+        }
+        self.since = Some(Instant::now());
+    }
+
+    /// Says so once the bytes have stopped unended for `quiet`.
+    fn hint_after(&mut self, quiet: Duration) {
+        let (Some(at), Some(example)) = (self.since, &self.example) else {
+            return;
+        };
+        if self.said || at.elapsed() < quiet {
+            return;
+        }
+        self.said = true;
+        eprintln!(
+            "tcpkit: the server's bytes stop without a newline (as in {}): a server that does \
+             not end its lines, like the tutorial's own? Lines sent together reach it as one \
+             message. With --framing chunk, talk sends each input line as a write of its own, \
+             without the newline, and ends each reply with one.",
+            Escaped(example)
+        );
+    }
+}
+
+/// How many reads have come from the server, for the input side to wait
+/// on.
+#[derive(Default)]
+struct Heard {
+    reads: std::sync::Mutex<u64>,
+    more: std::sync::Condvar,
+}
+
+impl Heard {
+    fn one_more(&self) {
+        *self.reads.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.more.notify_all();
+    }
+
+    /// Waits until more than `seen` reads have come, or `limit` passes;
+    /// the count then.
+    fn past(&self, seen: u64, limit: Duration) -> u64 {
+        let reads = self.reads.lock().unwrap_or_else(|e| e.into_inner());
+        match self.more.wait_timeout_while(reads, limit, |n| *n <= seen) {
+            Ok((n, _)) => *n,
+            Err(e) => *e.into_inner().0,
+        }
+    }
+}
+
+/// Chunk framing's rhythm in a joined session, the tutorial client's:
+/// the welcome first, then each line only once the reply to the one
+/// before it has come, so that two lines never reach the server as one
+/// message.
+struct Pace {
+    heard: Arc<Heard>,
+    /// A welcome comes before the first line.
+    welcome: bool,
+    /// The longest wait for a reply before the next line goes anyway.
+    limit: Duration,
+}
+
+/// Copies input to the socket: raw for line framing, one write per line
+/// without its terminator for chunk framing, each after the reply to the
+/// one before.
+fn pump_input(
+    input: impl Read,
+    sender: &Link,
+    framing: ClientFraming,
+    pace: &Pace,
+) -> io::Result<()> {
+    match framing {
+        ClientFraming::Line => {
+            let mut input = input;
+            let mut buf = vec![0; CHUNK];
+            loop {
+                let n = match input.read(&mut buf) {
+                    Ok(0) => return Ok(()),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                sender.write_all(&buf[..n])?;
+            }
+        }
+        ClientFraming::Chunk => {
+            // A welcome slower than this is not waited for further: a
+            // server that sends none would hold the first line back.
+            let mut seen = if pace.welcome {
+                pace.heard.past(0, SILENCE.min(pace.limit))
+            } else {
+                0
+            };
+            for line in BufReader::new(input).split(b'\n') {
+                let mut line = line?;
+                if line.ends_with(b"\r") {
+                    line.pop();
+                }
+                if !line.is_empty() {
+                    sender.write_all(&line)?;
+                    seen = pace.heard.past(seen, pace.limit);
+                }
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Before any load: the options checked against each other, and one
+//! connection and one message to each server, so that a server that is
+//! not there, speaks TLS, sends no welcome or answers another way gets one
+//! clear error (or word) at once rather than a run full of failures.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tcpkit_wire::greeting::ClientFraming;
+
+use super::{Options, Scenario, flow, hold, tls};
+use crate::error::Error;
+
+/// Refuses options that cannot work together.
+pub(super) fn check(opts: &Options) -> Result<(), Error> {
+    let usage = |m: &str| Err(Error::InvalidInput(m.to_string()));
+    if opts.connections == 0 {
+        return usage("--connections must be at least 1");
+    }
+    if opts.server_pid.is_some() && !crate::sys::can_sample_processes() {
+        return usage(
+            "--server-pid is not available on this platform: sampling another process needs \
+             Linux's /proc",
+        );
+    }
+    if opts.framing == ClientFraming::Chunk && opts.scenario == Scenario::Pipeline && opts.depth > 1
+    {
+        return usage(
+            "pipeline needs --framing line: with chunk framing, messages in flight merge \
+             and replies cannot be told apart (use pingpong, or --depth 1)",
+        );
+    }
+    if opts.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+        return usage("--rate must be a positive number of messages per second");
+    }
+    if opts
+        .connect_rate
+        .is_some_and(|r| !(r > 0.0 && r.is_finite()))
+    {
+        return usage("--connect-rate must be a positive number of connections per second");
+    }
+    if opts.rate.is_some() && !matches!(opts.scenario, Scenario::Pingpong | Scenario::Pipeline) {
+        return usage("--rate applies to pingpong and pipeline only");
+    }
+    if (opts.messages.is_some() || opts.interval.is_some()) && opts.scenario != Scenario::Churn {
+        return usage(
+            "--messages and --interval apply to churn only (sessions of N messages, one every \
+             DURATION)",
+        );
+    }
+    if opts.duration.is_zero() {
+        return usage("--duration must be more than 0 (how long to measure, e.g. 10s)");
+    }
+    if opts.reply_timeout.is_zero() {
+        return usage(
+            "--timeout must be more than 0: the bench needs a limit so that every run ends \
+             (e.g. 10s)",
+        );
+    }
+    if opts.message.contains(&b'\n') || opts.message.is_empty() || opts.message == b"exit" {
+        return usage(
+            "the message (--message or --message-file) must be one non-empty line other than \
+             'exit'",
+        );
+    }
+    Ok(())
+}
+
+/// One connection and one message before any load, so that a server that
+/// is not there, or speaks another way, gets one clear error at once
+/// rather than a run full of failures.
+pub(super) fn preflight(opts: &Options, spec: &str, addr: SocketAddr) -> Result<(), Error> {
+    let slow = crate::notice::SlowNotice::new(format!(
+        "no answer from {spec} in 2s; still connecting ({})",
+        crate::notice::up_to("--connect-timeout", opts.connect_timeout)
+    ));
+    let mut stream = crate::net::connect(spec, &[addr], opts.connect_timeout)?;
+    drop(slow);
+    let script = flow::script_for(opts, 0);
+    let limit = Some(opts.connect_timeout.unwrap_or(opts.reply_timeout));
+    stream
+        .set_read_timeout(limit)
+        .map_err(|e| Error::lost(format!("cannot set a read timeout for {spec}"), e))?;
+    if let Some(version) = opts.send_proxy {
+        crate::net::send_proxy_header(&mut stream, version)
+            .map_err(|e| Error::BenchFailed(format!("cannot send the PROXY header: {e}")))?;
+    }
+    let wrong = |e: String| {
+        Error::BenchFailed(format!(
+            "before the run, {}: {e} (does it speak the greeting protocol as --welcome, \
+             --reply and --framing say?)",
+            spec
+        ))
+    };
+    if !script.welcome.is_empty() && opts.tls.is_none() {
+        silent_welcome(opts, spec, &stream, addr)?;
+    }
+    let mut stream = tls::SyncStream::over(stream, opts.tls.as_ref(), spec)?;
+    stream
+        .tcp()
+        .set_read_timeout(Some(opts.reply_timeout))
+        .map_err(|e| wrong(e.to_string()))?;
+    hold::read_exactly(&mut stream, &script.welcome, "welcome").map_err(wrong)?;
+    hold::ask(&mut stream, &script, opts.reply_timeout).map_err(wrong)
+}
+
+/// How long the preflight waits for a welcome before looking into the
+/// silence, as talk does.
+const SILENCE: Duration = Duration::from_secs(2);
+
+/// The preflight's welcome has not come within [`SILENCE`]: a server that
+/// speaks TLS (it answers a hello on a second connection) is an error
+/// naming --tls; for any other, stderr says what the bench waits for and
+/// names --no-welcome, and the wait goes on.
+fn silent_welcome(
+    opts: &Options,
+    spec: &str,
+    stream: &std::net::TcpStream,
+    addr: SocketAddr,
+) -> Result<(), Error> {
+    if opts.reply_timeout <= SILENCE || stream.set_read_timeout(Some(SILENCE)).is_err() {
+        return Ok(());
+    }
+    let silent = matches!(
+        stream.peek(&mut [0u8; 1]),
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
+    );
+    if !silent {
+        return Ok(());
+    }
+    if crate::tls::client::answers_tls(addr, Duration::from_secs(1)) {
+        return Err(Error::BenchFailed(format!(
+            "before the run, {spec} sent nothing in 2s, and answered a TLS hello on a second \
+             connection: it speaks TLS. Add --tls (with --cacert FILE for a self-signed \
+             certificate)"
+        )));
+    }
+    eprintln!(
+        "tcpkit: nothing from {spec} in 2s; still waiting for the welcome (up to --timeout {}). \
+         A server that sends none, like an echo or HTTP server, needs --no-welcome.",
+        humantime::format_duration(opts.reply_timeout)
+    );
+    Ok(())
+}

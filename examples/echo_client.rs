@@ -6,7 +6,7 @@
 
 use tcpkit::talk::{self, TalkOptions};
 
-fn main() -> anyhow::Result<()> {
+fn main() -> Result<(), tcpkit::Error> {
     let names = ["Michael", "Tracy", "Sarah"].map(String::from);
     let opts = TalkOptions {
         addr: "127.0.0.1:9999".to_string(),

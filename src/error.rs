@@ -2,9 +2,13 @@
 //! underlying cause kept as its `source()` (never flattened into the text),
 //! and an [`ErrorKind`] that callers branch on instead of matching messages.
 //!
-//! Functions that do several things return `anyhow::Result` with context;
-//! [`ErrorKind::of`] finds the first [`Error`] in such a chain. Exit codes
-//! are the binary's business: it maps each kind to one.
+//! As in hyper, a caller matches on the [`ErrorKind`], never on a message.
+//! What was being done when a failure happened is an [`Error::Context`]
+//! around it, whose kind and hint are the inner error's; a failure of ours
+//! with no kind a user acts on is [`ErrorKind::Other`]. [`ErrorKind::of`]
+//! finds the first [`Error`] in any chain of causes (the binary's `anyhow`
+//! chain included). Exit codes are the binary's business: it maps each
+//! kind to one.
 
 use std::io;
 use std::net::SocketAddr;
@@ -53,14 +57,22 @@ pub enum ErrorKind {
     OutputClosed,
     /// The user stopped the work (Ctrl+C).
     Interrupted,
+    /// Our own failure, of no kind above (a thread that could not start).
+    Other,
 }
 
 impl ErrorKind {
-    /// The kind of the first [`Error`] in an error chain, if there is one.
-    pub fn of(err: &anyhow::Error) -> Option<ErrorKind> {
-        err.chain()
-            .find_map(|e| e.downcast_ref::<Error>())
-            .map(Error::kind)
+    /// The kind of the first [`Error`] in a chain of causes (`err`, its
+    /// `source()`, ...), if there is one.
+    pub fn of(err: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
+        let mut cause = Some(err);
+        while let Some(e) = cause {
+            if let Some(ours) = e.downcast_ref::<Error>() {
+                return Some(ours.kind());
+            }
+            cause = e.source();
+        }
+        None
     }
 }
 
@@ -211,6 +223,27 @@ pub enum Error {
     /// The user stopped the work; says what was kept and how to go on.
     #[error("{0}")]
     Interrupted(String),
+
+    /// What was being done when `source` failed (`download incomplete,
+    /// 400 bytes kept in f.part`); its kind and hint are the source's.
+    #[error("{message}")]
+    Context {
+        /// What was being done, and what is left of it.
+        message: String,
+        /// What failed.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// Our own failure, of no kind a user acts on ([`ErrorKind::Other`]).
+    #[error("{message}")]
+    Other {
+        /// What failed.
+        message: String,
+        /// Why, when there is a cause.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
 }
 
 impl Error {
@@ -234,6 +267,8 @@ impl Error {
             Error::TooLarge(_) => ErrorKind::TooLarge,
             Error::OutputClosed => ErrorKind::OutputClosed,
             Error::Interrupted(_) => ErrorKind::Interrupted,
+            Error::Context { source, .. } => source.kind(),
+            Error::Other { .. } => ErrorKind::Other,
         }
     }
 
@@ -242,6 +277,7 @@ impl Error {
     /// The binary prints it after the whole chain of causes.
     pub fn hint(&self) -> std::borrow::Cow<'_, str> {
         match self {
+            Error::Context { source, .. } => source.hint(),
             Error::Connect { hint, .. } | Error::Tls { hint, .. } => hint.as_str().into(),
             Error::AddrInUse {
                 holder: Some(holder),
@@ -322,6 +358,25 @@ impl Error {
             source: Some(source),
         }
     }
+
+    /// This error, as the cause of what was being done (`message`).
+    pub(crate) fn context(self, message: impl Into<String>) -> Error {
+        Error::Context {
+            message: message.into(),
+            source: Box::new(self),
+        }
+    }
+
+    /// Our own failure ([`ErrorKind::Other`]) with its cause.
+    pub(crate) fn other(
+        message: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Error {
+        Error::Other {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -336,9 +391,13 @@ mod tests {
             source: io::Error::from(io::ErrorKind::OutOfMemory),
         };
         assert!(err.source().is_some());
-        let chained = anyhow::Error::new(err).context("starting the server");
+        let chained = err.context("starting the server");
+        assert_eq!(chained.kind(), ErrorKind::Listen);
         assert_eq!(ErrorKind::of(&chained), Some(ErrorKind::Listen));
-        assert_eq!(ErrorKind::of(&anyhow::anyhow!("plain")), None);
+        assert_eq!(chained.to_string(), "starting the server");
+        let plain = io::Error::other("plain");
+        assert_eq!(ErrorKind::of(&plain), None);
+
         let chunked = Error::from(ChunkError::SizeOverflow);
         assert_eq!(chunked.kind(), ErrorKind::Protocol);
         assert!(chunked.source().is_some());

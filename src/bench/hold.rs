@@ -30,12 +30,12 @@ pub fn run(
     opts: &Options,
     targets: &Targets,
     before: Option<report::ProcSample>,
-) -> anyhow::Result<Report> {
+) -> Result<Report, crate::error::Error> {
     let sample_server = || {
         opts.server_pid
             .map(report::sample_process)
             .transpose()
-            .map_err(|e| anyhow::anyhow!(e))
+            .map_err(super::sample_failed)
     };
     let mut tally = Tally::default();
     let mut held: Vec<(SyncStream, Script)> = Vec::with_capacity(opts.connections);

@@ -249,7 +249,7 @@ impl Window {
 }
 
 /// Runs the benchmark and returns its report.
-pub fn run(opts: &Options) -> anyhow::Result<Report> {
+pub fn run(opts: &Options) -> Result<Report, Error> {
     preflight::check(opts)?;
     let targets = Targets::resolve(&opts.addrs, opts.family)?;
     let fd_limit = crate::net::raise_fd_limit();
@@ -259,15 +259,12 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
             "{} connections need about {needed} open files, but the limit is {fd_limit} \
              (lower --connections, or raise ulimit -n)",
             opts.connections
-        ))
-        .into());
+        )));
     }
     // hold's memory figure starts before the run's first connection (the
     // preflight's), so that a fresh server's growth is what ps shows.
     let server_before = match (opts.scenario, opts.server_pid) {
-        (Scenario::Hold, Some(pid)) => {
-            Some(report::sample_process(pid).map_err(|e| anyhow::anyhow!(e))?)
-        }
+        (Scenario::Hold, Some(pid)) => Some(report::sample_process(pid).map_err(sample_failed)?),
         _ => None,
     };
     for (spec, addr) in opts.addrs.iter().zip(&targets.0) {
@@ -298,11 +295,15 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         let _ = window_slot.set(window);
         barrier.wait();
         let server_cpu = watch(opts, window, &live);
-        let tallies: Vec<anyhow::Result<Tally>> = handles
+        let tallies: Vec<Result<Tally, Error>> = handles
             .into_iter()
             .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a load thread panicked")))
+                h.join().unwrap_or_else(|_| {
+                    Err(Error::Other {
+                        message: "a load thread panicked".into(),
+                        source: None,
+                    })
+                })
             })
             .collect();
         (tallies, server_cpu)
@@ -378,12 +379,20 @@ fn round_ms(d: Duration) -> Duration {
     Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// `--server-pid`'s process could not be read.
+pub(super) fn sample_failed(why: String) -> Error {
+    Error::Other {
+        message: why,
+        source: None,
+    }
+}
+
 /// Waits out the run on the main thread: samples the server's CPU time at
 /// the start and end of the measured part, and draws the progress line.
-fn watch(opts: &Options, window: Window, live: &Live) -> anyhow::Result<Usage> {
-    let server = |at: &str| -> anyhow::Result<Option<ProcSample>> {
+fn watch(opts: &Options, window: Window, live: &Live) -> Result<Usage, Error> {
+    let server = |at: &str| -> Result<Option<ProcSample>, Error> {
         opts.server_pid
-            .map(|pid| report::sample_process(pid).map_err(|e| anyhow::anyhow!("{at}: {e}")))
+            .map(|pid| report::sample_process(pid).map_err(|e| sample_failed(format!("{at}: {e}"))))
             .transpose()
     };
     let me = || report::sample_process(std::process::id()).ok();
@@ -446,7 +455,7 @@ fn load_thread(
     live: Arc<Live>,
     barrier: &Barrier,
     window: &std::sync::OnceLock<Window>,
-) -> anyhow::Result<Tally> {
+) -> Result<Tally, Error> {
     let threads = opts.threads.clamp(1, opts.connections);
     let count = (thread..opts.connections).step_by(threads).count();
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -458,7 +467,7 @@ fn load_thread(
             // Still meet the others at the barrier, or they would wait forever.
             barrier.wait();
             barrier.wait();
-            return Err(anyhow::Error::new(e).context("cannot start a load thread's runtime"));
+            return Err(Error::other("cannot start a load thread's runtime", e));
         }
     };
     let local = tokio::task::LocalSet::new();

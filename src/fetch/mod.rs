@@ -126,7 +126,7 @@ pub struct Fetched {
 
 /// Fetches `opts.url`: prints or dumps each head, saves the body. The
 /// head goes to stdout, or to stderr when the body does.
-pub async fn run(opts: &Options) -> anyhow::Result<Fetched> {
+pub async fn run(opts: &Options) -> Result<Fetched, Error> {
     run_until(opts, std::future::pending()).await
 }
 
@@ -136,7 +136,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<Fetched> {
 pub async fn run_until(
     opts: &Options,
     interrupt: impl Future<Output = ()>,
-) -> anyhow::Result<Fetched> {
+) -> Result<Fetched, Error> {
     let target = Target::parse(&opts.url)?;
     let mut headers = UserHeaders::parse(&opts.headers)?;
     if opts.compressed {
@@ -145,8 +145,7 @@ pub async fn run_until(
                 "--compressed saves the body decoded: it cannot continue a part file (-C) \
                  or save it raw (--raw)"
                     .into(),
-            )
-            .into());
+            ));
         }
         if !headers.has("accept-encoding") {
             headers.add("Accept-Encoding", decode::Coding::ACCEPTED.into());
@@ -165,21 +164,18 @@ pub async fn run_until(
     if opts.resume && opts.destination == Destination::Stdout {
         return Err(Error::InvalidInput(
             "-C continues a file: it cannot work with -o - (standard output)".into(),
-        )
-        .into());
+        ));
     }
     if opts.resume && opts.raw {
         return Err(Error::InvalidInput(
             "--raw saves what the tutorial's client saves; it cannot continue a part file (-C)"
                 .into(),
-        )
-        .into());
+        ));
     }
     if opts.resume && headers.has("range") {
         return Err(Error::InvalidInput(
             "-C asks for the rest of the part file itself: leave out -H 'Range: ...'".into(),
-        )
-        .into());
+        ));
     }
     let tls = tls::config(opts.cacert.as_deref(), opts.insecure)?;
     // Over plain http there is no certificate to skip: the warning comes
@@ -209,7 +205,7 @@ pub async fn run_until(
                 ),
                 None => String::new(),
             };
-            return Err(Error::Interrupted(format!("interrupted{kept}")).into());
+            return Err(Error::Interrupted(format!("interrupted{kept}")));
         }
     };
     finished.unwrap_or_else(|| {
@@ -229,10 +225,10 @@ pub async fn run_until(
                 format!(" ({} kept in {}{hint})", Bytes(bytes), part.display())
             })
             .unwrap_or_default();
-        Err(anyhow::Error::new(Error::Timeout {
+        Err(Error::Timeout {
             what: format!("the transfer{kept}"),
             after: opts.max_time.unwrap_or_default(),
-        }))
+        })
     })
 }
 
@@ -260,7 +256,7 @@ async fn transfer(
     plan: Option<&Plan>,
     connect: &ConnectOptions,
     heads: &mut HeadWriter,
-) -> anyhow::Result<Fetched> {
+) -> Result<Fetched, Error> {
     let method = if opts.head_only { "HEAD" } else { "GET" };
     let mut redirects = 0;
     // -C: ask for the rest of the part file, if it can be checked.
@@ -325,11 +321,11 @@ async fn transfer(
         .await;
         drop(slow);
         let head = match head {
-            None => return Err(head_timeout().into()),
+            None => return Err(head_timeout()),
             // Each read inside has the same bound: when it is the one that
             // fires, say it the same way (the two race when nothing comes).
             Some(Err(e)) if crate::ErrorKind::of(&e) == Some(crate::ErrorKind::Timeout) => {
-                return Err(head_timeout().into());
+                return Err(head_timeout());
             }
             Some(result) => result?,
         };
@@ -341,8 +337,7 @@ async fn transfer(
                 return Err(Error::Redirects(format!(
                     "too many redirects: stopped after {redirects} (the last pointed to \
                      {location}; raise --max-redirs, or the server may be looping)"
-                ))
-                .into());
+                )));
             }
             redirects += 1;
             let next = target
@@ -377,8 +372,7 @@ async fn transfer(
                 "the server answered {} for {}",
                 head.status_line(),
                 target.url
-            ))
-            .into());
+            )));
         }
         let (framing, mut warnings) = head.framing(opts.head_only).map_err(Error::Head)?;
         warnings.extend(status_warning(&head, &target, opts));
@@ -441,7 +435,7 @@ async fn read_final_head(
     conn: &mut Conn,
     limits: &Limits,
     heads: &mut HeadWriter,
-) -> anyhow::Result<Head> {
+) -> Result<Head, Error> {
     let mut interim = 0;
     loop {
         let head = read_head(conn, limits).await?;
@@ -454,8 +448,7 @@ async fn read_final_head(
             return Err(Error::protocol(format!(
                 "more than {} interim (1xx) responses (raise --max-interim?)",
                 limits.max_interim
-            ))
-            .into());
+            )));
         }
     }
 }

@@ -29,7 +29,7 @@ pub(super) async fn save(
     framing: Framing,
     plan: &Plan,
     start: Start,
-) -> anyhow::Result<Fetched> {
+) -> Result<Fetched, Error> {
     let length = match framing {
         Framing::Length(n) => Some(n),
         Framing::None => Some(0),
@@ -54,9 +54,10 @@ pub(super) async fn save(
                     (Some(r), offset)
                 }
                 Err(why) => {
-                    return Err(
-                        Error::protocol(format!("{why}; {} is left as it was", part())).into(),
-                    );
+                    return Err(Error::protocol(format!(
+                        "{why}; {} is left as it was",
+                        part()
+                    )));
                 }
             }
         }
@@ -71,8 +72,7 @@ pub(super) async fn save(
                     "the server cannot send the rest of {} ({}); remove it to download afresh",
                     part(),
                     head.status_line()
-                ))
-                .into());
+                )));
             }
             let offset = r.offset;
             let sink = plan.open_resumed(r, offset, false, None)?;
@@ -99,8 +99,7 @@ pub(super) async fn save(
                 "the server answered {}; {} is left as it was for a later -C",
                 head.status_line(),
                 part()
-            ))
-            .into());
+            )));
         }
     };
     // --compressed: a body in a coding fetch decodes is saved decoded, so
@@ -121,8 +120,7 @@ pub(super) async fn save(
             "the body is {} (Content-Length), larger than --max-filesize {}",
             Bytes(total),
             Bytes(limit)
-        ))
-        .into());
+        )));
     }
     let sink = match resume {
         Some(r) => plan.open_resumed(r, offset, opts.progress, total)?,
@@ -156,8 +154,7 @@ pub(super) async fn save(
                 Bytes(got),
                 Bytes(bytes),
                 part()
-            ))
-            .into());
+            )));
         }
         Some(bytes) if copied.is_ok() && sink.written() - offset < bytes => {
             Err(Error::truncated(format!(
@@ -196,7 +193,7 @@ pub(super) async fn save(
                 ),
                 None => format!("download incomplete after {}", Bytes(bytes)),
             };
-            Err(anyhow::Error::new(e).context(note))
+            Err(e.context(note))
         }
     }
 }
@@ -208,7 +205,7 @@ pub(super) async fn raw(
     conn: &mut Conn,
     plan: Option<&Plan>,
     heads: &mut HeadWriter,
-) -> anyhow::Result<Fetched> {
+) -> Result<Fetched, Error> {
     let split = loop {
         if let Some(at) = memchr::memmem::find(conn.buffered(), b"\r\n\r\n") {
             break at;
@@ -217,13 +214,12 @@ pub(super) async fn raw(
             return Err(Error::protocol(format!(
                 "no blank line in the first {} (raise --max-head?)",
                 Bytes::of(opts.limits.max_head)
-            ))
-            .into());
+            )));
         }
         if conn.fill().await? == 0 {
-            return Err(
-                Error::protocol("the server closed the connection before a blank line").into(),
-            );
+            return Err(Error::protocol(
+                "the server closed the connection before a blank line",
+            ));
         }
     };
     let head = conn.buffered()[..split].to_vec();

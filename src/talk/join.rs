@@ -11,8 +11,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-
 use tcpkit_wire::Escaped;
 use tcpkit_wire::greeting::ClientFraming;
 
@@ -28,7 +26,7 @@ pub fn interactive(
     opts: &TalkOptions,
     input: impl Read + Send + 'static,
     out: &mut dyn Write,
-) -> anyhow::Result<()> {
+) -> Result<(), Error> {
     join(connect(opts)?, opts, input, out, !opts.welcome.is_empty())
 }
 
@@ -64,13 +62,14 @@ impl Listening {
         input: impl Read + Send + 'static,
         out: &mut dyn Write,
         accepted: impl FnOnce(SocketAddr),
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), Error> {
         let addr = self.local_addr().ok();
         let (stream, peer) = self.listener.accept().map_err(|e| {
-            anyhow::Error::new(e).context(match addr {
+            let what = match addr {
                 Some(addr) => format!("cannot accept a client on {addr}"),
                 None => "cannot accept a client".to_string(),
-            })
+            };
+            Error::other(what, e)
         })?;
         drop(self.listener);
         let _ = stream.set_nodelay(true);
@@ -91,7 +90,7 @@ fn join(
     input: impl Read + Send + 'static,
     out: &mut dyn Write,
     welcome: bool,
-) -> anyhow::Result<()> {
+) -> Result<(), Error> {
     let connected = Instant::now();
     let mut silence_checked = !welcome;
     let mut heard_any = false;
@@ -116,7 +115,7 @@ fn join(
 
     link.tcp()
         .set_read_timeout(Some(POLL))
-        .context("cannot set a read timeout")?;
+        .map_err(|e| Error::other("cannot set a read timeout", e))?;
     let reader = &link;
     let mut buf = vec![0; CHUNK];
     let mut last_heard = Instant::now();
@@ -167,8 +166,7 @@ fn join(
                     return Err(Error::Timeout {
                         what: "waiting for the server to close after the end of input".into(),
                         after: limit,
-                    }
-                    .into());
+                    });
                 }
                 if !input_done.load(Ordering::Acquire) {
                     last_heard = Instant::now();
@@ -183,7 +181,7 @@ fn join(
 /// A joined session's server has sent nothing for [`SILENCE`], though a
 /// welcome was expected: a TLS server is an error naming --tls; anything
 /// else is said once on stderr, and the session goes on.
-fn silent_server(link: &Link) -> anyhow::Result<()> {
+fn silent_server(link: &Link) -> Result<(), Error> {
     let Ok(peer) = link.tcp().peer_addr() else {
         return Ok(());
     };
@@ -192,8 +190,7 @@ fn silent_server(link: &Link) -> anyhow::Result<()> {
         return Err(Error::protocol(format!(
             "{peer} sent nothing in {spent}, and answered a TLS hello on a second connection: \
              it speaks TLS. Add --tls (with --cacert FILE for a self-signed certificate)"
-        ))
-        .into());
+        )));
     }
     eprintln!(
         "tcpkit: nothing from {peer} in {spent}, though a welcome was expected; still \

@@ -22,8 +22,6 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-
 use tcpkit_wire::Escaped;
 pub use tcpkit_wire::greeting::ClientFraming;
 use tcpkit_wire::greeting::{DEFAULT_REPLY, DEFAULT_WELCOME, Template};
@@ -142,25 +140,24 @@ fn connect(opts: &TalkOptions) -> Result<Link, Error> {
 }
 
 /// The tutorial's client: prints the welcome and one line per reply to `out`.
-pub fn script(opts: &TalkOptions, messages: &[String], out: &mut dyn Write) -> anyhow::Result<()> {
+pub fn script(opts: &TalkOptions, messages: &[String], out: &mut dyn Write) -> Result<(), Error> {
     for m in messages {
         if opts.framing == ClientFraming::Line && (m.contains('\n') || m.contains('\r')) {
             return Err(Error::InvalidInput(format!(
                 "message {} contains a line break; with line framing each message is one line",
                 Escaped(m.as_bytes())
-            ))
-            .into());
+            )));
         }
         if m.is_empty() && opts.framing == ClientFraming::Chunk {
-            return Err(
-                Error::InvalidInput("with chunk framing a message cannot be empty".into()).into(),
-            );
+            return Err(Error::InvalidInput(
+                "with chunk framing a message cannot be empty".into(),
+            ));
         }
     }
     let link = connect(opts)?;
     link.tcp()
         .set_read_timeout(opts.timeout)
-        .context("cannot set a read timeout")?;
+        .map_err(|e| Error::other("cannot set a read timeout", e))?;
     let mut conn = Conversation {
         reader: BufReader::with_capacity(CHUNK, link.clone()),
         link,
@@ -196,7 +193,7 @@ pub fn script(opts: &TalkOptions, messages: &[String], out: &mut dyn Write) -> a
 /// A scripted conversation checks what it is told: a different welcome or
 /// reply is a protocol error that shows both (the flag says how to expect
 /// another).
-fn expect(what: &str, flag: &str, expected: &[u8], got: &[u8]) -> anyhow::Result<()> {
+fn expect(what: &str, flag: &str, expected: &[u8], got: &[u8]) -> Result<(), Error> {
     if expected == got {
         return Ok(());
     }
@@ -205,8 +202,7 @@ fn expect(what: &str, flag: &str, expected: &[u8], got: &[u8]) -> anyhow::Result
          sends with {flag})",
         Escaped(expected),
         Escaped(got)
-    ))
-    .into())
+    )))
 }
 
 /// A scripted exchange over one connection.
@@ -226,17 +222,17 @@ impl Conversation<'_> {
     /// welcome: the first is an error naming --tls; for the others a
     /// person is told what talk is still waiting for, and it goes on
     /// waiting up to --timeout.
-    fn wait_for_first_bytes(&mut self) -> anyhow::Result<()> {
+    fn wait_for_first_bytes(&mut self) -> Result<(), Error> {
         let silence = self.opts.timeout.map_or(SILENCE, |t| t.min(SILENCE));
         self.link
             .tcp()
             .set_read_timeout(Some(silence))
-            .context("cannot set a read timeout")?;
+            .map_err(|e| Error::other("cannot set a read timeout", e))?;
         let waited = matches!(self.reader.fill_buf(), Err(e) if is_timeout(&e));
         self.link
             .tcp()
             .set_read_timeout(self.opts.timeout)
-            .context("cannot set a read timeout")?;
+            .map_err(|e| Error::other("cannot set a read timeout", e))?;
         if !waited || self.opts.timeout.is_some_and(|t| t <= silence) {
             return Ok(());
         }
@@ -249,8 +245,7 @@ impl Conversation<'_> {
                 "{peer} sent nothing in {spent}, and answered a TLS hello on a second \
                  connection: it speaks TLS. Add --tls (with --cacert FILE for a self-signed \
                  certificate)"
-            ))
-            .into());
+            )));
         }
         let until = self
             .opts
@@ -265,7 +260,7 @@ impl Conversation<'_> {
         Ok(())
     }
 
-    fn send(&mut self, message: &[u8]) -> anyhow::Result<()> {
+    fn send(&mut self, message: &[u8]) -> Result<(), Error> {
         let mut bytes = message.to_vec();
         if self.opts.framing == ClientFraming::Line {
             bytes.push(b'\n');
@@ -277,7 +272,7 @@ impl Conversation<'_> {
     }
 
     /// Reads one reply: a line, or one read in chunk framing.
-    fn receive(&mut self, what: &str) -> anyhow::Result<Vec<u8>> {
+    fn receive(&mut self, what: &str) -> Result<Vec<u8>, Error> {
         let mut reply = Vec::new();
         let got = match self.opts.framing {
             ClientFraming::Line => self.receive_line(what, &mut reply)?,
@@ -293,8 +288,7 @@ impl Conversation<'_> {
         if got == 0 {
             return Err(Error::protocol(format!(
                 "the server closed the connection before sending {what}"
-            ))
-            .into());
+            )));
         }
         if reply.ends_with(b"\n") {
             reply.pop();
@@ -310,7 +304,7 @@ impl Conversation<'_> {
     /// Once bytes have come, it waits at most [`QUIET_GAP`] for more:
     /// bytes that stop without a newline are a framing mismatch, reported
     /// with what came, not a timeout after the whole `--timeout`.
-    fn receive_line(&mut self, what: &str, reply: &mut Vec<u8>) -> anyhow::Result<usize> {
+    fn receive_line(&mut self, what: &str, reply: &mut Vec<u8>) -> Result<usize, Error> {
         let limit = self.opts.max_reply.saturating_add(2);
         let deadline = self.deadline();
         loop {
@@ -321,7 +315,7 @@ impl Conversation<'_> {
             self.link
                 .tcp()
                 .set_read_timeout(wait)
-                .context("cannot set a read timeout")?;
+                .map_err(|e| Error::other("cannot set a read timeout", e))?;
             let buf = match self.reader.fill_buf() {
                 Ok(buf) => buf,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -334,8 +328,7 @@ impl Conversation<'_> {
                          end its lines, like the tutorial's own? try --framing chunk",
                         Escaped(reply),
                         humantime::format_duration(QUIET_GAP)
-                    ))
-                    .into());
+                    )));
                 }
                 Err(e) => {
                     return Err(timeout_or_lost(
@@ -362,14 +355,13 @@ impl Conversation<'_> {
                 return Err(Error::protocol(format!(
                     "{what} is longer than {} (see --max-reply)",
                     tcpkit_wire::Bytes::of(self.opts.max_reply)
-                ))
-                .into());
+                )));
             }
         }
         self.link
             .tcp()
             .set_read_timeout(self.opts.timeout)
-            .context("cannot set a read timeout")?;
+            .map_err(|e| Error::other("cannot set a read timeout", e))?;
         Ok(reply.len())
     }
 
@@ -386,7 +378,7 @@ impl Conversation<'_> {
         deadline: Option<Instant>,
         what: &str,
         got: &[u8],
-    ) -> anyhow::Result<Option<Duration>> {
+    ) -> Result<Option<Duration>, Error> {
         let Some(deadline) = deadline else {
             return Ok(None);
         };
@@ -400,15 +392,14 @@ impl Conversation<'_> {
             return Err(Error::Timeout {
                 what: format!("waiting for {what}{so_far}"),
                 after: self.opts.timeout.unwrap_or_default(),
-            }
-            .into());
+            });
         }
         Ok(Some(left))
     }
 
     /// After `exit`: prints anything the server still says, until it
     /// closes, within `--timeout` in all and `--max-reply` bytes.
-    fn wait_for_close(&mut self, out: &mut dyn Write) -> anyhow::Result<()> {
+    fn wait_for_close(&mut self, out: &mut dyn Write) -> Result<(), Error> {
         let what = "the server to close";
         let deadline = self.deadline();
         let mut buf = vec![0; CHUNK];
@@ -418,7 +409,7 @@ impl Conversation<'_> {
             self.link
                 .tcp()
                 .set_read_timeout(wait)
-                .context("cannot set a read timeout")?;
+                .map_err(|e| Error::other("cannot set a read timeout", e))?;
             match self.reader.read(&mut buf) {
                 Ok(0) => return Ok(()),
                 Ok(n) => {
@@ -428,8 +419,7 @@ impl Conversation<'_> {
                             "after exit the server sent more than {} without closing \
                              (see --max-reply)",
                             tcpkit_wire::Bytes::of(self.opts.max_reply)
-                        ))
-                        .into());
+                        )));
                     }
                     write_out(out, &buf[..n])?;
                 }
@@ -452,23 +442,23 @@ pub fn check(opts: &TalkOptions) -> Result<SocketAddr, Error> {
     })
 }
 
-fn print_line(out: &mut dyn Write, line: &[u8]) -> anyhow::Result<()> {
+fn print_line(out: &mut dyn Write, line: &[u8]) -> Result<(), Error> {
     write_out(out, line)?;
     write_out(out, b"\n")?;
     out.flush().or_else(stdout_error)
 }
 
-fn write_out(out: &mut dyn Write, bytes: &[u8]) -> anyhow::Result<()> {
+fn write_out(out: &mut dyn Write, bytes: &[u8]) -> Result<(), Error> {
     out.write_all(bytes).or_else(stdout_error)
 }
 
 /// A closed output (`tcpkit talk | head`) is [`Error::OutputClosed`], which
 /// the binary ends quietly on; any other write error keeps its cause.
-fn stdout_error(e: io::Error) -> anyhow::Result<()> {
+fn stdout_error(e: io::Error) -> Result<(), Error> {
     if e.kind() == io::ErrorKind::BrokenPipe {
-        return Err(Error::OutputClosed.into());
+        return Err(Error::OutputClosed);
     }
-    Err(anyhow::Error::new(e).context("cannot write to standard output"))
+    Err(Error::other("cannot write to standard output", e))
 }
 
 /// A read that ran into the socket's read timeout.
@@ -481,17 +471,16 @@ fn is_timeout(e: &io::Error) -> bool {
 
 /// A read that failed: the timeout when there is one and it ran out, else
 /// a lost connection.
-fn timeout_or_lost(what: &str, limit: Option<Duration>, e: io::Error) -> anyhow::Error {
+fn timeout_or_lost(what: &str, limit: Option<Duration>, e: io::Error) -> Error {
     match (is_timeout(&e), limit) {
         (true, Some(after)) => Error::Timeout {
             what: what.to_string(),
             after,
-        }
-        .into(),
+        },
         _ => lost(what, e),
     }
 }
 
-fn lost(what: &str, e: io::Error) -> anyhow::Error {
-    Error::lost(format!("connection lost while {what}"), e).into()
+fn lost(what: &str, e: io::Error) -> Error {
+    Error::lost(format!("connection lost while {what}"), e)
 }

@@ -402,14 +402,15 @@ fn talk(mut args: TalkArgs) -> anyhow::Result<()> {
         if let Ok(addr) = listening.local_addr() {
             eprintln!("tcpkit: waiting for one client on {addr}...");
         }
-        return listening.join_one(&opts, io::stdin(), &mut out, |peer| {
+        listening.join_one(&opts, io::stdin(), &mut out, |peer| {
             eprintln!("tcpkit: connection from {peer}");
-        });
+        })?;
+        return Ok(());
     }
     if args.messages.is_empty() {
-        talk::interactive(&opts, io::stdin(), &mut out)
+        Ok(talk::interactive(&opts, io::stdin(), &mut out)?)
     } else {
-        talk::script(&opts, &args.messages, &mut out)
+        Ok(talk::script(&opts, &args.messages, &mut out)?)
     }
 }
 

@@ -150,7 +150,7 @@ fn talk_to(child: &mut Child, messages: &[String], shown: usize) -> anyhow::Resu
         lines: 0,
         replies_follow_reads: shown > 2,
     };
-    let talked = talk::script(&opts, messages, &mut window);
+    let talked = talk::script(&opts, messages, &mut window).map_err(anyhow::Error::from);
     window.wait_until(|seen| seen.closed);
     if let Err(e) = talked {
         // After the server's close that caused it, in the client's window.

@@ -44,7 +44,7 @@ pub fn code_of_kind(kind: ErrorKind) -> u8 {
 
 /// The exit code for an error chain: the first [`Error`] in it decides.
 pub fn code_of(err: &anyhow::Error) -> u8 {
-    ErrorKind::of(err).map_or(OTHER, code_of_kind)
+    ErrorKind::of(err.as_ref()).map_or(OTHER, code_of_kind)
 }
 
 /// The one line printed for an error (without the `tcpkit: error: `

@@ -54,7 +54,9 @@ fn main() -> ExitCode {
     logging::init(cli.verbosity(), cli.plain_logs);
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) if tcpkit::ErrorKind::of(&err) == Some(tcpkit::ErrorKind::OutputClosed) => {
+        Err(err)
+            if tcpkit::ErrorKind::of(err.as_ref()) == Some(tcpkit::ErrorKind::OutputClosed) =>
+        {
             ExitCode::SUCCESS
         }
         // `demo` showed it in the client's window, where it happened.

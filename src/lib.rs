@@ -25,7 +25,7 @@ pub mod bench;
 mod error;
 pub mod fetch;
 pub mod net;
-mod notice;
+pub mod notice;
 pub mod server;
 mod sys;
 pub mod talk;

@@ -1,42 +1,113 @@
-//! [`SlowNotice`]: the rule that no wait is silent. A wait that may last
+//! What a client says on the side while it works, and who shows it: the
+//! library raises a [`Notice`] (a hint, a warning, a progress line) on the
+//! [`Notices`] in its options; the binary decides how it looks (`tcpkit:
+//! ...` on stderr). A library user gets none by default ([`Quiet`]).
+//!
+//! [`SlowNotice`] is the rule that no wait is silent: a wait that may last
 //! longer than [`AFTER`] (a connect to a host that does not answer, a
-//! server that sends no response head) says on stderr, once it has lasted
-//! that long, what it is waiting for and for how long at most.
+//! server that sends no response head) says, once it has lasted that
+//! long, what it is waiting for and for how long at most.
 
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
+
+/// Something to tell the person at the terminal, beside the work's output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Notice {
+    /// What a wait or a behaviour suggests (`... it speaks TLS? add --tls`).
+    Hint(String),
+    /// Something went otherwise than asked, and the work goes on.
+    Warning(String),
+    /// A live progress line, replacing the one before.
+    Progress(String),
+    /// The progress line is done: clear it.
+    ProgressEnd,
+}
+
+/// Where notices go.
+pub trait Notices: Send + Sync + std::fmt::Debug {
+    /// Shows (or drops) one notice.
+    fn notice(&self, notice: Notice);
+}
+
+/// Drops every notice: the default for a library user.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Quiet;
+
+impl Notices for Quiet {
+    fn notice(&self, _notice: Notice) {}
+}
+
+/// The default notices of an options struct: none.
+pub fn quiet() -> Arc<dyn Notices> {
+    Arc::new(Quiet)
+}
 
 /// How long a wait may last before it is named.
 pub const AFTER: Duration = Duration::from_secs(2);
 
-/// Prints its line on stderr if it is still alive [`AFTER`] its start;
-/// dropping it first says nothing.
+/// Raises its hint if it is still alive [`AFTER`] its start; dropping it
+/// first says nothing.
 pub struct SlowNotice {
     _cancel: mpsc::Sender<()>,
 }
 
 impl SlowNotice {
-    /// Starts the clock for `line` (printed as `tcpkit: {line}`).
-    pub fn new(line: String) -> SlowNotice {
+    /// Starts the clock for `line`, raised on `notices`.
+    pub fn new(notices: &Arc<dyn Notices>, line: String) -> SlowNotice {
         let (cancel, cancelled) = mpsc::channel::<()>();
+        let notices = notices.clone();
         // A thread, not a task: the wait may block this one (a blocking
         // connect) or a single-threaded runtime.
         let _ = std::thread::Builder::new()
             .name("slow-notice".into())
             .spawn(move || {
                 if let Err(mpsc::RecvTimeoutError::Timeout) = cancelled.recv_timeout(AFTER) {
-                    eprintln!("tcpkit: {line}");
+                    notices.notice(Notice::Hint(line));
                 }
             });
         SlowNotice { _cancel: cancel }
     }
 }
 
-/// How long at most, in words: `up to --connect-timeout 10s`, or `until
-/// the system gives up` without a limit.
+/// How long at most, in words: `up to --connect-timeout 10s`, or `with no
+/// limit of our own`.
 pub fn up_to(flag: &str, limit: Option<Duration>) -> String {
     match limit {
         Some(limit) => format!("up to {flag} {}", humantime::format_duration(limit)),
         None => "with no limit of our own".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Keeps what it is told, for the tests.
+    #[derive(Debug, Default)]
+    struct Recorder(Mutex<Vec<Notice>>);
+
+    impl Notices for Recorder {
+        fn notice(&self, notice: Notice) {
+            self.0.lock().unwrap().push(notice);
+        }
+    }
+
+    #[test]
+    fn a_wait_is_named_once_it_lasts_and_not_before() {
+        let recorder = Arc::new(Recorder::default());
+        let notices: Arc<dyn Notices> = recorder.clone();
+        let short = SlowNotice::new(&notices, "short".into());
+        drop(short);
+        let long = SlowNotice::new(&notices, "long".into());
+        std::thread::sleep(AFTER + Duration::from_millis(300));
+        drop(long);
+        assert_eq!(
+            *recorder.0.lock().unwrap(),
+            [Notice::Hint("long".into())],
+            "the wait dropped early says nothing"
+        );
     }
 }

@@ -17,6 +17,7 @@ use super::flow::script_for;
 use super::report::{self, Latency, Report, Tally};
 use super::tls::SyncStream;
 use super::{Options, Targets};
+use crate::notice::Notice;
 
 /// Below this many held connections, the server's RSS growth per
 /// connection is not reported: RSS moves in pages and in the allocator's
@@ -54,16 +55,19 @@ pub fn run(
             Err(e) => tally.fail(|| e),
         }
         if opts.progress && index % 1000 == 999 {
-            eprint!("\r\x1b[Khold: {} connections open", held.len());
+            opts.notices.notice(Notice::Progress(format!(
+                "hold: {} connections open",
+                held.len()
+            )));
         }
     }
     let opening = start.elapsed();
     if opts.progress {
-        eprint!(
-            "\r\x1b[Khold: {} connections open, holding for {:?}",
+        opts.notices.notice(Notice::Progress(format!(
+            "hold: {} connections open, holding for {:?}",
             held.len(),
             opts.duration
-        );
+        )));
     }
     std::thread::sleep(opts.duration);
     let after = sample_server()?;
@@ -83,7 +87,7 @@ pub fn run(
         }
     }
     if opts.progress {
-        eprint!("\r\x1b[K");
+        opts.notices.notice(Notice::ProgressEnd);
     }
     let open = held.len();
     drop(held);

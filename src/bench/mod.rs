@@ -143,6 +143,9 @@ pub struct Options {
     /// `exit` (`--interval`), so that sessions last as long as a real
     /// client's; `None`: none.
     pub interval: Option<Duration>,
+    /// Where hints, warnings and progress go (default: nowhere; the
+    /// binary shows them on stderr).
+    pub notices: std::sync::Arc<dyn crate::notice::Notices>,
 }
 
 /// The servers of a run, one address each; connection `i` goes to server
@@ -401,7 +404,7 @@ fn watch(opts: &Options, window: Window, live: &Live) -> Result<Usage, Error> {
     sleep_until(window.end, opts, live);
     let (after, my_after) = (server("at the end of the measurement")?, me());
     if opts.progress {
-        eprint!("\r\x1b[K");
+        opts.notices.notice(crate::notice::Notice::ProgressEnd);
     }
     let cpu = |b: Option<ProcSample>, a: Option<ProcSample>| {
         b.zip(a).map(|(b, a)| a.cpu_ns.saturating_sub(b.cpu_ns))
@@ -434,12 +437,12 @@ fn sleep_until(until: Instant, opts: &Options, live: &Live) {
             let done = live.done.load(Ordering::Relaxed);
             let now = Instant::now();
             let rate = (done - last.1) as f64 / (now - last.0).as_secs_f64().max(1e-9);
-            eprint!(
-                "\r\x1b[K{}: {}/s, {} errors",
+            opts.notices.notice(crate::notice::Notice::Progress(format!(
+                "{}: {}/s, {} errors",
                 opts.scenario.name(),
                 report::group(rate),
                 live.errors.load(Ordering::Relaxed)
-            );
+            )));
             last = (now, done);
         }
     }

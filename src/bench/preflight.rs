@@ -70,10 +70,13 @@ pub(super) fn check(opts: &Options) -> Result<(), Error> {
 /// is not there, or speaks another way, gets one clear error at once
 /// rather than a run full of failures.
 pub(super) fn preflight(opts: &Options, spec: &str, addr: SocketAddr) -> Result<(), Error> {
-    let slow = crate::notice::SlowNotice::new(format!(
-        "no answer from {spec} in 2s; still connecting ({})",
-        crate::notice::up_to("--connect-timeout", opts.connect_timeout)
-    ));
+    let slow = crate::notice::SlowNotice::new(
+        &opts.notices,
+        format!(
+            "no answer from {spec} in 2s; still connecting ({})",
+            crate::notice::up_to("--connect-timeout", opts.connect_timeout)
+        ),
+    );
     let mut stream = crate::net::connect(spec, &[addr], opts.connect_timeout)?;
     drop(slow);
     let script = flow::script_for(opts, 0);
@@ -135,10 +138,10 @@ fn silent_welcome(
              certificate)"
         )));
     }
-    eprintln!(
-        "tcpkit: nothing from {spec} in 2s; still waiting for the welcome (up to --timeout {}). \
-         A server that sends none, like an echo or HTTP server, needs --no-welcome.",
+    opts.notices.notice(crate::notice::Notice::Hint(format!(
+        "nothing from {spec} in 2s; still waiting for the welcome (up to --timeout {}). A server \
+         that sends none, like an echo or HTTP server, needs --no-welcome.",
         humantime::format_duration(opts.reply_timeout)
-    );
+    )));
     Ok(())
 }

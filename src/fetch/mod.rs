@@ -111,6 +111,9 @@ pub struct Options {
     /// Show each request head (`> `) and response head (`< `) on stderr,
     /// as curl -v does, instead of the response head on stdout.
     pub verbose: bool,
+    /// Where hints, warnings and progress go (default: nowhere; the
+    /// binary shows them on stderr).
+    pub notices: std::sync::Arc<dyn crate::notice::Notices>,
 }
 
 /// What a successful fetch did.
@@ -154,12 +157,10 @@ pub async fn run_until(
     let plan = if opts.head_only {
         None
     } else {
-        Some(Plan::resumable(
-            &opts.destination,
-            &target.url,
-            opts.force,
-            opts.resume,
-        )?)
+        Some(
+            Plan::resumable(&opts.destination, &target.url, opts.force, opts.resume)?
+                .with_notices(opts.notices.clone()),
+        )
     };
     if opts.resume && opts.destination == Destination::Stdout {
         return Err(Error::InvalidInput(
@@ -181,7 +182,10 @@ pub async fn run_until(
     // Over plain http there is no certificate to skip: the warning comes
     // only where one is not checked (here, or at a redirect to https).
     if opts.insecure && target.tls && !opts.silent {
-        warn("--insecure: the server's certificate is not checked");
+        warn(
+            &opts.notices,
+            "--insecure: the server's certificate is not checked",
+        );
     }
     let connect = ConnectOptions {
         family: opts.family,
@@ -275,21 +279,27 @@ async fn transfer(
                 headers.add("If-Range", if_range);
                 ranged = true;
             }
-            Err(why) if !opts.silent => warn(&format!(
-                "cannot continue {} safely ({why}): downloading it afresh",
-                plan.and_then(Plan::part_path).unwrap_or_default().display()
-            )),
+            Err(why) if !opts.silent => warn(
+                &opts.notices,
+                &format!(
+                    "cannot continue {} safely ({why}): downloading it afresh",
+                    plan.and_then(Plan::part_path).unwrap_or_default().display()
+                ),
+            ),
             Err(_) => {}
         }
     }
     let mut resume = resume.map(|r| (r, ranged));
     loop {
         let slow = (!opts.silent).then(|| {
-            crate::notice::SlowNotice::new(format!(
-                "no answer from {} in 2s; still connecting ({})",
-                target.host_port(),
-                crate::notice::up_to("--connect-timeout", opts.connect_timeout)
-            ))
+            crate::notice::SlowNotice::new(
+                &opts.notices,
+                format!(
+                    "no answer from {} in 2s; still connecting ({})",
+                    target.host_port(),
+                    crate::notice::up_to("--connect-timeout", opts.connect_timeout)
+                ),
+            )
         });
         let mut conn = conn::open(&target, connect).await?;
         drop(slow);
@@ -308,11 +318,14 @@ async fn transfer(
             after: opts.read_timeout.unwrap_or_default(),
         };
         let slow = (!opts.silent).then(|| {
-            crate::notice::SlowNotice::new(format!(
-                "connected to {}; no response head in 2s, still waiting ({})",
-                target.host_port(),
-                crate::notice::up_to("--read-timeout", opts.read_timeout)
-            ))
+            crate::notice::SlowNotice::new(
+                &opts.notices,
+                format!(
+                    "connected to {}; no response head in 2s, still waiting ({})",
+                    target.host_port(),
+                    crate::notice::up_to("--read-timeout", opts.read_timeout)
+                ),
+            )
         });
         let head = within(
             opts.read_timeout,
@@ -352,17 +365,23 @@ async fn transfer(
                 headers.strip_for_other_origin();
             }
             if target.tls && !next.tls && !opts.silent {
-                warn(&format!(
-                    "following a redirect from https to http ({}): the rest is not encrypted",
-                    next.url
-                ));
+                warn(
+                    &opts.notices,
+                    &format!(
+                        "following a redirect from https to http ({}): the rest is not encrypted",
+                        next.url
+                    ),
+                );
             }
             if !target.tls && next.tls && opts.insecure && !opts.silent {
-                warn(&format!(
-                    "--insecure: following a redirect to https ({}), whose certificate is not \
+                warn(
+                    &opts.notices,
+                    &format!(
+                        "--insecure: following a redirect to https ({}), whose certificate is not \
                      checked",
-                    next.url
-                ));
+                        next.url
+                    ),
+                );
             }
             target = next;
             continue;
@@ -378,7 +397,7 @@ async fn transfer(
         warnings.extend(status_warning(&head, &target, opts));
         for w in warnings {
             if !opts.silent {
-                warn(&w);
+                warn(&opts.notices, &w);
             }
         }
         let Some(plan) = plan else {
@@ -488,9 +507,9 @@ fn escape_controls(bytes: &[u8]) -> String {
     out
 }
 
-/// Prints a warning the way errors are printed.
-fn warn(message: &str) {
-    eprintln!("tcpkit: warning: {message}");
+/// Raises a warning on `notices`.
+fn warn(notices: &std::sync::Arc<dyn crate::notice::Notices>, message: &str) {
+    notices.notice(crate::notice::Notice::Warning(message.to_string()));
 }
 
 /// Writes each line of a head with `mark` before it (`> `, `< `), the

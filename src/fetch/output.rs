@@ -83,9 +83,18 @@ pub struct Plan {
     force: bool,
     /// `-C`: an existing `.part` is to be continued, not refused.
     resume: bool,
+    /// Where a warning about the published file goes.
+    notices: std::sync::Arc<dyn crate::notice::Notices>,
 }
 
 impl Plan {
+    /// Raises its warnings (a part file replaced during the download) on
+    /// `notices`.
+    pub fn with_notices(mut self, notices: std::sync::Arc<dyn crate::notice::Notices>) -> Plan {
+        self.notices = notices;
+        self
+    }
+
     /// Checks the destination: an existing regular file needs `--force`,
     /// a directory is refused. `url` names the file for [`Destination::FromUrl`].
     pub fn new(dest: &Destination, url: &Url, force: bool) -> Result<Plan, Error> {
@@ -107,6 +116,7 @@ impl Plan {
                     direct: true,
                     force,
                     resume: false,
+                    notices: crate::notice::quiet(),
                 });
             }
             Destination::File(path) => (path.clone(), false),
@@ -143,6 +153,7 @@ impl Plan {
             direct,
             force,
             resume,
+            notices: crate::notice::quiet(),
         };
         // Checked before connecting too, as the final name is.
         if let Some(part) = plan.part_path()
@@ -497,12 +508,15 @@ impl Sink {
             }
         }
         if !still_ours(&part, file) {
-            super::warn(&format!(
-                "{} was replaced during the download; {} gets the bytes tcpkit wrote, \
+            super::warn(
+                &self.plan.notices,
+                &format!(
+                    "{} was replaced during the download; {} gets the bytes tcpkit wrote, \
                  copied from its own open file, and the replacement is left alone",
-                part.display(),
-                target.display()
-            ));
+                    part.display(),
+                    target.display()
+                ),
+            );
             return publish_copy(file, target, self.plan.force);
         }
         if self.plan.force {

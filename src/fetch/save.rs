@@ -85,12 +85,15 @@ pub(super) async fn save(
         }
         Some((r, ranged)) if (200..300).contains(&head.status) => {
             if ranged && !opts.silent {
-                warn(&format!(
-                    "the server sent the whole file ({}; it changed since {} was saved, or it \
+                warn(
+                    &opts.notices,
+                    &format!(
+                        "the server sent the whole file ({}; it changed since {} was saved, or it \
                      does not resume): downloading it afresh",
-                    head.status_line(),
-                    part()
-                ));
+                        head.status_line(),
+                        part()
+                    ),
+                );
             }
             (Some(r), 0)
         }
@@ -132,10 +135,10 @@ pub(super) async fn save(
     if offset == 0 && coding.is_none() {
         plan.note_validator(start.validator.as_ref())?;
     } else if !opts.silent {
-        eprintln!(
-            "tcpkit: continuing {} from byte {offset}",
+        opts.notices.notice(crate::notice::Notice::Hint(format!(
+            "continuing {} from byte {offset}",
             plan.part_path().unwrap_or_default().display()
-        );
+        )));
     }
     let copied = body::copy(conn, framing, opts.limits.max_head, &mut sink)
         .await
@@ -168,10 +171,13 @@ pub(super) async fn save(
     match copied {
         Ok(copied) => {
             if copied.excess > 0 && !opts.silent {
-                warn(&format!(
-                    "ignored {} the server sent after the end of the body",
-                    Bytes::of(copied.excess)
-                ));
+                warn(
+                    &opts.notices,
+                    &format!(
+                        "ignored {} the server sent after the end of the body",
+                        Bytes::of(copied.excess)
+                    ),
+                );
             }
             let bytes = sink.written();
             sink.finish()?;

@@ -13,7 +13,7 @@
 //!     .metrics("127.0.0.1:9100".parse().unwrap())
 //!     .listen()
 //!     .await?;
-//! println!("listening on {:?}", server.local_addrs());
+//! tracing::info!("listening on {:?}", server.local_addrs());
 //! server.run(async { let _ = tokio::signal::ctrl_c().await; }).await;
 //! # Ok(())
 //! # }

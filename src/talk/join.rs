@@ -20,6 +20,7 @@ use super::{
 };
 use crate::error::Error;
 use crate::net;
+use crate::notice::{Notice, Notices};
 
 /// Joins `input` and `out` to a connection to the server until it closes.
 pub fn interactive(
@@ -125,16 +126,16 @@ fn join(
             return Ok(());
         }
         if framing == ClientFraming::Line {
-            unended.hint_after(QUIET_GAP);
+            unended.hint_after(QUIET_GAP, opts.notices.as_ref());
         }
         if !silence_checked && !heard_any && connected.elapsed() >= SILENCE {
             silence_checked = true;
-            silent_server(&link)?;
+            silent_server(&link, opts.notices.as_ref())?;
         }
         match reader.read(&mut buf) {
             Ok(0) => {
                 if framing == ClientFraming::Line {
-                    unended.hint_after(Duration::ZERO);
+                    unended.hint_after(Duration::ZERO, opts.notices.as_ref());
                 }
                 return Ok(());
             }
@@ -181,7 +182,7 @@ fn join(
 /// A joined session's server has sent nothing for [`SILENCE`], though a
 /// welcome was expected: a TLS server is an error naming --tls; anything
 /// else is said once on stderr, and the session goes on.
-fn silent_server(link: &Link) -> Result<(), Error> {
+fn silent_server(link: &Link, notices: &dyn Notices) -> Result<(), Error> {
     let Ok(peer) = link.tcp().peer_addr() else {
         return Ok(());
     };
@@ -192,11 +193,11 @@ fn silent_server(link: &Link) -> Result<(), Error> {
              it speaks TLS. Add --tls (with --cacert FILE for a self-signed certificate)"
         )));
     }
-    eprintln!(
-        "tcpkit: nothing from {peer} in {spent}, though a welcome was expected; still \
-         connected: what you type goes to it. A server that speaks only when spoken to, like \
-         an echo or HTTP server, sends none (--no-welcome says so and silences this)."
-    );
+    notices.notice(Notice::Hint(format!(
+        "nothing from {peer} in {spent}, though a welcome was expected; still connected: what \
+         you type goes to it. A server that speaks only when spoken to, like an echo or HTTP \
+         server, sends none (--no-welcome says so and silences this)."
+    )));
     Ok(())
 }
 
@@ -233,7 +234,7 @@ impl Unended {
     }
 
     /// Says so once the bytes have stopped unended for `quiet`.
-    fn hint_after(&mut self, quiet: Duration) {
+    fn hint_after(&mut self, quiet: Duration, notices: &dyn Notices) {
         let (Some(at), Some(example)) = (self.since, &self.example) else {
             return;
         };
@@ -241,13 +242,13 @@ impl Unended {
             return;
         }
         self.said = true;
-        eprintln!(
-            "tcpkit: the server's bytes stop without a newline (as in {}): a server that does \
-             not end its lines, like the tutorial's own? Lines sent together reach it as one \
-             message. With --framing chunk, talk sends each input line as a write of its own, \
-             without the newline, and ends each reply with one.",
+        notices.notice(Notice::Hint(format!(
+            "the server's bytes stop without a newline (as in {}): a server that does not end \
+             its lines, like the tutorial's own? Lines sent together reach it as one message. \
+             With --framing chunk, talk sends each input line as a write of its own, without \
+             the newline, and ends each reply with one.",
             Escaped(example)
-        );
+        )));
     }
 }
 

@@ -82,6 +82,9 @@ pub struct TalkOptions {
     pub send_proxy: Option<tcpkit_wire::proxy::Version>,
     /// Speak TLS (`--tls`), after the PROXY header if there is one.
     pub tls: Option<TalkTls>,
+    /// Where hints, warnings and progress go (default: nowhere; the
+    /// binary shows them on stderr).
+    pub notices: std::sync::Arc<dyn crate::notice::Notices>,
 }
 
 impl Default for TalkOptions {
@@ -98,6 +101,7 @@ impl Default for TalkOptions {
             exit_on_eof: false,
             send_proxy: None,
             tls: None,
+            notices: crate::notice::quiet(),
         }
     }
 }
@@ -114,11 +118,14 @@ fn connect(opts: &TalkOptions) -> Result<Link, Error> {
         None => None,
     };
     let addrs = net::resolve(&opts.addr, opts.family)?;
-    let slow = crate::notice::SlowNotice::new(format!(
-        "no answer from {} in 2s; still connecting ({})",
-        opts.addr,
-        crate::notice::up_to("--connect-timeout", opts.connect_timeout)
-    ));
+    let slow = crate::notice::SlowNotice::new(
+        &opts.notices,
+        format!(
+            "no answer from {} in 2s; still connecting ({})",
+            opts.addr,
+            crate::notice::up_to("--connect-timeout", opts.connect_timeout)
+        ),
+    );
     let mut stream = net::connect(&opts.addr, &addrs, opts.connect_timeout)?;
     drop(slow);
     if let Some(version) = opts.send_proxy {
@@ -253,10 +260,12 @@ impl Conversation<'_> {
             .map_or(String::from("with no limit"), |t| {
                 format!("up to --timeout {}", humantime::format_duration(t))
             });
-        eprintln!(
-            "tcpkit: nothing from {peer} in {spent}; still waiting for the welcome ({until}). \
-             A server that sends none, like an echo or HTTP server, needs --no-welcome."
-        );
+        self.opts
+            .notices
+            .notice(crate::notice::Notice::Hint(format!(
+                "nothing from {peer} in {spent}; still waiting for the welcome ({until}). A server \
+             that sends none, like an echo or HTTP server, needs --no-welcome."
+            )));
         Ok(())
     }
 

@@ -10,6 +10,7 @@ mod demo;
 mod exit;
 mod habits;
 mod logging;
+mod notices;
 mod signals;
 mod values;
 

@@ -210,6 +210,7 @@ impl BenchArgs {
             messages: self.messages.map(|n| n as usize),
             interval: self.interval,
             tls: None,
+            notices: crate::notices::stderr(),
         }
     }
 

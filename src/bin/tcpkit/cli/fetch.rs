@@ -142,6 +142,7 @@ impl FetchArgs {
             resume: self.resume,
             compressed: self.compressed,
             verbose: false,
+            notices: crate::notices::stderr(),
             silent: self.silent,
             fail: self.fail,
             progress: progress && !self.silent,

@@ -119,6 +119,7 @@ impl TalkArgs {
             reply: protocol::Template::parse(&self.reply),
             exit_on_eof: self.exit_on_eof,
             send_proxy: self.send_proxy.map(Into::into),
+            notices: crate::notices::stderr(),
             tls: self.tls.then(|| talk::TalkTls {
                 cacert: self.cacert.clone(),
                 insecure: self.insecure,

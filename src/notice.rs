@@ -23,6 +23,19 @@ pub enum Notice {
     Progress(String),
     /// The progress line is done: clear it.
     ProgressEnd,
+    /// A transfer's bytes so far, and of how many when known (fetch's
+    /// progress bar).
+    Transfer {
+        /// Bytes so far (a resumed download starts at the part file's).
+        done: u64,
+        /// The whole, when the response said it.
+        total: Option<u64>,
+    },
+    /// The transfer is over: complete (clear the bar), or not (leave it).
+    TransferEnd {
+        /// Every byte came.
+        completed: bool,
+    },
 }
 
 /// Where notices go.

@@ -5,7 +5,6 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
 
 /// Counts and latencies gathered by one thread, merged at the end.
 #[derive(Debug, Clone)]
@@ -77,7 +76,8 @@ impl Tally {
 }
 
 /// Latency percentiles in microseconds.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Latency {
     /// The median.
     pub p50: f64,
@@ -109,7 +109,8 @@ impl Latency {
 }
 
 /// The result of one run, as printed and as `--json` emits it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Report {
     /// pingpong, pipeline, churn or hold.
     pub scenario: String,

@@ -11,7 +11,6 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use url::Url;
 
 use super::decode::{Coding, Decoder};
@@ -226,8 +225,8 @@ impl Plan {
             .map_err(|e| file_error("cannot open", &part, e))?;
         let mut sink = self.sink(Box::new(file), Some(part_file), progress, total);
         sink.written = offset;
-        if let Some(bar) = &sink.bar {
-            bar.set_position(offset);
+        if let Some(bar) = &mut sink.bar {
+            bar.set(offset);
         }
         Ok(sink)
     }
@@ -246,7 +245,11 @@ impl Plan {
             written: 0,
             limit: None,
             decoder: None,
-            bar: progress.then(|| progress_bar(total)),
+            bar: progress.then(|| Bar {
+                notices: self.notices.clone(),
+                total,
+                at: 0,
+            }),
         }
     }
 
@@ -341,20 +344,26 @@ fn file_error(what: &str, path: &Path, e: io::Error) -> Error {
     Error::local_file(format!("{what} {}", path.display()), e)
 }
 
-fn progress_bar(total: Option<u64>) -> ProgressBar {
-    let bar = match total {
-        Some(n) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr()),
-        None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
-    };
-    let template = if total.is_some() {
-        "{bytes:>10} / {total_bytes} [{bar:30}] {bytes_per_sec:>12} eta {eta}"
-    } else {
-        "{bytes:>10} {spinner} {bytes_per_sec:>12} {elapsed}"
-    };
-    if let Ok(style) = ProgressStyle::with_template(template) {
-        bar.set_style(style.progress_chars("=> "));
+/// A transfer's progress, raised as notices for the binary to draw.
+struct Bar {
+    notices: std::sync::Arc<dyn crate::notice::Notices>,
+    total: Option<u64>,
+    at: u64,
+}
+
+impl Bar {
+    fn set(&mut self, at: u64) {
+        self.at = at;
+        self.notices.notice(crate::notice::Notice::Transfer {
+            done: at,
+            total: self.total,
+        });
     }
-    bar
+
+    fn end(self, completed: bool) {
+        self.notices
+            .notice(crate::notice::Notice::TransferEnd { completed });
+    }
 }
 
 /// An open destination for body bytes.
@@ -366,7 +375,7 @@ pub struct Sink {
     written: u64,
     /// `--max-filesize`: the most body bytes written.
     limit: Option<u64>,
-    bar: Option<ProgressBar>,
+    bar: Option<Bar>,
     /// `--compressed`: the body's coding, decoded on the way in.
     decoder: Option<Decoder>,
 }
@@ -439,8 +448,8 @@ impl Sink {
             Err(e) => return Err(self.write_error(e)),
         }
         self.written += bytes.len() as u64;
-        if let Some(bar) = &self.bar {
-            bar.inc(bytes.len() as u64);
+        if let Some(bar) = &mut self.bar {
+            bar.set(bar.at + bytes.len() as u64);
         }
         Ok(Written::Ok)
     }
@@ -471,7 +480,7 @@ impl Sink {
 
     fn publish(mut self) -> Result<(), Error> {
         if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
+            bar.end(true);
         }
         match self.out.flush() {
             Err(e) if e.kind() == ErrorKind::BrokenPipe && self.plan.target.is_none() => {}
@@ -540,7 +549,7 @@ impl Sink {
     /// `offset` bytes it held before, as if nothing had been written.
     pub fn roll_back(mut self, offset: u64) -> Result<(), Error> {
         if let Some(bar) = self.bar.take() {
-            bar.abandon();
+            bar.end(false);
         }
         let part = self.plan.part_path().unwrap_or_default();
         // Whatever is still buffered is past `offset` too: the flush only
@@ -560,7 +569,7 @@ impl Sink {
     /// and return that path, for the error message.
     pub fn abandon(mut self) -> Option<PathBuf> {
         if let Some(bar) = self.bar.take() {
-            bar.abandon();
+            bar.end(false);
         }
         let _ = self.out.flush();
         self.plan.part_path()

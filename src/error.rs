@@ -99,7 +99,7 @@ pub enum Error {
         addr: SocketAddr,
         /// The process that holds it, when the system says (Linux, and a
         /// process we may look into).
-        holder: Option<crate::Holder>,
+        holder: Option<crate::sys::Holder>,
         /// The flag that named the address, for the hint (`--bind`; see
         /// [`Error::named_by`]).
         flag: &'static str,

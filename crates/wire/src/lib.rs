@@ -15,7 +15,7 @@
 //! - [`range`]: a 206's `Content-Range`, strictly (RFC 9110 §14.4).
 //! - [`escape`]: peer bytes made safe to print; [`count`]: `1 byte`, `2 bytes`.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod chunked;
 pub mod count;

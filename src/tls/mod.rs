@@ -10,6 +10,23 @@
 //!
 //! The server's TLS I/O lives behind its connection seam
 //! (`server/tls/`); this module only builds configurations.
+//!
+//! TLS I/O is done four ways, each where it pays for itself:
+//! - `serve` drives rustls's *unbuffered* connection by hand
+//!   (`server/tls/`): an idle TLS connection then holds no buffer, and
+//!   the hot path stays one read, every reply, one write, no await, as
+//!   over plain TCP. tokio-rustls would cost each idle connection its
+//!   buffers (8.3 KiB measured with rustls's buffered connection).
+//! - `fetch` and `bench`'s load use tokio-rustls: one or a few
+//!   connections, where a `TlsStream` that reads like a socket is the
+//!   simplest correct thing.
+//! - `bench hold` and the preflight use a blocking `rustls::StreamOwned`
+//!   (`bench::tls::SyncStream`): hold opens its connections one after
+//!   another on plain blocking sockets, on purpose.
+//! - `talk` shares one `ClientConnection` between the reading side and
+//!   the input thread (`talk/link.rs`), under a lock that keeps records in
+//!   the order rustls made them: `talk` has no async runtime at all, which
+//!   keeps a client's footprint small.
 
 pub mod client;
 pub mod server;

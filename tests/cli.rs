@@ -802,13 +802,18 @@ fn exit_on_eof_does_not_wait_for_the_close() {
 
 #[test]
 fn messages_without_an_address_say_where_the_server_goes() {
-    let out = talk(&["Michael", "Tracy"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(3));
-    assert_eq!(
-        stderr_of(&out),
-        "tcpkit: error: invalid address 'Michael': missing port (the server comes first, as \
-         HOST:PORT: tcpkit talk 127.0.0.1:9999 Michael ...)\n"
-    );
+    // One word or several: the first was taken for the server.
+    for args in [&["Michael", "Tracy"][..], &["Michael"]] {
+        let out = talk(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(3));
+        assert_eq!(
+            stderr_of(&out),
+            "tcpkit: error: invalid address 'Michael': missing port (the server comes first, \
+             as HOST:PORT: tcpkit talk 127.0.0.1:9999 Michael ...; if Michael is the host, \
+             Michael:PORT)\n",
+            "{args:?}"
+        );
+    }
 }
 
 #[test]

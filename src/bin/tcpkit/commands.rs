@@ -366,15 +366,16 @@ fn talk(mut args: TalkArgs) -> anyhow::Result<()> {
     if let Some(hint) = crate::habits::address_mistake(&args.addr, example) {
         return Err(address_error(&args.addr, hint));
     }
-    // `tcpkit talk Michael Tracy`: the first word was taken for the
-    // server. Say where the server goes, not only that a port is missing.
-    if !args.addr.contains(':') && !args.messages.is_empty() {
+    // `tcpkit talk Michael` or `talk Michael Tracy`: the first word was
+    // taken for the server. Say where the server goes, not only that a
+    // port is missing (and how to give a host its port).
+    if !args.addr.contains(':') && !args.listen && !args.check {
+        let word = &args.addr;
         return Err(Error::Address {
-            spec: args.addr.clone(),
+            spec: word.clone(),
             reason: format!(
                 "missing port (the server comes first, as HOST:PORT: tcpkit talk \
-                 127.0.0.1:9999 {} ...)",
-                args.addr
+                 127.0.0.1:9999 {word} ...; if {word} is the host, {word}:PORT)"
             ),
             source: None,
         }

@@ -1708,14 +1708,28 @@ fn curl_spellings_are_accepted() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.file("f"), Some(thousand()));
     // What fetch has not: one line saying so, never clap's '-- -X' tip.
-    let run = fetch(&["-X", "POST", "http://127.0.0.1:9/f"]);
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr
-            .starts_with("tcpkit: error: unknown flag '-X': fetch sends GET"),
-        "{}",
-        run.stderr
-    );
+    for (args, says) in [
+        (&["-X", "POST"][..], "unknown flag '-X': fetch sends GET"),
+        (
+            &["-d", "a=1"],
+            "unknown flag '-d': fetch sends no request body",
+        ),
+        (&["-u", "a:b"], "-H 'Authorization: Basic BASE64'"),
+        (&["-b", "k=v"], "fetch keeps no cookies"),
+        (&["-x", "http://p:3128"], "does not go through a proxy"),
+        (&["--http2"], "fetch speaks HTTP/1.1 only"),
+    ] {
+        let mut all = args.to_vec();
+        all.push("http://127.0.0.1:9/f");
+        let run = fetch(&all);
+        assert_eq!(run.code, 2, "{args:?}");
+        assert!(
+            run.stderr.starts_with("tcpkit: error: ") && run.stderr.contains(says),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert_eq!(run.stderr.lines().count(), 1, "one line: {}", run.stderr);
+    }
     let run = fetch(&["-C", "4000", "http://127.0.0.1:9/f"]);
     assert_eq!(run.code, 2);
     assert!(

@@ -1785,3 +1785,34 @@ fn a_server_that_sends_no_head_is_named_after_two_seconds() {
     assert!(!run.stderr.contains("still waiting"), "{}", run.stderr);
     drop(silent);
 }
+
+#[test]
+fn a_connect_that_hangs_is_named_after_two_seconds() {
+    // A full accept queue (backlog 0, one connection queued and never
+    // accepted): the kernel drops the SYNs, so the connect waits, on
+    // loopback, as to a host that does not answer.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+    socket.listen(0).unwrap();
+    let addr = socket.local_addr().unwrap().as_socket().unwrap();
+    let queued: Vec<TcpStream> = (0..3)
+        .filter_map(|_| TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok())
+        .collect();
+    let run = fetch(&["--connect-timeout", "3s", &format!("http://{addr}/f")]);
+    assert_eq!(run.code, 7, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "tcpkit: no answer from {addr} in 2s; still connecting (up to --connect-timeout 3s)"
+        )),
+        "{}",
+        run.stderr
+    );
+    drop(queued);
+}

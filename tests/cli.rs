@@ -441,6 +441,30 @@ fn sigterm_lets_a_pending_delayed_reply_out_then_exits_0() {
 }
 
 #[test]
+fn input_still_unread_in_the_socket_when_the_grace_ends_is_answered() {
+    // `b` arrives while the server waits out `a`'s delay, so it is still
+    // in the socket, unread, when the 300 ms grace ends: the server must
+    // read it and answer it before it closes, not drop it.
+    let mut server = Proc::serve(&["--bind", "127.0.0.1:0", "--delay", "1s", "--grace", "300ms"]);
+    let mut c = LineClient::connect(server.addr);
+    assert_eq!(c.line(), "Welcome!\n");
+    c.send(b"a\n");
+    thread::sleep(Duration::from_millis(100));
+    c.send(b"b\n");
+    thread::sleep(Duration::from_millis(100));
+    server.signal(libc::SIGTERM);
+    assert_eq!(c.line(), "Hello, a!\n");
+    assert_eq!(c.line(), "Hello, b!\n");
+    assert_eq!(c.rest(), b"");
+    assert_eq!(server.wait(), Some(0));
+    assert!(
+        server.logged("grace period over: what it sent was answered"),
+        "{}",
+        server.log()
+    );
+}
+
+#[test]
 fn a_second_signal_stops_at_once() {
     let mut server = Proc::serve(&["--bind", "127.0.0.1:0", "--delay", "30s"]);
     let mut c = LineClient::connect(server.addr);

@@ -1435,26 +1435,10 @@ fn joined_talk_says_what_it_expected_when_the_server_is_silent() {
 
 #[test]
 fn a_connect_that_hangs_is_named_after_two_seconds() {
-    // A listener whose accept queue is full (backlog 0, one connection
-    // queued, never accepted): the kernel drops further SYNs, so a
-    // connect waits, as to a host that does not answer, on loopback.
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    socket
-        .bind(
-            &"127.0.0.1:0"
-                .parse::<std::net::SocketAddr>()
-                .unwrap()
-                .into(),
-        )
-        .unwrap();
-    socket.listen(0).unwrap();
-    let addr = socket.local_addr().unwrap().as_socket().unwrap();
-    let mut queued = Vec::new();
-    for _ in 0..3 {
-        if let Ok(s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
-            queued.push(s);
-        }
-    }
+    // A full accept queue: the connect waits, on loopback, as to a host
+    // that does not answer (see common::unanswering).
+    let hanging = common::unanswering();
+    let addr = hanging.addr;
     let out = talk(&["--connect-timeout", "3s", &addr.to_string(), "Michael"])
         .output()
         .unwrap();
@@ -1466,7 +1450,7 @@ fn a_connect_that_hangs_is_named_after_two_seconds() {
         )),
         "{stderr}"
     );
-    drop(socket);
+    drop(hanging);
 }
 
 #[test]

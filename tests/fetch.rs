@@ -1788,23 +1788,10 @@ fn a_server_that_sends_no_head_is_named_after_two_seconds() {
 
 #[test]
 fn a_connect_that_hangs_is_named_after_two_seconds() {
-    // A full accept queue (backlog 0, one connection queued and never
-    // accepted): the kernel drops the SYNs, so the connect waits, on
-    // loopback, as to a host that does not answer.
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    socket
-        .bind(
-            &"127.0.0.1:0"
-                .parse::<std::net::SocketAddr>()
-                .unwrap()
-                .into(),
-        )
-        .unwrap();
-    socket.listen(0).unwrap();
-    let addr = socket.local_addr().unwrap().as_socket().unwrap();
-    let queued: Vec<TcpStream> = (0..3)
-        .filter_map(|_| TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok())
-        .collect();
+    // A full accept queue: the connect waits, on loopback, as to a host
+    // that does not answer (see common::unanswering).
+    let hanging = common::unanswering();
+    let addr = hanging.addr;
     let run = fetch(&["--connect-timeout", "3s", &format!("http://{addr}/f")]);
     assert_eq!(run.code, 7, "{}", run.stderr);
     assert!(
@@ -1814,5 +1801,5 @@ fn a_connect_that_hangs_is_named_after_two_seconds() {
         "{}",
         run.stderr
     );
-    drop(queued);
+    drop(hanging);
 }

@@ -373,3 +373,30 @@ pub fn silent_server(accepts: usize, hold: Duration) -> (SocketAddr, thread::Joi
     });
     (addr, silent)
 }
+
+/// A listener whose accept queue is full (backlog 0, one connection queued
+/// and never accepted): the kernel drops further SYNs, so a connect to it
+/// waits, as to a host that does not answer, on loopback. Keep the value
+/// alive for as long as the connect should hang.
+pub struct Unanswering {
+    pub addr: SocketAddr,
+    _listener: socket2::Socket,
+    _queued: Vec<TcpStream>,
+}
+
+pub fn unanswering() -> Unanswering {
+    let listener =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    listener.bind(&any.into()).unwrap();
+    listener.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap().as_socket().unwrap();
+    let queued = (0..3)
+        .filter_map(|_| TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok())
+        .collect();
+    Unanswering {
+        addr,
+        _listener: listener,
+        _queued: queued,
+    }
+}

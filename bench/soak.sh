@@ -63,9 +63,10 @@ fd_base=$(ls /proc/$server_pid/fd | wc -l)
 rss_base=$(awk '/VmRSS/ {print $2}' /proc/$server_pid/status)
 echo "soak${tls:+ (TLS)}: $seconds s against $addr (server pid $server_pid; idle: $rss_base KiB, $fd_base fds)"
 
-load() { taskset -c 1 "$bin" bench "$@" "$addr" --duration "${seconds}s" --warmup 0s --json "${bench_tls[@]}"; }
-load pipeline -c 20 --depth 16 --threads 1 >"$work/pipeline.json" 2>"$work/pipeline.err" & load_pids+=($!)
-load churn -c 4 --threads 1 >"$work/churn.json" 2>"$work/churn.err" & load_pids+=($!)
+# hold has no warm-up (it refuses --warmup); the others start measuring at once.
+load() { taskset -c 1 "$bin" bench "$@" "$addr" --duration "${seconds}s" --json "${bench_tls[@]}"; }
+load pipeline -c 20 --depth 16 --threads 1 --warmup 0s >"$work/pipeline.json" 2>"$work/pipeline.err" & load_pids+=($!)
+load churn -c 4 --threads 1 --warmup 0s >"$work/churn.json" 2>"$work/churn.err" & load_pids+=($!)
 load hold -c 2000 >"$work/hold.json" 2>"$work/hold.err" & load_pids+=($!)
 taskset -c 1 python3 bench/hostile.py "$port" "$seconds" --non-readers 50 --drips 50 \
   --oversize 10 --partial 50 --pid "$server_pid" --json "${hostile_tls[@]}" >"$work/hostile.json" & load_pids+=($!)

@@ -1,5 +1,7 @@
-//! The binary's memory allocator: mimalloc (feature `mimalloc`), and a
-//! once-a-second collection that gives freed memory back to the system.
+//! The binary's memory allocator: mimalloc (feature `mimalloc`), a
+//! once-a-second collection that gives freed memory back to the system,
+//! small pages for every command, and, for the clients, an arena
+//! committed as it is used (see [`COMMIT_AS_USED`]).
 //!
 //! Why mimalloc: tokio aligns each task and each socket's readiness state
 //! to 128 bytes; glibc's malloc pads every such allocation, mimalloc's size

@@ -15,8 +15,7 @@ use tcpkit_wire::Escaped;
 use tcpkit_wire::greeting::ClientFraming;
 
 use super::{
-    CHUNK, Link, POLL, QUIET_GAP, SILENCE, TLS_CHECK, TalkOptions, connect, lost, stdout_error,
-    write_out,
+    CHUNK, Link, POLL, QUIET_GAP, SILENCE, TalkOptions, connect, lost, stdout_error, write_out,
 };
 use crate::error::Error;
 use crate::net;
@@ -187,12 +186,7 @@ fn silent_server(link: &Link, notices: &dyn Notices) -> Result<(), Error> {
         return Ok(());
     };
     let spent = humantime::format_duration(SILENCE);
-    if !link.is_tls() && crate::tls::client::answers_tls(peer, TLS_CHECK) {
-        return Err(Error::protocol(format!(
-            "{peer} sent nothing in {spent}, and answered a TLS hello on a second connection: \
-             it speaks TLS. Add --tls (with --cacert FILE for a self-signed certificate)"
-        )));
-    }
+    super::not_tls(link, peer, &spent)?;
     notices.notice(Notice::Hint(format!(
         "nothing from {peer} in {spent}, though a welcome was expected; still connected: what \
          you type goes to it. A server that speaks only when spoken to, like an echo or HTTP \

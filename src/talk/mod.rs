@@ -247,13 +247,7 @@ impl Conversation<'_> {
             return Ok(());
         };
         let spent = humantime::format_duration(silence);
-        if !self.link.is_tls() && crate::tls::client::answers_tls(peer, TLS_CHECK) {
-            return Err(Error::protocol(format!(
-                "{peer} sent nothing in {spent}, and answered a TLS hello on a second \
-                 connection: it speaks TLS. Add --tls (with --cacert FILE for a self-signed \
-                 certificate)"
-            )));
-        }
+        not_tls(&self.link, peer, &spent)?;
         let until = self
             .opts
             .timeout
@@ -449,6 +443,18 @@ pub fn check(opts: &TalkOptions) -> Result<SocketAddr, Error> {
         hint: String::new(),
         source: Some(e),
     })
+}
+
+/// A server silent for `spent`: if a TLS hello on a second connection
+/// gets an answer, it speaks TLS, and the error says to add --tls.
+fn not_tls(link: &Link, peer: SocketAddr, spent: &impl std::fmt::Display) -> Result<(), Error> {
+    if !link.is_tls() && crate::tls::client::answers_tls(peer, TLS_CHECK) {
+        return Err(Error::protocol(format!(
+            "{peer} sent nothing in {spent}, and answered a TLS hello on a second connection: \
+             it speaks TLS. Add --tls (with --cacert FILE for a self-signed certificate)"
+        )));
+    }
+    Ok(())
 }
 
 fn print_line(out: &mut dyn Write, line: &[u8]) -> Result<(), Error> {

@@ -1,6 +1,8 @@
 //! The server as a library: `server::run` on listeners bound to port 0,
 //! driven by real sockets. Each test states one rule of docs/protocol.md or
-//! one limit of `tcpkit serve`.
+//! one limit of `tcpkit serve`. Tests that must order what the server
+//! sees exactly (no sleeps) run on the in-memory transport instead:
+//! `tests/server_memory.rs`.
 
 mod common;
 
@@ -52,16 +54,6 @@ impl TestServer {
     fn client(&self) -> LineClient {
         let mut c = LineClient::connect(self.addr);
         assert_eq!(c.line(), "Welcome!\n");
-        c
-    }
-
-    /// A client that has sent a whole line, so the connection is
-    /// line-framed: until then, auto framing answers every read as it
-    /// comes and holds nothing.
-    fn line_client(&self) -> LineClient {
-        let mut c = self.client();
-        c.send(b"\n");
-        assert_eq!(c.line(), "Hello, !\n");
         c
     }
 
@@ -162,25 +154,6 @@ fn pipelined_lines_all_answered_in_order() {
         count += 1;
     }
     assert_eq!(count, N);
-}
-
-#[test]
-fn odd_splits_one_byte_at_a_time() {
-    let server = start(Config {
-        settings: tcpkit::wire::greeting::Settings {
-            framing: Framing::Line,
-            ..Default::default()
-        },
-        ..config()
-    });
-    let mut c = server.client();
-    c.stream.set_nodelay(true).unwrap();
-    for b in b"Mi\r\nch\nael\r" {
-        c.send(&[*b]);
-        thread::sleep(Duration::from_millis(2));
-    }
-    c.send(b"\nexit\n");
-    assert_eq!(c.rest(), b"Hello, Mi!\r\nHello, ch!\nHello, ael!\r\n");
 }
 
 #[test]
@@ -515,25 +488,6 @@ fn during_the_grace_open_sessions_go_on_until_their_clients_end_them() {
 }
 
 #[test]
-fn at_the_end_of_the_grace_what_was_received_is_answered_then_closed() {
-    // "a" is being answered (--delay) when the grace ends; "b" came
-    // meanwhile and waits unread in the socket. Both are answered, then
-    // the close: input already received is never dropped at shutdown.
-    let mut server = start(Config {
-        delay: Some(Duration::from_millis(400)),
-        grace: Duration::from_millis(300),
-        ..config()
-    });
-    let mut c = server.client();
-    let stopper = thread::spawn(move || server.shutdown());
-    c.send(b"a\n");
-    thread::sleep(Duration::from_millis(50));
-    c.send(b"b\n");
-    assert_eq!(c.rest(), b"Hello, a!\nHello, b!\n");
-    stopper.join().unwrap();
-}
-
-#[test]
 fn grace_period_is_bounded() {
     let mut server = start(Config {
         delay: Some(Duration::from_secs(30)),
@@ -862,99 +816,6 @@ fn a_client_that_does_not_read_is_closed_when_the_budget_has_no_room() {
     let mut innocent = server.client();
     innocent.send(b"Tracy\n");
     assert_eq!(innocent.line(), "Hello, Tracy!\n");
-}
-
-#[test]
-fn unfinished_messages_share_one_budget() {
-    let line = |n: usize| vec![b'x'; n];
-    // Two 60,000-byte unfinished lines do not fit in 100 KiB: the second
-    // is refused, the first is answered, and a short message still is.
-    let server = start(Config {
-        max_buffered: Some(100 * 1024),
-        ..config()
-    });
-    let mut first = server.line_client();
-    first.send(&line(60_000));
-    // Time for the server to read it.
-    thread::sleep(Duration::from_millis(200));
-    let mut second = server.line_client();
-    second.send(&line(60_000));
-    assert_eq!(
-        second.line(),
-        "Error: server busy: no room to buffer more input; retry later\n"
-    );
-    assert_eq!(second.rest(), b"", "closed after the refusal");
-    first.send(b"\n");
-    assert_eq!(first.line().len(), "Hello, !\n".len() + 60_000);
-    let mut short = server.client();
-    short.send(b"Sarah\n");
-    assert_eq!(short.line(), "Hello, Sarah!\n");
-    // A client that leaves in the middle of a long line gives its share
-    // back as well: two more unfinished lines fit together afterwards.
-    let mut leaver = server.line_client();
-    leaver.send(&line(60_000));
-    thread::sleep(Duration::from_millis(200));
-    drop(leaver);
-    thread::sleep(Duration::from_millis(200));
-    let mut a = server.line_client();
-    let mut b = server.line_client();
-    a.send(&line(25_000));
-    b.send(&line(25_000));
-    thread::sleep(Duration::from_millis(200));
-    for c in [&mut a, &mut b] {
-        c.send(b"\n");
-        assert_eq!(c.line().len(), "Hello, !\n".len() + 25_000);
-    }
-
-    // The lowest budget, 1 byte, refuses any unfinished message.
-    let tiny = start(Config {
-        max_buffered: Some(1),
-        ..config()
-    });
-    let mut c = tiny.line_client();
-    c.send(b"Mic");
-    assert!(c.line().starts_with("Error: server busy"));
-    let mut whole = tiny.client();
-    whole.send(b"Michael\n");
-    assert_eq!(whole.line(), "Hello, Michael!\n");
-
-    // No budget: both long lines are held.
-    let open = start(Config {
-        max_buffered: None,
-        ..config()
-    });
-    let mut a = open.line_client();
-    let mut b = open.line_client();
-    a.send(&line(60_000));
-    b.send(&line(60_000));
-    thread::sleep(Duration::from_millis(200));
-    a.send(b"\n");
-    b.send(b"\n");
-    assert_eq!(a.line().len(), "Hello, !\n".len() + 60_000);
-    assert_eq!(b.line().len(), "Hello, !\n".len() + 60_000);
-}
-
-#[test]
-fn a_refused_client_gives_its_share_back_at_once() {
-    // B's 40,000-byte line is cut by the message timeout (or refused by
-    // the budget, if it came in two reads); B stays connected while the
-    // server lingers up to 5 s. C's 20,000 bytes fit in 45,000 only if B's
-    // share came back at the refusal, not at the close.
-    let server = start(Config {
-        max_buffered: Some(45_000),
-        message_timeout: Some(Duration::from_millis(300)),
-        linger: Duration::from_secs(5),
-        ..config()
-    });
-    let mut b = server.line_client();
-    b.send(&[b'b'; 40_000]);
-    assert!(b.line().starts_with("Error: "));
-    let mut c = server.line_client();
-    c.send(&[b'c'; 20_000]);
-    thread::sleep(Duration::from_millis(100));
-    c.send(b"\n");
-    assert_eq!(c.line().len(), "Hello, !\n".len() + 20_000);
-    drop(b);
 }
 
 #[test]

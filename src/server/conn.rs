@@ -21,8 +21,9 @@
 //!
 //! The seam: the handler never touches the socket; it only calls
 //! `send_now`, `send`, `wait_for_input`, `exchange`, `decode` and
-//! `linger`, and only this type's methods use the stream (readiness,
-//! `read_now`, `write_now`, `write_all`, `shutdown`).
+//! `linger`, and only this type's methods use the stream, through the
+//! [`Socket`] interface (readiness, `read_now`, `write_now`,
+//! `shutdown_write`): a TCP stream when serving, memory in tests.
 //! - TLS goes in there: beside the socket sits the TLS state (boxed,
 //!   `None` over plain TCP). `read_now` hands out the plaintext of the
 //!   records read, `write_now` seals replies into records and writes them,
@@ -49,12 +50,11 @@ use std::sync::Arc;
 use tcpkit_wire::Escaped;
 use tcpkit_wire::greeting::{Close, Decoder, Framing, Progress, Settings};
 use tcpkit_wire::proxy;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::sync::futures::Notified;
 use tracing::debug;
 
+use super::socket::{self, Socket};
 use super::tls::{self, HandshakeError, Tls};
 
 /// The size of one read from a socket.
@@ -90,9 +90,9 @@ thread_local! {
 }
 
 /// One client's socket and its framing state.
-pub(super) struct Connection {
+pub(super) struct Connection<S> {
     /// The client's socket; touched only by the private I/O methods below.
-    stream: TcpStream,
+    stream: S,
     /// TLS over the socket, once [`Connection::start_tls`] has run.
     tls: Option<Box<Tls>>,
     /// Framing state: chunk or line, and any partial line.
@@ -190,11 +190,9 @@ pub(super) enum SendError {
     TimedOut,
 }
 
-impl Connection {
+impl<S: Socket> Connection<S> {
     /// Takes over an accepted socket.
-    pub(super) fn new(stream: TcpStream, framing: Framing) -> Connection {
-        // Replies are small and must not wait for Nagle's algorithm.
-        let _ = stream.set_nodelay(true);
+    pub(super) fn new(stream: S, framing: Framing) -> Connection<S> {
         Connection {
             stream,
             tls: None,
@@ -223,7 +221,7 @@ impl Connection {
     /// What the kernel holds of our replies that the client has not
     /// acknowledged, where the system says (Linux); else 0.
     pub(super) fn unsent_in_kernel(&self) -> usize {
-        crate::sys::unsent_bytes(socket2::SockRef::from(&self.stream)).unwrap_or(0)
+        self.stream.unsent()
     }
 
     /// Sends as much of `bytes` as the socket takes without waiting; the
@@ -245,7 +243,7 @@ impl Connection {
         let sending = async {
             match self.tls.as_deref_mut() {
                 Some(tls_conn) => tls::send(&self.stream, tls_conn, bytes).await,
-                None => self.stream.write_all(bytes).await,
+                None => socket::write_all(&self.stream, bytes).await,
             }
         };
         match crate::net::within(limit, sending).await {
@@ -427,9 +425,11 @@ impl Connection {
         let mut got = Vec::with_capacity(256);
         let read = async {
             loop {
-                self.stream.readable().await.map_err(NoHeader::Failed)?;
+                socket::readable(&self.stream)
+                    .await
+                    .map_err(NoHeader::Failed)?;
                 let mut piece = [0u8; 512];
-                match self.stream.try_read(&mut piece) {
+                match self.stream.read_now(&mut piece) {
                     Ok(0) => return Err(NoHeader::Closed(got.len())),
                     Ok(n) => got.extend_from_slice(&piece[..n]),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
@@ -493,17 +493,17 @@ impl Connection {
                 return;
             }
         }
-        if self.stream.shutdown().await.is_err() {
+        if self.stream.shutdown_write().is_err() {
             return;
         }
         let drain = async {
             loop {
                 // Wait first: the client's close cannot be here before it
                 // has seen ours, so reading at once would only say EAGAIN.
-                if self.stream.readable().await.is_err() {
+                if socket::readable(&self.stream).await.is_err() {
                     return;
                 }
-                let read = SCRATCH.with_borrow_mut(|s| self.stream.try_read(&mut s.input));
+                let read = SCRATCH.with_borrow_mut(|s| self.stream.read_now(&mut s.input));
                 match read {
                     Ok(0) => return,
                     Ok(_) => {}
@@ -518,42 +518,17 @@ impl Connection {
     /// Reads what the socket holds without waiting. A read that leaves room
     /// in `buf` has emptied the socket, so its readiness is cleared at once.
     fn read_now(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        use std::io::Read;
-        if let Some(tls_conn) = self.tls.as_deref_mut() {
-            return tls::read_now(&self.stream, tls_conn, buf);
-        }
-        let stream = &self.stream;
-        let room = buf.len();
-        let mut got = None;
-        let result = stream.try_io(tokio::io::Interest::READABLE, || {
-            let n = (&*socket2::SockRef::from(stream)).read(buf)?;
-            got = Some(n);
-            if n > 0 && n < room {
-                // Tells tokio to clear readiness; `got` carries the real result.
-                Err(io::ErrorKind::WouldBlock.into())
-            } else {
-                Ok(n)
-            }
-        });
-        match got {
-            Some(n) => Ok(n),
-            None => result,
+        match self.tls.as_deref_mut() {
+            Some(tls_conn) => tls::read_now(&self.stream, tls_conn, buf),
+            None => self.stream.read_now(buf),
         }
     }
 
     /// Writes as much of `bytes` as the socket takes without waiting.
     fn write_now(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        if let Some(tls_conn) = self.tls.as_deref_mut() {
-            return tls::write_now(&self.stream, tls_conn, bytes);
+        match self.tls.as_deref_mut() {
+            Some(tls_conn) => tls::write_now(&self.stream, tls_conn, bytes),
+            None => socket::write_some(&self.stream, bytes),
         }
-        let mut sent = 0;
-        while sent < bytes.len() {
-            match self.stream.try_write(&bytes[sent..]) {
-                Ok(n) => sent += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(sent)
     }
 }

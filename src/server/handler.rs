@@ -17,12 +17,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use tcpkit_wire::greeting::{Close, Progress};
-use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
 use super::conn::{Answered, Connection, End, Exchange, OUTPUT_STEP, SendError, Wake};
+use super::socket::Socket;
 use super::{Shared, metrics};
 use tcpkit_wire::proxy;
 
@@ -173,8 +173,8 @@ enum Answer<'a> {
 /// A plain fn returning the connection's future: as an `async fn`,
 /// its arguments would keep slots of their own in every connection's task
 /// after being moved into the handler.
-pub(super) fn serve(
-    stream: TcpStream,
+pub(super) fn serve<S: Socket>(
+    stream: S,
     peer: SocketAddr,
     shared: Arc<Shared>,
     permit: OwnedSemaphorePermit,
@@ -265,9 +265,9 @@ fn is_peer_reset(e: &io::Error) -> bool {
 }
 
 /// Owns one connection.
-struct Handler {
+struct Handler<S> {
     /// The client's connection: its socket and framing.
-    conn: Connection,
+    conn: Connection<S>,
     /// The client's address, for logs.
     peer: SocketAddr,
     /// Settings shared by all connections.
@@ -295,7 +295,7 @@ struct Handler {
     _permit: OwnedSemaphorePermit,
 }
 
-impl Handler {
+impl<S: Socket> Handler<S> {
     /// Seconds since the connection was accepted.
     fn seconds_open(&self) -> f64 {
         f64::from(self.shared.uptime_ms().wrapping_sub(self.opened_ms)) / 1000.0
@@ -859,7 +859,7 @@ impl Handler {
     }
 }
 
-impl Drop for Handler {
+impl<S> Drop for Handler<S> {
     /// Gives the unfinished message's share of the budget back, however
     /// the connection ended (the grace period drops it mid-await).
     fn drop(&mut self) {

@@ -12,7 +12,6 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -20,6 +19,7 @@ use tracing::warn;
 
 use super::Shared;
 use super::handler;
+use super::socket::{Accept, Socket, write_some};
 
 /// The shortest and longest pause after an accept error that may repeat.
 const BACKOFF_MIN: Duration = Duration::from_millis(5);
@@ -34,9 +34,9 @@ const LOG_EVERY: Duration = Duration::from_secs(1);
 const ACCEPTS_PER_TURN: u32 = 16;
 
 /// Owns one listening socket and its accept loop.
-pub(super) struct Listener {
+pub(super) struct Listener<A> {
     /// The socket clients connect to.
-    pub listener: TcpListener,
+    pub listener: A,
     /// One permit per connection being served, shared by all listeners.
     pub limit: Arc<Semaphore>,
     /// The number of permits `limit` started with, for messages.
@@ -49,7 +49,7 @@ pub(super) struct Listener {
     pub tracker: TaskTracker,
 }
 
-impl Listener {
+impl<A: Accept> Listener<A> {
     /// Accepts until the token is cancelled. Never gives up on errors.
     pub async fn run(self) {
         let mut refusals = Refusals::new(self.shared.refuse_rate);
@@ -109,7 +109,7 @@ impl Listener {
                     accepted_this_turn += 1;
                     if let Some(bytes) = self.shared.send_buffer {
                         // Failure was reported once, at the listener.
-                        let _ = crate::sys::set_send_buffer(socket2::SockRef::from(&stream), bytes);
+                        let _ = stream.bound_unsent(bytes);
                     }
                     if let Some(metrics) = &self.shared.metrics {
                         metrics.accepted();
@@ -136,20 +136,20 @@ impl Listener {
     }
 }
 
-impl Listener {
+impl<A: Accept> Listener<A> {
     /// Tells a client the server is full, and closes: what it had already
     /// sent is read first (one read), so the close does not turn into a
     /// reset that destroys the line. Over TLS the line would be noise to
     /// the client's TLS stack: the close alone says it.
-    fn refuse(&self, stream: tokio::net::TcpStream) {
+    fn refuse(&self, stream: A::Socket) {
         if let Some(metrics) = &self.shared.metrics {
             metrics.refused();
         }
         if self.shared.tls.is_none() {
-            let _ = stream.try_write(BUSY_FULL);
-            let _ = stream.try_read(&mut [0; 4096]);
+            let _ = write_some(&stream, BUSY_FULL);
+            let _ = stream.read_now(&mut [0; 4096]);
         }
-        let _ = socket2::SockRef::from(&stream).shutdown(std::net::Shutdown::Write);
+        let _ = stream.shutdown_write();
     }
 }
 

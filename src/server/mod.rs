@@ -6,7 +6,10 @@
 //! loop and the connection limit; each connection gets a
 //! `handler::Handler`, its policy (welcome, answer, delay, shutdown,
 //! linger), over a `conn::Connection`, which owns the socket, the
-//! [`tcpkit_wire::greeting`] decoder and the fast paths.
+//! [`tcpkit_wire::greeting`] decoder and the fast paths. The socket is
+//! anything that implements [`Socket`] and comes from an [`Accept`]:
+//! TCP for `serve` ([`run`]), the in-memory [`memory`] transport for
+//! tests ([`serve_on`]).
 //! Shutdown follows tokio's graceful-shutdown example: stop accepting, wait
 //! for the [`TaskTracker`] while open connections are served as before, up
 //! to a grace period; then cancel a [`CancellationToken`] the handlers
@@ -29,12 +32,15 @@ mod clock;
 mod conn;
 mod handler;
 mod listener;
+pub mod memory;
 pub mod metrics;
 mod probes;
 mod side;
+mod socket;
 mod tls;
 
 pub use builder::{Builder, Server, reload_tls};
+pub use socket::{Accept, Socket};
 
 use budget::{Budget, Held};
 use clock::IdleClock;
@@ -273,10 +279,10 @@ fn lanes() -> usize {
 /// grants another size. (Connections already in the backlog, as after a
 /// hand-over, were made with the old size: each accepted socket gets the
 /// bound again, in the accept loop.)
-fn bound_send_buffers(listeners: &[TcpListener], bytes: usize) {
+fn bound_send_buffers<A: Accept>(listeners: &[A], bytes: usize) {
     let mut told = false;
     for listener in listeners {
-        match crate::sys::set_send_buffer(socket2::SockRef::from(listener), bytes) {
+        match listener.bound_unsent(bytes) {
             Ok(_) | Err(_) if told => {}
             Ok(granted) if granted != bytes => warn!(
                 "--send-buffer {}: the kernel grants {} per connection (its bounds: \
@@ -302,6 +308,13 @@ fn bound_send_buffers(listeners: &[TcpListener], bytes: usize) {
 /// whatever has not closed `config.linger` (and a second) later is
 /// dropped. Returns as soon as no connection is left.
 pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Future) {
+    serve_on(listeners, config, shutdown).await
+}
+
+/// [`run`] over any transport: the listeners hand out the connections
+/// ([`Accept`]), each is served over its [`Socket`]. Tests run the
+/// server on [`memory`] sockets this way.
+pub async fn serve_on<A: Accept>(listeners: Vec<A>, config: Config, shutdown: impl Future) {
     let shared = Arc::new(Shared {
         welcome: config.settings.welcome_bytes(),
         settings: config.settings,

@@ -6,11 +6,11 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::super::socket::{self, Socket};
 use rustls::ServerConfig;
 use rustls::server::UnbufferedServerConnection;
 use rustls::unbuffered::{ConnectionState, UnbufferedStatus};
 use tcpkit_wire::Escaped;
-use tokio::net::TcpStream;
 
 use super::{Tls, encode, flush_all};
 
@@ -66,8 +66,8 @@ enum Step {
 
 /// Runs the server side of a handshake on `tcp`, starting with `first`
 /// (bytes already read, after a PROXY header), within `limit`.
-pub(in crate::server) async fn handshake(
-    tcp: &TcpStream,
+pub(in crate::server) async fn handshake<S: Socket>(
+    tcp: &S,
     config: Arc<ServerConfig>,
     first: &[u8],
     limit: Option<Duration>,
@@ -89,7 +89,7 @@ pub(in crate::server) async fn handshake(
             if !checked && !input.is_empty() {
                 checked = true;
                 if input[0] != HANDSHAKE_RECORD {
-                    let _ = tcp.try_write(PLAIN_ON_TLS);
+                    let _ = socket::write_some(tcp, PLAIN_ON_TLS);
                     let shown = &input[..input.len().min(64)];
                     return Err(HandshakeError::NotTls(Escaped(shown).to_string()));
                 }
@@ -102,8 +102,10 @@ pub(in crate::server) async fn handshake(
             if let Step::Done = step? {
                 return Ok(());
             }
-            tcp.readable().await.map_err(HandshakeError::Failed)?;
-            match tcp.try_read(&mut piece) {
+            socket::readable(tcp)
+                .await
+                .map_err(HandshakeError::Failed)?;
+            match tcp.read_now(&mut piece) {
                 Ok(0) => return Err(HandshakeError::Closed),
                 Ok(n) => input.extend_from_slice(&piece[..n]),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}

@@ -29,15 +29,14 @@ pub(super) use failures::FailureLog;
 pub(super) use handshake::{HandshakeError, handshake};
 
 use std::cell::RefCell;
-use std::io::{self, Read};
+use std::io;
 
+use super::socket::{self, Socket, write_some};
 use rustls::server::{ServerConnectionData, UnbufferedServerConnection};
 use rustls::unbuffered::{
     AppDataRecord, ConnectionState, EncodeError, EncryptError, InsufficientSizeError,
     UnbufferedStatus,
 };
-use tokio::io::Interest;
-use tokio::net::TcpStream;
 
 /// The most ciphertext one record takes (RFC 8446 §5.2: 2^14 bytes of
 /// plaintext, up to 256 of expansion, and the 5-byte header).
@@ -263,7 +262,7 @@ fn open(tls: &mut Tls, cipher: &mut [u8], plain: &mut [u8]) -> io::Result<(usize
 /// stream (a close_notify, or a close without one: the greeting protocol
 /// has no lengths for a truncation to hide behind, as HTTP has).
 /// `WouldBlock` when there is nothing yet.
-pub(super) fn read_now(tcp: &TcpStream, tls: &mut Tls, buf: &mut [u8]) -> io::Result<usize> {
+pub(super) fn read_now<S: Socket>(tcp: &S, tls: &mut Tls, buf: &mut [u8]) -> io::Result<usize> {
     if tls.ended {
         return Ok(0);
     }
@@ -296,9 +295,7 @@ pub(super) fn read_now(tcp: &TcpStream, tls: &mut Tls, buf: &mut [u8]) -> io::Re
                 if room == 0 {
                     return Ok(filled);
                 }
-                let read = tcp.try_io(Interest::READABLE, || {
-                    (&*socket2::SockRef::from(tcp)).read(&mut cipher[carried..carried + room])
-                });
+                let read = tcp.read_now(&mut cipher[carried..carried + room]);
                 match read {
                     Ok(0) => {
                         tls.ended = true;
@@ -338,7 +335,7 @@ pub(super) fn read_now(tcp: &TcpStream, tls: &mut Tls, buf: &mut [u8]) -> io::Re
 /// Encrypts all of `bytes` and writes what the socket takes without
 /// waiting, keeping the rest of the records; takes nothing while earlier
 /// records still wait. The number of plaintext bytes taken.
-pub(super) fn write_now(tcp: &TcpStream, tls: &mut Tls, bytes: &[u8]) -> io::Result<usize> {
+pub(super) fn write_now<S: Socket>(tcp: &S, tls: &mut Tls, bytes: &[u8]) -> io::Result<usize> {
     flush_now(tcp, tls)?;
     if tls.wants_write() || bytes.is_empty() {
         return Ok(0);
@@ -354,22 +351,9 @@ pub(super) fn write_now(tcp: &TcpStream, tls: &mut Tls, bytes: &[u8]) -> io::Res
     })
 }
 
-/// Writes as much of `bytes` as the socket takes without waiting.
-fn write_some(tcp: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
-    let mut sent = 0;
-    while sent < bytes.len() {
-        match tcp.try_write(&bytes[sent..]) {
-            Ok(n) => sent += n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(sent)
-}
-
 /// Writes what waiting records the socket takes without waiting; the
 /// memory goes back once all are sent.
-pub(super) fn flush_now(tcp: &TcpStream, tls: &mut Tls) -> io::Result<()> {
+pub(super) fn flush_now<S: Socket>(tcp: &S, tls: &mut Tls) -> io::Result<()> {
     if tls.out.is_empty() {
         return Ok(());
     }
@@ -383,18 +367,18 @@ pub(super) fn flush_now(tcp: &TcpStream, tls: &mut Tls) -> io::Result<()> {
 }
 
 /// Writes every waiting record, waiting for the socket as needed.
-pub(super) async fn flush_all(tcp: &TcpStream, tls: &mut Tls) -> io::Result<()> {
+pub(super) async fn flush_all<S: Socket>(tcp: &S, tls: &mut Tls) -> io::Result<()> {
     loop {
         flush_now(tcp, tls)?;
         if !tls.wants_write() {
             return Ok(());
         }
-        tcp.writable().await?;
+        socket::writable(tcp).await?;
     }
 }
 
 /// Writes all of `bytes`, waiting for the socket as needed.
-pub(super) async fn send(tcp: &TcpStream, tls: &mut Tls, bytes: &[u8]) -> io::Result<()> {
+pub(super) async fn send<S: Socket>(tcp: &S, tls: &mut Tls, bytes: &[u8]) -> io::Result<()> {
     for step in bytes.chunks(SEAL_STEP) {
         flush_all(tcp, tls).await?;
         seal(&mut tls.conn, &mut tls.out, Seal::Data(step))?;

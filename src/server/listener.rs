@@ -111,9 +111,7 @@ impl<A: Accept> Listener<A> {
                         // Failure was reported once, at the listener.
                         let _ = stream.bound_unsent(bytes);
                     }
-                    if let Some(metrics) = &self.shared.metrics {
-                        metrics.accepted();
-                    }
+                    self.shared.metered(|m| m.accepted());
                     // Spawned as it is: wrapping it in `async move { .. }`
                     // would store the connection's future twice.
                     self.tracker
@@ -122,9 +120,7 @@ impl<A: Accept> Listener<A> {
                 // The client gave up before we accepted it: nothing to do.
                 Err(e) if is_transient(&e) => {}
                 Err(e) => {
-                    if let Some(metrics) = &self.shared.metrics {
-                        metrics.accept_error();
-                    }
+                    self.shared.metered(|m| m.accept_error());
                     let pause = backoff.next(&e);
                     tokio::select! {
                         _ = self.token.cancelled() => return,
@@ -142,9 +138,7 @@ impl<A: Accept> Listener<A> {
     /// reset that destroys the line. Over TLS the line would be noise to
     /// the client's TLS stack: the close alone says it.
     fn refuse(&self, stream: A::Socket) {
-        if let Some(metrics) = &self.shared.metrics {
-            metrics.refused();
-        }
+        self.shared.metered(|m| m.refused());
         if self.shared.tls.is_none() {
             let _ = write_some(&stream, BUSY_FULL);
             let _ = stream.read_now(&mut [0; 4096]);

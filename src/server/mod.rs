@@ -261,6 +261,13 @@ struct Shared {
 }
 
 impl Shared {
+    /// Counts on the metrics, when `--metrics` keeps them.
+    fn metered(&self, count: impl FnOnce(&metrics::Metrics)) {
+        if let Some(metrics) = &self.metrics {
+            count(metrics);
+        }
+    }
+
     /// Milliseconds since the server started, wrapping after 49 days
     /// (differences stay right for connections shorter than that).
     fn uptime_ms(&self) -> u32 {

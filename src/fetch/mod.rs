@@ -29,6 +29,7 @@
 mod body;
 mod conn;
 mod decode;
+mod name;
 mod output;
 mod request;
 mod resume;

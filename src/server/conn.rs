@@ -1,5 +1,5 @@
 //! [`Connection`]: one client's socket and its framing, and every low-level
-//! trick that makes serving it fast. The handler (`handler.rs`) decides
+//! trick that makes serving it fast. The handler (`handler/`) decides
 //! *what* happens on a connection; this type decides *how* bytes move.
 //!
 //! What it assumes, and why it is fast:

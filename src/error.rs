@@ -102,7 +102,7 @@ pub enum Error {
         holder: Option<crate::sys::Holder>,
         /// The flag that named the address, for the hint (`--bind`; see
         /// [`Error::named_by`]).
-        flag: &'static str,
+        flag: crate::setting::Setting,
     },
 
     /// `bind` failed for lack of privileges.
@@ -312,7 +312,7 @@ impl Error {
 
     /// Says which flag named the address of a listen that failed, so the
     /// hint points at it (`serve --metrics`, `--agent`); `--bind` otherwise.
-    pub fn named_by(self, flag: &'static str) -> Error {
+    pub fn named_by(self, flag: crate::setting::Setting) -> Error {
         match self {
             Error::AddrInUse { addr, holder, .. } => Error::AddrInUse { addr, holder, flag },
             other => other,

@@ -27,11 +27,13 @@ pub mod fetch;
 pub mod net;
 pub mod notice;
 pub mod server;
+pub mod setting;
 mod sys;
 pub mod talk;
 pub mod term;
 pub mod tls;
 
 pub use error::{Error, ErrorKind};
+pub use setting::Setting;
 pub use sys::Holder;
 pub use tcpkit_wire as wire;

@@ -25,7 +25,10 @@ fn set_reuse_port(socket: &Socket) -> io::Result<()> {
 fn set_reuse_port(_: &Socket) -> io::Result<()> {
     Err(io::Error::new(
         io::ErrorKind::Unsupported,
-        "--reuse-port needs SO_REUSEPORT, which this system does not have",
+        format!(
+            "{} needs SO_REUSEPORT, which this system does not have",
+            crate::setting::Setting::ReusePort
+        ),
     ))
 }
 
@@ -207,7 +210,7 @@ pub fn listen_with(
             io::ErrorKind::AddrInUse => Error::AddrInUse {
                 addr,
                 holder: crate::sys::listener_of(addr),
-                flag: "--bind",
+                flag: crate::setting::Setting::Bind,
             },
             io::ErrorKind::PermissionDenied => Error::PermissionDenied { addr },
             io::ErrorKind::AddrNotAvailable => Error::Address {

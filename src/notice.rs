@@ -86,7 +86,7 @@ impl SlowNotice {
 
 /// How long at most, in words: `up to --connect-timeout 10s`, or `with no
 /// limit of our own`.
-pub fn up_to(flag: &str, limit: Option<Duration>) -> String {
+pub fn up_to(flag: crate::setting::Setting, limit: Option<Duration>) -> String {
     match limit {
         Some(limit) => format!("up to {flag} {}", humantime::format_duration(limit)),
         None => "with no limit of our own".to_string(),

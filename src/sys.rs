@@ -193,8 +193,12 @@ pub fn can_sample_processes() -> bool {
 pub fn sample_process(pid: u32) -> Result<ProcessSample, String> {
     #[cfg(target_os = "linux")]
     {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .map_err(|e| format!("cannot read /proc/{pid}/status: {e} (is --server-pid right?)"))?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| {
+            format!(
+                "cannot read /proc/{pid}/status: {e} (is {} right?)",
+                crate::setting::Setting::ServerPid
+            )
+        })?;
         let rss_kb: u64 = status
             .lines()
             .find_map(|l| l.strip_prefix("VmRSS:"))
@@ -226,7 +230,8 @@ pub fn sample_process(pid: u32) -> Result<ProcessSample, String> {
     #[cfg(not(target_os = "linux"))]
     {
         Err(format!(
-            "cannot sample process {pid}: --server-pid needs Linux's /proc"
+            "cannot sample process {pid}: {} needs Linux's /proc",
+            crate::setting::Setting::ServerPid
         ))
     }
 }

@@ -980,4 +980,21 @@ fn the_builder_assembles_the_whole_server_as_serve_does() {
         panic!("listened on an address in use")
     };
     assert_eq!(e.kind(), tcpkit::ErrorKind::AddrInUse, "{e}");
+    // A library user is told the setting in the library's words; only
+    // the binary speaks of flags.
+    let hint = e.hint();
+    assert!(
+        hint.contains("another address with `bind`") && !hint.contains("--"),
+        "{hint}"
+    );
+    let metrics_taken = runtime.block_on(
+        server::Builder::new(config())
+            .bind("127.0.0.1:0".parse().unwrap())
+            .metrics(taken.local_addr().unwrap())
+            .listen(),
+    );
+    let Err(e) = metrics_taken else {
+        panic!("listened on an address in use")
+    };
+    assert!(e.hint().contains("with `metrics`"), "{}", e.hint());
 }

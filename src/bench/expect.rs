@@ -72,9 +72,12 @@ pub fn not_in_time(what: &str, expected: &[u8], got: usize, waited: Duration) ->
         return format!("the {what} did not come within {waited} (nothing came)");
     }
     let hint = if &expected[got..] == b"\n" {
-        ": it has no newline, as from the tutorial's own server? try --framing chunk"
+        format!(
+            ": it has no newline, as from the tutorial's own server? try {} chunk",
+            crate::setting::Setting::Framing
+        )
     } else {
-        ""
+        String::new()
     };
     format!(
         "the {what} did not come within {waited}: only {} came, {got} of its {} bytes{hint}",

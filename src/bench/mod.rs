@@ -260,8 +260,9 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
     if needed > fd_limit {
         return Err(Error::InvalidInput(format!(
             "{} connections need about {needed} open files, but the limit is {fd_limit} \
-             (lower --connections, or raise ulimit -n)",
-            opts.connections
+             (lower {}, or raise ulimit -n)",
+            opts.connections,
+            crate::setting::Setting::Connections
         )));
     }
     // hold's memory figure starts before the run's first connection (the
@@ -369,11 +370,13 @@ fn rate_notes(opts: &Options) -> Vec<String> {
     }
     vec![format!(
         "at {} msgs/s over {} connections each sends once every {}, longer than the {} \
-         measured: fewer connections (-c) or a longer --duration measure it better",
+         measured: fewer connections ({}) or a longer {} measure it better",
         report::group(rate),
         opts.connections,
         humantime::format_duration(round_ms(gap)),
-        humantime::format_duration(opts.duration)
+        humantime::format_duration(opts.duration),
+        crate::setting::Setting::Connections,
+        crate::setting::Setting::Duration
     )]
 }
 

@@ -10,58 +10,75 @@ use tcpkit_wire::greeting::ClientFraming;
 
 use super::{Options, Scenario, flow, hold, tls};
 use crate::error::Error;
+use crate::setting::Setting;
 
 /// Refuses options that cannot work together.
 pub(super) fn check(opts: &Options) -> Result<(), Error> {
-    let usage = |m: &str| Err(Error::InvalidInput(m.to_string()));
+    let usage = |m: String| Err(Error::InvalidInput(m));
     if opts.connections == 0 {
-        return usage("--connections must be at least 1");
+        return usage(format!("{} must be at least 1", Setting::Connections));
     }
     if opts.server_pid.is_some() && !crate::sys::can_sample_processes() {
-        return usage(
-            "--server-pid is not available on this platform: sampling another process needs \
-             Linux's /proc",
-        );
+        return usage(format!(
+            "{} is not available on this platform: sampling another process needs Linux's \
+             /proc",
+            Setting::ServerPid
+        ));
     }
     if opts.framing == ClientFraming::Chunk && opts.scenario == Scenario::Pipeline && opts.depth > 1
     {
-        return usage(
-            "pipeline needs --framing line: with chunk framing, messages in flight merge \
-             and replies cannot be told apart (use pingpong, or --depth 1)",
-        );
+        return usage(format!(
+            "pipeline needs {} line: with chunk framing, messages in flight merge and replies \
+             cannot be told apart (use pingpong, or {} 1)",
+            Setting::Framing,
+            Setting::Depth
+        ));
     }
     if opts.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
-        return usage("--rate must be a positive number of messages per second");
+        return usage(format!(
+            "{} must be a positive number of messages per second",
+            Setting::Rate
+        ));
     }
     if opts
         .connect_rate
         .is_some_and(|r| !(r > 0.0 && r.is_finite()))
     {
-        return usage("--connect-rate must be a positive number of connections per second");
+        return usage(format!(
+            "{} must be a positive number of connections per second",
+            Setting::ConnectRate
+        ));
     }
     if opts.rate.is_some() && !matches!(opts.scenario, Scenario::Pingpong | Scenario::Pipeline) {
-        return usage("--rate applies to pingpong and pipeline only");
+        return usage(format!(
+            "{} applies to pingpong and pipeline only",
+            Setting::Rate
+        ));
     }
     if (opts.messages.is_some() || opts.interval.is_some()) && opts.scenario != Scenario::Churn {
-        return usage(
-            "--messages and --interval apply to churn only (sessions of N messages, one every \
-             DURATION)",
-        );
+        return usage(format!(
+            "{} and {} apply to churn only (sessions of N messages, one every DURATION)",
+            Setting::Messages,
+            Setting::Interval
+        ));
     }
     if opts.duration.is_zero() {
-        return usage("--duration must be more than 0 (how long to measure, e.g. 10s)");
+        return usage(format!(
+            "{} must be more than 0 (how long to measure, e.g. 10s)",
+            Setting::Duration
+        ));
     }
     if opts.reply_timeout.is_zero() {
-        return usage(
-            "--timeout must be more than 0: the bench needs a limit so that every run ends \
-             (e.g. 10s)",
-        );
+        return usage(format!(
+            "{} must be more than 0: the bench needs a limit so that every run ends (e.g. 10s)",
+            Setting::ReplyTimeout
+        ));
     }
     if opts.message.contains(&b'\n') || opts.message.is_empty() || opts.message == b"exit" {
-        return usage(
-            "the message (--message or --message-file) must be one non-empty line other than \
-             'exit'",
-        );
+        return usage(format!(
+            "the message ({}) must be one non-empty line other than 'exit'",
+            Setting::Message
+        ));
     }
     Ok(())
 }
@@ -74,7 +91,7 @@ pub(super) fn preflight(opts: &Options, spec: &str, addr: SocketAddr) -> Result<
         &opts.notices,
         format!(
             "no answer from {spec} in 2s; still connecting ({})",
-            crate::notice::up_to("--connect-timeout", opts.connect_timeout)
+            crate::notice::up_to(Setting::ConnectTimeout, opts.connect_timeout)
         ),
     );
     let mut stream = crate::net::connect(spec, &[addr], opts.connect_timeout)?;
@@ -90,9 +107,12 @@ pub(super) fn preflight(opts: &Options, spec: &str, addr: SocketAddr) -> Result<
     }
     let wrong = |e: String| {
         Error::BenchFailed(format!(
-            "before the run, {}: {e} (does it speak the greeting protocol as --welcome, \
-             --reply and --framing say?)",
-            spec
+            "before the run, {}: {e} (does it speak the greeting protocol as {}, {} and {} \
+             say?)",
+            spec,
+            Setting::Welcome,
+            Setting::Reply,
+            Setting::Framing
         ))
     };
     if !script.welcome.is_empty() && opts.tls.is_none() {
@@ -134,14 +154,17 @@ fn silent_welcome(
     if crate::tls::client::answers_tls(addr, Duration::from_secs(1)) {
         return Err(Error::BenchFailed(format!(
             "before the run, {spec} sent nothing in 2s, and answered a TLS hello on a second \
-             connection: it speaks TLS. Add --tls (with --cacert FILE for a self-signed \
-             certificate)"
+             connection: it speaks TLS. Add {} (with {} FILE for a self-signed certificate)",
+            Setting::Tls,
+            Setting::Cacert
         )));
     }
     opts.notices.notice(crate::notice::Notice::Hint(format!(
-        "nothing from {spec} in 2s; still waiting for the welcome (up to --timeout {}). A server \
-         that sends none, like an echo or HTTP server, needs --no-welcome.",
-        humantime::format_duration(opts.reply_timeout)
+        "nothing from {spec} in 2s; still waiting for the welcome (up to {} {}). A server \
+         that sends none, like an echo or HTTP server, needs {}.",
+        Setting::ReplyTimeout,
+        humantime::format_duration(opts.reply_timeout),
+        Setting::NoWelcome
     )));
     Ok(())
 }

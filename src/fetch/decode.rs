@@ -9,6 +9,7 @@ use std::io::Write;
 use flate2::write::{GzDecoder, ZlibDecoder};
 
 use crate::error::Error;
+use crate::setting::Setting;
 
 /// Input bytes decoded per step.
 const STEP: usize = 1024;
@@ -36,9 +37,10 @@ impl Coding {
             "deflate" => Ok(Some(Coding::Deflate)),
             other => Err(Error::protocol(format!(
                 "the body is encoded as {} (Content-Encoding), which fetch cannot decode \
-                 although only {} was offered; without --compressed it is saved as sent",
+                 although only {} was offered; without {} it is saved as sent",
                 tcpkit_wire::Escaped(other.as_bytes()),
-                Coding::ACCEPTED
+                Coding::ACCEPTED,
+                Setting::Compressed
             ))),
         }
     }
@@ -107,8 +109,8 @@ impl Decoder {
             Coding::Deflate => "deflate",
         };
         Error::protocol(format!(
-            "the {name} body cannot be decoded ({e}); fetch without --compressed saves it \
-             as sent"
+            "the {name} body cannot be decoded ({e}); fetch without {} saves it as sent",
+            Setting::Compressed
         ))
     }
 }
@@ -190,6 +192,8 @@ mod tests {
         assert_eq!(Coding::of(Some(" GZIP ")).unwrap(), Some(Coding::Gzip));
         assert_eq!(Coding::of(Some("deflate")).unwrap(), Some(Coding::Deflate));
         let err = Coding::of(Some("br")).unwrap_err().to_string();
-        assert!(err.contains("\"br\"") && err.contains("without --compressed"));
+        assert!(
+            err.contains("\"br\"") && err.contains("without") && err.contains("compressed")
+        );
     }
 }

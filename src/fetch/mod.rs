@@ -55,6 +55,7 @@ pub use tls::config as tls_config;
 
 use crate::error::Error;
 use crate::net::{Family, within};
+use crate::setting::Setting;
 
 /// Default for `--max-redirs`, as in curl.
 pub const DEFAULT_MAX_REDIRS: u32 = 10;
@@ -145,11 +146,13 @@ pub async fn run_until(
     let mut headers = UserHeaders::parse(&opts.headers)?;
     if opts.compressed {
         if opts.resume || opts.raw {
-            return Err(Error::InvalidInput(
-                "--compressed saves the body decoded: it cannot continue a part file (-C) \
-                 or save it raw (--raw)"
-                    .into(),
-            ));
+            return Err(Error::InvalidInput(format!(
+                "{} saves the body decoded: it cannot continue a part file ({}) or save it raw \
+                 ({})",
+                Setting::Compressed,
+                Setting::Resume,
+                Setting::Raw
+            )));
         }
         if !headers.has("accept-encoding") {
             headers.add("Accept-Encoding", decode::Coding::ACCEPTED.into());
@@ -164,20 +167,25 @@ pub async fn run_until(
         )
     };
     if opts.resume && opts.destination == Destination::Stdout {
-        return Err(Error::InvalidInput(
-            "-C continues a file: it cannot work with -o - (standard output)".into(),
-        ));
+        return Err(Error::InvalidInput(format!(
+            "{} continues a file: it cannot work with {} - (standard output)",
+            Setting::Resume,
+            Setting::Output
+        )));
     }
     if opts.resume && opts.raw {
-        return Err(Error::InvalidInput(
-            "--raw saves what the tutorial's client saves; it cannot continue a part file (-C)"
-                .into(),
-        ));
+        return Err(Error::InvalidInput(format!(
+            "{} saves what the tutorial's client saves; it cannot continue a part file ({})",
+            Setting::Raw,
+            Setting::Resume
+        )));
     }
     if opts.resume && headers.has("range") {
-        return Err(Error::InvalidInput(
-            "-C asks for the rest of the part file itself: leave out -H 'Range: ...'".into(),
-        ));
+        return Err(Error::InvalidInput(format!(
+            "{} asks for the rest of the part file itself: leave out {} 'Range: ...'",
+            Setting::Resume,
+            Setting::Header
+        )));
     }
     let tls = tls::config(opts.cacert.as_deref(), opts.insecure)?;
     // Over plain http there is no certificate to skip: the warning comes
@@ -185,7 +193,10 @@ pub async fn run_until(
     if opts.insecure && target.tls && !opts.silent {
         warn(
             &opts.notices,
-            "--insecure: the server's certificate is not checked",
+            &format!(
+                "{}: the server's certificate is not checked",
+                Setting::Insecure
+            ),
         );
     }
     let connect = ConnectOptions {
@@ -245,11 +256,14 @@ fn kept_part(plan: Option<&Plan>) -> Option<(PathBuf, u64)> {
 }
 
 /// How to continue `part`, when a validator was saved with it.
-fn continue_hint(part: &std::path::Path) -> &'static str {
+fn continue_hint(part: &std::path::Path) -> String {
     if resume::file_for(part).exists() {
-        " (run the same command with -C to continue it)"
+        format!(
+            " (run the same command with {} to continue it)",
+            Setting::Resume
+        )
     } else {
-        ""
+        String::new()
     }
 }
 
@@ -298,7 +312,7 @@ async fn transfer(
                 format!(
                     "no answer from {} in 2s; still connecting ({})",
                     target.host_port(),
-                    crate::notice::up_to("--connect-timeout", opts.connect_timeout)
+                    crate::notice::up_to(Setting::ConnectTimeout, opts.connect_timeout)
                 ),
             )
         });
@@ -324,7 +338,7 @@ async fn transfer(
                 format!(
                     "connected to {}; no response head in 2s, still waiting ({})",
                     target.host_port(),
-                    crate::notice::up_to("--read-timeout", opts.read_timeout)
+                    crate::notice::up_to(Setting::ReadTimeout, opts.read_timeout)
                 ),
             )
         });
@@ -350,7 +364,8 @@ async fn transfer(
             if redirects == opts.max_redirs {
                 return Err(Error::Redirects(format!(
                     "too many redirects: stopped after {redirects} (the last pointed to \
-                     {location}; raise --max-redirs, or the server may be looping)"
+                     {location}; raise {}, or the server may be looping)",
+                    Setting::MaxRedirs
                 )));
             }
             redirects += 1;
@@ -378,8 +393,9 @@ async fn transfer(
                 warn(
                     &opts.notices,
                     &format!(
-                        "--insecure: following a redirect to https ({}), whose certificate is not \
-                     checked",
+                        "{}: following a redirect to https ({}), whose certificate is not \
+                         checked",
+                        Setting::Insecure,
                         next.url
                     ),
                 );
@@ -436,15 +452,17 @@ fn status_warning(head: &Head, target: &Target, opts: &Options) -> Option<String
             Err(_) => tcpkit_wire::Escaped(location.as_bytes()).to_string(),
         };
         return Some(format!(
-            "the server answered {} and redirects to {to}: add -L to follow it{saved}",
-            head.status_line()
+            "the server answered {} and redirects to {to}: add {} to follow it{saved}",
+            head.status_line(),
+            Setting::Follow
         ));
     }
     if head.status >= 400 && !opts.head_only {
         return Some(format!(
             "the server answered {}: the saved body is its error response \
-             (add --fail to save nothing and exit 12)",
-            head.status_line()
+             (add {} to save nothing and exit 12)",
+            head.status_line(),
+            Setting::Fail
         ));
     }
     None
@@ -466,8 +484,9 @@ async fn read_final_head(
         interim += 1;
         if interim > limits.max_interim {
             return Err(Error::protocol(format!(
-                "more than {} interim (1xx) responses (raise --max-interim?)",
-                limits.max_interim
+                "more than {} interim (1xx) responses (raise {}?)",
+                limits.max_interim,
+                Setting::MaxInterim
             )));
         }
     }

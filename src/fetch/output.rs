@@ -14,6 +14,7 @@ use super::name::name_from_url;
 use super::decode::{Coding, Decoder};
 use super::resume::{self, Resume, Validator};
 use crate::error::Error;
+use crate::setting::Setting;
 
 /// Where the user wants the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,15 +86,18 @@ impl Plan {
         let direct = match meta {
             Ok(m) if m.is_dir() => {
                 return Err(Error::local(format!(
-                    "{} is a directory (name a file with -o)",
-                    path.display()
+                    "{} is a directory (name a file with {})",
+                    path.display(),
+                    Setting::Output
                 )));
             }
             Ok(m) if m.is_file() || m.is_symlink() => {
                 if !force {
                     return Err(Error::local(format!(
-                        "{} already exists (use --force to overwrite it, or -o to choose another name)",
-                        path.display()
+                        "{} already exists (use {} to overwrite it, or {} to choose another name)",
+                        path.display(),
+                        Setting::Force,
+                        Setting::Output
                     )));
                 }
                 false
@@ -283,9 +287,9 @@ fn publish_copy(file: &File, target: &Path, force: bool) -> Result<(), Error> {
 /// link to someone else's file).
 fn part_exists(part: &Path) -> Error {
     Error::local(format!(
-        "{} already exists (left by an earlier download?): remove it, or use --force to \
-         replace it",
-        part.display()
+        "{} already exists (left by an earlier download?): remove it, or use {} to replace it",
+        part.display(),
+        Setting::Force
     ))
 }
 
@@ -391,7 +395,8 @@ impl Sink {
             && self.written + bytes.len() as u64 > limit
         {
             return Err(Error::TooLarge(format!(
-                "the body is larger than --max-filesize {}",
+                "the body is larger than {} {}",
+                Setting::MaxFilesize,
                 tcpkit_wire::Bytes(limit)
             )));
         }
@@ -462,10 +467,10 @@ impl Sink {
                 }
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {
                     return Err(Error::local(format!(
-                        "{} appeared while downloading; the data is in {} (use --force to \
-                         overwrite)",
+                        "{} appeared while downloading; the data is in {} (use {} to overwrite)",
                         target.display(),
-                        part.display()
+                        part.display(),
+                        Setting::Force
                     )));
                 }
                 Err(_) => {} // not supported here: publish by name, checked
@@ -492,9 +497,10 @@ impl Sink {
         match fs::hard_link(&part, target) {
             Ok(()) => fs::remove_file(&part).map_err(|e| file_error("cannot remove", &part, e)),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => Err(Error::local(format!(
-                "{} appeared while downloading; the data is in {} (use --force to overwrite)",
+                "{} appeared while downloading; the data is in {} (use {} to overwrite)",
                 target.display(),
-                part.display()
+                part.display(),
+                Setting::Force
             ))),
             Err(e) => Err(file_error("cannot publish", target, e)),
         }

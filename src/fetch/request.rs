@@ -57,9 +57,11 @@ impl Target {
             }
         };
         if !url.username().is_empty() || url.password().is_some() {
-            return Err(bad(
-                "credentials in the URL are not supported (send them with -H 'Authorization: ...')",
-            ));
+            return Err(bad(&format!(
+                "credentials in the URL are not supported (send them with {} 'Authorization: \
+                 ...')",
+                crate::setting::Setting::Header
+            )));
         }
         let (host, ip) = match url.host() {
             Some(url::Host::Domain(d)) => (d.to_string(), None),

@@ -99,9 +99,10 @@ pub(super) async fn save(
         }
         Some(_) => {
             return Err(Error::HttpStatus(format!(
-                "the server answered {}; {} is left as it was for a later -C",
+                "the server answered {}; {} is left as it was for a later {}",
                 head.status_line(),
-                part()
+                part(),
+                crate::setting::Setting::Resume
             )));
         }
     };
@@ -120,8 +121,9 @@ pub(super) async fn save(
         && total > limit
     {
         return Err(Error::TooLarge(format!(
-            "the body is {} (Content-Length), larger than --max-filesize {}",
+            "the body is {} (Content-Length), larger than {} {}",
             Bytes(total),
+            crate::setting::Setting::MaxFilesize,
             Bytes(limit)
         )));
     }
@@ -218,8 +220,9 @@ pub(super) async fn raw(
         }
         if conn.buffered().len() > opts.limits.max_head {
             return Err(Error::protocol(format!(
-                "no blank line in the first {} (raise --max-head?)",
-                Bytes::of(opts.limits.max_head)
+                "no blank line in the first {} (raise {}?)",
+                Bytes::of(opts.limits.max_head),
+                crate::setting::Setting::MaxHead
             )));
         }
         if conn.fill().await? == 0 {

@@ -115,18 +115,18 @@ impl Builder {
                 self.reuse_port,
             )?)?);
         }
-        let side = |addr: SocketAddr, flag: &'static str| {
+        let side = |addr: SocketAddr, flag: crate::setting::Setting| {
             from_std(net::listen(addr, self.backlog).map_err(|e| e.named_by(flag))?)
         };
         let metrics_listener = match self.metrics_at {
             Some(addr) => {
                 self.config.metrics.get_or_insert_with(Default::default);
-                Some(side(addr, "--metrics")?)
+                Some(side(addr, crate::setting::Setting::Metrics)?)
             }
             None => None,
         };
         let agent_listener = match self.agent_at {
-            Some(addr) => Some(side(addr, "--agent")?),
+            Some(addr) => Some(side(addr, crate::setting::Setting::Agent)?),
             None => None,
         };
         Ok(Server {

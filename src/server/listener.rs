@@ -20,6 +20,7 @@ use tracing::warn;
 use super::Shared;
 use super::handler;
 use super::socket::{Accept, Socket, write_some};
+use crate::setting::Setting;
 
 /// The shortest and longest pause after an accept error that may repeat.
 const BACKOFF_MIN: Duration = Duration::from_millis(5);
@@ -64,15 +65,18 @@ impl<A: Accept> Listener<A> {
             if self.limit.available_permits() == 0 && full_warned.ready() {
                 match self.shared.refuse_rate {
                     Some(rate) => warn!(
-                        "Connection limit reached ({} open; see --max-connections): new clients \
-                         are told the server is busy and closed, up to {rate} a second \
-                         (--refuse-rate); the rest wait in the backlog.",
-                        self.max_connections
+                        "Connection limit reached ({} open; see {}): new clients are told the \
+                         server is busy and closed, up to {rate} a second ({}); the rest wait in \
+                         the backlog.",
+                        self.max_connections,
+                        Setting::MaxConnections,
+                        Setting::RefuseRate
                     ),
                     None => warn!(
-                        "Connection limit reached ({} open; see --max-connections): new clients \
-                         wait in the backlog.",
-                        self.max_connections
+                        "Connection limit reached ({} open; see {}): new clients wait in the \
+                         backlog.",
+                        self.max_connections,
+                        Setting::MaxConnections
                     ),
                 }
             }
@@ -208,12 +212,15 @@ impl Backoff {
         self.pause = (self.pause * 2).clamp(BACKOFF_MIN, BACKOFF_MAX);
         if self.log.ready() {
             let hint = match e.raw_os_error() {
-                Some(libc::EMFILE) => {
-                    " (out of file descriptors: raise ulimit -n or lower --max-connections)"
+                Some(libc::EMFILE) => format!(
+                    " (out of file descriptors: raise ulimit -n or lower {})",
+                    Setting::MaxConnections
+                ),
+                Some(libc::ENFILE) => " (the system is out of file descriptors)".into(),
+                Some(libc::ENOBUFS | libc::ENOMEM) => {
+                    " (the kernel is out of memory for sockets)".into()
                 }
-                Some(libc::ENFILE) => " (the system is out of file descriptors)",
-                Some(libc::ENOBUFS | libc::ENOMEM) => " (the kernel is out of memory for sockets)",
-                _ => "",
+                _ => String::new(),
             };
             let suppressed = self.log.take_suppressed();
             warn!(

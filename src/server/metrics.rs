@@ -271,7 +271,7 @@ impl Collector for Collect {
         counter(
             &mut encoder,
             "tcpkit_connections_refused",
-            "Clients told the server is busy and closed at once, because --max-connections were open",
+            "Clients told the server is busy and closed at once, because the connection limit was reached",
             m.sum(|s| &s.refused),
         )?;
         counter(

@@ -292,15 +292,17 @@ fn bound_send_buffers<A: Accept>(listeners: &[A], bytes: usize) {
         match listener.bound_unsent(bytes) {
             Ok(_) | Err(_) if told => {}
             Ok(granted) if granted != bytes => warn!(
-                "--send-buffer {}: the kernel grants {} per connection (its bounds: \
-                 net.core.wmem_max and a minimum of its own).",
+                "{} {}: the kernel grants {} per connection (its bounds: net.core.wmem_max and \
+                 a minimum of its own).",
+                crate::setting::Setting::SendBuffer,
                 Bytes::of(bytes),
                 Bytes::of(granted)
             ),
             Ok(_) => continue,
             Err(e) => warn!(
-                "--send-buffer {}: the kernel refused it ({e}); each connection's send buffer \
-                 is the kernel's default.",
+                "{} {}: the kernel refused it ({e}); each connection's send buffer is the \
+                 kernel's default.",
+                crate::setting::Setting::SendBuffer,
                 Bytes::of(bytes)
             ),
         }

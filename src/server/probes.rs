@@ -20,8 +20,9 @@ impl ProbeLog {
         if let Some((n, over)) = self.count_at(std::time::Instant::now()) {
             info!(
                 "{n} connection(s) in the last {} s closed before sending anything: health \
-                 checks or port probes (each is logged with -v).",
-                over.as_secs()
+                 checks or port probes (each is logged with {}).",
+                over.as_secs(),
+                crate::setting::Setting::DebugLog
             );
         }
     }

@@ -20,6 +20,7 @@ use super::{
 use crate::error::Error;
 use crate::net;
 use crate::notice::{Notice, Notices};
+use crate::setting::Setting;
 
 /// Joins `input` and `out` to a connection to the server until it closes.
 pub fn interactive(
@@ -190,7 +191,8 @@ fn silent_server(link: &Link, notices: &dyn Notices) -> Result<(), Error> {
     notices.notice(Notice::Hint(format!(
         "nothing from {peer} in {spent}, though a welcome was expected; still connected: what \
          you type goes to it. A server that speaks only when spoken to, like an echo or HTTP \
-         server, sends none (--no-welcome says so and silences this)."
+         server, sends none ({} says so and silences this).",
+        Setting::NoWelcome
     )));
     Ok(())
 }
@@ -239,9 +241,10 @@ impl Unended {
         notices.notice(Notice::Hint(format!(
             "the server's bytes stop without a newline (as in {}): a server that does not end \
              its lines, like the tutorial's own? Lines sent together reach it as one message. \
-             With --framing chunk, talk sends each input line as a write of its own, without \
-             the newline, and ends each reply with one.",
-            Escaped(example)
+             With {} chunk, talk sends each input line as a write of its own, without the \
+             newline, and ends each reply with one.",
+            Escaped(example),
+            Setting::Framing
         )));
     }
 }

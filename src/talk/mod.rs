@@ -28,6 +28,7 @@ use tcpkit_wire::greeting::{DEFAULT_REPLY, DEFAULT_WELCOME, Template};
 
 use crate::error::Error;
 use crate::net::{self, Family};
+use crate::setting::Setting;
 
 /// Default time to wait for a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -123,7 +124,7 @@ fn connect(opts: &TalkOptions) -> Result<Link, Error> {
         format!(
             "no answer from {} in 2s; still connecting ({})",
             opts.addr,
-            crate::notice::up_to("--connect-timeout", opts.connect_timeout)
+            crate::notice::up_to(Setting::ConnectTimeout, opts.connect_timeout)
         ),
     );
     let mut stream = net::connect(&opts.addr, &addrs, opts.connect_timeout)?;
@@ -181,7 +182,7 @@ pub fn script(opts: &TalkOptions, messages: &[String], out: &mut dyn Write) -> R
         print_line(out, &welcome)?;
         expect(
             "the welcome",
-            "--welcome",
+            Setting::Welcome,
             opts.welcome.as_bytes(),
             &welcome,
         )?;
@@ -191,7 +192,12 @@ pub fn script(opts: &TalkOptions, messages: &[String], out: &mut dyn Write) -> R
         let what = format!("the reply to {}", Escaped(m.as_bytes()));
         let reply = conn.receive(&what)?;
         print_line(out, &reply)?;
-        expect(&what, "--reply", &opts.reply.reply_to(m.as_bytes()), &reply)?;
+        expect(
+            &what,
+            Setting::Reply,
+            &opts.reply.reply_to(m.as_bytes()),
+            &reply,
+        )?;
     }
     conn.send(b"exit")?;
     conn.wait_for_close(out)
@@ -200,7 +206,7 @@ pub fn script(opts: &TalkOptions, messages: &[String], out: &mut dyn Write) -> R
 /// A scripted conversation checks what it is told: a different welcome or
 /// reply is a protocol error that shows both (the flag says how to expect
 /// another).
-fn expect(what: &str, flag: &str, expected: &[u8], got: &[u8]) -> Result<(), Error> {
+fn expect(what: &str, flag: Setting, expected: &[u8], got: &[u8]) -> Result<(), Error> {
     if expected == got {
         return Ok(());
     }
@@ -252,13 +258,18 @@ impl Conversation<'_> {
             .opts
             .timeout
             .map_or(String::from("with no limit"), |t| {
-                format!("up to --timeout {}", humantime::format_duration(t))
+                format!(
+                    "up to {} {}",
+                    Setting::Timeout,
+                    humantime::format_duration(t)
+                )
             });
         self.opts
             .notices
             .notice(crate::notice::Notice::Hint(format!(
                 "nothing from {peer} in {spent}; still waiting for the welcome ({until}). A server \
-             that sends none, like an echo or HTTP server, needs --no-welcome."
+                 that sends none, like an echo or HTTP server, needs {}.",
+                Setting::NoWelcome
             )));
         Ok(())
     }
@@ -328,9 +339,10 @@ impl Conversation<'_> {
                     }
                     return Err(Error::protocol(format!(
                         "got {} with no newline, then nothing for {}: a server that does not \
-                         end its lines, like the tutorial's own? try --framing chunk",
+                         end its lines, like the tutorial's own? try {} chunk",
                         Escaped(reply),
-                        humantime::format_duration(QUIET_GAP)
+                        humantime::format_duration(QUIET_GAP),
+                        Setting::Framing
                     )));
                 }
                 Err(e) => {
@@ -356,8 +368,9 @@ impl Conversation<'_> {
             }
             if reply.len() == limit {
                 return Err(Error::protocol(format!(
-                    "{what} is longer than {} (see --max-reply)",
-                    tcpkit_wire::Bytes::of(self.opts.max_reply)
+                    "{what} is longer than {} (see {})",
+                    tcpkit_wire::Bytes::of(self.opts.max_reply),
+                    Setting::MaxReply
                 )));
             }
         }
@@ -420,8 +433,9 @@ impl Conversation<'_> {
                     if said > self.opts.max_reply {
                         return Err(Error::protocol(format!(
                             "after exit the server sent more than {} without closing \
-                             (see --max-reply)",
-                            tcpkit_wire::Bytes::of(self.opts.max_reply)
+                             (see {})",
+                            tcpkit_wire::Bytes::of(self.opts.max_reply),
+                            Setting::MaxReply
                         )));
                     }
                     write_out(out, &buf[..n])?;
@@ -451,7 +465,9 @@ fn not_tls(link: &Link, peer: SocketAddr, spent: &impl std::fmt::Display) -> Res
     if !link.is_tls() && crate::tls::client::answers_tls(peer, TLS_CHECK) {
         return Err(Error::protocol(format!(
             "{peer} sent nothing in {spent}, and answered a TLS hello on a second connection: \
-             it speaks TLS. Add --tls (with --cacert FILE for a self-signed certificate)"
+             it speaks TLS. Add {} (with {} FILE for a self-signed certificate)",
+            Setting::Tls,
+            Setting::Cacert
         )));
     }
     Ok(())

@@ -14,6 +14,7 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 
 use super::tls_error;
 use crate::error::Error;
+use crate::setting::Setting;
 
 /// The name a client checks the certificate against (and sends as SNI):
 /// an IP address is checked against IP SANs and sent as no SNI at all.
@@ -33,9 +34,12 @@ pub fn hint(error: Option<&rustls::Error>, name_hint: &str) -> String {
     match error {
         Some(rustls::Error::InvalidCertificate(cert)) => match cert {
             rustls::CertificateError::UnknownIssuer | rustls::CertificateError::BadSignature => {
-                " (use --cacert FILE to trust a private CA or a self-signed certificate, or \
-                 --insecure to skip the check)"
-                    .to_string()
+                format!(
+                    " (use {} FILE to trust a private CA or a self-signed certificate, or {} \
+                     to skip the check)",
+                    Setting::Cacert,
+                    Setting::Insecure
+                )
             }
             rustls::CertificateError::NotValidForName
             | rustls::CertificateError::NotValidForNameContext { .. } => {
@@ -75,7 +79,10 @@ pub fn handshake_blocking(
                 e,
                 spec,
                 limit,
-                "connect by one of its names, or check another with --servername NAME",
+                &format!(
+                    "connect by one of its names, or check another with {} NAME",
+                    Setting::ServerName
+                ),
             ));
         }
     }
@@ -145,13 +152,15 @@ pub fn config(
             .map_err(|e| pem_error(path, e))?;
         if certs.is_empty() {
             return Err(Error::local(format!(
-                "--cacert {shown} holds no PEM certificates (expected -----BEGIN CERTIFICATE-----)"
+                "{} {shown} holds no PEM certificates (expected -----BEGIN CERTIFICATE-----)",
+                Setting::Cacert
             )));
         }
         for cert in certs {
             roots.add(cert.clone()).map_err(|e| {
                 Error::local(format!(
-                    "--cacert {shown}: unusable certificate: {}",
+                    "{} {shown}: unusable certificate: {}",
+                    Setting::Cacert,
                     super::words::describe(&e)
                 ))
             })?;
@@ -186,7 +195,10 @@ fn pem_error(path: &Path, e: rustls::pki_types::pem::Error) -> Error {
         rustls::pki_types::pem::Error::Io(e) => e,
         other => std::io::Error::new(std::io::ErrorKind::InvalidData, other.to_string()),
     };
-    Error::local_file(format!("cannot read --cacert {}", path.display()), source)
+    Error::local_file(
+        format!("cannot read {} {}", Setting::Cacert, path.display()),
+        source,
+    )
 }
 
 /// The webpki check, and one exception: a server certificate that is byte

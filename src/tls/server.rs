@@ -17,6 +17,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::tls_error;
 use crate::error::Error;
+use crate::setting::Setting;
 
 /// How long a `--tls-self-signed` certificate is valid by default.
 pub const SELF_SIGNED_VALIDITY: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -144,7 +145,7 @@ impl ServerTls {
 
 /// Reads and checks a certificate chain and its key.
 fn load(cert: &Path, key: &Path) -> Result<Current, Error> {
-    let unreadable = |flag: &str, path: &Path, e: rustls::pki_types::pem::Error| {
+    let unreadable = |flag: Setting, path: &Path, e: rustls::pki_types::pem::Error| {
         let source = match e {
             rustls::pki_types::pem::Error::Io(e) => e,
             other => std::io::Error::new(std::io::ErrorKind::InvalidData, other.to_string()),
@@ -152,28 +153,32 @@ fn load(cert: &Path, key: &Path) -> Result<Current, Error> {
         Error::local_file(format!("cannot read {flag} {}", path.display()), source)
     };
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| unreadable("--tls-cert", cert, e))?
+        .map_err(|e| unreadable(Setting::TlsCert, cert, e))?
         .collect::<Result<_, _>>()
-        .map_err(|e| unreadable("--tls-cert", cert, e))?;
+        .map_err(|e| unreadable(Setting::TlsCert, cert, e))?;
     if chain.is_empty() {
         return Err(Error::local(format!(
-            "--tls-cert {} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)",
+            "{} {} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)",
+            Setting::TlsCert,
             cert.display()
         )));
     }
     let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| match e {
         rustls::pki_types::pem::Error::NoItemsFound => Error::local(format!(
-            "--tls-key {} holds no PEM private key (expected -----BEGIN PRIVATE KEY----- \
-             or an RSA or EC key)",
+            "{} {} holds no PEM private key (expected -----BEGIN PRIVATE KEY----- or an RSA \
+             or EC key)",
+            Setting::TlsKey,
             key.display()
         )),
-        e => unreadable("--tls-key", key, e),
+        e => unreadable(Setting::TlsKey, key, e),
     })?;
     build(chain, key_der).map_err(|e| match e {
         Error::Tls { source, .. } => Error::Tls {
             message: format!(
-                "cannot use --tls-cert {} with --tls-key {}",
+                "cannot use {} {} with {} {}",
+                Setting::TlsCert,
                 cert.display(),
+                Setting::TlsKey,
                 key.display()
             ),
             hint: " (is the key the certificate's own? the first certificate in the file must \

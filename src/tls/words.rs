@@ -74,11 +74,13 @@ fn certificate(e: &CertificateError) -> String {
         CertificateError::Other(other) => {
             let name = other.to_string();
             if name.contains("CaUsedAsEndEntity") {
-                "the certificate is a CA certificate (basicConstraints CA:TRUE), which cannot \
-                 serve as the server's own unless it is pinned: give that very certificate to \
-                 --cacert (openssl req -x509 makes such certificates by default; \
-                 -addext basicConstraints=critical,CA:FALSE makes a server certificate)"
-                    .into()
+                format!(
+                    "the certificate is a CA certificate (basicConstraints CA:TRUE), which \
+                     cannot serve as the server's own unless it is pinned: give that very \
+                     certificate to {} (openssl req -x509 makes such certificates by default; \
+                     -addext basicConstraints=critical,CA:FALSE makes a server certificate)",
+                    crate::setting::Setting::Cacert
+                )
             } else {
                 format!("the certificate is not acceptable ({})", words(&name))
             }

@@ -53,9 +53,11 @@ impl fmt::Display for Ending {
             Ending::Busy => f.write_str("no room in the buffer budget for its unfinished message"),
             Ending::NoProxyHeader => f.write_str("no valid PROXY header"),
             Ending::NoHandshake => f.write_str("no TLS handshake"),
-            Ending::UntrustedHeader => {
-                f.write_str("it sent a PROXY header, but its address is not in --proxy-from")
-            }
+            Ending::UntrustedHeader => write!(
+                f,
+                "it sent a PROXY header, but its address is not in {}",
+                crate::setting::Setting::ProxyFrom
+            ),
             Ending::BusyUnread => f.write_str(
                 "client was not reading its replies and the buffer budget had no room to hold them",
             ),

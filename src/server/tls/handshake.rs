@@ -46,8 +46,9 @@ impl std::fmt::Display for HandshakeError {
             HandshakeError::Closed => f.write_str("the client closed before it finished"),
             HandshakeError::TimedOut(limit) => write!(
                 f,
-                "not finished within {} (see --tls-handshake-timeout)",
-                humantime::format_duration(*limit)
+                "not finished within {} (see {})",
+                humantime::format_duration(*limit),
+                crate::setting::Setting::TlsHandshakeTimeout
             ),
             HandshakeError::Failed(e) => write!(f, "error: {e}"),
         }

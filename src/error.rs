@@ -359,6 +359,20 @@ impl Error {
         }
     }
 
+    /// A failed write of our output, `what` (standard output, a file): a
+    /// reader that went away (a closed pipe, `tcpkit talk | head`) is
+    /// [`Error::OutputClosed`], how such a run ends, not a failure; any
+    /// other error is [`ErrorKind::LocalFile`] with its cause. Every
+    /// command's output goes through here, so that a closed pipe is told
+    /// from a failure in one place (a socket's broken pipe is a lost
+    /// connection, and never comes here).
+    pub fn writing_output(what: &str, source: io::Error) -> Error {
+        if source.kind() == io::ErrorKind::BrokenPipe {
+            return Error::OutputClosed;
+        }
+        Error::local_file(format!("cannot write to {what}"), source)
+    }
+
     /// This error, as the cause of what was being done (`message`).
     pub(crate) fn context(self, message: impl Into<String>) -> Error {
         Error::Context {

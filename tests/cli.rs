@@ -1551,3 +1551,39 @@ fn help_names_every_scenario_and_what_each_exit_code_means() {
         );
     }
 }
+
+#[test]
+fn a_closed_output_ends_every_command_quietly() {
+    // `tcpkit ... | head` whose reader has gone: the run ends with
+    // success and says nothing, as `seq 10 | head -1` does; no panic.
+    let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let addr = server.addr.to_string();
+    let closed = || {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        writer
+    };
+    for args in [
+        vec!["talk", addr.as_str(), "Michael"],
+        vec!["bench", "pingpong", addr.as_str(), "-c", "1", "-d", "200ms"],
+        vec![
+            "bench",
+            "pingpong",
+            addr.as_str(),
+            "-c",
+            "1",
+            "-d",
+            "200ms",
+            "--json",
+        ],
+    ] {
+        let out = Command::new(tcpkit())
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .stdout(closed())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr_of(&out));
+        assert_eq!(stderr_of(&out), "", "{args:?}");
+    }
+}

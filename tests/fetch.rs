@@ -735,6 +735,27 @@ fn body_to_stdout_puts_the_head_on_stderr() {
 }
 
 #[test]
+fn a_closed_output_ends_the_download_quietly() {
+    // `tcpkit fetch URL -o - | head -c 10` once head has gone: success,
+    // nothing said, as curl with a closed pipe; the body is 1 MiB, so
+    // the writes run into the closed pipe whatever the pipe's size.
+    let server = Script::bind().serve(vec![Reply::bytes(format!(
+        "{OK}Content-Length: 1048576\r\n\r\n{}",
+        "x".repeat(1 << 20)
+    ))]);
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(tcpkit())
+        .args(["fetch", "-s", "-o", "-", &server.url("/f")])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr, "");
+}
+
+#[test]
 fn dump_header_and_silent() {
     let head = format!("{OK}Content-Length: 5\r\n\r\n");
     let server = Script::bind().serve(vec![Reply::bytes(format!("{head}hello"))]);

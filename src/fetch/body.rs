@@ -6,7 +6,7 @@ use tcpkit_wire::chunked::ChunkedDecoder;
 use tcpkit_wire::head::Framing;
 
 use super::conn::Conn;
-use super::output::{Sink, Written};
+use super::output::Sink;
 use crate::error::Error;
 
 /// How a body transfer ended well.
@@ -14,8 +14,6 @@ use crate::error::Error;
 pub struct Copied {
     /// Bytes read after the body had ended (ignored, reported as a warning).
     pub excess: usize,
-    /// The reader of stdout went away; the rest was not read.
-    pub reader_gone: bool,
 }
 
 /// Copies one body of the given framing into `sink`. `max_line` bounds
@@ -26,10 +24,7 @@ pub async fn copy(
     max_line: usize,
     sink: &mut Sink,
 ) -> Result<Copied, Error> {
-    let mut copied = Copied {
-        excess: 0,
-        reader_gone: false,
-    };
+    let mut copied = Copied { excess: 0 };
     match framing {
         Framing::None => copied.excess = conn.buffered().len(),
         Framing::Length(total) => {
@@ -40,10 +35,7 @@ pub async fn copy(
                     .len()
                     .min(usize::try_from(left).unwrap_or(usize::MAX));
                 if take > 0 {
-                    if sink.write(&buffered[..take])? == Written::ReaderGone {
-                        copied.reader_gone = true;
-                        return Ok(copied);
-                    }
+                    sink.write(&buffered[..take])?;
                     conn.consume(take);
                     left -= take as u64;
                 }
@@ -64,21 +56,15 @@ pub async fn copy(
             let mut decoder = ChunkedDecoder::new(max_line);
             loop {
                 let buffered = conn.buffered();
-                let mut write_result = Ok(Written::Ok);
+                let mut write_result = Ok(());
                 let decoded = decoder
                     .decode(buffered, |range| {
-                        if matches!(write_result, Ok(Written::Ok)) {
+                        if write_result.is_ok() {
                             write_result = sink.write(&buffered[range]);
                         }
                     })
                     .map_err(Error::Chunked)?;
-                match write_result? {
-                    Written::Ok => {}
-                    Written::ReaderGone => {
-                        copied.reader_gone = true;
-                        return Ok(copied);
-                    }
-                }
+                write_result?;
                 conn.consume(decoded.consumed);
                 if decoded.done {
                     copied.excess = conn.buffered().len();
@@ -99,10 +85,7 @@ pub async fn copy(
         Framing::Close => loop {
             let n = conn.buffered().len();
             if n > 0 {
-                if sink.write(conn.buffered())? == Written::ReaderGone {
-                    copied.reader_gone = true;
-                    return Ok(copied);
-                }
+                sink.write(conn.buffered())?;
                 conn.consume(n);
             }
             if conn.fill().await? == 0 {

@@ -192,8 +192,6 @@ mod tests {
         assert_eq!(Coding::of(Some(" GZIP ")).unwrap(), Some(Coding::Gzip));
         assert_eq!(Coding::of(Some("deflate")).unwrap(), Some(Coding::Deflate));
         let err = Coding::of(Some("br")).unwrap_err().to_string();
-        assert!(
-            err.contains("\"br\"") && err.contains("without") && err.contains("compressed")
-        );
+        assert!(err.contains("\"br\"") && err.contains("without") && err.contains("compressed"));
     }
 }

@@ -339,15 +339,6 @@ pub struct Sink {
     decoder: Option<Decoder>,
 }
 
-/// How a body write went.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Written {
-    /// The bytes are out.
-    Ok,
-    /// Standard output was closed by its reader (`| head`): stop quietly.
-    ReaderGone,
-}
-
 impl Sink {
     /// Refuses to write more than `limit` bytes (`--max-filesize`).
     pub fn with_limit(mut self, limit: Option<u64>) -> Sink {
@@ -363,22 +354,13 @@ impl Sink {
     }
 
     /// Writes body bytes (decoded first, if they are encoded).
-    pub fn write(&mut self, bytes: &[u8]) -> Result<Written, Error> {
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
         let Some(mut decoder) = self.decoder.take() else {
             return self.write_plain(bytes);
         };
-        let mut gone = false;
-        let fed = decoder.feed(bytes, |out| {
-            gone = gone || self.write_plain(out)? == Written::ReaderGone;
-            Ok(())
-        });
+        let fed = decoder.feed(bytes, |out| self.write_plain(out));
         self.decoder = Some(decoder);
-        fed?;
-        Ok(if gone {
-            Written::ReaderGone
-        } else {
-            Written::Ok
-        })
+        fed
     }
 
     /// The body has ended: an encoded one must have ended its stream too;
@@ -387,10 +369,10 @@ impl Sink {
         let Some(mut decoder) = self.decoder.take() else {
             return Ok(());
         };
-        decoder.finish(|out| self.write_plain(out).map(drop))
+        decoder.finish(|out| self.write_plain(out))
     }
 
-    fn write_plain(&mut self, bytes: &[u8]) -> Result<Written, Error> {
+    fn write_plain(&mut self, bytes: &[u8]) -> Result<(), Error> {
         if let Some(limit) = self.limit
             && self.written + bytes.len() as u64 > limit
         {
@@ -400,18 +382,12 @@ impl Sink {
                 tcpkit_wire::Bytes(limit)
             )));
         }
-        match self.out.write_all(bytes) {
-            Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::BrokenPipe && self.plan.target.is_none() => {
-                return Ok(Written::ReaderGone);
-            }
-            Err(e) => return Err(self.write_error(e)),
-        }
+        self.out.write_all(bytes).map_err(|e| self.write_error(e))?;
         self.written += bytes.len() as u64;
         if let Some(bar) = &mut self.bar {
             bar.set(bar.at + bytes.len() as u64);
         }
-        Ok(Written::Ok)
+        Ok(())
     }
 
     /// Body bytes written so far.
@@ -423,7 +399,7 @@ impl Sink {
         let path = self.plan.part_path().or_else(|| self.plan.target.clone());
         match path {
             Some(p) => file_error("cannot write", &p, e),
-            None => Error::local_file("cannot write to stdout", e),
+            None => Error::writing_output("standard output", e),
         }
     }
 
@@ -442,11 +418,7 @@ impl Sink {
         if let Some(bar) = self.bar.take() {
             bar.end(true);
         }
-        match self.out.flush() {
-            Err(e) if e.kind() == ErrorKind::BrokenPipe && self.plan.target.is_none() => {}
-            Err(e) => return Err(self.write_error(e)),
-            Ok(()) => {}
-        }
+        self.out.flush().map_err(|e| self.write_error(e))?;
         let (Some(target), Some(part), Some(file)) =
             (&self.plan.target, self.plan.part_path(), &self.part_file)
         else {

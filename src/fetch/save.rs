@@ -144,10 +144,7 @@ pub(super) async fn save(
     }
     let copied = body::copy(conn, framing, opts.limits.max_head, &mut sink)
         .await
-        .and_then(|copied| match copied.reader_gone {
-            true => Ok(copied),
-            false => sink.end_decoding().map(|()| copied),
-        });
+        .and_then(|copied| sink.end_decoding().map(|()| copied));
     // A range body framed by chunks or by the close may hold other than
     // the bytes its range said: more is never published, nor kept.
     let copied = match range {

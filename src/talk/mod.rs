@@ -483,13 +483,9 @@ fn write_out(out: &mut dyn Write, bytes: &[u8]) -> Result<(), Error> {
     out.write_all(bytes).or_else(stdout_error)
 }
 
-/// A closed output (`tcpkit talk | head`) is [`Error::OutputClosed`], which
-/// the binary ends quietly on; any other write error keeps its cause.
+/// A failed write of what talk shows (see [`Error::writing_output`]).
 fn stdout_error(e: io::Error) -> Result<(), Error> {
-    if e.kind() == io::ErrorKind::BrokenPipe {
-        return Err(Error::OutputClosed);
-    }
-    Err(Error::other("cannot write to standard output", e))
+    Err(Error::writing_output("standard output", e))
 }
 
 /// A read that ran into the socket's read timeout.

@@ -504,11 +504,15 @@ fn bench(args: BenchArgs) -> anyhow::Result<()> {
         opts.message = message_file(path)?;
     }
     let report = bench::run(&opts)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    let mut stdout = io::stdout().lock();
+    let shown = if args.json {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&report)?)
     } else {
-        print!("{}", report.table());
-    }
+        write!(stdout, "{}", report.table())
+    };
+    shown
+        .and_then(|()| stdout.flush())
+        .map_err(|e| tcpkit::Error::writing_output("standard output", e))?;
     if !report.clean() {
         if report.errors == 0 && report.mismatches == 0 && report.done == 0 {
             // Sessions paced by --interval may simply be longer than the run.

@@ -42,6 +42,21 @@ pub fn code_of_kind(kind: ErrorKind) -> u8 {
     }
 }
 
+/// Ends the program on `err`: its line on stderr, and its exit code. A
+/// closed output (the library's [`ErrorKind::OutputClosed`], decided by
+/// `Error::writing_output` for every command) is how a piped run ends:
+/// quietly, with success, as `seq | head` does.
+pub fn fail(err: &anyhow::Error) -> std::process::ExitCode {
+    let code = code_of(err);
+    let quiet = ErrorKind::of(err.as_ref()) == Some(ErrorKind::OutputClosed)
+        // `demo` showed it in the client's window, where it happened.
+        || err.downcast_ref::<crate::demo::Shown>().is_some();
+    if !quiet {
+        eprintln!("tcpkit: error: {}", message(err));
+    }
+    std::process::ExitCode::from(code)
+}
+
 /// The exit code for an error chain: the first [`Error`] in it decides.
 pub fn code_of(err: &anyhow::Error) -> u8 {
     ErrorKind::of(err.as_ref()).map_or(OTHER, code_of_kind)

@@ -57,19 +57,7 @@ fn main() -> ExitCode {
     logging::init(cli.verbosity(), cli.plain_logs);
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err)
-            if tcpkit::ErrorKind::of(err.as_ref()) == Some(tcpkit::ErrorKind::OutputClosed) =>
-        {
-            ExitCode::SUCCESS
-        }
-        // `demo` showed it in the client's window, where it happened.
-        Err(err) if err.downcast_ref::<demo::Shown>().is_some() => {
-            ExitCode::from(exit::code_of(&err))
-        }
-        Err(err) => {
-            eprintln!("tcpkit: error: {}", exit::message(&err));
-            ExitCode::from(exit::code_of(&err))
-        }
+        Err(err) => exit::fail(&err),
     }
 }
 

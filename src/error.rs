@@ -301,7 +301,7 @@ impl Error {
         while let Some(error) = cause {
             out.push_str(": ");
             match error.downcast_ref::<io::Error>() {
-                Some(e) => out.push_str(&crate::net::describe(e)),
+                Some(e) => out.push_str(&describe(e)),
                 None => out.push_str(&error.to_string()),
             }
             cause = error.source();
@@ -390,6 +390,16 @@ impl Error {
             message: message.into(),
             source: Some(source.into()),
         }
+    }
+}
+
+/// An I/O error's message as it reads in a sentence: std's text without
+/// its "(os error N)" suffix, lower-cased ("connection refused").
+pub fn describe(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(at) => text[..at].to_lowercase(),
+        None => text,
     }
 }
 

@@ -288,15 +288,7 @@ pub fn connect(
     })
 }
 
-/// An I/O error's message as it reads in a sentence: std's text without
-/// its "(os error N)" suffix, lower-cased ("connection refused").
-pub fn describe(e: &io::Error) -> String {
-    let text = e.to_string();
-    match text.find(" (os error") {
-        Some(at) => text[..at].to_lowercase(),
-        None => text,
-    }
-}
+pub use crate::error::describe;
 
 /// The connection limit that fits in `fd_limit` open files, keeping some
 /// for listeners, the runtime and standard streams.

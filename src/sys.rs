@@ -245,12 +245,22 @@ pub fn tcp_migrate_req() -> Option<bool> {
     Some(value.trim() != "0")
 }
 
-/// The listening sockets a service manager passed (systemd's socket
-/// activation: `LISTEN_PID` is our pid and `LISTEN_FDS` counts the
-/// descriptors from 3). The variables are removed, so no child takes
-/// them for its own. Empty when none were passed.
-pub fn inherited_listeners() -> std::io::Result<Vec<std::net::TcpListener>> {
-    imp_activation::inherited_listeners()
+/// The first descriptor a service manager passes (systemd's
+/// `SD_LISTEN_FDS_START`).
+pub const FIRST_PASSED_FD: i32 = 3;
+
+/// Takes over the `count` listening sockets a service manager passed, as
+/// descriptors from [`FIRST_PASSED_FD`] (systemd's socket activation; the
+/// caller reads `LISTEN_PID` and `LISTEN_FDS`, which belong to the
+/// process). A descriptor that is not a listening TCP socket is an error.
+///
+/// # Safety
+///
+/// Those descriptors must be open and owned by nothing else in the
+/// process: they are closed when the listeners are dropped.
+pub unsafe fn adopt_listeners(count: i32) -> std::io::Result<Vec<std::net::TcpListener>> {
+    // SAFETY: passed on from the caller.
+    unsafe { imp_activation::adopt_listeners(count) }
 }
 
 /// The process listening on `addr` (or on a wildcard address with its
@@ -420,32 +430,12 @@ mod imp_activation {
     use std::io;
     use std::os::unix::io::FromRawFd;
 
-    /// The first descriptor systemd passes.
-    const FIRST: i32 = 3;
+    use super::FIRST_PASSED_FD as FIRST;
 
-    pub fn inherited_listeners() -> io::Result<Vec<std::net::TcpListener>> {
-        let for_us = std::env::var("LISTEN_PID")
-            .ok()
-            .and_then(|pid| pid.trim().parse::<u32>().ok())
-            == Some(std::process::id());
-        let count = std::env::var("LISTEN_FDS")
-            .ok()
-            .and_then(|n| n.trim().parse::<i32>().ok())
-            .unwrap_or(0);
-        // SAFETY: called once at start, before the runtime's threads exist,
-        // so nothing reads the environment concurrently.
-        unsafe {
-            std::env::remove_var("LISTEN_PID");
-            std::env::remove_var("LISTEN_FDS");
-            std::env::remove_var("LISTEN_FDNAMES");
-        }
-        if !for_us || count <= 0 {
-            return Ok(Vec::new());
-        }
+    pub unsafe fn adopt_listeners(count: i32) -> io::Result<Vec<std::net::TcpListener>> {
         let mut listeners = Vec::new();
-        for fd in FIRST..FIRST + count {
-            // SAFETY: the service manager passed these descriptors to us,
-            // and nothing else in this process has taken them.
+        for fd in FIRST..FIRST.saturating_add(count.max(0)) {
+            // SAFETY: the caller vouches that these are ours alone.
             let socket = unsafe { socket2::Socket::from_raw_fd(fd) };
             let listening = socket.r#type()? == socket2::Type::STREAM && is_listener(&socket)?;
             if !listening {
@@ -474,7 +464,7 @@ mod imp_activation {
 
 #[cfg(not(unix))]
 mod imp_activation {
-    pub fn inherited_listeners() -> std::io::Result<Vec<std::net::TcpListener>> {
+    pub unsafe fn adopt_listeners(_: i32) -> std::io::Result<Vec<std::net::TcpListener>> {
         Ok(Vec::new())
     }
 }

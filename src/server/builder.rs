@@ -61,7 +61,7 @@ impl Builder {
     }
 
     /// Serves on sockets that are listening already (a service manager's,
-    /// [`net::inherited_listeners`]), as well as any bound here.
+    /// [`net::adopt_listeners`]), as well as any bound here.
     pub fn inherited(mut self, listeners: Vec<std::net::TcpListener>) -> Builder {
         self.inherited = listeners;
         self

@@ -216,7 +216,7 @@ pub fn remove_before_exit() {
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // First, while this is the only thread: it clears LISTEN_FDS.
-    let inherited = net::inherited_listeners()
+    let inherited = crate::activation::passed_listeners()
         .context("cannot use the sockets the service manager passed (LISTEN_FDS)")?;
     crate::alloc::small_pages();
     crate::alloc::return_memory_promptly();

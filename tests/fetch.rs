@@ -768,6 +768,14 @@ fn dump_header_and_silent() {
         "{}",
         run.stderr
     );
+    // `-D -` is standard output, as in curl, even with -s; no file is
+    // made for it.
+    let server = Script::bind().serve(vec![Reply::bytes(format!("{head}hello"))]);
+    let run = fetch(&["-s", "-D", "-", &server.url("/f")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, head.as_bytes());
+    assert_eq!(run.file("f").as_deref(), Some(&b"hello"[..]));
+    assert_eq!(run.files(), ["f"]);
 }
 
 #[test]

@@ -29,6 +29,7 @@
 mod body;
 mod conn;
 mod decode;
+mod heads;
 mod name;
 mod output;
 mod request;
@@ -36,18 +37,17 @@ mod resume;
 mod save;
 mod tls;
 
-use std::fs::File;
-use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use tcpkit_wire::Bytes;
 
-use crate::term::SafeTerminal;
 use tcpkit_wire::head::{self, Framing, Head};
 
 pub use body::{Copied, copy as copy_body};
 pub use conn::{Conn, ConnectOptions, HAPPY_EYEBALLS_DELAY, open, race};
+use heads::HeadWriter;
+pub use heads::{Heads, Unshown};
 pub use output::{Destination, Plan, Sink};
 pub use request::{Target, UserHeaders, build as build_request};
 pub use tcpkit_wire::head::{DEFAULT_MAX_HEAD, DEFAULT_MAX_HEADERS, DEFAULT_MAX_INTERIM, Limits};
@@ -110,9 +110,9 @@ pub struct Options {
     /// Ask for a gzip or deflate body and save it decoded (curl's
     /// `--compressed`).
     pub compressed: bool,
-    /// Show each request head (`> `) and response head (`< `) on stderr,
-    /// as curl -v does, instead of the response head on stdout.
-    pub verbose: bool,
+    /// Where the request and response heads go (default: nowhere; the
+    /// binary shows them as curl does). The `-D` file is [`Options::dump_head`].
+    pub heads: std::sync::Arc<dyn Heads>,
     /// Where hints, warnings and progress go (default: nowhere; the
     /// binary shows them on stderr).
     pub notices: std::sync::Arc<dyn crate::notice::Notices>,
@@ -206,7 +206,7 @@ pub async fn run_until(
         max_head: opts.limits.max_head,
         tls,
     };
-    let mut heads = HeadWriter::new(opts)?;
+    let mut heads = HeadWriter::new(opts.heads.clone(), opts.dump_head.as_ref())?;
     let work = transfer(opts, target, headers, plan.as_ref(), &connect, &mut heads);
     // Either way out drops `work`, whose sink flushes into FILE.part.
     let finished = tokio::select! {
@@ -319,9 +319,7 @@ async fn transfer(
         let mut conn = conn::open(&target, connect).await?;
         drop(slow);
         let request = request::build(method, &target, &headers);
-        if opts.verbose {
-            heads.request(&target, &request);
-        }
+        heads.request(&target.host_port(), &request);
         conn.send(&request).await?;
         if opts.raw {
             return save::raw(opts, &mut conn, plan, heads).await;
@@ -530,90 +528,4 @@ fn escape_controls(bytes: &[u8]) -> String {
 /// Raises a warning on `notices`.
 fn warn(notices: &std::sync::Arc<dyn crate::notice::Notices>, message: &str) {
     notices.notice(crate::notice::Notice::Warning(message.to_string()));
-}
-
-/// Writes each line of a head with `mark` before it (`> `, `< `), the
-/// blank line that ends it as a lone mark.
-fn marked(out: &mut dyn Write, mark: &[u8], head: &[u8]) -> io::Result<()> {
-    for line in head.split_inclusive(|b| *b == b'\n') {
-        out.write_all(mark)?;
-        out.write_all(line)?;
-    }
-    out.flush()
-}
-
-/// A server's head shown on a terminal goes through [`SafeTerminal`], so
-/// control bytes in it (C1 included) cannot drive the terminal; a pipe or
-/// file gets it byte for byte.
-fn terminal_safe<W: Write + io::IsTerminal + 'static>(stream: W) -> Box<dyn Write> {
-    if stream.is_terminal() {
-        Box::new(SafeTerminal::new(stream))
-    } else {
-        Box::new(stream)
-    }
-}
-
-/// Where response heads go: the terminal (stdout, or stderr when the body
-/// goes to stdout) unless `-s`, and the `-D` file; with `-v`, stderr with
-/// each line marked `< `, after the request's `> ` lines.
-struct HeadWriter {
-    console: Option<Box<dyn Write>>,
-    dump: Option<(PathBuf, File)>,
-    verbose: Option<Box<dyn Write>>,
-}
-
-impl HeadWriter {
-    fn new(opts: &Options) -> Result<HeadWriter, Error> {
-        let verbose = opts.verbose.then(|| terminal_safe(io::stderr()));
-        let console: Option<Box<dyn Write>> = match (opts.silent, &opts.destination) {
-            (true, _) => None,
-            (false, _) if opts.verbose => None,
-            (false, Destination::Stdout) => Some(terminal_safe(io::stderr())),
-            (false, _) => Some(terminal_safe(io::stdout())),
-        };
-        let dump = match &opts.dump_head {
-            Some(path) if path.as_os_str() == "-" => {
-                return Ok(HeadWriter {
-                    console: Some(terminal_safe(io::stdout())),
-                    dump: None,
-                    verbose,
-                });
-            }
-            Some(path) => Some((
-                path.clone(),
-                File::create(path).map_err(|e| {
-                    Error::local_file(format!("cannot create {}", path.display()), e)
-                })?,
-            )),
-            None => None,
-        };
-        Ok(HeadWriter {
-            console,
-            dump,
-            verbose,
-        })
-    }
-
-    /// `-v`: where the request goes, and its head, as curl shows them.
-    fn request(&mut self, target: &Target, request: &[u8]) {
-        if let Some(out) = &mut self.verbose {
-            let _ = writeln!(out, "* connected to {}", target.host_port());
-            let _ = marked(out, b"> ", request);
-        }
-    }
-
-    fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        if let Some(out) = &mut self.verbose {
-            let _ = marked(out, b"< ", bytes);
-        }
-        if let Some(console) = &mut self.console {
-            // A closed terminal or pipe must not stop the download.
-            let _ = console.write_all(bytes).and_then(|()| console.flush());
-        }
-        if let Some((path, file)) = &mut self.dump {
-            file.write_all(bytes)
-                .map_err(|e| Error::local_file(format!("cannot write {}", path.display()), e))?;
-        }
-        Ok(())
-    }
 }

@@ -435,7 +435,14 @@ fn demo(args: DemoArgs, verbosity: i8) -> anyhow::Result<()> {
 fn fetch(args: FetchArgs, verbose: bool) -> anyhow::Result<()> {
     use std::io::IsTerminal;
     let mut opts = args.options(io::stderr().is_terminal());
-    opts.verbose = verbose;
+    opts.heads = crate::heads::shown(
+        opts.silent,
+        verbose,
+        opts.destination == fetch::Destination::Stdout,
+        opts.dump_head
+            .as_ref()
+            .is_some_and(|p| p.as_os_str() == "-"),
+    );
     // One connection at a time: a single-threaded runtime is all it needs.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -10,6 +10,7 @@ mod commands;
 mod demo;
 mod exit;
 mod habits;
+mod heads;
 mod logging;
 mod notices;
 mod signals;

@@ -141,7 +141,7 @@ impl FetchArgs {
             force: self.force,
             resume: self.resume,
             compressed: self.compressed,
-            verbose: false,
+            heads: std::sync::Arc::new(fetch::Unshown),
             notices: crate::notices::stderr(),
             silent: self.silent,
             fail: self.fail,

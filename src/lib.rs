@@ -32,6 +32,7 @@ mod sys;
 pub mod talk;
 pub mod term;
 pub mod tls;
+pub mod trace;
 
 pub use error::{Error, ErrorKind};
 pub use setting::Setting;

@@ -14,7 +14,9 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::error::Error;
-pub use crate::sys::{FIRST_PASSED_FD, adopt_listeners, raise_fd_limit, tcp_migrate_req};
+pub use crate::sys::{
+    FIRST_PASSED_FD, adopt_listeners, raise_fd_limit, tcp_migrate_req, tcp_state,
+};
 
 #[cfg(unix)]
 fn set_reuse_port(socket: &Socket) -> io::Result<()> {

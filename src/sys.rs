@@ -269,6 +269,14 @@ pub fn listener_of(addr: SocketAddr) -> Option<Holder> {
     imp::listener_of(addr)
 }
 
+/// What the kernel shows of this machine's TCP socket from `local` to
+/// `remote`: its state's name (`TIME_WAIT`, `ESTABLISHED`...), `Some(None)`
+/// when the kernel keeps no such socket (closed and gone), and `None`
+/// where the system does not say (only Linux's /proc does).
+pub fn tcp_state(local: SocketAddr, remote: SocketAddr) -> Option<Option<&'static str>> {
+    imp::tcp_state(local, remote)
+}
+
 #[cfg(target_os = "linux")]
 mod imp {
     use std::ffi::CString;
@@ -304,6 +312,55 @@ mod imp {
 
     /// The state column's value for a listening socket.
     const LISTEN: &str = "0A";
+
+    pub fn tcp_state(local: SocketAddr, remote: SocketAddr) -> Option<Option<&'static str>> {
+        let mut read_any = false;
+        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            let Ok(table) = fs::read_to_string(table) else {
+                continue;
+            };
+            read_any = true;
+            if let Some(state) = state_of(&table, local, remote) {
+                return Some(Some(state));
+            }
+        }
+        read_any.then_some(None)
+    }
+
+    /// The state of the socket from `local` to `remote` in a /proc/net/tcp
+    /// table (an IPv4 address may show as `::ffff:a.b.c.d` in tcp6).
+    pub(super) fn state_of(
+        table: &str,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Option<&'static str> {
+        let same = |hex: &str, want: SocketAddr| -> Option<bool> {
+            let (ip, port) = hex.split_once(':')?;
+            let (ip, port) = (parse_ip(ip)?, u16::from_str_radix(port, 16).ok()?);
+            Some(port == want.port() && ip.to_canonical() == want.ip().to_canonical())
+        };
+        table.lines().skip(1).find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (l, r, state) = (fields.get(1)?, fields.get(2)?, fields.get(3)?);
+            if !(same(l, local)? && same(r, remote)?) {
+                return None;
+            }
+            Some(match *state {
+                "01" => "ESTABLISHED",
+                "02" => "SYN_SENT",
+                "03" => "SYN_RECV",
+                "04" => "FIN_WAIT1",
+                "05" => "FIN_WAIT2",
+                "06" => "TIME_WAIT",
+                "07" => "CLOSE",
+                "08" => "CLOSE_WAIT",
+                "09" => "LAST_ACK",
+                "0A" => "LISTEN",
+                "0B" => "CLOSING",
+                _ => "UNKNOWN",
+            })
+        })
+    }
 
     pub fn listener_of(addr: SocketAddr) -> Option<Holder> {
         let inode = ["/proc/net/tcp", "/proc/net/tcp6"]
@@ -391,6 +448,10 @@ mod imp {
     pub fn listener_of(_addr: SocketAddr) -> Option<Holder> {
         None
     }
+
+    pub fn tcp_state(_: SocketAddr, _: SocketAddr) -> Option<Option<&'static str>> {
+        None
+    }
 }
 
 #[cfg(all(test, target_os = "linux"))]
@@ -422,6 +483,32 @@ mod tests {
             imp::listening_inode(&not_listening, at("127.0.0.1:9999")),
             None
         );
+    }
+
+    #[test]
+    fn a_closed_connection_is_found_in_time_wait_on_the_side_that_closed_first() {
+        // A real connection on loopback: the server's side closes first,
+        // so its end waits in TIME_WAIT and the client's is gone.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let server_addr = listener.local_addr().unwrap();
+        let client = std::net::TcpStream::connect(server_addr).unwrap();
+        let client_addr = client.local_addr().unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        assert_eq!(
+            tcp_state(client_addr, server_addr),
+            Some(Some("ESTABLISHED"))
+        );
+        drop(accepted);
+        let mut end = [0u8; 1];
+        use std::io::Read;
+        assert_eq!((&client).read(&mut end).unwrap(), 0);
+        drop(client);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while tcp_state(server_addr, client_addr) != Some(Some("TIME_WAIT")) {
+            assert!(std::time::Instant::now() < deadline, "no TIME_WAIT");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(tcp_state(client_addr, server_addr), Some(None));
     }
 }
 

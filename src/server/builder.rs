@@ -25,6 +25,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use std::sync::Arc;
+
 use super::{Config, DEFAULT_BACKLOG, agent, metrics};
 use crate::error::Error;
 use crate::net;
@@ -38,6 +40,7 @@ pub struct Builder {
     reuse_port: bool,
     metrics_at: Option<SocketAddr>,
     agent_at: Option<SocketAddr>,
+    trace: Option<Arc<dyn crate::trace::Tracer>>,
 }
 
 impl Builder {
@@ -51,7 +54,15 @@ impl Builder {
             reuse_port: false,
             metrics_at: None,
             agent_at: None,
+            trace: None,
         }
+    }
+
+    /// Tells `tracer` every call on every connection (`serve --trace`):
+    /// the server's sockets are wrapped ([`super::traced`]).
+    pub fn trace(mut self, tracer: Arc<dyn crate::trace::Tracer>) -> Builder {
+        self.trace = Some(tracer);
+        self
     }
 
     /// Listens on `addr` too (port 0: one the system picks).
@@ -131,6 +142,7 @@ impl Builder {
         };
         Ok(Server {
             config: self.config,
+            trace: self.trace,
             listeners,
             metrics_listener,
             agent_listener,
@@ -142,6 +154,7 @@ impl Builder {
 /// shutdown.
 pub struct Server {
     config: Config,
+    trace: Option<Arc<dyn crate::trace::Tracer>>,
     listeners: Vec<TcpListener>,
     metrics_listener: Option<TcpListener>,
     agent_listener: Option<TcpListener>,
@@ -192,7 +205,17 @@ impl Server {
                 stop_sides.clone(),
             ));
         }
-        super::run(self.listeners, self.config, shutdown).await;
+        match self.trace {
+            Some(tracer) => {
+                let traced = self
+                    .listeners
+                    .into_iter()
+                    .map(|l| super::traced::TracedListener::new(l, tracer.clone()))
+                    .collect();
+                super::serve_on(traced, self.config, shutdown).await;
+            }
+            None => super::run(self.listeners, self.config, shutdown).await,
+        }
         stop_sides.cancel();
     }
 }

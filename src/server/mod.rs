@@ -38,6 +38,7 @@ mod probes;
 mod side;
 mod socket;
 mod tls;
+pub mod traced;
 
 pub use builder::{Builder, Server, reload_tls};
 pub use socket::{Accept, Socket};

@@ -39,8 +39,66 @@ pub struct TalkTls {
 /// (and the TLS state).
 #[derive(Clone)]
 pub struct Link {
+    /// Dropped before `tcp`, by the last clone: the close is told as it
+    /// is made.
+    trace: Option<Arc<Traced>>,
     tcp: Arc<TcpStream>,
     tls: Option<Arc<Tls>>,
+}
+
+/// `--trace`: where the connection's calls are told, and which
+/// connection this is; its drop (the last clone's) is the close.
+pub struct Traced {
+    tracer: Arc<dyn crate::trace::Tracer>,
+    conn: std::net::SocketAddr,
+}
+
+impl Traced {
+    /// Calls on connection `conn` (the client's address) go to `tracer`.
+    pub fn new(tracer: Arc<dyn crate::trace::Tracer>, conn: std::net::SocketAddr) -> Traced {
+        Traced { tracer, conn }
+    }
+
+    /// Tells a call made or returned `at` (see the `Tracer` for which).
+    fn tell_at(&self, at: std::time::Instant, what: crate::trace::What) {
+        self.tracer
+            .event(at, crate::trace::Side::Client, self.conn, what);
+    }
+
+    fn tell(&self, what: crate::trace::What) {
+        self.tell_at(std::time::Instant::now(), what);
+    }
+
+    /// A read's outcome: bytes, the end, or a failure (a timeout is a
+    /// wait, not a call's failure).
+    fn read(&self, read: &io::Result<usize>, buf: &[u8]) {
+        use crate::trace::What;
+        match read {
+            Ok(0) => self.tell(What::End),
+            Ok(n) => self.tell(What::Read(buf[..*n].to_vec())),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => self.tell(What::Failed(crate::error::describe(e))),
+        }
+    }
+
+    /// A sending call made at `made` that returned nothing but success
+    /// or failure.
+    fn done(&self, made: std::time::Instant, done: &io::Result<()>, what: crate::trace::What) {
+        match done {
+            Ok(()) => self.tell_at(made, what),
+            Err(e) => self.tell(crate::trace::What::Failed(crate::error::describe(e))),
+        }
+    }
+}
+
+impl Drop for Traced {
+    fn drop(&mut self) {
+        self.tell(crate::trace::What::Close);
+    }
 }
 
 struct Tls {
@@ -59,7 +117,14 @@ impl Link {
         Link {
             tcp: Arc::new(tcp),
             tls: None,
+            trace: None,
         }
+    }
+
+    /// Tells every later call to `trace`, if there is one.
+    pub fn traced(mut self, trace: Option<Traced>) -> Link {
+        self.trace = trace.map(Arc::new);
+        self
     }
 
     /// Runs a TLS handshake over `tcp` as a client of `host` (the host
@@ -84,6 +149,7 @@ impl Link {
                 conn: Mutex::new(conn),
                 write: Mutex::new(()),
             })),
+            trace: None,
         })
     }
 
@@ -100,6 +166,14 @@ impl Link {
     /// Reads what comes next (0: the server closed). A read timeout set on
     /// the socket shows as `WouldBlock` or `TimedOut`, as over plain TCP.
     pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.read_untraced(buf);
+        if let Some(trace) = &self.trace {
+            trace.read(&read, buf);
+        }
+        read
+    }
+
+    fn read_untraced(&self, buf: &mut [u8]) -> io::Result<usize> {
         let Some(tls) = &self.tls else {
             return (&*self.tcp).read(buf);
         };
@@ -136,9 +210,20 @@ impl Link {
 
     /// Writes all of `bytes`.
     pub fn write_all(&self, bytes: &[u8]) -> io::Result<()> {
-        let Some(tls) = &self.tls else {
-            return (&*self.tcp).write_all(bytes);
+        let made = std::time::Instant::now();
+        let wrote = match &self.tls {
+            None => (&*self.tcp).write_all(bytes),
+            Some(tls) => self.write_tls(tls, bytes),
         };
+        if let Some(trace) = &self.trace {
+            trace.done(made, &wrote, crate::trace::What::Write(bytes.to_vec()));
+        }
+        wrote
+    }
+
+    /// Encrypts `bytes` and sends the records. (The connection's lock is
+    /// let go before the records are sent: `flush` takes it again.)
+    fn write_tls(&self, tls: &Tls, bytes: &[u8]) -> io::Result<()> {
         lock(&tls.conn).writer().write_all(bytes)?;
         self.flush(tls)
     }
@@ -149,7 +234,12 @@ impl Link {
             lock(&tls.conn).send_close_notify();
             self.flush(tls)?;
         }
-        self.tcp.shutdown(Shutdown::Write)
+        let made = std::time::Instant::now();
+        let done = self.tcp.shutdown(Shutdown::Write);
+        if let Some(trace) = &self.trace {
+            trace.done(made, &done, crate::trace::What::ShutdownWrite);
+        }
+        done
     }
 
     /// Sends every record rustls has made, in order.

@@ -86,6 +86,9 @@ pub struct TalkOptions {
     /// Where hints, warnings and progress go (default: nowhere; the
     /// binary shows them on stderr).
     pub notices: std::sync::Arc<dyn crate::notice::Notices>,
+    /// Tell every call on the connection (connect, each write and read,
+    /// the half-close and the close) to this tracer (`--trace`).
+    pub trace: Option<std::sync::Arc<dyn crate::trace::Tracer>>,
 }
 
 impl Default for TalkOptions {
@@ -103,6 +106,7 @@ impl Default for TalkOptions {
             send_proxy: None,
             tls: None,
             notices: crate::notice::quiet(),
+            trace: None,
         }
     }
 }
@@ -127,8 +131,17 @@ fn connect(opts: &TalkOptions) -> Result<Link, Error> {
             crate::notice::up_to(Setting::ConnectTimeout, opts.connect_timeout)
         ),
     );
+    let started = std::time::Instant::now();
     let mut stream = net::connect(&opts.addr, &addrs, opts.connect_timeout)?;
     drop(slow);
+    let trace = opts.trace.as_ref().and_then(|tracer| {
+        let (conn, to) = (stream.local_addr().ok()?, stream.peer_addr().ok()?);
+        let took = started.elapsed();
+        let what = crate::trace::What::Connect { took, to };
+        // At the call: the SYN goes out as it is made.
+        tracer.event(started, crate::trace::Side::Client, conn, what);
+        Some(link::Traced::new(tracer.clone(), conn))
+    });
     if let Some(version) = opts.send_proxy {
         net::send_proxy_header(&mut stream, version).map_err(|e| Error::Protocol {
             message: format!("cannot send the PROXY header to {}", opts.addr),
@@ -142,8 +155,9 @@ fn connect(opts: &TalkOptions) -> Result<Link, Error> {
                 .rsplit_once(':')
                 .map_or(opts.addr.as_str(), |(host, _)| host);
             Link::tls(stream, config, tls, host, &opts.addr, opts.connect_timeout)
+                .map(|link| link.traced(trace))
         }
-        _ => Ok(Link::plain(stream)),
+        _ => Ok(Link::plain(stream).traced(trace)),
     }
 }
 

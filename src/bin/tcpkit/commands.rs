@@ -326,6 +326,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         if let Some(addr) = agent_at {
             builder = builder.agent(addr);
         }
+        if args.trace {
+            builder = builder.trace(crate::trace::stderr());
+        }
         let server = builder.listen().await?;
         if let (Some(pem), Some(first)) = (
             made_pem.as_ref().map(|(path, _)| path),
@@ -429,7 +432,10 @@ fn demo(args: DemoArgs, verbosity: i8) -> anyhow::Result<()> {
     if args.messages.iter().any(|m| m.contains('\n')) {
         return Err(Error::InvalidInput("demo messages cannot contain line breaks".into()).into());
     }
-    demo::run(&args.messages, verbosity, args.port)
+    match &args.diagram {
+        Some(file) => crate::diagram::run(&args.messages, file, args.port),
+        None => demo::run(&args.messages, verbosity, args.port),
+    }
 }
 
 fn fetch(args: FetchArgs, verbose: bool) -> anyhow::Result<()> {

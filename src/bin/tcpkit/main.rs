@@ -8,12 +8,14 @@ mod alloc;
 mod cli;
 mod commands;
 mod demo;
+mod diagram;
 mod exit;
 mod habits;
 mod heads;
 mod logging;
 mod notices;
 mod signals;
+mod trace;
 mod values;
 
 use std::process::ExitCode;

@@ -12,4 +12,12 @@ pub struct DemoArgs {
     /// 9999 to talk to it from another terminal meanwhile.
     #[arg(short, long, value_name = "PORT", default_value_t = 0)]
     pub port: u16,
+
+    /// Record the session call by call and draw it as a sequence diagram
+    /// in FILE: .svg, .html (the picture and a few lines on each call), or
+    /// a text chart here when FILE is "-". Every arrow and mark is a real
+    /// call with its real time: the connect, each write and read with its
+    /// bytes, the half-closes and closes, and each end's TCP state after.
+    #[arg(long, value_name = "FILE")]
+    pub diagram: Option<std::path::PathBuf>,
 }

@@ -169,4 +169,11 @@ pub struct ServeArgs {
     /// closed (0: no bound).
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = values::limit, allow_negative_numbers = true)]
     pub tls_handshake_timeout: Limit,
+
+    /// Print every call on every connection on stderr: the accept, each
+    /// read and write with its bytes (escaped, cut at 64), the half-close
+    /// and the close, timed from the accept. For learning and debugging:
+    /// it costs a line per call. (Over TLS the bytes are the records.)
+    #[arg(long)]
+    pub trace: bool,
 }

@@ -99,6 +99,13 @@ pub struct TalkArgs {
     /// gets the bytes unchanged.
     #[arg(long)]
     pub raw_output: bool,
+
+    /// Print every call on the connection on stderr as it happens: the
+    /// connect (and how long the handshake took), each write and read with
+    /// its bytes, the half-close and the close, timed from the connect.
+    /// Shows where messages were split or merged by the reads.
+    #[arg(long)]
+    pub trace: bool,
 }
 
 impl TalkArgs {
@@ -120,6 +127,7 @@ impl TalkArgs {
             exit_on_eof: self.exit_on_eof,
             send_proxy: self.send_proxy.map(Into::into),
             notices: crate::notices::stderr(),
+            trace: self.trace.then(crate::trace::stderr),
             tls: self.tls.then(|| talk::TalkTls {
                 cacert: self.cacert.clone(),
                 insecure: self.insecure,

@@ -1,0 +1,433 @@
+//! A recorded session as a sequence diagram: two lifelines (client and
+//! server), time going down, an arrow for every write and for the
+//! connect and each half-close, a mark for every read, accept and close,
+//! each labelled with its byte count and its bytes. Three forms, all
+//! made from the same rows: [`svg`], an [`html`] page with the SVG and a
+//! few lines on each event, and a plain-text [`chart`] for a terminal.
+//!
+//! Every row is one event, in the order of their times, so labels never
+//! share a row; each label is cut (with `…`) to the room its row has, and
+//! in the SVG the whole payload is in the row's `<title>`, shown as a
+//! tooltip.
+
+use std::fmt::Write as _;
+
+use tcpkit_wire::{Bytes, Escaped};
+
+use super::{Event, Side, What, time};
+
+/// Where the parts of the SVG are, in pixels.
+const WIDTH: usize = 1120;
+const TIME_X: usize = 84;
+const CLIENT_X: usize = 390;
+const SERVER_X: usize = 820;
+const TOP: usize = 96;
+const ROW: usize = 34;
+/// The width of one character of the 12px monospace font, in tenths of
+/// a pixel (0.6 em, as common monospace fonts have it, and a little more).
+const CHAR_TENTHS: usize = 74;
+
+/// How many characters fit in `px` pixels.
+fn fits(px: usize) -> usize {
+    px * 10 / CHAR_TENTHS
+}
+/// The most payload bytes put in a tooltip.
+const TITLE_BYTES: usize = 4096;
+
+/// How one event is drawn.
+enum Shape {
+    /// From this side's lifeline to the other's.
+    Arrow { dashed: bool },
+    /// A mark on this side's lifeline.
+    Mark { failed: bool },
+    /// A box under this side's lifeline (the final TCP state).
+    State,
+}
+
+/// How each event is drawn: a close is an arrow (its FIN) unless that
+/// side shut down its sending half before.
+fn shapes(events: &[Event]) -> Vec<Shape> {
+    let mut fin_sent = [false, false];
+    events
+        .iter()
+        .map(|e| {
+            let sent = &mut fin_sent[e.side as usize];
+            match e.what {
+                What::ShutdownWrite => *sent = true,
+                What::Close if !std::mem::replace(sent, true) => {
+                    return Shape::Arrow { dashed: true };
+                }
+                _ => {}
+            }
+            shape(&e.what)
+        })
+        .collect()
+}
+
+fn shape(what: &What) -> Shape {
+    match what {
+        What::Connect { .. } | What::Write(_) => Shape::Arrow { dashed: false },
+        What::ShutdownWrite => Shape::Arrow { dashed: true },
+        What::Failed(_) => Shape::Mark { failed: true },
+        What::State(_) => Shape::State,
+        _ => Shape::Mark { failed: false },
+    }
+}
+
+/// A label's text: what the call did, as short as it reads well.
+fn label(what: &What) -> String {
+    match what {
+        What::Connect { took, .. } => format!("connect: handshake took {}", time(*took)),
+        What::Accept => "accept()".into(),
+        What::Write(bytes) => format!("write {} {}", Bytes::of(bytes.len()), Escaped(bytes)),
+        What::Read(bytes) => format!("read {} {}", Bytes::of(bytes.len()), Escaped(bytes)),
+        What::End => "read 0: the other side closed".into(),
+        What::ShutdownWrite => "FIN: shutdown(write)".into(),
+        What::Close => "close()".into(),
+        What::Failed(why) => format!("failed: {why}"),
+        What::State(state) => state.clone(),
+    }
+}
+
+/// The label as drawn: a close drawn as its FIN says so.
+fn label_of(event: &Event, shape: &Shape) -> String {
+    match (shape, &event.what) {
+        (Shape::Arrow { .. }, What::Close) => "FIN: close()".into(),
+        _ => label(&event.what),
+    }
+}
+
+/// `text` cut to `room` characters, the last of them `…` when cut.
+fn cut(text: &str, room: usize) -> String {
+    if text.chars().count() <= room {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(room.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Text made safe inside an XML element or attribute. Control
+/// characters, which XML cannot hold even as references, are shown
+/// escaped (`\u{1b}`); labels come escaped already, so only a caller's
+/// heading can have them.
+fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if tcpkit_wire::escape::is_unsafe(c) => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A payload's bytes, all of them up to [`TITLE_BYTES`], escaped.
+fn all_bytes(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    let shown = &bytes[..bytes.len().min(TITLE_BYTES)];
+    for piece in shown.chunks(tcpkit_wire::escape::LOG_BYTES) {
+        let quoted = Escaped(piece).to_string();
+        out.push_str(quoted.trim_start_matches('"').trim_end_matches('"'));
+    }
+    if bytes.len() > shown.len() {
+        let _ = write!(out, "… ({} more)", Bytes::of(bytes.len() - shown.len()));
+    }
+    out
+}
+
+/// The tooltip of a row: the whole call, all its bytes.
+fn title(event: &Event) -> String {
+    let what = match &event.what {
+        What::Write(bytes) => format!("write {}: {}", Bytes::of(bytes.len()), all_bytes(bytes)),
+        What::Read(bytes) => format!("read {}: {}", Bytes::of(bytes.len()), all_bytes(bytes)),
+        other => other.words(),
+    };
+    format!("+{} {} {}", time(event.at), event.side, what)
+}
+
+fn x_of(side: Side) -> usize {
+    match side {
+        Side::Client => CLIENT_X,
+        Side::Server => SERVER_X,
+    }
+}
+
+/// The session as an SVG picture; `heading` names it.
+pub fn svg(events: &[Event], heading: &str) -> String {
+    let rows = events.len();
+    let height = TOP + rows * ROW + 40;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height}\" \
+         viewBox=\"0 0 {WIDTH} {height}\" font-family=\"monospace\" font-size=\"12\">\n\
+         <title>{}</title>\n\
+         <defs><marker id=\"head\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" \
+         markerWidth=\"8\" markerHeight=\"8\" orient=\"auto-start-reverse\">\
+         <path d=\"M0,0 L10,5 L0,10 z\" fill=\"#333\"/></marker></defs>\n\
+         <rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n",
+        xml(heading)
+    );
+    let _ = writeln!(
+        s,
+        "<text x=\"{}\" y=\"24\" text-anchor=\"middle\">{}</text>",
+        WIDTH / 2,
+        xml(&cut(heading, fits(WIDTH - 20)))
+    );
+    let bottom = TOP + rows * ROW;
+    for (side, x) in [(Side::Client, CLIENT_X), (Side::Server, SERVER_X)] {
+        let _ = write!(
+            s,
+            "<rect x=\"{}\" y=\"44\" width=\"120\" height=\"28\" rx=\"4\" fill=\"#eef\" \
+             stroke=\"#336\"/>\n<text x=\"{x}\" y=\"63\" text-anchor=\"middle\">{side}</text>\n\
+             <line x1=\"{x}\" y1=\"72\" x2=\"{x}\" y2=\"{bottom}\" stroke=\"#999\"/>\n",
+            x - 60
+        );
+    }
+    let _ = writeln!(
+        s,
+        "<text x=\"{TIME_X}\" y=\"63\" text-anchor=\"end\" fill=\"#666\">time</text>"
+    );
+    let arrow_room = fits(SERVER_X - CLIENT_X) - 4;
+    let side_room = fits(CLIENT_X - TIME_X - 24).min(fits(WIDTH - SERVER_X - 14));
+    for (i, (event, shape)) in events.iter().zip(shapes(events)).enumerate() {
+        let y = TOP + i * ROW;
+        let x = x_of(event.side);
+        let text = label_of(event, &shape);
+        let _ = write!(
+            s,
+            "<g class=\"event\"><title>{}</title>\n<text x=\"{TIME_X}\" y=\"{}\" \
+             text-anchor=\"end\" fill=\"#666\">+{}</text>\n",
+            xml(&title(event)),
+            y + 4,
+            xml(&time(event.at))
+        );
+        match shape {
+            Shape::Arrow { dashed } => {
+                let to = match event.side {
+                    Side::Client => SERVER_X,
+                    Side::Server => CLIENT_X,
+                };
+                let dash = if dashed {
+                    " stroke-dasharray=\"6 4\""
+                } else {
+                    ""
+                };
+                let _ = write!(
+                    s,
+                    "<line x1=\"{x}\" y1=\"{y}\" x2=\"{to}\" y2=\"{y}\" stroke=\"#333\"{dash} \
+                     marker-end=\"url(#head)\"/>\n<text x=\"{}\" y=\"{}\" \
+                     text-anchor=\"middle\">{}</text>\n",
+                    (CLIENT_X + SERVER_X) / 2,
+                    y - 5,
+                    xml(&cut(&text, arrow_room))
+                );
+            }
+            Shape::Mark { failed } => {
+                let colour = if failed { "#c00" } else { "#333" };
+                let (tx, anchor) = match event.side {
+                    Side::Client => (CLIENT_X - 10, "end"),
+                    Side::Server => (SERVER_X + 10, "start"),
+                };
+                let _ = write!(
+                    s,
+                    "<rect x=\"{}\" y=\"{}\" width=\"8\" height=\"8\" fill=\"{colour}\"/>\n\
+                     <text x=\"{tx}\" y=\"{}\" text-anchor=\"{anchor}\" fill=\"{colour}\">{}\
+                     </text>\n",
+                    x - 4,
+                    y - 4,
+                    y + 4,
+                    xml(&cut(&text, side_room))
+                );
+            }
+            Shape::State => {
+                let _ = write!(
+                    s,
+                    "<rect x=\"{}\" y=\"{}\" width=\"140\" height=\"22\" rx=\"4\" fill=\"#ffd\" \
+                     stroke=\"#996\"/>\n<text x=\"{x}\" y=\"{}\" \
+                     text-anchor=\"middle\">{}</text>\n",
+                    x - 70,
+                    y - 11,
+                    y + 4,
+                    xml(&cut(&text, 16))
+                );
+            }
+        }
+        s.push_str("</g>\n");
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+/// A few lines on what an event's call did, for the HTML page.
+pub fn explain(what: &What) -> &'static str {
+    match what {
+        What::Connect { .. } => {
+            "connect() returns once the three-way handshake is done (SYN, SYN-ACK, ACK). \
+             No data has moved yet; the time is one round trip and the kernels' work."
+        }
+        What::Accept => {
+            "accept() hands the server a socket for this client. The kernel completed the \
+             handshake before: a client can connect, and even send, before the server accepts."
+        }
+        What::Write(_) => {
+            "A write copies bytes into the kernel's send buffer and returns; TCP sends them \
+             when it can. The other side may read them in one read, in several, or together \
+             with later writes: TCP carries bytes, not messages."
+        }
+        What::Read(_) => {
+            "A read returns whatever has arrived, up to the buffer's size. One read is not one \
+             message: the protocol's framing (here, lines ending in \\n) says where messages end."
+        }
+        What::End => {
+            "A read of 0 bytes is the end of the stream: the other side shut down its sending \
+             half (its FIN arrived). This side may still send."
+        }
+        What::ShutdownWrite => {
+            "shutdown(SHUT_WR) sends a FIN: this side sends nothing more but goes on reading. \
+             The lingering close reads what is left before close(), so that unread input does \
+             not turn the close into a reset."
+        }
+        What::Close => {
+            "close() gives the socket back to the kernel. Had input been left unread in it, \
+             the kernel would have sent a reset (RST), which can destroy replies the other \
+             side has not read yet."
+        }
+        What::Failed(_) => {
+            "The call failed. \"Connection reset\" means the other side's kernel answered with \
+             a reset (RST): its socket was closed with input unread, or is gone."
+        }
+        What::State(_) => {
+            "The kernel's state of this side's socket after the session. The side that closed \
+             first keeps its end in TIME_WAIT (60 s on Linux), so that late packets of this \
+             connection cannot be taken for a new one with the same addresses."
+        }
+    }
+}
+
+/// The session as a self-contained HTML page: the picture, then each
+/// event with a few lines on what its call did.
+pub fn html(events: &[Event], heading: &str) -> String {
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <title>{h}</title>\n<style>\nbody {{ font-family: sans-serif; max-width: 1040px; \
+         margin: 1em auto; }}\nol {{ font-size: 14px; }}\ncode {{ background: #f4f4f4; }}\n\
+         li p {{ margin: 0.2em 0 0.8em; color: #444; }}\n</style>\n</head>\n<body>\n\
+         <h1>{h}</h1>\n<p>Every arrow and mark is a call the program really made, with its \
+         real time since the client called connect(). Hover over a row for all its bytes.</p>\n",
+        h = xml(heading)
+    );
+    s.push_str(&svg(events, heading));
+    s.push_str("<ol class=\"events\">\n");
+    for event in events {
+        let _ = write!(
+            s,
+            "<li><code>+{} {}</code> {}\n<p>{}</p></li>\n",
+            xml(&time(event.at)),
+            event.side,
+            xml(&event.what.words()),
+            xml(explain(&event.what))
+        );
+    }
+    s.push_str("</ol>\n</body>\n</html>\n");
+    s
+}
+
+/// The room for an arrow's label in the text chart.
+const CHART_ARROW: usize = 48;
+
+/// The session as plain text, one row per event:
+/// `   +180µs  client ◀── write 9 bytes "Welcome!\n" ──── server`.
+pub fn chart(events: &[Event]) -> String {
+    let mut s = String::new();
+    let blank = " ".repeat(CHART_ARROW + 6);
+    for (event, shape) in events.iter().zip(shapes(events)) {
+        let at = format!("+{}", time(event.at));
+        let text = label_of(event, &shape);
+        let row = match (shape, event.side) {
+            (Shape::Arrow { .. }, side) => {
+                let text = cut(&text, CHART_ARROW - 6);
+                let line = "─".repeat(CHART_ARROW - 4 - text.chars().count());
+                match side {
+                    Side::Client => format!("client ── {text} {line}▶ server"),
+                    Side::Server => format!("client ◀{line} {text} ── server"),
+                }
+            }
+            (_, Side::Client) => format!("client  {}", cut(&text, 70)),
+            (_, Side::Server) => format!("{blank}server  {}", cut(&text, 70)),
+        };
+        let _ = writeln!(s, "{at:>10}  {row}");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn events() -> Vec<Event> {
+        let conn = "127.0.0.1:40000".parse().unwrap();
+        let at = |us| Duration::from_micros(us);
+        [
+            (
+                0,
+                Side::Client,
+                What::Connect {
+                    took: at(95),
+                    to: "127.0.0.1:9999".parse().unwrap(),
+                },
+            ),
+            (120, Side::Server, What::Accept),
+            (180, Side::Server, What::Write(b"Welcome!\n".to_vec())),
+            (210, Side::Client, What::Read(b"Welcome!\n".to_vec())),
+            (300, Side::Client, What::Write(vec![b'<'; 500])),
+            (900, Side::Server, What::State("TIME_WAIT".into())),
+        ]
+        .into_iter()
+        .map(|(us, side, what)| Event {
+            at: at(us),
+            side,
+            conn,
+            what,
+        })
+        .collect()
+    }
+
+    #[test]
+    fn the_chart_has_a_row_per_event_with_arrows_the_right_way() {
+        let chart = chart(&events());
+        let rows: Vec<&str> = chart.lines().collect();
+        assert_eq!(rows.len(), 6);
+        assert!(
+            rows[0].contains("client ── connect: handshake took 95µs")
+                && rows[0].ends_with("▶ server")
+        );
+        assert!(rows[2].contains("client ◀") && rows[2].contains("write 9 bytes \"Welcome!\\n\""));
+        assert!(
+            rows[3]
+                .trim_start()
+                .starts_with("+210µs  client  read 9 bytes")
+        );
+        assert!(rows[4].contains('…'), "a long payload is cut: {}", rows[4]);
+    }
+
+    #[test]
+    fn svg_labels_are_cut_and_escaped_and_the_title_has_every_byte() {
+        let svg = svg(&events(), "a <demo> & more");
+        assert!(svg.contains("a &lt;demo&gt; &amp; more"));
+        // The 500 `<` are cut in the label, whole in the tooltip.
+        assert!(svg.contains("&lt;&lt;…</text>"), "{svg}");
+        assert!(svg.contains(&"&lt;".repeat(500)));
+        assert!(!svg.contains("<<"));
+        assert!(svg.contains(">TIME_WAIT</text>"));
+    }
+}

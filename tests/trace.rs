@@ -1,0 +1,326 @@
+//! Tracing a session: the events come from the calls the two ends really
+//! made, on real loopback sockets, and the pictures drawn from them are
+//! sound (valid XML, no label over another, every byte in a tooltip).
+
+mod common;
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{LineClient, Proc, stderr_of, stdout_of, talk, tcpkit};
+use tcpkit::server::{self, Config};
+use tcpkit::talk::TalkOptions;
+use tcpkit::trace::{Event, Recorder, Side, What};
+
+/// A traced session of the tutorial's client against the library's
+/// traced server, with `messages`; its events, timed from the connect.
+fn session(messages: &[&str]) -> Vec<Event> {
+    let recorder = Arc::new(Recorder::default());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime
+        .block_on(
+            server::Builder::new(Config {
+                linger: Duration::from_millis(500),
+                ..Config::default()
+            })
+            .bind("127.0.0.1:0".parse().unwrap())
+            .trace(recorder.clone())
+            .listen(),
+        )
+        .unwrap();
+    let addr = server.local_addrs()[0];
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = runtime.spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    let origin = Instant::now();
+    let opts = TalkOptions {
+        addr: addr.to_string(),
+        trace: Some(recorder.clone()),
+        ..TalkOptions::default()
+    };
+    let messages: Vec<String> = messages.iter().map(|m| m.to_string()).collect();
+    tcpkit::talk::script(&opts, &messages, &mut Vec::new()).unwrap();
+    let deadline = Instant::now() + common::PATIENCE;
+    let server_closed = |events: &[Event]| {
+        events
+            .iter()
+            .any(|e| e.side == Side::Server && e.what == What::Close)
+    };
+    while !server_closed(&recorder.events(origin)) {
+        assert!(Instant::now() < deadline, "the server never closed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = stop.send(());
+    runtime.block_on(serving).unwrap();
+    recorder.events(origin)
+}
+
+/// Every byte `from` wrote, in order, and every byte `to` read.
+fn bytes(events: &[Event], side: Side, written: bool) -> Vec<u8> {
+    events
+        .iter()
+        .filter(|e| e.side == side)
+        .flat_map(|e| match (&e.what, written) {
+            (What::Write(b), true) | (What::Read(b), false) => b.clone(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+/// The time at which `side`'s `n`th byte written (or read) went (or came).
+fn time_of_byte(events: &[Event], side: Side, written: bool, n: usize) -> Duration {
+    let mut seen = 0;
+    for e in events.iter().filter(|e| e.side == side) {
+        let len = match (&e.what, written) {
+            (What::Write(b), true) | (What::Read(b), false) => b.len(),
+            _ => 0,
+        };
+        if n < seen + len {
+            return e.at;
+        }
+        seen += len;
+    }
+    panic!(
+        "byte {n} of {side} never {}",
+        if written { "written" } else { "read" }
+    );
+}
+
+#[test]
+fn a_traced_session_has_every_byte_once_and_every_read_after_its_write() {
+    for _ in 0..5 {
+        let events = session(&["Michael", "Tracy", "Sarah"]);
+        let conn = events[0].conn;
+        assert!(events.iter().all(|e| e.conn == conn), "one connection");
+        assert!(
+            matches!(events[0].what, What::Connect { .. }),
+            "{events:#?}"
+        );
+        assert_eq!(events[0].side, Side::Client);
+        // What one end wrote, the other read: all of it, once, in order.
+        let down = bytes(&events, Side::Server, true);
+        assert_eq!(
+            down,
+            b"Welcome!\nHello, Michael!\nHello, Tracy!\nHello, Sarah!\n"
+        );
+        assert_eq!(bytes(&events, Side::Client, false), down);
+        let up = bytes(&events, Side::Client, true);
+        assert_eq!(up, b"Michael\nTracy\nSarah\nexit\n");
+        assert_eq!(bytes(&events, Side::Server, false), up);
+        // Cause before effect, byte by byte.
+        for n in 0..down.len() {
+            assert!(
+                time_of_byte(&events, Side::Server, true, n)
+                    <= time_of_byte(&events, Side::Client, false, n),
+                "byte {n} read before it was written: {events:#?}"
+            );
+        }
+        for n in 0..up.len() {
+            assert!(
+                time_of_byte(&events, Side::Client, true, n)
+                    <= time_of_byte(&events, Side::Server, false, n)
+            );
+        }
+        // The server's lingering close: its FIN first, the client's end of
+        // stream after it, each side's close last of its calls.
+        let index = |side, what: &What| {
+            events
+                .iter()
+                .position(|e| e.side == side && &e.what == what)
+                .unwrap_or_else(|| panic!("no {what:?} from {side}: {events:#?}"))
+        };
+        assert!(index(Side::Server, &What::ShutdownWrite) < index(Side::Client, &What::End));
+        assert!(index(Side::Client, &What::Close) < index(Side::Server, &What::End));
+        for side in [Side::Client, Side::Server] {
+            let last = events.iter().rposition(|e| e.side == side).unwrap();
+            assert_eq!(events[last].what, What::Close, "{side}");
+        }
+    }
+}
+
+#[test]
+fn demo_diagram_charts_the_session_and_each_ends_tcp_state() {
+    let out = Command::new(tcpkit())
+        .args(["-q", "demo", "--diagram", "-", "Michael"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let chart = stdout_of(&out);
+    let rows: Vec<&str> = chart.lines().collect();
+    assert!(
+        rows[0].contains("client ── connect: handshake took"),
+        "{chart}"
+    );
+    assert!(rows[0].trim_start().starts_with("+0µs"), "{chart}");
+    let find = |text: &str| {
+        rows.iter()
+            .position(|r| r.contains(text))
+            .unwrap_or_else(|| panic!("no {text:?} in\n{chart}"))
+    };
+    assert!(
+        find("write 9 bytes \"Welcome!\\n\" ── server")
+            < find("client  read 9 bytes \"Welcome!\\n\"")
+    );
+    assert!(
+        find("client ── write 8 bytes \"Michael\\n\"")
+            < find("server  read 8 bytes \"Michael\\n\"")
+    );
+    assert!(find("FIN: shutdown(write) ── server") < find("client ── FIN: close()"));
+    if cfg!(target_os = "linux") {
+        // The server closed first: its end waits in TIME_WAIT.
+        let state = rows.iter().rev().find(|r| r.contains("server  ")).unwrap();
+        assert!(state.ends_with("server  TIME_WAIT"), "{chart}");
+        let state = rows.iter().rev().find(|r| r.contains("client  ")).unwrap();
+        assert!(state.ends_with("client  CLOSED (gone)"), "{chart}");
+    }
+    let bad = Command::new(tcpkit())
+        .args(["demo", "--diagram", "picture.png"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr_of(&bad).contains("name a .svg or .html file, or - for a text chart"));
+}
+
+/// A text element's box: left, right, top, bottom, in pixels, its width
+/// at 0.6 em a character (a common monospace font's).
+fn text_box(node: roxmltree::Node) -> (f64, f64, f64, f64) {
+    let n = |a: &str| node.attribute(a).unwrap().parse::<f64>().unwrap();
+    let size = node
+        .attribute("font-size")
+        .map_or(12.0, |s| s.parse().unwrap());
+    let width = node.text().unwrap_or("").chars().count() as f64 * size * 0.6;
+    let (x, y) = (n("x"), n("y"));
+    let left = match node.attribute("text-anchor") {
+        Some("end") => x - width,
+        Some("middle") => x - width / 2.0,
+        _ => x,
+    };
+    (left, left + width, y - size, y)
+}
+
+#[test]
+fn the_svg_is_valid_xml_and_no_label_overlaps_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = "x".repeat(300);
+    for (file, messages) in [
+        ("plain.svg", vec!["Michael", "Tracy", "Sarah"]),
+        (
+            "long.svg",
+            vec![long.as_str(), "<b>&amp;'\"</b>", "\u{1b}[2J"],
+        ),
+    ] {
+        let path = dir.path().join(file);
+        let out = Command::new(tcpkit())
+            .arg("-q")
+            .arg("demo")
+            .arg("--diagram")
+            .arg(&path)
+            .args(&messages)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+        let svg = std::fs::read_to_string(&path).unwrap();
+        let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{e}\n{svg}"));
+        let root = doc.root_element();
+        assert_eq!(root.tag_name().name(), "svg");
+        let width: f64 = root.attribute("width").unwrap().parse().unwrap();
+        let texts: Vec<_> = root
+            .descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .map(text_box)
+            .collect();
+        for (i, a) in texts.iter().enumerate() {
+            assert!(
+                a.0 >= 0.0 && a.1 <= width,
+                "a label leaves the picture: {a:?}"
+            );
+            for b in &texts[i + 1..] {
+                let apart = a.1 <= b.0 || b.1 <= a.0 || a.3 <= b.2 || b.3 <= a.2;
+                assert!(apart, "labels overlap: {a:?} {b:?}\n{svg}");
+            }
+        }
+        // Every event's row carries the whole call in its tooltip.
+        let rows: Vec<_> = root
+            .descendants()
+            .filter(|n| n.attribute("class") == Some("event"))
+            .collect();
+        assert!(rows.len() >= 15, "{svg}");
+        for row in &rows {
+            assert!(row.first_element_child().unwrap().has_tag_name("title"));
+        }
+        if file == "long.svg" {
+            // Cut in the label, whole in the tooltip; the escape sequence
+            // is shown escaped, never raw.
+            assert!(svg.contains('…'));
+            assert!(svg.contains(&format!("write 301 bytes: {long}\\n")));
+            assert!(!svg.contains('\u{1b}') && svg.contains("\\x1b[2J"));
+            assert!(
+                svg.contains("&lt;b&gt;&amp;amp;&apos;\\&quot;&lt;/b&gt;"),
+                "{svg}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_html_page_holds_the_picture_and_a_word_on_each_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("session.html");
+    let out = Command::new(tcpkit())
+        .args(["-q", "demo", "--diagram"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let html = std::fs::read_to_string(&path).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<svg"));
+    let items = html.matches("<li>").count();
+    let rows = html.matches("class=\"event\"").count();
+    assert_eq!(items, rows, "one explained item per event");
+    assert!(html.contains("One read is not one message"));
+    assert!(html.contains("three-way handshake"));
+}
+
+#[test]
+fn talk_and_serve_trace_every_call_on_stderr() {
+    let server = Proc::serve(&["--bind", "127.0.0.1:0", "--trace"]);
+    let out = talk(&[&server.addr.to_string(), "--trace", "Michael"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let client = stderr_of(&out);
+    let lines: Vec<&str> = client.lines().collect();
+    assert!(
+        lines[0].starts_with("trace +0µs client 127.0.0.1:"),
+        "{client}"
+    );
+    assert!(lines[0].contains(&format!("connect to {} returned after", server.addr)));
+    assert!(client.contains(" client 127.0.0.1:"));
+    assert!(client.contains("write 8 bytes \"Michael\\n\""), "{client}");
+    assert!(client.contains("read 0 bytes: the other side closed its half"));
+    assert!(lines.last().unwrap().ends_with(" close"), "{client}");
+    // The server's lines, from its accept to its close.
+    let deadline = Instant::now() + common::PATIENCE;
+    let closed = |log: String| {
+        log.lines()
+            .any(|l| l.starts_with("trace ") && l.ends_with(" close"))
+    };
+    while !closed(server.log()) {
+        assert!(Instant::now() < deadline, "{}", server.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = server.log();
+    assert!(log.contains("trace +0µs server 127.0.0.1:"), "{log}");
+    assert!(log.contains("accept returned the connection"));
+    assert!(log.contains("read 8 bytes \"Michael\\n\""), "{log}");
+    assert!(log.contains("shutdown(write): FIN sent"), "{log}");
+    // Without --trace, nothing of the kind.
+    let quiet = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let mut c = LineClient::connect(quiet.addr);
+    assert_eq!(c.line(), "Welcome!\n");
+    c.send(b"exit\n");
+    assert_eq!(c.rest(), b"");
+    assert!(!quiet.log().contains("trace +"), "{}", quiet.log());
+}

@@ -155,6 +155,26 @@ pub fn unsent_bytes(socket: socket2::SockRef<'_>) -> Option<usize> {
     }
 }
 
+/// Bytes that have arrived on `socket` and not been read yet (FIONREAD);
+/// `None` where the system does not say. A close with any makes the
+/// kernel send a reset.
+pub fn unread_bytes(socket: socket2::SockRef<'_>) -> Option<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let mut waiting: libc::c_int = 0;
+        // SAFETY: FIONREAD on a socket we own writes one c_int into
+        // `waiting`, which outlives the call.
+        let rc = unsafe { libc::ioctl(socket.as_raw_fd(), libc::FIONREAD, &raw mut waiting) };
+        (rc == 0).then(|| usize::try_from(waiting).unwrap_or(0))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = socket;
+        None
+    }
+}
+
 // ---- Limits and processes ----
 
 /// Raises the soft limit on open files to the hard limit (Unix, as Go does

@@ -331,3 +331,25 @@ async fn a_client_that_does_not_read_stops_the_server_at_the_window() {
     let rest = c.rest().await.expect("the replies");
     assert_eq!(rest, b"Hello, Michael!\n".repeat(messages));
 }
+
+#[tokio::test(start_paused = true)]
+async fn linger_zero_closes_at_once_and_unread_input_makes_it_a_reset() {
+    // `--linger 0`: no half-close and no drain, the close() a program
+    // makes without thinking. 40,000 bytes after `exit` are more than one
+    // read takes, so input is left unread: the close is a reset. (Draining
+    // "for no time" read them all in its first poll, and closed cleanly.)
+    let server = start(Config {
+        linger: Duration::ZERO,
+        ..config()
+    });
+    let mut c = server.client().await;
+    let mut input = b"Michael\nexit\n".to_vec();
+    input.extend(long_line(40_000));
+    c.send(&input).await;
+    assert_eq!(c.rest().await, Err(std::io::ErrorKind::ConnectionReset));
+    // The lingering close reads the rest and closes cleanly.
+    let server = start(config());
+    let mut c = server.client().await;
+    c.send(&input).await;
+    assert_eq!(c.rest().await, Ok(b"Hello, Michael!\n".to_vec()));
+}

@@ -324,3 +324,96 @@ fn talk_and_serve_trace_every_call_on_stderr() {
     assert_eq!(c.rest(), b"");
     assert!(!quiet.log().contains("trace +"), "{}", quiet.log());
 }
+
+/// The calls of a picture, each end's in its order (how the two ends'
+/// calls interleave is the machine's timing, which another run need not
+/// repeat), without their times and addresses, from each row's tooltip.
+fn calls_in(svg: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(svg).unwrap();
+    let mut calls: Vec<String> = doc
+        .root_element()
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("event"))
+        .map(|row| {
+            let title = row.first_element_child().unwrap().text().unwrap_or("");
+            // "+412µs server read 8 bytes: ..." without the time.
+            let call = title.split_once(' ').map_or(title, |(_, rest)| rest);
+            match call.split_once(" connect to ") {
+                Some((side, _)) => format!("{side} connect"),
+                None => call.to_string(),
+            }
+        })
+        .collect();
+    // Stable: each end's calls keep their order.
+    calls.sort_by_key(|call| call.starts_with("server"));
+    calls
+}
+
+#[test]
+fn the_pictures_in_the_learning_guide_are_what_the_program_draws() {
+    // docs/learning.md shows these; each is made again, and its calls (not
+    // their times) must be the committed picture's.
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let guide = std::fs::read_to_string(docs.join("learning.md")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for scenario in ["tutorial", "split", "merged", "framing", "reset"] {
+        let name = format!("pictures/{scenario}.svg");
+        assert!(
+            guide.contains(&format!("({name})")),
+            "learning.md shows no {name}"
+        );
+        let committed = std::fs::read_to_string(docs.join(&name)).unwrap();
+        let fresh = dir.path().join(format!("{scenario}.svg"));
+        let out = Command::new(tcpkit())
+            .args(["-q", "demo", "--scenario", scenario, "--diagram"])
+            .arg(&fresh)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+        let fresh = std::fs::read_to_string(&fresh).unwrap();
+        assert_eq!(
+            calls_in(&fresh),
+            calls_in(&committed),
+            "docs/{name} no longer shows what `tcpkit demo --scenario {scenario}` does: \
+             make it again with `tcpkit demo --scenario {scenario} --diagram docs/{name}`"
+        );
+    }
+}
+
+#[test]
+fn a_close_with_input_unread_is_drawn_as_the_reset_it_is() {
+    let out = Command::new(tcpkit())
+        .args(["-q", "demo", "--scenario", "reset"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let chart = stdout_of(&out);
+    let (plain, lingering) = chart
+        .split_once("the lingering close")
+        .unwrap_or_else(|| panic!("{chart}"));
+    // A plain close with input unread: a reset, and the client's next
+    // call fails; no FIN from the server.
+    assert!(plain.contains("RST: close() with "), "{chart}");
+    assert!(
+        plain.contains("client  failed: connection reset"),
+        "{chart}"
+    );
+    assert!(!plain.contains("FIN: shutdown(write)"), "{chart}");
+    // The lingering close: a FIN, the rest read and dropped, a clean end.
+    assert!(
+        lingering.contains("FIN: shutdown(write) ── server"),
+        "{chart}"
+    );
+    assert!(
+        lingering.contains("client  read 0: the other side closed"),
+        "{chart}"
+    );
+    assert!(
+        !lingering.contains("RST") && !lingering.contains("failed"),
+        "{chart}"
+    );
+    assert!(
+        lingering.contains("client  read 16 bytes \"Hello, Michael!\\n\""),
+        "{chart}"
+    );
+}

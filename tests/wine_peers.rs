@@ -78,6 +78,18 @@ fn the_windows_build_serves_talks_and_benches_under_wine() {
     assert_eq!(out.status.code(), Some(2), "{}", common::stderr_of(&out));
     assert!(common::stderr_of(&out).contains("--server-pid is not available on this platform"));
     assert!(server.logged("Accept new connection from 127.0.0.1:"));
+    // demo --diagram: every call drawn as on Linux; the TCP states, which
+    // only Linux's /proc tells, are said not to be shown.
+    let out = wine(&["-q", "demo", "--diagram", "-", "Michael"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr_of(&out));
+    let chart = stdout_of(&out);
+    assert!(chart.contains("client ── connect: handshake took"), "{chart}");
+    assert!(chart.contains("server  read 8 bytes \"Michael\\n\""), "{chart}");
+    assert!(chart.contains("FIN: shutdown(write) ── server"), "{chart}");
+    assert!(chart.contains("client  not shown here"), "{chart}");
+    assert!(chart.contains("server  not shown here"), "{chart}");
     // Wine turns SIGINT into a console Ctrl+C: the Windows signal path
     // stops the server gracefully.
     let mut server = server;

@@ -486,6 +486,12 @@ impl<S: Socket> Connection<S> {
     /// with unread input makes the kernel send a reset, and a reset can
     /// destroy replies the client has not read yet.
     pub(super) async fn linger(&mut self, limit: Duration) {
+        // `--linger 0`: close at once, as a plain close() does (a reset if
+        // input is left unread). Draining "for no time" would still read
+        // whatever is there in its first poll.
+        if limit.is_zero() {
+            return;
+        }
         if let Some(tls_conn) = self.tls.as_deref_mut() {
             tls_conn.close_notify();
             let flushed = tokio::time::timeout(limit, tls::flush_all(&self.stream, tls_conn));

@@ -10,8 +10,10 @@
 //!   server's writes stop there, as the kernel's send buffer does.
 //! - A side that closes with input it has not read resets the
 //!   connection: the other side's unread bytes are lost and its next read
-//!   fails with `ConnectionReset`, as after a TCP reset. That is why the
-//!   server's lingering close matters, and here a test can see it.
+//!   fails with `ConnectionReset`. That is the worst a TCP reset does
+//!   (Windows drops what was not read; Linux hands it over first, and a
+//!   client that stops at its failed write never reads it either), and
+//!   why the server's lingering close matters: here a test can see it.
 //! - [`Client::until_waiting`] resolves once the server has read every
 //!   byte sent and is waiting for more: the moment a sleep "to let the
 //!   server read it" was guessing at.
@@ -285,6 +287,10 @@ impl super::Socket for MemorySocket {
     fn bound_unsent(&self, bytes: usize) -> io::Result<usize> {
         lock(&self.link).down.window = bytes;
         Ok(bytes)
+    }
+
+    fn unread(&self) -> usize {
+        lock(&self.link).up.bytes.len()
     }
 }
 

@@ -66,6 +66,12 @@ pub trait Socket: Send + Sync + 'static {
     fn bound_unsent(&self, bytes: usize) -> io::Result<usize> {
         Ok(bytes)
     }
+
+    /// What has arrived and not been read, where the transport can say;
+    /// else 0. (Only traces ask: a close with any is a reset.)
+    fn unread(&self) -> usize {
+        0
+    }
 }
 
 /// What hands out the connections to serve: a listening socket.
@@ -164,6 +170,10 @@ impl Socket for TcpStream {
 
     fn bound_unsent(&self, bytes: usize) -> io::Result<usize> {
         crate::sys::set_send_buffer(socket2::SockRef::from(self), bytes)
+    }
+
+    fn unread(&self) -> usize {
+        crate::sys::unread_bytes(socket2::SockRef::from(self)).unwrap_or(0)
     }
 }
 

@@ -118,11 +118,20 @@ impl<S: Socket> Socket for TracedSocket<S> {
     fn bound_unsent(&self, bytes: usize) -> io::Result<usize> {
         self.inner.bound_unsent(bytes)
     }
+
+    fn unread(&self) -> usize {
+        self.inner.unread()
+    }
 }
 
 impl<S: Socket> Drop for TracedSocket<S> {
-    /// Runs before the socket's own drop, which closes it.
+    /// Runs before the socket's own drop, which closes it: with input
+    /// still unread, that close is a reset.
     fn drop(&mut self) {
-        self.tell(Instant::now(), What::Close);
+        let what = match self.inner.unread() {
+            0 => What::Close,
+            unread => What::Reset { unread },
+        };
+        self.tell(Instant::now(), what);
     }
 }

@@ -51,12 +51,19 @@ pub struct Link {
 pub struct Traced {
     tracer: Arc<dyn crate::trace::Tracer>,
     conn: std::net::SocketAddr,
+    /// The socket, kept so that its close comes after this is told (and
+    /// so that input left unread shows the close as a reset).
+    tcp: Option<Arc<TcpStream>>,
 }
 
 impl Traced {
     /// Calls on connection `conn` (the client's address) go to `tracer`.
     pub fn new(tracer: Arc<dyn crate::trace::Tracer>, conn: std::net::SocketAddr) -> Traced {
-        Traced { tracer, conn }
+        Traced {
+            tracer,
+            conn,
+            tcp: None,
+        }
     }
 
     /// Tells a call made or returned `at` (see the `Tracer` for which).
@@ -96,8 +103,15 @@ impl Traced {
 }
 
 impl Drop for Traced {
+    /// Runs before the socket's last handle goes (this one's field).
     fn drop(&mut self) {
-        self.tell(crate::trace::What::Close);
+        let unread = self.tcp.as_deref().map_or(0, |tcp| {
+            crate::sys::unread_bytes(socket2::SockRef::from(tcp)).unwrap_or(0)
+        });
+        self.tell(match unread {
+            0 => crate::trace::What::Close,
+            unread => crate::trace::What::Reset { unread },
+        });
     }
 }
 
@@ -123,7 +137,10 @@ impl Link {
 
     /// Tells every later call to `trace`, if there is one.
     pub fn traced(mut self, trace: Option<Traced>) -> Link {
-        self.trace = trace.map(Arc::new);
+        self.trace = trace.map(|mut trace| {
+            trace.tcp = Some(self.tcp.clone());
+            Arc::new(trace)
+        });
         self
     }
 

@@ -16,7 +16,7 @@ mod join;
 mod link;
 
 pub use join::{Listening, interactive, listen};
-pub use link::{Link, TalkTls};
+pub use link::{Link, TalkTls, Traced};
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;

@@ -42,6 +42,8 @@ enum Shape {
     Mark { failed: bool },
     /// A box under this side's lifeline (the final TCP state).
     State,
+    /// A line across the picture, not a call.
+    Note,
 }
 
 /// How each event is drawn: a close is an arrow (its FIN) unless that
@@ -51,6 +53,13 @@ fn shapes(events: &[Event]) -> Vec<Shape> {
     events
         .iter()
         .map(|e| {
+            match e.what {
+                // A new connection: neither end has sent its FIN.
+                What::Connect { .. } => fin_sent = [false, false],
+                // After a reset, no FIN goes either way.
+                What::Reset { .. } => fin_sent = [true, true],
+                _ => {}
+            }
             let sent = &mut fin_sent[e.side as usize];
             match e.what {
                 What::ShutdownWrite => *sent = true,
@@ -67,9 +76,11 @@ fn shapes(events: &[Event]) -> Vec<Shape> {
 fn shape(what: &What) -> Shape {
     match what {
         What::Connect { .. } | What::Write(_) => Shape::Arrow { dashed: false },
+        What::Reset { .. } => Shape::Arrow { dashed: true },
         What::ShutdownWrite => Shape::Arrow { dashed: true },
         What::Failed(_) => Shape::Mark { failed: true },
         What::State(_) => Shape::State,
+        What::Note(_) => Shape::Note,
         _ => Shape::Mark { failed: false },
     }
 }
@@ -84,8 +95,10 @@ fn label(what: &What) -> String {
         What::End => "read 0: the other side closed".into(),
         What::ShutdownWrite => "FIN: shutdown(write)".into(),
         What::Close => "close()".into(),
+        What::Reset { unread } => format!("RST: close() with {} unread", Bytes::of(*unread)),
         What::Failed(why) => format!("failed: {why}"),
         What::State(state) => state.clone(),
+        What::Note(note) => note.clone(),
     }
 }
 
@@ -219,11 +232,15 @@ pub fn svg(events: &[Event], heading: &str) -> String {
                 } else {
                     ""
                 };
+                let colour = match event.what {
+                    What::Reset { .. } => "#c00",
+                    _ => "#333",
+                };
                 let _ = write!(
                     s,
-                    "<line x1=\"{x}\" y1=\"{y}\" x2=\"{to}\" y2=\"{y}\" stroke=\"#333\"{dash} \
+                    "<line x1=\"{x}\" y1=\"{y}\" x2=\"{to}\" y2=\"{y}\" stroke=\"{colour}\"{dash} \
                      marker-end=\"url(#head)\"/>\n<text x=\"{}\" y=\"{}\" \
-                     text-anchor=\"middle\">{}</text>\n",
+                     text-anchor=\"middle\" fill=\"{colour}\">{}</text>\n",
                     (CLIENT_X + SERVER_X) / 2,
                     y - 5,
                     xml(&cut(&text, arrow_room))
@@ -244,6 +261,16 @@ pub fn svg(events: &[Event], heading: &str) -> String {
                     y - 4,
                     y + 4,
                     xml(&cut(&text, side_room))
+                );
+            }
+            Shape::Note => {
+                let _ = writeln!(
+                    s,
+                    "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-style=\"italic\" \
+                     fill=\"#036\">{}</text>",
+                    (CLIENT_X + SERVER_X) / 2,
+                    y + 4,
+                    xml(&cut(&text, fits(WIDTH - 2 * TIME_X - 40)))
                 );
             }
             Shape::State => {
@@ -299,10 +326,17 @@ pub fn explain(what: &What) -> &'static str {
              the kernel would have sent a reset (RST), which can destroy replies the other \
              side has not read yet."
         }
+        What::Reset { .. } => {
+            "close() with input still unread: instead of a FIN, the kernel answers with a reset \
+             (RST). The other side's next call fails with \"connection reset\", and what it had \
+             not read yet may be lost: Windows drops it; Linux hands over what had arrived, but \
+             a client that stops at its failed write never reads it."
+        }
         What::Failed(_) => {
             "The call failed. \"Connection reset\" means the other side's kernel answered with \
              a reset (RST): its socket was closed with input unread, or is gone."
         }
+        What::Note(_) => "What follows.",
         What::State(_) => {
             "The kernel's state of this side's socket after the session. The side that closed \
              first keeps its end in TIME_WAIT (60 s on Linux), so that late packets of this \
@@ -361,6 +395,7 @@ pub fn chart(events: &[Event]) -> String {
                     Side::Server => format!("client ◀{line} {text} ── server"),
                 }
             }
+            (Shape::Note, _) => format!("── {} ──", cut(&text, 90)),
             (_, Side::Client) => format!("client  {}", cut(&text, 70)),
             (_, Side::Server) => format!("{blank}server  {}", cut(&text, 70)),
         };

@@ -63,14 +63,23 @@ pub enum What {
     End,
     /// `shutdown(SHUT_WR)`: this side sends no more (a FIN goes out).
     ShutdownWrite,
-    /// The socket was closed (with input still unread, the kernel sends a
-    /// reset instead of a FIN).
+    /// The socket was closed, with nothing left unread: the kernel sends a
+    /// FIN (unless this side sent one already).
     Close,
+    /// The socket was closed with this many bytes unread: the kernel
+    /// sends a reset (RST) instead of a FIN.
+    Reset {
+        /// Bytes that had arrived and were never read.
+        unread: usize,
+    },
     /// A call failed (a reset shows here as "connection reset").
     Failed(String),
     /// The kernel's state of this side's socket after the session
     /// (`TIME_WAIT` on the side that closed first), or why it is not shown.
     State(String),
+    /// Not a call: what the next part of a recording shows (a scenario
+    /// with two sessions says which is which).
+    Note(String),
 }
 
 /// One call, when it returned, and on which connection.
@@ -148,8 +157,15 @@ impl What {
             What::End => "read 0 bytes: the other side closed its half".into(),
             What::ShutdownWrite => "shutdown(write): FIN sent, no more from this side".into(),
             What::Close => "close".into(),
+            What::Reset { unread } => {
+                format!(
+                    "close with {} unread: the kernel sends a reset (RST)",
+                    Bytes::of(*unread)
+                )
+            }
             What::Failed(why) => format!("failed: {why}"),
             What::State(state) => format!("TCP state afterwards: {state}"),
+            What::Note(note) => format!("-- {note}"),
         }
     }
 }

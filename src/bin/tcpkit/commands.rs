@@ -432,9 +432,16 @@ fn demo(args: DemoArgs, verbosity: i8) -> anyhow::Result<()> {
     if args.messages.iter().any(|m| m.contains('\n')) {
         return Err(Error::InvalidInput("demo messages cannot contain line breaks".into()).into());
     }
-    match &args.diagram {
-        Some(file) => crate::diagram::run(&args.messages, file, args.port),
-        None => demo::run(&args.messages, verbosity, args.port),
+    match (&args.diagram, args.scenario) {
+        (None, crate::diagram::Scenario::Tutorial) => {
+            demo::run(&args.messages, verbosity, args.port)
+        }
+        (file, scenario) => crate::diagram::run(
+            &args.messages,
+            scenario,
+            file.as_deref().unwrap_or(std::path::Path::new("-")),
+            args.port,
+        ),
     }
 }
 

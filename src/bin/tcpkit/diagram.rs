@@ -9,16 +9,18 @@
 //! After both ends have closed, the kernel's state of each end is read
 //! (Linux's /proc: the end that closed first waits in TIME_WAIT).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use tcpkit::server;
 use tcpkit::talk::{self, TalkOptions};
+use tcpkit::trace::Tracer;
 use tcpkit::trace::{self, Event, Recorder, Side, What};
+use tcpkit::wire::greeting::Framing;
 
 /// How long the ends may take to finish closing, and the kernel to
 /// settle their states.
@@ -50,46 +52,188 @@ fn form_of(file: &Path) -> anyhow::Result<Form> {
     }
 }
 
-/// Runs the demo's session with `messages`, traced, and draws it in `file`.
-pub fn run(messages: &[String], file: &PathBuf, port: u16) -> anyhow::Result<()> {
+/// A session the demo can show, besides the tutorial's own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// The tutorial's client: the welcome, each MESSAGE and its reply, exit.
+    Tutorial,
+    /// One message written in two pieces: the server reads two pieces and
+    /// answers once, when the line is whole ("One recv is not one message").
+    Split,
+    /// Three messages in one write: one read holds them all, and the three
+    /// replies go out in one write.
+    Merged,
+    /// The same bytes ("Michael\nTracy\n" in one write) to the tutorial's
+    /// chunk framing, then to line framing: one wrong reply, then two.
+    Framing,
+    /// Input after "exit" that the server has not read when it closes: a
+    /// plain close() sends a reset (RST), the lingering close a FIN after
+    /// reading the rest ("Closing without losing the last reply").
+    Reset,
+}
+
+/// One step of a scenario's client.
+enum Step {
+    /// One write.
+    Send(&'static [u8]),
+    /// Time for the server to read what came (so the next write is a read
+    /// of its own).
+    Pause(Duration),
+    /// Read until this many lines have come.
+    Lines(usize),
+    /// Read once, whatever comes.
+    Once,
+}
+
+/// One connection of a scenario: the server's framing and lingering
+/// close, what it shows, and the client's steps (then the client reads
+/// to the end, or to the failure that ends it).
+struct Session {
+    framing: Framing,
+    linger: Duration,
+    note: Option<&'static str>,
+    steps: Vec<Step>,
+}
+
+/// `exit`, and more than one server read (32 KiB) after it: input the
+/// server has not read when it closes.
+static AFTER_EXIT: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+    let mut input = b"Michael\nexit\n".to_vec();
+    input.extend(std::iter::repeat_n(b'x', 40_000));
+    input.push(b'\n');
+    input
+});
+
+impl Scenario {
+    fn sessions(self) -> Vec<Session> {
+        use Step::*;
+        let pause = Pause(Duration::from_millis(100));
+        match self {
+            Scenario::Tutorial => Vec::new(),
+            Scenario::Reset => vec![
+                Session {
+                    framing: Framing::Line,
+                    linger: Duration::ZERO,
+                    note: Some("close() with input unread (serve --linger 0): a reset, no FIN"),
+                    steps: vec![Lines(1), Send(AFTER_EXIT.as_slice()), Lines(1)],
+                },
+                Session {
+                    framing: Framing::Line,
+                    linger: server::DEFAULT_LINGER,
+                    note: Some("the lingering close: FIN first, the rest read and dropped"),
+                    steps: vec![Lines(1), Send(AFTER_EXIT.as_slice()), Lines(1)],
+                },
+            ],
+            Scenario::Split => vec![Session {
+                framing: Framing::Line,
+                linger: server::DEFAULT_LINGER,
+                note: None,
+                steps: vec![
+                    Lines(1),
+                    Send(b"Mich"),
+                    pause,
+                    Send(b"ael\n"),
+                    Lines(1),
+                    Send(b"exit\n"),
+                ],
+            }],
+            Scenario::Merged => vec![Session {
+                framing: Framing::Line,
+                linger: server::DEFAULT_LINGER,
+                note: None,
+                steps: vec![
+                    Lines(1),
+                    Send(b"Michael\nTracy\nSarah\n"),
+                    Lines(3),
+                    Send(b"exit\n"),
+                ],
+            }],
+            Scenario::Framing => vec![
+                Session {
+                    framing: Framing::Chunk,
+                    linger: server::DEFAULT_LINGER,
+                    note: Some("the tutorial's framing: each read is one message"),
+                    steps: vec![Once, Send(b"Michael\nTracy\n"), Once, Send(b"exit")],
+                },
+                Session {
+                    framing: Framing::Line,
+                    linger: server::DEFAULT_LINGER,
+                    note: Some("line framing: a message is what comes before a newline"),
+                    steps: vec![
+                        Lines(1),
+                        Send(b"Michael\nTracy\n"),
+                        Lines(2),
+                        Send(b"exit\n"),
+                    ],
+                },
+            ],
+        }
+    }
+}
+
+/// Runs the demo's session (`scenario`, or the tutorial's with
+/// `messages`), traced, and draws it in `file` (`-`: a chart here).
+pub fn run(messages: &[String], scenario: Scenario, file: &Path, port: u16) -> anyhow::Result<()> {
     let form = form_of(file)?;
     let recorder = Arc::new(Recorder::default());
-    let (addr, stop, serving) = start_server(recorder.clone(), port)?;
-    let opts = TalkOptions {
-        addr: addr.to_string(),
-        trace: Some(recorder.clone()),
-        ..TalkOptions::default()
-    };
     let origin = Instant::now();
-    let mut transcript = Vec::new();
-    let talked = talk::script(&opts, messages, &mut transcript);
-    wait_for(&recorder, origin, |events| {
-        events
+    let mut states = Vec::new();
+    let mut talked = Ok(());
+    let mut heading = String::new();
+    if scenario == Scenario::Tutorial {
+        let (addr, stop, serving) = start_server(
+            recorder.clone(),
+            port,
+            Framing::Auto,
+            server::DEFAULT_LINGER,
+        )?;
+        let opts = TalkOptions {
+            addr: addr.to_string(),
+            trace: Some(recorder.clone()),
+            ..TalkOptions::default()
+        };
+        talked = talk::script(&opts, messages, &mut Vec::new()).map_err(anyhow::Error::from);
+        finish(&recorder, origin, stop, serving);
+        let said: Vec<String> = messages
             .iter()
-            .any(|e| e.side == Side::Server && e.what == What::Close)
-    });
-    let _ = stop.send(());
-    let _ = serving.join();
-    // Times count from the connect's call.
+            .map(|m| tcpkit::wire::Escaped(m.as_bytes()).to_string())
+            .collect();
+        heading = format!(
+            "tcpkit demo: the tutorial's client, saying {}",
+            said.join(", ")
+        );
+        states.extend(ends(&recorder, origin, addr));
+    }
+    for session in scenario.sessions() {
+        let (addr, stop, serving) =
+            start_server(recorder.clone(), port, session.framing, session.linger)?;
+        if let Some(note) = session.note {
+            let nobody = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
+            recorder.event(
+                Instant::now(),
+                Side::Client,
+                nobody,
+                What::Note(note.into()),
+            );
+        }
+        let result = play(&recorder, addr, &session.steps);
+        finish(&recorder, origin, stop, serving);
+        states.extend(ends(&recorder, origin, addr));
+        talked = talked.and(result);
+        heading = format!("tcpkit demo --scenario {}", scenario_name(scenario));
+    }
+    // Times count from the first connect's call.
     let connected = recorder.events(origin).iter().find_map(|e| match e.what {
         What::Connect { .. } => Some(origin + e.at),
         _ => None,
     });
-    let origin = connected.unwrap_or(origin);
+    let shift = connected.map_or(Duration::ZERO, |c| c - origin);
     let mut events = recorder.events(origin);
-    let client = events.first().map(|e| e.conn);
-    if let Some(client) = client {
-        events.extend(states(client, addr, origin));
+    events.extend(states);
+    for event in &mut events {
+        event.at = event.at.saturating_sub(shift);
     }
-    let said: Vec<String> = messages
-        .iter()
-        .map(|m| tcpkit::wire::Escaped(m.as_bytes()).to_string())
-        .collect();
-    let heading = format!(
-        "tcpkit demo: client {} and server {addr}, saying {}",
-        client.map_or_else(|| "?".to_string(), |c| c.to_string()),
-        said.join(", ")
-    );
+    events.sort_by_key(|e| e.at);
     let drawn = match form {
         Form::Svg => trace::draw::svg(&events, &heading),
         Form::Html => trace::draw::html(&events, &heading),
@@ -113,7 +257,95 @@ pub fn run(messages: &[String], file: &PathBuf, port: u16) -> anyhow::Result<()>
             );
         }
     }
-    talked.map_err(anyhow::Error::from)
+    talked
+}
+
+/// The scenario's name as `--scenario` takes it.
+fn scenario_name(scenario: Scenario) -> String {
+    use clap::ValueEnum;
+    scenario
+        .to_possible_value()
+        .map_or_else(String::new, |v| v.get_name().to_string())
+}
+
+/// Waits for the server's close of the session, then stops the server.
+fn finish(
+    recorder: &Recorder,
+    origin: Instant,
+    stop: tokio::sync::oneshot::Sender<()>,
+    serving: thread::JoinHandle<()>,
+) {
+    let closes = |events: &[Event]| {
+        let count = |side| {
+            events
+                .iter()
+                .filter(|e| e.side == side && matches!(e.what, What::Close | What::Reset { .. }))
+                .count()
+        };
+        count(Side::Server) >= count(Side::Client) && count(Side::Client) > 0
+    };
+    wait_for(recorder, origin, closes);
+    let _ = stop.send(());
+    let _ = serving.join();
+}
+
+/// The TCP states of the last session's two ends (its client's address
+/// is the last connect's).
+fn ends(recorder: &Recorder, origin: Instant, server: std::net::SocketAddr) -> Vec<Event> {
+    let client = recorder
+        .events(origin)
+        .iter()
+        .rev()
+        .find_map(|e| match e.what {
+            What::Connect { .. } => Some(e.conn),
+            _ => None,
+        });
+    client.map_or_else(Vec::new, |client| states(client, server, origin))
+}
+
+/// A scenario's client: connects (traced), takes `steps`, then reads to
+/// the end and closes.
+fn play(
+    recorder: &Arc<Recorder>,
+    addr: std::net::SocketAddr,
+    steps: &[Step],
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let tcp = std::net::TcpStream::connect_timeout(&addr, SETTLE)
+        .with_context(|| format!("cannot connect to the demo's server at {addr}"))?;
+    let took = started.elapsed();
+    let conn = tcp.local_addr()?;
+    recorder.event(
+        started,
+        Side::Client,
+        conn,
+        What::Connect { took, to: addr },
+    );
+    tcp.set_read_timeout(Some(SETTLE))?;
+    let link = talk::Link::plain(tcp).traced(Some(talk::Traced::new(recorder.clone(), conn)));
+    let mut buf = [0u8; 4096];
+    for step in steps {
+        match step {
+            Step::Send(bytes) => link.write_all(bytes)?,
+            Step::Pause(pause) => thread::sleep(*pause),
+            Step::Once => {
+                link.read(&mut buf)?;
+            }
+            Step::Lines(n) => {
+                let mut lines = 0;
+                while lines < *n {
+                    let got = link.read(&mut buf)?;
+                    if got == 0 {
+                        bail!("the server closed before its reply");
+                    }
+                    lines += buf[..got].iter().filter(|b| **b == b'\n').count();
+                }
+            }
+        }
+    }
+    // To the end, or to the reset that ends it (the picture shows which).
+    while let Ok(1..) = link.read(&mut buf) {}
+    Ok(())
 }
 
 /// The library's server on 127.0.0.1:`port`, traced, on a thread of its
@@ -121,6 +353,8 @@ pub fn run(messages: &[String], file: &PathBuf, port: u16) -> anyhow::Result<()>
 fn start_server(
     recorder: Arc<Recorder>,
     port: u16,
+    framing: Framing,
+    linger: Duration,
 ) -> anyhow::Result<(
     std::net::SocketAddr,
     tokio::sync::oneshot::Sender<()>,
@@ -143,6 +377,11 @@ fn start_server(
             let config = server::Config {
                 // The session's close is the point: no waiting on it.
                 grace: Duration::from_secs(1),
+                linger,
+                settings: tcpkit::wire::greeting::Settings {
+                    framing,
+                    ..Default::default()
+                },
                 ..server::Config::default()
             };
             let listening = server::Builder::new(config)

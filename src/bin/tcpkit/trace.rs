@@ -30,7 +30,7 @@ impl Tracer for Lines {
             let origin = *started.entry((side, conn)).or_insert(at);
             // A closed connection's entry goes: a long-running server
             // keeps none for connections gone.
-            if what == What::Close {
+            if matches!(what, What::Close | What::Reset { .. }) {
                 started.remove(&(side, conn));
             }
             origin

@@ -20,4 +20,9 @@ pub struct DemoArgs {
     /// bytes, the half-closes and closes, and each end's TCP state after.
     #[arg(long, value_name = "FILE")]
     pub diagram: Option<std::path::PathBuf>,
+
+    /// Show one of TCP's pitfalls instead of the tutorial's session, drawn
+    /// as --diagram draws it (a text chart here without --diagram).
+    #[arg(long, value_name = "NAME", value_enum, default_value = "tutorial")]
+    pub scenario: crate::diagram::Scenario,
 }

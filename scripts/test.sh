@@ -48,6 +48,8 @@ command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v x86_64-w64-mingw32-gcc >/dev/null || need+=(gcc-mingw-w64-x86-64)
 # ... and running that build for real.
 command -v wine >/dev/null || need+=(wine64)
+# demo --diagram's page, rendered by a real browser (headless Chromium).
+command -v chromium >/dev/null || need+=(chromium)
 if ((${#need[@]})); then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"

@@ -85,8 +85,14 @@ fn the_windows_build_serves_talks_and_benches_under_wine() {
         .unwrap();
     assert!(out.status.success(), "{}", common::stderr_of(&out));
     let chart = stdout_of(&out);
-    assert!(chart.contains("client ── connect: handshake took"), "{chart}");
-    assert!(chart.contains("server  read 8 bytes \"Michael\\n\""), "{chart}");
+    assert!(
+        chart.contains("client ── connect: handshake took"),
+        "{chart}"
+    );
+    assert!(
+        chart.contains("server  read 8 bytes \"Michael\\n\""),
+        "{chart}"
+    );
     assert!(chart.contains("FIN: shutdown(write) ── server"), "{chart}");
     assert!(chart.contains("client  not shown here"), "{chart}");
     assert!(chart.contains("server  not shown here"), "{chart}");

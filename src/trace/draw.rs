@@ -352,7 +352,7 @@ pub fn html(events: &[Event], heading: &str) -> String {
     let _ = write!(
         s,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <title>{h}</title>\n<style>\nbody {{ font-family: sans-serif; max-width: 1040px; \
+         <title>{h}</title>\n<style>\nbody {{ font-family: sans-serif; max-width: 1140px; \
          margin: 1em auto; }}\nol {{ font-size: 14px; }}\ncode {{ background: #f4f4f4; }}\n\
          li p {{ margin: 0.2em 0 0.8em; color: #444; }}\n</style>\n</head>\n<body>\n\
          <h1>{h}</h1>\n<p>Every arrow and mark is a call the program really made, with its \

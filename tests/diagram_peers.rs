@@ -1,0 +1,85 @@
+//! Peer tier: `demo --diagram`'s HTML page in a real browser. Debian's
+//! Chromium, headless, renders the page to a screenshot and prints its
+//! DOM: the picture must be drawn (not a blank page) and say what the
+//! session did. Fails loudly when chromium is missing.
+
+mod common;
+
+use std::process::Command;
+
+use common::{stderr_of, tcpkit};
+
+/// Debian's `chromium`, headless: as root (CI) it needs `--no-sandbox`.
+fn chromium(args: &[&str]) -> std::process::Output {
+    Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
+        .args(args)
+        .output()
+        .expect("chromium is not installed: apt-get install chromium (scripts/test.sh does)")
+}
+
+#[test]
+fn the_diagram_page_renders_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("session.html");
+    let out = Command::new(tcpkit())
+        .args(["-q", "demo", "--scenario", "split", "--diagram"])
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let url = format!("file://{}", page.display());
+
+    // The DOM as the browser built it: the SVG's labels are text in it.
+    let dom = chromium(&["--dump-dom", &url]);
+    assert!(dom.status.success(), "{}", stderr_of(&dom));
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    // The picture's own labels (the list below says "connect to ...").
+    assert!(
+        dom.contains("<svg") && dom.contains(">connect: handshake took"),
+        "{dom}"
+    );
+    for text in [
+        "connect: handshake took",
+        "write 4 bytes \"Mich\"",
+        "read 4 bytes \"ael\\n\"",
+        "FIN: shutdown(write)",
+        "One read is not one message",
+    ] {
+        assert!(
+            dom.contains(&text.replace('"', "&quot;")) || dom.contains(text),
+            "no {text:?} in\n{dom}"
+        );
+    }
+
+    // The screenshot: the picture is drawn, in more than one colour.
+    let shot = dir.path().join("shot.png");
+    let out = chromium(&[
+        &format!("--screenshot={}", shot.display()),
+        "--window-size=1200,900",
+        &url,
+    ]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    let pixels = &pixels[..info.buffer_size()];
+    let step = info.color_type.samples();
+    let dark = pixels
+        .chunks(step)
+        .filter(|p| p[..3].iter().all(|&c| c < 128))
+        .count();
+    let total = pixels.len() / step;
+    // Text, lifelines and arrows: a few percent of the page is dark; a
+    // blank page has none.
+    assert!(
+        dark * 1000 > total * 5,
+        "the page looks blank: {dark} dark pixels of {total}"
+    );
+}

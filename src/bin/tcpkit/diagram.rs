@@ -70,6 +70,11 @@ pub enum Scenario {
     /// plain close() sends a reset (RST), the lingering close a FIN after
     /// reading the rest ("Closing without losing the last reply").
     Reset,
+    /// The tutorial's listen(5), with the server busy with another client
+    /// (one at a time): this client's connect returns and its message is
+    /// taken by the kernel while it waits in the backlog, unaccepted
+    /// ("listen(5) and the backlog").
+    Backlog,
 }
 
 /// One step of a scenario's client.
@@ -83,6 +88,15 @@ enum Step {
     Lines(usize),
     /// Read once, whatever comes.
     Once,
+    /// The client that holds the server's one place says exit (see
+    /// [`Session::one_at_a_time`]).
+    Release,
+    /// Wait until the server has made this many reads of this connection
+    /// (so that what is written next is a read of its own).
+    ServerReads(usize),
+    /// Wait until the server has made this many writes to this
+    /// connection (so that the next read finds them all).
+    ServerWrites(usize),
 }
 
 /// One connection of a scenario: the server's framing and lingering
@@ -91,6 +105,10 @@ enum Step {
 struct Session {
     framing: Framing,
     linger: Duration,
+    /// The server serves one client at a time (`--max-connections 1`,
+    /// `--backlog 5`), and another client (not drawn) holds that place
+    /// until [`Step::Release`].
+    one_at_a_time: bool,
     note: Option<&'static str>,
     steps: Vec<Step>,
 }
@@ -107,19 +125,36 @@ static AFTER_EXIT: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
 impl Scenario {
     fn sessions(self) -> Vec<Session> {
         use Step::*;
-        let pause = Pause(Duration::from_millis(100));
         match self {
             Scenario::Tutorial => Vec::new(),
+            Scenario::Backlog => vec![Session {
+                framing: Framing::Line,
+                linger: server::DEFAULT_LINGER,
+                one_at_a_time: true,
+                note: Some(
+                    "another client holds the server's one place; this one waits in the backlog",
+                ),
+                steps: vec![
+                    Send(b"Michael\n"),
+                    Pause(Duration::from_millis(100)),
+                    Release,
+                    ServerWrites(2),
+                    Lines(2),
+                    Send(b"exit\n"),
+                ],
+            }],
             Scenario::Reset => vec![
                 Session {
                     framing: Framing::Line,
                     linger: Duration::ZERO,
+                    one_at_a_time: false,
                     note: Some("close() with input unread (serve --linger 0): a reset, no FIN"),
                     steps: vec![Lines(1), Send(AFTER_EXIT.as_slice()), Lines(1)],
                 },
                 Session {
                     framing: Framing::Line,
                     linger: server::DEFAULT_LINGER,
+                    one_at_a_time: false,
                     note: Some("the lingering close: FIN first, the rest read and dropped"),
                     steps: vec![Lines(1), Send(AFTER_EXIT.as_slice()), Lines(1)],
                 },
@@ -127,11 +162,12 @@ impl Scenario {
             Scenario::Split => vec![Session {
                 framing: Framing::Line,
                 linger: server::DEFAULT_LINGER,
+                one_at_a_time: false,
                 note: None,
                 steps: vec![
                     Lines(1),
                     Send(b"Mich"),
-                    pause,
+                    ServerReads(1),
                     Send(b"ael\n"),
                     Lines(1),
                     Send(b"exit\n"),
@@ -140,6 +176,7 @@ impl Scenario {
             Scenario::Merged => vec![Session {
                 framing: Framing::Line,
                 linger: server::DEFAULT_LINGER,
+                one_at_a_time: false,
                 note: None,
                 steps: vec![
                     Lines(1),
@@ -152,12 +189,14 @@ impl Scenario {
                 Session {
                     framing: Framing::Chunk,
                     linger: server::DEFAULT_LINGER,
+                    one_at_a_time: false,
                     note: Some("the tutorial's framing: each read is one message"),
                     steps: vec![Once, Send(b"Michael\nTracy\n"), Once, Send(b"exit")],
                 },
                 Session {
                     framing: Framing::Line,
                     linger: server::DEFAULT_LINGER,
+                    one_at_a_time: false,
                     note: Some("line framing: a message is what comes before a newline"),
                     steps: vec![
                         Lines(1),
@@ -181,12 +220,7 @@ pub fn run(messages: &[String], scenario: Scenario, file: &Path, port: u16) -> a
     let mut talked = Ok(());
     let mut heading = String::new();
     if scenario == Scenario::Tutorial {
-        let (addr, stop, serving) = start_server(
-            recorder.clone(),
-            port,
-            Framing::Auto,
-            server::DEFAULT_LINGER,
-        )?;
+        let (addr, stop, serving) = start_server(recorder.clone(), port, server_config(None))?;
         let opts = TalkOptions {
             addr: addr.to_string(),
             trace: Some(recorder.clone()),
@@ -206,7 +240,7 @@ pub fn run(messages: &[String], scenario: Scenario, file: &Path, port: u16) -> a
     }
     for session in scenario.sessions() {
         let (addr, stop, serving) =
-            start_server(recorder.clone(), port, session.framing, session.linger)?;
+            start_server(recorder.clone(), port, server_config(Some(&session)))?;
         if let Some(note) = session.note {
             let nobody = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
             recorder.event(
@@ -216,7 +250,7 @@ pub fn run(messages: &[String], scenario: Scenario, file: &Path, port: u16) -> a
                 What::Note(note.into()),
             );
         }
-        let result = play(&recorder, addr, &session.steps);
+        let result = play(&recorder, addr, &session);
         finish(&recorder, origin, stop, serving);
         states.extend(ends(&recorder, origin, addr));
         talked = talked.and(result);
@@ -228,7 +262,15 @@ pub fn run(messages: &[String], scenario: Scenario, file: &Path, port: u16) -> a
         _ => None,
     });
     let shift = connected.map_or(Duration::ZERO, |c| c - origin);
+    // Only connections a traced client made (the scenarios' other
+    // clients are not drawn), and the notes.
     let mut events = recorder.events(origin);
+    let drawn: std::collections::HashSet<_> = events
+        .iter()
+        .filter(|e| matches!(e.what, What::Connect { .. }))
+        .map(|e| e.conn)
+        .collect();
+    events.retain(|e| drawn.contains(&e.conn) || matches!(e.what, What::Note(_)));
     events.extend(states);
     for event in &mut events {
         event.at = event.at.saturating_sub(shift);
@@ -308,8 +350,13 @@ fn ends(recorder: &Recorder, origin: Instant, server: std::net::SocketAddr) -> V
 fn play(
     recorder: &Arc<Recorder>,
     addr: std::net::SocketAddr,
-    steps: &[Step],
+    session: &Session,
 ) -> anyhow::Result<()> {
+    // The other client, not drawn: it holds the server's one place.
+    let mut holder = match session.one_at_a_time {
+        true => Some(hold_the_place(addr)?),
+        false => None,
+    };
     let started = Instant::now();
     let tcp = std::net::TcpStream::connect_timeout(&addr, SETTLE)
         .with_context(|| format!("cannot connect to the demo's server at {addr}"))?;
@@ -324,8 +371,19 @@ fn play(
     tcp.set_read_timeout(Some(SETTLE))?;
     let link = talk::Link::plain(tcp).traced(Some(talk::Traced::new(recorder.clone(), conn)));
     let mut buf = [0u8; 4096];
-    for step in steps {
+    for step in &session.steps {
         match step {
+            Step::ServerReads(n) => server_made(recorder, conn, *n, |w| matches!(w, What::Read(_))),
+            Step::ServerWrites(n) => {
+                server_made(recorder, conn, *n, |w| matches!(w, What::Write(_)));
+            }
+            Step::Release => {
+                if let Some(mut holder) = holder.take() {
+                    use std::io::{Read, Write};
+                    holder.write_all(b"exit\n")?;
+                    let _ = holder.read_to_end(&mut Vec::new());
+                }
+            }
             Step::Send(bytes) => link.write_all(bytes)?,
             Step::Pause(pause) => thread::sleep(*pause),
             Step::Once => {
@@ -348,13 +406,68 @@ fn play(
     Ok(())
 }
 
+/// Waits (at most [`SETTLE`]) until the server has made `n` calls of a
+/// kind on connection `conn`: the scenario's next step then follows them
+/// by construction, not by a guess at the time they take.
+fn server_made(
+    recorder: &Recorder,
+    conn: std::net::SocketAddr,
+    n: usize,
+    kind: impl Fn(&What) -> bool,
+) {
+    let origin = Instant::now();
+    wait_for(recorder, origin, |events| {
+        events
+            .iter()
+            .filter(|e| e.side == Side::Server && e.conn == conn && kind(&e.what))
+            .count()
+            >= n
+    });
+}
+
+/// A client, not traced, that the server accepts and serves (it has had
+/// its welcome): while it stays, a one-at-a-time server takes no other.
+fn hold_the_place(addr: std::net::SocketAddr) -> anyhow::Result<std::net::TcpStream> {
+    use std::io::Read;
+    let mut tcp = std::net::TcpStream::connect_timeout(&addr, SETTLE)
+        .with_context(|| format!("cannot connect to the demo's server at {addr}"))?;
+    tcp.set_read_timeout(Some(SETTLE))?;
+    let mut welcome = [0u8; 64];
+    let got = tcp.read(&mut welcome)?;
+    if got == 0 {
+        bail!("the demo's server closed its first client at once");
+    }
+    Ok(tcp)
+}
+
+/// The server for a session (the tutorial's with `None`), and its backlog.
+fn server_config(session: Option<&Session>) -> (server::Config, u32) {
+    let mut config = server::Config {
+        // The session's close is the point: no waiting on it.
+        grace: Duration::from_secs(1),
+        ..server::Config::default()
+    };
+    let Some(session) = session else {
+        return (config, server::DEFAULT_BACKLOG);
+    };
+    config.linger = session.linger;
+    config.settings.framing = session.framing;
+    if session.one_at_a_time {
+        // The tutorial's listen(5), one client served at a time, and the
+        // others left waiting in the backlog, not told they must wait.
+        config.max_connections = 1;
+        config.refuse_rate = None;
+        return (config, 5);
+    }
+    (config, server::DEFAULT_BACKLOG)
+}
+
 /// The library's server on 127.0.0.1:`port`, traced, on a thread of its
 /// own: its address, the sender that stops it, and its thread.
 fn start_server(
     recorder: Arc<Recorder>,
     port: u16,
-    framing: Framing,
-    linger: Duration,
+    (config, backlog): (server::Config, u32),
 ) -> anyhow::Result<(
     std::net::SocketAddr,
     tokio::sync::oneshot::Sender<()>,
@@ -374,17 +487,8 @@ fn start_server(
             }
         };
         runtime.block_on(async move {
-            let config = server::Config {
-                // The session's close is the point: no waiting on it.
-                grace: Duration::from_secs(1),
-                linger,
-                settings: tcpkit::wire::greeting::Settings {
-                    framing,
-                    ..Default::default()
-                },
-                ..server::Config::default()
-            };
             let listening = server::Builder::new(config)
+                .backlog(backlog)
                 .bind(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
                 .trace(recorder)
                 .listen()

@@ -450,3 +450,41 @@ fn a_close_with_input_unread_is_drawn_as_the_reset_it_is() {
         "{chart}"
     );
 }
+
+#[test]
+fn a_full_backlog_makes_the_connect_wait_for_room() {
+    // The backlog scenario's second client finds the server's place taken
+    // and its listen(5) queue full: Linux drops its SYN, and its connect
+    // returns only after the SYN's retry, a second later, once there is
+    // room. The first client, with room in the queue, is connected at once.
+    let out = Command::new(tcpkit())
+        .args(["-q", "demo", "--scenario", "backlog"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let chart = stdout_of(&out);
+    let took: Vec<f64> = chart
+        .lines()
+        .filter_map(|row| row.split_once("handshake took ")?.1.split_once(' '))
+        .map(|(time, _)| {
+            let seconds = |t: &str, unit: f64| t.parse::<f64>().unwrap() * unit;
+            match time {
+                t if t.ends_with("µs") => seconds(t.trim_end_matches("µs"), 1e-6),
+                t if t.ends_with("ms") => seconds(t.trim_end_matches("ms"), 1e-3),
+                t => seconds(t.trim_end_matches('s'), 1.0),
+            }
+        })
+        .collect();
+    assert_eq!(took.len(), 2, "{chart}");
+    assert!(took[0] < 0.5, "the first connect waited: {chart}");
+    if cfg!(target_os = "linux") {
+        assert!(took[1] >= 0.9, "the second connect did not wait: {chart}");
+    }
+    // Connected, and its message taken, before the server accepted it.
+    let rows: Vec<&str> = chart.lines().collect();
+    let first = |text: &str| rows.iter().position(|r| r.contains(text)).unwrap();
+    assert!(
+        first("client ── write 8 bytes \"Michael\\n\"") < first("server  accept()"),
+        "{chart}"
+    );
+}

@@ -297,7 +297,9 @@ pub fn explain(what: &What) -> &'static str {
     match what {
         What::Connect { .. } => {
             "connect() returns once the three-way handshake is done (SYN, SYN-ACK, ACK). \
-             No data has moved yet; the time is one round trip and the kernels' work."
+             No data has moved yet; the time is one round trip and the kernels' work. When \
+             the server's backlog is full, its kernel drops the SYN and the client's sends it \
+             again after 1 s (then 3 s, 7 s...): a slow connect, not a refusal."
         }
         What::Accept => {
             "accept() hands the server a socket for this client. The kernel completed the \

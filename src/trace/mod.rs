@@ -184,8 +184,8 @@ impl Event {
     }
 }
 
-/// A time to compare at a glance: µs below a millisecond, else ms with
-/// three decimals, else seconds.
+/// A time to compare at a glance, to the microsecond: µs below a
+/// millisecond, else ms with three decimals, else seconds with six.
 pub fn time(d: Duration) -> String {
     let us = d.as_micros();
     if us < 1000 {
@@ -193,7 +193,7 @@ pub fn time(d: Duration) -> String {
     } else if us < 1_000_000 {
         format!("{:.3}ms", d.as_secs_f64() * 1e3)
     } else {
-        format!("{:.3}s", d.as_secs_f64())
+        format!("{:.6}s", d.as_secs_f64())
     }
 }
 
@@ -220,7 +220,7 @@ mod tests {
             format!("write 100 bytes \"{}\"... (36 more bytes)", "x".repeat(64))
         );
         assert_eq!(time(Duration::from_micros(1500)), "1.500ms");
-        assert_eq!(time(Duration::from_millis(2500)), "2.500s");
+        assert_eq!(time(Duration::from_micros(2_500_017)), "2.500017s");
         assert_eq!(
             What::Read(vec![0x1b, b'[']).words(),
             "read 2 bytes \"\\x1b[\""

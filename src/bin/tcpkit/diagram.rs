@@ -105,12 +105,26 @@ enum Step {
 struct Session {
     framing: Framing,
     linger: Duration,
-    /// The server serves one client at a time (`--max-connections 1`,
-    /// `--backlog 5`), and another client (not drawn) holds that place
-    /// until [`Step::Release`].
-    one_at_a_time: bool,
+    /// Whether the server serves one client at a time, and who waits.
+    place: Place,
     note: Option<&'static str>,
     steps: Vec<Step>,
+}
+
+/// The server's room for the drawn client.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// An ordinary server: it accepts the client at once.
+    Free,
+    /// One client at a time (`--max-connections 1`, `--backlog 5`), and
+    /// another client (not drawn) holds that place until
+    /// [`Step::Release`].
+    Taken,
+    /// As `Taken`, and the backlog is full too: six more clients (not
+    /// drawn; Linux queues one more than the backlog) wait, each having
+    /// sent `exit`. The place is given up 100 ms after the drawn client
+    /// calls connect, and those six are served and gone at once.
+    TakenAndQueueFull,
 }
 
 /// `exit`, and more than one server read (32 KiB) after it: input the
@@ -127,34 +141,45 @@ impl Scenario {
         use Step::*;
         match self {
             Scenario::Tutorial => Vec::new(),
-            Scenario::Backlog => vec![Session {
-                framing: Framing::Line,
-                linger: server::DEFAULT_LINGER,
-                one_at_a_time: true,
-                note: Some(
-                    "another client holds the server's one place; this one waits in the backlog",
-                ),
-                steps: vec![
-                    Send(b"Michael\n"),
-                    Pause(Duration::from_millis(100)),
-                    Release,
-                    ServerWrites(2),
-                    Lines(2),
-                    Send(b"exit\n"),
-                ],
-            }],
+            Scenario::Backlog => vec![
+                Session {
+                    framing: Framing::Line,
+                    linger: server::DEFAULT_LINGER,
+                    place: Place::Taken,
+                    note: Some(
+                        "another client holds the server's one place; this one waits in the backlog",
+                    ),
+                    steps: vec![
+                        Send(b"Michael\n"),
+                        Pause(Duration::from_millis(100)),
+                        Release,
+                        ServerWrites(2),
+                        Lines(2),
+                        Send(b"exit\n"),
+                    ],
+                },
+                Session {
+                    framing: Framing::Line,
+                    linger: server::DEFAULT_LINGER,
+                    place: Place::TakenAndQueueFull,
+                    note: Some(
+                        "the backlog (listen(5)) full too: the kernel drops this client's SYN",
+                    ),
+                    steps: vec![Lines(1), Send(b"Michael\n"), Lines(1), Send(b"exit\n")],
+                },
+            ],
             Scenario::Reset => vec![
                 Session {
                     framing: Framing::Line,
                     linger: Duration::ZERO,
-                    one_at_a_time: false,
+                    place: Place::Free,
                     note: Some("close() with input unread (serve --linger 0): a reset, no FIN"),
                     steps: vec![Lines(1), Send(AFTER_EXIT.as_slice()), Lines(1)],
                 },
                 Session {
                     framing: Framing::Line,
                     linger: server::DEFAULT_LINGER,
-                    one_at_a_time: false,
+                    place: Place::Free,
                     note: Some("the lingering close: FIN first, the rest read and dropped"),
                     steps: vec![Lines(1), Send(AFTER_EXIT.as_slice()), Lines(1)],
                 },
@@ -162,7 +187,7 @@ impl Scenario {
             Scenario::Split => vec![Session {
                 framing: Framing::Line,
                 linger: server::DEFAULT_LINGER,
-                one_at_a_time: false,
+                place: Place::Free,
                 note: None,
                 steps: vec![
                     Lines(1),
@@ -176,7 +201,7 @@ impl Scenario {
             Scenario::Merged => vec![Session {
                 framing: Framing::Line,
                 linger: server::DEFAULT_LINGER,
-                one_at_a_time: false,
+                place: Place::Free,
                 note: None,
                 steps: vec![
                     Lines(1),
@@ -189,14 +214,14 @@ impl Scenario {
                 Session {
                     framing: Framing::Chunk,
                     linger: server::DEFAULT_LINGER,
-                    one_at_a_time: false,
+                    place: Place::Free,
                     note: Some("the tutorial's framing: each read is one message"),
                     steps: vec![Once, Send(b"Michael\nTracy\n"), Once, Send(b"exit")],
                 },
                 Session {
                     framing: Framing::Line,
                     linger: server::DEFAULT_LINGER,
-                    one_at_a_time: false,
+                    place: Place::Free,
                     note: Some("line framing: a message is what comes before a newline"),
                     steps: vec![
                         Lines(1),
@@ -352,11 +377,23 @@ fn play(
     addr: std::net::SocketAddr,
     session: &Session,
 ) -> anyhow::Result<()> {
-    // The other client, not drawn: it holds the server's one place.
-    let mut holder = match session.one_at_a_time {
-        true => Some(hold_the_place(addr)?),
-        false => None,
+    // The other clients, not drawn: one holds the server's one place,
+    // more fill its backlog.
+    let mut holder = match session.place {
+        Place::Free => None,
+        Place::Taken | Place::TakenAndQueueFull => Some(hold_the_place(addr)?),
     };
+    if session.place == Place::TakenAndQueueFull {
+        fill_the_backlog(addr)?;
+        // Given up while the drawn client's connect waits.
+        let holder = holder.take();
+        thread::spawn(move || {
+            thread::sleep(Duration::from_millis(100));
+            if let Some(holder) = holder {
+                leave(holder);
+            }
+        });
+    }
     let started = Instant::now();
     let tcp = std::net::TcpStream::connect_timeout(&addr, SETTLE)
         .with_context(|| format!("cannot connect to the demo's server at {addr}"))?;
@@ -378,10 +415,8 @@ fn play(
                 server_made(recorder, conn, *n, |w| matches!(w, What::Write(_)));
             }
             Step::Release => {
-                if let Some(mut holder) = holder.take() {
-                    use std::io::{Read, Write};
-                    holder.write_all(b"exit\n")?;
-                    let _ = holder.read_to_end(&mut Vec::new());
+                if let Some(holder) = holder.take() {
+                    leave(holder);
                 }
             }
             Step::Send(bytes) => link.write_all(bytes)?,
@@ -425,6 +460,33 @@ fn server_made(
     });
 }
 
+/// An undrawn client says exit and reads to the server's close.
+fn leave(mut tcp: std::net::TcpStream) {
+    use std::io::{Read, Write};
+    if tcp.write_all(b"exit\n").is_ok() {
+        let _ = tcp.read_to_end(&mut Vec::new());
+    }
+}
+
+/// Six clients (not drawn) connected to a server whose one place is
+/// taken: they fill its backlog of 5 (Linux queues one more). Each has
+/// sent `exit` and reads to its end on a thread of its own, so that once
+/// the place is free they are served and gone in a moment.
+fn fill_the_backlog(addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    use std::io::Write;
+    for _ in 0..6 {
+        let mut tcp = std::net::TcpStream::connect_timeout(&addr, SETTLE)
+            .with_context(|| format!("cannot fill the demo's backlog at {addr}"))?;
+        tcp.set_read_timeout(Some(SETTLE * 5))?;
+        tcp.write_all(b"exit\n")?;
+        thread::spawn(move || {
+            use std::io::Read;
+            let _ = tcp.read_to_end(&mut Vec::new());
+        });
+    }
+    Ok(())
+}
+
 /// A client, not traced, that the server accepts and serves (it has had
 /// its welcome): while it stays, a one-at-a-time server takes no other.
 fn hold_the_place(addr: std::net::SocketAddr) -> anyhow::Result<std::net::TcpStream> {
@@ -452,7 +514,7 @@ fn server_config(session: Option<&Session>) -> (server::Config, u32) {
     };
     config.linger = session.linger;
     config.settings.framing = session.framing;
-    if session.one_at_a_time {
+    if session.place != Place::Free {
         // The tutorial's listen(5), one client served at a time, and the
         // others left waiting in the backlog, not told they must wait.
         config.max_connections = 1;

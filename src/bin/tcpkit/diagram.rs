@@ -97,6 +97,9 @@ enum Step {
     /// Wait until the server has made this many writes to this
     /// connection (so that the next read finds them all).
     ServerWrites(usize),
+    /// Wait until the server has ended its side (its FIN, or its close),
+    /// before reading anything more.
+    ServerEnds,
 }
 
 /// One connection of a scenario: the server's framing and lingering
@@ -107,6 +110,9 @@ struct Session {
     linger: Duration,
     /// Whether the server serves one client at a time, and who waits.
     place: Place,
+    /// The client's receive buffer (`SO_RCVBUF`), when a small one should
+    /// keep the server's replies waiting in the server's kernel.
+    window: Option<usize>,
     note: Option<&'static str>,
     steps: Vec<Step>,
 }
@@ -130,11 +136,21 @@ enum Place {
 /// `exit`, and more than one server read (32 KiB) after it: input the
 /// server has not read when it closes.
 static AFTER_EXIT: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
-    let mut input = b"Michael\nexit\n".to_vec();
+    let mut input = b"Michael\n".repeat(MESSAGES_BEFORE_EXIT);
+    input.extend_from_slice(b"exit\n");
     input.extend(std::iter::repeat_n(b'x', 40_000));
     input.push(b'\n');
     input
 });
+
+/// Messages before `exit` in the reset scenario: 32,000 bytes of replies,
+/// more than the client's small window takes, so most wait in the
+/// server's kernel when it closes.
+const MESSAGES_BEFORE_EXIT: usize = 2000;
+
+/// The reset scenario's client's receive buffer: its kernel takes 8 KiB
+/// (Linux doubles what is asked) of the 32,000 bytes of replies.
+const SMALL_WINDOW: usize = 4096;
 
 impl Scenario {
     fn sessions(self) -> Vec<Session> {
@@ -145,6 +161,7 @@ impl Scenario {
                 Session {
                     framing: Framing::Line,
                     linger: server::DEFAULT_LINGER,
+                    window: None,
                     place: Place::Taken,
                     note: Some(
                         "another client holds the server's one place; this one waits in the backlog",
@@ -161,6 +178,7 @@ impl Scenario {
                 Session {
                     framing: Framing::Line,
                     linger: server::DEFAULT_LINGER,
+                    window: None,
                     place: Place::TakenAndQueueFull,
                     note: Some(
                         "the backlog (listen(5)) full too: the kernel drops this client's SYN",
@@ -172,21 +190,29 @@ impl Scenario {
                 Session {
                     framing: Framing::Line,
                     linger: Duration::ZERO,
+                    window: Some(SMALL_WINDOW),
                     place: Place::Free,
-                    note: Some("close() with input unread (serve --linger 0): a reset, no FIN"),
-                    steps: vec![Lines(1), Send(AFTER_EXIT.as_slice()), Lines(1)],
+                    note: Some(
+                        "close() with input unread (serve --linger 0): a reset, and the replies \
+                         still in the server's kernel are lost",
+                    ),
+                    steps: vec![Lines(1), Send(AFTER_EXIT.as_slice()), ServerEnds],
                 },
                 Session {
                     framing: Framing::Line,
                     linger: server::DEFAULT_LINGER,
+                    window: Some(SMALL_WINDOW),
                     place: Place::Free,
-                    note: Some("the lingering close: FIN first, the rest read and dropped"),
-                    steps: vec![Lines(1), Send(AFTER_EXIT.as_slice()), Lines(1)],
+                    note: Some(
+                        "the lingering close: every reply, then the FIN; the rest read and dropped",
+                    ),
+                    steps: vec![Lines(1), Send(AFTER_EXIT.as_slice()), ServerEnds],
                 },
             ],
             Scenario::Split => vec![Session {
                 framing: Framing::Line,
                 linger: server::DEFAULT_LINGER,
+                window: None,
                 place: Place::Free,
                 note: None,
                 steps: vec![
@@ -201,6 +227,7 @@ impl Scenario {
             Scenario::Merged => vec![Session {
                 framing: Framing::Line,
                 linger: server::DEFAULT_LINGER,
+                window: None,
                 place: Place::Free,
                 note: None,
                 steps: vec![
@@ -214,6 +241,7 @@ impl Scenario {
                 Session {
                     framing: Framing::Chunk,
                     linger: server::DEFAULT_LINGER,
+                    window: None,
                     place: Place::Free,
                     note: Some("the tutorial's framing: each read is one message"),
                     steps: vec![Once, Send(b"Michael\nTracy\n"), Once, Send(b"exit")],
@@ -221,6 +249,7 @@ impl Scenario {
                 Session {
                     framing: Framing::Line,
                     linger: server::DEFAULT_LINGER,
+                    window: None,
                     place: Place::Free,
                     note: Some("line framing: a message is what comes before a newline"),
                     steps: vec![
@@ -277,6 +306,7 @@ pub fn run(messages: &[String], scenario: Scenario, file: &Path, port: u16) -> a
         }
         let result = play(&recorder, addr, &session);
         finish(&recorder, origin, stop, serving);
+        lost_bytes(&recorder, origin);
         states.extend(ends(&recorder, origin, addr));
         talked = talked.and(result);
         heading = format!("tcpkit demo --scenario {}", scenario_name(scenario));
@@ -356,6 +386,38 @@ fn finish(
     let _ = serving.join();
 }
 
+/// A note after the last session when bytes the server wrote never
+/// reached the client (a reset dropped them in the server's kernel).
+fn lost_bytes(recorder: &Recorder, origin: Instant) {
+    let events = recorder.events(origin);
+    let Some(conn) = events.iter().rev().find_map(|e| match e.what {
+        What::Connect { .. } => Some(e.conn),
+        _ => None,
+    }) else {
+        return;
+    };
+    let sum = |side, reads: bool| -> usize {
+        events
+            .iter()
+            .filter(|e| e.conn == conn && e.side == side)
+            .map(|e| match (&e.what, reads) {
+                (What::Read(b), true) | (What::Write(b), false) => b.len(),
+                _ => 0,
+            })
+            .sum()
+    };
+    let (wrote, read) = (sum(Side::Server, false), sum(Side::Client, true));
+    if read < wrote {
+        let note = format!(
+            "the server wrote {}; the client got {}: the reset destroyed the rest",
+            tcpkit::wire::Bytes::of(wrote),
+            tcpkit::wire::Bytes::of(read)
+        );
+        let nobody = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
+        recorder.event(Instant::now(), Side::Client, nobody, What::Note(note));
+    }
+}
+
 /// The TCP states of the last session's two ends (its client's address
 /// is the last connect's).
 fn ends(recorder: &Recorder, origin: Instant, server: std::net::SocketAddr) -> Vec<Event> {
@@ -394,10 +456,20 @@ fn play(
             }
         });
     }
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    if let Some(bytes) = session.window {
+        socket.set_recv_buffer_size(bytes)?;
+    }
     let started = Instant::now();
-    let tcp = std::net::TcpStream::connect_timeout(&addr, SETTLE)
+    socket
+        .connect_timeout(&addr.into(), SETTLE)
         .with_context(|| format!("cannot connect to the demo's server at {addr}"))?;
     let took = started.elapsed();
+    let tcp: std::net::TcpStream = socket.into();
     let conn = tcp.local_addr()?;
     recorder.event(
         started,
@@ -407,13 +479,16 @@ fn play(
     );
     tcp.set_read_timeout(Some(SETTLE))?;
     let link = talk::Link::plain(tcp).traced(Some(talk::Traced::new(recorder.clone(), conn)));
-    let mut buf = [0u8; 4096];
+    let mut buf = vec![0u8; 64 * 1024];
     for step in &session.steps {
         match step {
             Step::ServerReads(n) => server_made(recorder, conn, *n, |w| matches!(w, What::Read(_))),
             Step::ServerWrites(n) => {
                 server_made(recorder, conn, *n, |w| matches!(w, What::Write(_)));
             }
+            Step::ServerEnds => server_made(recorder, conn, 1, |w| {
+                matches!(w, What::ShutdownWrite | What::Close | What::Reset { .. })
+            }),
             Step::Release => {
                 if let Some(holder) = holder.take() {
                     leave(holder);

@@ -168,7 +168,18 @@ pub fn unread_bytes(socket: socket2::SockRef<'_>) -> Option<usize> {
         let rc = unsafe { libc::ioctl(socket.as_raw_fd(), libc::FIONREAD, &raw mut waiting) };
         (rc == 0).then(|| usize::try_from(waiting).unwrap_or(0))
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(windows)]
+    {
+        use std::os::windows::io::AsRawSocket;
+        use windows_sys::Win32::Networking::WinSock::{FIONREAD, SOCKET, ioctlsocket};
+        let mut waiting: u32 = 0;
+        // SAFETY: FIONREAD on a socket we own writes one u32 into
+        // `waiting`, which outlives the call.
+        let rc =
+            unsafe { ioctlsocket(socket.as_raw_socket() as SOCKET, FIONREAD, &raw mut waiting) };
+        (rc == 0).then(|| usize::try_from(waiting).unwrap_or(0))
+    }
+    #[cfg(not(any(target_os = "linux", windows)))]
     {
         let _ = socket;
         None

@@ -112,7 +112,14 @@ fn presented_name(name: &str) -> String {
 }
 
 fn ago(seconds: u64) -> String {
-    humantime::format_duration(std::time::Duration::from_secs(seconds))
+    // To the unit below the largest: "2days 3h", not "2days 3h 0m 1s",
+    // so that the second a check takes does not show.
+    let unit = match seconds {
+        86_400.. => 3_600,
+        3_600.. => 60,
+        _ => 1,
+    };
+    humantime::format_duration(std::time::Duration::from_secs(seconds - seconds % unit))
         .to_string()
         .split(' ')
         .take(2)
@@ -163,6 +170,16 @@ fn words(debug: &str) -> String {
 mod tests {
     use super::*;
     use rustls::pki_types::ServerName;
+
+    #[test]
+    fn ago_leaves_out_the_seconds_a_check_takes() {
+        let day = 86_400;
+        assert_eq!(ago(2 * day), "2days");
+        assert_eq!(ago(2 * day + 1), "2days");
+        assert_eq!(ago(2 * day + 3 * 3600 + 59), "2days 3h");
+        assert_eq!(ago(3600 + 61), "1h 1m");
+        assert_eq!(ago(61), "1m 1s");
+    }
 
     #[test]
     fn no_debug_forms() {

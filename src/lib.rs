@@ -17,6 +17,11 @@
 //!   `sys`.
 //! - [`tls`]: client trust and the server's certificate, for every command.
 //! - [`term`]: a writer that makes a peer's bytes safe to show on a terminal.
+//! - [`trace`]: a session's calls as events (`--trace`), and the sequence
+//!   diagram drawn from them (`demo --diagram`).
+//! - [`notice`]: hints, warnings and progress, for the caller to show.
+//! - [`setting`]: the names of settings in messages (fields, or the
+//!   binary's flags).
 //! - [`wire`]: the pure codecs (the `tcpkit-wire` crate), re-exported.
 
 #![warn(missing_docs)]

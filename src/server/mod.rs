@@ -9,7 +9,8 @@
 //! [`tcpkit_wire::greeting`] decoder and the fast paths. The socket is
 //! anything that implements [`Socket`] and comes from an [`Accept`]:
 //! TCP for `serve` ([`run`]), the in-memory [`memory`] transport for
-//! tests ([`serve_on`]).
+//! tests ([`serve_on`]); [`traced`] wraps either so that every call is
+//! told to a [`crate::trace::Tracer`] (`serve --trace`).
 //! Shutdown follows tokio's graceful-shutdown example: stop accepting, wait
 //! for the [`TaskTracker`] while open connections are served as before, up
 //! to a grace period; then cancel a [`CancellationToken`] the handlers

@@ -90,13 +90,12 @@ fn label(what: &What) -> String {
     match what {
         What::Connect { took, .. } => format!("connect: handshake took {}", time(*took)),
         What::Accept => "accept()".into(),
-        What::Write(bytes) => format!("write {} {}", Bytes::of(bytes.len()), Escaped(bytes)),
-        What::Read(bytes) => format!("read {} {}", Bytes::of(bytes.len()), Escaped(bytes)),
+        // As in a trace line.
+        What::Write(_) | What::Read(_) | What::Failed(_) => what.words(),
         What::End => "read 0: the other side closed".into(),
         What::ShutdownWrite => "FIN: shutdown(write)".into(),
         What::Close => "close()".into(),
         What::Reset { unread } => format!("RST: close() with {} unread", Bytes::of(*unread)),
-        What::Failed(why) => format!("failed: {why}"),
         What::State(state) => state.clone(),
         What::Note(note) => note.clone(),
     }

@@ -115,6 +115,29 @@ const MESSAGES_BEFORE_EXIT: usize = 2000;
 /// (Linux doubles what is asked) of the 32,000 bytes of replies.
 const SMALL_WINDOW: usize = 4096;
 
+impl Session {
+    /// An ordinary line-framed server with the lingering close, and a
+    /// client that takes `steps`.
+    fn of(steps: Vec<Step>) -> Session {
+        Session {
+            framing: Framing::Line,
+            linger: server::DEFAULT_LINGER,
+            window: None,
+            place: Place::Free,
+            note: None,
+            steps,
+        }
+    }
+
+    /// What this session shows, said above it.
+    fn noted(self, note: &'static str) -> Session {
+        Session {
+            note: Some(note),
+            ..self
+        }
+    }
+}
+
 impl Scenario {
     pub(super) fn sessions(self) -> Vec<Session> {
         use Step::*;
@@ -122,106 +145,78 @@ impl Scenario {
             Scenario::Tutorial => Vec::new(),
             Scenario::Backlog => vec![
                 Session {
-                    framing: Framing::Line,
-                    linger: server::DEFAULT_LINGER,
-                    window: None,
                     place: Place::Taken,
-                    note: Some(
-                        "another client holds the server's one place; this one waits in the backlog",
-                    ),
-                    steps: vec![
+                    ..Session::of(vec![
                         Send(b"Michael\n"),
                         Pause(Duration::from_millis(100)),
                         Release,
                         ServerWrites(2),
                         Lines(2),
                         Send(b"exit\n"),
-                    ],
-                },
+                    ])
+                }
+                .noted(
+                    "another client holds the server's one place; this one waits in the backlog",
+                ),
                 Session {
-                    framing: Framing::Line,
-                    linger: server::DEFAULT_LINGER,
-                    window: None,
                     place: Place::TakenAndQueueFull,
-                    note: Some(
-                        "the backlog (listen(5)) full too: the kernel drops this client's SYN",
-                    ),
-                    steps: vec![Lines(1), Send(b"Michael\n"), Lines(1), Send(b"exit\n")],
-                },
+                    ..Session::of(vec![
+                        Lines(1),
+                        Send(b"Michael\n"),
+                        Lines(1),
+                        Send(b"exit\n"),
+                    ])
+                }
+                .noted("the backlog (listen(5)) full too: the kernel drops this client's SYN"),
             ],
-            Scenario::Reset => vec![
-                Session {
-                    framing: Framing::Line,
-                    linger: Duration::ZERO,
-                    window: Some(SMALL_WINDOW),
-                    place: Place::Free,
-                    note: Some(
+            Scenario::Reset => {
+                let steps = || vec![Lines(1), Send(AFTER_EXIT.as_slice()), ServerEnds];
+                vec![
+                    Session {
+                        linger: Duration::ZERO,
+                        window: Some(SMALL_WINDOW),
+                        ..Session::of(steps())
+                    }
+                    .noted(
                         "close() with input unread (serve --linger 0): a reset, and the replies \
                          still in the server's kernel are lost",
                     ),
-                    steps: vec![Lines(1), Send(AFTER_EXIT.as_slice()), ServerEnds],
-                },
-                Session {
-                    framing: Framing::Line,
-                    linger: server::DEFAULT_LINGER,
-                    window: Some(SMALL_WINDOW),
-                    place: Place::Free,
-                    note: Some(
+                    Session {
+                        window: Some(SMALL_WINDOW),
+                        ..Session::of(steps())
+                    }
+                    .noted(
                         "the lingering close: every reply, then the FIN; the rest read and dropped",
                     ),
-                    steps: vec![Lines(1), Send(AFTER_EXIT.as_slice()), ServerEnds],
-                },
-            ],
-            Scenario::Split => vec![Session {
-                framing: Framing::Line,
-                linger: server::DEFAULT_LINGER,
-                window: None,
-                place: Place::Free,
-                note: None,
-                steps: vec![
-                    Lines(1),
-                    Send(b"Mich"),
-                    ServerReads(1),
-                    Send(b"ael\n"),
-                    Lines(1),
-                    Send(b"exit\n"),
-                ],
-            }],
-            Scenario::Merged => vec![Session {
-                framing: Framing::Line,
-                linger: server::DEFAULT_LINGER,
-                window: None,
-                place: Place::Free,
-                note: None,
-                steps: vec![
-                    Lines(1),
-                    Send(b"Michael\nTracy\nSarah\n"),
-                    Lines(3),
-                    Send(b"exit\n"),
-                ],
-            }],
+                ]
+            }
+            Scenario::Split => vec![Session::of(vec![
+                Lines(1),
+                Send(b"Mich"),
+                ServerReads(1),
+                Send(b"ael\n"),
+                Lines(1),
+                Send(b"exit\n"),
+            ])],
+            Scenario::Merged => vec![Session::of(vec![
+                Lines(1),
+                Send(b"Michael\nTracy\nSarah\n"),
+                Lines(3),
+                Send(b"exit\n"),
+            ])],
             Scenario::Framing => vec![
                 Session {
                     framing: Framing::Chunk,
-                    linger: server::DEFAULT_LINGER,
-                    window: None,
-                    place: Place::Free,
-                    note: Some("the tutorial's framing: each read is one message"),
-                    steps: vec![Once, Send(b"Michael\nTracy\n"), Once, Send(b"exit")],
-                },
-                Session {
-                    framing: Framing::Line,
-                    linger: server::DEFAULT_LINGER,
-                    window: None,
-                    place: Place::Free,
-                    note: Some("line framing: a message is what comes before a newline"),
-                    steps: vec![
-                        Lines(1),
-                        Send(b"Michael\nTracy\n"),
-                        Lines(2),
-                        Send(b"exit\n"),
-                    ],
-                },
+                    ..Session::of(vec![Once, Send(b"Michael\nTracy\n"), Once, Send(b"exit")])
+                }
+                .noted("the tutorial's framing: each read is one message"),
+                Session::of(vec![
+                    Lines(1),
+                    Send(b"Michael\nTracy\n"),
+                    Lines(2),
+                    Send(b"exit\n"),
+                ])
+                .noted("line framing: a message is what comes before a newline"),
             ],
         }
     }

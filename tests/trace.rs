@@ -263,6 +263,11 @@ fn the_svg_is_valid_xml_and_no_label_overlaps_another() {
             assert!(svg.contains('…'));
             assert!(svg.contains(&format!("write 301 bytes: {long}\\n")));
             assert!(!svg.contains('\u{1b}') && svg.contains("\\x1b[2J"));
+            // The picture's own title (a tooltip) holds the message as text.
+            let title = root.first_element_child().unwrap();
+            assert!(title.has_tag_name("title"));
+            let said = title.text().unwrap_or("");
+            assert!(said.contains("<b>&amp;'\\\"</b>"), "{said}");
             assert!(
                 svg.contains("&lt;b&gt;&amp;amp;&apos;\\&quot;&lt;/b&gt;"),
                 "{svg}"

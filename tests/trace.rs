@@ -181,6 +181,31 @@ fn demo_diagram_charts_the_session_and_each_ends_tcp_state() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr_of(&bad).contains("name a .svg or .html file, or - for a text chart"));
+    // A file that cannot be made is said at once, before any session.
+    let nowhere = tempfile::tempdir().unwrap().path().join("gone/x.svg");
+    let out = Command::new(tcpkit())
+        .args(["demo", "--scenario", "backlog", "--diagram"])
+        .arg(&nowhere)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(13), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("cannot create"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(
+        !stderr_of(&out).contains("Waiting for connection"),
+        "a session ran first: {}",
+        stderr_of(&out)
+    );
+    // A scenario says its own messages: others are refused, not dropped.
+    let out = Command::new(tcpkit())
+        .args(["demo", "--scenario", "split", "Alice"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("--scenario plays its own messages"));
 }
 
 /// A text element's box: left, right, top, bottom, in pixels, its width

@@ -428,9 +428,20 @@ fn address_error(spec: &str, hint: String) -> anyhow::Error {
     .into()
 }
 
-fn demo(args: DemoArgs, verbosity: i8) -> anyhow::Result<()> {
+fn demo(mut args: DemoArgs, verbosity: i8) -> anyhow::Result<()> {
     if args.messages.iter().any(|m| m.contains('\n')) {
         return Err(Error::InvalidInput("demo messages cannot contain line breaks".into()).into());
+    }
+    if args.scenario != crate::diagram::Scenario::Tutorial && !args.messages.is_empty() {
+        return Err(Error::InvalidInput(
+            "--scenario plays its own messages: give MESSAGEs without --scenario (or with \
+             --scenario tutorial)"
+                .into(),
+        )
+        .into());
+    }
+    if args.messages.is_empty() {
+        args.messages = ["Michael", "Tracy", "Sarah"].map(String::from).to_vec();
     }
     match (&args.diagram, args.scenario) {
         (None, crate::diagram::Scenario::Tutorial) => {

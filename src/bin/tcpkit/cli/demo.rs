@@ -4,8 +4,9 @@ use clap::Args;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// What the client says.
-    #[arg(value_name = "MESSAGE", default_values = ["Michael", "Tracy", "Sarah"])]
+    /// What the client says [default: Michael Tracy Sarah]. Not with
+    /// --scenario, which says its own.
+    #[arg(value_name = "MESSAGE")]
     pub messages: Vec<String>,
 
     /// The port the server listens on, on 127.0.0.1 (0: a free one), e.g.

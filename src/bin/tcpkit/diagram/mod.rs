@@ -61,6 +61,17 @@ fn form_of(file: &Path) -> anyhow::Result<Form> {
 /// `messages`), traced, and draws it in `file` (`-`: a chart here).
 pub fn run(messages: &[String], scenario: Scenario, file: &Path, port: u16) -> anyhow::Result<()> {
     let form = form_of(file)?;
+    // Made first: a file that cannot be written is said before the
+    // session, not after it.
+    let mut out = match form {
+        Form::Chart => None,
+        _ => Some(
+            std::fs::File::create(file).map_err(|e| tcpkit::Error::LocalFile {
+                message: format!("cannot create {}", file.display()),
+                source: Some(e),
+            })?,
+        ),
+    };
     let recorder = Arc::new(Recorder::default());
     let origin = Instant::now();
     let mut states = Vec::new();
@@ -138,8 +149,11 @@ pub fn run(messages: &[String], scenario: Scenario, file: &Path, port: u16) -> a
                 .map_err(|e| tcpkit::Error::writing_output("standard output", e))?;
         }
         _ => {
-            std::fs::write(file, drawn)
-                .map_err(|e| tcpkit::Error::writing_output(&file.display().to_string(), e))?;
+            use std::io::Write;
+            if let Some(out) = out.as_mut() {
+                out.write_all(drawn.as_bytes())
+                    .map_err(|e| tcpkit::Error::writing_output(&file.display().to_string(), e))?;
+            }
             eprintln!(
                 "tcpkit: {} events drawn in {}",
                 events.len(),

@@ -112,14 +112,17 @@ fn presented_name(name: &str) -> String {
 }
 
 fn ago(seconds: u64) -> String {
-    // To the unit below the largest: "2days 3h", not "2days 3h 0m 1s",
-    // so that the second a check takes does not show.
+    // To the nearest unit below the largest: "2days 3h", not
+    // "2days 3h 0m 1s", so that the seconds a check takes do not show,
+    // whichever way they go: a day ago checked a second later, or a day
+    // from now checked a second later (23h 59m 59s), both say "1day".
     let unit = match seconds {
-        86_400.. => 3_600,
+        86_340.. => 3_600,
         3_600.. => 60,
         _ => 1,
     };
-    humantime::format_duration(std::time::Duration::from_secs(seconds - seconds % unit))
+    let nearest = (seconds + unit / 2) / unit * unit;
+    humantime::format_duration(std::time::Duration::from_secs(nearest))
         .to_string()
         .split(' ')
         .take(2)
@@ -179,6 +182,11 @@ mod tests {
         assert_eq!(ago(2 * day + 3 * 3600 + 59), "2days 3h");
         assert_eq!(ago(3600 + 61), "1h 1m");
         assert_eq!(ago(61), "1m 1s");
+        // A day from now, checked seconds later, is still a day.
+        assert_eq!(ago(day - 1), "1day");
+        assert_eq!(ago(day - 59), "1day");
+        assert_eq!(ago(2 * day - 1), "2days");
+        assert_eq!(ago(2 * day + 3 * 3600 - 1), "2days 3h");
     }
 
     #[test]

@@ -993,6 +993,34 @@ fn the_self_signed_certificate_made_in_the_temporary_directory_goes_with_the_ser
     assert!(!path.exists(), "{} was left behind", path.display());
 }
 
+#[test]
+#[cfg(unix)] // sh's exec keeps the pid
+fn a_killed_servers_leftover_certificate_does_not_stop_the_next_with_its_pid() {
+    // A server stopped by SIGKILL cannot remove its file; a later process
+    // that the kernel gives the same pid still starts, and writes a file
+    // of its own, readable by others (clients may pin it).
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg(
+            "echo stale > \"$TMPDIR/tcpkit-self-signed-$$.pem\"; \
+             exec \"$0\" --plain-logs serve --bind 127.0.0.1:0 --tls-self-signed",
+        )
+        .arg(common::tcpkit())
+        .env("TMPDIR", tmp.path());
+    let mut server = Proc::start(cmd, true);
+    let path = made_pem_path(&server.log());
+    assert_eq!(path.parent(), Some(tmp.path()), "{}", path.display());
+    let pem = std::fs::read_to_string(&path).unwrap();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o644, "{mode:o}");
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait(), Some(0));
+    assert!(!path.exists(), "{} was left behind", path.display());
+}
+
 /// Where serve says it wrote the certificate it made.
 #[cfg(unix)]
 fn made_pem_path(log: &str) -> PathBuf {

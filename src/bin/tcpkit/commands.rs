@@ -133,24 +133,20 @@ fn write_cert(
     to: Option<&std::path::Path>,
     pem: &str,
 ) -> anyhow::Result<(std::path::PathBuf, std::fs::File)> {
-    let (path, fresh) = match to {
-        Some(path) => (path.to_path_buf(), false),
-        None => (default_cert_path(), true),
+    let (path, mut file) = match to {
+        Some(path) => {
+            // Not truncated on open: that would empty a running server's
+            // file before its lock is seen.
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+                .map_err(|e| cert_not_written(path, e))?;
+            (path.to_path_buf(), file)
+        }
+        None => new_cert_file()?,
     };
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true);
-    if fresh {
-        options.create_new(true);
-    } else {
-        // Not truncated on open: that would empty a running server's file
-        // before its lock is seen.
-        options.create(true).truncate(false);
-    }
-    let failed = |e| Error::LocalFile {
-        message: format!("cannot write the certificate to {}", path.display()),
-        source: Some(e),
-    };
-    let mut file = options.open(&path).map_err(failed)?;
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
@@ -170,14 +166,39 @@ fn write_cert(
     }
     file.set_len(0)
         .and_then(|()| file.write_all(pem.as_bytes()))
-        .map_err(failed)?;
+        .map_err(|e| cert_not_written(&path, e))?;
     Ok((path, file))
 }
 
 /// Where `--tls-self-signed` writes its certificate without
-/// `--tls-cert-out`: a file of this process's own, removed when it stops.
-fn default_cert_path() -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("tcpkit-self-signed-{}.pem", std::process::id()))
+/// `--tls-cert-out`: a new file of this process's own in the temporary
+/// directory, removed when it stops. The name is made unique when the
+/// file is created: a server killed by SIGKILL leaves its file behind,
+/// and a later process given the same pid must not stumble on it.
+fn new_cert_file() -> anyhow::Result<(std::path::PathBuf, std::fs::File)> {
+    let dir = std::env::temp_dir();
+    let made = tempfile::Builder::new()
+        .prefix(&format!("tcpkit-self-signed-{}-", std::process::id()))
+        .suffix(".pem")
+        .tempfile_in(&dir)
+        .map_err(|e| cert_not_written(&dir, e))?;
+    let (file, path) = made.keep().map_err(|e| cert_not_written(&dir, e.error))?;
+    // tempfile makes the file owner-only; a certificate is public, and
+    // clients run by other users may pin it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| cert_not_written(&path, e))?;
+    }
+    Ok((path, file))
+}
+
+fn cert_not_written(path: &std::path::Path, e: std::io::Error) -> Error {
+    Error::LocalFile {
+        message: format!("cannot write the certificate to {}", path.display()),
+        source: Some(e),
+    }
 }
 
 /// A file removed when this goes out of scope (however `serve` returns),
@@ -294,7 +315,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // The certificate file made in the temporary directory is ours alone:
     // it goes when the server does (a --tls-cert-out file stays).
     let _made_cert = RemovedOnDrop::new(
-        (args.tls_self_signed && args.tls_cert_out.is_none()).then(default_cert_path),
+        made_pem
+            .as_ref()
+            .filter(|_| args.tls_cert_out.is_none())
+            .map(|(path, _)| path.clone()),
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -46,6 +46,19 @@ pub const EXIT: &[u8] = b"exit";
 pub struct Template {
     /// The literal pieces around each `{}`; the message goes between two pieces.
     parts: Vec<Box<[u8]>>,
+    /// The usual template's pieces with the terminators added, when it
+    /// has exactly one `{}`.
+    one: Option<OneSlot>,
+}
+
+/// A template with one `{}`, ready for a line's reply in three copies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct OneSlot {
+    before: Box<[u8]>,
+    /// What follows the message, then `\n`.
+    after_lf: Box<[u8]>,
+    /// What follows the message, then `\r\n`.
+    after_crlf: Box<[u8]>,
 }
 
 impl Template {
@@ -54,8 +67,26 @@ impl Template {
         let parts = text
             .split("{}")
             .map(|p| p.as_bytes().to_vec().into_boxed_slice())
-            .collect();
-        Template { parts }
+            .collect::<Vec<Box<[u8]>>>();
+        let one = match parts.as_slice() {
+            [before, after] => Some(OneSlot {
+                before: before.clone(),
+                after_lf: [after, &b"\n"[..]].concat().into_boxed_slice(),
+                after_crlf: [after, &b"\r\n"[..]].concat().into_boxed_slice(),
+            }),
+            _ => None,
+        };
+        Template { parts, one }
+    }
+
+    /// With one `{}`: the text before it, and the text after it with the
+    /// line's terminator (`\r\n` when `crlf`).
+    #[inline]
+    pub(super) fn one_slot(&self, crlf: bool) -> Option<(&[u8], &[u8])> {
+        self.one.as_ref().map(|one| {
+            let after = if crlf { &one.after_crlf } else { &one.after_lf };
+            (&one.before[..], &after[..])
+        })
     }
 
     /// The reply to `message` (without any line terminator).

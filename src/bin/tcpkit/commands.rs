@@ -182,15 +182,17 @@ fn new_cert_file() -> anyhow::Result<(std::path::PathBuf, std::fs::File)> {
         .suffix(".pem")
         .tempfile_in(&dir)
         .map_err(|e| cert_not_written(&dir, e))?;
-    let (file, path) = made.keep().map_err(|e| cert_not_written(&dir, e.error))?;
     // tempfile makes the file owner-only; a certificate is public, and
-    // clients run by other users may pin it.
+    // clients run by other users may pin it. Done before `keep`, so that a
+    // failure here still removes the file.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(|e| cert_not_written(&path, e))?;
+        made.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| cert_not_written(made.path(), e))?;
     }
+    let (file, path) = made.keep().map_err(|e| cert_not_written(&dir, e.error))?;
     Ok((path, file))
 }
 

@@ -19,6 +19,8 @@
 //! - [`term`]: a writer that makes a peer's bytes safe to show on a terminal.
 //! - [`trace`]: a session's calls as events (`--trace`), and the sequence
 //!   diagram drawn from them (`demo --diagram`).
+//! - [`lossy`]: a writer that never makes its caller wait on a stalled
+//!   output (logs, traces, notices): it drops, counts and says so.
 //! - [`notice`]: hints, warnings and progress, for the caller to show.
 //! - [`setting`]: the names of settings in messages (fields, or the
 //!   binary's flags).
@@ -29,6 +31,7 @@
 pub mod bench;
 mod error;
 pub mod fetch;
+pub mod lossy;
 pub mod net;
 pub mod notice;
 pub mod server;

@@ -129,6 +129,9 @@ pub struct Metrics {
     per_connection: Histogram,
     /// Seconds from each connection's accept to its close.
     duration: Histogram,
+    /// Log lines the process dropped because its log output was not read
+    /// ([`crate::lossy`]), when the caller logs through one.
+    log_dropped: Option<Arc<AtomicU64>>,
 }
 
 impl fmt::Debug for Metrics {
@@ -155,11 +158,20 @@ impl Default for Metrics {
                 0.001, 0.01, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0,
                 86400.0,
             ]),
+            log_dropped: None,
         }
     }
 }
 
 impl Metrics {
+    /// Exports `dropped` (a [`crate::lossy::Lossy::dropped`] count) as
+    /// `tcpkit_log_lines_dropped`: how many log lines a stalled log reader
+    /// cost, which the log itself can say only once it drains.
+    pub fn with_log_drops(mut self, dropped: Arc<AtomicU64>) -> Metrics {
+        self.log_dropped = Some(dropped);
+        self
+    }
+
     fn shard(&self) -> &Shard {
         let index = SHARD.with(|s| {
             if s.get() == usize::MAX {
@@ -292,6 +304,14 @@ impl Collector for Collect {
             "Bytes of welcomes, replies and error lines",
             m.sum(|s| &s.bytes_out),
         )?;
+        if let Some(dropped) = &m.log_dropped {
+            counter(
+                &mut encoder,
+                "tcpkit_log_lines_dropped",
+                "Log lines dropped because the log output was not being read (a paused terminal, a stalled log reader); serving went on",
+                dropped.load(Ordering::Relaxed),
+            )?;
+        }
         let mut closed_total = 0;
         let closed = ConstCounter::new(0u64);
         let mut family = encoder.encode_descriptor(

@@ -269,7 +269,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             trusted: args.proxy_from.clone(),
             timeout: args.proxy_timeout.0,
         }),
-        metrics: args.metrics.as_ref().map(|_| Default::default()),
+        metrics: args.metrics.as_ref().map(|_| {
+            let metrics = server::metrics::Metrics::default();
+            std::sync::Arc::new(match crate::logging::dropped() {
+                Some(dropped) => metrics.with_log_drops(dropped),
+                None => metrics,
+            })
+        }),
         drain: args.drain.unwrap_or(if args.agent.is_some() {
             DEFAULT_AGENT_DRAIN
         } else {
@@ -412,7 +418,9 @@ fn talk(mut args: TalkArgs) -> anyhow::Result<()> {
     }
     let opts = args.options();
     if args.insecure {
-        eprintln!("tcpkit: warning: --insecure: the server's certificate is not checked");
+        crate::logging::sayln!(
+            "tcpkit: warning: --insecure: the server's certificate is not checked"
+        );
     }
     // A hostile server must not drive the user's terminal: what it says
     // is shown escaped there, unless asked (a pipe gets it unchanged).
@@ -430,10 +438,10 @@ fn talk(mut args: TalkArgs) -> anyhow::Result<()> {
     if args.listen {
         let listening = talk::listen(&opts)?;
         if let Ok(addr) = listening.local_addr() {
-            eprintln!("tcpkit: waiting for one client on {addr}...");
+            crate::logging::sayln!("tcpkit: waiting for one client on {addr}...");
         }
         listening.join_one(&opts, io::stdin(), &mut out, |peer| {
-            eprintln!("tcpkit: connection from {peer}");
+            crate::logging::sayln!("tcpkit: connection from {peer}");
         })?;
         return Ok(());
     }
@@ -504,7 +512,7 @@ fn fetch(args: FetchArgs, verbose: bool) -> anyhow::Result<()> {
     if let (Some(path), false) = (&fetched.saved_to, opts.silent)
         && path != "-"
     {
-        eprintln!(
+        crate::logging::sayln!(
             "tcpkit: saved {} to {path}",
             tcpkit::wire::Bytes(fetched.bytes)
         );
@@ -555,7 +563,9 @@ fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let mut opts = args.options(io::stderr().is_terminal() && !args.json);
     opts.tls = args.tls()?;
     if args.insecure {
-        eprintln!("tcpkit: warning: --insecure: the server's certificate is not checked");
+        crate::logging::sayln!(
+            "tcpkit: warning: --insecure: the server's certificate is not checked"
+        );
     }
     if let Some(path) = &args.message_file {
         opts.message = message_file(path)?;

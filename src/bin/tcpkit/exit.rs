@@ -52,7 +52,7 @@ pub fn fail(err: &anyhow::Error) -> std::process::ExitCode {
         // `demo` showed it in the client's window, where it happened.
         || err.downcast_ref::<crate::demo::Shown>().is_some();
     if !quiet {
-        eprintln!("tcpkit: error: {}", message(err));
+        crate::logging::say(&format!("tcpkit: error: {}\n", message(err)));
     }
     std::process::ExitCode::from(code)
 }

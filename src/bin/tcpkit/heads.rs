@@ -41,12 +41,12 @@ pub fn shown(
     let console = match (silent, verbose, body_on_stdout) {
         _ if dump_on_stdout => Some(safe(io::stdout())),
         (true, _, _) | (false, true, _) => None,
-        (false, false, true) => Some(safe(io::stderr())),
+        (false, false, true) => Some(on_stderr()),
         (false, false, false) => Some(safe(io::stdout())),
     };
     Arc::new(Terminal {
         console,
-        verbose: verbose.then(|| safe(io::stderr())),
+        verbose: verbose.then(on_stderr),
     })
 }
 
@@ -83,6 +83,17 @@ fn marked(out: &mut dyn Write, mark: &[u8], head: &[u8]) -> io::Result<()> {
         out.write_all(line)?;
     }
     out.flush()
+}
+
+/// Stderr through the log's queue (a paused terminal must not hold up the
+/// download), through `SafeTerminal` when it is a terminal.
+fn on_stderr() -> Out {
+    let queued = crate::logging::Stderr::default();
+    if io::stderr().is_terminal() {
+        Mutex::new(Box::new(SafeTerminal::new(queued)))
+    } else {
+        Mutex::new(Box::new(queued))
+    }
 }
 
 /// `stream`, through `SafeTerminal` when it is a terminal.

@@ -1,15 +1,35 @@
-//! Log setup for the binary: `tracing` events to stderr, at the level
-//! `-v`/`-q` or `RUST_LOG` choose. (Client bytes reach a log only through
-//! [`tcpkit::wire::Escaped`].) The library only emits events; where they
-//! go is the binary's choice.
+//! The binary's stderr: `tracing` events at the level `-v`/`-q` or
+//! `RUST_LOG` choose, `--trace` lines, notices, heads and the final error,
+//! all through one [`tcpkit::lossy::Lossy`] queue, so that no work ever
+//! waits on a stderr nobody reads (a terminal paused with Ctrl+S, a stalled
+//! log shipper): lines that find the queue full are dropped, counted, and
+//! the count is said once stderr drains. (Client bytes reach a log only
+//! through [`tcpkit::wire::Escaped`].) The library only emits events;
+//! where they go is the binary's choice.
 
-use std::io::IsTerminal;
+use std::io::{self, IsTerminal, Write};
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
 
+use tcpkit::lossy::Lossy;
 use tracing_subscriber::EnvFilter;
 
-/// Sends logs to stderr. `verbosity` counts `-v` minus `-q`; `RUST_LOG`
-/// wins when set. `plain` leaves out time and level, as the tutorial prints.
-pub fn init(verbosity: i8, plain: bool) {
+/// The queue in front of stderr, once [`init`] made it.
+static OUTPUT: OnceLock<Lossy> = OnceLock::new();
+
+/// How long the end of the program waits for a stderr that takes nothing:
+/// a paused terminal must not keep a finished (or signalled) program alive.
+const EXIT_STALL: Duration = Duration::from_secs(1);
+
+/// Sends logs to stderr through a queue of `limit` bytes. `verbosity`
+/// counts `-v` minus `-q`; `RUST_LOG` wins when set. `plain` leaves out
+/// time and level, as the tutorial prints.
+pub fn init(verbosity: i8, plain: bool, limit: usize) {
+    if let Ok(lossy) = Lossy::new(io::stderr(), limit) {
+        let _ = OUTPUT.set(lossy);
+    }
     let level = match verbosity {
         i8::MIN..=-2 => "error",
         -1 => "warn",
@@ -20,12 +40,85 @@ pub fn init(verbosity: i8, plain: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(Stderr::default)
         .with_target(false)
-        .with_ansi(std::io::stderr().is_terminal());
+        .with_ansi(io::stderr().is_terminal());
     if plain {
         builder.without_time().with_level(false).init();
     } else {
         builder.init();
     }
 }
+
+/// Writes `text` to stderr without waiting on it (directly, before
+/// [`init`], when there is no queue yet).
+pub fn say(text: &str) {
+    send(text.as_bytes());
+}
+
+fn send(bytes: &[u8]) {
+    match OUTPUT.get() {
+        Some(lossy) => {
+            lossy.send(bytes);
+        }
+        None => {
+            // A closed stderr must not stop the work.
+            let _ = io::stderr().write_all(bytes);
+        }
+    }
+}
+
+/// The log lines dropped so far (for `serve --metrics`).
+pub fn dropped() -> Option<Arc<AtomicU64>> {
+    OUTPUT.get().map(Lossy::dropped)
+}
+
+/// Lets stderr take what is queued before the program ends, while it
+/// takes anything: a stderr that takes nothing for a second is given up.
+pub fn finish() {
+    finish_within(EXIT_STALL);
+}
+
+/// [`finish`] with another patience (a second signal's exit waits less).
+pub fn finish_within(stall: Duration) {
+    if let Some(lossy) = OUTPUT.get() {
+        lossy.flush_within(stall);
+    }
+}
+
+/// A writer to the queue: what is written goes as one piece at `flush`
+/// or when the writer is dropped (tracing makes one per event), so that a
+/// line is dropped or written whole.
+#[derive(Debug, Default)]
+pub struct Stderr {
+    buf: Vec<u8>,
+}
+
+impl Write for Stderr {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            send(&self.buf);
+            self.buf.clear();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Stderr {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
+/// `eprintln!` through the queue: a line on stderr that never waits.
+macro_rules! sayln {
+    ($($arg:tt)*) => {
+        $crate::logging::say(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+pub(crate) use sayln;

@@ -58,11 +58,13 @@ fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(exit::USAGE));
         }
     };
-    logging::init(cli.verbosity(), cli.plain_logs);
-    match commands::run(cli) {
+    logging::init(cli.verbosity(), cli.plain_logs, cli.log_buffer);
+    let code = match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => exit::fail(&err),
-    }
+    };
+    logging::finish();
+    code
 }
 
 /// Completes at the first Ctrl+C or SIGTERM; a second one exits at once.
@@ -75,8 +77,11 @@ pub(crate) fn shutdown_signal() -> impl Future<Output = ()> {
         info!("Signal received: finishing open connections (signal again to stop at once).");
         tokio::spawn(async move {
             signals.next().await;
-            eprintln!("tcpkit: second signal: stopping at once");
+            logging::say("tcpkit: second signal: stopping at once\n");
             commands::remove_before_exit();
+            // At once, whatever stderr does: a paused terminal gets a
+            // moment to take the line, no more.
+            logging::finish_within(std::time::Duration::from_millis(200));
             std::process::exit(i32::from(exit::INTERRUPTED));
         });
     }

@@ -1,11 +1,13 @@
 //! How the library's notices look: one line each on stderr, `tcpkit: ...`
 //! (`tcpkit: warning: ...` for a warning), the live progress line redrawn
-//! in place, and fetch's transfer as an indicatif bar.
+//! in place, and fetch's transfer as an indicatif bar. All of it goes
+//! through the log's queue ([`crate::logging`]), bar frames included, so
+//! a paused terminal never holds up a transfer and lines keep their order.
 
-use std::io::Write;
+use std::io::{self, IsTerminal};
 use std::sync::{Arc, Mutex};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
 use tcpkit::notice::{Notice, Notices};
 
 /// Notices on stderr; the transfer's bar while there is one.
@@ -26,11 +28,7 @@ impl Notices for Stderr {
             _ => return,
         };
         let bar = self.bar.lock().unwrap_or_else(|e| e.into_inner());
-        let write = || {
-            let mut err = std::io::stderr().lock();
-            // A closed stderr must not stop the work.
-            let _ = err.write_all(line.as_bytes()).and_then(|()| err.flush());
-        };
+        let write = || crate::logging::say(&line);
         // Above the bar, when one is drawn, so it is not torn.
         match bar.as_ref() {
             Some(bar) => bar.suspend(write),
@@ -57,7 +55,13 @@ impl Stderr {
 }
 
 fn progress_bar(total: Option<u64>) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
+    // indicatif draws on a terminal only; so does this.
+    let target = if io::stderr().is_terminal() {
+        ProgressDrawTarget::term_like(Box::new(Frames::default()))
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(total, target);
     let template = if total.is_some() {
         "{bytes:>10} / {total_bytes} [{bar:30}] {bytes_per_sec:>12} eta {eta}"
     } else {
@@ -72,4 +76,78 @@ fn progress_bar(total: Option<u64>) -> ProgressBar {
 /// The binary's notices: on stderr.
 pub fn stderr() -> Arc<dyn Notices> {
     Arc::new(Stderr::default())
+}
+
+/// The bar's terminal: each frame indicatif draws is gathered and sent
+/// to the queue as one piece at its flush, so a stalled terminal drops
+/// whole frames rather than holding up the transfer.
+#[derive(Debug, Default)]
+struct Frames {
+    frame: Mutex<String>,
+}
+
+impl Frames {
+    fn add(&self, text: &str) -> io::Result<()> {
+        self.frame
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_str(text);
+        Ok(())
+    }
+}
+
+impl TermLike for Frames {
+    fn width(&self) -> u16 {
+        // An ioctl on stderr: it never waits on the reader.
+        console::Term::stderr().size().1
+    }
+
+    fn move_cursor_up(&self, n: usize) -> io::Result<()> {
+        if n == 0 {
+            return Ok(());
+        }
+        self.add(&format!("\x1b[{n}A"))
+    }
+
+    fn move_cursor_down(&self, n: usize) -> io::Result<()> {
+        if n == 0 {
+            return Ok(());
+        }
+        self.add(&format!("\x1b[{n}B"))
+    }
+
+    fn move_cursor_right(&self, n: usize) -> io::Result<()> {
+        if n == 0 {
+            return Ok(());
+        }
+        self.add(&format!("\x1b[{n}C"))
+    }
+
+    fn move_cursor_left(&self, n: usize) -> io::Result<()> {
+        if n == 0 {
+            return Ok(());
+        }
+        self.add(&format!("\x1b[{n}D"))
+    }
+
+    fn write_line(&self, s: &str) -> io::Result<()> {
+        self.add(s)?;
+        self.add("\n")
+    }
+
+    fn write_str(&self, s: &str) -> io::Result<()> {
+        self.add(s)
+    }
+
+    fn clear_line(&self) -> io::Result<()> {
+        self.add("\r\x1b[2K")
+    }
+
+    fn flush(&self) -> io::Result<()> {
+        let frame = std::mem::take(&mut *self.frame.lock().unwrap_or_else(|e| e.into_inner()));
+        if !frame.is_empty() {
+            crate::logging::say(&frame);
+        }
+        Ok(())
+    }
 }

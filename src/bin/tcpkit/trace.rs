@@ -2,9 +2,10 @@
 //! `trace +412µs server 127.0.0.1:40112 read 8 bytes "Michael\n"`, its time
 //! counted from the connection's first call (the client's connect, the
 //! server's accept). The bytes are escaped and cut as in every log line.
+//! The lines go through the log's queue ([`crate::logging`]): a stderr
+//! nobody reads drops them, and never holds up a connection.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -41,8 +42,7 @@ impl Tracer for Lines {
             conn,
             what,
         };
-        let mut err = std::io::stderr().lock();
-        // A closed stderr must not stop the work.
-        let _ = writeln!(err, "trace {}", event.line());
+        // Through the queue: a stalled stderr must not stop the work.
+        crate::logging::sayln!("trace {}", event.line());
     }
 }

@@ -183,6 +183,14 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub plain_logs: bool,
 
+    /// Most bytes of log lines (and --trace lines, notices) held for a
+    /// stderr that is not being read, such as a terminal paused with
+    /// Ctrl+S or a stalled log reader. Work never waits on its log: past
+    /// this, lines are dropped and counted, and the count is said once
+    /// stderr drains (serve --metrics: tcpkit_log_lines_dropped).
+    #[arg(long, global = true, value_name = "SIZE", default_value = "256KiB", value_parser = values::size)]
+    pub log_buffer: usize,
+
     #[command(subcommand)]
     pub command: Command,
 }

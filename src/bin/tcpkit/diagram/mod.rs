@@ -154,7 +154,7 @@ pub fn run(messages: &[String], scenario: Scenario, file: &Path, port: u16) -> a
                 out.write_all(drawn.as_bytes())
                     .map_err(|e| tcpkit::Error::writing_output(&file.display().to_string(), e))?;
             }
-            eprintln!(
+            crate::logging::sayln!(
                 "tcpkit: {} events drawn in {}",
                 events.len(),
                 file.display()

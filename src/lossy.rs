@@ -1,0 +1,280 @@
+//! A writer that never makes its caller wait: for logs, traces and
+//! notices, whose reader may stall (a terminal paused with Ctrl+S, a log
+//! shipper that stopped reading, a full journald).
+//!
+//! Writes land in a bounded queue that one thread of its own empties into
+//! the real output (stderr). A write the queue has no room for is dropped
+//! whole and counted; once the output has taken everything queued, the
+//! thread says how many were dropped, in one line of its own. A server
+//! logging to a pipe nobody reads thus goes on serving and still stops on
+//! a signal: before this, every worker thread blocked in `write(2)` on the
+//! full pipe, and with them the task that watches signals.
+//!
+//! Why not `tracing-appender`'s non-blocking writer: it bounds the queue
+//! in lines (128,000 by default, megabytes when lines are long), counts
+//! what it drops but never says so in the output, and it serves tracing
+//! only, while `--trace` lines, notices and the final error go to the
+//! same stderr and must keep their order with the logs. This is one
+//! mutex, one condition variable and one thread.
+
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// The queue's default bound in bytes: about 1,400 log lines, and four
+/// times a Linux pipe's own buffer.
+pub const DEFAULT_LIMIT: usize = 256 * 1024;
+
+/// Above this, a queue's spare capacity is given back once it drains, so
+/// a stall leaves no lasting memory behind.
+const KEEP_CAPACITY: usize = 16 * 1024;
+
+/// A cloneable handle to the queue; every clone writes into the same one.
+#[derive(Clone, Debug)]
+pub struct Lossy {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    state: Mutex<State>,
+    /// Signalled when bytes are queued (the thread waits on it).
+    queued: Condvar,
+    /// Signalled when the thread finished a write (flush waits on it).
+    written: Condvar,
+    /// Every write dropped since the start: the metric.
+    dropped: Arc<AtomicU64>,
+    limit: usize,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Bytes waiting for the thread, whole writes only.
+    pending: Vec<u8>,
+    /// Drops not yet said in the output.
+    unsaid: u64,
+    /// The thread holds bytes it is writing.
+    busy: bool,
+    /// Writes the thread finished, to tell a stalled output from a slow one.
+    rounds: u64,
+}
+
+impl Lossy {
+    /// A queue of up to `limit` bytes (at least one line's worth is always
+    /// accepted into an empty queue) in front of `output`, which a thread
+    /// of its own writes to.
+    pub fn new<W: Write + Send + 'static>(output: W, limit: usize) -> io::Result<Lossy> {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            queued: Condvar::new(),
+            written: Condvar::new(),
+            dropped: Arc::new(AtomicU64::new(0)),
+            limit,
+        });
+        let thread = shared.clone();
+        std::thread::Builder::new()
+            .name("tcpkit-output".into())
+            .spawn(move || thread.run(output))?;
+        Ok(Lossy { shared })
+    }
+
+    /// Queues `bytes` as one piece, or drops it whole when the queue has no
+    /// room. Never waits on the output. False when dropped.
+    pub fn send(&self, bytes: &[u8]) -> bool {
+        if bytes.is_empty() {
+            return true;
+        }
+        let mut state = self.shared.lock();
+        // An empty queue takes any one write, so that a line longer than
+        // the limit is not lost to an output that keeps up.
+        if !state.pending.is_empty() && state.pending.len() + bytes.len() > self.shared.limit {
+            state.unsaid += 1;
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        state.pending.extend_from_slice(bytes);
+        drop(state);
+        self.shared.queued.notify_one();
+        true
+    }
+
+    /// The writes dropped since the start, shared: what a metric reads.
+    pub fn dropped(&self) -> Arc<AtomicU64> {
+        self.shared.dropped.clone()
+    }
+
+    /// Waits until everything queued has been written, as long as the
+    /// output keeps taking it: gives up after `stall` without progress.
+    /// True when all was written.
+    pub fn flush_within(&self, stall: Duration) -> bool {
+        let mut state = self.shared.lock();
+        loop {
+            if state.pending.is_empty() && !state.busy && state.unsaid == 0 {
+                return true;
+            }
+            let before = state.rounds;
+            let (next, timeout) = self
+                .shared
+                .written
+                .wait_timeout_while(state, stall, |s| {
+                    s.rounds == before && !(s.pending.is_empty() && !s.busy && s.unsaid == 0)
+                })
+                .unwrap_or_else(|e| e.into_inner());
+            state = next;
+            if timeout.timed_out() && state.rounds == before {
+                return false;
+            }
+        }
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The output thread: takes everything queued at once (one write for
+    /// many lines), writes it, and says what was dropped once the queue
+    /// is empty again.
+    fn run<W: Write>(&self, mut output: W) {
+        let mut batch = Vec::new();
+        loop {
+            let mut state = self.lock();
+            while state.pending.is_empty() && state.unsaid == 0 {
+                state = self.queued.wait(state).unwrap_or_else(|e| e.into_inner());
+            }
+            std::mem::swap(&mut batch, &mut state.pending);
+            if batch.is_empty() {
+                // Drops to say, and the queue empty: the output drained.
+                let n = std::mem::take(&mut state.unsaid);
+                batch.extend_from_slice(dropped_line(n).as_bytes());
+            }
+            state.busy = true;
+            drop(state);
+            // A closed or failing output (EPIPE) must not stop the work:
+            // what it did not take is gone, as with a direct write.
+            let _ = output.write_all(&batch).and_then(|()| output.flush());
+            batch.clear();
+            if batch.capacity() > KEEP_CAPACITY {
+                batch = Vec::new();
+            }
+            let mut state = self.lock();
+            state.busy = false;
+            state.rounds += 1;
+            if state.pending.is_empty() && state.pending.capacity() > KEEP_CAPACITY {
+                state.pending = Vec::new();
+            }
+            drop(state);
+            self.written.notify_all();
+        }
+    }
+}
+
+/// The line that says how many writes were dropped.
+fn dropped_line(n: u64) -> String {
+    let lines = if n == 1 { "line was" } else { "lines were" };
+    format!(
+        "tcpkit: warning: {n} log {lines} dropped: the output was not being read \
+         (a paused terminal or a stalled log reader); serving went on\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    /// An output that blocks until told to go on, and records what it got.
+    struct Gate {
+        open: mpsc::Receiver<()>,
+        got: Arc<Mutex<Vec<u8>>>,
+    }
+
+    impl Write for Gate {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let _ = self.open.recv();
+            self.got.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stalled_output_drops_whole_lines_counts_them_and_says_so_once_drained() {
+        let (open, gate) = mpsc::channel();
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let lossy = Lossy::new(
+            Gate {
+                open: gate,
+                got: got.clone(),
+            },
+            20,
+        )
+        .unwrap();
+        // The first line goes to the thread, which blocks writing it.
+        assert!(lossy.send(b"first line\n"));
+        assert!(!lossy.flush_within(Duration::from_millis(50)));
+        // The queue holds 20 bytes: two lines of 10 fit, the rest drop.
+        assert!(lossy.send(b"aaaaaaaaa\n"));
+        assert!(lossy.send(b"bbbbbbbbb\n"));
+        assert!(!lossy.send(b"ccccccccc\n"));
+        assert!(!lossy.send(b"d\n"));
+        assert_eq!(lossy.dropped().load(Ordering::Relaxed), 2);
+        // The output moves again.
+        for _ in 0..3 {
+            open.send(()).unwrap();
+        }
+        assert!(lossy.flush_within(Duration::from_secs(5)));
+        let text = String::from_utf8(got.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            text,
+            format!("first line\naaaaaaaaa\nbbbbbbbbb\n{}", dropped_line(2))
+        );
+        // Said once: later lines come without it.
+        open.send(()).unwrap();
+        assert!(lossy.send(b"e\n"));
+        assert!(lossy.flush_within(Duration::from_secs(5)));
+        assert!(got.lock().unwrap().ends_with(b"dropped: the output was not being read (a paused terminal or a stalled log reader); serving went on\ne\n"));
+    }
+
+    #[test]
+    fn a_line_longer_than_the_limit_is_written_when_the_queue_is_empty() {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        struct Keep(Arc<Mutex<Vec<u8>>>);
+        impl Write for Keep {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let lossy = Lossy::new(Keep(got.clone()), 4).unwrap();
+        assert!(lossy.send(b"longer than four\n"));
+        assert!(lossy.flush_within(Duration::from_secs(5)));
+        assert_eq!(&got.lock().unwrap()[..], b"longer than four\n");
+        assert_eq!(lossy.dropped().load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_failing_output_does_not_stop_the_queue() {
+        struct Closed;
+        impl Write for Closed {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let lossy = Lossy::new(Closed, 1024).unwrap();
+        for _ in 0..100 {
+            lossy.send(b"line\n");
+            assert!(lossy.flush_within(Duration::from_secs(5)));
+        }
+    }
+}

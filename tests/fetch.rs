@@ -1222,6 +1222,22 @@ fn rest_from_400(range: &str) -> Reply {
     Reply::bytes(wire)
 }
 
+/// The `part:` line's value for a part file holding `bytes` (under 64
+/// KiB): its length and the SHA-256 of its first and last 64 KiB, which
+/// here are both all of it.
+fn mark_of(bytes: &[u8]) -> String {
+    let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+    digest.update(bytes);
+    digest.update(bytes);
+    let hex: String = digest
+        .finish()
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{} {hex}", bytes.len())
+}
+
 /// A first run cut at 400 bytes; its directory, to continue in.
 fn interrupted_download(server: &Script) -> tempfile::TempDir {
     let run = fetch(&[&server.url("/f")]);
@@ -1517,7 +1533,11 @@ fn continue_publishes_a_part_that_was_already_complete() {
     std::fs::write(dir.path().join("f.part"), thousand()).unwrap();
     std::fs::write(
         dir.path().join("f.part.validator"),
-        format!("url: {}\netag: \"v1\"\n", server.url("/f")),
+        format!(
+            "url: {}\netag: \"v1\"\npart: {}\n",
+            server.url("/f"),
+            mark_of(&thousand())
+        ),
     )
     .unwrap();
     let run = fetch_in(dir, &["-C", &server.url("/f")]);
@@ -1831,4 +1851,266 @@ fn a_connect_that_hangs_is_named_after_two_seconds() {
         run.stderr
     );
     drop(hanging);
+}
+
+#[test]
+fn compressed_decodes_a_gzip_body_of_several_members_and_raw_deflate() {
+    let text: Vec<u8> = (0..5_000)
+        .flat_map(|i: u32| format!("line {i}\n").into_bytes())
+        .collect();
+    // `gzip -c a b`: two members, one after the other (RFC 1952 §2.2).
+    let members = [gzip(&text[..10_000]), gzip(&text[10_000..])].concat();
+    let server = Script::bind().serve(vec![encoded("Content-Encoding: gzip\r\n", &members)]);
+    let run = fetch(&["--compressed", &server.url("/f")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.file("f"), Some(text.clone()));
+    // `deflate` sent raw, without the zlib header, as some servers do.
+    let mut raw = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    raw.write_all(&text).unwrap();
+    let raw = raw.finish().unwrap();
+    let server = Script::bind().serve(vec![encoded("Content-Encoding: deflate\r\n", &raw)]);
+    let run = fetch(&["--compressed", &server.url("/f")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.file("f"), Some(text));
+}
+
+// ---- a 206 is only the answer to our own range ----
+
+/// The tail of a 10,240-byte file as a 206, Content-Range 4000-10239.
+fn tail_of_10k(fields: &str) -> Reply {
+    let body = vec![b't'; 6_240];
+    partial(
+        &format!("Content-Range: bytes 4000-10239/10240\r\nContent-Length: 6240\r\n{fields}"),
+        &body,
+    )
+}
+
+#[test]
+fn a_206_to_a_request_for_the_whole_file_is_never_saved() {
+    let (run, server) = one(tail_of_10k("ETag: \"v1\"\r\n"));
+    assert_eq!(run.code, 8, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "the server answered 206 Partial Content (Content-Range: \"bytes 4000-10239/10240\") \
+             to a request for the whole file: a part is not the file, so nothing is saved"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run.files().is_empty(), "{:?}", run.files());
+    assert_eq!(server.requests(), [server.get("/f")]);
+
+    // -C that cannot continue safely asks for the whole file too: no
+    // validator, only a weak one, none at all.
+    for first in ["", "ETag: W/\"weak\"\r\n"] {
+        let server = Script::bind().serve(vec![cut_at_400(first), tail_of_10k("")]);
+        let dir = interrupted_download(&server);
+        let run = fetch_in(dir, &["-C", &server.url("/f")]);
+        assert_eq!(run.code, 8, "{first:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("a part is not the file")
+                && run.stderr.contains("f.part is left as it was"),
+            "{first:?}: {}",
+            run.stderr
+        );
+        assert_eq!(run.file("f"), None);
+        assert_eq!(run.file("f.part").as_deref(), Some(&thousand()[..400]));
+    }
+
+    // The user's own -H Range is answered by a 206 that is theirs to keep.
+    let body = b"0123456789";
+    let server = Script::bind().serve(vec![partial(
+        "Content-Range: bytes 0-9/10240\r\nContent-Length: 10\r\n",
+        body,
+    )]);
+    let run = fetch(&["-H", "Range: bytes=0-9", &server.url("/f")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.file("f").as_deref(), Some(&body[..]));
+}
+
+/// A download whose first response carries `validator` headers, cut at
+/// 400 bytes, then `-C ARGS` answered by `then`.
+fn continue_with(validator: &str, args: &[&str], then: Vec<Reply>) -> (Run, Script) {
+    let server = Script::bind().serve([vec![cut_at_400(validator)], then].concat());
+    let dir = interrupted_download(&server);
+    let mut all = vec!["-C"];
+    all.extend_from_slice(args);
+    let url = server.url("/f");
+    all.push(&url);
+    (fetch_in(dir, &all), server)
+}
+
+#[test]
+fn continue_never_splices_a_range_that_cannot_be_trusted() {
+    let rest = &thousand()[400..];
+    let date = "Tue, 24 Nov 2026 10:00:00 GMT";
+    let later = "Wed, 25 Nov 2026 10:00:00 GMT";
+    let range = "Content-Range: bytes 400-999/1000\r\nContent-Length: 600\r\n";
+    let mut gz_rest = b"HTTP/1.1 206 Partial Content\r\nETag: \"v1\"\r\nContent-Encoding: gzip\r\n\
+         Content-Range: bytes 400-999/1000\r\nContent-Length: 600\r\n\r\n"
+        .to_vec();
+    gz_rest.extend_from_slice(rest);
+    let multipart_body = [
+        b"--x\r\nContent-Type: text/plain\r\nContent-Range: bytes 400-999/1000\r\n\r\n".to_vec(),
+        rest.to_vec(),
+        b"\r\n--x--\r\n".to_vec(),
+    ]
+    .concat();
+    let cases: Vec<(&str, String, Reply, String)> = vec![
+        (
+            "the same ETag with another Last-Modified",
+            format!("ETag: \"v1\"\r\nLast-Modified: {date}\r\n"),
+            partial(
+                &format!("ETag: \"v1\"\r\nLast-Modified: {later}\r\n{range}"),
+                rest,
+            ),
+            format!(
+                "the server sent Last-Modified \"{later}\" with the same ETag, where the part \
+                 file's version has \"{date}\""
+            ),
+        ),
+        (
+            "two ETag fields",
+            "ETag: \"v1\"\r\n".into(),
+            partial(&format!("ETag: \"v1\"\r\nETag: \"v2\"\r\n{range}"), rest),
+            "the server sent 2 ETag fields with the range".into(),
+        ),
+        (
+            "gzip that no one asked for",
+            "ETag: \"v1\"\r\n".into(),
+            Reply::bytes(&gz_rest),
+            "the server sent the range encoded (\"gzip\", Content-Encoding)".into(),
+        ),
+        (
+            "multipart/byteranges",
+            "ETag: \"v1\"\r\n".into(),
+            partial(
+                &format!(
+                    "ETag: \"v1\"\r\nContent-Type: multipart/byteranges; boundary=x\r\n\
+                     Content-Range: bytes 400-999/1000\r\nContent-Length: {}\r\n",
+                    multipart_body.len()
+                ),
+                &multipart_body,
+            ),
+            "the server answered one range with several (\"multipart/byteranges; boundary=x\")"
+                .into(),
+        ),
+    ];
+    for (lie, first, reply, says) in cases {
+        let (run, server) = continue_with(&first, &[], vec![reply]);
+        assert_eq!(run.code, 8, "{lie}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(&says) && run.stderr.contains("f.part is left as it was"),
+            "{lie}: {}",
+            run.stderr
+        );
+        assert!(
+            server.requests()[1].contains("Range: bytes=400-\r\n"),
+            "{lie}: the rest was asked for"
+        );
+        assert_eq!(run.file("f"), None, "{lie}: nothing published");
+        assert_eq!(
+            run.file("f.part").as_deref(),
+            Some(&thousand()[..400]),
+            "{lie}: the part file is untouched"
+        );
+    }
+}
+
+#[test]
+fn continue_asks_no_range_of_another_url_after_a_redirect() {
+    let moved = "HTTP/1.1 302 Found\r\nLocation: /g\r\nContent-Length: 0\r\n\r\n";
+    // /g lies with a 206 of the same ETag: it was not asked for a range.
+    let (run, server) = continue_with(
+        "ETag: \"v1\"\r\n",
+        &["-L"],
+        vec![Reply::bytes(moved), rest_from_400("bytes 400-999/1000")],
+    );
+    assert_eq!(run.code, 8, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("/f, and the answer comes from")
+            && run.stderr.contains("a part is not the file"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.file("f.part").as_deref(), Some(&thousand()[..400]));
+    assert_eq!(run.file("f"), None);
+    let requests = server.requests();
+    assert!(
+        requests[1].contains("Range: bytes=400-\r\n"),
+        "{requests:?}"
+    );
+    assert!(
+        requests[2].starts_with("GET /g ") && !requests[2].contains("Range"),
+        "{requests:?}"
+    );
+
+    // /g answering the whole file is saved afresh, with a word why.
+    let mut whole = format!("{OK}Content-Length: 1000\r\nETag: \"v1\"\r\n\r\n").into_bytes();
+    whole.extend_from_slice(&thousand());
+    let (run, _) = continue_with(
+        "ETag: \"v1\"\r\n",
+        &["-L"],
+        vec![Reply::bytes(moved), Reply::bytes(whole)],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("downloading it afresh"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.file("f"), Some(thousand()));
+}
+
+#[test]
+fn continue_starts_afresh_when_the_part_is_not_what_was_left() {
+    let mut whole = format!("{OK}Content-Length: 1000\r\nETag: \"v1\"\r\n\r\n").into_bytes();
+    whole.extend_from_slice(&thousand());
+    type Edit = Box<dyn Fn(&mut Vec<u8>)>;
+    let edits: Vec<(&str, Edit, &str)> = vec![
+        (
+            "junk appended",
+            Box::new(|p| p.extend_from_slice(b"junk!")),
+            "it is 405 bytes now, and was 400 bytes when the download stopped",
+        ),
+        (
+            "a bigger file in its place",
+            Box::new(|p| *p = vec![b'z'; 5000]),
+            "it is 5000 bytes now, and was 400 bytes when the download stopped",
+        ),
+        (
+            "the same length, other bytes",
+            Box::new(|p| p[399] = b'!'),
+            "its bytes changed since the download stopped",
+        ),
+    ];
+    for (edit, change, says) in edits {
+        let server =
+            Script::bind().serve(vec![cut_at_400("ETag: \"v1\"\r\n"), Reply::bytes(&whole)]);
+        let dir = interrupted_download(&server);
+        let validator = std::fs::read_to_string(dir.path().join("f.part.validator")).unwrap();
+        assert!(
+            validator.contains(&format!("part: {}\n", mark_of(&thousand()[..400]))),
+            "{validator}"
+        );
+        let part = dir.path().join("f.part");
+        let mut bytes = std::fs::read(&part).unwrap();
+        change(&mut bytes);
+        std::fs::write(&part, bytes).unwrap();
+        let run = fetch_in(dir, &["-C", &server.url("/f")]);
+        assert_eq!(run.code, 0, "{edit}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!(
+                "cannot continue f.part safely ({says}): downloading it afresh"
+            )),
+            "{edit}: {}",
+            run.stderr
+        );
+        assert_eq!(run.file("f"), Some(thousand()), "{edit}");
+        assert_eq!(
+            server.requests()[1],
+            server.get("/f"),
+            "{edit}: no range asked"
+        );
+    }
 }

@@ -3,10 +3,18 @@
 //! "zip bomb") comes out, and meets `--max-filesize`, a piece at a time:
 //! one step of [`STEP`] input bytes makes at most about a thousand times
 //! as much (deflate's largest ratio).
+//!
+//! A gzip body may hold several members one after another (RFC 1952
+//! §2.2; `gzip -c a b` makes one): each is decoded, in order. A `deflate`
+//! body is meant to be zlib (RFC 9110 §8.4.1.2), but some servers send
+//! raw deflate without the zlib header, as browsers accept: the first two
+//! bytes tell which.
 
 use std::io::Write;
 
-use flate2::write::{GzDecoder, ZlibDecoder};
+use flate2::write::{DeflateDecoder, MultiGzDecoder, ZlibDecoder};
+
+use tcpkit_wire::Bytes;
 
 use crate::error::Error;
 use crate::setting::Setting;
@@ -50,20 +58,66 @@ impl Coding {
 pub struct Decoder {
     coding: Coding,
     inner: Inner,
+    /// The output while there is no decoder yet: always empty.
+    empty: Vec<u8>,
 }
 
 enum Inner {
-    Gzip(GzDecoder<Vec<u8>>),
-    Deflate(ZlibDecoder<Vec<u8>>),
+    Gzip(MultiGzDecoder<Vec<u8>>),
+    /// `deflate` before its first two bytes say zlib or raw.
+    Sniffing(Vec<u8>),
+    Zlib(ZlibDecoder<Vec<u8>>),
+    Raw(DeflateDecoder<Vec<u8>>),
+}
+
+/// A zlib header: compression method 8 (deflate), a window of at most
+/// 32 KiB, and a check that makes the two bytes a multiple of 31 (RFC
+/// 1950 §2.2). A raw deflate stream's first byte cannot also pass all
+/// three but by chance, one in 31 times 16: then zlib fails, and so does
+/// the body, in words.
+fn is_zlib(header: [u8; 2]) -> bool {
+    let [cmf, flg] = header;
+    cmf & 0x0f == 8 && cmf >> 4 <= 7 && (u16::from(cmf) << 8 | u16::from(flg)) % 31 == 0
 }
 
 impl Decoder {
     pub fn new(coding: Coding) -> Decoder {
         let inner = match coding {
-            Coding::Gzip => Inner::Gzip(GzDecoder::new(Vec::new())),
-            Coding::Deflate => Inner::Deflate(ZlibDecoder::new(Vec::new())),
+            Coding::Gzip => Inner::Gzip(MultiGzDecoder::new(Vec::new())),
+            Coding::Deflate => Inner::Sniffing(Vec::new()),
         };
-        Decoder { coding, inner }
+        Decoder {
+            coding,
+            inner,
+            empty: Vec::new(),
+        }
+    }
+
+    /// Once two bytes of a `deflate` body are known, the decoder they
+    /// call for, fed those bytes; the rest of `input` is left.
+    fn sniff<'a>(&mut self, input: &'a [u8]) -> Result<&'a [u8], Error> {
+        let Inner::Sniffing(seen) = &mut self.inner else {
+            return Ok(input);
+        };
+        let take = input.len().min(2 - seen.len());
+        seen.extend_from_slice(&input[..take]);
+        if seen.len() < 2 {
+            return Ok(&input[take..]);
+        }
+        let header = [seen[0], seen[1]];
+        let mut inner = if is_zlib(header) {
+            Inner::Zlib(ZlibDecoder::new(Vec::new()))
+        } else {
+            Inner::Raw(DeflateDecoder::new(Vec::new()))
+        };
+        let written = match &mut inner {
+            Inner::Zlib(d) => d.write_all(&header),
+            Inner::Raw(d) => d.write_all(&header),
+            _ => Ok(()),
+        };
+        self.inner = inner;
+        written.map_err(|e| self.corrupt(&e))?;
+        Ok(&input[take..])
     }
 
     /// Decodes `input`, handing each step's output to `out`.
@@ -72,10 +126,13 @@ impl Decoder {
         input: &[u8],
         mut out: impl FnMut(&[u8]) -> Result<(), Error>,
     ) -> Result<(), Error> {
+        let input = self.sniff(input)?;
         for step in input.chunks(STEP) {
             let written = match &mut self.inner {
                 Inner::Gzip(d) => d.write_all(step),
-                Inner::Deflate(d) => d.write_all(step),
+                Inner::Zlib(d) => d.write_all(step),
+                Inner::Raw(d) => d.write_all(step),
+                Inner::Sniffing(_) => Ok(()),
             };
             written.map_err(|e| self.corrupt(&e))?;
             let decoded = std::mem::take(self.output());
@@ -89,7 +146,15 @@ impl Decoder {
     pub fn finish(&mut self, out: impl FnOnce(&[u8]) -> Result<(), Error>) -> Result<(), Error> {
         let finished = match &mut self.inner {
             Inner::Gzip(d) => d.try_finish(),
-            Inner::Deflate(d) => d.try_finish(),
+            Inner::Zlib(d) => d.try_finish(),
+            Inner::Raw(d) => d.try_finish(),
+            Inner::Sniffing(seen) => Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!(
+                    "the stream ended after {} of its header",
+                    Bytes::of(seen.len())
+                ),
+            )),
         };
         finished.map_err(|e| self.corrupt(&e))?;
         let decoded = std::mem::take(self.output());
@@ -99,7 +164,10 @@ impl Decoder {
     fn output(&mut self) -> &mut Vec<u8> {
         match &mut self.inner {
             Inner::Gzip(d) => d.get_mut(),
-            Inner::Deflate(d) => d.get_mut(),
+            Inner::Zlib(d) => d.get_mut(),
+            Inner::Raw(d) => d.get_mut(),
+            // Nothing decoded yet: the header bytes are kept apart.
+            Inner::Sniffing(_) => &mut self.empty,
         }
     }
 
@@ -156,6 +224,55 @@ mod tests {
             assert_eq!(decode(Coding::Gzip, &gz, split).unwrap(), data, "{split}");
             assert_eq!(decode(Coding::Deflate, &z, split).unwrap(), data, "{split}");
         }
+    }
+
+    #[test]
+    fn a_gzip_body_of_several_members_is_decoded_whole() {
+        let data: Vec<u8> = (0..50_000u32).map(|i| (i % 253) as u8).collect();
+        let mut members = gzip(&data[..20_000]);
+        members.extend_from_slice(&gzip(&data[20_000..]));
+        members.extend_from_slice(&gzip(b""));
+        for split in [1, 7, 1000, 1 << 20] {
+            assert_eq!(
+                decode(Coding::Gzip, &members, split).unwrap(),
+                data,
+                "{split}"
+            );
+        }
+        // A cut second member is an error, not a shorter file.
+        let cut = &members[..members.len() - 30];
+        assert!(decode(Coding::Gzip, cut, 100).is_err());
+    }
+
+    #[test]
+    fn deflate_without_the_zlib_header_is_decoded_too() {
+        use flate2::write::DeflateEncoder;
+        for data in [
+            b"".to_vec(),
+            b"x".to_vec(),
+            (0..100_000u32).map(|i| (i % 7) as u8).collect::<Vec<u8>>(),
+        ] {
+            for level in [
+                Compression::none(),
+                Compression::fast(),
+                Compression::best(),
+            ] {
+                let mut e = DeflateEncoder::new(Vec::new(), level);
+                e.write_all(&data).unwrap();
+                let raw = e.finish().unwrap();
+                let mut z = ZlibEncoder::new(Vec::new(), level);
+                z.write_all(&data).unwrap();
+                let z = z.finish().unwrap();
+                for split in [1, 2, 3, 1000] {
+                    assert_eq!(decode(Coding::Deflate, &raw, split).unwrap(), data);
+                    assert_eq!(decode(Coding::Deflate, &z, split).unwrap(), data);
+                }
+            }
+        }
+        // One byte is no stream of either kind.
+        let err = decode(Coding::Deflate, b"x", 1).unwrap_err().to_string();
+        assert!(err.contains("deflate body cannot be decoded"), "{err}");
+        assert!(decode(Coding::Deflate, b"not deflate at all", 100).is_err());
     }
 
     #[test]

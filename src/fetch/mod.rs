@@ -284,16 +284,14 @@ async fn transfer(
         Some(plan) => plan.resume()?,
         None => None,
     };
-    let mut ranged = false;
+    // The Range and If-Range that ask for the rest, and of which URL:
+    // the one the part's bytes came from, and no other.
+    let mut ask = None;
     if let Some(r) = &resume
         && r.offset > 0
     {
         match r.ask(&target.url) {
-            Ok((range, if_range)) => {
-                headers.add("Range", range);
-                headers.add("If-Range", if_range);
-                ranged = true;
-            }
+            Ok(values) => ask = r.validator.as_ref().map(|v| (v.from.clone(), values)),
             Err(why) if !opts.silent => warn(
                 &opts.notices,
                 &format!(
@@ -304,8 +302,19 @@ async fn transfer(
             Err(_) => {}
         }
     }
-    let mut resume = resume.map(|r| (r, ranged));
+    let user_range = headers.has("range");
+    let mut resume = resume;
     loop {
+        // Each hop's own headers: a range goes only where it belongs.
+        let mut sent = headers.clone();
+        let ranged = match &ask {
+            Some((from, (range, if_range))) if *from == target.url.as_str() => {
+                sent.add("Range", range.clone());
+                sent.add("If-Range", if_range.clone());
+                true
+            }
+            _ => false,
+        };
         let slow = (!opts.silent).then(|| {
             crate::notice::SlowNotice::new(
                 &opts.notices,
@@ -318,7 +327,7 @@ async fn transfer(
         });
         let mut conn = conn::open(&target, connect).await?;
         drop(slow);
-        let request = request::build(method, &target, &headers);
+        let request = request::build(method, &target, &sent);
         heads.request(&target.host_port(), &request);
         conn.send(&request).await?;
         if opts.raw {
@@ -408,6 +417,34 @@ async fn transfer(
                 target.url
             )));
         }
+        if let Some((from, _)) = &ask
+            && !ranged
+            && !opts.silent
+        {
+            warn(
+                &opts.notices,
+                &format!(
+                    "cannot continue {} safely (its bytes came from {from}, and the answer \
+                     comes from {}): downloading it afresh",
+                    plan.and_then(Plan::part_path).unwrap_or_default().display(),
+                    target.url
+                ),
+            );
+        }
+        // A 206 answers a range, and only ours (or the user's own -H
+        // Range): to a request for the whole file, it is a part of it.
+        if head.status == 206 && !ranged && !user_range {
+            let left = match plan.and_then(Plan::part_path) {
+                Some(part) if resume.is_some() => format!("; {} is left as it was", part.display()),
+                _ => String::new(),
+            };
+            return Err(Error::protocol(format!(
+                "the server answered {} (Content-Range: {}) to a request for the whole file: \
+                 a part is not the file, so nothing is saved{left}",
+                head.status_line(),
+                tcpkit_wire::Escaped(head.value("content-range").unwrap_or_default().as_bytes())
+            )));
+        }
         let (framing, mut warnings) = head.framing(opts.head_only).map_err(Error::Head)?;
         warnings.extend(status_warning(&head, &target, opts));
         for w in warnings {
@@ -428,8 +465,8 @@ async fn transfer(
             _ => None,
         };
         let start = save::Start {
-            resume: resume.take(),
-            validator: resume::Validator::of(&asked, &head, length),
+            resume: resume.take().map(|r| (r, ranged)),
+            validator: resume::Validator::of(&asked, &target.url, &head, length),
         };
         return save::save(opts, &mut conn, &head, framing, plan, start).await;
     }

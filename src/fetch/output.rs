@@ -204,6 +204,7 @@ impl Plan {
             written: 0,
             limit: None,
             decoder: None,
+            published: false,
             bar: progress.then(|| Bar {
                 notices: self.notices.clone(),
                 total,
@@ -337,6 +338,25 @@ pub struct Sink {
     bar: Option<Bar>,
     /// `--compressed`: the body's coding, decoded on the way in.
     decoder: Option<Decoder>,
+    /// Moved to its final name: there is no part file left to mark.
+    published: bool,
+}
+
+/// However a download stops short (an error, Ctrl+C, `--max-time`), the
+/// part file it leaves is flushed and marked beside its validator, so
+/// that a later `-C` continues exactly these bytes and nothing else.
+impl Drop for Sink {
+    fn drop(&mut self) {
+        if self.published {
+            return;
+        }
+        let _ = self.out.flush();
+        if let (Some(part), Some(file)) = (self.plan.part_path(), &self.part_file)
+            && still_ours(&part, file)
+        {
+            let _ = resume::mark(&part, file);
+        }
+    }
 }
 
 impl Sink {
@@ -405,16 +425,17 @@ impl Sink {
 
     /// The body is complete: flush, move `FILE.part` to `FILE`, and drop
     /// the validator kept for `-C`.
-    pub fn finish(self) -> Result<(), Error> {
+    pub fn finish(mut self) -> Result<(), Error> {
         let part = self.plan.part_path();
         self.publish()?;
+        self.published = true;
         match part {
             Some(part) => resume::forget(&part),
             None => Ok(()),
         }
     }
 
-    fn publish(mut self) -> Result<(), Error> {
+    fn publish(&mut self) -> Result<(), Error> {
         if let Some(bar) = self.bar.take() {
             bar.end(true);
         }

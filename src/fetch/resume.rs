@@ -32,6 +32,10 @@ const MAX_VALIDATOR_FILE: u64 = 16 * 1024;
 pub struct Validator {
     /// The URL that was asked for.
     pub url: String,
+    /// The URL whose response the bytes are (after redirects; the same as
+    /// `url` without them). A range is asked of it alone: another URL's
+    /// file is another file, whatever its entity tag.
+    pub from: String,
     /// A strong entity tag, `"..."`.
     pub etag: Option<String>,
     /// The `Last-Modified` date.
@@ -39,19 +43,86 @@ pub struct Validator {
     /// The whole file's length, when the first response said it: a
     /// resumed range must end exactly there.
     pub length: Option<u64>,
+    /// What the part file was when the download last stopped: a part that
+    /// is not that (junk appended, another file put in its place) is not
+    /// continued.
+    pub part: Option<Mark>,
+}
+
+/// A part file's length and a digest of its first and last
+/// [`MARK_SPAN`] bytes: cheap to take at every stop, and a changed
+/// length, start or end is seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mark {
+    /// The part file's length.
+    pub length: u64,
+    /// SHA-256 of its first and last [`MARK_SPAN`] bytes, in hex.
+    pub digest: String,
+}
+
+/// How much of each end of a part file its [`Mark`] reads.
+pub const MARK_SPAN: u64 = 64 * 1024;
+
+impl Mark {
+    /// The mark of `file` as it is now.
+    pub fn of(file: &File) -> io::Result<Mark> {
+        use std::io::{Seek, SeekFrom};
+        let mut file = file.try_clone()?;
+        let length = file.metadata()?.len();
+        let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+        let mut buf = vec![0; MARK_SPAN.min(length) as usize];
+        for at in [0, length - buf.len() as u64] {
+            file.seek(SeekFrom::Start(at))?;
+            file.read_exact(&mut buf)?;
+            digest.update(&buf);
+        }
+        let digest = digest
+            .finish()
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Ok(Mark { length, digest })
+    }
+
+    fn parse(text: &str) -> Option<Mark> {
+        let (length, digest) = text.split_once(' ')?;
+        let digest = digest.trim().to_ascii_lowercase();
+        let hex = digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit());
+        Some(Mark {
+            length: length.parse().ok()?,
+            digest: hex.then_some(digest)?,
+        })
+    }
+}
+
+/// Notes beside `part` what it is now, when a validator is kept for it:
+/// at every stop that leaves it for a later `-C`.
+pub fn mark(part: &Path, file: &File) -> Result<(), Error> {
+    let Some(mut validator) = Validator::load(part) else {
+        return Ok(());
+    };
+    validator.part = Some(Mark::of(file).map_err(|e| file_error("cannot read", part, e))?);
+    validator.save(part)
 }
 
 impl Validator {
     /// The validator of a response to `url` whose whole body is `length`
     /// bytes (when known), if it has one usable in `If-Range` (a weak
     /// `W/` entity tag is not).
-    pub fn of(url: &Url, head: &Head, length: Option<u64>) -> Option<Validator> {
+    pub fn of(url: &Url, from: &Url, head: &Head, length: Option<u64>) -> Option<Validator> {
+        // Two of a kind: which names this version cannot be told.
+        if head.values("etag").count() > 1 || head.values("last-modified").count() > 1 {
+            return None;
+        }
         let etag = head
             .value("etag")
             .filter(|t| t.starts_with('"') && t.len() >= 2 && t.ends_with('"'));
         let last_modified = head.value("last-modified").filter(|d| !d.is_empty());
         let v = Validator {
+            part: None,
             url: url.to_string(),
+            from: from.to_string(),
             etag,
             last_modified,
             length,
@@ -69,6 +140,7 @@ impl Validator {
     fn is_clean(&self) -> bool {
         [
             Some(&self.url),
+            Some(&self.from),
             self.etag.as_ref(),
             self.last_modified.as_ref(),
         ]
@@ -82,6 +154,9 @@ impl Validator {
     pub fn save(&self, part: &Path) -> Result<(), Error> {
         let path = file_for(part);
         let mut text = format!("url: {}\n", self.url);
+        if self.from != self.url {
+            text.push_str(&format!("from: {}\n", self.from));
+        }
         if let Some(etag) = &self.etag {
             text.push_str(&format!("etag: {etag}\n"));
         }
@@ -90,6 +165,9 @@ impl Validator {
         }
         if let Some(length) = self.length {
             text.push_str(&format!("length: {length}\n"));
+        }
+        if let Some(mark) = &self.part {
+            text.push_str(&format!("part: {} {}\n", mark.length, mark.digest));
         }
         forget(part)?;
         let mut file = new_file(&path).map_err(|e| file_error("cannot create", &path, e))?;
@@ -114,8 +192,16 @@ impl Validator {
             Some(n) => Some(n.parse().ok()?),
             None => None,
         };
+        let url = field("url:")?;
+        // A mark that does not parse makes the whole file untrusted.
+        let part = match field("part:") {
+            Some(m) => Some(Mark::parse(&m)?),
+            None => None,
+        };
         let v = Validator {
-            url: field("url:")?,
+            part,
+            from: field("from:").unwrap_or_else(|| url.clone()),
+            url,
             etag: field("etag:"),
             last_modified: field("last-modified:"),
             length,
@@ -150,6 +236,8 @@ pub struct Resume {
     pub offset: u64,
     /// What its bytes were a version of, when the server said.
     pub validator: Option<Validator>,
+    /// What it is now, to compare with what its validator vouches for.
+    pub mark: Option<Mark>,
 }
 
 impl Resume {
@@ -167,24 +255,50 @@ impl Resume {
             .metadata()
             .map_err(|e| file_error("cannot inspect", part, e))?;
         check_ours(part, &meta)?;
+        let validator = Validator::load(part);
+        let mark = match &validator {
+            Some(_) => Some(Mark::of(&file).map_err(|e| file_error("cannot read", part, e))?),
+            None => None,
+        };
         Ok(Some(Resume {
             file,
             offset: meta.len(),
-            validator: Validator::load(part),
+            validator,
+            mark,
         }))
     }
 
     /// The `Range` and `If-Range` values that ask `url` for the rest, or
     /// why the download must start over instead.
-    pub fn ask(&self, url: &Url) -> Result<(String, String), &'static str> {
+    pub fn ask(&self, url: &Url) -> Result<(String, String), String> {
         let Some(validator) = &self.validator else {
-            return Err("no validator (ETag or Last-Modified) was saved with it");
+            return Err("no validator (ETag or Last-Modified) was saved with it".into());
         };
         if validator.url != url.as_str() {
-            return Err("it was downloaded from another URL");
+            return Err("it was downloaded from another URL".into());
+        }
+        match (&validator.part, &self.mark) {
+            (None, _) => {
+                return Err(
+                    "its validator does not say what the part file was when the download \
+                     stopped"
+                        .into(),
+                );
+            }
+            (Some(was), Some(now)) if was.length != now.length => {
+                return Err(format!(
+                    "it is {} now, and was {} when the download stopped",
+                    tcpkit_wire::Bytes(now.length),
+                    tcpkit_wire::Bytes(was.length)
+                ));
+            }
+            (Some(was), Some(now)) if was.digest != now.digest => {
+                return Err("its bytes changed since the download stopped".into());
+            }
+            _ => {}
         }
         let Some(if_range) = validator.if_range() else {
-            return Err("no validator (ETag or Last-Modified) was saved with it");
+            return Err("no validator (ETag or Last-Modified) was saved with it".into());
         };
         Ok((format!("bytes={}-", self.offset), if_range.to_string()))
     }
@@ -202,6 +316,42 @@ pub fn check_partial(
     saved: &Validator,
     length: Option<u64>,
 ) -> Result<u64, String> {
+    // One of each, or the range cannot be trusted for a splice: which of
+    // two validators (or two ranges) would be the true one?
+    for name in ["Content-Range", "ETag", "Last-Modified", "Content-Encoding"] {
+        let n = head.values(name).count();
+        if n > 1 {
+            return Err(format!(
+                "the server sent {n} {name} fields with the range: which one is true cannot be \
+                 told, so it is not spliced"
+            ));
+        }
+    }
+    // The part file holds the file's own bytes: a range in another coding
+    // would append gzip (or other) bytes to them.
+    if let Some(coding) = head.value("content-encoding")
+        && !coding.trim().eq_ignore_ascii_case("identity")
+    {
+        return Err(format!(
+            "the server sent the range encoded ({}, Content-Encoding) though no coding was \
+             asked for: it cannot be appended to the file's own bytes",
+            tcpkit_wire::Escaped(coding.as_bytes())
+        ));
+    }
+    // One range was asked for; RFC 9110 §14.6 forbids a multipart answer
+    // to it, whose framing would otherwise be spliced into the file.
+    if let Some(kind) = head.value("content-type")
+        && kind
+            .trim_start()
+            .to_ascii_lowercase()
+            .starts_with("multipart/byteranges")
+    {
+        return Err(format!(
+            "the server answered one range with several ({}): its multipart framing is not \
+             the file's bytes",
+            tcpkit_wire::Escaped(kind.as_bytes())
+        ));
+    }
     let Some(value) = head.value("content-range") else {
         return Err("the server answered 206 without a Content-Range".into());
     };
@@ -264,7 +414,9 @@ pub fn check_partial(
 
 /// The 206 must be of the version `If-Range` named. RFC 9110 §15.3.7
 /// requires the `ETag` a 200 would carry, so one sent must come back
-/// unchanged; a `Last-Modified` the 206 carries must match the date sent.
+/// unchanged; a `Last-Modified` the 206 carries must match the one saved,
+/// whether or not an entity tag was the `If-Range` (a server that keeps
+/// one tag across versions changes the date).
 fn check_same_version(head: &Head, saved: &Validator) -> Result<(), String> {
     let differs = |name: &str, sent: &str| match head.value(name) {
         Some(got) if got == sent => None,
@@ -279,15 +431,23 @@ fn check_same_version(head: &Head, saved: &Validator) -> Result<(), String> {
             tcpkit_wire::Escaped(sent.as_bytes())
         )),
     };
-    if let Some(etag) = &saved.etag {
-        return differs("ETag", etag).map_or(Ok(()), Err);
-    }
-    if let Some(date) = &saved.last_modified
-        && head.value("last-modified").is_some()
+    if let Some(etag) = &saved.etag
+        && let Some(wrong) = differs("ETag", etag)
     {
-        return differs("Last-Modified", date).map_or(Ok(()), Err);
+        return Err(wrong);
     }
-    Ok(())
+    match (&saved.last_modified, head.value("last-modified")) {
+        (Some(date), Some(_)) if saved.etag.is_none() => {
+            differs("Last-Modified", date).map_or(Ok(()), Err)
+        }
+        (Some(date), Some(got)) if got != *date => Err(format!(
+            "the server sent Last-Modified {} with the same ETag, where the part file's \
+             version has {}: another version of the file",
+            tcpkit_wire::Escaped(got.as_bytes()),
+            tcpkit_wire::Escaped(date.as_bytes())
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The full length a 416 response names: `Content-Range: bytes */LEN`.
@@ -344,7 +504,7 @@ mod tests {
     #[test]
     fn strong_etags_first_then_dates_and_never_weak_tags() {
         let url = Url::parse("http://h/f").unwrap();
-        let of = |fields: &str| Validator::of(&url, &head(fields), None);
+        let of = |fields: &str| Validator::of(&url, &url, &head(fields), None);
         let v = of("ETag: \"v1\"\r\nLast-Modified: Mon\r\n").unwrap();
         assert_eq!(v.if_range(), Some("\"v1\""));
         let v = of("ETag: W/\"v1\"\r\nLast-Modified: Mon\r\n").unwrap();
@@ -356,9 +516,11 @@ mod tests {
     fn v1(length: Option<u64>) -> Validator {
         Validator {
             url: "http://h/f".into(),
+            from: "http://h/f".into(),
             etag: Some("\"v1\"".into()),
             last_modified: None,
             length,
+            part: None,
         }
     }
 
@@ -455,6 +617,84 @@ mod tests {
             later.contains(r#"Last-Modified "Tue" for If-Range "Mon""#),
             "{later}"
         );
+        // Both saved: the same tag with another date is another version.
+        let both = Validator {
+            last_modified: Some("Mon".into()),
+            ..v1(None)
+        };
+        let tag = "ETag: \"v1\"\r\n";
+        assert_eq!(
+            check(&format!("{tag}Last-Modified: Mon\r\n"), &both),
+            Ok(600)
+        );
+        assert_eq!(check(tag, &both), Ok(600));
+        let spliced = check(&format!("{tag}Last-Modified: Tue\r\n"), &both).unwrap_err();
+        assert!(spliced.contains("with the same ETag"), "{spliced}");
+    }
+
+    #[test]
+    fn a_partial_answer_with_two_of_a_kind_another_coding_or_several_parts_is_refused() {
+        let range = "Content-Range: bytes 400-999/1000\r\n";
+        let tag = "ETag: \"v1\"\r\n";
+        let check = |fields: &str| {
+            check_partial(
+                &head(&format!("{range}{tag}{fields}")),
+                400,
+                &v1(None),
+                Some(600),
+            )
+        };
+        assert_eq!(check("Content-Encoding: identity\r\n"), Ok(600));
+        for (fields, says) in [
+            ("ETag: \"v2\"\r\n", "2 ETag fields"),
+            (
+                "Last-Modified: Mon\r\nLast-Modified: Tue\r\n",
+                "2 Last-Modified",
+            ),
+            (range, "2 Content-Range"),
+            ("Content-Encoding: gzip\r\n", "encoded (\"gzip\""),
+            (
+                "Content-Type: multipart/byteranges; boundary=x\r\n",
+                "multipart",
+            ),
+        ] {
+            let got = check(fields).unwrap_err();
+            assert!(got.contains(says), "{fields:?}: {got}");
+        }
+    }
+
+    #[test]
+    fn a_validator_with_two_tags_or_dates_is_not_kept() {
+        let url = Url::parse("http://h/f").unwrap();
+        let of = |fields: &str| Validator::of(&url, &url, &head(fields), None);
+        assert_eq!(of("ETag: \"v1\"\r\nETag: \"v2\"\r\n"), None);
+        assert_eq!(of("Last-Modified: Mon\r\nLast-Modified: Tue\r\n"), None);
+    }
+
+    #[test]
+    fn a_mark_sees_a_changed_length_start_or_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p");
+        let mark = |bytes: &[u8]| {
+            fs::write(&path, bytes).unwrap();
+            Mark::of(&File::open(&path).unwrap()).unwrap()
+        };
+        let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let base = mark(&big);
+        assert_eq!(base.length, 300_000);
+        assert_eq!(mark(&big), base);
+        let mut start = big.clone();
+        start[10] ^= 1;
+        assert_ne!(mark(&start).digest, base.digest);
+        let mut end = big.clone();
+        end[299_990] ^= 1;
+        assert_ne!(mark(&end).digest, base.digest);
+        assert_eq!(mark(b"").length, 0);
+        assert_eq!(
+            Mark::parse(&format!("{} {}", base.length, base.digest)),
+            Some(base)
+        );
+        assert_eq!(Mark::parse("12 nothex"), None);
     }
 
     #[test]

@@ -526,3 +526,79 @@ fn a_full_backlog_makes_the_connect_wait_for_room() {
         "{chart}"
     );
 }
+
+#[test]
+fn pictures_stay_well_formed_whatever_is_said() {
+    // Valid UTF-8 that XML 1.0 does not allow, and a noncharacter.
+    let said = ["a\u{FFFE}b", "c\u{FFFF}d", "e\u{FDD0}f\u{1FFFE}"];
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["odd.svg", "odd.html"] {
+        let path = dir.path().join(file);
+        let out = Command::new(tcpkit())
+            .args(["-q", "demo", "--diagram"])
+            .arg(&path)
+            .args(said)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+        let text = std::fs::read_to_string(&path).unwrap();
+        for c in ['\u{FFFE}', '\u{FFFF}', '\u{FDD0}', '\u{1FFFE}'] {
+            assert!(!text.contains(c), "{file}: {c:?} written raw");
+        }
+        assert!(text.contains("a\\u{fffe}b"), "{file}: shown escaped");
+        let svg = match text.find("<svg") {
+            Some(at) => &text[at..text.find("</svg>").unwrap() + "</svg>".len()],
+            None => panic!("{file}: no picture"),
+        };
+        roxmltree::Document::parse(svg).unwrap_or_else(|e| panic!("{file}: {e}"));
+    }
+}
+
+#[test]
+fn a_long_session_is_drawn_in_part_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.svg");
+    let names: Vec<String> = (0..40).map(|i| format!("n{i}")).collect();
+    let out = Command::new(tcpkit())
+        .args(["demo", "--max-drawn", "10", "--diagram"])
+        .arg(&path)
+        .args(&names)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let svg = std::fs::read_to_string(&path).unwrap();
+    let calls = calls_in(&svg);
+    let data = calls
+        .iter()
+        .filter_map(|c| c.split_once(' ').map(|(_, call)| call))
+        .filter(|c| c.starts_with("write ") || c.starts_with("read ") && !c.starts_with("read 0"))
+        .count();
+    assert_eq!(data, 10, "{calls:#?}");
+    // The first messages and the last are drawn, the rest counted.
+    assert!(
+        svg.contains("Hello, n0!") && svg.contains("Hello, n39!"),
+        "{svg}"
+    );
+    assert!(!svg.contains("Hello, n20!"));
+    assert!(svg.contains("reads and writes not drawn here (the first 5 and the last 5 are)"));
+    let stderr = stderr_of(&out);
+    assert!(
+        stderr.contains("reads and writes between the first and the last left out; --max-drawn"),
+        "{stderr}"
+    );
+    // The heading names a few messages and counts the rest.
+    assert!(svg.contains("and 35 more"), "{svg}");
+    // The limit's edges: 2 is the least that shows a first and a last.
+    for (n, code) in [("1", 2), ("0", 2), ("2", 0)] {
+        let out = Command::new(tcpkit())
+            .args(["-q", "demo", "--max-drawn", n, "--diagram", "-"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "--max-drawn {n}: {}",
+            stderr_of(&out)
+        );
+    }
+}

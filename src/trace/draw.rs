@@ -119,10 +119,19 @@ fn cut(text: &str, room: usize) -> String {
     out
 }
 
+/// Whether XML 1.0 allows `c` in a document (its `Char` production):
+/// not most C0 controls, and not U+FFFE or U+FFFF, which are valid UTF-8
+/// but make a document not well-formed (a browser draws only what came
+/// before). Other noncharacters are allowed, but are no text either.
+fn xml_allows(c: char) -> bool {
+    let noncharacter = matches!(c as u32, 0xFDD0..=0xFDEF) || (c as u32 & 0xFFFE) == 0xFFFE;
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..) && !noncharacter
+}
+
 /// Text made safe inside an XML element or attribute. Control
-/// characters, which XML cannot hold even as references, are shown
-/// escaped (`\u{1b}`); labels come escaped already, so only a caller's
-/// heading can have them.
+/// characters and what XML 1.0 does not allow, which it cannot hold even
+/// as references, are shown escaped (`\u{1b}`, `\u{fffe}`), as are the
+/// bidirectional overrides.
 fn xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -132,7 +141,9 @@ fn xml(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            c if tcpkit_wire::escape::is_unsafe(c) => out.extend(c.escape_default()),
+            c if tcpkit_wire::escape::is_unsafe(c) || !xml_allows(c) => {
+                out.extend(c.escape_default());
+            }
             c => out.push(c),
         }
     }

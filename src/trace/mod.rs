@@ -106,40 +106,132 @@ pub trait Tracer: Send + Sync + fmt::Debug {
     fn event(&self, at: Instant, side: Side, conn: SocketAddr, what: What);
 }
 
-/// Keeps every event, for a picture of the session.
-#[derive(Debug, Default)]
+/// Keeps the events of a session, for a picture of it: every call but
+/// reads and writes past [`Recorder::bounded`]'s limit, of which it keeps
+/// the first half and the last half, counting (and summing the bytes of)
+/// the ones in between. A picture of a million messages would be useless
+/// anyway, and its recording took gigabytes.
+#[derive(Debug)]
 pub struct Recorder {
-    events: Mutex<Vec<(Instant, Side, SocketAddr, What)>>,
+    inner: Mutex<Kept>,
+}
+
+/// Reads and writes a [`Recorder`] keeps by default: the first 1,000 and
+/// the last 1,000.
+pub const DEFAULT_DRAWN: usize = 2_000;
+
+type Record = (Instant, Side, SocketAddr, What);
+
+#[derive(Debug, Default)]
+struct Kept {
+    /// The first events, and every one that is not a read or write.
+    events: Vec<Record>,
+    /// The last reads and writes once the first half is full: a ring.
+    tail: std::collections::VecDeque<Record>,
+    /// Reads and writes kept in `events`.
+    head_data: usize,
+    /// At most this many reads and writes in all.
+    limit: usize,
+    /// Reads and writes not kept, and when the first of them was.
+    skipped: usize,
+    skipped_from: Option<Instant>,
+    /// Bytes written and read, by end and connection, every one counted.
+    bytes: std::collections::HashMap<(Side, SocketAddr), (usize, usize)>,
+}
+
+impl Default for Recorder {
+    fn default() -> Recorder {
+        Recorder::bounded(DEFAULT_DRAWN)
+    }
 }
 
 impl Recorder {
+    /// A recorder that keeps at most `limit` reads and writes (at least 2):
+    /// the first half and the last half.
+    pub fn bounded(limit: usize) -> Recorder {
+        Recorder {
+            inner: Mutex::new(Kept {
+                limit: limit.max(2),
+                ..Kept::default()
+            }),
+        }
+    }
+
+    fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The events so far, timed from `origin` (the connect's call), in
-    /// the order of their times.
+    /// the order of their times. Where reads and writes were left out, a
+    /// [`What::Note`] says how many.
     pub fn events(&self, origin: Instant) -> Vec<Event> {
-        let mut events: Vec<Event> = self
-            .events
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .map(|(at, side, conn, what)| Event {
-                at: at.saturating_duration_since(origin),
-                side: *side,
-                conn: *conn,
-                what: what.clone(),
-            })
-            .collect();
+        let kept = self.kept();
+        let event = |(at, side, conn, what): &Record| Event {
+            at: at.saturating_duration_since(origin),
+            side: *side,
+            conn: *conn,
+            what: what.clone(),
+        };
+        let mut events: Vec<Event> = kept.events.iter().chain(&kept.tail).map(event).collect();
+        if let Some(from) = kept.skipped_from {
+            let nobody = SocketAddr::from(([0, 0, 0, 0], 0));
+            events.push(Event {
+                at: from.saturating_duration_since(origin),
+                side: Side::Client,
+                conn: nobody,
+                what: What::Note(format!(
+                    "{} reads and writes not drawn here (the first {} and the last {} are)",
+                    kept.skipped,
+                    kept.limit / 2,
+                    kept.limit - kept.limit / 2
+                )),
+            });
+        }
         // Stable: calls at the same instant keep the order they came in.
         events.sort_by_key(|e| e.at);
         events
+    }
+
+    /// Reads and writes recorded but not kept.
+    pub fn skipped(&self) -> usize {
+        self.kept().skipped
+    }
+
+    /// The bytes `side` wrote and read on `conn`, all of them, kept or not.
+    pub fn bytes(&self, side: Side, conn: SocketAddr) -> (usize, usize) {
+        self.kept()
+            .bytes
+            .get(&(side, conn))
+            .copied()
+            .unwrap_or_default()
     }
 }
 
 impl Tracer for Recorder {
     fn event(&self, at: Instant, side: Side, conn: SocketAddr, what: What) {
-        self.events
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((at, side, conn, what));
+        let mut kept = self.kept();
+        let total = kept.bytes.entry((side, conn)).or_default();
+        match &what {
+            What::Write(b) => total.0 += b.len(),
+            What::Read(b) => total.1 += b.len(),
+            _ => {
+                kept.events.push((at, side, conn, what));
+                return;
+            }
+        }
+        if kept.head_data < kept.limit / 2 {
+            kept.head_data += 1;
+            kept.events.push((at, side, conn, what));
+            return;
+        }
+        let room = kept.limit - kept.limit / 2;
+        kept.tail.push_back((at, side, conn, what));
+        if kept.tail.len() > room
+            && let Some((gone, ..)) = kept.tail.pop_front()
+        {
+            kept.skipped += 1;
+            kept.skipped_from.get_or_insert(gone);
+        }
     }
 }
 
@@ -200,6 +292,40 @@ pub fn time(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_recorder_keeps_the_first_and_last_reads_and_writes_every_close_and_every_byte() {
+        let conn: SocketAddr = "127.0.0.1:40112".parse().unwrap();
+        let origin = Instant::now();
+        let recorder = Recorder::bounded(4);
+        let at = |n: u64| origin + Duration::from_micros(n);
+        recorder.event(at(0), Side::Client, conn, What::Accept);
+        for n in 1..=10u8 {
+            recorder.event(
+                at(u64::from(n)),
+                Side::Client,
+                conn,
+                What::Write(vec![n; 3]),
+            );
+        }
+        recorder.event(at(11), Side::Client, conn, What::Close);
+        let events = recorder.events(origin);
+        let kinds: Vec<String> = events.iter().map(|e| e.what.words()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "accept returned the connection",
+                "write 3 bytes \"\\x01\\x01\\x01\"",
+                "write 3 bytes \"\\x02\\x02\\x02\"",
+                "-- 6 reads and writes not drawn here (the first 2 and the last 2 are)",
+                "write 3 bytes \"\\t\\t\\t\"",
+                "write 3 bytes \"\\n\\n\\n\"",
+                "close",
+            ]
+        );
+        assert_eq!(recorder.skipped(), 6);
+        assert_eq!(recorder.bytes(Side::Client, conn), (30, 0));
+    }
 
     #[test]
     fn lines_show_escaped_shortened_bytes_and_comparable_times() {

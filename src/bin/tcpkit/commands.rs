@@ -486,6 +486,7 @@ fn demo(mut args: DemoArgs, verbosity: i8) -> anyhow::Result<()> {
             scenario,
             file.as_deref().unwrap_or(std::path::Path::new("-")),
             args.port,
+            args.max_drawn,
         ),
     }
 }

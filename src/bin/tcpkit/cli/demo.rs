@@ -26,4 +26,11 @@ pub struct DemoArgs {
     /// as --diagram draws it (a text chart here without --diagram).
     #[arg(long, value_name = "NAME", value_enum, default_value = "tutorial")]
     pub scenario: crate::diagram::Scenario,
+
+    /// The most reads and writes --diagram draws: the first half and the
+    /// last half, with a note saying how many between were left out (a
+    /// picture of 100,000 messages would be unreadable, and its recording
+    /// took half a gigabyte).
+    #[arg(long, value_name = "N", default_value_t = tcpkit::trace::DEFAULT_DRAWN, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(2..=1_000_000))]
+    pub max_drawn: usize,
 }

@@ -31,6 +31,9 @@ use scenarios::{play, scenario_name, server_config};
 /// settle their states.
 const SETTLE: Duration = Duration::from_secs(2);
 
+/// The messages a heading names; the rest are counted.
+const HEADING_MESSAGES: usize = 5;
+
 /// What to draw, by the file's name.
 enum Form {
     Svg,
@@ -59,7 +62,13 @@ fn form_of(file: &Path) -> anyhow::Result<Form> {
 
 /// Runs the demo's session (`scenario`, or the tutorial's with
 /// `messages`), traced, and draws it in `file` (`-`: a chart here).
-pub fn run(messages: &[String], scenario: Scenario, file: &Path, port: u16) -> anyhow::Result<()> {
+pub fn run(
+    messages: &[String],
+    scenario: Scenario,
+    file: &Path,
+    port: u16,
+    max_drawn: usize,
+) -> anyhow::Result<()> {
     let form = form_of(file)?;
     // Made first: a file that cannot be written is said before the
     // session, not after it.
@@ -72,7 +81,7 @@ pub fn run(messages: &[String], scenario: Scenario, file: &Path, port: u16) -> a
             })?,
         ),
     };
-    let recorder = Arc::new(Recorder::default());
+    let recorder = Arc::new(Recorder::bounded(max_drawn));
     let origin = Instant::now();
     let mut states = Vec::new();
     let mut talked = Ok(());
@@ -86,10 +95,15 @@ pub fn run(messages: &[String], scenario: Scenario, file: &Path, port: u16) -> a
         };
         talked = talk::script(&opts, messages, &mut Vec::new()).map_err(anyhow::Error::from);
         finish(&recorder, origin, stop, serving);
-        let said: Vec<String> = messages
+        // A few, then how many more: the heading is one line.
+        let mut said: Vec<String> = messages
             .iter()
+            .take(HEADING_MESSAGES)
             .map(|m| tcpkit::wire::Escaped(m.as_bytes()).to_string())
             .collect();
+        if messages.len() > HEADING_MESSAGES {
+            said.push(format!("and {} more", messages.len() - HEADING_MESSAGES));
+        }
         heading = format!(
             "tcpkit demo: the tutorial's client, saying {}",
             said.join(", ")
@@ -155,13 +169,24 @@ pub fn run(messages: &[String], scenario: Scenario, file: &Path, port: u16) -> a
                     .map_err(|e| tcpkit::Error::writing_output(&file.display().to_string(), e))?;
             }
             crate::logging::sayln!(
-                "tcpkit: {} events drawn in {}",
+                "tcpkit: {} events drawn in {}{}",
                 events.len(),
-                file.display()
+                file.display(),
+                left_out(&recorder)
             );
         }
     }
     talked
+}
+
+/// How many reads and writes the picture leaves out, when it does.
+fn left_out(recorder: &Recorder) -> String {
+    match recorder.skipped() {
+        0 => String::new(),
+        n => {
+            format!(" ({n} reads and writes between the first and the last left out; --max-drawn)")
+        }
+    }
 }
 
 /// Waits for the server's close of the session, then stops the server.
@@ -195,17 +220,11 @@ fn lost_bytes(recorder: &Recorder, origin: Instant) {
     }) else {
         return;
     };
-    let sum = |side, reads: bool| -> usize {
-        events
-            .iter()
-            .filter(|e| e.conn == conn && e.side == side)
-            .map(|e| match (&e.what, reads) {
-                (What::Read(b), true) | (What::Write(b), false) => b.len(),
-                _ => 0,
-            })
-            .sum()
-    };
-    let (wrote, read) = (sum(Side::Server, false), sum(Side::Client, true));
+    // Every byte, also of reads and writes the picture leaves out.
+    let (wrote, read) = (
+        recorder.bytes(Side::Server, conn).0,
+        recorder.bytes(Side::Client, conn).1,
+    );
     if read < wrote {
         let note = format!(
             "the server wrote {}; the client got {}: the reset destroyed the rest",

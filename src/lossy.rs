@@ -3,9 +3,13 @@
 //! shipper that stopped reading, a full journald).
 //!
 //! Writes land in a bounded queue that one thread of its own empties into
-//! the real output (stderr). A write the queue has no room for is dropped
-//! whole and counted; once the output has taken everything queued, the
-//! thread says how many were dropped, in one line of its own. A server
+//! the real output (stderr). A write the queue has no room for makes room
+//! by dropping the oldest writes queued, whole, and counting them; when
+//! the output takes writes again, a line of its own says how many were
+//! dropped, where they were. The oldest go rather than the newest, as in
+//! journald's and the kernel's ring buffers: a reader that comes back
+//! sees the server's latest state (a shutdown's lines, say) rather than
+//! sessions long gone. A server
 //! logging to a pipe nobody reads thus goes on serving and still stops on
 //! a signal: before this, every worker thread blocked in `write(2)` on the
 //! full pipe, and with them the task that watches signals.
@@ -17,6 +21,7 @@
 //! same stderr and must keep their order with the logs. This is one
 //! mutex, one condition variable and one thread.
 
+use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -26,9 +31,15 @@ use std::time::Duration;
 /// times a Linux pipe's own buffer.
 pub const DEFAULT_LIMIT: usize = 256 * 1024;
 
+/// How long the thread, woken by a line, lets others gather before it
+/// writes them all at once.
+const GATHER: Duration = Duration::from_millis(1);
+
 /// Above this, a queue's spare capacity is given back once it drains, so
 /// a stall leaves no lasting memory behind.
 const KEEP_CAPACITY: usize = 16 * 1024;
+/// The same for the queue's count of writes.
+const KEEP_WRITES: usize = 256;
 
 /// A cloneable handle to the queue; every clone writes into the same one.
 #[derive(Clone, Debug)]
@@ -50,14 +61,23 @@ struct Shared {
 
 #[derive(Debug, Default)]
 struct State {
-    /// Bytes waiting for the thread, whole writes only.
-    pending: Vec<u8>,
-    /// Drops not yet said in the output.
+    /// The bytes of the writes waiting for the thread, oldest first: one
+    /// ring of bytes, not a buffer per write (a line is copied once, and
+    /// never allocated and freed across threads).
+    pending: VecDeque<u8>,
+    /// The length of each of those writes, oldest first.
+    writes: VecDeque<usize>,
+    /// Writes dropped since the output last took any: said before the
+    /// next ones it takes.
     unsaid: u64,
     /// The thread holds bytes it is writing.
     busy: bool,
     /// Writes the thread finished, to tell a stalled output from a slow one.
     rounds: u64,
+    /// The thread waits for bytes: only then does a write wake it (a
+    /// wake is a system call; most writes find the thread busy or about
+    /// to look).
+    idle: bool,
 }
 
 impl Lossy {
@@ -79,24 +99,33 @@ impl Lossy {
         Ok(Lossy { shared })
     }
 
-    /// Queues `bytes` as one piece, or drops it whole when the queue has no
-    /// room. Never waits on the output. False when dropped.
-    pub fn send(&self, bytes: &[u8]) -> bool {
+    /// Queues `bytes` as one piece, dropping the oldest queued writes
+    /// when they leave no room for it. Never waits on the output.
+    pub fn send(&self, bytes: &[u8]) {
         if bytes.is_empty() {
-            return true;
+            return;
         }
         let mut state = self.shared.lock();
-        // An empty queue takes any one write, so that a line longer than
+        // The queue always takes one write, so that a line longer than
         // the limit is not lost to an output that keeps up.
-        if !state.pending.is_empty() && state.pending.len() + bytes.len() > self.shared.limit {
-            state.unsaid += 1;
-            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
-            return false;
+        let mut dropped = 0;
+        while state.pending.len() + bytes.len() > self.shared.limit
+            && let Some(oldest) = state.writes.pop_front()
+        {
+            state.pending.drain(..oldest);
+            dropped += 1;
         }
-        state.pending.extend_from_slice(bytes);
+        if dropped > 0 {
+            state.unsaid += dropped;
+            self.shared.dropped.fetch_add(dropped, Ordering::Relaxed);
+        }
+        state.pending.extend(bytes);
+        state.writes.push_back(bytes.len());
+        let wake = std::mem::take(&mut state.idle);
         drop(state);
-        self.shared.queued.notify_one();
-        true
+        if wake {
+            self.shared.queued.notify_one();
+        }
     }
 
     /// The writes dropped since the start, shared: what a metric reads.
@@ -135,23 +164,37 @@ impl Shared {
     }
 
     /// The output thread: takes everything queued at once (one write for
-    /// many lines), writes it, and says what was dropped once the queue
-    /// is empty again.
+    /// many lines), after the line that says what was dropped before it.
     fn run<W: Write>(&self, mut output: W) {
         let mut batch = Vec::new();
+        let mut taken = VecDeque::new();
         loop {
             let mut state = self.lock();
-            while state.pending.is_empty() && state.unsaid == 0 {
-                state = self.queued.wait(state).unwrap_or_else(|e| e.into_inner());
+            if state.pending.is_empty() && state.unsaid == 0 {
+                while state.pending.is_empty() && state.unsaid == 0 {
+                    state.idle = true;
+                    state = self.queued.wait(state).unwrap_or_else(|e| e.into_inner());
+                }
+                state.idle = false;
+                // Woken by one line: let the lines that follow it join
+                // it, so a busy server costs a write (and a wake) per
+                // batch, not per line. Lines wait this long at most.
+                drop(state);
+                std::thread::sleep(GATHER);
+                state = self.lock();
             }
-            std::mem::swap(&mut batch, &mut state.pending);
-            if batch.is_empty() {
-                // Drops to say, and the queue empty: the output drained.
-                let n = std::mem::take(&mut state.unsaid);
-                batch.extend_from_slice(dropped_line(n).as_bytes());
-            }
+            std::mem::swap(&mut taken, &mut state.pending);
+            state.writes.clear();
+            let unsaid = std::mem::take(&mut state.unsaid);
             state.busy = true;
             drop(state);
+            if unsaid > 0 {
+                batch.extend_from_slice(dropped_line(unsaid).as_bytes());
+            }
+            let (first, second) = taken.as_slices();
+            batch.extend_from_slice(first);
+            batch.extend_from_slice(second);
+            taken.clear();
             // A closed or failing output (EPIPE) must not stop the work:
             // what it did not take is gone, as with a direct write.
             let _ = output.write_all(&batch).and_then(|()| output.flush());
@@ -162,8 +205,11 @@ impl Shared {
             let mut state = self.lock();
             state.busy = false;
             state.rounds += 1;
-            if state.pending.is_empty() && state.pending.capacity() > KEEP_CAPACITY {
-                state.pending = Vec::new();
+            if taken.capacity() > KEEP_CAPACITY {
+                taken = VecDeque::new();
+            }
+            if state.writes.is_empty() && state.writes.capacity() > KEEP_WRITES {
+                state.writes = VecDeque::new();
             }
             drop(state);
             self.written.notify_all();
@@ -171,12 +217,12 @@ impl Shared {
     }
 }
 
-/// The line that says how many writes were dropped.
+/// The line that says how many writes were dropped, where they were.
 fn dropped_line(n: u64) -> String {
-    let lines = if n == 1 { "line was" } else { "lines were" };
+    let lines = if n == 1 { "line" } else { "lines" };
     format!(
-        "tcpkit: warning: {n} log {lines} dropped: the output was not being read \
-         (a paused terminal or a stalled log reader); serving went on\n"
+        "tcpkit: warning: {n} earlier log {lines} dropped here: the output was not being \
+         read (a paused terminal or a stalled log reader), and the work went on\n"
     )
 }
 
@@ -203,7 +249,7 @@ mod tests {
     }
 
     #[test]
-    fn a_stalled_output_drops_whole_lines_counts_them_and_says_so_once_drained() {
+    fn a_stalled_output_drops_the_oldest_lines_whole_and_says_where() {
         let (open, gate) = mpsc::channel();
         let got = Arc::new(Mutex::new(Vec::new()));
         let lossy = Lossy::new(
@@ -215,29 +261,31 @@ mod tests {
         )
         .unwrap();
         // The first line goes to the thread, which blocks writing it.
-        assert!(lossy.send(b"first line\n"));
+        lossy.send(b"first line\n");
         assert!(!lossy.flush_within(Duration::from_millis(50)));
-        // The queue holds 20 bytes: two lines of 10 fit, the rest drop.
-        assert!(lossy.send(b"aaaaaaaaa\n"));
-        assert!(lossy.send(b"bbbbbbbbb\n"));
-        assert!(!lossy.send(b"ccccccccc\n"));
-        assert!(!lossy.send(b"d\n"));
+        // The queue holds 20 bytes: two lines of 10 fit; each later one
+        // pushes out the oldest that leave it no room.
+        lossy.send(b"aaaaaaaaa\n");
+        lossy.send(b"bbbbbbbbb\n");
+        lossy.send(b"ccccccccc\n");
+        lossy.send(b"d\n");
         assert_eq!(lossy.dropped().load(Ordering::Relaxed), 2);
         // The output moves again.
-        for _ in 0..3 {
+        for _ in 0..2 {
             open.send(()).unwrap();
         }
         assert!(lossy.flush_within(Duration::from_secs(5)));
         let text = String::from_utf8(got.lock().unwrap().clone()).unwrap();
         assert_eq!(
             text,
-            format!("first line\naaaaaaaaa\nbbbbbbbbb\n{}", dropped_line(2))
+            format!("first line\n{}ccccccccc\nd\n", dropped_line(2))
         );
         // Said once: later lines come without it.
         open.send(()).unwrap();
-        assert!(lossy.send(b"e\n"));
+        lossy.send(b"e\n");
         assert!(lossy.flush_within(Duration::from_secs(5)));
-        assert!(got.lock().unwrap().ends_with(b"dropped: the output was not being read (a paused terminal or a stalled log reader); serving went on\ne\n"));
+        assert!(got.lock().unwrap().ends_with(b"ccccccccc\nd\ne\n"));
+        assert_eq!(lossy.dropped().load(Ordering::Relaxed), 2);
     }
 
     #[test]
@@ -254,7 +302,7 @@ mod tests {
             }
         }
         let lossy = Lossy::new(Keep(got.clone()), 4).unwrap();
-        assert!(lossy.send(b"longer than four\n"));
+        lossy.send(b"longer than four\n");
         assert!(lossy.flush_within(Duration::from_secs(5)));
         assert_eq!(&got.lock().unwrap()[..], b"longer than four\n");
         assert_eq!(lossy.dropped().load(Ordering::Relaxed), 0);

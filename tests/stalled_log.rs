@@ -230,31 +230,34 @@ fn a_second_signal_exits_at_once_with_a_stalled_trace() {
 }
 
 #[test]
-fn the_dropped_lines_are_said_once_stderr_drains() {
+fn the_oldest_lines_make_room_and_the_count_is_said_where_they_were() {
     let mut server = Stalled::serve(&[]);
     serve_sessions(server.addr);
+    // Stopping, while stalled: the newest lines (the shutdown's) must
+    // be the ones kept.
+    let (mut open, mut reader) = open_connection(server.addr);
+    server.signal(libc::SIGTERM);
+    open.write_all(b"Late\n").unwrap();
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "Hello, Late!\n");
     let dropped = server.dropped();
     assert!(dropped > 0, "nothing was stalled");
     let text = server.drain();
-    // Drained: the count comes, then later lines as usual.
-    let said = format!("tcpkit: warning: {dropped} log lines were dropped");
-    let deadline = Instant::now() + PATIENCE;
-    // A session after the drain logs as usual, after the count.
-    thread::sleep(Duration::from_millis(200));
-    session(server.addr, "After");
-    server.signal(libc::SIGTERM);
+    // A moment for the queue to drain, then the last session ends.
+    thread::sleep(Duration::from_millis(300));
+    open.write_all(b"exit\n").unwrap();
     assert_eq!(server.exits_within(PATIENCE), Some(0));
-    let text = text
-        .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-        .expect("stderr to its end");
+    let text = text.recv_timeout(PATIENCE).expect("stderr to its end");
+    let said = format!("tcpkit: warning: {dropped} earlier log lines dropped here");
     let at = text
         .find(&said)
         .unwrap_or_else(|| panic!("no {said:?} in the drained stderr"));
-    assert_eq!(text.matches("log lines were dropped").count(), 1);
-    let after = text[at..]
-        .find("Connection from")
-        .expect("a session logged after the count");
-    assert!(after > 0);
+    assert_eq!(text.matches("dropped here").count(), 1, "said once");
+    let signal = text[at..]
+        .find("Signal received: finishing open connections")
+        .expect("the shutdown's lines kept, after the count");
+    assert!(signal > 0);
     assert!(
         text.ends_with("Server stopped.\n"),
         "{}",

@@ -40,7 +40,7 @@ pub fn init(verbosity: i8, plain: bool, limit: usize) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(Stderr::default)
+        .with_writer(|| Line)
         .with_target(false)
         .with_ansi(io::stderr().is_terminal());
     if plain {
@@ -83,6 +83,21 @@ pub fn finish() {
 pub fn finish_within(stall: Duration) {
     if let Some(lossy) = OUTPUT.get() {
         lossy.flush_within(stall);
+    }
+}
+
+/// Tracing's writer: it writes each event with one `write_all` of the
+/// whole line, which goes to the queue as it is.
+struct Line;
+
+impl Write for Line {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        send(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 

@@ -186,8 +186,9 @@ pub struct Cli {
     /// Most bytes of log lines (and --trace lines, notices) held for a
     /// stderr that is not being read, such as a terminal paused with
     /// Ctrl+S or a stalled log reader. Work never waits on its log: past
-    /// this, lines are dropped and counted, and the count is said once
-    /// stderr drains (serve --metrics: tcpkit_log_lines_dropped).
+    /// this, the oldest lines make room for the newest, and how many went
+    /// is said where they were once stderr drains (serve --metrics:
+    /// tcpkit_log_lines_dropped_total).
     #[arg(long, global = true, value_name = "SIZE", default_value = "256KiB", value_parser = values::size)]
     pub log_buffer: usize,
 

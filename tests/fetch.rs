@@ -2114,3 +2114,27 @@ fn continue_starts_afresh_when_the_part_is_not_what_was_left() {
         );
     }
 }
+
+#[test]
+fn a_200_that_labels_itself_a_part_is_never_saved() {
+    let mut wire =
+        format!("{OK}Content-Range: bytes 4000-10239/10240\r\nContent-Length: 6240\r\n\r\n")
+            .into_bytes();
+    wire.extend_from_slice(&[b't'; 6240]);
+    let (run, _) = one(Reply::bytes(&wire));
+    assert_eq!(run.code, 8, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "the server answered 200 OK with Content-Range: \"bytes 4000-10239/10240\", which \
+             names a part of the file, not all of it; nothing is saved"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run.files().is_empty(), "{:?}", run.files());
+    // Naming all of the file is no lie.
+    let wire = format!("{OK}Content-Range: bytes 0-4/5\r\nContent-Length: 5\r\n\r\nhello");
+    let (run, _) = one(Reply::bytes(wire));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.file("f").as_deref(), Some(&b"hello"[..]));
+}

@@ -431,19 +431,12 @@ async fn transfer(
                 ),
             );
         }
-        // A 206 answers a range, and only ours (or the user's own -H
-        // Range): to a request for the whole file, it is a part of it.
-        if head.status == 206 && !ranged && !user_range {
+        if !user_range && let Err(why) = whole_or_ours(&head, ranged) {
             let left = match plan.and_then(Plan::part_path) {
                 Some(part) if resume.is_some() => format!("; {} is left as it was", part.display()),
                 _ => String::new(),
             };
-            return Err(Error::protocol(format!(
-                "the server answered {} (Content-Range: {}) to a request for the whole file: \
-                 a part is not the file, so nothing is saved{left}",
-                head.status_line(),
-                tcpkit_wire::Escaped(head.value("content-range").unwrap_or_default().as_bytes())
-            )));
+            return Err(Error::protocol(format!("{why}{left}")));
         }
         let (framing, mut warnings) = head.framing(opts.head_only).map_err(Error::Head)?;
         warnings.extend(status_warning(&head, &target, opts));
@@ -469,6 +462,23 @@ async fn transfer(
             validator: resume::Validator::of(&asked, &target.url, &head, length),
         };
         return save::save(opts, &mut conn, &head, framing, plan, start).await;
+    }
+}
+
+/// A 206 answers a range, and only ours (`ranged`): to a request for the
+/// whole file, it is a part of it. A 200 is the whole file, and must not
+/// label itself a part. (The user's own `-H Range` is not checked here:
+/// what answers it is theirs.)
+fn whole_or_ours(head: &Head, ranged: bool) -> Result<(), String> {
+    match head.status {
+        206 if !ranged => Err(format!(
+            "the server answered {} (Content-Range: {}) to a request for the whole file: a part \
+             is not the file, so nothing is saved",
+            head.status_line(),
+            tcpkit_wire::Escaped(head.value("content-range").unwrap_or_default().as_bytes())
+        )),
+        200 => resume::check_whole(head),
+        _ => Ok(()),
     }
 }
 

@@ -450,6 +450,29 @@ fn check_same_version(head: &Head, saved: &Validator) -> Result<(), String> {
     }
 }
 
+/// A response that says it is the whole file (a 200) must not label its
+/// body a part of it: a `Content-Range` that names less than all of the
+/// file (RFC 9110 §14.4 gives it no meaning outside 206 and 416) is a
+/// part sent as the whole, and saving it would publish a wrong file.
+pub fn check_whole(head: &Head) -> Result<(), String> {
+    let Some(value) = head.value("content-range") else {
+        return Ok(());
+    };
+    match range::parse(&value) {
+        Ok(ContentRange::Bytes {
+            first: 0,
+            last,
+            complete: Some(complete),
+        }) if last.checked_add(1) == Some(complete) => Ok(()),
+        _ => Err(format!(
+            "the server answered {} with Content-Range: {}, which names a part of the file, \
+             not all of it; nothing is saved",
+            head.status_line(),
+            tcpkit_wire::Escaped(value.as_bytes())
+        )),
+    }
+}
+
 /// The full length a 416 response names: `Content-Range: bytes */LEN`.
 pub fn unsatisfied_length(head: &Head) -> Option<u64> {
     match range::parse(&head.value("content-range")?) {

@@ -9,10 +9,10 @@
 //! dropped, where they were. The oldest go rather than the newest, as in
 //! journald's and the kernel's ring buffers: a reader that comes back
 //! sees the server's latest state (a shutdown's lines, say) rather than
-//! sessions long gone. A server
-//! logging to a pipe nobody reads thus goes on serving and still stops on
-//! a signal: before this, every worker thread blocked in `write(2)` on the
-//! full pipe, and with them the task that watches signals.
+//! sessions long gone. A server logging to a pipe nobody reads thus goes
+//! on serving and still stops on a signal: before this, every worker
+//! thread blocked in `write(2)` on the full pipe, and with them the task
+//! that watches signals.
 //!
 //! Why not `tracing-appender`'s non-blocking writer: it bounds the queue
 //! in lines (128,000 by default, megabytes when lines are long), counts
@@ -81,9 +81,9 @@ struct State {
 }
 
 impl Lossy {
-    /// A queue of up to `limit` bytes (at least one line's worth is always
-    /// accepted into an empty queue) in front of `output`, which a thread
-    /// of its own writes to.
+    /// A queue of up to `limit` bytes in front of `output`, which a thread
+    /// of its own writes to. (A single write longer than `limit` is still
+    /// taken, once everything older has made room for it.)
     pub fn new<W: Write + Send + 'static>(output: W, limit: usize) -> io::Result<Lossy> {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),

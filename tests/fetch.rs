@@ -1631,6 +1631,13 @@ fn ctrl_c_keeps_the_part_and_says_how_to_continue() {
         std::fs::read(dir.path().join("f.part")).unwrap(),
         &thousand()[..400]
     );
+    // What the hint promises: the validator vouches for these 400 bytes,
+    // so -C continues them.
+    let validator = std::fs::read_to_string(dir.path().join("f.part.validator")).unwrap();
+    assert!(
+        validator.contains(&format!("part: {}\n", mark_of(&thousand()[..400]))),
+        "{validator}"
+    );
 }
 
 // ---- curl's spellings, and --compressed ----

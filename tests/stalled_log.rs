@@ -167,6 +167,18 @@ fn open_connection(addr: SocketAddr) -> (TcpStream, BufReader<TcpStream>) {
     (stream, reader)
 }
 
+/// SIGTERM with a session open: the session is still answered in the
+/// grace (the server is not frozen); it is left open for the caller.
+fn signalled_while_open(server: &Stalled) -> TcpStream {
+    let (mut open, mut reader) = open_connection(server.addr);
+    server.signal(libc::SIGTERM);
+    open.write_all(b"Late\n").unwrap();
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "Hello, Late!\n");
+    open
+}
+
 fn stalled_stderr_serves_counts_and_stops(extra: &[&str]) {
     let mut server = Stalled::serve(extra);
     serve_sessions(server.addr);
@@ -178,12 +190,7 @@ fn stalled_stderr_serves_counts_and_stops(extra: &[&str]) {
 
     // The first signal: the open session is still served through the
     // grace, and its end lets the server stop.
-    let (mut open, mut reader) = open_connection(server.addr);
-    server.signal(libc::SIGTERM);
-    open.write_all(b"Late\n").unwrap();
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    assert_eq!(line, "Hello, Late!\n");
+    let mut open = signalled_while_open(&server);
     open.write_all(b"exit\n").unwrap();
     assert_eq!(
         server.exits_within(Duration::from_secs(5)),
@@ -235,12 +242,7 @@ fn the_oldest_lines_make_room_and_the_count_is_said_where_they_were() {
     serve_sessions(server.addr);
     // Stopping, while stalled: the newest lines (the shutdown's) must
     // be the ones kept.
-    let (mut open, mut reader) = open_connection(server.addr);
-    server.signal(libc::SIGTERM);
-    open.write_all(b"Late\n").unwrap();
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    assert_eq!(line, "Hello, Late!\n");
+    let mut open = signalled_while_open(&server);
     let dropped = server.dropped();
     assert!(dropped > 0, "nothing was stalled");
     let text = server.drain();

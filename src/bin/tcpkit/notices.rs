@@ -87,6 +87,14 @@ struct Frames {
 }
 
 impl Frames {
+    /// Moves the cursor `n` places (`A` up, `B` down, `C` right, `D` left).
+    fn cursor(&self, n: usize, way: char) -> io::Result<()> {
+        if n == 0 {
+            return Ok(());
+        }
+        self.add(&format!("\x1b[{n}{way}"))
+    }
+
     fn add(&self, text: &str) -> io::Result<()> {
         self.frame
             .lock()
@@ -103,31 +111,19 @@ impl TermLike for Frames {
     }
 
     fn move_cursor_up(&self, n: usize) -> io::Result<()> {
-        if n == 0 {
-            return Ok(());
-        }
-        self.add(&format!("\x1b[{n}A"))
+        self.cursor(n, 'A')
     }
 
     fn move_cursor_down(&self, n: usize) -> io::Result<()> {
-        if n == 0 {
-            return Ok(());
-        }
-        self.add(&format!("\x1b[{n}B"))
+        self.cursor(n, 'B')
     }
 
     fn move_cursor_right(&self, n: usize) -> io::Result<()> {
-        if n == 0 {
-            return Ok(());
-        }
-        self.add(&format!("\x1b[{n}C"))
+        self.cursor(n, 'C')
     }
 
     fn move_cursor_left(&self, n: usize) -> io::Result<()> {
-        if n == 0 {
-            return Ok(());
-        }
-        self.add(&format!("\x1b[{n}D"))
+        self.cursor(n, 'D')
     }
 
     fn write_line(&self, s: &str) -> io::Result<()> {

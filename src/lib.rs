@@ -34,6 +34,7 @@ pub mod fetch;
 pub mod lossy;
 pub mod net;
 pub mod notice;
+mod pace;
 pub mod server;
 pub mod setting;
 mod sys;

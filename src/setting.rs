@@ -126,6 +126,8 @@ settings! {
     Connections: "connections", "--connections";
     /// `bench::Options::rate`.
     Rate: "rate", "--rate";
+    /// `bench::Options::threads`.
+    Threads: "threads", "--threads";
     /// `bench::Options::connect_rate`.
     ConnectRate: "connect_rate", "--connect-rate";
     /// `bench::Options::messages`.

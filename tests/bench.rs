@@ -68,6 +68,34 @@ fn open_loop_never_sends_ahead_of_its_schedule() {
         "{done} replies at 200/s in 0.5 s"
     );
     assert_eq!(report["rate"].as_f64(), Some(200.0));
+    // The bench's own lateness is reported beside the latency.
+    let late = &report["send_lateness_us"];
+    for key in ["p50", "p99", "max"] {
+        assert!(late[key].as_f64().is_some(), "{key} in {report}");
+    }
+    // Closed loop has no schedule to be late for.
+    let (_server, _, closed, _) = against(&[], "pingpong", &["-c", "1", "-d", "200ms"]);
+    assert!(closed["send_lateness_us"].is_null(), "{closed}");
+}
+
+#[test]
+fn a_bench_that_cannot_keep_its_schedule_says_so() {
+    // One connection, one message in flight, 10 ms a reply: at most 100
+    // a second go out, so 1,000 a second asked leaves each message later
+    // than the one before.
+    let args = ["-c", "1", "--rate", "1000", "--duration", "500ms"];
+    let (_server, code, report, stderr) = against(&["--delay", "10ms"], "pingpong", &args);
+    assert_eq!(code, 0, "{stderr}");
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains("the bench could not keep its schedule")
+            && notes.contains("the rate was not reached"),
+        "{report}"
+    );
+    assert!(
+        report["send_lateness_us"]["p99"].as_f64().unwrap() > 10_000.0,
+        "{report}"
+    );
 }
 
 #[test]

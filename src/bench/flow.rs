@@ -190,8 +190,13 @@ pub async fn connection(
             match gap {
                 None => in_flight.push_back((now, due as u32)),
                 Some(gap) => {
+                    let mut tally = tally.borrow_mut();
                     for i in 0..due as u64 {
-                        in_flight.push_back((due_time(start, gap, sent + i), 1));
+                        let at = due_time(start, gap, sent + i);
+                        if window.measures(now) {
+                            tally.late(now.saturating_duration_since(at));
+                        }
+                        in_flight.push_back((at, 1));
                     }
                 }
             }
@@ -209,8 +214,14 @@ pub async fn connection(
         let wake = next_due
             .map_or(window.end, |t| t.min(window.end))
             .min(patience);
-        let n = match tokio::time::timeout_at(wake.into(), stream.read(&mut buf)).await {
-            Err(_) => {
+        let read = tokio::select! {
+            // Biased: a reply that is there is read first.
+            biased;
+            read = stream.read(&mut buf) => Ok(read),
+            () = crate::pace::until(wake, next_due.is_some_and(|due| due <= wake)) => Err(()),
+        };
+        let n = match read {
+            Err(()) => {
                 let now = Instant::now();
                 if pending > 0 && now >= patience {
                     return fail(

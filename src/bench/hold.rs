@@ -123,6 +123,7 @@ pub fn run(
         mismatches: tally.mismatches,
         first_error: tally.first_error.clone(),
         latency_us: Latency::of(&tally.latency),
+        send_lateness_us: None,
         server_cpu_ns_per_unit: None,
         bench_cores_busy: None,
         server_rss_per_connection: rss_per_connection,

@@ -344,6 +344,7 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
         mismatches: total.mismatches,
         first_error: total.first_error.clone(),
         latency_us: report::Latency::of(&total.latency),
+        send_lateness_us: opts.rate.and_then(|_| report::Latency::of(&total.lateness)),
         server_cpu_ns_per_unit: usage
             .server_cpu_ns
             .map(|cpu| cpu as f64 / total.done.max(1) as f64),
@@ -354,8 +355,45 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
         sampled: None,
         sampled_ok: None,
         open_seconds: None,
-        notes: rate_notes(opts),
+        notes: [rate_notes(opts), schedule_notes(opts, &total)].concat(),
     })
+}
+
+/// With `--rate`, whether the bench kept its own schedule, as wrk2's
+/// users expect to be told: the latency counts from each message's due
+/// time, so a bench that sent late reports its own lateness as the
+/// server's. Late means a 99th percentile over a tenth of a connection's
+/// gap between messages, or less than 90 % of the rate sent.
+fn schedule_notes(opts: &Options, total: &Tally) -> Vec<String> {
+    let Some(rate) = opts.rate else {
+        return Vec::new();
+    };
+    let mut notes = Vec::new();
+    let gap = Duration::from_secs_f64(opts.connections as f64 / rate);
+    if !total.lateness.is_empty() {
+        let p99 = Duration::from_nanos(total.lateness.value_at_quantile(0.99));
+        if p99 > gap / 10 {
+            notes.push(format!(
+                "the bench could not keep its schedule: 99% of messages left within {} of their \
+                 time, more than a tenth of each connection's gap of {}; the latency includes \
+                 that (fewer {}, more {}, or a lower rate)",
+                report::micros(p99.as_secs_f64() * 1e6),
+                report::micros(gap.as_secs_f64() * 1e6),
+                crate::setting::Setting::Connections,
+                crate::setting::Setting::Threads,
+            ));
+        }
+    }
+    let sent = total.done as f64 / opts.duration.as_secs_f64().max(f64::MIN_POSITIVE);
+    if total.done > 0 && sent < 0.9 * rate {
+        notes.push(format!(
+            "the rate was not reached: {} of {} msgs/s asked (the server, or the bench, is \
+             slower than that)",
+            report::group(sent),
+            report::group(rate)
+        ));
+    }
+    notes
 }
 
 /// A rate so low that each connection's gap between messages is longer

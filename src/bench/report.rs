@@ -19,22 +19,30 @@ pub struct Tally {
     pub mismatches: u64,
     /// The first failure, to show the user what went wrong.
     pub first_error: Option<String>,
+    /// With `--rate`: how late each message left after the time it was
+    /// due, in nanoseconds: the bench's own lateness, which the latency
+    /// (counted from the due time) includes.
+    pub lateness: Histogram<u64>,
+}
+
+/// A histogram of nanoseconds from 1 ns to an hour, 3 digits.
+fn nanos() -> Histogram<u64> {
+    let mut h = Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
+        .expect("constant histogram bounds are valid");
+    h.auto(true);
+    h
 }
 
 impl Default for Tally {
     fn default() -> Self {
         Tally {
             // 1 ns to 1 hour at 3 significant digits; auto-resize covers more.
-            latency: {
-                let mut h = Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
-                    .expect("constant histogram bounds are valid");
-                h.auto(true);
-                h
-            },
+            latency: nanos(),
             done: 0,
             errors: 0,
             mismatches: 0,
             first_error: None,
+            lateness: nanos(),
         }
     }
 }
@@ -45,6 +53,12 @@ impl Tally {
         let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX).max(1);
         let _ = self.latency.record_n(ns, count);
         self.done += count;
+    }
+
+    /// Records that a message due under `--rate` left `late` after its time.
+    pub fn late(&mut self, late: Duration) {
+        let ns = u64::try_from(late.as_nanos()).unwrap_or(u64::MAX).max(1);
+        let _ = self.lateness.record(ns);
     }
 
     /// Counts a failure, keeping the first message.
@@ -66,6 +80,7 @@ impl Tally {
     /// Adds another thread's tally to this one.
     pub fn merge(&mut self, other: &Tally) {
         let _ = self.latency.add(&other.latency);
+        let _ = self.lateness.add(&other.lateness);
         self.done += other.done;
         self.errors += other.errors;
         self.mismatches += other.mismatches;
@@ -143,6 +158,10 @@ pub struct Report {
     pub first_error: Option<String>,
     /// Latency of each reply (or session), in microseconds.
     pub latency_us: Option<Latency>,
+    /// With `--rate`: how late the bench sent each message after its due
+    /// time, in microseconds. The latency counts from the due time, so
+    /// this much of it is the bench's, not the server's.
+    pub send_lateness_us: Option<Latency>,
     /// Server CPU time per completed unit, in nanoseconds (`--server-pid`).
     pub server_cpu_ns_per_unit: Option<f64>,
     /// CPU the bench itself used in the window, in cores (1.0 = one core
@@ -237,6 +256,15 @@ impl Report {
                 micros(l.max)
             );
         }
+        if let Some(l) = &self.send_lateness_us {
+            let _ = writeln!(
+                out,
+                "  sent late   p50 {}  p99 {}  max {} (the bench's own, part of the latency)",
+                micros(l.p50),
+                micros(l.p99),
+                micros(l.max)
+            );
+        }
         if let Some(cpu) = self.server_cpu_ns_per_unit {
             let _ = writeln!(
                 out,
@@ -322,7 +350,7 @@ pub fn group(v: f64) -> String {
 }
 
 /// Microseconds shown with a unit that fits: `850us`, `1.25ms`, `2.0s`.
-fn micros(us: f64) -> String {
+pub(crate) fn micros(us: f64) -> String {
     if us < 1000.0 {
         format!("{us:.0}us")
     } else if us < 1_000_000.0 {
@@ -374,6 +402,7 @@ mod tests {
             mismatches: 0,
             first_error: None,
             latency_us: None,
+            send_lateness_us: None,
             server_cpu_ns_per_unit: Some(6108.0),
             bench_cores_busy: None,
             server_rss_per_connection: Some(8890.4),

@@ -193,7 +193,8 @@ impl<S: Socket> Handler<S> {
                 return None;
             }
             if progress.replies > 0 {
-                tokio::time::sleep(delay).await;
+                // Exactly --delay: the timer alone answered 10ms in 11.3.
+                crate::pace::until(std::time::Instant::now() + delay, true).await;
                 self.count(0, 1, out.len());
                 self.answered = true;
             }

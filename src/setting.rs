@@ -50,6 +50,10 @@ macro_rules! settings {
 settings! {
     /// `server::Builder::bind`.
     Bind: "bind", "--bind";
+    /// The port `talk` listens on for one client (nc's `-l`).
+    ListenPort: "addr", "-l PORT";
+    /// The port `demo`'s server listens on.
+    DemoPort: "port", "--port";
     /// `server::Builder::reuse_port`.
     ReusePort: "reuse_port", "--reuse-port";
     /// `server::Builder::metrics`.

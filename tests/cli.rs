@@ -1587,3 +1587,72 @@ fn a_closed_output_ends_every_command_quietly() {
         assert_eq!(stderr_of(&out), "", "{args:?}");
     }
 }
+
+#[test]
+#[cfg(target_os = "linux")] // a full accept queue drops SYNs on Linux
+fn talk_z_says_7_for_a_host_that_does_not_answer() {
+    // A listener whose queue is full: the kernel drops a new SYN, so the
+    // connect waits as it would for a silent host.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    socket.listen(0).unwrap();
+    let addr = socket.local_addr().unwrap().as_socket().unwrap();
+    let mut queued = Vec::new();
+    for _ in 0..4 {
+        if let Ok(c) =
+            std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(300))
+        {
+            queued.push(c);
+        }
+    }
+    let out = talk(&["-z", "--connect-timeout", "500ms", &addr.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7), "{}", stderr_of(&out));
+    // And what -z documents says so.
+    let help = talk(&["--help"]).output().unwrap();
+    let words = stdout_of(&help)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        words.contains("7 no answer within --connect-timeout"),
+        "{words}"
+    );
+}
+
+#[test]
+fn a_port_in_use_names_the_flag_that_chose_it() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    // talk -l PORT: the hint names -l, which talk has (not --bind).
+    let out = talk(&["-l", &port]).output().unwrap();
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("choose another address with -l PORT") && !stderr.contains("--bind"),
+        "{stderr}"
+    );
+    // demo --port: exit 4 as the table says, --port named, and no
+    // server "stopped" that never started; with --diagram too.
+    for diagram in [&[][..], &["--diagram", "-"][..]] {
+        let out = Cmd::new(tcpkit())
+            .args(["demo", "--port", &port])
+            .args(diagram)
+            .timeout(PATIENCE)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (stdout_of(&out), stderr_of(&out));
+        assert_eq!(out.status.code(), Some(4), "{diagram:?}: {stderr}");
+        assert!(
+            stderr.contains("choose another address with --port") && !stderr.contains("--bind"),
+            "{diagram:?}: {stderr}"
+        );
+        assert!(
+            !stdout.contains("stopping the server"),
+            "{diagram:?}: {stdout}"
+        );
+    }
+}

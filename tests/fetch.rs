@@ -563,6 +563,16 @@ fn bare_lf_head_is_accepted() {
 fn not_http_is_an_error() {
     let (run, server) = one(Reply::bytes("SSH-2.0-OpenSSH_9.2\r\n"));
     assert_failed(&run, &server, 8, "does not start with HTTP/1.0 or HTTP/1.1");
+    // What came is shown, escaped, as talk shows it.
+    assert!(
+        run.stderr
+            .contains("the server sent \"SSH-2.0-OpenSSH_9.2\\r\\n\""),
+        "{}",
+        run.stderr
+    );
+    // The tutorial's greeting server, asked for a page.
+    let (run, server) = one(Reply::bytes("Welcome!\n"));
+    assert_failed(&run, &server, 8, "the server sent \"Welcome!\\n\"");
 }
 
 #[test]
@@ -1587,6 +1597,35 @@ fn continue_needs_a_file() {
 }
 
 #[test]
+fn continue_on_a_finished_download_says_it_is_finished() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f"), b"done").unwrap();
+    let run = fetch_in(dir, &["-C", "http://127.0.0.1:9/f"]);
+    assert_eq!(run.code, 13, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "f is already there, and f.part is not: the download finished, and -C has nothing \
+             to continue (use --force to download it again)"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.file("f").as_deref(), Some(&b"done"[..]));
+}
+
+#[test]
+fn fetch_i_is_answered_with_where_the_head_really_goes() {
+    let run = fetch(&["-i", "http://127.0.0.1:9/f"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("fetch prints the response head already: on stdout"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 #[cfg(unix)] // a real SIGINT
 fn ctrl_c_keeps_the_part_and_says_how_to_continue() {
     let server = Script::bind().serve(vec![
@@ -1667,6 +1706,11 @@ fn compressed_asks_for_gzip_and_saves_the_body_decoded() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.file("f"), Some(text.clone()));
     assert_eq!(run.files(), ["f"], "no validator kept for a decoded file");
+    assert!(
+        !run.stderr.contains("continuing"),
+        "a fresh download continues nothing: {}",
+        run.stderr
+    );
     let host = format!("127.0.0.1:{}", server.port);
     assert_eq!(
         server.requests(),

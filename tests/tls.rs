@@ -1210,3 +1210,66 @@ fn a_missing_cacert_is_the_users_file_whether_or_not_the_server_is_up() {
         "{stderr}"
     );
 }
+
+/// A server on 127.0.0.1:0 that answers every connection by `answer`,
+/// given each read: an echo, an HTTP server, a liar.
+fn answering(answer: fn(&[u8]) -> Vec<u8>) -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(PATIENCE));
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 || stream.write_all(&answer(&buf[..n])).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn only_a_real_tls_answer_is_taken_for_tls() {
+    use tcpkit::tls::client::answers_tls;
+    let limit = Duration::from_secs(2);
+    let echo = answering(|got| got.to_vec());
+    let http = answering(|_| b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".to_vec());
+    // Starts like a TLS handshake record; the rest is noise.
+    let lookalike = answering(|_| {
+        let mut noise: Vec<u8> = vec![0x16, 0x03, 0x03, 0x00, 0x40];
+        noise.extend((0..64u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8));
+        noise
+    });
+    let short_lookalike = answering(|_| vec![0x16, 0x03, 0x99, 0x12, 0x34, 0x56, 0x78]);
+    // A fatal handshake_failure alert: a TLS server refusing the hello.
+    let alert = answering(|_| vec![0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]);
+    for (what, addr, tls) in [
+        ("an echo server", echo, false),
+        ("an HTTP server", http, false),
+        ("random bytes starting 16 03", lookalike, false),
+        ("a bad record length after 16 03", short_lookalike, false),
+        ("a TLS alert", alert, true),
+    ] {
+        assert_eq!(answers_tls(addr, limit), tls, "{what}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _) = common::serve_tls_self_signed(dir.path());
+    assert!(answers_tls(server.addr, limit), "a TLS server");
+}
+
+#[test]
+fn talk_to_an_echo_server_names_no_welcome_not_tls() {
+    let echo = answering(|got| got.to_vec());
+    let out = common::talk(&["--timeout", "3s", &echo.to_string(), "Michael"])
+        .output()
+        .unwrap();
+    let stderr = common::stderr_of(&out);
+    assert!(!stderr.contains("speaks TLS"), "{stderr}");
+    assert!(stderr.contains("--no-welcome"), "{stderr}");
+    assert_eq!(out.status.code(), Some(7), "{stderr}");
+}

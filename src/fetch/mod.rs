@@ -540,7 +540,15 @@ async fn read_final_head(
 /// Reads one head (interim or final) from the connection.
 pub async fn read_head(conn: &mut Conn, limits: &Limits) -> Result<Head, Error> {
     loop {
-        if let Some((head, len)) = head::parse(conn.buffered(), limits)? {
+        // Not HTTP at all: show what came instead, as talk would.
+        let parsed = head::parse(conn.buffered(), limits).map_err(|e| match e {
+            head::HeadError::NotHttp1 | head::HeadError::Syntax(_) => Error::protocol(format!(
+                "{e}; the server sent {}",
+                tcpkit_wire::Escaped(conn.buffered())
+            )),
+            e => Error::Head(e),
+        })?;
+        if let Some((head, len)) = parsed {
             conn.consume(len);
             return Ok(head);
         }

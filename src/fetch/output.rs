@@ -92,6 +92,18 @@ impl Plan {
                 )));
             }
             Ok(m) if m.is_file() || m.is_symlink() => {
+                // As wget -c: a finished download is said to be one.
+                let part = Plan::part_of(&path);
+                if resume && !force && fs::symlink_metadata(&part).is_err() {
+                    return Err(Error::local(format!(
+                        "{} is already there, and {} is not: the download finished, and {} has \
+                         nothing to continue (use {} to download it again)",
+                        path.display(),
+                        part.display(),
+                        Setting::Resume,
+                        Setting::Force
+                    )));
+                }
                 if !force {
                     return Err(Error::local(format!(
                         "{} already exists (use {} to overwrite it, or {} to choose another name)",
@@ -137,9 +149,14 @@ impl Plan {
         if self.direct {
             return None;
         }
+        Some(Plan::part_of(target))
+    }
+
+    /// `FILE.part`.
+    fn part_of(target: &Path) -> PathBuf {
         let mut name = target.as_os_str().to_owned();
         name.push(".part");
-        Some(PathBuf::from(name))
+        PathBuf::from(name)
     }
 
     /// With `-C`, the part file an earlier download left, reopened to be

@@ -134,8 +134,8 @@ pub(super) async fn save(
     let mut sink = sink.with_limit(opts.max_filesize).decoding(coding);
     // A decoded file keeps no validator: a later -C would ask for a range
     // of the encoded bytes to continue the decoded ones.
-    if offset == 0 && coding.is_none() {
-        plan.note_validator(start.validator.as_ref())?;
+    if offset == 0 {
+        plan.note_validator(start.validator.as_ref().filter(|_| coding.is_none()))?;
     } else if !opts.silent {
         opts.notices.notice(crate::notice::Notice::Hint(format!(
             "continuing {} from byte {offset}",

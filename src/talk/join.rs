@@ -41,7 +41,8 @@ pub struct Listening {
 pub fn listen(opts: &TalkOptions) -> Result<Listening, Error> {
     let addrs = net::resolve(&opts.addr, opts.family)?;
     let addr = addrs[0];
-    let listener = net::listen(addr, 1)?;
+    let listener =
+        net::listen(addr, 1).map_err(|e| e.named_by(crate::setting::Setting::ListenPort))?;
     listener
         .set_nonblocking(false)
         .map_err(|source| Error::Listen { addr, source })?;

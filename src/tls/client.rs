@@ -349,31 +349,52 @@ impl ServerCertVerifier for AcceptAnyCertificate {
     }
 }
 
-/// Whether `addr` speaks TLS: a second connection sends a ClientHello and
-/// reads the first bytes back, within `limit`. A TLS server answers with a
-/// handshake or an alert record (0x16 or 0x15, then 0x03); a plain server
-/// with its own bytes, or nothing. For a client that waited in silence for
+/// Whether `addr` speaks TLS: a second connection sends a ClientHello,
+/// and what comes back, within `limit`, is handed to a TLS client to
+/// judge. Only a ServerHello it accepts (it then knows the version the
+/// server chose) or a TLS alert counts: a reply that merely starts like
+/// a TLS record does not, so an echo server, which sends our own
+/// ClientHello back, or a server of random bytes that happen to start
+/// `16 03`, is not taken for TLS. For a client that waited in silence for
 /// a plain welcome: a TLS server says nothing until the client speaks.
 pub fn answers_tls(addr: std::net::SocketAddr, limit: std::time::Duration) -> bool {
-    use std::io::{Read, Write};
-    let hello = (|| {
+    use std::io::Write;
+    let started = std::time::Instant::now();
+    let client = (|| {
         let config = config(None, true, &[]).ok()?;
         let name = ServerName::try_from("localhost").ok()?;
-        let mut client = rustls::ClientConnection::new(config, name).ok()?;
-        let mut hello = Vec::new();
-        client.write_tls(&mut hello).ok()?;
-        Some(hello)
+        rustls::ClientConnection::new(config, name).ok()
     })();
-    let Some(hello) = hello else {
+    let Some(mut client) = client else {
         return false;
     };
+    let mut hello = Vec::new();
+    if client.write_tls(&mut hello).is_err() {
+        return false;
+    }
     let Ok(mut stream) = std::net::TcpStream::connect_timeout(&addr, limit) else {
         return false;
     };
-    let _ = stream.set_read_timeout(Some(limit));
     if stream.write_all(&hello).is_err() {
         return false;
     }
-    let mut first = [0u8; 2];
-    matches!(stream.read_exact(&mut first), Ok(()) if matches!(first, [0x15 | 0x16, 0x03]))
+    loop {
+        let left = limit.saturating_sub(started.elapsed());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return false;
+        }
+        match client.read_tls(&mut stream) {
+            Ok(0) | Err(_) => return false,
+            Ok(_) => {}
+        }
+        match client.process_new_packets() {
+            // A TLS server that refuses this hello still speaks TLS.
+            Err(rustls::Error::AlertReceived(_)) => return true,
+            Err(_) => return false,
+            // A ServerHello was accepted: the version is chosen.
+            Ok(_) if client.protocol_version().is_some() => return true,
+            // Not a whole record yet.
+            Ok(_) => {}
+        }
+    }
 }

@@ -54,6 +54,15 @@ impl std::fmt::Display for Shown {
 /// the server listens on 127.0.0.1:`port` (0: a free one).
 pub fn run(messages: &[String], verbosity: i8, port: u16) -> anyhow::Result<()> {
     let shown = shown_level(verbosity, std::env::var("RUST_LOG").ok().as_deref());
+    // A port that is taken is said here, naming --port (the server's own
+    // error would name its --bind), with the address-in-use exit code.
+    if port != 0 {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        drop(
+            tcpkit::net::listen(addr, 1)
+                .map_err(|e| e.named_by(tcpkit::setting::Setting::DemoPort))?,
+        );
+    }
     let exe = std::env::current_exe().context("cannot find the tcpkit executable")?;
     let mut server = Command::new(exe);
     server
@@ -178,6 +187,11 @@ fn split_log_line(line: &str) -> (usize, &str) {
 /// Stops the server we started, by its pid, the way Ctrl+C does, and says
 /// so first: the server's "Signal received" line follows from it.
 fn stop(child: &mut Child, shown: usize) {
+    // A server that never started, or has ended, is not stopped again.
+    if !matches!(child.try_wait(), Ok(None)) {
+        let _ = child.wait();
+        return;
+    }
     if shown >= 2 {
         say("demo", "stopping the server the way Ctrl+C does");
     }

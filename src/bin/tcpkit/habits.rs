@@ -199,7 +199,8 @@ fn curl(flag: &str) -> Option<&'static str> {
         "-x" | "--proxy" => "fetch connects directly; it does not go through a proxy",
         "--http2" | "--http3" | "--http2-prior-knowledge" => "fetch speaks HTTP/1.1 only",
         "-i" | "--include" => {
-            "fetch prints the response head on stderr already; -D - writes it to stdout"
+            "fetch prints the response head already: on stdout before the saved body's summary \
+             (on stderr when -o - sends the body to stdout); -D FILE writes it to FILE too"
         }
         "-#" | "--progress-bar" => "fetch draws a progress bar on a terminal already",
         "-J" | "--remote-header-name" => {

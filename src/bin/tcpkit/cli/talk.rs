@@ -78,7 +78,8 @@ pub struct TalkArgs {
     pub servername: Option<String>,
 
     /// nc's -z: only check that ADDR accepts connections, sending nothing
-    /// (exit 0 open, 6 closed).
+    /// (exit 0 open, 6 closed or unreachable, 7 no answer within
+    /// --connect-timeout: a silent host, or a firewall that drops).
     #[arg(short = 'z', long)]
     pub check: bool,
 

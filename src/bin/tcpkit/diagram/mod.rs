@@ -284,7 +284,8 @@ fn start_server(
             let server = match listening {
                 Ok(server) => server,
                 Err(e) => {
-                    let _ = ready_tx.send(Err(e.into()));
+                    let named = e.named_by(tcpkit::setting::Setting::DemoPort);
+                    let _ = ready_tx.send(Err(named.into()));
                     return;
                 }
             };

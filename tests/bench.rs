@@ -641,3 +641,51 @@ fn wrk_and_tcpkali_short_flags_mean_what_they_mean_there() {
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn wrk_and_tcpkali_habits_are_answered_in_words() {
+    let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let addr = server.addr.to_string();
+    // wrk's order, with no scenario: the address is not a scenario.
+    let out = Command::new(tcpkit())
+        .args(["bench", "-c", "10", "-d", "1s", &addr])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "bench needs a scenario first, then the address: tcpkit bench pingpong {addr}"
+        )),
+        "{stderr}"
+    );
+    // tcpkali's -em 'message': the message is --message.
+    let out = Command::new(tcpkit())
+        .args(["bench", "pingpong", "-em", "hi", &addr])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--message TEXT"), "{stderr}");
+    // wrk's --latency is what bench does anyway: accepted.
+    let (code, report, stderr) = bench(&["pingpong", &addr, "-c", "1", "-d", "200ms", "--latency"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(report["latency_us"]["p50"].as_f64().is_some(), "{report}");
+}
+
+#[test]
+fn a_run_that_measured_no_reply_says_why_it_failed() {
+    let server = Proc::serve(&["--bind", "127.0.0.1:0", "--delay", "3s"]);
+    let out = Command::new(tcpkit())
+        .args(["bench", "pingpong", &server.addr.to_string()])
+        .args(["-c", "1", "-d", "300ms", "--warmup", "0s"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(14), "{stdout}");
+    assert!(
+        stdout.contains("FAILED      no reply completed within the measured 0.3 s"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("0 errors, 0 wrong replies"), "{stdout}");
+}

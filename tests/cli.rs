@@ -845,7 +845,6 @@ fn nc_flags_are_mapped_not_misread() {
     for (flag, says) in [
         ("-u", "TCP only"),
         ("-w", "--connect-timeout SECS and --timeout SECS"),
-        ("-N", "shuts down its side"),
         ("-e", "does not run a program"),
     ] {
         let out = talk(&[flag, "127.0.0.1:9"]).output().unwrap();
@@ -862,6 +861,14 @@ fn nc_flags_are_mapped_not_misread() {
             stderr_of(&out)
         );
     }
+    // nc's -N is what talk does: accepted, as fetch accepts curl's -S.
+    let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let out = talk(&["-N", &server.addr.to_string()])
+        .write_stdin("Michael\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_eq!(stdout_of(&out), "Welcome!\nHello, Michael!\n");
     // -k is --insecure (with --tls); without --tls, or as nc's -lk, the
     // nc meaning is explained.
     for args in [&["-k", "127.0.0.1:9"][..], &["-lk", "127.0.0.1:0"]] {

@@ -1818,6 +1818,12 @@ fn curl_spellings_are_accepted() {
         (&["-b", "k=v"], "fetch keeps no cookies"),
         (&["-x", "http://p:3128"], "does not go through a proxy"),
         (&["--http2"], "fetch speaks HTTP/1.1 only"),
+        (&["--limit-rate", "100K"], "fetch does not limit its rate"),
+        (
+            &["--output-dir", "d"],
+            "name the whole path with -o DIR/FILE",
+        ),
+        (&["-r", "0-99"], "fetch saves whole files"),
     ] {
         let mut all = args.to_vec();
         all.push("http://127.0.0.1:9/f");

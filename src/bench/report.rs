@@ -303,6 +303,15 @@ impl Report {
                 out,
                 "  check       every reply checked byte for byte: no errors"
             );
+        } else if self.errors == 0 && self.mismatches == 0 && self.done == 0 {
+            let _ = writeln!(
+                out,
+                "  FAILED      no {} completed within the measured {:.1} s (a server slower \
+                 than that, such as one with a --delay longer than the run, answers nothing \
+                 in time: a longer --duration measures it)",
+                singular(&self.unit),
+                self.seconds
+            );
         } else {
             let _ = writeln!(
                 out,

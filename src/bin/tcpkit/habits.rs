@@ -97,6 +97,9 @@ pub fn after_error(e: &clap::Error, args: &[OsString]) -> Option<String> {
     if let Some(hint) = nc_keep_listening(e, args) {
         return Some(hint);
     }
+    if let Some(hint) = bench_scenario_first(e, sub) {
+        return Some(hint);
+    }
     if e.kind() != ErrorKind::UnknownArgument {
         return None;
     }
@@ -110,6 +113,27 @@ pub fn after_error(e: &clap::Error, args: &[OsString]) -> Option<String> {
         _ => None,
     };
     hint.or_else(|| nc(flag, sub, args))
+}
+
+/// wrk's order, `bench -c 10 -d 1s 127.0.0.1:9999`: the address is taken
+/// for the scenario, which bench needs first.
+fn bench_scenario_first(e: &clap::Error, sub: Option<&str>) -> Option<String> {
+    let arg = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(arg)) => arg,
+        _ => return None,
+    };
+    let value = match e.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(value)) => value,
+        _ => return None,
+    };
+    (sub == Some("bench") && e.kind() == ErrorKind::InvalidValue && arg.contains("SCENARIO")).then(
+        || {
+            format!(
+                "bench needs a scenario first, then the address: tcpkit bench pingpong {value} \
+                 (scenarios: pingpong, pipeline, churn, hold, handshake)"
+            )
+        },
+    )
 }
 
 /// `-k` is talk's --insecure (with --tls); alone, or in `-lk`, it is nc's
@@ -138,10 +162,6 @@ fn nc(flag: &str, sub: Option<&str>, args: &[OsString]) -> Option<String> {
     let meaning = match flag {
         "-u" => "tcpkit speaks TCP only; nc's -u (UDP) has no counterpart",
         "-w" => "for nc's -w SECS use --connect-timeout SECS and --timeout SECS",
-        "-N" => {
-            "nc's -N is what talk does already: at the end of stdin it shuts down its side \
-             and waits for the other to close (--exit-on-eof stops at once)"
-        }
         "-e" | "-c" => "tcpkit does not run a program for a connection (nc's -e and -c)",
         "-p" if sub == Some("talk") && listening => {
             "the port goes in ADDR: tcpkit talk -l PORT (or -l HOST PORT)"
@@ -209,6 +229,11 @@ fn curl(flag: &str) -> Option<&'static str> {
         }
         "--retry" => "fetch does not retry; after a cut, -C continues where it stopped",
         "-w" | "--write-out" => "fetch has no --write-out; -v shows both heads",
+        "--limit-rate" => "fetch does not limit its rate; it reads as fast as the server sends",
+        "--output-dir" => "name the whole path with -o DIR/FILE",
+        "-r" | "--range" => {
+            "fetch saves whole files; -C continues an unfinished one with a checked Range"
+        }
         _ => return None,
     })
 }
@@ -221,7 +246,10 @@ fn load_tool(flag: &str) -> Option<&'static str> {
              messages per second over all connections"
         }
         "-s" | "--script" => "bench runs no scripts; its scenarios are built in",
-        "--latency" => "bench always reports latency percentiles",
+        "-e" | "-em" | "--unescape-message-args" => {
+            "tcpkali's -e (escapes in messages) has no counterpart: the message goes in \
+             --message TEXT (-m) as bytes, or --message-file FILE"
+        }
         "-H" | "--header" => "bench speaks the greeting protocol, not HTTP",
         "-w" | "--workers" => "tcpkali's -w (workers) is --threads (-t) here",
         _ => return None,

@@ -17,6 +17,11 @@ pub struct BenchArgs {
     #[arg(value_name = "SCENARIO", value_enum)]
     pub scenario: ScenarioArg,
 
+    /// wrk's --latency: bench always reports latency percentiles, so this
+    /// is only accepted.
+    #[arg(long)]
+    pub latency: bool,
+
     /// The server, as HOST:PORT; several spread the connections over
     /// them in turn (as over the instances behind a load balancer).
     #[arg(value_name = "ADDR", default_value = "127.0.0.1:9999")]

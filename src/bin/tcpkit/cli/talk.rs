@@ -88,6 +88,11 @@ pub struct TalkArgs {
     #[arg(long)]
     pub exit_on_eof: bool,
 
+    /// nc's -N (shut down the sending side at the end of stdin): what talk
+    /// does already, so this is only accepted.
+    #[arg(short = 'N', long = "shutdown-on-eof")]
+    pub shutdown_on_eof: bool,
+
     /// Start with a PROXY protocol header (v1 or v2) naming this
     /// connection, as a load balancer would: for trying
     /// `serve --proxy-protocol` without one.

@@ -1663,3 +1663,57 @@ fn a_port_in_use_names_the_flag_that_chose_it() {
         );
     }
 }
+
+/// `talk -l 127.0.0.1:0`, and a peer that sends `hello` and half-closes
+/// at once; talk's own stdin (`hi`) comes only after it has shown
+/// `hello`, so after the peer's FIN: what the peer read back, talk's
+/// stdout, its exit code.
+fn listen_with_a_peer_that_half_closed_first() -> (Vec<u8>, String, Option<i32>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut child = std::process::Command::new(tcpkit())
+        .args(["talk", "-l", "127.0.0.1:0"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let addr = line
+        .trim_end()
+        .strip_prefix("tcpkit: waiting for one client on ")
+        .and_then(|a| a.strip_suffix("..."))
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_string();
+    let mut peer = std::net::TcpStream::connect(&addr).unwrap();
+    peer.set_read_timeout(Some(PATIENCE)).unwrap();
+    peer.write_all(b"hello\n").unwrap();
+    peer.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut shown = String::new();
+    stdout.read_line(&mut shown).unwrap();
+    // talk has read the peer's bytes; its FIN is there to read too.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let _ = stdin.write_all(b"hi\n");
+    drop(stdin);
+    let mut got = Vec::new();
+    let _ = peer.read_to_end(&mut got);
+    let mut rest = String::new();
+    let _ = stdout.read_to_string(&mut rest);
+    let status = child.wait().unwrap();
+    (got, shown + &rest, status.code())
+}
+
+#[test]
+fn talk_l_sends_all_of_stdin_to_a_peer_that_half_closed_first() {
+    // The peer's FIN ends only its direction: talk still sends its input,
+    // then closes (it left at the FIN, and the peer got nothing).
+    for run in 0..20 {
+        let (got, stdout, code) = listen_with_a_peer_that_half_closed_first();
+        assert_eq!(code, Some(0), "run {run}");
+        assert_eq!(stdout, "hello\n", "run {run}");
+        assert_eq!(got, b"hi\n", "run {run}: the peer got {got:?}");
+    }
+}

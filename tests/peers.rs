@@ -568,3 +568,58 @@ fn prometheus_reads_the_session_histograms_as_they_are_meant() {
         "p50 of duration: {seconds} s"
     );
 }
+
+#[test]
+fn talk_l_delivers_all_of_stdin_to_nc_dash_n() {
+    // nc -N sends its stdin and half-closes at once; talk -l must still
+    // send all of its own stdin before it closes, as nc -l does.
+    require("nc");
+    use std::io::{BufRead, BufReader};
+    for run in 0..100 {
+        // Bounded: a hang fails the test instead of holding it.
+        let mut listener = Command::new("timeout")
+            .arg("20")
+            .arg(tcpkit())
+            .args(["talk", "-l", "127.0.0.1:0"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = listener.stdin.take().unwrap();
+        let mut shown = BufReader::new(listener.stdout.take().unwrap());
+        let mut stderr = BufReader::new(listener.stderr.take().unwrap());
+        let mut line = String::new();
+        stderr.read_line(&mut line).unwrap();
+        let addr = line
+            .trim_end()
+            .strip_prefix("tcpkit: waiting for one client on ")
+            .and_then(|a| a.strip_suffix("..."))
+            .unwrap_or_else(|| panic!("{line:?}"))
+            .to_string();
+        let (host, port) = addr.rsplit_once(':').unwrap();
+        let mut nc = Command::new("timeout")
+            .args(["20", "nc", "-N", host, port])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        nc.stdin.take().unwrap().write_all(b"hello\n").unwrap();
+        // talk's own input comes once it has shown nc's, so after nc's
+        // FIN: it must still reach nc.
+        let mut heard = String::new();
+        shown.read_line(&mut heard).unwrap();
+        assert_eq!(heard, "hello\n", "run {run}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let _ = stdin.write_all(b"hi\n");
+        drop(stdin);
+        let got = nc.wait_with_output().unwrap();
+        let status = listener.wait().unwrap();
+        assert_eq!(
+            stdout_of(&got),
+            "hi\n",
+            "run {run}: nc got nothing of talk's stdin"
+        );
+        assert_eq!(status.code(), Some(0), "run {run}");
+    }
+}

@@ -138,7 +138,12 @@ fn join(
                 if framing == ClientFraming::Line {
                     unended.hint_after(Duration::ZERO, opts.notices.as_ref());
                 }
-                return Ok(());
+                // The other side's FIN ends only its direction: the rest
+                // of the input still goes to it (it may be reading), and
+                // the input side closes ours when it ends, as nc does.
+                // Leaving now lost what a quick peer's FIN overtook.
+                heard.ended();
+                return finish_input(&input_done, opts);
             }
             Ok(n) => {
                 last_heard = Instant::now();
@@ -179,6 +184,30 @@ fn join(
         }
     }
 }
+
+/// The other side has closed its sending half: waits for the input side
+/// to send the rest of the input and close ours (at once with
+/// `--exit-on-eof`, or for a person at a terminal). A peer that is gone
+/// makes the sends fail, which ends the input side too.
+fn finish_input(input_done: &AtomicBool, opts: &TalkOptions) -> Result<(), Error> {
+    let mut told = false;
+    let started = Instant::now();
+    while !opts.exit_on_eof && !opts.interactive && !input_done.load(Ordering::Acquire) {
+        if !told && started.elapsed() >= SILENCE {
+            told = true;
+            opts.notices.notice(Notice::Hint(
+                "the other side has closed its sending half; the rest of the input still goes \
+                 to it, and talk ends when the input does"
+                    .into(),
+            ));
+        }
+        thread::sleep(INPUT_POLL);
+    }
+    Ok(())
+}
+
+/// How often [`finish_input`] looks whether the input side is done.
+const INPUT_POLL: Duration = Duration::from_millis(2);
 
 /// A joined session's server has sent nothing for [`SILENCE`], though a
 /// welcome was expected: a TLS server is an error naming --tls; anything
@@ -254,23 +283,34 @@ impl Unended {
 /// on.
 #[derive(Default)]
 struct Heard {
-    reads: std::sync::Mutex<u64>,
+    /// Reads so far, and whether the other side has closed its half (no
+    /// reply is waited for after that).
+    reads: std::sync::Mutex<(u64, bool)>,
     more: std::sync::Condvar,
 }
 
 impl Heard {
     fn one_more(&self) {
-        *self.reads.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.reads.lock().unwrap_or_else(|e| e.into_inner()).0 += 1;
         self.more.notify_all();
     }
 
-    /// Waits until more than `seen` reads have come, or `limit` passes;
-    /// the count then.
+    /// The other side sends no more: nothing is waited for again.
+    fn ended(&self) {
+        self.reads.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
+        self.more.notify_all();
+    }
+
+    /// Waits until more than `seen` reads have come, or `limit` passes,
+    /// or the other side has ended; the count then.
     fn past(&self, seen: u64, limit: Duration) -> u64 {
         let reads = self.reads.lock().unwrap_or_else(|e| e.into_inner());
-        match self.more.wait_timeout_while(reads, limit, |n| *n <= seen) {
-            Ok((n, _)) => *n,
-            Err(e) => *e.into_inner().0,
+        let wait = self
+            .more
+            .wait_timeout_while(reads, limit, |(n, ended)| *n <= seen && !*ended);
+        match wait {
+            Ok((state, _)) => state.0,
+            Err(e) => e.into_inner().0.0,
         }
     }
 }

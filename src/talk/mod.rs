@@ -78,6 +78,11 @@ pub struct TalkOptions {
     /// Joined to a reader: stop when the input ends, without waiting for
     /// the peer to close (nc's `-q 0`); replies still in flight are lost.
     pub exit_on_eof: bool,
+    /// Joined to a person at a terminal: when the other side closes, the
+    /// session ends there (what they would type next has nowhere to go).
+    /// From a pipe or a file, the rest of the input is still sent: the
+    /// other side's FIN ends only its direction, as nc has it.
+    pub interactive: bool,
     /// Start with a PROXY protocol header, as a load balancer would
     /// (`--send-proxy`): for trying `serve --proxy-protocol` without one.
     pub send_proxy: Option<tcpkit_wire::proxy::Version>,
@@ -103,6 +108,7 @@ impl Default for TalkOptions {
             welcome: DEFAULT_WELCOME.to_string(),
             reply: Template::parse(DEFAULT_REPLY),
             exit_on_eof: false,
+            interactive: false,
             send_proxy: None,
             tls: None,
             notices: crate::notice::quiet(),

@@ -131,6 +131,7 @@ impl TalkArgs {
             },
             reply: protocol::Template::parse(&self.reply),
             exit_on_eof: self.exit_on_eof,
+            interactive: std::io::IsTerminal::is_terminal(&std::io::stdin()),
             send_proxy: self.send_proxy.map(Into::into),
             notices: crate::notices::stderr(),
             trace: self.trace.then(crate::trace::stderr),

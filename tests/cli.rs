@@ -838,6 +838,18 @@ fn messages_without_an_address_say_where_the_server_goes() {
             "{args:?}"
         );
     }
+    // An address is surely the host: only its port is missing.
+    for host in ["127.0.0.1", "localhost"] {
+        let out = talk(&[host]).output().unwrap();
+        assert_eq!(out.status.code(), Some(3));
+        assert_eq!(
+            stderr_of(&out),
+            format!(
+                "tcpkit: error: invalid address '{host}': missing port: {host}:PORT (tcpkit talk \
+                 {host}:9999)\n"
+            )
+        );
+    }
 }
 
 #[test]

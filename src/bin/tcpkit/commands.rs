@@ -406,12 +406,20 @@ fn talk(mut args: TalkArgs) -> anyhow::Result<()> {
     // port is missing (and how to give a host its port).
     if !args.addr.contains(':') && !args.listen && !args.check {
         let word = &args.addr;
-        return Err(Error::Address {
-            spec: word.clone(),
-            reason: format!(
+        // An address or localhost is surely the host: only its port is
+        // missing. Another word may be a message put first.
+        let host = word.parse::<std::net::IpAddr>().is_ok() || word == "localhost";
+        let reason = if host {
+            format!("missing port: {word}:PORT (tcpkit talk {word}:9999)")
+        } else {
+            format!(
                 "missing port (the server comes first, as HOST:PORT: tcpkit talk \
                  127.0.0.1:9999 {word} ...; if {word} is the host, {word}:PORT)"
-            ),
+            )
+        };
+        return Err(Error::Address {
+            spec: word.clone(),
+            reason,
             source: None,
         }
         .into());

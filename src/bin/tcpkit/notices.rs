@@ -7,7 +7,9 @@
 use std::io::{self, IsTerminal};
 use std::sync::{Arc, Mutex};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
+use std::fmt::Write;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle, TermLike};
 use tcpkit::notice::{Notice, Notices};
 
 /// Notices on stderr; the transfer's bar while there is one.
@@ -40,8 +42,18 @@ impl Notices for Stderr {
 impl Stderr {
     fn transfer(&self, done: u64, total: Option<u64>) {
         let mut bar = self.bar.lock().unwrap_or_else(|e| e.into_inner());
-        bar.get_or_insert_with(|| progress_bar(total))
-            .set_position(done);
+        match bar.as_ref() {
+            Some(bar) => bar.set_position(done),
+            None => {
+                let made = progress_bar(total);
+                // Where the bar starts (the first bytes, or a resumed
+                // part) is no sample of the rate: counted from 0 in no
+                // time, it read 1.51 GiB/s at 20 KiB/s.
+                made.set_position(done);
+                made.reset_eta();
+                *bar = Some(made);
+            }
+        }
     }
 
     fn transfer_end(&self, completed: bool) {
@@ -63,14 +75,26 @@ fn progress_bar(total: Option<u64>) -> ProgressBar {
     };
     let bar = ProgressBar::with_draw_target(total, target);
     let template = if total.is_some() {
-        "{bytes:>10} / {total_bytes} [{bar:30}] {bytes_per_sec:>12} eta {eta}"
+        "{bytes:>10} / {total_bytes} [{bar:30}] {rate:>12} eta {eta}"
     } else {
-        "{bytes:>10} {spinner} {bytes_per_sec:>12} {elapsed}"
+        "{bytes:>10} {spinner} {rate:>12} {elapsed}"
     };
     if let Ok(style) = ProgressStyle::with_template(template) {
+        let style = style.with_key("rate", |state: &ProgressState, out: &mut dyn Write| {
+            let _ = out.write_str(&rate(state.per_sec(), state.elapsed()));
+        });
         bar.set_style(style.progress_chars("=> "));
     }
     bar
+}
+
+/// Until the rate has a sample of its own (half a second of transfer),
+/// none is shown.
+fn rate(per_sec: f64, elapsed: std::time::Duration) -> String {
+    if elapsed < std::time::Duration::from_millis(500) || !per_sec.is_finite() || per_sec <= 0.0 {
+        return "-- /s".to_string();
+    }
+    format!("{}/s", indicatif::HumanBytes(per_sec as u64))
 }
 
 /// The binary's notices: on stderr.
@@ -145,5 +169,19 @@ impl TermLike for Frames {
             crate::logging::say(&frame);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rate;
+    use std::time::Duration;
+
+    #[test]
+    fn no_rate_is_shown_before_it_has_a_sample() {
+        assert_eq!(rate(1.6e9, Duration::from_millis(10)), "-- /s");
+        assert_eq!(rate(0.0, Duration::from_secs(3)), "-- /s");
+        assert_eq!(rate(f64::NAN, Duration::from_secs(3)), "-- /s");
+        assert_eq!(rate(20.0 * 1024.0, Duration::from_secs(3)), "20.00 KiB/s");
     }
 }

@@ -471,10 +471,18 @@ fn a_second_signal_stops_at_once() {
     assert_eq!(c.line(), "Welcome!\n");
     c.send(b"slow\n");
     thread::sleep(Duration::from_millis(200));
+    let mut idle = LineClient::connect(server.addr);
+    assert_eq!(idle.line(), "Welcome!\n");
     server.signal(libc::SIGINT);
     assert!(server.logged("Signal received"));
     server.signal(libc::SIGINT);
     assert_eq!(server.wait(), Some(130));
+    // Said in the log's own format (plain here), with what it dropped.
+    assert!(
+        server.logged("Second signal: stopping at once; 2 open connections dropped."),
+        "{}",
+        server.log()
+    );
 }
 
 #[test]

@@ -17,9 +17,15 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-/// Where the server is in its life, as a load balancer should see it.
+/// Where the server is in its life, as a load balancer should see it,
+/// and how many connections it has open (what a stop at once drops).
 #[derive(Debug, Default)]
-pub struct Health(AtomicU8);
+pub struct Health {
+    state: AtomicU8,
+    /// Connections whose "closed" line is not logged yet; the server
+    /// counts them here.
+    open: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
 
 /// The states of [`Health`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,7 +41,7 @@ pub enum State {
 impl Health {
     /// The current state.
     pub fn state(&self) -> State {
-        match self.0.load(Ordering::Relaxed) {
+        match self.state.load(Ordering::Relaxed) {
             0 => State::Ready,
             1 => State::Draining,
             _ => State::Stopped,
@@ -48,7 +54,17 @@ impl Health {
             State::Draining => 1,
             State::Stopped => 2,
         };
-        self.0.store(value, Ordering::Relaxed);
+        self.state.store(value, Ordering::Relaxed);
+    }
+
+    /// Connections open now (accepted, their close not yet logged).
+    pub fn open_connections(&self) -> usize {
+        self.open.load(Ordering::Acquire)
+    }
+
+    /// The counter the server keeps its open connections in.
+    pub(super) fn open_counter(&self) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
+        self.open.clone()
     }
 
     /// The agent's answer: HAProxy's words for the state.

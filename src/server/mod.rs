@@ -259,7 +259,8 @@ struct Shared {
     /// Connections whose "closed" line is not logged yet. The tracker
     /// counts a connection's task until it has returned, a moment after
     /// that line: a shutdown in that moment must not call it open.
-    open: std::sync::atomic::AtomicUsize,
+    /// Shared with [`Config::health`], which tells the caller.
+    open: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Shared {
@@ -347,7 +348,7 @@ pub async fn serve_on<A: Accept>(listeners: Vec<A>, config: Config, shutdown: im
         probes: ProbeLog::default(),
         lane: tokio::sync::Semaphore::new(lanes()),
         started: std::time::Instant::now(),
-        open: std::sync::atomic::AtomicUsize::new(0),
+        open: config.health.open_counter(),
     });
     if let Some(budget) = config.max_buffered
         && budget < shared.settings.max_message

@@ -318,6 +318,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let mut config = config;
+    // Kept for the second signal's line: how many connections it drops.
+    let health = config.health.clone();
     let (tls, made_pem) = server_tls(&args, &addrs)?;
     config.tls = tls;
     // The certificate file made in the temporary directory is ours alone:
@@ -369,7 +371,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             log_trust_hint(pem, *first);
         }
         info!("Serving up to {max_connections} connections at once (open-file limit {fd_limit}).");
-        server.run(crate::shutdown_signal()).await;
+        server.run(crate::shutdown_signal(health)).await;
         Ok(())
     })
 }

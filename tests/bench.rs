@@ -689,3 +689,23 @@ fn a_run_that_measured_no_reply_says_why_it_failed() {
     );
     assert!(!stdout.contains("0 errors, 0 wrong replies"), "{stdout}");
 }
+
+#[test]
+fn the_tutorials_server_is_named_at_once_in_every_scenario() {
+    // serve --framing chunk sends a bare `Welcome!`, as the tutorial's
+    // server does: named in a second, as talk names it, not after the
+    // whole reply timeout.
+    let server = Proc::serve(&["--bind", "127.0.0.1:0", "--framing", "chunk"]);
+    let addr = server.addr.to_string();
+    for scenario in ["pingpong", "pipeline", "handshake"] {
+        let (code, _, stderr) = bench(&[scenario, &addr, "-c", "1", "-d", "200ms"]);
+        assert_eq!(code, 14, "{scenario}: {stderr}");
+        assert!(
+            stderr.contains(
+                "sent \"Welcome!\" with no newline, then nothing for 1s: a server that does not \
+                 end its lines, like the tutorial's own? try --framing chunk"
+            ),
+            "{scenario}: {stderr}"
+        );
+    }
+}

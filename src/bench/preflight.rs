@@ -117,6 +117,9 @@ pub(super) fn preflight(opts: &Options, spec: &str, addr: SocketAddr) -> Result<
     };
     if !script.welcome.is_empty() && opts.tls.is_none() {
         silent_welcome(opts, spec, &stream, addr)?;
+        if opts.framing == ClientFraming::Line {
+            unended_welcome(spec, &stream, &script.welcome)?;
+        }
     }
     let mut stream = tls::SyncStream::over(stream, opts.tls.as_ref(), spec)?;
     stream
@@ -125,6 +128,46 @@ pub(super) fn preflight(opts: &Options, spec: &str, addr: SocketAddr) -> Result<
         .map_err(|e| wrong(e.to_string()))?;
     hold::read_exactly(&mut stream, &script.welcome, "welcome").map_err(wrong)?;
     hold::ask(&mut stream, &script, opts.reply_timeout).map_err(wrong)
+}
+
+/// The welcome came without its newline and nothing follows it for
+/// [`crate::talk::QUIET_GAP`]: a server that does not end its lines (the
+/// tutorial's own) is named at once, as talk names it, rather than after
+/// the whole reply timeout. Anything else is left to the welcome's check.
+fn unended_welcome(spec: &str, stream: &std::net::TcpStream, welcome: &[u8]) -> Result<(), Error> {
+    let Some(bare) = welcome.strip_suffix(b"\n") else {
+        return Ok(());
+    };
+    // Bounded: a server still silent after `silent_welcome` is the
+    // welcome check's to wait for, with the reply timeout.
+    if stream
+        .set_read_timeout(Some(crate::talk::QUIET_GAP))
+        .is_err()
+    {
+        return Ok(());
+    }
+    let mut buf = vec![0; welcome.len()];
+    let mut since: Option<std::time::Instant> = None;
+    loop {
+        let n = match stream.peek(&mut buf) {
+            Ok(n) => n,
+            Err(_) => return Ok(()),
+        };
+        if n != bare.len() || buf[..n] != *bare {
+            return Ok(());
+        }
+        let since = *since.get_or_insert_with(std::time::Instant::now);
+        if since.elapsed() >= crate::talk::QUIET_GAP {
+            return Err(Error::BenchFailed(format!(
+                "before the run, {spec} sent {} with no newline, then nothing for {}: a server \
+                 that does not end its lines, like the tutorial's own? try {} chunk",
+                tcpkit_wire::Escaped(bare),
+                humantime::format_duration(crate::talk::QUIET_GAP),
+                Setting::Framing
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// How long the preflight waits for a welcome before looking into the

@@ -688,6 +688,13 @@ fn a_run_that_measured_no_reply_says_why_it_failed() {
         "{stdout}"
     );
     assert!(!stdout.contains("0 errors, 0 wrong replies"), "{stdout}");
+    // The preflight's slow first reply was said at 2 s, not waited in
+    // silence.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no reply to the first message after 2s; still waiting (up to --timeout"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -1737,3 +1737,55 @@ fn talk_l_sends_all_of_stdin_to_a_peer_that_half_closed_first() {
         assert_eq!(got, b"hi\n", "run {run}: the peer got {got:?}");
     }
 }
+
+#[test]
+fn talk_says_at_2s_what_it_waits_for() {
+    // A reply 3 s late: the wait is said at 2 s, and the reply still
+    // counts.
+    let server = Proc::serve(&["--bind", "127.0.0.1:0", "--delay", "3s"]);
+    let addr = server.addr.to_string();
+    let out = talk(&[&addr, "Michael"]).output().unwrap();
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{addr}: no reply to \"Michael\" after 2s; still waiting (up to --timeout 30s)"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(stdout_of(&out), "Welcome!\nHello, Michael!\n");
+    // A server that takes 3 s to close after exit.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let slow_close = listener.local_addr().unwrap().to_string();
+    let lingering = thread::spawn(move || {
+        use std::io::{BufRead, Write};
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.write_all(b"Welcome!\n").unwrap();
+        let mut lines = std::io::BufReader::new(stream.try_clone().unwrap()).lines();
+        while let Some(Ok(line)) = lines.next() {
+            if line == "exit" {
+                thread::sleep(Duration::from_secs(3));
+                return;
+            }
+            stream
+                .write_all(format!("Hello, {line}!\n").as_bytes())
+                .unwrap();
+        }
+    });
+    let out = talk(&[&slow_close, "x"]).output().unwrap();
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{slow_close}: exit sent, and the connection not closed after 2s; still waiting"
+        )),
+        "{stderr}"
+    );
+    lingering.join().unwrap();
+    // A quick server: nothing said.
+    let quick = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let out = talk(&[&quick.addr.to_string(), "Michael"])
+        .output()
+        .unwrap();
+    assert_eq!(stderr_of(&out), "");
+}

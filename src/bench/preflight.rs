@@ -127,6 +127,14 @@ pub(super) fn preflight(opts: &Options, spec: &str, addr: SocketAddr) -> Result<
         .set_read_timeout(Some(opts.reply_timeout))
         .map_err(|e| wrong(e.to_string()))?;
     hold::read_exactly(&mut stream, &script.welcome, "welcome").map_err(wrong)?;
+    // No wait is silent: a slow first reply is said at 2 s.
+    let _slow = crate::notice::SlowNotice::new(
+        &opts.notices,
+        format!(
+            "before the run, {spec}: no reply to the first message after 2s; still waiting ({})",
+            crate::notice::up_to(Setting::ReplyTimeout, Some(opts.reply_timeout))
+        ),
+    );
     hold::ask(&mut stream, &script, opts.reply_timeout).map_err(wrong)
 }
 

@@ -210,7 +210,10 @@ pub fn script(opts: &TalkOptions, messages: &[String], out: &mut dyn Write) -> R
     for m in messages {
         conn.send(m.as_bytes())?;
         let what = format!("the reply to {}", Escaped(m.as_bytes()));
+        // No wait is silent: a slow reply is said at 2 s.
+        let slow = conn.slow(&format!("no reply to {}", Escaped(m.as_bytes())));
         let reply = conn.receive(&what)?;
+        drop(slow);
         print_line(out, &reply)?;
         expect(
             &what,
@@ -220,6 +223,7 @@ pub fn script(opts: &TalkOptions, messages: &[String], out: &mut dyn Write) -> R
         )?;
     }
     conn.send(b"exit")?;
+    let _slow = conn.slow("exit sent, and the connection not closed");
     conn.wait_for_close(out)
 }
 
@@ -249,6 +253,23 @@ struct Conversation<'a> {
 }
 
 impl Conversation<'_> {
+    /// Says `what`, with the server and how long talk still waits, if the
+    /// wait lasts 2 s (until the returned guard is dropped).
+    fn slow(&self, what: &str) -> crate::notice::SlowNotice {
+        let peer = self
+            .link
+            .tcp()
+            .peer_addr()
+            .map_or_else(|_| self.opts.addr.clone(), |p| p.to_string());
+        crate::notice::SlowNotice::new(
+            &self.opts.notices,
+            format!(
+                "{peer}: {what} after 2s; still waiting ({})",
+                crate::notice::up_to(Setting::Timeout, self.opts.timeout)
+            ),
+        )
+    }
+
     /// Waits up to [`SILENCE`] for the server's first bytes. If none come,
     /// a server that speaks TLS (it waits for the client's hello) is told
     /// apart, on a second connection, from one that is slow or sends no

@@ -35,6 +35,7 @@ pub mod lossy;
 pub mod net;
 pub mod notice;
 mod pace;
+mod probe;
 pub mod server;
 pub mod setting;
 mod sys;

@@ -1263,13 +1263,34 @@ fn only_a_real_tls_answer_is_taken_for_tls() {
 }
 
 #[test]
-fn talk_to_an_echo_server_names_no_welcome_not_tls() {
+fn talk_to_an_echo_or_web_server_names_it_not_tls() {
     let echo = answering(|got| got.to_vec());
     let out = common::talk(&["--timeout", "3s", &echo.to_string(), "Michael"])
         .output()
         .unwrap();
     let stderr = common::stderr_of(&out);
     assert!(!stderr.contains("speaks TLS"), "{stderr}");
-    assert!(stderr.contains("--no-welcome"), "{stderr}");
-    assert_eq!(out.status.code(), Some(7), "{stderr}");
+    // Found out for sure, so said at once: no wait for the timeout.
+    assert!(
+        stderr.contains("it is an echo server, which sends no welcome (--no-welcome --reply '{}'"),
+        "{stderr}"
+    );
+    assert_eq!(out.status.code(), Some(8), "{stderr}");
+    // A web server likewise; bench says the same before its run.
+    let web = answering(|_| b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".to_vec());
+    let out = common::talk(&["--timeout", "20s", &web.to_string(), "Michael"])
+        .output()
+        .unwrap();
+    let stderr = common::stderr_of(&out);
+    assert_eq!(out.status.code(), Some(8), "{stderr}");
+    assert!(
+        stderr.contains("it is a web server, which sends no welcome (tcpkit fetch http://"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = common::bench(&["pingpong", &echo.to_string(), "-d", "200ms"]);
+    assert_eq!(code, 14, "{stderr}");
+    assert!(
+        stderr.contains("before the run, ") && stderr.contains("it is an echo server"),
+        "{stderr}"
+    );
 }

@@ -117,7 +117,8 @@ pub(super) fn preflight(opts: &Options, spec: &str, addr: SocketAddr) -> Result<
     };
     if !script.welcome.is_empty() && opts.tls.is_none() {
         silent_welcome(opts, spec, &stream, addr)?;
-        if opts.framing == ClientFraming::Line {
+        // (A reply timeout shorter than the gap says it itself, sooner.)
+        if opts.framing == ClientFraming::Line && opts.reply_timeout > crate::talk::QUIET_GAP {
             unended_welcome(spec, &stream, &script.welcome)?;
         }
     }
@@ -208,6 +209,12 @@ fn silent_welcome(
              connection: it speaks TLS. Add {} (with {} FILE for a self-signed certificate)",
             Setting::Tls,
             Setting::Cacert
+        )));
+    }
+    if let Some(kind) = crate::probe::silent_server(addr, Duration::from_secs(1)) {
+        return Err(Error::BenchFailed(format!(
+            "before the run, {}",
+            crate::talk::no_welcome_from(addr, &"2s", kind)
         )));
     }
     opts.notices.notice(crate::notice::Notice::Hint(format!(

@@ -295,6 +295,11 @@ impl Conversation<'_> {
         };
         let spent = humantime::format_duration(silence);
         not_tls(&self.link, peer, &spent)?;
+        // A server found out for sure settles the matter: said now, not
+        // after the whole --timeout.
+        if let Some(kind) = crate::probe::silent_server(peer, TLS_CHECK) {
+            return Err(Error::protocol(no_welcome_from(peer, &spent, kind)));
+        }
         let until = self
             .opts
             .timeout
@@ -498,6 +503,31 @@ pub fn check(opts: &TalkOptions) -> Result<SocketAddr, Error> {
         hint: String::new(),
         source: Some(e),
     })
+}
+
+/// Why a server silent for `spent` will send no welcome, found out on a
+/// second connection: a web server, or an echo; and how to speak to it.
+/// (bench says the same in its preflight.)
+pub(crate) fn no_welcome_from(
+    peer: SocketAddr,
+    spent: &impl std::fmt::Display,
+    kind: crate::probe::Silent,
+) -> String {
+    match kind {
+        crate::probe::Silent::Http => format!(
+            "{peer} sent nothing in {spent}, and answered an HTTP request on a second \
+             connection: it is a web server, which sends no welcome (tcpkit fetch \
+             http://{peer}/ downloads from it; with {} talk speaks to it)",
+            Setting::NoWelcome
+        ),
+        crate::probe::Silent::Echo => format!(
+            "{peer} sent nothing in {spent}, and sent a line back unchanged on a second \
+             connection: it is an echo server, which sends no welcome ({} {} '{{}}' expects \
+             what it does)",
+            Setting::NoWelcome,
+            Setting::Reply
+        ),
+    }
 }
 
 /// A server silent for `spent`: if a TLS hello on a second connection

@@ -1789,3 +1789,37 @@ fn talk_says_at_2s_what_it_waits_for() {
         .unwrap();
     assert_eq!(stderr_of(&out), "");
 }
+
+#[test]
+fn talk_to_an_echo_server_shows_no_echo_of_its_own_exit() {
+    // An echo server (no welcome, every line back, never a close): the
+    // echo of talk's own `exit` is its reply, not more from the server,
+    // and no close is waited for.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let echo = thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        let mut buf = [0u8; 512];
+        while let Ok(n) = stream.read(&mut buf) {
+            if n == 0 || stream.write_all(&buf[..n]).is_err() {
+                return;
+            }
+        }
+    });
+    let out = talk(&[
+        "--no-welcome",
+        "--reply",
+        "{}",
+        "--timeout",
+        "10s",
+        &addr,
+        "ping",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_eq!(stdout_of(&out), "ping\n");
+    echo.join().unwrap();
+}

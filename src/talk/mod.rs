@@ -466,6 +466,16 @@ impl Conversation<'_> {
         let deadline = self.deadline();
         let mut buf = vec![0; CHUNK];
         let mut said = 0;
+        // A server whose reply to `exit` is just another reply (an echo,
+        // told with --reply '{}'): that reply is not shown as if the
+        // server said more, and the session ends on it, as no close will
+        // come.
+        let mut answer = self.opts.reply.reply_to(b"exit");
+        if self.opts.framing == ClientFraming::Line {
+            answer.push(b'\n');
+        }
+        let mut held: Vec<u8> = Vec::new();
+        let expects_exit = self.opts.reply.reply_to(b"exit") == b"exit";
         loop {
             let wait = self.left(deadline, what, b"")?;
             self.link
@@ -473,7 +483,7 @@ impl Conversation<'_> {
                 .set_read_timeout(wait)
                 .map_err(|e| Error::other("cannot set a read timeout", e))?;
             match self.reader.read(&mut buf) {
-                Ok(0) => return Ok(()),
+                Ok(0) => return write_out(out, &held),
                 Ok(n) => {
                     said += n;
                     if said > self.opts.max_reply {
@@ -484,6 +494,18 @@ impl Conversation<'_> {
                             Setting::MaxReply
                         )));
                     }
+                    if expects_exit && held.len() + n <= answer.len() {
+                        held.extend_from_slice(&buf[..n]);
+                        if held == answer {
+                            return Ok(());
+                        }
+                        if answer.starts_with(&held) {
+                            continue;
+                        }
+                        write_out(out, &std::mem::take(&mut held))?;
+                        continue;
+                    }
+                    write_out(out, &std::mem::take(&mut held))?;
                     write_out(out, &buf[..n])?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -9,10 +9,15 @@
 //!   [`crate::server::traced`] (on the [`crate::server::Socket`] seam, so
 //!   an untraced server runs the very same code without a check), and
 //!   `talk`'s connection when [`crate::talk::TalkOptions::trace`] is set.
+//! - [`session`] runs a whole session in this process, both ends traced,
+//!   and records it ([`session::record`]); [`scenario`] holds the
+//!   sessions that show TCP's pitfalls (`demo --scenario`).
 //! - [`draw`] turns a recorded session into a sequence diagram: SVG, an
 //!   HTML page around it, or a plain-text chart.
 
 pub mod draw;
+pub mod scenario;
+pub mod session;
 
 use std::fmt;
 use std::net::SocketAddr;

@@ -12,7 +12,7 @@ use tcpkit::net::{self, Family};
 use tcpkit::wire::greeting::{Settings, Template};
 use tcpkit::{Error, bench, fetch, server, talk};
 
-use crate::cli::{BenchArgs, Cli, Command, DemoArgs, FetchArgs, ServeArgs, TalkArgs};
+use crate::cli::{BenchArgs, Cli, Command, DemoArgs, DemoScenario, FetchArgs, ServeArgs, TalkArgs};
 use crate::demo;
 
 /// Runs the command the user asked for.
@@ -476,7 +476,7 @@ fn demo(mut args: DemoArgs, verbosity: i8) -> anyhow::Result<()> {
     if args.messages.iter().any(|m| m.contains('\n')) {
         return Err(Error::InvalidInput("demo messages cannot contain line breaks".into()).into());
     }
-    if args.scenario != crate::diagram::Scenario::Tutorial && !args.messages.is_empty() {
+    if args.scenario != DemoScenario::Tutorial && !args.messages.is_empty() {
         return Err(Error::InvalidInput(
             "--scenario plays its own messages: give MESSAGEs without --scenario (or with \
              --scenario tutorial)"
@@ -488,12 +488,10 @@ fn demo(mut args: DemoArgs, verbosity: i8) -> anyhow::Result<()> {
         args.messages = ["Michael", "Tracy", "Sarah"].map(String::from).to_vec();
     }
     match (&args.diagram, args.scenario) {
-        (None, crate::diagram::Scenario::Tutorial) => {
-            demo::run(&args.messages, verbosity, args.port)
-        }
+        (None, DemoScenario::Tutorial) => demo::run(&args.messages, verbosity, args.port),
         (file, scenario) => crate::diagram::run(
             &args.messages,
-            scenario,
+            scenario.into(),
             file.as_deref().unwrap_or(std::path::Path::new("-")),
             args.port,
             args.max_drawn,

@@ -21,7 +21,7 @@ use tcpkit::wire::proxy;
 use crate::values::{self, Limit};
 
 pub use bench::BenchArgs;
-pub use demo::DemoArgs;
+pub use demo::{DemoArgs, DemoScenario};
 pub use fetch::FetchArgs;
 pub use serve::ServeArgs;
 pub use talk::TalkArgs;

@@ -7,16 +7,18 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
-use tcpkit::server;
-use tcpkit::talk;
-use tcpkit::trace::{Recorder, Side, Tracer, What};
-use tcpkit::wire::greeting::Framing;
+use std::io;
 
-use super::{SETTLE, wait_for};
+use tcpkit_wire::greeting::Framing;
+
+use super::session::{SETTLE, wait_for};
+use super::{Recorder, Side, Tracer, What};
+use crate::error::Error;
+use crate::server;
+use crate::talk;
 
 /// A session the demo can show, besides the tutorial's own.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scenario {
     /// The tutorial's client: the welcome, each MESSAGE and its reply, exit.
     Tutorial,
@@ -38,6 +40,30 @@ pub enum Scenario {
     /// taken by the kernel while it waits in the backlog, unaccepted
     /// ("listen(5) and the backlog").
     Backlog,
+}
+
+impl Scenario {
+    /// Every scenario, in the order `demo --scenario` lists them.
+    pub const ALL: [Scenario; 6] = [
+        Scenario::Tutorial,
+        Scenario::Split,
+        Scenario::Merged,
+        Scenario::Framing,
+        Scenario::Reset,
+        Scenario::Backlog,
+    ];
+
+    /// Its name, as `demo --scenario` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Tutorial => "tutorial",
+            Scenario::Split => "split",
+            Scenario::Merged => "merged",
+            Scenario::Framing => "framing",
+            Scenario::Reset => "reset",
+            Scenario::Backlog => "backlog",
+        }
+    }
 }
 
 /// One step of a scenario's client.
@@ -222,21 +248,21 @@ impl Scenario {
     }
 }
 
-/// The scenario's name as `--scenario` takes it.
-pub(super) fn scenario_name(scenario: Scenario) -> String {
-    use clap::ValueEnum;
-    scenario
-        .to_possible_value()
-        .map_or_else(String::new, |v| v.get_name().to_string())
-}
-
 /// A scenario's client: connects (traced), takes `steps`, then reads to
 /// the end and closes.
 pub(super) fn play(
     recorder: &Arc<Recorder>,
     addr: std::net::SocketAddr,
     session: &Session,
-) -> anyhow::Result<()> {
+) -> Result<(), Error> {
+    play_steps(recorder, addr, session).map_err(|e| Error::lost("the demo's client", e))
+}
+
+fn play_steps(
+    recorder: &Arc<Recorder>,
+    addr: std::net::SocketAddr,
+    session: &Session,
+) -> io::Result<()> {
     // The other clients, not drawn: one holds the server's one place,
     // more fill its backlog.
     let mut holder = match session.place {
@@ -263,9 +289,12 @@ pub(super) fn play(
         socket.set_recv_buffer_size(bytes)?;
     }
     let started = Instant::now();
-    socket
-        .connect_timeout(&addr.into(), SETTLE)
-        .with_context(|| format!("cannot connect to the demo's server at {addr}"))?;
+    socket.connect_timeout(&addr.into(), SETTLE).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot connect to the demo's server at {addr}: {e}"),
+        )
+    })?;
     let took = started.elapsed();
     let tcp: std::net::TcpStream = socket.into();
     let conn = tcp.local_addr()?;
@@ -302,7 +331,7 @@ pub(super) fn play(
                 while lines < *n {
                     let got = link.read(&mut buf)?;
                     if got == 0 {
-                        bail!("the server closed before its reply");
+                        return Err(io::Error::other("the server closed before its reply"));
                     }
                     lines += buf[..got].iter().filter(|b| **b == b'\n').count();
                 }
@@ -345,11 +374,15 @@ fn leave(mut tcp: std::net::TcpStream) {
 /// taken: they fill its backlog of 5 (Linux queues one more). Each has
 /// sent `exit` and reads to its end on a thread of its own, so that once
 /// the place is free they are served and gone in a moment.
-fn fill_the_backlog(addr: std::net::SocketAddr) -> anyhow::Result<()> {
+fn fill_the_backlog(addr: std::net::SocketAddr) -> io::Result<()> {
     use std::io::Write;
     for _ in 0..6 {
-        let mut tcp = std::net::TcpStream::connect_timeout(&addr, SETTLE)
-            .with_context(|| format!("cannot fill the demo's backlog at {addr}"))?;
+        let mut tcp = std::net::TcpStream::connect_timeout(&addr, SETTLE).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot fill the demo's backlog at {addr}: {e}"),
+            )
+        })?;
         tcp.set_read_timeout(Some(SETTLE * 5))?;
         tcp.write_all(b"exit\n")?;
         thread::spawn(move || {
@@ -362,15 +395,21 @@ fn fill_the_backlog(addr: std::net::SocketAddr) -> anyhow::Result<()> {
 
 /// A client, not traced, that the server accepts and serves (it has had
 /// its welcome): while it stays, a one-at-a-time server takes no other.
-fn hold_the_place(addr: std::net::SocketAddr) -> anyhow::Result<std::net::TcpStream> {
+fn hold_the_place(addr: std::net::SocketAddr) -> io::Result<std::net::TcpStream> {
     use std::io::Read;
-    let mut tcp = std::net::TcpStream::connect_timeout(&addr, SETTLE)
-        .with_context(|| format!("cannot connect to the demo's server at {addr}"))?;
+    let mut tcp = std::net::TcpStream::connect_timeout(&addr, SETTLE).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot connect to the demo's server at {addr}: {e}"),
+        )
+    })?;
     tcp.set_read_timeout(Some(SETTLE))?;
     let mut welcome = [0u8; 64];
     let got = tcp.read(&mut welcome)?;
     if got == 0 {
-        bail!("the demo's server closed its first client at once");
+        return Err(io::Error::other(
+            "the demo's server closed its first client at once",
+        ));
     }
     Ok(tcp)
 }

@@ -1,86 +1,58 @@
-//! `tcpkit demo --diagram FILE`: the demo's session recorded call by call
-//! and drawn as a sequence diagram (`.svg`, `.html`, or a text chart on
-//! standard output for `-`).
+//! A session recorded call by call, for a picture of it (`tcpkit demo
+//! --diagram`, and any program that wants to see TCP): the tutorial's
+//! conversation, or one of the pitfalls in [`super::scenario`].
 //!
 //! Both ends run in this process, so that their calls share one clock:
 //! the library's server on a loopback port, its sockets traced
-//! (`server::Builder::trace`), and `talk`'s scripted client, traced too.
-//! Real sockets and real calls; nothing in the picture is drawn by hand.
-//! After both ends have closed, the kernel's state of each end is read
-//! (Linux's /proc: the end that closed first waits in TIME_WAIT).
-//! `scenarios.rs` holds `--scenario`'s sessions and their client.
+//! ([`crate::server::Builder::trace`]), and [`crate::talk`]'s scripted
+//! client, traced too. Real sockets and real calls; nothing in the
+//! recording is made up. After both ends have closed, the kernel's state
+//! of each end is read (Linux's /proc: the end that closed first waits in
+//! TIME_WAIT). What to draw it as is the caller's choice ([`super::draw`]).
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use tcpkit::server;
-use tcpkit::talk::{self, TalkOptions};
-use tcpkit::trace::Tracer;
-use tcpkit::trace::{self, Event, Recorder, Side, What};
-
-mod scenarios;
-
-pub use scenarios::Scenario;
-use scenarios::{play, scenario_name, server_config};
+use super::scenario::{Scenario, play, server_config};
+use super::{Event, Recorder, Side, Tracer, What};
+use crate::error::Error;
+use crate::server;
+use crate::talk::{self, TalkOptions};
 
 /// How long the ends may take to finish closing, and the kernel to
 /// settle their states.
-const SETTLE: Duration = Duration::from_secs(2);
+pub(super) const SETTLE: Duration = Duration::from_secs(2);
 
 /// The messages a heading names; the rest are counted.
 const HEADING_MESSAGES: usize = 5;
 
-/// What to draw, by the file's name.
-enum Form {
-    Svg,
-    Html,
-    Chart,
+/// A recorded session, ready to draw.
+#[derive(Debug)]
+pub struct Recording {
+    /// Every call drawn, timed from the first connect, in order; notes
+    /// and each end's final TCP state included.
+    pub events: Vec<Event>,
+    /// What the picture is of, in one line.
+    pub heading: String,
+    /// Reads and writes recorded but left out (see [`Recorder::bounded`]).
+    pub left_out: usize,
+    /// How the client's side of the session went: an error here is the
+    /// session's own (a reply that was not the expected one), and the
+    /// recording still shows it.
+    pub talked: Result<(), Error>,
 }
 
-fn form_of(file: &Path) -> anyhow::Result<Form> {
-    if file.as_os_str() == "-" {
-        return Ok(Form::Chart);
-    }
-    match file
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-    {
-        Some(e) if e == "svg" => Ok(Form::Svg),
-        Some(e) if e == "html" || e == "htm" => Ok(Form::Html),
-        _ => Err(tcpkit::Error::InvalidInput(format!(
-            "cannot tell what to draw in {}: name a .svg or .html file, or - for a text chart",
-            file.display()
-        ))
-        .into()),
-    }
-}
-
-/// Runs the demo's session (`scenario`, or the tutorial's with
-/// `messages`), traced, and draws it in `file` (`-`: a chart here).
-pub fn run(
+/// Runs the demo's session (`scenario`, or the tutorial's saying
+/// `messages`) against a server on 127.0.0.1:`port` (0: a free one),
+/// keeping at most `max_drawn` reads and writes.
+pub fn record(
     messages: &[String],
     scenario: Scenario,
-    file: &Path,
     port: u16,
     max_drawn: usize,
-) -> anyhow::Result<()> {
-    let form = form_of(file)?;
-    // Made first: a file that cannot be written is said before the
-    // session, not after it.
-    let mut out = match form {
-        Form::Chart => None,
-        _ => Some(
-            std::fs::File::create(file).map_err(|e| tcpkit::Error::LocalFile {
-                message: format!("cannot create {}", file.display()),
-                source: Some(e),
-            })?,
-        ),
-    };
+) -> Result<Recording, Error> {
     let recorder = Arc::new(Recorder::bounded(max_drawn));
     let origin = Instant::now();
     let mut states = Vec::new();
@@ -93,13 +65,13 @@ pub fn run(
             trace: Some(recorder.clone()),
             ..TalkOptions::default()
         };
-        talked = talk::script(&opts, messages, &mut Vec::new()).map_err(anyhow::Error::from);
+        talked = talk::script(&opts, messages, &mut Vec::new());
         finish(&recorder, origin, stop, serving);
         // A few, then how many more: the heading is one line.
         let mut said: Vec<String> = messages
             .iter()
             .take(HEADING_MESSAGES)
-            .map(|m| tcpkit::wire::Escaped(m.as_bytes()).to_string())
+            .map(|m| tcpkit_wire::Escaped(m.as_bytes()).to_string())
             .collect();
         if messages.len() > HEADING_MESSAGES {
             said.push(format!("and {} more", messages.len() - HEADING_MESSAGES));
@@ -127,7 +99,7 @@ pub fn run(
         lost_bytes(&recorder, origin);
         states.extend(ends(&recorder, origin, addr));
         talked = talked.and(result);
-        heading = format!("tcpkit demo --scenario {}", scenario_name(scenario));
+        heading = format!("tcpkit demo --scenario {}", scenario.name());
     }
     // Times count from the first connect's call.
     let connected = recorder.events(origin).iter().find_map(|e| match e.what {
@@ -149,44 +121,12 @@ pub fn run(
         event.at = event.at.saturating_sub(shift);
     }
     events.sort_by_key(|e| e.at);
-    let drawn = match form {
-        Form::Svg => trace::draw::svg(&events, &heading),
-        Form::Html => trace::draw::html(&events, &heading),
-        Form::Chart => trace::draw::chart(&events),
-    };
-    match form {
-        Form::Chart => {
-            use std::io::Write;
-            let mut out = std::io::stdout().lock();
-            out.write_all(drawn.as_bytes())
-                .and_then(|()| out.flush())
-                .map_err(|e| tcpkit::Error::writing_output("standard output", e))?;
-        }
-        _ => {
-            use std::io::Write;
-            if let Some(out) = out.as_mut() {
-                out.write_all(drawn.as_bytes())
-                    .map_err(|e| tcpkit::Error::writing_output(&file.display().to_string(), e))?;
-            }
-            crate::logging::sayln!(
-                "tcpkit: {} events drawn in {}{}",
-                events.len(),
-                file.display(),
-                left_out(&recorder)
-            );
-        }
-    }
-    talked
-}
-
-/// How many reads and writes the picture leaves out, when it does.
-fn left_out(recorder: &Recorder) -> String {
-    match recorder.skipped() {
-        0 => String::new(),
-        n => {
-            format!(" ({n} reads and writes between the first and the last left out; --max-drawn)")
-        }
-    }
+    Ok(Recording {
+        events,
+        heading,
+        left_out: recorder.skipped(),
+        talked,
+    })
 }
 
 /// Waits for the server's close of the session, then stops the server.
@@ -228,8 +168,8 @@ fn lost_bytes(recorder: &Recorder, origin: Instant) {
     if read < wrote {
         let note = format!(
             "the server wrote {}; the client got {}: the reset destroyed the rest",
-            tcpkit::wire::Bytes::of(wrote),
-            tcpkit::wire::Bytes::of(read)
+            tcpkit_wire::Bytes::of(wrote),
+            tcpkit_wire::Bytes::of(read)
         );
         let nobody = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
         recorder.event(Instant::now(), Side::Client, nobody, What::Note(note));
@@ -250,17 +190,28 @@ fn ends(recorder: &Recorder, origin: Instant, server: std::net::SocketAddr) -> V
     client.map_or_else(Vec::new, |client| states(client, server, origin))
 }
 
+/// An error of the demo's own machinery, with no cause beneath it.
+fn machinery(message: &str) -> Error {
+    Error::Other {
+        message: message.into(),
+        source: None,
+    }
+}
+
 /// The library's server on 127.0.0.1:`port`, traced, on a thread of its
 /// own: its address, the sender that stops it, and its thread.
 fn start_server(
     recorder: Arc<Recorder>,
     port: u16,
     (config, backlog): (server::Config, u32),
-) -> anyhow::Result<(
-    std::net::SocketAddr,
-    tokio::sync::oneshot::Sender<()>,
-    thread::JoinHandle<()>,
-)> {
+) -> Result<
+    (
+        std::net::SocketAddr,
+        tokio::sync::oneshot::Sender<()>,
+        thread::JoinHandle<()>,
+    ),
+    Error,
+> {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (ready_tx, ready) = mpsc::channel();
     let serving = thread::spawn(move || {
@@ -270,7 +221,7 @@ fn start_server(
         {
             Ok(runtime) => runtime,
             Err(e) => {
-                let _ = ready_tx.send(Err(anyhow::Error::from(e)));
+                let _ = ready_tx.send(Err(Error::other("cannot start the demo's server", e)));
                 return;
             }
         };
@@ -284,8 +235,8 @@ fn start_server(
             let server = match listening {
                 Ok(server) => server,
                 Err(e) => {
-                    let named = e.named_by(tcpkit::setting::Setting::DemoPort);
-                    let _ = ready_tx.send(Err(named.into()));
+                    let named = e.named_by(crate::setting::Setting::DemoPort);
+                    let _ = ready_tx.send(Err(named));
                     return;
                 }
             };
@@ -299,8 +250,10 @@ fn start_server(
     });
     let addrs = ready
         .recv()
-        .context("the demo's server stopped before it listened")??;
-    let addr = *addrs.first().context("the demo's server has no address")?;
+        .map_err(|_| machinery("the demo's server stopped before it listened"))??;
+    let addr = *addrs
+        .first()
+        .ok_or_else(|| machinery("the demo's server has no address"))?;
     Ok((addr, stop, serving))
 }
 
@@ -322,8 +275,8 @@ fn states(
 ) -> Vec<Event> {
     let read = || {
         [
-            (Side::Client, tcpkit::net::tcp_state(client, server)),
-            (Side::Server, tcpkit::net::tcp_state(server, client)),
+            (Side::Client, crate::net::tcp_state(client, server)),
+            (Side::Server, crate::net::tcp_state(server, client)),
         ]
     };
     let settling = |s: &Option<Option<&str>>| {

@@ -74,6 +74,8 @@ settings! {
     TlsCert: "cert", "--tls-cert";
     /// The server's key file (`tls::ServerTls`).
     TlsKey: "key", "--tls-key";
+    /// Where a made certificate's PEM goes (`tls::TlsSource::SelfSigned`).
+    TlsCertOut: "out", "--tls-cert-out";
     /// The certificates a client trusts (`cacert`).
     Cacert: "cacert", "--cacert";
     /// The name a client checks the certificate for.

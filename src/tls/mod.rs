@@ -7,6 +7,8 @@
 //! - [`server`]: `serve`'s certificate: read from PEM files or made at
 //!   start (`--tls-self-signed`), reloaded on SIGHUP, and its SHA-256
 //!   fingerprint for clients to pin.
+//! - [`source`]: where `serve`'s certificate comes from, made ready: read
+//!   or made, logged, and a made one's PEM file kept while it serves.
 //!
 //! The server's TLS I/O lives behind its connection seam
 //! (`server/tls/`); this module only builds configurations.
@@ -30,6 +32,7 @@
 
 pub mod client;
 pub mod server;
+pub mod source;
 pub mod words;
 
 pub use server::{SelfSigned, ServerTls};

@@ -31,204 +31,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 /// HAProxy's usual agent intervals.
 const DEFAULT_AGENT_DRAIN: Duration = Duration::from_secs(2);
 
-/// The TLS setup of `serve`, and for a certificate made here, where its
-/// PEM went (for the pasteable trust hint, logged once the port is known)
-/// and the open file, whose lock says "in use" while the server runs.
-type TlsSetup = (
-    Option<std::sync::Arc<tcpkit::tls::ServerTls>>,
-    Option<(std::path::PathBuf, std::fs::File)>,
-);
-
-/// `serve --tls-cert`/`--tls-self-signed`: the certificate, announced
-/// with its fingerprint (and, when made here, where its PEM went).
-fn server_tls(
-    args: &ServeArgs,
-    addrs: &BTreeSet<std::net::SocketAddr>,
-) -> anyhow::Result<TlsSetup> {
-    use tcpkit::tls::ServerTls;
-    let (tls, made) = if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
-        let tls = ServerTls::from_files(cert, key)?;
-        info!(
-            "TLS with the certificate in {} (SHA-256 fingerprint {}); SIGHUP reads it again.",
-            cert.display(),
-            tls.fingerprint()
-        );
-        (tls, None)
-    } else if args.tls_self_signed {
-        let names = self_signed_names(&args.bind, addrs);
-        let (tls, made) =
-            ServerTls::self_signed(&names, tcpkit::tls::server::SELF_SIGNED_VALIDITY)?;
-        let (path, file) = write_cert(args.tls_cert_out.as_deref(), &made.cert_pem)?;
-        info!(
-            "TLS with a self-signed certificate for {}, valid for 30 days, SHA-256 fingerprint {}. \
-             Its PEM is in {}.",
-            names.join(", "),
-            tls.fingerprint(),
-            path.display()
-        );
-        (tls, Some((path, file)))
-    } else {
-        return Ok((None, None));
-    };
-    Ok((Some(std::sync::Arc::new(tls)), made))
-}
-
-/// Logs, once the server listens at `addr`, how a client trusts the
-/// certificate made here: commands to paste as they are, with the address
-/// to dial (loopback for a wildcard bind) and the path quoted if needed.
-fn log_trust_hint(pem: &std::path::Path, addr: std::net::SocketAddr) {
-    let mut dial = addr;
-    if dial.ip().is_unspecified() {
-        dial.set_ip(match dial.ip() {
-            std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-            std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-        });
-    }
-    let shown = pem.display().to_string();
-    let path = if shown
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%".contains(c))
-    {
-        shown
-    } else {
-        format!("'{}'", shown.replace('\'', "'\\''"))
-    };
-    info!(
-        "Trust the certificate with `tcpkit talk --tls --cacert {path} {dial}` or \
-         `openssl s_client -connect {dial} -CAfile {path}`."
-    );
-}
-
-/// What a self-signed certificate is made for: each --bind host and
-/// address the listeners have (not 0.0.0.0 or ::, which no client dials),
-/// and this machine's loopback names.
-fn self_signed_names(binds: &[String], addrs: &BTreeSet<std::net::SocketAddr>) -> Vec<String> {
-    let mut names: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
-    let hosts = binds.iter().filter_map(|spec| {
-        let host = spec
-            .rsplit_once(':')
-            .map_or(spec.as_str(), |(host, _)| host);
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        (!host.is_empty() && host.parse::<std::net::IpAddr>().is_err()).then(|| host.to_string())
-    });
-    let ips = addrs
-        .iter()
-        .map(|a| a.ip())
-        .filter(|ip| !ip.is_unspecified())
-        .map(|ip| ip.to_string());
-    for name in hosts.chain(ips) {
-        if !names.contains(&name) {
-            names.push(name);
-        }
-    }
-    names
-}
-
-/// Writes a self-signed certificate's PEM where the user said, or to a new
-/// file in the temporary directory; the path written, and the file, locked
-/// for as long as it is kept open. A file another running server holds
-/// locked is its certificate, which its clients trust: never overwritten.
-/// (One a stopped server left is, as a restart with the same flags would.)
-fn write_cert(
-    to: Option<&std::path::Path>,
-    pem: &str,
-) -> anyhow::Result<(std::path::PathBuf, std::fs::File)> {
-    let (path, mut file) = match to {
-        Some(path) => {
-            // Not truncated on open: that would empty a running server's
-            // file before its lock is seen.
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(path)
-                .map_err(|e| cert_not_written(path, e))?;
-            (path.to_path_buf(), file)
-        }
-        None => new_cert_file()?,
-    };
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            return Err(Error::LocalFile {
-                message: format!(
-                    "--tls-cert-out {} is the certificate of another tcpkit serve that is \
-                     running (it holds the file's lock), and its clients trust it: give this \
-                     server another path, or stop that one first",
-                    path.display()
-                ),
-                source: None,
-            }
-            .into());
-        }
-        // A file system without locks: write as before.
-        Err(std::fs::TryLockError::Error(_)) => {}
-    }
-    file.set_len(0)
-        .and_then(|()| file.write_all(pem.as_bytes()))
-        .map_err(|e| cert_not_written(&path, e))?;
-    Ok((path, file))
-}
-
-/// Where `--tls-self-signed` writes its certificate without
-/// `--tls-cert-out`: a new file of this process's own in the temporary
-/// directory, removed when it stops. The name is made unique when the
-/// file is created: a server killed by SIGKILL leaves its file behind,
-/// and a later process given the same pid must not stumble on it.
-fn new_cert_file() -> anyhow::Result<(std::path::PathBuf, std::fs::File)> {
-    let dir = std::env::temp_dir();
-    let made = tempfile::Builder::new()
-        .prefix(&format!("tcpkit-self-signed-{}-", std::process::id()))
-        .suffix(".pem")
-        .tempfile_in(&dir)
-        .map_err(|e| cert_not_written(&dir, e))?;
-    // tempfile makes the file owner-only; a certificate is public, and
-    // clients run by other users may pin it. Done before `keep`, so that a
-    // failure here still removes the file.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        made.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(|e| cert_not_written(made.path(), e))?;
-    }
-    let (file, path) = made.keep().map_err(|e| cert_not_written(&dir, e.error))?;
-    Ok((path, file))
-}
-
-fn cert_not_written(path: &std::path::Path, e: std::io::Error) -> Error {
-    Error::LocalFile {
-        message: format!("cannot write the certificate to {}", path.display()),
-        source: Some(e),
-    }
-}
-
-/// A file removed when this goes out of scope (however `serve` returns),
-/// or at a second signal's exit ([`remove_before_exit`]), which skips
-/// every destructor.
-struct RemovedOnDrop(Option<std::path::PathBuf>);
-
-/// The file a [`RemovedOnDrop`] removes, for [`remove_before_exit`].
+/// The made certificate's temporary file, for [`remove_before_exit`]: a
+/// second signal's exit skips the destructor that removes it.
 static REMOVED_AT_EXIT: std::sync::Mutex<Option<std::path::PathBuf>> = std::sync::Mutex::new(None);
 
-impl RemovedOnDrop {
-    fn new(path: Option<std::path::PathBuf>) -> RemovedOnDrop {
-        if let Ok(mut at_exit) = REMOVED_AT_EXIT.lock() {
-            at_exit.clone_from(&path);
-        }
-        RemovedOnDrop(path)
-    }
-}
-
-impl Drop for RemovedOnDrop {
-    fn drop(&mut self) {
-        if let Some(path) = &self.0 {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
-/// Removes, before `process::exit`, what a [`RemovedOnDrop`] would have.
+/// Removes, before `process::exit`, what the made certificate's drop would have.
 pub fn remove_before_exit() {
     if let Ok(mut at_exit) = REMOVED_AT_EXIT.lock()
         && let Some(path) = at_exit.take()
@@ -320,16 +127,15 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = config;
     // Kept for the second signal's line: how many connections it drops.
     let health = config.health.clone();
-    let (tls, made_pem) = server_tls(&args, &addrs)?;
-    config.tls = tls;
-    // The certificate file made in the temporary directory is ours alone:
-    // it goes when the server does (a --tls-cert-out file stays).
-    let _made_cert = RemovedOnDrop::new(
-        made_pem
-            .as_ref()
-            .filter(|_| args.tls_cert_out.is_none())
-            .map(|(path, _)| path.clone()),
-    );
+    let serving = args
+        .tls_source()
+        .map(|source| source.load(&addrs))
+        .transpose()?;
+    let made = serving.as_ref().and_then(|s| s.made.as_ref());
+    if let Ok(mut at_exit) = REMOVED_AT_EXIT.lock() {
+        *at_exit = made.and_then(|m| m.removed_at_exit()).map(Into::into);
+    }
+    config.tls = serving.as_ref().map(|s| s.tls.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .on_thread_park(crate::alloc::give_back_this_threads_memory)
@@ -364,11 +170,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             builder = builder.trace(crate::trace::stderr());
         }
         let server = builder.listen().await?;
-        if let (Some(pem), Some(first)) = (
-            made_pem.as_ref().map(|(path, _)| path),
-            server.local_addrs().first(),
-        ) {
-            log_trust_hint(pem, *first);
+        if let (Some(made), Some(first)) = (made, server.local_addrs().first()) {
+            tcpkit::tls::source::log_trust_hint(made.path(), *first);
         }
         info!("Serving up to {max_connections} connections at once (open-file limit {fd_limit}).");
         server.run(crate::shutdown_signal(health)).await;

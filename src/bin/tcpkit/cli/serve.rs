@@ -177,3 +177,20 @@ pub struct ServeArgs {
     #[arg(long)]
     pub trace: bool,
 }
+
+impl ServeArgs {
+    /// Where the certificate comes from, when TLS is asked for.
+    pub fn tls_source(&self) -> Option<tcpkit::tls::source::TlsSource> {
+        use tcpkit::tls::source::TlsSource;
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            return Some(TlsSource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            });
+        }
+        self.tls_self_signed.then(|| TlsSource::SelfSigned {
+            binds: self.bind.clone(),
+            out: self.tls_cert_out.clone(),
+        })
+    }
+}

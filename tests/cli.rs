@@ -1689,25 +1689,13 @@ fn a_port_in_use_names_the_flag_that_chose_it() {
 /// `hello`, so after the peer's FIN: what the peer read back, talk's
 /// stdout, its exit code.
 fn listen_with_a_peer_that_half_closed_first() -> (Vec<u8>, String, Option<i32>) {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let mut child = std::process::Command::new(tcpkit())
-        .args(["talk", "-l", "127.0.0.1:0"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    let addr = line
-        .trim_end()
-        .strip_prefix("tcpkit: waiting for one client on ")
-        .and_then(|a| a.strip_suffix("..."))
-        .unwrap_or_else(|| panic!("{line:?}"))
-        .to_string();
+    use std::io::{BufRead, Read, Write};
+    let common::ListeningTalk {
+        mut child,
+        mut stdin,
+        mut stdout,
+        addr,
+    } = common::ListeningTalk::start(&[]);
     let mut peer = std::net::TcpStream::connect(&addr).unwrap();
     peer.set_read_timeout(Some(PATIENCE)).unwrap();
     peer.write_all(b"hello\n").unwrap();

@@ -574,29 +574,15 @@ fn talk_l_delivers_all_of_stdin_to_nc_dash_n() {
     // nc -N sends its stdin and half-closes at once; talk -l must still
     // send all of its own stdin before it closes, as nc -l does.
     require("nc");
-    use std::io::{BufRead, BufReader};
+    use std::io::BufRead;
     for run in 0..100 {
         // Bounded: a hang fails the test instead of holding it.
-        let mut listener = Command::new("timeout")
-            .arg("20")
-            .arg(tcpkit())
-            .args(["talk", "-l", "127.0.0.1:0"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = listener.stdin.take().unwrap();
-        let mut shown = BufReader::new(listener.stdout.take().unwrap());
-        let mut stderr = BufReader::new(listener.stderr.take().unwrap());
-        let mut line = String::new();
-        stderr.read_line(&mut line).unwrap();
-        let addr = line
-            .trim_end()
-            .strip_prefix("tcpkit: waiting for one client on ")
-            .and_then(|a| a.strip_suffix("..."))
-            .unwrap_or_else(|| panic!("{line:?}"))
-            .to_string();
+        let common::ListeningTalk {
+            child: mut listener,
+            mut stdin,
+            stdout: mut shown,
+            addr,
+        } = common::ListeningTalk::start(&["timeout", "20"]);
         let (host, port) = addr.rsplit_once(':').unwrap();
         let mut nc = Command::new("timeout")
             .args(["20", "nc", "-N", host, port])

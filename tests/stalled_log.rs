@@ -272,3 +272,54 @@ fn the_oldest_lines_make_room_and_the_count_is_said_where_they_were() {
         &text[text.len().saturating_sub(300)..]
     );
 }
+
+#[test]
+fn the_log_buffer_edges() {
+    // 0 is no queue at all: refused, naming the least.
+    let out = Command::new(tcpkit())
+        .args(["serve", "--log-buffer", "0", "--bind", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("at least 1 byte"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // 1 byte, the least: each line pushes out the one not yet written
+    // (even the address lines may go, so the port is chosen here), and
+    // serving and stopping go on as ever, with stderr never read.
+    let port = common::free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut child = Command::new(tcpkit())
+        .args(["--log-buffer", "1", "serve", "--bind", &addr.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _unread = child.stderr.take();
+    let deadline = Instant::now() + PATIENCE;
+    while TcpStream::connect(addr).is_err() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+    }
+    for i in 0..500 {
+        session(addr, &format!("n{i}"));
+    }
+    // SAFETY: kill(2) on our own child's pid, not yet reaped.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break None;
+        }
+        thread::sleep(Duration::from_millis(5));
+    };
+    assert_eq!(code, Some(0), "SIGTERM did not stop it in 5 s");
+}

@@ -414,3 +414,51 @@ pub fn unanswering() -> Unanswering {
         _queued: queued,
     }
 }
+
+/// `talk -l 127.0.0.1:0` with every stream piped, and the address it
+/// announced on stderr (`tcpkit: waiting for one client on ADDR...`).
+pub struct ListeningTalk {
+    pub child: Child,
+    pub stdin: std::process::ChildStdin,
+    pub stdout: BufReader<std::process::ChildStdout>,
+    pub addr: String,
+}
+
+impl ListeningTalk {
+    /// Starts `talk -l 127.0.0.1:0` (under `wrapper`, such as `timeout
+    /// 20`, when one is given) and reads its address.
+    pub fn start(wrapper: &[&str]) -> ListeningTalk {
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(args).arg(tcpkit());
+                cmd
+            }
+            None => Command::new(tcpkit()),
+        };
+        let mut child = cmd
+            .args(["talk", "-l", "127.0.0.1:0"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot start talk -l");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        stderr.read_line(&mut line).unwrap();
+        let addr = line
+            .trim_end()
+            .strip_prefix("tcpkit: waiting for one client on ")
+            .and_then(|a| a.strip_suffix("..."))
+            .unwrap_or_else(|| panic!("{line:?}"))
+            .to_string();
+        ListeningTalk {
+            child,
+            stdin,
+            stdout,
+            addr,
+        }
+    }
+}

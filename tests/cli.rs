@@ -934,6 +934,26 @@ fn nc_host_port_works_in_every_mode() {
         "{}",
         stderr_of(&out)
     );
+    // nc's port range and service names: one PORT, said how.
+    let out = talk(&["-z", "127.0.0.1", "20-30"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr_of(&out).contains(
+            "one PORT, not a range as nc takes: one run per port (for p in $(seq 20 30); do \
+             tcpkit talk -z 127.0.0.1:$p; done)"
+        ),
+        "{}",
+        stderr_of(&out)
+    );
+    let out = talk(&["-z", "127.0.0.1", "no-such-service"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr_of(&out).contains("the port is a number, not a service name as nc takes"),
+        "{}",
+        stderr_of(&out)
+    );
     for args in [&["-l"][..], &["-l", "127.0.0.1"]] {
         let free = free_port().to_string();
         let listening = Command::new(tcpkit())
@@ -1810,4 +1830,85 @@ fn talk_to_an_echo_server_shows_no_echo_of_its_own_exit() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
     assert_eq!(stdout_of(&out), "ping\n");
     echo.join().unwrap();
+}
+
+/// `talk ADDR` joined to stdin, with `lines` written and stdin kept open:
+/// the child and the stdin to close.
+fn joined_talk_holding_stdin(
+    addr: &str,
+    lines: &[u8],
+) -> (std::process::Child, std::process::ChildStdin) {
+    let mut child = Command::new(tcpkit())
+        .args(["talk", addr])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(lines).unwrap();
+    (child, stdin)
+}
+
+#[test]
+fn joined_talk_says_how_the_server_ended_the_session() {
+    // Stopped while the input is still open: said, exit 8.
+    let mut server = Proc::serve(&["--bind", "127.0.0.1:0", "--grace", "0s"]);
+    let (mut child, stdin) = joined_talk_holding_stdin(&server.addr.to_string(), b"Michael\n");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut shown = String::new();
+    for _ in 0..2 {
+        std::io::BufRead::read_line(&mut stdout, &mut shown).unwrap();
+    }
+    assert_eq!(shown, "Welcome!\nHello, Michael!\n");
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait(), Some(0));
+    // As nc, talk sends the rest of its input after the server's FIN
+    // (it may still read), so it ends when the input does.
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(8), "{stderr}");
+    assert!(
+        stderr.contains(
+            "tcpkit: error: the server closed the session first, after 2 lines, before the \
+             input ended"
+        ),
+        "{stderr}"
+    );
+
+    // Refused with an `Error:` line: said, exit 8, even though the input
+    // had ended.
+    let busy = Proc::serve(&["--bind", "127.0.0.1:0", "--max-connections", "1"]);
+    let mut holder = LineClient::connect(busy.addr);
+    assert_eq!(holder.line(), "Welcome!\n");
+    let out = talk(&[&busy.addr.to_string()])
+        .write_stdin("Michael\n")
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(8), "{stderr}");
+    assert!(
+        stderr.contains(
+            "the server answered \"Error: server busy: too many connections open; retry \
+             later\" and closed the session (after 1 line)"
+        ),
+        "{stderr}"
+    );
+
+    // Closed because it was sent `exit`: the session is over, though the
+    // input is still open; exit 0, nothing said.
+    let quick = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let (mut child, stdin) = joined_talk_holding_stdin(&quick.addr.to_string(), b"Michael\nexit\n");
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(10));
+    }
+    drop(stdin);
+    let waited_for_stdin = child.try_wait().unwrap().is_none();
+    let out = child.wait_with_output().unwrap();
+    assert!(!waited_for_stdin, "talk went on after exit was answered");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_eq!(stderr_of(&out), "");
+    assert_eq!(stdout_of(&out), "Welcome!\nHello, Michael!\n");
 }

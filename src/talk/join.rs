@@ -28,7 +28,7 @@ pub fn interactive(
     input: impl Read + Send + 'static,
     out: &mut dyn Write,
 ) -> Result<(), Error> {
-    join(connect(opts)?, opts, input, out, !opts.welcome.is_empty())
+    join(connect(opts)?, opts, input, out, Side::Client)
 }
 
 /// nc's `-l`: a socket listening on `opts.addr` for one client.
@@ -76,39 +76,59 @@ impl Listening {
         drop(self.listener);
         let _ = stream.set_nodelay(true);
         accepted(peer);
-        // A client need not speak first: no silence check.
-        join(Link::plain(stream), opts, input, out, false)
+        join(Link::plain(stream), opts, input, out, Side::Listener)
     }
 }
 
+/// Which end of the session talk is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    /// talk connected to a server: a server that closes before the input
+    /// has ended (and without being sent `exit`), or that answers an
+    /// `Error:` line, has ended the session, and that is an error.
+    Client,
+    /// talk took a client (`-l`): the client ends the session as it likes.
+    Listener,
+}
+
 /// Joins `input` and `out` to `stream` until the peer closes (or, with
-/// `exit_on_eof`, until the input ends). With `welcome`, a server silent
-/// for [`SILENCE`] is looked into, as in MESSAGE mode: one that speaks
-/// TLS is an error naming --tls; for another, a person is told what talk
-/// expected, and the session goes on.
+/// `exit_on_eof`, until the input ends). As a client expecting a welcome,
+/// a server silent for [`SILENCE`] is looked into, as in MESSAGE mode:
+/// one that speaks TLS is an error naming --tls; for another, a person is
+/// told what talk expected, and the session goes on.
 fn join(
     link: Link,
     opts: &TalkOptions,
     input: impl Read + Send + 'static,
     out: &mut dyn Write,
-    welcome: bool,
+    side: Side,
 ) -> Result<(), Error> {
     let connected = Instant::now();
-    let mut silence_checked = !welcome;
+    // A client of ours need not speak first: no silence check.
+    let mut silence_checked = side == Side::Listener || opts.welcome.is_empty();
     let mut heard_any = false;
     let sender = link.clone();
     let input_done = Arc::new(AtomicBool::new(false));
     let done = input_done.clone();
+    // Set before the half-close, so that the server's answering FIN can
+    // never be taken for one that came first.
+    let input_ended = Arc::new(AtomicBool::new(false));
+    let ended = input_ended.clone();
+    let mut said = Said::default();
     let framing = opts.framing;
     let heard = Arc::new(Heard::default());
     let pace = Pace {
         heard: heard.clone(),
         welcome: !opts.welcome.is_empty(),
         limit: opts.timeout.unwrap_or(Duration::from_secs(30)),
+        sent_exit: AtomicBool::new(false),
     };
+    let pace = Arc::new(pace);
+    let paced = pace.clone();
     // The input side runs on its own thread: reading stdin blocks.
     thread::spawn(move || {
-        let _ = pump_input(input, &sender, framing, &pace);
+        let _ = pump_input(input, &sender, framing, &paced);
+        ended.store(true, Ordering::Release);
         // End of input: half-close, so the server answers what it has and
         // closes, while we keep reading.
         let _ = sender.shutdown_write();
@@ -143,12 +163,24 @@ fn join(
                 // the input side closes ours when it ends, as nc does.
                 // Leaving now lost what a quick peer's FIN overtook.
                 heard.ended();
-                return finish_input(&input_done, opts);
+                said.ended();
+                let asked = pace.sent_exit.load(Ordering::Acquire);
+                let first = !input_ended.load(Ordering::Acquire) && !asked;
+                // A server that closed as `exit` asked reads no more: the
+                // session is over (and its lingering close waits for ours).
+                if !(asked && side == Side::Client) {
+                    finish_input(&input_done, opts)?;
+                }
+                return match side {
+                    Side::Client => said.verdict(first, framing),
+                    Side::Listener => Ok(()),
+                };
             }
             Ok(n) => {
                 last_heard = Instant::now();
                 heard_any = true;
                 heard.one_more();
+                said.heard(&buf[..n], framing);
                 unended.heard(&buf[..n]);
                 write_out(out, &buf[..n])?;
                 if framing == ClientFraming::Chunk {
@@ -208,6 +240,89 @@ fn finish_input(input_done: &AtomicBool, opts: &TalkOptions) -> Result<(), Error
 
 /// How often [`finish_input`] looks whether the input side is done.
 const INPUT_POLL: Duration = Duration::from_millis(2);
+
+/// What the server has said in a joined session, for how it ended: how
+/// many lines (chunk framing: reads) it sent, and the first `Error:` line
+/// among them, the way our server (and the tutorial's habit) refuses a
+/// session: `Error: server busy ...`, `Error: this server speaks TLS ...`.
+#[derive(Default)]
+struct Said {
+    count: u64,
+    /// The start (at most [`ERROR_KEPT`] bytes) of the line being read.
+    line: Vec<u8>,
+    error: Option<Vec<u8>>,
+}
+
+/// How much of an `Error:` line is kept to be shown.
+const ERROR_KEPT: usize = 200;
+
+impl Said {
+    fn heard(&mut self, bytes: &[u8], framing: ClientFraming) {
+        if framing == ClientFraming::Chunk {
+            self.count += 1;
+            self.line.clear();
+            self.keep(bytes.split(|&b| b == b'\n').next().unwrap_or_default());
+            self.line_done();
+            return;
+        }
+        for piece in bytes.split_inclusive(|&b| b == b'\n') {
+            self.keep(piece);
+            if piece.ends_with(b"\n") {
+                self.count += 1;
+                self.line_done();
+            }
+        }
+    }
+
+    fn keep(&mut self, piece: &[u8]) {
+        let room = ERROR_KEPT.saturating_sub(self.line.len());
+        self.line.extend_from_slice(&piece[..piece.len().min(room)]);
+    }
+
+    /// A line is complete: is it an `Error:` answer?
+    fn line_done(&mut self) {
+        if self.error.is_none() && self.line.starts_with(b"Error: ") {
+            let line = self.line.trim_ascii_end().to_vec();
+            self.error = Some(line);
+        }
+        self.line.clear();
+    }
+
+    /// The server has closed: the last line counts even without its
+    /// newline.
+    fn ended(&mut self) {
+        if !self.line.is_empty() {
+            self.count += 1;
+            self.line_done();
+        }
+    }
+
+    /// How a client's session ended: an `Error:` answer, or a server that
+    /// closed `first` (before the input ended, and unasked), is an error
+    /// that says so; otherwise it went as asked.
+    fn verdict(&self, first: bool, framing: ClientFraming) -> Result<(), Error> {
+        let what = match (framing, self.count) {
+            (ClientFraming::Line, 1) => "line",
+            (ClientFraming::Line, _) => "lines",
+            (ClientFraming::Chunk, 1) => "message",
+            (ClientFraming::Chunk, _) => "messages",
+        };
+        let count = self.count;
+        if let Some(error) = &self.error {
+            return Err(Error::protocol(format!(
+                "the server answered {} and closed the session (after {count} {what})",
+                Escaped(error)
+            )));
+        }
+        if first {
+            return Err(Error::protocol(format!(
+                "the server closed the session first, after {count} {what}, before the input \
+                 ended (was it stopped, or did it time the session out?)"
+            )));
+        }
+        Ok(())
+    }
+}
 
 /// A joined session's server has sent nothing for [`SILENCE`], though a
 /// welcome was expected: a TLS server is an error naming --tls; anything
@@ -325,6 +440,14 @@ struct Pace {
     welcome: bool,
     /// The longest wait for a reply before the next line goes anyway.
     limit: Duration,
+    /// An `exit` line has been sent: the server's close is the answer.
+    sent_exit: AtomicBool,
+}
+
+/// Whether an input line (terminator and all) is the quit word.
+fn is_exit(line: &[u8]) -> bool {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line) == b"exit"
 }
 
 /// Copies input to the socket: raw for line framing, one write per line
@@ -340,6 +463,8 @@ fn pump_input(
         ClientFraming::Line => {
             let mut input = input;
             let mut buf = vec![0; CHUNK];
+            // The line being sent, up to a few bytes: is it `exit`?
+            let mut line = Vec::with_capacity(8);
             loop {
                 let n = match input.read(&mut buf) {
                     Ok(0) => return Ok(()),
@@ -347,6 +472,17 @@ fn pump_input(
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => return Err(e),
                 };
+                for piece in buf[..n].split_inclusive(|&b| b == b'\n') {
+                    if line.len() < 8 {
+                        line.extend_from_slice(&piece[..piece.len().min(8)]);
+                    }
+                    if piece.ends_with(b"\n") {
+                        if is_exit(&line) {
+                            pace.sent_exit.store(true, Ordering::Release);
+                        }
+                        line.clear();
+                    }
+                }
                 sender.write_all(&buf[..n])?;
             }
         }
@@ -364,11 +500,51 @@ fn pump_input(
                     line.pop();
                 }
                 if !line.is_empty() {
+                    if line == b"exit" {
+                        pace.sent_exit.store(true, Ordering::Release);
+                    }
                     sender.write_all(&line)?;
                     seen = pace.heard.past(seen, pace.limit);
                 }
             }
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_line_is_found_however_the_reads_split_it() {
+        let stream = b"Welcome!\nHello, a!\nError: server busy\nbye";
+        for cut in 0..stream.len() {
+            for cut2 in cut..stream.len() {
+                let mut said = Said::default();
+                for part in [&stream[..cut], &stream[cut..cut2], &stream[cut2..]] {
+                    if !part.is_empty() {
+                        said.heard(part, ClientFraming::Line);
+                    }
+                }
+                said.ended();
+                assert_eq!(said.count, 4, "{cut} {cut2}");
+                assert_eq!(said.error.as_deref(), Some(&b"Error: server busy"[..]));
+            }
+        }
+        // Not at a line's start: no error.
+        let mut said = Said::default();
+        said.heard(b"Hello, Error: x!\n", ClientFraming::Line);
+        assert_eq!(said.error, None);
+        assert!(said.verdict(false, ClientFraming::Line).is_ok());
+    }
+
+    #[test]
+    fn exit_is_the_whole_line() {
+        assert!(is_exit(b"exit\n"));
+        assert!(is_exit(b"exit\r\n"));
+        assert!(is_exit(b"exit"));
+        assert!(!is_exit(b"exited\n"));
+        assert!(!is_exit(b" exit\n"));
     }
 }

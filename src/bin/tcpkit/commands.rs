@@ -198,10 +198,10 @@ fn talk(mut args: TalkArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
-    let example = if args.listen {
-        "tcpkit talk -l {}"
-    } else {
-        "tcpkit talk {}"
+    let example = match (args.listen, args.check) {
+        (true, _) => "tcpkit talk -l {}",
+        (_, true) => "tcpkit talk -z {}",
+        _ => "tcpkit talk {}",
     };
     if let Some(hint) = crate::habits::address_mistake(&args.addr, example) {
         return Err(address_error(&args.addr, hint));

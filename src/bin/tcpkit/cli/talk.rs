@@ -152,8 +152,12 @@ impl TalkArgs {
                 .addr
                 .rsplit_once(':')
                 .is_some_and(|(host, _)| !host.contains(':') || host.ends_with(']'));
-        let port = self.messages.first().and_then(|m| m.parse::<u16>().ok());
-        if let (false, Some(port)) = (has_port, port) {
+        // With -z, nc's port range or service name too, to be answered.
+        let port = self
+            .messages
+            .first()
+            .filter(|m| m.parse::<u16>().is_ok() || (self.check && self.messages.len() == 1));
+        if let (false, Some(port)) = (has_port, port.cloned()) {
             let host = if self.addr.contains(':') && !self.addr.starts_with('[') {
                 format!("[{}]", self.addr)
             } else {

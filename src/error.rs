@@ -285,6 +285,20 @@ impl Error {
                 ..
             } => format!(" ({holder} holds it: stop it, or choose another address with {flag})")
                 .into(),
+            // Linux names every listener it can see: one it cannot is
+            // another user's, or no listener at all (a connection from
+            // that port, a socket bound without listening). TIME_WAIT
+            // never holds it: the bind asks SO_REUSEADDR.
+            Error::AddrInUse {
+                holder: None,
+                flag,
+                addr,
+            } if cfg!(target_os = "linux") => format!(
+                " (a socket holds it: another user's listener, or one bound without listening; \
+                 ss -tanp 'sport = :{}' names it; choose another address with {flag})",
+                addr.port()
+            )
+            .into(),
             Error::AddrInUse {
                 holder: None, flag, ..
             } => format!(" (another program holds it: choose another address with {flag})").into(),

@@ -1449,7 +1449,8 @@ fn a_connection_that_cannot_finish_closing_after_the_grace_is_dropped_and_logged
 fn joined_talk_says_what_it_expected_when_the_server_is_silent() {
     // stdin open and empty (a person who has not typed yet); the server
     // accepts and says nothing for 4 s, then closes. Within seconds talk
-    // says what it expected, and the session goes on to the close.
+    // says what it expected, and the session goes on to the close, which
+    // came first: said, exit 8.
     let (addr, silent) = common::silent_server(2, Duration::from_secs(4));
     let mut child = Command::new(tcpkit())
         .args(["talk", &addr.to_string()])
@@ -1460,14 +1461,20 @@ fn joined_talk_says_what_it_expected_when_the_server_is_silent() {
         .unwrap();
     let stdin = child.stdin.take();
     silent.join().unwrap();
+    // The person is still there after the close.
+    thread::sleep(Duration::from_millis(300));
     drop(stdin);
     let out = child.wait_with_output().unwrap();
     let stderr = stderr_of(&out);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(out.status.code(), Some(8), "{stderr}");
     assert!(
         stderr.contains(&format!(
             "nothing from {addr} in 2s, though a welcome was expected; still connected"
         )) && stderr.contains("--no-welcome"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("the server closed the session first, after 0 lines"),
         "{stderr}"
     );
     // Told there is no welcome: not a word.
@@ -1584,6 +1591,42 @@ fn help_names_every_scenario_and_what_each_exit_code_means() {
         top.contains("130 interrupted (fetch by Ctrl+C or SIGTERM, serve by a second signal)"),
         "{top}"
     );
+    let bench = words(
+        Cmd::new(tcpkit())
+            .args(["bench", "--help"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        bench.contains("chunk for the tutorial's own server (no newlines; every scenario, pipeline only with --depth 1)"),
+        "{bench}"
+    );
+    let fetch = words(
+        Cmd::new(tcpkit())
+            .args(["fetch", "--help"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        fetch.contains("fetch -v also shows the request and response heads on stderr"),
+        "{fetch}"
+    );
+    for command in ["talk", "bench", "fetch", "serve", "demo"] {
+        let help = words(
+            Cmd::new(tcpkit())
+                .args([command, "--help"])
+                .output()
+                .unwrap(),
+        );
+        // The global flags come apart from the subcommand's own.
+        let (own, global) = help.split_once("Global options:").expect(&help);
+        for flag in ["--verbose", "--quiet", "--plain-logs", "--log-buffer"] {
+            assert!(
+                global.contains(flag) && !own.contains(flag),
+                "{command}: {flag}"
+            );
+        }
+    }
     for command in ["talk", "bench"] {
         let help = words(
             Cmd::new(tcpkit())
@@ -1865,6 +1908,8 @@ fn joined_talk_says_how_the_server_ended_the_session() {
     assert_eq!(server.wait(), Some(0));
     // As nc, talk sends the rest of its input after the server's FIN
     // (it may still read), so it ends when the input does.
+    let mut stdin = stdin;
+    stdin.write_all(b"Tracy\n").unwrap();
     drop(stdin);
     let out = child.wait_with_output().unwrap();
     let stderr = stderr_of(&out);
@@ -1911,4 +1956,56 @@ fn joined_talk_says_how_the_server_ended_the_session() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
     assert_eq!(stderr_of(&out), "");
     assert_eq!(stdout_of(&out), "Welcome!\nHello, Michael!\n");
+}
+
+#[test]
+fn a_port_held_only_by_time_wait_still_binds() {
+    // The server's side closes first, so its end (the listening port)
+    // waits in TIME_WAIT after the listener is gone: serve binds anyway
+    // (a restarted server must not wait a minute), as the bind's
+    // SO_REUSEADDR is for.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut client = TcpStream::connect(addr).unwrap();
+    let (served, _) = listener.accept().unwrap();
+    drop(served);
+    client.set_read_timeout(Some(PATIENCE)).unwrap();
+    assert_eq!(client.read(&mut [0; 8]).unwrap(), 0);
+    drop(client);
+    drop(listener);
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let port = format!(":{:04X} ", addr.port());
+    assert!(
+        table.lines().any(|l| l
+            .split_whitespace()
+            .nth(1)
+            .is_some_and(|local| format!("{local} ").ends_with(&port))
+            && l.split_whitespace().nth(3) == Some("06")),
+        "no TIME_WAIT socket on {addr}: {table}"
+    );
+    let server = Proc::serve(&["--bind", &addr.to_string()]);
+    assert_eq!(server.addr, addr);
+}
+
+#[test]
+fn a_port_held_by_a_socket_that_does_not_listen_is_said_so() {
+    // A client connection's own port: no listener to name, so the error
+    // says what else holds a port, and how to see it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let port = client.local_addr().unwrap().port();
+    let out = Cmd::new(tcpkit())
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .timeout(PATIENCE)
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "(a socket holds it: another user's listener, or one bound without listening; ss \
+             -tanp 'sport = :{port}' names it; choose another address with --bind)"
+        )),
+        "{stderr}"
+    );
 }

@@ -7,7 +7,7 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -122,12 +122,16 @@ fn join(
         welcome: !opts.welcome.is_empty(),
         limit: opts.timeout.unwrap_or(Duration::from_secs(30)),
         sent_exit: AtomicBool::new(false),
+        sent: AtomicU64::new(0),
+        failed: AtomicBool::new(false),
     };
     let pace = Arc::new(pace);
     let paced = pace.clone();
     // The input side runs on its own thread: reading stdin blocks.
     thread::spawn(move || {
-        let _ = pump_input(input, &sender, framing, &paced);
+        if pump_input(input, &sender, framing, &paced).is_err() {
+            paced.failed.store(true, Ordering::Release);
+        }
         ended.store(true, Ordering::Release);
         // End of input: half-close, so the server answers what it has and
         // closes, while we keep reading.
@@ -165,12 +169,21 @@ fn join(
                 heard.ended();
                 said.ended();
                 let asked = pace.sent_exit.load(Ordering::Acquire);
-                let first = !input_ended.load(Ordering::Acquire) && !asked;
+                let ended_before = input_ended.load(Ordering::Acquire);
+                let (fin_at, sent_at_fin) = (Instant::now(), pace.sent.load(Ordering::Acquire));
                 // A server that closed as `exit` asked reads no more: the
                 // session is over (and its lingering close waits for ours).
                 if !(asked && side == Side::Client) {
                     finish_input(&input_done, opts)?;
                 }
+                // An input that ended just after the FIN, with nothing
+                // more sent, crossed it (`talk < /dev/null` to a server
+                // that speaks and closes): nothing was cut off.
+                let crossed = input_ended.load(Ordering::Acquire)
+                    && pace.sent.load(Ordering::Acquire) == sent_at_fin
+                    && !pace.failed.load(Ordering::Acquire)
+                    && fin_at.elapsed() < CROSSING;
+                let first = !ended_before && !asked && !crossed;
                 return match side {
                     Side::Client => said.verdict(first, framing),
                     Side::Listener => Ok(()),
@@ -442,7 +455,15 @@ struct Pace {
     limit: Duration,
     /// An `exit` line has been sent: the server's close is the answer.
     sent_exit: AtomicBool,
+    /// Input bytes sent so far.
+    sent: AtomicU64,
+    /// Reading the input or sending it failed.
+    failed: AtomicBool,
 }
+
+/// How soon after the server's FIN an input may end, having sent nothing
+/// more, and still count as ending with it rather than after it.
+const CROSSING: Duration = Duration::from_millis(100);
 
 /// Whether an input line (terminator and all) is the quit word.
 fn is_exit(line: &[u8]) -> bool {
@@ -484,6 +505,7 @@ fn pump_input(
                     }
                 }
                 sender.write_all(&buf[..n])?;
+                pace.sent.fetch_add(n as u64, Ordering::AcqRel);
             }
         }
         ClientFraming::Chunk => {
@@ -504,6 +526,7 @@ fn pump_input(
                         pace.sent_exit.store(true, Ordering::Release);
                     }
                     sender.write_all(&line)?;
+                    pace.sent.fetch_add(line.len() as u64, Ordering::AcqRel);
                     seen = pace.heard.past(seen, pace.limit);
                 }
             }

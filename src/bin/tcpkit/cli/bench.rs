@@ -84,7 +84,7 @@ pub struct BenchArgs {
     pub timeout: Duration,
 
     /// line for tcpkit serve; chunk for the tutorial's own server (no
-    /// newlines; pingpong, churn and hold only).
+    /// newlines; every scenario, pipeline only with --depth 1).
     #[arg(long, value_name = "MODE", value_enum, default_value_t = ClientFramingArg::Line)]
     pub framing: ClientFramingArg,
 

@@ -160,6 +160,10 @@ impl ConnectArgs {
     }
 }
 
+/// The heading of the flags every subcommand takes, shown apart from its
+/// own.
+const GLOBAL: &str = "Global options";
+
 /// A TCP toolkit: the tutorial's greeting server and its client, done right.
 ///
 /// Exit codes: 0 success, 1 other failure, 2 usage, 3 bad address,
@@ -171,16 +175,18 @@ impl ConnectArgs {
 #[derive(Debug, Parser)]
 #[command(name = "tcpkit", version, propagate_version = true)]
 pub struct Cli {
-    /// More log detail (-v debug, -vv trace); RUST_LOG overrides.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    /// More log detail (-v debug, -vv trace; RUST_LOG overrides). fetch
+    /// -v also shows the request and response heads on stderr, marked
+    /// `> ` and `< ` as curl -v does.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = GLOBAL)]
     pub verbose: u8,
 
     /// Less log detail (-q warnings only, -qq errors only).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = GLOBAL)]
     pub quiet: u8,
 
     /// Log lines without time or level, as the tutorial prints them.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub plain_logs: bool,
 
     /// Most bytes of log lines (and --trace lines, notices) held for a
@@ -189,7 +195,7 @@ pub struct Cli {
     /// this, the oldest lines make room for the newest, and how many went
     /// is said where they were once stderr drains (serve --metrics:
     /// tcpkit_log_lines_dropped_total).
-    #[arg(long, global = true, value_name = "SIZE", default_value = "256KiB", value_parser = values::size)]
+    #[arg(long, global = true, value_name = "SIZE", default_value = "256KiB", value_parser = values::size, help_heading = GLOBAL)]
     pub log_buffer: usize,
 
     #[command(subcommand)]

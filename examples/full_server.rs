@@ -1,27 +1,30 @@
-//! `tcpkit serve --metrics 127.0.0.1:9100` as a library user writes it:
-//! the same server, metrics and readiness port included, in a few lines.
-//! [`tcpkit::server::Builder`] binds everything (an address in use is an
-//! error before anything is served); `run` serves until Ctrl+C, then
-//! shuts down gracefully as `serve` does.
+//! `tcpkit serve --tls-self-signed --metrics 127.0.0.1:9100` as a library
+//! user writes it: the same server, from the library alone, in a dozen
+//! lines. [`tcpkit::server::Builder`] raises the open-file limit and sizes
+//! the connection limit from it, makes the certificate and writes its PEM
+//! for clients to trust (removed when the server stops), binds everything
+//! (an address in use is an error before anything is served), and logs
+//! as `serve` does; `run` serves until Ctrl+C, then shuts down gracefully.
 //!
-//! Run: `cargo run --example full_server`, then `tcpkit talk` and
-//! `curl 127.0.0.1:9100/metrics`.
+//! Run: `cargo run --example full_server`, then the `tcpkit talk --tls
+//! --cacert ...` line it logs, and `curl 127.0.0.1:9100/metrics`.
 
 use tcpkit::server::{Builder, Config};
+use tcpkit::tls::source::TlsSource;
 
 #[tokio::main]
 async fn main() -> Result<(), tcpkit::Error> {
     tracing_subscriber::fmt().with_target(false).init();
     let server = Builder::new(Config::default())
-        .bind("127.0.0.1:9999".parse().expect("a literal address"))
-        .metrics("127.0.0.1:9100".parse().expect("a literal address"))
+        .bind("localhost:9999")
+        .metrics("127.0.0.1:9100")
+        .tls(TlsSource::SelfSigned { out: None })
+        .raise_fd_limit(None)
         .listen()
         .await?;
-    tracing::info!(
-        "Waiting for connection on {:?}; metrics on {:?}",
-        server.local_addrs(),
-        server.metrics_addr()
-    );
+    for warning in server.warnings() {
+        tracing::warn!("{warning}");
+    }
     server
         .run(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -935,9 +935,9 @@ fn the_builder_assembles_the_whole_server_as_serve_does() {
     let server = runtime
         .block_on(
             server::Builder::new(config())
-                .bind("127.0.0.1:0".parse().unwrap())
-                .metrics("127.0.0.1:0".parse().unwrap())
-                .agent("127.0.0.1:0".parse().unwrap())
+                .bind("127.0.0.1:0")
+                .metrics("127.0.0.1:0")
+                .agent("127.0.0.1:0")
                 .listen(),
         )
         .expect("listen");
@@ -989,7 +989,7 @@ fn the_builder_assembles_the_whole_server_as_serve_does() {
     );
     let metrics_taken = runtime.block_on(
         server::Builder::new(config())
-            .bind("127.0.0.1:0".parse().unwrap())
+            .bind("127.0.0.1:0")
             .metrics(taken.local_addr().unwrap())
             .listen(),
     );
@@ -997,4 +997,68 @@ fn the_builder_assembles_the_whole_server_as_serve_does() {
         panic!("listened on an address in use")
     };
     assert!(e.hint().contains("with `metrics`"), "{}", e.hint());
+}
+
+#[test]
+fn the_builder_makes_a_self_signed_server_with_its_limits() {
+    // serve --tls-self-signed --max-connections 1 --metrics, from the
+    // library alone: the PEM is written for clients to trust while the
+    // server runs and removed when it stops; a TLS client that trusts it
+    // is answered; the connection limit is the one given.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime
+        .block_on(
+            server::Builder::new(config())
+                .bind("127.0.0.1:0")
+                .metrics("127.0.0.1:0")
+                .tls(tcpkit::tls::source::TlsSource::SelfSigned { out: None })
+                .raise_fd_limit(Some(1))
+                .listen(),
+        )
+        .expect("listen");
+    let addr = server.local_addrs()[0];
+    assert!(server.tls().is_some());
+    let pem = server
+        .made_cert()
+        .expect("a made certificate")
+        .path()
+        .to_path_buf();
+    assert!(
+        std::fs::read_to_string(&pem)
+            .unwrap()
+            .contains("BEGIN CERTIFICATE")
+    );
+    let (stop, stopped) = oneshot::channel::<()>();
+    let serving = thread::spawn(move || {
+        runtime.block_on(server.run(async {
+            let _ = stopped.await;
+        }))
+    });
+    let opts = tcpkit::talk::TalkOptions {
+        addr: addr.to_string(),
+        tls: Some(tcpkit::talk::TalkTls {
+            cacert: Some(pem.clone()),
+            insecure: false,
+            servername: None,
+        }),
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    tcpkit::talk::script(&opts, &["Michael".to_string()], &mut out).expect("a TLS session");
+    assert_eq!(out, b"Welcome!\nHello, Michael!\n");
+    // One connection at most: a second is closed at once (over TLS the
+    // close alone says busy), where it would otherwise wait for its hello.
+    let mut first = TcpStream::connect(addr).unwrap();
+    first.write_all(b"\x16").unwrap();
+    thread::sleep(Duration::from_millis(100));
+    let mut second = TcpStream::connect(addr).unwrap();
+    second
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let refused = second.read(&mut [0; 64]);
+    assert!(matches!(refused, Ok(0)), "{refused:?}");
+    drop(first);
+    let _ = stop.send(());
+    serving.join().unwrap();
+    assert!(!pem.exists(), "{} left behind", pem.display());
 }

@@ -24,7 +24,7 @@ fn session(messages: &[&str]) -> Vec<Event> {
                 linger: Duration::from_millis(500),
                 ..Config::default()
             })
-            .bind("127.0.0.1:0".parse().unwrap())
+            .bind("127.0.0.1:0")
             .trace(recorder.clone())
             .listen(),
         )

@@ -1,16 +1,18 @@
 //! [`Builder`]: the whole `tcpkit serve` assembled in the library, so that
 //! a library user gets the identical server with a few lines: the service
-//! listeners (bound here, or inherited from a service manager), the
-//! metrics and agent ports, and the TLS certificate's reload. The binary
-//! keeps only what belongs to a process: parsing flags, reading
-//! `LISTEN_FDS`, signals, and exit codes.
+//! listeners (bound here from addresses or `HOST:PORT` words, or inherited
+//! from a service manager), the metrics and agent ports, the TLS
+//! certificate (from files, or made and written where clients can trust
+//! it) and its reload, and the open-file limit that bounds connections.
+//! The binary keeps only what belongs to a process: parsing flags,
+//! reading `LISTEN_FDS`, signals, and exit codes.
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), tcpkit::Error> {
 //! use tcpkit::server::{Builder, Config};
 //! let server = Builder::new(Config::default())
-//!     .bind("127.0.0.1:9999".parse().unwrap())
-//!     .metrics("127.0.0.1:9100".parse().unwrap())
+//!     .bind("127.0.0.1:9999")
+//!     .metrics("127.0.0.1:9100")
 //!     .listen()
 //!     .await?;
 //! tracing::info!("listening on {:?}", server.local_addrs());
@@ -19,28 +21,76 @@
 //! # }
 //! ```
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use std::sync::Arc;
-
 use super::{Config, DEFAULT_BACKLOG, agent, metrics};
 use crate::error::Error;
-use crate::net;
+use crate::net::{self, Family};
+use crate::tls::ServerTls;
+use crate::tls::source::{MadeCert, TlsSource};
+
+/// Where a listener goes: an address, or `HOST:PORT` as a person writes
+/// it (resolved by [`Builder::listen`], each address it names once).
+#[derive(Debug, Clone)]
+pub enum Endpoint {
+    /// This address.
+    Addr(SocketAddr),
+    /// Every address these words resolve to (`localhost:9999`: both
+    /// loopbacks).
+    Spec(String),
+}
+
+impl From<SocketAddr> for Endpoint {
+    fn from(addr: SocketAddr) -> Endpoint {
+        Endpoint::Addr(addr)
+    }
+}
+
+impl From<&str> for Endpoint {
+    fn from(spec: &str) -> Endpoint {
+        Endpoint::Spec(spec.to_string())
+    }
+}
+
+impl From<String> for Endpoint {
+    fn from(spec: String) -> Endpoint {
+        Endpoint::Spec(spec)
+    }
+}
+
+impl Endpoint {
+    /// Its addresses; a spec resolves to its first one where only one
+    /// listener can be (metrics, agent).
+    fn resolve(&self) -> Result<Vec<SocketAddr>, Error> {
+        match self {
+            Endpoint::Addr(addr) => Ok(vec![*addr]),
+            Endpoint::Spec(spec) => net::resolve(spec, Family::Any),
+        }
+    }
+
+    fn first(&self) -> Result<SocketAddr, Error> {
+        Ok(self.resolve()?[0])
+    }
+}
 
 /// What to listen on and beside what; [`Builder::listen`] binds it all.
 pub struct Builder {
     config: Config,
-    binds: Vec<SocketAddr>,
+    binds: Vec<Endpoint>,
     inherited: Vec<std::net::TcpListener>,
     backlog: u32,
     reuse_port: bool,
-    metrics_at: Option<SocketAddr>,
-    agent_at: Option<SocketAddr>,
+    metrics_at: Option<Endpoint>,
+    agent_at: Option<Endpoint>,
     trace: Option<Arc<dyn crate::trace::Tracer>>,
+    tls: Option<TlsSource>,
+    fd_limit: Option<Option<usize>>,
 }
 
 impl Builder {
@@ -55,7 +105,26 @@ impl Builder {
             metrics_at: None,
             agent_at: None,
             trace: None,
+            tls: None,
+            fd_limit: None,
         }
+    }
+
+    /// Speaks TLS with the certificate `source` gives, read or made at
+    /// [`Builder::listen`] (a self-signed one names every address bound);
+    /// [`Server::tls`] reloads it.
+    pub fn tls(mut self, source: TlsSource) -> Builder {
+        self.tls = Some(source);
+        self
+    }
+
+    /// At [`Builder::listen`], raises this process's open-file limit as
+    /// far as it may go (a process-wide change, as `serve` makes), and
+    /// serves up to `max_connections` at once, or, when `None`, as many
+    /// as the limit leaves room for ([`net::default_max_connections`]).
+    pub fn raise_fd_limit(mut self, max_connections: Option<usize>) -> Builder {
+        self.fd_limit = Some(max_connections);
+        self
     }
 
     /// Tells `tracer` every call on every connection (`serve --trace`):
@@ -65,9 +134,11 @@ impl Builder {
         self
     }
 
-    /// Listens on `addr` too (port 0: one the system picks).
-    pub fn bind(mut self, addr: SocketAddr) -> Builder {
-        self.binds.push(addr);
+    /// Listens on `addr` too (port 0: one the system picks); `HOST:PORT`
+    /// words listen on every address they name. Addresses come first, in
+    /// their order, then the words' addresses, each once, sorted.
+    pub fn bind(mut self, addr: impl Into<Endpoint>) -> Builder {
+        self.binds.push(addr.into());
         self
     }
 
@@ -94,21 +165,68 @@ impl Builder {
 
     /// Serves Prometheus metrics and `/ready` on `addr` (needs
     /// `config.metrics`; one is made if it is `None`).
-    pub fn metrics(mut self, addr: SocketAddr) -> Builder {
-        self.metrics_at = Some(addr);
+    pub fn metrics(mut self, addr: impl Into<Endpoint>) -> Builder {
+        self.metrics_at = Some(addr.into());
         self
     }
 
     /// Serves HAProxy's agent check on `addr`.
-    pub fn agent(mut self, addr: SocketAddr) -> Builder {
-        self.agent_at = Some(addr);
+    pub fn agent(mut self, addr: impl Into<Endpoint>) -> Builder {
+        self.agent_at = Some(addr.into());
         self
+    }
+
+    /// The addresses to bind: given ones in order, then the words'
+    /// addresses, each once and sorted.
+    fn bind_addrs(&self) -> Result<Vec<SocketAddr>, Error> {
+        let mut addrs = Vec::new();
+        let mut named = BTreeSet::new();
+        for bind in &self.binds {
+            match bind {
+                Endpoint::Addr(addr) => addrs.push(*addr),
+                Endpoint::Spec(_) => named.extend(bind.resolve()?),
+            }
+        }
+        for addr in named {
+            if !addrs.contains(&addr) {
+                addrs.push(addr);
+            }
+        }
+        Ok(addrs)
     }
 
     /// Binds every listener; an address in use or not this machine's is
     /// an error here, before anything is served. Must run inside a tokio
     /// runtime.
     pub async fn listen(mut self) -> Result<Server, Error> {
+        let binds = self.bind_addrs()?;
+        let metrics_at = self.metrics_at.as_ref().map(Endpoint::first).transpose()?;
+        let agent_at = self.agent_at.as_ref().map(Endpoint::first).transpose()?;
+        let mut warnings = Vec::new();
+        if self.reuse_port && net::tcp_migrate_req() == Some(false) {
+            warnings.push(MIGRATE_WARNING.to_string());
+        }
+        let fd_limit = self.fd_limit.map(|max_connections| {
+            let limit = net::raise_fd_limit();
+            self.config.max_connections =
+                max_connections.unwrap_or_else(|| net::default_max_connections(limit));
+            limit
+        });
+        let specs: Vec<String> = self
+            .binds
+            .iter()
+            .filter_map(|b| match b {
+                Endpoint::Spec(spec) => Some(spec.clone()),
+                Endpoint::Addr(_) => None,
+            })
+            .collect();
+        let serving = match &self.tls {
+            Some(source) => Some(source.load(&binds.iter().copied().collect(), &specs)?),
+            None => None,
+        };
+        if let Some(serving) = &serving {
+            self.config.tls = Some(serving.tls.clone());
+        }
         let from_std = |listener: std::net::TcpListener| {
             let addr = listener
                 .local_addr()
@@ -119,9 +237,9 @@ impl Builder {
         for listener in self.inherited {
             listeners.push(from_std(listener)?);
         }
-        for addr in &self.binds {
+        for addr in binds {
             listeners.push(from_std(net::listen_with(
-                *addr,
+                addr,
                 self.backlog,
                 self.reuse_port,
             )?)?);
@@ -129,26 +247,50 @@ impl Builder {
         let side = |addr: SocketAddr, flag: crate::setting::Setting| {
             from_std(net::listen(addr, self.backlog).map_err(|e| e.named_by(flag))?)
         };
-        let metrics_listener = match self.metrics_at {
+        let metrics_listener = match metrics_at {
             Some(addr) => {
                 self.config.metrics.get_or_insert_with(Default::default);
                 Some(side(addr, crate::setting::Setting::Metrics)?)
             }
             None => None,
         };
-        let agent_listener = match self.agent_at {
+        let agent_listener = match agent_at {
             Some(addr) => Some(side(addr, crate::setting::Setting::Agent)?),
             None => None,
         };
+        let (tls, made) = match serving {
+            Some(serving) => (Some(serving.tls), serving.made),
+            None => (None, None),
+        };
+        if let (Some(made), Some(first)) = (&made, listeners.first())
+            && let Ok(addr) = first.local_addr()
+        {
+            crate::tls::source::log_trust_hint(made.path(), addr);
+        }
+        if let Some(limit) = fd_limit {
+            info!(
+                "Serving up to {} connections at once (open-file limit {limit}).",
+                self.config.max_connections
+            );
+        }
         Ok(Server {
             config: self.config,
             trace: self.trace,
             listeners,
             metrics_listener,
             agent_listener,
+            tls,
+            made,
+            warnings,
         })
     }
 }
+
+/// Said when `SO_REUSEPORT` hand-overs would lose connections.
+const MIGRATE_WARNING: &str = "--reuse-port: net.ipv4.tcp_migrate_req is 0, so when this \
+     process stops, connections still waiting in its accept queue are reset instead of moving \
+     to another process on the port. For restarts without loss: sysctl -w \
+     net.ipv4.tcp_migrate_req=1, start the new process, then stop the old one.";
 
 /// A server whose listeners are bound: [`Server::run`] serves until
 /// shutdown.
@@ -158,9 +300,32 @@ pub struct Server {
     listeners: Vec<TcpListener>,
     metrics_listener: Option<TcpListener>,
     agent_listener: Option<TcpListener>,
+    tls: Option<Arc<ServerTls>>,
+    /// A made certificate's file, kept (and locked) while serving.
+    made: Option<MadeCert>,
+    warnings: Vec<String>,
 }
 
 impl Server {
+    /// What the caller should tell its operator before serving: a
+    /// configuration that works, but not as well as it could (with
+    /// `reuse_port`, a kernel that resets queued connections when this
+    /// process stops).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// The certificate being served with, to reload with [`reload_tls`]
+    /// (the binary does at SIGHUP).
+    pub fn tls(&self) -> Option<Arc<ServerTls>> {
+        self.tls.clone()
+    }
+
+    /// A made certificate's file, when there is one.
+    pub fn made_cert(&self) -> Option<&MadeCert> {
+        self.made.as_ref()
+    }
+
     /// The service addresses, in the order they were given (inherited
     /// first).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
@@ -187,6 +352,8 @@ impl Server {
     /// Serves until `shutdown` completes, then closes as [`super::run`]
     /// says; the metrics and agent ports answer until the server is done.
     pub async fn run(self, shutdown: impl Future) {
+        // Removed (if temporary) when serving is done.
+        let _made = self.made;
         let stop_sides = CancellationToken::new();
         if let (Some(listener), Some(metrics)) =
             (self.metrics_listener, self.config.metrics.clone())

@@ -25,13 +25,11 @@ pub enum TlsSource {
         /// The key (PKCS#8, RSA or EC).
         key: PathBuf,
     },
-    /// A certificate made at start for this machine's loopback names, the
-    /// `binds` hosts and the listeners' addresses; its PEM is written to
+    /// A certificate made at start for this machine's loopback names and
+    /// the names and addresses the server binds; its PEM is written to
     /// `out`, or to a new file in the temporary directory that goes when
     /// the server does.
     SelfSigned {
-        /// The addresses as the user gave them (host names are kept).
-        binds: Vec<String>,
         /// Where the PEM goes (`--tls-cert-out`).
         out: Option<PathBuf>,
     },
@@ -79,9 +77,15 @@ impl Drop for MadeCert {
 }
 
 impl TlsSource {
-    /// Reads or makes the certificate for listeners at `addrs`, and logs
-    /// what it is (with its fingerprint; for a made one, where its PEM is).
-    pub fn load(&self, addrs: &BTreeSet<SocketAddr>) -> Result<ServingTls, Error> {
+    /// Reads or makes the certificate for listeners at `addrs`, bound
+    /// from the words `binds` (`HOST:PORT`: a made certificate names the
+    /// hosts too), and logs what it is (with its fingerprint; for a made
+    /// one, where its PEM is).
+    pub fn load(
+        &self,
+        addrs: &BTreeSet<SocketAddr>,
+        binds: &[String],
+    ) -> Result<ServingTls, Error> {
         match self {
             TlsSource::Files { cert, key } => {
                 let tls = ServerTls::from_files(cert, key)?;
@@ -96,7 +100,7 @@ impl TlsSource {
                     made: None,
                 })
             }
-            TlsSource::SelfSigned { binds, out } => {
+            TlsSource::SelfSigned { out } => {
                 let names = self_signed_names(binds, addrs);
                 let (tls, made) =
                     ServerTls::self_signed(&names, super::server::SELF_SIGNED_VALIDITY)?;

@@ -39,17 +39,6 @@ const CLOSED: &str = "Connection from ";
 /// Log levels, most severe first, as tracing prints them.
 const LEVELS: [&str; 5] = ["ERROR", "WARN", "INFO", "DEBUG", "TRACE"];
 
-/// An error the demo has shown already, in the client's window: the
-/// binary exits with its code without printing it again.
-#[derive(Debug)]
-pub struct Shown;
-
-impl std::fmt::Display for Shown {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("shown in the client's window")
-    }
-}
-
 /// Runs the demo, printing to stdout; `verbosity` counts `-v` minus `-q`;
 /// the server listens on 127.0.0.1:`port` (0: a free one).
 pub fn run(messages: &[String], verbosity: i8, port: u16) -> anyhow::Result<()> {
@@ -164,7 +153,7 @@ fn talk_to(child: &mut Child, messages: &[String], shown: usize) -> anyhow::Resu
     if let Err(e) = talked {
         // After the server's close that caused it, in the client's window.
         say("client", &format!("error: {}", crate::exit::message(&e)));
-        return Err(e.context(Shown));
+        return Err(e.context(crate::exit::Shown));
     }
     Ok(())
 }

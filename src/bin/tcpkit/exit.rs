@@ -42,6 +42,17 @@ pub fn code_of_kind(kind: ErrorKind) -> u8 {
     }
 }
 
+/// An error shown already where it happened (`demo`'s client window):
+/// the binary exits with its code without printing it again.
+#[derive(Debug)]
+pub struct Shown;
+
+impl std::fmt::Display for Shown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("shown in the client's window")
+    }
+}
+
 /// Ends the program on `err`: its line on stderr, and its exit code. A
 /// closed output (the library's [`ErrorKind::OutputClosed`], decided by
 /// `Error::writing_output` for every command) is how a piped run ends:
@@ -50,7 +61,7 @@ pub fn fail(err: &anyhow::Error) -> std::process::ExitCode {
     let code = code_of(err);
     let quiet = ErrorKind::of(err.as_ref()) == Some(ErrorKind::OutputClosed)
         // `demo` showed it in the client's window, where it happened.
-        || err.downcast_ref::<crate::demo::Shown>().is_some();
+        || err.downcast_ref::<Shown>().is_some();
     if !quiet {
         crate::logging::say(&format!("tcpkit: error: {}\n", message(err)));
     }

@@ -20,8 +20,6 @@ mod values;
 
 use std::process::ExitCode;
 
-use tracing::info;
-
 use clap::{CommandFactory, FromArgMatches};
 use cli::Cli;
 
@@ -65,38 +63,4 @@ fn main() -> ExitCode {
     };
     logging::finish();
     code
-}
-
-/// Completes at the first Ctrl+C or SIGTERM; a second one exits at once,
-/// saying in the log how many connections `health` had open (they are
-/// dropped). Watching starts when this is called (inside the runtime),
-/// not when the future is first polled.
-pub(crate) fn shutdown_signal(
-    health: std::sync::Arc<tcpkit::server::agent::Health>,
-) -> impl Future<Output = ()> {
-    let mut signals = signals::Signals::watch();
-    async move {
-        signals.next().await;
-        info!("Signal received: finishing open connections (signal again to stop at once).");
-        tokio::spawn(async move {
-            signals.next().await;
-            let open = health.open_connections();
-            tracing::warn!(
-                "Second signal: stopping at once; {open} open connection{} dropped.",
-                if open == 1 { "" } else { "s" }
-            );
-            commands::remove_before_exit();
-            // At once, whatever stderr does: a paused terminal gets a
-            // moment to take the line, no more.
-            logging::finish_within(std::time::Duration::from_millis(200));
-            std::process::exit(i32::from(exit::INTERRUPTED));
-        });
-    }
-}
-
-/// Completes at the first Ctrl+C or SIGTERM: for work that stops cleanly
-/// and says what it kept (`fetch`). Watching starts when this is called.
-pub(crate) fn interrupted() -> impl Future<Output = ()> {
-    let mut signals = signals::Signals::watch();
-    async move { signals.next().await }
 }

@@ -178,7 +178,46 @@ pub struct ServeArgs {
     pub trace: bool,
 }
 
+/// `--drain` when `--agent` is given and `--drain` is not: several of
+/// HAProxy's usual agent intervals.
+const DEFAULT_AGENT_DRAIN: Duration = Duration::from_secs(2);
+
 impl ServeArgs {
+    /// The server these arguments describe (`max_connections` is settled
+    /// at listen, from the open-file limit when not given; the metrics
+    /// registry is the caller's to make).
+    pub fn config(&self) -> server::Config {
+        server::Config {
+            settings: protocol::Settings {
+                framing: self.framing.into(),
+                welcome: self.welcome.clone().into_bytes(),
+                reply: protocol::Template::parse(&self.reply),
+                max_message: self.max_message,
+            },
+            delay: self.delay.filter(|d| !d.is_zero()),
+            idle_timeout: self.idle_timeout.0,
+            write_timeout: self.write_timeout.0,
+            message_timeout: self.message_timeout.0,
+            linger: self.linger,
+            refuse_rate: (self.refuse_rate > 0).then_some(self.refuse_rate),
+            grace: self.grace,
+            max_buffered: self.max_buffered.0,
+            send_buffer: self.send_buffer.0,
+            proxy: self.proxy_protocol.map(|versions| server::ProxyPolicy {
+                versions: versions.into(),
+                trusted: self.proxy_from.clone(),
+                timeout: self.proxy_timeout.0,
+            }),
+            drain: self.drain.unwrap_or(if self.agent.is_some() {
+                DEFAULT_AGENT_DRAIN
+            } else {
+                Duration::ZERO
+            }),
+            tls_handshake_timeout: self.tls_handshake_timeout.0,
+            ..server::Config::default()
+        }
+    }
+
     /// Where the certificate comes from, when TLS is asked for.
     pub fn tls_source(&self) -> Option<tcpkit::tls::source::TlsSource> {
         use tcpkit::tls::source::TlsSource;
@@ -189,7 +228,6 @@ impl ServeArgs {
             });
         }
         self.tls_self_signed.then(|| TlsSource::SelfSigned {
-            binds: self.bind.clone(),
             out: self.tls_cert_out.clone(),
         })
     }

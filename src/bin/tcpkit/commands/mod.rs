@@ -1,0 +1,36 @@
+//! What each subcommand does with its parsed arguments: the glue between
+//! [`crate::cli`] and the library, one file per subcommand as in `cli/`.
+//! Each turns its arguments into the library's options, runs it, and shows
+//! what came; `main.rs` turns the error into its exit code.
+
+mod bench;
+mod demo;
+mod fetch;
+mod serve;
+mod talk;
+
+use tcpkit::Error;
+
+use crate::cli::{Cli, Command};
+
+/// Runs the command the user asked for.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let verbosity = cli.verbosity();
+    match cli.command {
+        Command::Serve(args) => serve::serve(args),
+        Command::Talk(args) => talk::talk(args),
+        Command::Demo(args) => demo::demo(args, verbosity),
+        Command::Fetch(args) => fetch::fetch(args, verbosity > 0),
+        Command::Bench(args) => bench::bench(args),
+    }
+}
+
+/// An address written in a way [`crate::habits::address_mistake`] knows.
+pub(super) fn address_error(spec: &str, hint: String) -> anyhow::Error {
+    Error::Address {
+        spec: spec.to_string(),
+        reason: hint,
+        source: None,
+    }
+    .into()
+}

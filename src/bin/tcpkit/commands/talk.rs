@@ -1,0 +1,95 @@
+//! `tcpkit talk`: nc's habits answered, then a check (`-z`), a listener
+//! (`-l`), a joined session or the tutorial's scripted client.
+
+use std::io::{self, IsTerminal, Write};
+
+use tcpkit::{Error, talk};
+
+use super::address_error;
+use crate::cli::TalkArgs;
+
+pub(super) fn talk(mut args: TalkArgs) -> anyhow::Result<()> {
+    args.join_host_port();
+    // nc's `-l PORT`: this machine's loopback, as serve binds by default.
+    if args.listen && args.addr.parse::<u16>().is_ok() {
+        args.addr = format!("127.0.0.1:{}", args.addr);
+    }
+    if (args.check || args.listen || args.exit_on_eof) && !args.messages.is_empty() {
+        let flag = match (args.check, args.listen) {
+            (true, _) => "-z checks the port and sends nothing",
+            (_, true) => "-l joins stdin and stdout to the client",
+            _ => "--exit-on-eof is for stdin",
+        };
+        return Err(Error::InvalidInput(format!(
+            "{flag}, so it takes no MESSAGE (got '{}'): tcpkit talk ... HOST:PORT, or nc's \
+             HOST PORT",
+            args.messages.join(" ")
+        ))
+        .into());
+    }
+    let example = match (args.listen, args.check) {
+        (true, _) => "tcpkit talk -l {}",
+        (_, true) => "tcpkit talk -z {}",
+        _ => "tcpkit talk {}",
+    };
+    if let Some(hint) = crate::habits::address_mistake(&args.addr, example) {
+        return Err(address_error(&args.addr, hint));
+    }
+    // `tcpkit talk Michael` or `talk Michael Tracy`: the first word was
+    // taken for the server. Say where the server goes, not only that a
+    // port is missing (and how to give a host its port).
+    if !args.addr.contains(':') && !args.listen && !args.check {
+        let word = &args.addr;
+        // An address or localhost is surely the host: only its port is
+        // missing. Another word may be a message put first.
+        let host = word.parse::<std::net::IpAddr>().is_ok() || word == "localhost";
+        let reason = if host {
+            format!("missing port: {word}:PORT (tcpkit talk {word}:9999)")
+        } else {
+            format!(
+                "missing port (the server comes first, as HOST:PORT: tcpkit talk \
+                 127.0.0.1:9999 {word} ...; if {word} is the host, {word}:PORT)"
+            )
+        };
+        return Err(Error::Address {
+            spec: word.clone(),
+            reason,
+            source: None,
+        }
+        .into());
+    }
+    let opts = args.options();
+    if args.insecure {
+        crate::logging::sayln!(
+            "tcpkit: warning: --insecure: the server's certificate is not checked"
+        );
+    }
+    // A hostile server must not drive the user's terminal: what it says
+    // is shown escaped there, unless asked (a pipe gets it unchanged).
+    let stdout = io::stdout();
+    let mut out: Box<dyn Write> = if stdout.is_terminal() && !args.raw_output {
+        Box::new(tcpkit::term::SafeTerminal::new(stdout.lock()))
+    } else {
+        Box::new(stdout.lock())
+    };
+    if args.check {
+        let peer = talk::check(&opts)?;
+        let _ = writeln!(out, "{} is open ({peer} accepted a connection)", opts.addr);
+        return Ok(());
+    }
+    if args.listen {
+        let listening = talk::listen(&opts)?;
+        if let Ok(addr) = listening.local_addr() {
+            crate::logging::sayln!("tcpkit: waiting for one client on {addr}...");
+        }
+        listening.join_one(&opts, io::stdin(), &mut out, |peer| {
+            crate::logging::sayln!("tcpkit: connection from {peer}");
+        })?;
+        return Ok(());
+    }
+    if args.messages.is_empty() {
+        Ok(talk::interactive(&opts, io::stdin(), &mut out)?)
+    } else {
+        Ok(talk::script(&opts, &args.messages, &mut out)?)
+    }
+}

@@ -6,9 +6,8 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use tcpkit::bench;
-use tcpkit::wire::greeting::{self as protocol};
 
-use super::{ClientFramingArg, ConnectArgs, ProxyVersionArg, ScenarioArg};
+use super::{ClientFramingArg, ConnectArgs, ProtocolArgs, ProxyVersionArg, ScenarioArg};
 use crate::values;
 
 #[derive(Debug, Args)]
@@ -98,17 +97,8 @@ pub struct BenchArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "message")]
     pub message_file: Option<PathBuf>,
 
-    /// The welcome the server sends (empty: none).
-    #[arg(long, value_name = "TEXT", default_value = protocol::DEFAULT_WELCOME)]
-    pub welcome: String,
-
-    /// The server sends no welcome (as --welcome ''), like an echo server.
-    #[arg(long, conflicts_with = "welcome")]
-    pub no_welcome: bool,
-
-    /// The server's reply template; {} stands for the message.
-    #[arg(long, value_name = "TEMPLATE", default_value = protocol::DEFAULT_REPLY)]
-    pub reply: String,
+    #[command(flatten)]
+    pub protocol: ProtocolArgs,
 
     /// The server's process id: report its CPU time per reply, and for
     /// hold its memory growth per connection.
@@ -201,12 +191,8 @@ impl BenchArgs {
             reply_timeout: self.timeout,
             framing: self.framing.into(),
             message: self.message.clone().into_bytes(),
-            welcome: if self.no_welcome {
-                String::new()
-            } else {
-                self.welcome.clone()
-            },
-            reply: protocol::Template::parse(&self.reply),
+            welcome: self.protocol.welcome(),
+            reply: self.protocol.reply(),
             server_pid: self.server_pid,
             sample: self.sample,
             progress,

@@ -132,6 +132,41 @@ impl From<ScenarioArg> for tcpkit::bench::Scenario {
     }
 }
 
+/// What the server says, for a client to check its words against: shared
+/// by `talk` and `bench`.
+#[derive(Debug, Args)]
+pub struct ProtocolArgs {
+    /// The welcome the server sends first (empty: none); talk with
+    /// MESSAGEs and bench wait for it and check it.
+    #[arg(long, value_name = "TEXT", default_value = tcpkit::wire::greeting::DEFAULT_WELCOME)]
+    pub welcome: String,
+
+    /// The server sends no welcome (as --welcome ''), like an echo server.
+    #[arg(long, conflicts_with = "welcome")]
+    pub no_welcome: bool,
+
+    /// The server's reply template ({} stands for the message); talk with
+    /// MESSAGEs and bench check each reply against it.
+    #[arg(long, value_name = "TEMPLATE", default_value = tcpkit::wire::greeting::DEFAULT_REPLY)]
+    pub reply: String,
+}
+
+impl ProtocolArgs {
+    /// The welcome expected; empty for none.
+    pub fn welcome(&self) -> String {
+        if self.no_welcome {
+            String::new()
+        } else {
+            self.welcome.clone()
+        }
+    }
+
+    /// The reply template.
+    pub fn reply(&self) -> tcpkit::wire::greeting::Template {
+        tcpkit::wire::greeting::Template::parse(&self.reply)
+    }
+}
+
 /// How a client reaches its server: shared by `talk`, `fetch` and `bench`.
 #[derive(Debug, Args)]
 pub struct ConnectArgs {

@@ -5,9 +5,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use tcpkit::talk;
-use tcpkit::wire::greeting::{self as protocol};
 
-use super::{ClientFramingArg, ConnectArgs, ProxyVersionArg};
+use super::{ClientFramingArg, ConnectArgs, ProtocolArgs, ProxyVersionArg};
 use crate::values::{self, Limit};
 
 #[derive(Debug, Args)]
@@ -38,19 +37,8 @@ pub struct TalkArgs {
     #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = values::size, allow_negative_numbers = true)]
     pub max_reply: usize,
 
-    /// The welcome the server sends; with MESSAGEs it is awaited and
-    /// checked.
-    #[arg(long, value_name = "TEXT", default_value = protocol::DEFAULT_WELCOME)]
-    pub welcome: String,
-
-    /// The server sends no welcome (as --welcome '').
-    #[arg(long, conflicts_with = "welcome")]
-    pub no_welcome: bool,
-
-    /// The server's reply template; with MESSAGEs each reply must be it
-    /// ({} stands for the message).
-    #[arg(long, value_name = "TEMPLATE", default_value = protocol::DEFAULT_REPLY)]
-    pub reply: String,
+    #[command(flatten)]
+    pub protocol: ProtocolArgs,
 
     /// nc's -l: wait on ADDR for one client (as long as it takes) and join
     /// stdin and stdout to it, instead of connecting.
@@ -124,12 +112,8 @@ impl TalkArgs {
             connect_timeout: self.connect.connect_timeout.0,
             timeout: self.timeout.0,
             max_reply: self.max_reply,
-            welcome: if self.no_welcome {
-                String::new()
-            } else {
-                self.welcome.clone()
-            },
-            reply: protocol::Template::parse(&self.reply),
+            welcome: self.protocol.welcome(),
+            reply: self.protocol.reply(),
             exit_on_eof: self.exit_on_eof,
             interactive: std::io::IsTerminal::is_terminal(&std::io::stdin()),
             send_proxy: self.send_proxy.map(Into::into),

@@ -53,7 +53,7 @@ pub(super) struct Listener<A> {
 impl<A: Accept> Listener<A> {
     /// Accepts until the token is cancelled. Never gives up on errors.
     pub async fn run(self) {
-        let mut refusals = Refusals::new(self.shared.refuse_rate);
+        let mut refusals = Refusals::new(self.shared.config.refuse_rate);
         let mut backoff = Backoff::default();
         let mut full_warned = RateLimit::default();
         let mut accepted_this_turn = 0;
@@ -63,7 +63,7 @@ impl<A: Accept> Listener<A> {
                 tokio::task::yield_now().await;
             }
             if self.limit.available_permits() == 0 && full_warned.ready() {
-                match self.shared.refuse_rate {
+                match self.shared.config.refuse_rate {
                     Some(rate) => warn!(
                         "Connection limit reached ({} open; see {}): new clients are told the \
                          server is busy and closed, up to {rate} a second ({}); the rest wait in \
@@ -111,7 +111,7 @@ impl<A: Accept> Listener<A> {
                 Ok((stream, peer)) => {
                     backoff.reset();
                     accepted_this_turn += 1;
-                    if let Some(bytes) = self.shared.send_buffer {
+                    if let Some(bytes) = self.shared.config.send_buffer {
                         // Failure was reported once, at the listener.
                         let _ = stream.bound_unsent(bytes);
                     }
@@ -143,7 +143,7 @@ impl<A: Accept> Listener<A> {
     /// the client's TLS stack: the close alone says it.
     fn refuse(&self, stream: A::Socket) {
         self.shared.metered(|m| m.refused());
-        if self.shared.tls.is_none() {
+        if self.shared.config.tls.is_none() {
             let _ = write_some(&stream, BUSY_FULL);
             let _ = stream.read_now(&mut [0; 4096]);
         }

@@ -208,21 +208,14 @@ impl Default for Config {
     }
 }
 
-/// What every connection handler reads; built once from [`Config`].
+/// What every connection handler reads: the [`Config`] itself, and what
+/// serving builds from it once.
 #[derive(Debug)]
 struct Shared {
-    /// The protocol settings.
-    settings: Settings,
+    /// The server's settings, as given.
+    config: Config,
     /// The welcome as sent on the wire, computed once.
     welcome: Vec<u8>,
-    /// See [`Config::delay`].
-    delay: Option<Duration>,
-    /// See [`Config::write_timeout`].
-    write_timeout: Option<Duration>,
-    /// See [`Config::message_timeout`].
-    message_timeout: Option<Duration>,
-    /// See [`Config::linger`].
-    linger: Duration,
     /// Cancelled when the grace ends (or no connection is left): each
     /// connection answers what it has received, then closes.
     token: CancellationToken,
@@ -232,20 +225,8 @@ struct Shared {
     clock: IdleClock,
     /// See [`Config::max_buffered`].
     budget: Budget,
-    /// See [`Config::proxy`].
-    proxy: Option<ProxyPolicy>,
-    /// See [`Config::metrics`].
-    metrics: Option<Arc<metrics::Metrics>>,
-    /// See [`Config::tls`].
-    tls: Option<Arc<crate::tls::ServerTls>>,
-    /// See [`Config::tls_handshake_timeout`].
-    tls_handshake_timeout: Option<Duration>,
     /// Keeps failed handshakes from flooding the log.
     tls_failures: tls::FailureLog,
-    /// See [`Config::send_buffer`].
-    send_buffer: Option<usize>,
-    /// See [`Config::refuse_rate`].
-    refuse_rate: Option<u32>,
     /// Probes seen, summed up in the log once a minute.
     probes: ProbeLog,
     /// Turns for connections whose reads ask for more replies than one
@@ -266,7 +247,7 @@ struct Shared {
 impl Shared {
     /// Counts on the metrics, when `--metrics` keeps them.
     fn metered(&self, count: impl FnOnce(&metrics::Metrics)) {
-        if let Some(metrics) = &self.metrics {
+        if let Some(metrics) = &self.config.metrics {
             count(metrics);
         }
     }
@@ -329,35 +310,26 @@ pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Fut
 pub async fn serve_on<A: Accept>(listeners: Vec<A>, config: Config, shutdown: impl Future) {
     let shared = Arc::new(Shared {
         welcome: config.settings.welcome_bytes(),
-        settings: config.settings,
-        delay: config.delay,
-        write_timeout: config.write_timeout,
-        message_timeout: config.message_timeout,
-        linger: config.linger,
         token: CancellationToken::new(),
         kill: CancellationToken::new(),
         clock: IdleClock::new(config.idle_timeout, config.message_timeout),
         budget: Budget::new(config.max_buffered),
-        proxy: config.proxy,
-        metrics: config.metrics,
-        tls: config.tls,
-        tls_handshake_timeout: config.tls_handshake_timeout,
         tls_failures: tls::FailureLog::default(),
-        send_buffer: config.send_buffer,
-        refuse_rate: config.refuse_rate,
         probes: ProbeLog::default(),
         lane: tokio::sync::Semaphore::new(lanes()),
         started: std::time::Instant::now(),
         open: config.health.open_counter(),
+        config,
     });
+    let config = &shared.config;
     if let Some(budget) = config.max_buffered
-        && budget < shared.settings.max_message
+        && budget < config.settings.max_message
     {
         warn!(
             "The buffer budget ({}) is smaller than the longest message ({}): \
              longer messages will be refused as if the server were busy.",
             Bytes::of(budget),
-            Bytes::of(shared.settings.max_message)
+            Bytes::of(shared.config.settings.max_message)
         );
     }
     let (token, kill) = (shared.token.clone(), shared.kill.clone());

@@ -29,7 +29,7 @@ impl<S: Socket> Handler<S> {
             _ => {
                 let shared = self.shared.clone();
                 // Bound first: a temporary would keep a slot in this future.
-                let closing = killable(&shared.kill, self.conn.linger(shared.linger));
+                let closing = killable(&shared.kill, self.conn.linger(shared.config.linger));
                 closing.await;
             }
         }

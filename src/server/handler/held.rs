@@ -71,14 +71,18 @@ impl<S: Socket> Handler<S> {
             }
             turn = shared.lane.acquire().await.ok();
             unsent.clear();
-            let progress = self
-                .conn
-                .answer_more(&self.shared.settings, &rest[pos..], &mut unsent);
+            let progress =
+                self.conn
+                    .answer_more(&self.shared.config.settings, &rest[pos..], &mut unsent);
             pos += progress.consumed;
             self.count(0, progress.replies, unsent.len());
             self.answered |= progress.replies > 0;
             if let Some(close) = progress.close {
-                if let Err(e) = self.conn.send(&unsent, self.shared.write_timeout).await {
+                if let Err(e) = self
+                    .conn
+                    .send(&unsent, self.shared.config.write_timeout)
+                    .await
+                {
                     return Some(e.into());
                 }
                 return Some(close.into());
@@ -109,7 +113,7 @@ impl<S: Socket> Handler<S> {
             None
         };
         self.conn
-            .send(&bytes[sent..], self.shared.write_timeout)
+            .send(&bytes[sent..], self.shared.config.write_timeout)
             .await
             .map_err(Ending::from)
     }
@@ -135,7 +139,10 @@ impl<S: Socket> Handler<S> {
         if let Some(held) = shared.budget.hold(rest.len() + OUTPUT_STEP) {
             return self.answer_rest(Vec::new(), rest, None, held).await;
         }
-        let answered = match self.conn.answer_rest_now(&self.shared.settings, &rest) {
+        let answered = match self
+            .conn
+            .answer_rest_now(&self.shared.config.settings, &rest)
+        {
             Ok(answered) => answered,
             Err(e) => return Some(Ending::Failed(e)),
         };
@@ -152,13 +159,15 @@ impl<S: Socket> Handler<S> {
         self.count(input.len(), 0, 0);
         if std::mem::take(&mut self.check_first) && proxy::looks_like_header(&input) {
             self.shared.metered(|m| m.sent(UNTRUSTED_HEADER.len()));
-            let refused = self.conn.send(UNTRUSTED_HEADER, self.shared.write_timeout);
+            let refused = self
+                .conn
+                .send(UNTRUSTED_HEADER, self.shared.config.write_timeout);
             return Some(match refused.await {
                 Ok(()) => Ending::UntrustedHeader,
                 Err(e) => e.into(),
             });
         }
-        if self.shared.delay.is_some() {
+        if self.shared.config.delay.is_some() {
             self.answer_slowly(input).await
         } else {
             self.answer_stuck(Vec::new(), input, None).await
@@ -172,12 +181,14 @@ impl<S: Socket> Handler<S> {
         // against the budget like any other buffered input.
         let shared = self.shared.clone();
         let Some(_held) = shared.budget.hold(input.len()) else {
-            return Some(match self.conn.send(BUSY, shared.write_timeout).await {
-                Ok(()) => Ending::Busy,
-                Err(e) => e.into(),
-            });
+            return Some(
+                match self.conn.send(BUSY, shared.config.write_timeout).await {
+                    Ok(()) => Ending::Busy,
+                    Err(e) => e.into(),
+                },
+            );
         };
-        let delay = self.shared.delay.unwrap_or_default();
+        let delay = self.shared.config.delay.unwrap_or_default();
         let mut pos = 0;
         let mut out = Vec::new();
         loop {
@@ -186,7 +197,8 @@ impl<S: Socket> Handler<S> {
             let progress = if rest.is_empty() {
                 Progress::default()
             } else {
-                self.conn.decode(&self.shared.settings, rest, &mut out, 1)
+                self.conn
+                    .decode(&self.shared.config.settings, rest, &mut out, 1)
             };
             pos += progress.consumed;
             if progress.replies == 0 && progress.close.is_none() {
@@ -198,7 +210,7 @@ impl<S: Socket> Handler<S> {
                 self.count(0, 1, out.len());
                 self.answered = true;
             }
-            if let Err(e) = self.conn.send(&out, self.shared.write_timeout).await {
+            if let Err(e) = self.conn.send(&out, self.shared.config.write_timeout).await {
                 return Some(e.into());
             }
             if let Some(close) = progress.close {

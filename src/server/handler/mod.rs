@@ -101,14 +101,14 @@ pub(super) fn serve<S: Socket>(
 ) -> impl Future<Output = ()> + Send {
     // Read only for the duration histogram: without --metrics, an accept
     // does not look at the clock.
-    let opened_ms = if shared.metrics.is_some() {
+    let opened_ms = if shared.config.metrics.is_some() {
         shared.uptime_ms()
     } else {
         0
     };
     shared.open.fetch_add(1, Ordering::AcqRel);
     let mut handler = Handler {
-        conn: Connection::new(stream, shared.settings.framing),
+        conn: Connection::new(stream, shared.config.settings.framing),
         peer,
         shared,
         messages: 0,
@@ -171,9 +171,14 @@ impl<S: Socket> Handler<S> {
     /// not take at once): only then is a future made, boxed, so the
     /// opening adds nothing to every connection's state.
     fn open(&mut self) -> Answer<'_> {
-        let trusted = self.shared.proxy.as_ref().map(|p| p.trusts(self.peer.ip()));
+        let trusted = self
+            .shared
+            .config
+            .proxy
+            .as_ref()
+            .map(|p| p.trusts(self.peer.ip()));
         self.check_first = trusted == Some(false);
-        if trusted == Some(true) || self.shared.tls.is_some() {
+        if trusted == Some(true) || self.shared.config.tls.is_some() {
             let proxied = trusted == Some(true);
             return Answer::later(self.shared.kill.clone(), self.open_slowly(proxied));
         }
@@ -195,7 +200,7 @@ impl<S: Socket> Handler<S> {
         let shared = self.shared.clone();
         Answer::later(shared.kill.clone(), async move {
             let rest = &shared.welcome[welcomed..];
-            let sent = self.conn.send(rest, shared.write_timeout).await;
+            let sent = self.conn.send(rest, shared.config.write_timeout).await;
             sent.err().map(Ending::from)
         })
     }
@@ -299,7 +304,7 @@ impl<S: Socket> Handler<S> {
         let (line, ending) = match refusal {
             // --message-timeout: it took too long.
             Refusal::SlowMessage => {
-                let limit = self.shared.message_timeout.unwrap_or_default();
+                let limit = self.shared.config.message_timeout.unwrap_or_default();
                 let line = format!(
                     "Error: message not completed within {}\n",
                     humantime::format_duration(limit)
@@ -312,7 +317,7 @@ impl<S: Socket> Handler<S> {
         self.shared.metered(|m| m.sent(line.len()));
         match self
             .conn
-            .send(line.as_bytes(), self.shared.write_timeout)
+            .send(line.as_bytes(), self.shared.config.write_timeout)
             .await
         {
             Ok(()) => ending,
@@ -378,8 +383,11 @@ impl<S: Socket> Handler<S> {
     /// the rare path adds one pointer to every connection's state.
     fn read_and_answer(&mut self) -> Answer<'_> {
         self.answered = false;
-        let hold = self.shared.delay.is_some() || self.check_first;
-        match self.conn.exchange(&self.shared.settings, hold, self.peer) {
+        let hold = self.shared.config.delay.is_some() || self.check_first;
+        match self
+            .conn
+            .exchange(&self.shared.config.settings, hold, self.peer)
+        {
             Ok(Exchange::WouldBlock) => Answer::Done(None),
             Err(e) => Answer::Done(Some(Ending::Failed(e))),
             Ok(Exchange::Answered(answered)) => {
@@ -399,9 +407,12 @@ impl<S: Socket> Handler<S> {
 
     /// Shutdown has begun: answer what the client already sent, then end.
     async fn answer_waiting_input(&mut self) -> Ending {
-        let hold = self.shared.delay.is_some();
+        let hold = self.shared.config.delay.is_some();
         for _ in 0..SHUTDOWN_READS {
-            match self.conn.exchange(&self.shared.settings, hold, self.peer) {
+            match self
+                .conn
+                .exchange(&self.shared.config.settings, hold, self.peer)
+            {
                 Ok(Exchange::WouldBlock) => break,
                 Err(e) => return Ending::Failed(e),
                 Ok(Exchange::Held(input)) => {
@@ -461,23 +472,21 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
         let shared = Arc::new(super::super::Shared {
-            settings: Default::default(),
+            config: super::super::Config {
+                write_timeout: Some(Duration::from_secs(1)),
+                message_timeout: Some(Duration::from_secs(1)),
+                linger: Duration::from_secs(1),
+                metrics: Some(Default::default()),
+                tls_handshake_timeout: None,
+                refuse_rate: None,
+                ..Default::default()
+            },
             welcome: Vec::new(),
-            delay: None,
-            write_timeout: Some(Duration::from_secs(1)),
-            message_timeout: Some(Duration::from_secs(1)),
-            linger: Duration::from_secs(1),
             token: Default::default(),
             kill: Default::default(),
             clock: super::super::IdleClock::new(Some(Duration::from_secs(1)), None),
             budget: super::super::Budget::new(None),
-            proxy: None,
-            metrics: Some(Default::default()),
-            tls: None,
-            tls_handshake_timeout: None,
             tls_failures: Default::default(),
-            send_buffer: None,
-            refuse_rate: None,
             probes: Default::default(),
             lane: tokio::sync::Semaphore::new(1),
             started: std::time::Instant::now(),

@@ -20,7 +20,7 @@ impl<S: Socket> Handler<S> {
         let balancer = self.peer;
         let mut first = Vec::new();
         let mut via = String::new();
-        if let Some(policy) = shared.proxy.as_ref().filter(|_| proxied) {
+        if let Some(policy) = shared.config.proxy.as_ref().filter(|_| proxied) {
             let origin;
             (origin, first) = match self
                 .conn
@@ -41,10 +41,10 @@ impl<S: Socket> Handler<S> {
                 proxy::Origin::Local => "PROXY LOCAL: the load balancer itself".to_string(),
             };
         }
-        if let Some(tls) = &shared.tls {
+        if let Some(tls) = &shared.config.tls {
             let started = self
                 .conn
-                .start_tls(tls.config(), &first, shared.tls_handshake_timeout)
+                .start_tls(tls.config(), &first, shared.config.tls_handshake_timeout)
                 .await;
             if let Err(why) = started {
                 if let Some(left_out) = shared.tls_failures.admit() {

@@ -168,8 +168,10 @@ fn a_port_held_by_a_process_we_cannot_look_into_gets_a_neutral_hint() {
     assert_eq!(
         stderr_of(&out),
         format!(
-            "tcpkit: error: cannot listen on {addr}: address already in use (another program \
-             holds it: choose another address with --bind)\n"
+            "tcpkit: error: cannot listen on {addr}: address already in use (a socket holds \
+             it: another user's listener, or one bound without listening; ss -tanp 'sport = \
+             :{port}' names it; choose another address with --bind)\n",
+            port = held.local_addr().unwrap().port()
         )
     );
 }

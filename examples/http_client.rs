@@ -49,7 +49,7 @@ async fn main() -> anyhow::Result<()> {
     // Save the body, framed as the head says, via page.html.part.
     let (framing, _warnings) = head.framing(false)?;
     let plan = Plan::new(&Destination::File(file.clone().into()), &target.url, true)?;
-    let mut sink = plan.open(false, None)?;
+    let mut sink = plan.open(None)?;
     let copied = copy_body(&mut conn, framing, limits.max_head, &mut sink).await;
     let bytes = sink.written();
     match copied {

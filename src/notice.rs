@@ -42,6 +42,12 @@ pub enum Notice {
 pub trait Notices: Send + Sync + std::fmt::Debug {
     /// Shows (or drops) one notice.
     fn notice(&self, notice: Notice);
+
+    /// Whether notices are shown at all: a wait need not start a timer to
+    /// raise one ([`SlowNotice`]) that would be dropped.
+    fn wanted(&self) -> bool {
+        true
+    }
 }
 
 /// Drops every notice: the default for a library user.
@@ -50,6 +56,10 @@ pub struct Quiet;
 
 impl Notices for Quiet {
     fn notice(&self, _notice: Notice) {}
+
+    fn wanted(&self) -> bool {
+        false
+    }
 }
 
 /// The default notices of an options struct: none.

@@ -304,3 +304,50 @@ fn proxy_timeout_zero_waits_for_a_slow_header() {
     let mut c = LineClient::from(stream);
     assert_eq!(c.line(), "Welcome!\n");
 }
+
+#[test]
+fn a_balancer_on_a_dual_stack_socket_is_trusted_by_its_ipv4_address() {
+    // A dual-stack listener (IPv6, V6ONLY off, as a service manager may
+    // pass one) sees an IPv4 balancer as ::ffff:127.0.0.1; --proxy-from
+    // 127.0.0.1 must still trust it. Bound to the mapped loopback only.
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV6, Type::STREAM, Some(Protocol::TCP)).unwrap();
+    socket.set_only_v6(false).unwrap();
+    let mapped: SocketAddr = "[::ffff:127.0.0.1]:0".parse().unwrap();
+    socket.bind(&mapped.into()).unwrap();
+    socket.listen(16).unwrap();
+    socket.set_nonblocking(true).unwrap();
+    let listener: std::net::TcpListener = socket.into();
+    let port = listener.local_addr().unwrap().port();
+    let config = tcpkit::server::Config {
+        proxy: Some(tcpkit::server::ProxyPolicy {
+            versions: proxy::Versions::Any,
+            trusted: vec!["127.0.0.1/32".parse().unwrap()],
+            timeout: Some(Duration::from_secs(1)),
+        }),
+        ..Default::default()
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime
+        .block_on(
+            tcpkit::server::Builder::new(config)
+                .inherited(vec![listener])
+                .listen(),
+        )
+        .expect("listen");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = thread::spawn(move || {
+        runtime.block_on(server.run(async {
+            let _ = stopped.await;
+        }))
+    });
+    let to = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut balancer = LineClient::connect(to);
+    balancer.send(&proxy::encode(Version::V1, client(1), to));
+    assert_eq!(balancer.line(), "Welcome!\n");
+    balancer.send(b"Michael\n");
+    assert_eq!(balancer.line(), "Hello, Michael!\n");
+    drop(balancer);
+    let _ = stop.send(());
+    serving.join().unwrap();
+}

@@ -48,7 +48,7 @@ pub use body::{Copied, copy as copy_body};
 pub use conn::{Conn, ConnectOptions, HAPPY_EYEBALLS_DELAY, open, race};
 use heads::HeadWriter;
 pub use heads::{Heads, Unshown};
-pub use output::{Destination, Plan, Sink};
+pub use output::{BodyWriter, Destination, Plan, Sink};
 pub use request::{Target, UserHeaders, build as build_request};
 pub use tcpkit_wire::head::{DEFAULT_MAX_HEAD, DEFAULT_MAX_HEADERS, DEFAULT_MAX_INTERIM, Limits};
 pub use tls::config as tls_config;
@@ -82,12 +82,8 @@ pub struct Options {
     pub raw: bool,
     /// Overwrite an existing file.
     pub force: bool,
-    /// Print neither the head nor the summary.
-    pub silent: bool,
     /// Treat an HTTP error status (400 and up) as a failure.
     pub fail: bool,
-    /// Draw a progress bar on stderr.
-    pub progress: bool,
     /// Which address families to connect over.
     pub family: Family,
     /// Extra CA certificates to trust (PEM).
@@ -166,7 +162,7 @@ pub async fn run_until(
                 .with_notices(opts.notices.clone()),
         )
     };
-    if opts.resume && opts.destination == Destination::Stdout {
+    if opts.resume && matches!(opts.destination, Destination::Writer(_)) {
         return Err(Error::InvalidInput(format!(
             "{} continues a file: it cannot work with {} - (standard output)",
             Setting::Resume,
@@ -190,7 +186,7 @@ pub async fn run_until(
     let tls = tls::config(opts.cacert.as_deref(), opts.insecure)?;
     // Over plain http there is no certificate to skip: the warning comes
     // only where one is not checked (here, or at a redirect to https).
-    if opts.insecure && target.tls && !opts.silent {
+    if opts.insecure && target.tls {
         warn(
             &opts.notices,
             &format!(
@@ -292,14 +288,13 @@ async fn transfer(
     {
         match r.ask(&target.url) {
             Ok(values) => ask = r.validator.as_ref().map(|v| (v.from.clone(), values)),
-            Err(why) if !opts.silent => warn(
+            Err(why) => warn(
                 &opts.notices,
                 &format!(
                     "cannot continue {} safely ({why}): downloading it afresh",
                     plan.and_then(Plan::part_path).unwrap_or_default().display()
                 ),
             ),
-            Err(_) => {}
         }
     }
     let user_range = headers.has("range");
@@ -315,7 +310,7 @@ async fn transfer(
             }
             _ => false,
         };
-        let slow = (!opts.silent).then(|| {
+        let slow = opts.notices.wanted().then(|| {
             crate::notice::SlowNotice::new(
                 &opts.notices,
                 format!(
@@ -339,7 +334,7 @@ async fn transfer(
             what: "waiting for the response head".into(),
             after: opts.read_timeout.unwrap_or_default(),
         };
-        let slow = (!opts.silent).then(|| {
+        let slow = opts.notices.wanted().then(|| {
             crate::notice::SlowNotice::new(
                 &opts.notices,
                 format!(
@@ -387,7 +382,7 @@ async fn transfer(
             if !target.same_origin(&next) {
                 headers.strip_for_other_origin();
             }
-            if target.tls && !next.tls && !opts.silent {
+            if target.tls && !next.tls {
                 warn(
                     &opts.notices,
                     &format!(
@@ -396,7 +391,7 @@ async fn transfer(
                     ),
                 );
             }
-            if !target.tls && next.tls && opts.insecure && !opts.silent {
+            if !target.tls && next.tls && opts.insecure {
                 warn(
                     &opts.notices,
                     &format!(
@@ -419,7 +414,6 @@ async fn transfer(
         }
         if let Some((from, _)) = &ask
             && !ranged
-            && !opts.silent
         {
             warn(
                 &opts.notices,
@@ -441,9 +435,7 @@ async fn transfer(
         let (framing, mut warnings) = head.framing(opts.head_only).map_err(Error::Head)?;
         warnings.extend(status_warning(&head, &target, opts));
         for w in warnings {
-            if !opts.silent {
-                warn(&opts.notices, &w);
-            }
+            warn(&opts.notices, &w);
         }
         let Some(plan) = plan else {
             return Ok(Fetched {

@@ -1,6 +1,7 @@
 //! Where the body goes: a safe file name from the URL, `FILE.part` while
 //! downloading and a rename when complete (so a cut download never passes
-//! for a whole one), or stdout. Shows a progress bar when asked. The
+//! for a whole one), or a stream of the caller's (the binary's stdout).
+//! Raises the transfer's progress as notices. The
 //! name itself is made safe in `name.rs`.
 
 use std::fs::{self, File, OpenOptions};
@@ -23,15 +24,67 @@ pub enum Destination {
     FromUrl,
     /// The file the user named with `-o`.
     File(PathBuf),
-    /// Standard output (`-o -`).
-    Stdout,
+    /// A stream of the caller's, written as the body comes (`-o -`: the
+    /// binary hands its stdout; the library opens none of its own).
+    Writer(BodyWriter),
+}
+
+/// A caller's stream for the body: shared, so that options stay cheap to
+/// clone; two are equal when they are the same stream.
+#[derive(Clone, Default)]
+pub struct BodyWriter(Option<std::sync::Arc<std::sync::Mutex<Box<dyn Write + Send>>>>);
+
+impl BodyWriter {
+    /// Writes the body to `out`.
+    pub fn new(out: impl Write + Send + 'static) -> BodyWriter {
+        BodyWriter(Some(std::sync::Arc::new(std::sync::Mutex::new(Box::new(
+            out,
+        )))))
+    }
+}
+
+impl std::fmt::Debug for BodyWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BodyWriter")
+    }
+}
+
+impl PartialEq for BodyWriter {
+    fn eq(&self, other: &BodyWriter) -> bool {
+        match (&self.0, &other.0) {
+            (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for BodyWriter {}
+
+/// The default writer takes every byte and keeps none.
+impl Write for BodyWriter {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        match &self.0 {
+            Some(out) => out.lock().unwrap_or_else(|e| e.into_inner()).write(bytes),
+            None => Ok(bytes.len()),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &self.0 {
+            Some(out) => out.lock().unwrap_or_else(|e| e.into_inner()).flush(),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The chosen output, checked before anything is downloaded.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    /// The final path, or `None` for stdout.
+    /// The final path, or `None` for the caller's stream.
     target: Option<PathBuf>,
+    /// The caller's stream, for [`Destination::Writer`].
+    writer: Option<BodyWriter>,
     /// Write straight to the target (a device or pipe such as /dev/null).
     direct: bool,
     /// Replace an existing file.
@@ -65,9 +118,10 @@ impl Plan {
         resume: bool,
     ) -> Result<Plan, Error> {
         let (path, from_url) = match dest {
-            Destination::Stdout => {
+            Destination::Writer(writer) => {
                 return Ok(Plan {
                     target: None,
+                    writer: Some(writer.clone()),
                     direct: true,
                     force,
                     resume: false,
@@ -120,6 +174,7 @@ impl Plan {
         };
         let plan = Plan {
             target: Some(path),
+            writer: None,
             direct,
             force,
             resume,
@@ -187,7 +242,6 @@ impl Plan {
         &self,
         resume: Resume,
         offset: u64,
-        progress: bool,
         total: Option<u64>,
     ) -> Result<Sink, Error> {
         use std::io::{Seek, SeekFrom};
@@ -199,7 +253,7 @@ impl Plan {
         let part_file = file
             .try_clone()
             .map_err(|e| file_error("cannot open", &part, e))?;
-        let mut sink = self.sink(Box::new(file), Some(part_file), progress, total);
+        let mut sink = self.sink(Box::new(file), Some(part_file), total);
         sink.written = offset;
         if let Some(bar) = &mut sink.bar {
             bar.set(offset);
@@ -207,13 +261,7 @@ impl Plan {
         Ok(sink)
     }
 
-    fn sink(
-        &self,
-        writer: Box<dyn Write>,
-        part_file: Option<File>,
-        progress: bool,
-        total: Option<u64>,
-    ) -> Sink {
+    fn sink(&self, writer: Box<dyn Write>, part_file: Option<File>, total: Option<u64>) -> Sink {
         Sink {
             out: BufWriter::with_capacity(super::conn::READ_BUFFER, writer),
             plan: self.clone(),
@@ -222,7 +270,9 @@ impl Plan {
             limit: None,
             decoder: None,
             published: false,
-            bar: progress.then(|| Bar {
+            // Raised for the caller to draw (or not); none to callers
+            // that want no notices.
+            bar: self.notices.wanted().then(|| Bar {
                 notices: self.notices.clone(),
                 total,
                 at: 0,
@@ -231,10 +281,10 @@ impl Plan {
     }
 
     /// Opens the destination; `total` sizes the progress bar when known.
-    pub fn open(&self, progress: bool, total: Option<u64>) -> Result<Sink, Error> {
+    pub fn open(&self, total: Option<u64>) -> Result<Sink, Error> {
         let mut part_file = None;
         let writer: Box<dyn Write> = match (&self.target, self.part_path()) {
-            (None, _) => Box::new(io::stdout()),
+            (None, _) => Box::new(self.writer.clone().unwrap_or_default()),
             (Some(target), None) => Box::new(
                 OpenOptions::new()
                     .write(true)
@@ -250,7 +300,7 @@ impl Plan {
                 Box::new(file)
             }
         };
-        Ok(self.sink(writer, part_file, progress, total))
+        Ok(self.sink(writer, part_file, total))
     }
 }
 

@@ -75,7 +75,7 @@ pub(super) async fn save(
                 )));
             }
             let offset = r.offset;
-            let sink = plan.open_resumed(r, offset, false, None)?;
+            let sink = plan.open_resumed(r, offset, None)?;
             sink.finish()?;
             return Ok(Fetched {
                 status: head.status,
@@ -84,7 +84,7 @@ pub(super) async fn save(
             });
         }
         Some((r, ranged)) if (200..300).contains(&head.status) => {
-            if ranged && !opts.silent {
+            if ranged {
                 warn(
                     &opts.notices,
                     &format!(
@@ -128,15 +128,15 @@ pub(super) async fn save(
         )));
     }
     let sink = match resume {
-        Some(r) => plan.open_resumed(r, offset, opts.progress, total)?,
-        None => plan.open(opts.progress, total)?,
+        Some(r) => plan.open_resumed(r, offset, total)?,
+        None => plan.open(total)?,
     };
     let mut sink = sink.with_limit(opts.max_filesize).decoding(coding);
     // A decoded file keeps no validator: a later -C would ask for a range
     // of the encoded bytes to continue the decoded ones.
     if offset == 0 {
         plan.note_validator(start.validator.as_ref().filter(|_| coding.is_none()))?;
-    } else if !opts.silent {
+    } else {
         opts.notices.notice(crate::notice::Notice::Hint(format!(
             "continuing {} from byte {offset}",
             plan.part_path().unwrap_or_default().display()
@@ -169,7 +169,7 @@ pub(super) async fn save(
     };
     match copied {
         Ok(copied) => {
-            if copied.excess > 0 && !opts.silent {
+            if copied.excess > 0 {
                 warn(
                     &opts.notices,
                     &format!(

@@ -121,15 +121,16 @@ pub struct FetchArgs {
 }
 
 impl FetchArgs {
-    /// The fetch options these arguments describe; `progress` says whether
-    /// stderr is a terminal a bar can be drawn on.
-    pub fn options(&self, progress: bool) -> fetch::Options {
+    /// The fetch options these arguments describe.
+    pub fn options(&self) -> fetch::Options {
         use fetch::Destination;
         fetch::Options {
             url: self.url.clone(),
             destination: match &self.output {
                 None => Destination::FromUrl,
-                Some(p) if p.as_os_str() == "-" => Destination::Stdout,
+                Some(p) if p.as_os_str() == "-" => {
+                    Destination::Writer(fetch::BodyWriter::new(std::io::stdout()))
+                }
                 Some(p) => Destination::File(p.clone()),
             },
             dump_head: self.dump_header.clone(),
@@ -142,10 +143,13 @@ impl FetchArgs {
             resume: self.resume,
             compressed: self.compressed,
             heads: std::sync::Arc::new(fetch::Unshown),
-            notices: crate::notices::stderr(),
-            silent: self.silent,
+            // -s: curl's silence, warnings and the bar too.
+            notices: if self.silent {
+                tcpkit::notice::quiet()
+            } else {
+                crate::notices::stderr()
+            },
             fail: self.fail,
-            progress: progress && !self.silent,
             family: self.connect.family(),
             cacert: self.cacert.clone(),
             insecure: self.insecure,

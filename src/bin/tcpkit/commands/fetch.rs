@@ -1,8 +1,6 @@
 //! `tcpkit fetch`: the heads shown as asked, the download run until done
 //! or interrupted, and where the body went said.
 
-use std::io;
-
 use anyhow::Context;
 
 use tcpkit::fetch;
@@ -10,12 +8,11 @@ use tcpkit::fetch;
 use crate::cli::FetchArgs;
 
 pub(super) fn fetch(args: FetchArgs, verbose: bool) -> anyhow::Result<()> {
-    use std::io::IsTerminal;
-    let mut opts = args.options(io::stderr().is_terminal());
+    let mut opts = args.options();
     opts.heads = crate::heads::shown(
-        opts.silent,
+        args.silent,
         verbose,
-        opts.destination == fetch::Destination::Stdout,
+        matches!(opts.destination, fetch::Destination::Writer(_)),
         opts.dump_head
             .as_ref()
             .is_some_and(|p| p.as_os_str() == "-"),
@@ -28,7 +25,7 @@ pub(super) fn fetch(args: FetchArgs, verbose: bool) -> anyhow::Result<()> {
     // Ctrl+C stops the download cleanly: FILE.part keeps what came.
     let fetched =
         runtime.block_on(async { fetch::run_until(&opts, crate::signals::interrupted()).await })?;
-    if let (Some(path), false) = (&fetched.saved_to, opts.silent)
+    if let (Some(path), false) = (&fetched.saved_to, args.silent)
         && path != "-"
     {
         crate::logging::sayln!(

@@ -1006,9 +1006,11 @@ fn the_builder_makes_a_self_signed_server_with_its_limits() {
     // server runs and removed when it stops; a TLS client that trusts it
     // is answered; the connection limit is the one given.
     let runtime = tokio::runtime::Runtime::new().unwrap();
+    let config = config();
+    let health = config.health.clone();
     let server = runtime
         .block_on(
-            server::Builder::new(config())
+            server::Builder::new(config)
                 .bind("127.0.0.1:0")
                 .metrics("127.0.0.1:0")
                 .tls(tcpkit::tls::source::TlsSource::SelfSigned { out: None })
@@ -1048,9 +1050,18 @@ fn the_builder_makes_a_self_signed_server_with_its_limits() {
     assert_eq!(out, b"Welcome!\nHello, Michael!\n");
     // One connection at most: a second is closed at once (over TLS the
     // close alone says busy), where it would otherwise wait for its hello.
+    // Once the TLS session's close is done, `first` takes the one slot.
+    let open_becomes = |n: usize| {
+        let deadline = Instant::now() + PATIENCE;
+        while health.open_connections() != n && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(health.open_connections(), n);
+    };
+    open_becomes(0);
     let mut first = TcpStream::connect(addr).unwrap();
     first.write_all(b"\x16").unwrap();
-    thread::sleep(Duration::from_millis(100));
+    open_becomes(1);
     let mut second = TcpStream::connect(addr).unwrap();
     second
         .set_read_timeout(Some(Duration::from_secs(2)))

@@ -46,7 +46,7 @@ impl Server {
     /// A client that has read the welcome.
     async fn client(&self) -> Client {
         let mut c = Client {
-            inner: self.connector.connect(),
+            inner: self.connector.connect().expect("connect"),
             got: Vec::new(),
         };
         assert_eq!(c.line().await, "Welcome!\n");
@@ -161,7 +161,7 @@ async fn a_close_with_unread_input_resets_and_the_lingering_close_prevents_it() 
     assert_eq!(c.rest().await, Ok(Vec::new()));
 
     let (listener, connector) = memory::listener();
-    let mut raw = connector.connect();
+    let mut raw = connector.connect().expect("connect");
     let accepted = {
         use tcpkit::server::{Accept, Socket};
         let (socket, _) = listener.accept().await.expect("accept");
@@ -352,4 +352,33 @@ async fn linger_zero_closes_at_once_and_unread_input_makes_it_a_reset() {
     let mut c = server.client().await;
     c.send(&input).await;
     assert_eq!(c.rest().await, Ok(b"Hello, Michael!\n".to_vec()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_double_bounds_the_client_to_server_direction() {
+    // A server that does not notice input reads none: a client's write
+    // stops at the window, as the kernel's buffers stop it.
+    let server = start(config());
+    let mut c = server.client().await;
+    c.inner.hold_input();
+    let big = vec![b'x'; 64 << 20];
+    let write = tokio::time::timeout(Duration::from_secs(1), c.inner.write_all(&big)).await;
+    assert!(write.is_err(), "64 MiB went to a server that reads nothing");
+    c.inner.release_input();
+    drop(c);
+    server.stopped().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_double_refuses_connects_and_resets_the_queue_when_the_listener_goes() {
+    let (listener, connector) = memory::listener();
+    let mut queued = connector.connect().expect("connect while listening");
+    drop(listener);
+    let refused = connector.connect().err().map(|e| e.kind());
+    assert_eq!(refused, Some(std::io::ErrorKind::ConnectionRefused));
+    let mut buf = [0; 16];
+    let read = queued.read(&mut buf).await.map_err(|e| e.kind());
+    assert_eq!(read, Err(std::io::ErrorKind::ConnectionReset));
+    let write = queued.write_all(b"hi\n").await.map_err(|e| e.kind());
+    assert!(write.is_err(), "{write:?}");
 }

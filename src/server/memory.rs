@@ -5,9 +5,12 @@
 //! else (`tests/server.rs`).
 //!
 //! It keeps what a test relies on from TCP, and makes the timing exact:
-//! - Bytes go through a window (the server's [`super::Config::send_buffer`],
-//!   256 KiB unless bounded): a client that does not read makes the
-//!   server's writes stop there, as the kernel's send buffer does.
+//! - Bytes go through a window each way (256 KiB; the server's side as
+//!   [`super::Config::send_buffer`] bounds it): a side that does not read
+//!   makes the other's writes stop there, as the kernel's buffers do.
+//! - A connect once the listener is gone is refused, and connections still
+//!   waiting to be accepted when it goes are reset, as the kernel does
+//!   with a closed listener's queue (the reuse-port hand-over case).
 //! - A side that closes with input it has not read resets the
 //!   connection: the other side's unread bytes are lost and its next read
 //!   fails with `ConnectionReset`. That is the worst a TCP reset does
@@ -159,6 +162,8 @@ pub struct Client {
 struct Backlog {
     waiting: VecDeque<(MemorySocket, SocketAddr)>,
     acceptor: Option<Waker>,
+    /// The listener is gone: connects are refused.
+    closed: bool,
 }
 
 /// The listening end: hand it to [`super::serve_on`].
@@ -184,30 +189,55 @@ pub fn listener() -> (Listener, Connector) {
 }
 
 impl Connector {
-    /// A new connection, from 127.0.0.1 and a port of its own.
-    pub fn connect(&self) -> Client {
+    /// A new connection, from 127.0.0.1 and a port of its own; refused
+    /// once the listener is gone.
+    pub fn connect(&self) -> io::Result<Client> {
         let port = self.ports.fetch_add(1, Ordering::Relaxed);
         self.connect_from(SocketAddr::from(([127, 0, 0, 1], port)))
     }
 
     /// A new connection that the server sees as coming from `addr`.
-    pub fn connect_from(&self, addr: SocketAddr) -> Client {
+    pub fn connect_from(&self, addr: SocketAddr) -> io::Result<Client> {
+        let mut backlog = self.backlog.lock().unwrap_or_else(|p| p.into_inner());
+        if backlog.closed {
+            return Err(io::ErrorKind::ConnectionRefused.into());
+        }
         let link = Arc::new(Mutex::new(Link {
-            up: Pipe::new(usize::MAX),
+            up: Pipe::new(DEFAULT_WINDOW),
             down: Pipe::new(DEFAULT_WINDOW),
             held: false,
             server_waiting: false,
             server_gone: false,
             watchers: Vec::new(),
         }));
-        let mut backlog = self.backlog.lock().unwrap_or_else(|p| p.into_inner());
         backlog
             .waiting
             .push_back((MemorySocket { link: link.clone() }, addr));
         if let Some(acceptor) = backlog.acceptor.take() {
             acceptor.wake();
         }
-        Client { link, addr }
+        Ok(Client { link, addr })
+    }
+}
+
+impl Drop for Listener {
+    /// Refuses connects from now on, and resets every connection still
+    /// waiting to be accepted: its client's reads and writes fail.
+    fn drop(&mut self) {
+        let waiting = {
+            let mut backlog = self.backlog.lock().unwrap_or_else(|p| p.into_inner());
+            backlog.closed = true;
+            std::mem::take(&mut backlog.waiting)
+        };
+        for (socket, _) in waiting {
+            let mut guard = lock(&socket.link);
+            let link = &mut *guard;
+            for pipe in [&mut link.up, &mut link.down] {
+                pipe.reset = true;
+                pipe.bytes.clear();
+                pipe.wake();
+            }
+        }
     }
 }
 

@@ -8,7 +8,7 @@
 //! linger), over a `conn::Connection`, which owns the socket, the
 //! [`tcpkit_wire::greeting`] decoder and the fast paths. The socket is
 //! anything that implements [`Socket`] and comes from an [`Accept`]:
-//! TCP for `serve` ([`run`]), the in-memory [`memory`] transport for
+//! TCP for `serve` ([`run`]), the in-memory `memory` transport (feature `test-util`) for
 //! tests ([`serve_on`]); [`traced`] wraps either so that every call is
 //! told to a [`crate::trace::Tracer`] (`serve --trace`).
 //! Shutdown follows tokio's graceful-shutdown example: stop accepting, wait
@@ -33,6 +33,7 @@ mod clock;
 mod conn;
 mod handler;
 mod listener;
+#[cfg(any(test, feature = "test-util"))]
 pub mod memory;
 pub mod metrics;
 mod probes;
@@ -306,7 +307,7 @@ pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Fut
 
 /// [`run`] over any transport: the listeners hand out the connections
 /// ([`Accept`]), each is served over its [`Socket`]. Tests run the
-/// server on [`memory`] sockets this way.
+/// server on `memory` sockets (feature `test-util`) this way.
 pub async fn serve_on<A: Accept>(listeners: Vec<A>, config: Config, shutdown: impl Future) {
     let shared = Arc::new(Shared {
         welcome: config.settings.welcome_bytes(),

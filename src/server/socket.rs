@@ -12,7 +12,7 @@
 //! - TLS is not a socket of its own: it is a layer of the connection
 //!   (`tls/`), over any [`Socket`], because it starts mid-connection
 //!   (after a PROXY header) and shares the connection's buffers.
-//! - [`super::memory`]: an in-memory pair, for tests that must control
+//! - `memory` (feature `test-util`): an in-memory pair, for tests that must control
 //!   what the server sees and when (input waiting unread at shutdown, a
 //!   client that does not read) without sleeping.
 //!

@@ -37,6 +37,7 @@ mod listener;
 pub mod memory;
 pub mod metrics;
 mod probes;
+mod shutdown;
 mod side;
 mod socket;
 mod tls;
@@ -333,7 +334,6 @@ pub async fn serve_on<A: Accept>(listeners: Vec<A>, config: Config, shutdown: im
             Bytes::of(shared.config.settings.max_message)
         );
     }
-    let (token, kill) = (shared.token.clone(), shared.kill.clone());
     // Cancelled after the drain: the accept loops stop; connections go on.
     let stop_accepting = CancellationToken::new();
     let max_connections = config.max_connections.clamp(1, Semaphore::MAX_PERMITS);
@@ -367,60 +367,12 @@ pub async fn serve_on<A: Accept>(listeners: Vec<A>, config: Config, shutdown: im
     }
 
     shutdown.await;
-    config.health.set(agent::State::Draining);
-    if !config.drain.is_zero() {
-        info!(
-            "Draining: still serving for {}, while load balancers stop sending new clients.",
-            humantime::format_duration(config.drain)
-        );
-        tokio::time::sleep(config.drain).await;
-    }
-    // No new connections; the open ones go on exactly as before (every
-    // message answered, the timeouts still apply) until their clients end
-    // them or the grace ends.
-    stop_accepting.cancel();
-    config.health.set(agent::State::Stopped);
-    while accept_loops.join_next().await.is_some() {}
-    tracker.close();
-    let open = shared.open.load(std::sync::atomic::Ordering::Acquire);
-    if open > 0 {
-        info!(
-            "Shutting down: no new connections; {open} open connection(s) go on until their \
-             clients end them, for up to {}; then what they sent is answered and they are closed.",
-            humantime::format_duration(config.grace)
-        );
-    } else {
-        info!("Shutting down: no new connections, and none open.");
-    }
-    let grace_ran_out = config.grace.is_zero()
-        || tokio::time::timeout(config.grace, tracker.wait())
-            .await
-            .is_err();
-    // Grace over: each connection answers what it has received, then
-    // closes with the lingering close. The clock wakes every waiting
-    // connection as it stops.
-    token.cancel();
-    let _ = clock.await;
-    if grace_ran_out && !config.grace.is_zero() {
-        info!(
-            "Grace period over: closing {} connection(s) after answering what they sent.",
-            shared.open.load(std::sync::atomic::Ordering::Acquire)
-        );
-    }
-    // Answering and the lingering close are bounded too: past them (or at
-    // once with --grace 0), the rest are dropped.
-    let bound = if config.grace.is_zero() {
-        Duration::ZERO
-    } else {
-        config.linger + FINISH_MARGIN
-    };
-    if tokio::time::timeout(bound, tracker.wait()).await.is_err() {
-        warn!(
-            "Dropping {} connection(s) that did not finish closing.",
-            tracker.len()
-        );
-        kill.cancel();
-        tracker.wait().await;
-    }
-    info!("Server stopped.");
+    shutdown::stages(shutdown::Serving {
+        shared,
+        accept_loops,
+        stop_accepting,
+        tracker,
+        clock,
+    })
+    .await;
 }

@@ -1,0 +1,98 @@
+//! The stages of a graceful shutdown, in order (tokio's graceful-shutdown
+//! example, with a load balancer's drain in front): drain (still serving
+//! while balancers stop sending), stop accepting, the grace for open
+//! connections to end as their clients choose, then each answers what it
+//! received and closes with the lingering close, bounded; whatever is
+//! left is dropped. Each stage says in the log what it does.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use super::{FINISH_MARGIN, Shared, agent};
+
+/// What serving left running, for the shutdown to stop stage by stage.
+pub(super) struct Serving {
+    pub shared: Arc<Shared>,
+    /// One accept loop per listener.
+    pub accept_loops: JoinSet<()>,
+    /// Stops the accept loops (after the drain).
+    pub stop_accepting: CancellationToken,
+    /// Every connection's task.
+    pub tracker: TaskTracker,
+    /// The idle clock's task, stopped with the grace.
+    pub clock: JoinHandle<()>,
+}
+
+/// Runs every stage; returns once the server is stopped.
+pub(super) async fn stages(serving: Serving) {
+    let Serving {
+        shared,
+        mut accept_loops,
+        stop_accepting,
+        tracker,
+        clock,
+    } = serving;
+    let config = &shared.config;
+    let (token, kill) = (shared.token.clone(), shared.kill.clone());
+    config.health.set(agent::State::Draining);
+    if !config.drain.is_zero() {
+        info!(
+            "Draining: still serving for {}, while load balancers stop sending new clients.",
+            humantime::format_duration(config.drain)
+        );
+        tokio::time::sleep(config.drain).await;
+    }
+    // No new connections; the open ones go on exactly as before (every
+    // message answered, the timeouts still apply) until their clients end
+    // them or the grace ends.
+    stop_accepting.cancel();
+    config.health.set(agent::State::Stopped);
+    while accept_loops.join_next().await.is_some() {}
+    tracker.close();
+    let open = shared.open.load(std::sync::atomic::Ordering::Acquire);
+    if open > 0 {
+        info!(
+            "Shutting down: no new connections; {open} open connection(s) go on until their \
+             clients end them, for up to {}; then what they sent is answered and they are closed.",
+            humantime::format_duration(config.grace)
+        );
+    } else {
+        info!("Shutting down: no new connections, and none open.");
+    }
+    let grace_ran_out = config.grace.is_zero()
+        || tokio::time::timeout(config.grace, tracker.wait())
+            .await
+            .is_err();
+    // Grace over: each connection answers what it has received, then
+    // closes with the lingering close. The clock wakes every waiting
+    // connection as it stops.
+    token.cancel();
+    let _ = clock.await;
+    if grace_ran_out && !config.grace.is_zero() {
+        info!(
+            "Grace period over: closing {} connection(s) after answering what they sent.",
+            shared.open.load(std::sync::atomic::Ordering::Acquire)
+        );
+    }
+    // Answering and the lingering close are bounded too: past them (or at
+    // once with --grace 0), the rest are dropped.
+    let bound = if config.grace.is_zero() {
+        Duration::ZERO
+    } else {
+        config.linger + FINISH_MARGIN
+    };
+    if tokio::time::timeout(bound, tracker.wait()).await.is_err() {
+        warn!(
+            "Dropping {} connection(s) that did not finish closing.",
+            tracker.len()
+        );
+        kill.cancel();
+        tracker.wait().await;
+    }
+    info!("Server stopped.");
+}

@@ -13,6 +13,8 @@
 //! - [`fetch`]: `tcpkit fetch`, the tutorial's web client done correctly.
 //! - [`bench`](mod@bench): `tcpkit bench`, the load generator that checks every reply.
 //! - [`net`]: resolving `HOST:PORT`, listening with a backlog, connecting.
+//! - [`spelling`]: addresses as people mistype them, and what to write instead.
+//! - [`units`]: durations, sizes, counts and networks as people write them.
 //!   What differs by operating system is kept in one private module,
 //!   `sys`.
 //! - [`tls`]: client trust and the server's certificate, for every command.
@@ -38,11 +40,13 @@ mod pace;
 mod probe;
 pub mod server;
 pub mod setting;
+pub mod spelling;
 mod sys;
 pub mod talk;
 pub mod term;
 pub mod tls;
 pub mod trace;
+pub mod units;
 
 pub use error::{Error, ErrorKind};
 pub use setting::Setting;

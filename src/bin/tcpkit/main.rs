@@ -16,9 +16,12 @@ mod logging;
 mod notices;
 mod signals;
 mod trace;
-mod values;
 
 use std::process::ExitCode;
+
+// Flag values and address hints are the library's words.
+pub(crate) use tcpkit::spelling;
+pub(crate) use tcpkit::units as values;
 
 use clap::{CommandFactory, FromArgMatches};
 use cli::Cli;

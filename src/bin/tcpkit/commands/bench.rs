@@ -44,7 +44,7 @@ pub(super) fn bench(args: BenchArgs) -> anyhow::Result<()> {
     use std::io::IsTerminal;
     for spec in &args.addrs {
         let example = format!("tcpkit bench {} {{}}", args.scenario_name());
-        if let Some(hint) = crate::habits::address_mistake(spec, &example) {
+        if let Some(hint) = crate::spelling::address_mistake(spec, &example) {
             return Err(address_error(spec, hint));
         }
     }

@@ -25,7 +25,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// An address written in a way [`crate::habits::address_mistake`] knows.
+/// An address written in a way [`crate::spelling::address_mistake`] knows.
 pub(super) fn address_error(spec: &str, hint: String) -> anyhow::Error {
     Error::Address {
         spec: spec.to_string(),

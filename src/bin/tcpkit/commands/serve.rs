@@ -35,7 +35,7 @@ pub(super) fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .raise_fd_limit(args.max_connections.map(|n| n as usize));
     if passed == 0 {
         for spec in &args.bind {
-            if let Some(hint) = crate::habits::address_mistake(spec, "tcpkit serve --bind {}") {
+            if let Some(hint) = crate::spelling::address_mistake(spec, "tcpkit serve --bind {}") {
                 return Err(address_error(spec, hint).context("--bind"));
             }
             builder = builder.bind(spec.as_str());

@@ -32,7 +32,7 @@ pub(super) fn talk(mut args: TalkArgs) -> anyhow::Result<()> {
         (_, true) => "tcpkit talk -z {}",
         _ => "tcpkit talk {}",
     };
-    if let Some(hint) = crate::habits::address_mistake(&args.addr, example) {
+    if let Some(hint) = crate::spelling::address_mistake(&args.addr, example) {
         return Err(address_error(&args.addr, hint));
     }
     // `tcpkit talk Michael` or `talk Michael Tracy`: the first word was

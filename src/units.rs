@@ -1,7 +1,9 @@
-//! Parsers for flag values, each with an error that says what it accepts:
-//! durations as curl and nc take them (a bare number is seconds), limits
-//! where 0 means none, sizes with units, and whole numbers in a range
-//! (a negative number gets the range, not clap's "unexpected argument").
+//! Quantities as a person writes them (a flag's value, a config line),
+//! each parser with an error that says what it accepts: durations as curl
+//! and nc take them (a bare number is seconds), limits where 0 means none,
+//! sizes with units, addresses and networks, and whole numbers in a range
+//! (a negative number gets the range). The `tcpkit` binary's flags use
+//! them as clap value parsers; nothing here knows of clap.
 
 use std::time::Duration;
 

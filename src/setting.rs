@@ -144,6 +144,8 @@ settings! {
     Duration: "duration", "--duration";
     /// `bench::Options::message`.
     Message: "message", "--message";
+    /// The file `bench::message_from_file` reads the message from.
+    MessageFile: "message_from_file", "--message-file";
     /// The log level that shows every connection, probes too.
     DebugLog: "tracing::Level::DEBUG", "-v";
     /// `bench::Options::server_pid`.

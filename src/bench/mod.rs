@@ -33,10 +33,12 @@ mod churn;
 mod expect;
 mod flow;
 mod hold;
+mod message;
 mod preflight;
 mod report;
 mod tls;
 
+pub use message::{MAX_MESSAGE_FILE, message_from_file};
 pub use tls::BenchTls;
 
 use std::cell::RefCell;

@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use crate::error::Error;
+use crate::setting::Setting;
+
 /// Counts and latencies gathered by one thread, merged at the end.
 #[derive(Debug, Clone)]
 pub struct Tally {
@@ -375,6 +378,47 @@ pub type ProcSample = crate::sys::ProcessSample;
 /// Reads RSS and CPU time of `pid` (Linux only; elsewhere an error).
 pub fn sample_process(pid: u32) -> Result<ProcSample, String> {
     crate::sys::sample_process(pid)
+}
+
+impl Report {
+    /// The run as a verdict: `Ok` when [`Report::clean`], else the error
+    /// that says what failed, in `opts`' words. A run that measured
+    /// nothing at all says so (and, when sessions paced by `interval` are
+    /// longer than the run, why), rather than "0 errors".
+    pub fn verdict(&self, opts: &super::Options) -> Result<(), Error> {
+        if self.clean() {
+            return Ok(());
+        }
+        if self.errors == 0 && self.mismatches == 0 && self.done == 0 {
+            let hint = match (opts.interval, opts.messages.unwrap_or(3)) {
+                (Some(pause), messages) if messages > 0 && !pause.is_zero() => format!(
+                    " (each session pauses {} in all with {} {messages} {} {}: measure \
+                     longer with {})",
+                    humantime::format_duration(pause * messages as u32),
+                    Setting::Messages,
+                    Setting::Interval,
+                    humantime::format_duration(pause),
+                    Setting::Duration
+                ),
+                _ => String::new(),
+            };
+            return Err(Error::BenchFailed(format!(
+                "{} {}: no {} completed in the {:.1} s measured{hint}",
+                self.scenario, self.server, self.unit, self.seconds
+            )));
+        }
+        Err(Error::BenchFailed(format!(
+            "{} {}: {} errors and {} wrong replies{}",
+            self.scenario,
+            self.server,
+            self.errors,
+            self.mismatches,
+            self.first_error
+                .as_ref()
+                .map(|e| format!("; first: {e}"))
+                .unwrap_or_default()
+        )))
+    }
 }
 
 #[cfg(test)]

@@ -83,6 +83,29 @@ fn service_port(name: &str) -> Option<u16> {
     })
 }
 
+/// A server given without its port (`tcpkit talk Michael`, `talk
+/// 127.0.0.1`): says where the server goes, not only that a port is
+/// missing. An address or `localhost` is surely the host; another word
+/// may be a message put first. `None` when `word` has a port.
+pub fn missing_port(word: &str, example: &str) -> Option<String> {
+    if word.contains(':') {
+        return None;
+    }
+    let host = word.parse::<std::net::IpAddr>().is_ok() || word == "localhost";
+    Some(if host {
+        format!(
+            "missing port: {word}:PORT ({})",
+            example.replace("{}", &format!("{word}:9999"))
+        )
+    } else {
+        format!(
+            "missing port (the server comes first, as HOST:PORT: {} ...; if {word} is the \
+             host, {word}:PORT)",
+            example.replace("{}", &format!("127.0.0.1:9999 {word}"))
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +134,21 @@ mod tests {
         assert!(hint.contains("--bind 127.0.0.1:30005"), "{hint}");
         assert_eq!(address_mistake("127.0.0.1:9999", talk), None);
         assert_eq!(address_mistake("localhost", talk), None);
+    }
+
+    #[test]
+    fn a_missing_port_says_where_the_server_goes() {
+        let talk = "tcpkit talk {}";
+        let hint = missing_port("127.0.0.1", talk).unwrap();
+        assert_eq!(
+            hint,
+            "missing port: 127.0.0.1:PORT (tcpkit talk 127.0.0.1:9999)"
+        );
+        let hint = missing_port("Michael", talk).unwrap();
+        assert!(
+            hint.contains("tcpkit talk 127.0.0.1:9999 Michael ..."),
+            "{hint}"
+        );
+        assert_eq!(missing_port("h:1", talk), None);
     }
 }

@@ -35,28 +35,11 @@ pub(super) fn talk(mut args: TalkArgs) -> anyhow::Result<()> {
     if let Some(hint) = crate::spelling::address_mistake(&args.addr, example) {
         return Err(address_error(&args.addr, hint));
     }
-    // `tcpkit talk Michael` or `talk Michael Tracy`: the first word was
-    // taken for the server. Say where the server goes, not only that a
-    // port is missing (and how to give a host its port).
-    if !args.addr.contains(':') && !args.listen && !args.check {
-        let word = &args.addr;
-        // An address or localhost is surely the host: only its port is
-        // missing. Another word may be a message put first.
-        let host = word.parse::<std::net::IpAddr>().is_ok() || word == "localhost";
-        let reason = if host {
-            format!("missing port: {word}:PORT (tcpkit talk {word}:9999)")
-        } else {
-            format!(
-                "missing port (the server comes first, as HOST:PORT: tcpkit talk \
-                 127.0.0.1:9999 {word} ...; if {word} is the host, {word}:PORT)"
-            )
-        };
-        return Err(Error::Address {
-            spec: word.clone(),
-            reason,
-            source: None,
-        }
-        .into());
+    if !args.listen
+        && !args.check
+        && let Some(reason) = crate::spelling::missing_port(&args.addr, "tcpkit talk {}")
+    {
+        return Err(address_error(&args.addr, reason));
     }
     let opts = args.options();
     if args.insecure {

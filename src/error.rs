@@ -17,6 +17,8 @@ use std::time::Duration;
 use tcpkit_wire::chunked::ChunkError;
 use tcpkit_wire::head::HeadError;
 
+use crate::setting::{Naming, Words};
+
 /// What kind of failure an [`Error`] is: the thing a caller decides on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -77,23 +79,20 @@ impl ErrorKind {
 }
 
 /// A failure whose kind decides what the user should do next.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// An address that does not parse or resolve.
-    #[error("invalid address '{spec}': {reason}")]
     Address {
         /// What the user gave.
         spec: String,
         /// What is wrong with it, and what to do.
-        reason: String,
+        reason: Words,
         /// The resolver's error, when there was one.
-        #[source]
         source: Option<io::Error>,
     },
 
     /// `bind` failed because another socket holds the address.
-    #[error("cannot listen on {addr}: address already in use")]
     AddrInUse {
         /// The address.
         addr: SocketAddr,
@@ -106,144 +105,159 @@ pub enum Error {
     },
 
     /// `bind` failed for lack of privileges.
-    #[error(
-        "cannot listen on {addr}: permission denied (ports below 1024 need root or \
-         CAP_NET_BIND_SERVICE; pick a port above 1023, e.g. 9999)"
-    )]
     PermissionDenied {
         /// The address.
         addr: SocketAddr,
     },
 
     /// Any other failure to set up a listening socket.
-    #[error("cannot listen on {addr}")]
     Listen {
         /// The address.
         addr: SocketAddr,
         /// What the kernel said.
-        #[source]
         source: io::Error,
     },
 
     /// No connection could be made.
-    #[error("cannot connect to {spec}")]
     Connect {
         /// The server as the user named it.
         spec: String,
         /// What to check; see [`Error::hint`].
-        hint: String,
+        hint: Words,
         /// Why the (last) attempt failed.
-        #[source]
         source: Option<io::Error>,
     },
 
     /// An operation ran out of time.
-    #[error("{what} timed out after {}", humantime::format_duration(*.after))]
     Timeout {
         /// What was being waited for.
-        what: String,
+        what: Words,
         /// The limit.
         after: Duration,
     },
 
     /// The peer closed early or sent something the protocol does not allow.
-    #[error("{message}")]
     Protocol {
         /// What happened.
-        message: String,
+        message: Words,
         /// The I/O error behind it, when there was one.
-        #[source]
         source: Option<io::Error>,
     },
 
     /// A response head that breaks HTTP/1.1.
-    #[error(transparent)]
-    Head(#[from] HeadError),
+    Head(HeadError),
 
     /// A chunked body that breaks RFC 9112 §7.1.
-    #[error("bad chunked body")]
-    Chunked(#[from] ChunkError),
+    Chunked(ChunkError),
 
     /// Arguments that parse but cannot work together.
-    #[error("{0}")]
-    InvalidInput(String),
+    InvalidInput(Words),
 
     /// A TLS handshake or TLS record failed.
-    #[error("{message}")]
     Tls {
         /// What failed.
-        message: String,
+        message: Words,
         /// What to do; see [`Error::hint`].
-        hint: String,
+        hint: Words,
         /// The TLS library's error.
-        #[source]
         source: Option<io::Error>,
     },
 
     /// A body that ended before its framing said it would.
-    #[error("{message}")]
     Truncated {
         /// How much was missing.
-        message: String,
+        message: Words,
         /// The I/O error that cut it, when there was one.
-        #[source]
         source: Option<io::Error>,
     },
 
     /// Redirects went on past the limit.
-    #[error("{0}")]
-    Redirects(String),
+    Redirects(Words),
 
     /// The server answered with an error status and `--fail` was given.
-    #[error("{0}")]
-    HttpStatus(String),
+    HttpStatus(Words),
 
     /// A local file could not be read, created or written.
-    #[error("{message}")]
     LocalFile {
         /// Which file and what was being done.
-        message: String,
+        message: Words,
         /// The I/O error.
-        #[source]
         source: Option<io::Error>,
     },
 
     /// A benchmark run saw errors or wrong replies.
-    #[error("{0}")]
-    BenchFailed(String),
+    BenchFailed(Words),
 
     /// A body larger than its limit (`fetch --max-filesize`).
-    #[error("{0}")]
-    TooLarge(String),
+    TooLarge(Words),
 
     /// Our output's reader went away (`tcpkit talk | head`).
-    #[error("the output was closed")]
     OutputClosed,
 
     /// The user stopped the work; says what was kept and how to go on.
-    #[error("{0}")]
-    Interrupted(String),
+    Interrupted(Words),
 
     /// What was being done when `source` failed (`download incomplete,
     /// 400 bytes kept in f.part`); its kind and hint are the source's.
-    #[error("{message}")]
     Context {
         /// What was being done, and what is left of it.
-        message: String,
+        message: Words,
         /// What failed.
-        #[source]
         source: Box<Error>,
     },
 
     /// Our own failure, of no kind a user acts on ([`ErrorKind::Other`]).
-    #[error("{message}")]
     Other {
         /// What failed.
-        message: String,
+        message: Words,
         /// Why, when there is a cause.
-        #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
+}
+
+impl std::fmt::Display for Error {
+    /// This error's line, settings named as the library's fields; see
+    /// [`Error::render`] for another naming.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render(Naming::Fields))
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Address { source, .. }
+            | Error::Connect { source, .. }
+            | Error::Protocol { source, .. }
+            | Error::Tls { source, .. }
+            | Error::Truncated { source, .. }
+            | Error::LocalFile { source, .. } => source
+                .as_ref()
+                .map(|e| e as &(dyn std::error::Error + 'static)),
+            Error::Listen { source, .. } => Some(source),
+            // The head error's own line is this error's: its cause, if
+            // any, is next (as thiserror's `transparent`).
+            Error::Head(e) => std::error::Error::source(e),
+            Error::Chunked(e) => Some(e),
+            Error::Context { source, .. } => Some(source.as_ref()),
+            Error::Other { source, .. } => source
+                .as_deref()
+                .map(|e| e as &(dyn std::error::Error + 'static)),
+            _ => None,
+        }
+    }
+}
+
+impl From<HeadError> for Error {
+    fn from(e: HeadError) -> Error {
+        Error::Head(e)
+    }
+}
+
+impl From<ChunkError> for Error {
+    fn from(e: ChunkError) -> Error {
+        Error::Chunked(e)
+    }
 }
 
 impl Error {
@@ -272,19 +286,68 @@ impl Error {
         }
     }
 
+    /// This error's own line, without its causes or hint, each setting
+    /// named as `naming` wants (`Display` names them as fields).
+    pub fn render(&self, naming: Naming) -> String {
+        self.line().render(naming)
+    }
+
+    /// This error's own line, its settings kept as data.
+    pub fn line(&self) -> Words {
+        match self {
+            Error::Address { spec, reason, .. } => {
+                crate::words!("invalid address '{}': {}", spec, reason)
+            }
+            Error::AddrInUse { addr, .. } => {
+                format!("cannot listen on {addr}: address already in use").into()
+            }
+            Error::PermissionDenied { addr } => format!(
+                "cannot listen on {addr}: permission denied (ports below 1024 need root or \
+                 CAP_NET_BIND_SERVICE; pick a port above 1023, e.g. 9999)"
+            )
+            .into(),
+            Error::Listen { addr, .. } => format!("cannot listen on {addr}").into(),
+            Error::Connect { spec, .. } => format!("cannot connect to {spec}").into(),
+            Error::Timeout { what, after } => crate::words!(
+                "{} timed out after {}",
+                what,
+                humantime::format_duration(*after)
+            ),
+            Error::Head(e) => e.to_string().into(),
+            Error::Chunked(_) => "bad chunked body".into(),
+            Error::OutputClosed => "the output was closed".into(),
+            Error::Protocol { message, .. }
+            | Error::Tls { message, .. }
+            | Error::Truncated { message, .. }
+            | Error::LocalFile { message, .. }
+            | Error::Context { message, .. }
+            | Error::Other { message, .. }
+            | Error::InvalidInput(message)
+            | Error::Redirects(message)
+            | Error::HttpStatus(message)
+            | Error::BenchFailed(message)
+            | Error::TooLarge(message)
+            | Error::Interrupted(message) => message.clone(),
+        }
+    }
+
     /// What to check or do, written to follow the causes: ` (is the server
-    /// running on 127.0.0.1:9999?)`. Empty when there is nothing to add.
-    /// The binary prints it after the whole chain of causes.
-    pub fn hint(&self) -> std::borrow::Cow<'_, str> {
+    /// running on 127.0.0.1:9999?)`, its settings kept as data. Empty when
+    /// there is nothing to add. The binary prints it after the whole chain
+    /// of causes.
+    pub fn hint(&self) -> Words {
         match self {
             Error::Context { source, .. } => source.hint(),
-            Error::Connect { hint, .. } | Error::Tls { hint, .. } => hint.as_str().into(),
+            Error::Connect { hint, .. } | Error::Tls { hint, .. } => hint.clone(),
             Error::AddrInUse {
                 holder: Some(holder),
                 flag,
                 ..
-            } => format!(" ({holder} holds it: stop it, or choose another address with {flag})")
-                .into(),
+            } => crate::words!(
+                " ({} holds it: stop it, or choose another address with {})",
+                holder,
+                flag
+            ),
             // Linux names every listener it can see: one it cannot is
             // another user's, or no listener at all (a connection from
             // that port, a socket bound without listening). TIME_WAIT
@@ -293,34 +356,41 @@ impl Error {
                 holder: None,
                 flag,
                 addr,
-            } if cfg!(target_os = "linux") => format!(
+            } if cfg!(target_os = "linux") => crate::words!(
                 " (a socket holds it: another user's listener, or one bound without listening; \
-                 ss -tanp 'sport = :{}' names it; choose another address with {flag})",
-                addr.port()
-            )
-            .into(),
+                 ss -tanp 'sport = :{}' names it; choose another address with {})",
+                addr.port(),
+                flag
+            ),
             Error::AddrInUse {
                 holder: None, flag, ..
-            } => format!(" (another program holds it: choose another address with {flag})").into(),
-            _ => "".into(),
+            } => crate::words!(
+                " (another program holds it: choose another address with {})",
+                flag
+            ),
+            _ => Words::default(),
         }
     }
 
-    /// The error in one line: itself, each cause (I/O errors as they read
-    /// in a sentence), then the hint; what the binary prints after
-    /// `tcpkit: error: `, for a library that logs it instead.
-    pub fn in_words(&self) -> String {
-        let mut out = self.to_string();
+    /// The error in one line, its settings kept as data: itself, each
+    /// cause (I/O errors as they read in a sentence), then the hint. What
+    /// the binary prints after `tcpkit: error: `, for a library user that
+    /// logs it instead (`.render(Naming::Fields)`).
+    pub fn in_words(&self) -> Words {
+        let mut out = self.line();
         let mut cause = std::error::Error::source(self);
         while let Some(error) = cause {
-            out.push_str(": ");
-            match error.downcast_ref::<io::Error>() {
-                Some(e) => out.push_str(&describe(e)),
-                None => out.push_str(&error.to_string()),
-            }
+            let text = if let Some(e) = error.downcast_ref::<io::Error>() {
+                describe(e).into()
+            } else if let Some(e) = error.downcast_ref::<Error>() {
+                e.line()
+            } else {
+                error.to_string().into()
+            };
+            out = crate::words!("{}: {}", out, text);
             cause = error.source();
         }
-        out.push_str(&self.hint());
+        out.push(&self.hint());
         out
     }
 
@@ -334,7 +404,7 @@ impl Error {
     }
 
     /// A protocol error with no underlying cause.
-    pub(crate) fn protocol(message: impl Into<String>) -> Error {
+    pub(crate) fn protocol(message: impl Into<Words>) -> Error {
         Error::Protocol {
             message: message.into(),
             source: None,
@@ -342,7 +412,7 @@ impl Error {
     }
 
     /// A protocol error caused by an I/O error (the connection was lost).
-    pub(crate) fn lost(message: impl Into<String>, source: io::Error) -> Error {
+    pub(crate) fn lost(message: impl Into<Words>, source: io::Error) -> Error {
         Error::Protocol {
             message: message.into(),
             source: Some(source),
@@ -350,7 +420,7 @@ impl Error {
     }
 
     /// A truncated body with no underlying cause.
-    pub(crate) fn truncated(message: impl Into<String>) -> Error {
+    pub(crate) fn truncated(message: impl Into<Words>) -> Error {
         Error::Truncated {
             message: message.into(),
             source: None,
@@ -358,7 +428,7 @@ impl Error {
     }
 
     /// A local file error with no I/O cause.
-    pub(crate) fn local(message: impl Into<String>) -> Error {
+    pub(crate) fn local(message: impl Into<Words>) -> Error {
         Error::LocalFile {
             message: message.into(),
             source: None,
@@ -366,7 +436,7 @@ impl Error {
     }
 
     /// A local file error with its I/O cause.
-    pub(crate) fn local_file(message: impl Into<String>, source: io::Error) -> Error {
+    pub(crate) fn local_file(message: impl Into<Words>, source: io::Error) -> Error {
         Error::LocalFile {
             message: message.into(),
             source: Some(source),
@@ -388,7 +458,7 @@ impl Error {
     }
 
     /// This error, as the cause of what was being done (`message`).
-    pub(crate) fn context(self, message: impl Into<String>) -> Error {
+    pub(crate) fn context(self, message: impl Into<Words>) -> Error {
         Error::Context {
             message: message.into(),
             source: Box::new(self),
@@ -397,7 +467,7 @@ impl Error {
 
     /// Our own failure ([`ErrorKind::Other`]) with its cause.
     pub(crate) fn other(
-        message: impl Into<String>,
+        message: impl Into<Words>,
         source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Error {
         Error::Other {

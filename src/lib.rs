@@ -24,8 +24,9 @@
 //! - [`lossy`]: a writer that never makes its caller wait on a stalled
 //!   output (logs, traces, notices): it drops, counts and says so.
 //! - [`notice`]: hints, warnings and progress, for the caller to show.
-//! - [`setting`]: the names of settings in messages (fields, or the
-//!   binary's flags).
+//! - [`setting`]: messages as [`Words`] that keep the settings they name
+//!   as data, rendered as fields or as the binary's flags by whoever
+//!   shows them.
 //! - [`wire`]: the pure codecs (the `tcpkit-wire` crate), re-exported.
 
 #![warn(missing_docs)]
@@ -49,6 +50,6 @@ pub mod trace;
 pub mod units;
 
 pub use error::{Error, ErrorKind};
-pub use setting::Setting;
+pub use setting::{Naming, Setting, Words};
 pub use sys::Holder;
 pub use tcpkit_wire as wire;

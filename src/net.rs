@@ -117,7 +117,7 @@ impl Family {
 pub fn resolve(spec: &str, family: Family) -> Result<Vec<SocketAddr>, Error> {
     let bad = |reason: &str| Error::Address {
         spec: spec.to_string(),
-        reason: reason.to_string(),
+        reason: reason.to_string().into(),
         source: None,
     };
     let addrs: Vec<SocketAddr> = if let Ok(addr) = spec.parse::<SocketAddr>() {
@@ -144,7 +144,7 @@ pub fn resolve(spec: &str, family: Family) -> Result<Vec<SocketAddr>, Error> {
             .to_socket_addrs()
             .map_err(|e| Error::Address {
                 spec: spec.to_string(),
-                reason: format!("cannot resolve host '{host}'"),
+                reason: crate::words!("cannot resolve host '{host}'"),
                 source: Some(e),
             })?
             .collect()
@@ -166,7 +166,7 @@ impl Family {
                     Family::V6 => "no IPv6 address (drop -6?)",
                     Family::Any => "the name has no addresses",
                 }
-                .to_string(),
+                .into(),
                 source: None,
             });
         }
@@ -218,7 +218,7 @@ pub fn listen_with(
             io::ErrorKind::AddrNotAvailable => Error::Address {
                 spec: addr.to_string(),
                 reason: "no interface of this machine has that address (try 127.0.0.1 or 0.0.0.0)"
-                    .to_string(),
+                    .into(),
                 source: Some(e),
             },
             _ => Error::Listen { addr, source: e },
@@ -261,30 +261,30 @@ pub fn connect(
     let Some((addr, e)) = last else {
         return Err(Error::Address {
             spec: spec.to_string(),
-            reason: "the name has no addresses".to_string(),
+            reason: "the name has no addresses".into(),
             source: None,
         });
     };
     Err(match e.kind() {
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => match timeout {
             Some(after) => Error::Timeout {
-                what: format!("connecting to {spec}"),
+                what: crate::words!("connecting to {spec}"),
                 after,
             },
             None => Error::Connect {
                 spec: spec.to_string(),
-                hint: format!(" (the system gave up connecting to {addr})"),
+                hint: crate::words!(" (the system gave up connecting to {addr})"),
                 source: Some(e),
             },
         },
         io::ErrorKind::ConnectionRefused => Error::Connect {
             spec: spec.to_string(),
-            hint: format!(" (is the server running on {addr}?)"),
+            hint: crate::words!(" (is the server running on {addr}?)"),
             source: Some(e),
         },
         _ => Error::Connect {
             spec: spec.to_string(),
-            hint: format!(" (while connecting to {addr})"),
+            hint: crate::words!(" (while connecting to {addr})"),
             source: Some(e),
         },
     })

@@ -11,14 +11,16 @@
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
+use crate::setting::Words;
+
 /// Something to tell the person at the terminal, beside the work's output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Notice {
     /// What a wait or a behaviour suggests (`... it speaks TLS? add --tls`).
-    Hint(String),
+    Hint(Words),
     /// Something went otherwise than asked, and the work goes on.
-    Warning(String),
+    Warning(Words),
     /// A live progress line, replacing the one before.
     Progress(String),
     /// The progress line is done: clear it.
@@ -78,7 +80,7 @@ pub struct SlowNotice {
 
 impl SlowNotice {
     /// Starts the clock for `line`, raised on `notices`.
-    pub fn new(notices: &Arc<dyn Notices>, line: String) -> SlowNotice {
+    pub fn new(notices: &Arc<dyn Notices>, line: Words) -> SlowNotice {
         let (cancel, cancelled) = mpsc::channel::<()>();
         let notices = notices.clone();
         // A thread, not a task: the wait may block this one (a blocking
@@ -96,10 +98,10 @@ impl SlowNotice {
 
 /// How long at most, in words: `up to --connect-timeout 10s`, or `with no
 /// limit of our own`.
-pub fn up_to(flag: crate::setting::Setting, limit: Option<Duration>) -> String {
+pub fn up_to(flag: crate::setting::Setting, limit: Option<Duration>) -> Words {
     match limit {
-        Some(limit) => format!("up to {flag} {}", humantime::format_duration(limit)),
-        None => "with no limit of our own".to_string(),
+        Some(limit) => crate::words!("up to {} {}", flag, humantime::format_duration(limit)),
+        None => "with no limit of our own".into(),
     }
 }
 

@@ -221,11 +221,11 @@ pub fn can_sample_processes() -> bool {
 }
 
 /// Samples `pid` (Linux: /proc/PID/status and stat).
-pub fn sample_process(pid: u32) -> Result<ProcessSample, String> {
+pub fn sample_process(pid: u32) -> Result<ProcessSample, crate::setting::Words> {
     #[cfg(target_os = "linux")]
     {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| {
-            format!(
+            crate::words!(
                 "cannot read /proc/{pid}/status: {e} (is {} right?)",
                 crate::setting::Setting::ServerPid
             )

@@ -72,7 +72,7 @@ async fn a_refused_address_moves_on_at_once_and_all_failures_are_named() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
     // Two failures: both named, each with what it said.
-    let hint = err.hint();
+    let hint = err.hint().render(tcpkit::Naming::Fields);
     assert!(
         hint.contains(&format!("{refused}: connection refused"))
             && hint.contains(&format!("{good_addr}: connection refused")),

@@ -558,7 +558,8 @@ fn a_bound_port_cannot_be_bound_twice() {
         panic!("{err}")
     };
     assert_eq!(holder.as_ref().map(|h| h.pid), Some(std::process::id()));
-    assert!(err.hint().contains("holds it"), "{}", err.hint());
+    let hint = err.hint().render(tcpkit::Naming::Fields);
+    assert!(hint.contains("holds it"), "{hint}");
 }
 
 #[test]
@@ -981,11 +982,17 @@ fn the_builder_assembles_the_whole_server_as_serve_does() {
     };
     assert_eq!(e.kind(), tcpkit::ErrorKind::AddrInUse, "{e}");
     // A library user is told the setting in the library's words; only
-    // the binary speaks of flags.
-    let hint = e.hint();
+    // the binary speaks of flags, and the setting is there as data.
+    let hint = e.hint().render(tcpkit::Naming::Fields);
     assert!(
         hint.contains("another address with `bind`") && !hint.contains("--"),
         "{hint}"
+    );
+    let flags = e.hint().render(tcpkit::Naming::Flags);
+    assert!(flags.contains("another address with --bind"), "{flags}");
+    assert_eq!(
+        e.hint().settings().collect::<Vec<_>>(),
+        [tcpkit::Setting::Bind]
     );
     let metrics_taken = runtime.block_on(
         server::Builder::new(config())
@@ -996,7 +1003,8 @@ fn the_builder_assembles_the_whole_server_as_serve_does() {
     let Err(e) = metrics_taken else {
         panic!("listened on an address in use")
     };
-    assert!(e.hint().contains("with `metrics`"), "{}", e.hint());
+    let hint = e.hint().render(tcpkit::Naming::Fields);
+    assert!(hint.contains("with `metrics`"), "{hint}");
 }
 
 #[test]

@@ -72,7 +72,7 @@ pub async fn worker(
                     let mut tally = tally.borrow_mut();
                     match e {
                         ReadError::Mismatch(m) => tally.mismatch(|| m),
-                        ReadError::Io(m) => tally.fail(|| format!("session failed: {m}")),
+                        ReadError::Io(m) => tally.fail(|| crate::words!("session failed: {}", m)),
                     }
                 }
                 tokio::time::sleep(RETRY_PAUSE).await;
@@ -104,7 +104,7 @@ async fn session(
         stream
             .write_all(&script.message)
             .await
-            .map_err(|e| ReadError::Io(format!("sending message {}: {e}", i + 1)))?;
+            .map_err(|e| ReadError::Io(crate::words!("sending message {}: {e}", i + 1)))?;
         let what = format!("reply {} of {messages}", i + 1);
         expect_exactly(&mut stream, &script.reply, opts.reply_timeout, &what).await?;
     }
@@ -114,21 +114,21 @@ async fn session(
     stream
         .write_all(&first.exit)
         .await
-        .map_err(|e| ReadError::Io(format!("sending exit: {e}")))?;
+        .map_err(|e| ReadError::Io(crate::words!("sending exit: {e}")))?;
     // After exit the server must close, sending nothing more.
     let mut rest = [0; 64];
     match tokio::time::timeout(opts.reply_timeout, stream.read(&mut rest)).await {
         Ok(Ok(0)) => Ok(()),
-        Ok(Ok(n)) => Err(ReadError::Mismatch(format!(
+        Ok(Ok(n)) => Err(ReadError::Mismatch(crate::words!(
             "bytes after exit instead of the close: {}",
             tcpkit_wire::Escaped(&rest[..n])
         ))),
-        Ok(Err(e)) => Err(ReadError::Io(format!(
+        Ok(Err(e)) => Err(ReadError::Io(crate::words!(
             "waiting for the close after exit: {e}"
         ))),
-        Err(_) => Err(ReadError::Io(format!(
-            "the server did not close within {:?} of exit",
-            opts.reply_timeout
+        Err(_) => Err(ReadError::Io(crate::words!(
+            "the server did not close within {} of exit",
+            format!("{:?}", opts.reply_timeout)
         ))),
     }
 }

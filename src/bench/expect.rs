@@ -66,33 +66,44 @@ impl std::fmt::Display for Mismatch {
 /// What to say when an exact answer (`what`) stopped coming after its
 /// first `got` bytes, which were right: what came, and when all that is
 /// missing is the newline, the likely cause and the fix.
-pub fn not_in_time(what: &str, expected: &[u8], got: usize, waited: Duration) -> String {
+pub fn not_in_time(
+    what: &str,
+    expected: &[u8],
+    got: usize,
+    waited: Duration,
+) -> crate::setting::Words {
     let waited = humantime::format_duration(waited);
     if got == 0 {
-        return format!("the {what} did not come within {waited} (nothing came)");
+        return crate::words!("the {what} did not come within {waited} (nothing came)");
     }
     let hint = if &expected[got..] == b"\n" {
-        format!(
+        crate::words!(
             ": it has no newline, as from the tutorial's own server? try {} chunk",
             crate::setting::Setting::Framing
         )
     } else {
-        String::new()
+        crate::setting::Words::default()
     };
-    format!(
-        "the {what} did not come within {waited}: only {} came, {got} of its {} bytes{hint}",
+    crate::words!(
+        "the {what} did not come within {waited}: only {} came, {got} of its {} bytes{}",
         Escaped(&expected[..got]),
-        expected.len()
+        expected.len(),
+        hint
     )
 }
 
 /// Checks one piece of an exact answer (a welcome, a reply) that arrived
 /// at offset `at` of `expected`; the message names `what` was wrong.
-pub fn check_piece(expected: &[u8], at: usize, piece: &[u8], what: &str) -> Result<(), String> {
+pub fn check_piece(
+    expected: &[u8],
+    at: usize,
+    piece: &[u8],
+    what: &str,
+) -> Result<(), crate::setting::Words> {
     if expected.get(at..at + piece.len()) == Some(piece) {
         return Ok(());
     }
-    Err(format!(
+    Err(crate::words!(
         "wrong {what}: expected {}, got {}",
         Escaped(expected),
         Escaped(piece)

@@ -56,7 +56,11 @@ pub async fn connect_all(
 
 /// Connects (after the PROXY header, with the TLS handshake when asked)
 /// and reads the welcome.
-pub async fn open(opts: &Options, addr: SocketAddr, script: &Script) -> Result<Stream, String> {
+pub async fn open(
+    opts: &Options,
+    addr: SocketAddr,
+    script: &Script,
+) -> Result<Stream, crate::setting::Words> {
     let stream = crate::net::within(opts.connect_timeout, TcpStream::connect(addr))
         .await
         .ok_or_else(|| format!("connecting to {addr} timed out"))?
@@ -75,7 +79,7 @@ pub async fn open(opts: &Options, addr: SocketAddr, script: &Script) -> Result<S
     let mut stream = super::tls::over(stream, opts.tls.as_ref()).await?;
     expect_exactly(&mut stream, &script.welcome, opts.reply_timeout, "welcome")
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.words().clone())?;
     Ok(stream)
 }
 
@@ -83,15 +87,16 @@ pub async fn open(opts: &Options, addr: SocketAddr, script: &Script) -> Result<S
 #[derive(Debug)]
 pub enum ReadError {
     /// The bytes were wrong.
-    Mismatch(String),
+    Mismatch(crate::setting::Words),
     /// The connection failed, closed or timed out.
-    Io(String),
+    Io(crate::setting::Words),
 }
 
-impl std::fmt::Display for ReadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl ReadError {
+    /// What went wrong.
+    pub fn words(&self) -> &crate::setting::Words {
         match self {
-            ReadError::Mismatch(m) | ReadError::Io(m) => f.write_str(m),
+            ReadError::Mismatch(m) | ReadError::Io(m) => m,
         }
     }
 }
@@ -113,9 +118,9 @@ pub async fn expect_exactly(
                     what, expected, got, timeout,
                 )));
             }
-            Ok(Err(e)) => return Err(ReadError::Io(format!("reading the {what}: {e}"))),
+            Ok(Err(e)) => return Err(ReadError::Io(crate::words!("reading the {what}: {e}"))),
             Ok(Ok(0)) => {
-                return Err(ReadError::Io(format!(
+                return Err(ReadError::Io(crate::words!(
                     "the server closed the connection before the {what}"
                 )));
             }
@@ -184,7 +189,7 @@ pub async fn connection(
             let bytes = &outgoing[..due * script.message.len()];
             match tokio::time::timeout(opts.reply_timeout, stream.write_all(bytes)).await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => return fail(&tally, &live, format!("sending: {e}")),
+                Ok(Err(e)) => return fail(&tally, &live, crate::words!("sending: {e}")),
                 Err(_) => return fail(&tally, &live, "the server stopped reading".into()),
             }
             match gap {
@@ -227,12 +232,12 @@ pub async fn connection(
                     return fail(
                         &tally,
                         &live,
-                        format!("no reply for {:?}", opts.reply_timeout),
+                        crate::words!("no reply for {}", format!("{:?}", opts.reply_timeout)),
                     );
                 }
                 continue;
             }
-            Ok(Err(e)) => return fail(&tally, &live, format!("reading: {e}")),
+            Ok(Err(e)) => return fail(&tally, &live, crate::words!("reading: {e}")),
             Ok(Ok(0)) => return fail(&tally, &live, "the server closed the connection".into()),
             Ok(Ok(n)) => n,
         };
@@ -240,7 +245,9 @@ pub async fn connection(
         let done = match checker.feed(&buf[..n]) {
             Ok(done) => done,
             Err(m) => {
-                tally.borrow_mut().mismatch(|| format!("wrong reply: {m}"));
+                tally
+                    .borrow_mut()
+                    .mismatch(|| crate::words!("wrong reply: {m}"));
                 live.errors.fetch_add(1, Ordering::Relaxed);
                 return;
             }
@@ -251,7 +258,7 @@ pub async fn connection(
         if done > pending {
             tally
                 .borrow_mut()
-                .mismatch(|| format!("{done} replies to {pending} messages"));
+                .mismatch(|| crate::words!("{done} replies to {pending} messages"));
             return;
         }
         pending -= done;
@@ -301,7 +308,7 @@ fn answered(
     }
 }
 
-fn fail(tally: &RefCell<Tally>, live: &Live, message: String) {
+fn fail(tally: &RefCell<Tally>, live: &Live, message: crate::setting::Words) {
     live.errors.fetch_add(1, Ordering::Relaxed);
     tally.borrow_mut().fail(|| message);
 }

@@ -83,7 +83,7 @@ pub fn run(
         let (stream, script) = &mut held[i];
         match ask(stream, script, opts.reply_timeout) {
             Ok(()) => sampled_ok += 1,
-            Err(e) => tally.mismatch(|| format!("held connection {i}: {e}")),
+            Err(e) => tally.mismatch(|| crate::words!("held connection {i}: {}", e)),
         }
     }
     if opts.progress {
@@ -97,7 +97,7 @@ pub fn run(
     let rss_per_connection = match growth {
         Some(grew) if open >= MIN_CONNECTIONS_FOR_MEMORY && grew > 0.0 => Some(grew / open as f64),
         Some(grew) => {
-            notes.push(format!(
+            notes.push(crate::words!(
                 "server memory per connection not measured: {open} held connection(s) moved \
                  its RSS by {} bytes, within the allocator's and the pages' steps (hold at \
                  least {MIN_CONNECTIONS_FOR_MEMORY})",
@@ -141,7 +141,7 @@ fn open_from(
     source: Option<std::net::IpAddr>,
     addr: SocketAddr,
     script: &Script,
-) -> Result<SyncStream, String> {
+) -> Result<SyncStream, crate::setting::Words> {
     let connected = match (source, opts.connect_timeout) {
         (Some(from), limit) => crate::net::connect_from(from, addr, limit),
         (None, Some(limit)) => TcpStream::connect_timeout(&addr, limit),
@@ -159,8 +159,8 @@ fn open_from(
     stream
         .set_read_timeout(Some(opts.reply_timeout))
         .map_err(|e| e.to_string())?;
-    let mut stream = SyncStream::over(stream, opts.tls.as_ref(), &addr.to_string())
-        .map_err(|e| format!("{e}{}", e.hint()))?;
+    let mut stream =
+        SyncStream::over(stream, opts.tls.as_ref(), &addr.to_string()).map_err(|e| e.in_words())?;
     read_exactly(&mut stream, &script.welcome, "welcome")?;
     Ok(stream)
 }
@@ -170,7 +170,7 @@ pub(super) fn ask(
     stream: &mut SyncStream,
     script: &Script,
     timeout: Duration,
-) -> Result<(), String> {
+) -> Result<(), crate::setting::Words> {
     stream
         .tcp()
         .set_read_timeout(Some(timeout))
@@ -185,7 +185,7 @@ pub(super) fn read_exactly(
     stream: &mut SyncStream,
     expected: &[u8],
     what: &str,
-) -> Result<(), String> {
+) -> Result<(), crate::setting::Words> {
     // Compare as bytes arrive: a shorter wrong answer must fail at once,
     // not after waiting for the bytes the right one would have had.
     let mut buf = [0; 512];
@@ -194,7 +194,7 @@ pub(super) fn read_exactly(
         let want = (expected.len() - got).min(buf.len());
         let n = match stream.read(&mut buf[..want]) {
             Ok(0) => {
-                return Err(format!(
+                return Err(crate::words!(
                     "the server closed the connection before the {what}"
                 ));
             }
@@ -213,7 +213,7 @@ pub(super) fn read_exactly(
                     .unwrap_or_default();
                 return Err(super::expect::not_in_time(what, expected, got, waited));
             }
-            Err(e) => return Err(format!("reading the {what}: {e}")),
+            Err(e) => return Err(crate::words!("reading the {what}: {e}")),
         };
         super::expect::check_piece(expected, got, &buf[..n], what)?;
         got += n;

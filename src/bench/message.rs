@@ -16,7 +16,7 @@ pub const MAX_MESSAGE_FILE: u64 = 1024 * 1024;
 pub fn message_from_file(path: &Path) -> Result<Vec<u8>, Error> {
     let shown = path.display();
     let unreadable = |e| Error::LocalFile {
-        message: format!("cannot read {} {shown}", Setting::MessageFile),
+        message: crate::words!("cannot read {} {shown}", Setting::MessageFile),
         source: Some(e),
     };
     let file = std::fs::File::open(path).map_err(unreadable)?;
@@ -25,7 +25,7 @@ pub fn message_from_file(path: &Path) -> Result<Vec<u8>, Error> {
         .read_to_end(&mut bytes)
         .map_err(unreadable)?;
     if bytes.len() as u64 > MAX_MESSAGE_FILE {
-        return Err(Error::InvalidInput(format!(
+        return Err(Error::InvalidInput(crate::words!(
             "{} {shown} is larger than 1 MiB, the longest message bench sends",
             Setting::MessageFile
         )));

@@ -260,7 +260,7 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
     let fd_limit = crate::net::raise_fd_limit();
     let needed = opts.connections as u64 + 32;
     if needed > fd_limit {
-        return Err(Error::InvalidInput(format!(
+        return Err(Error::InvalidInput(crate::words!(
             "{} connections need about {needed} open files, but the limit is {fd_limit} \
              (lower {}, or raise ulimit -n)",
             opts.connections,
@@ -366,7 +366,7 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
 /// time, so a bench that sent late reports its own lateness as the
 /// server's. Late means a 99th percentile over a tenth of a connection's
 /// gap between messages, or less than 90 % of the rate sent.
-fn schedule_notes(opts: &Options, total: &Tally) -> Vec<String> {
+fn schedule_notes(opts: &Options, total: &Tally) -> Vec<crate::setting::Words> {
     let Some(rate) = opts.rate else {
         return Vec::new();
     };
@@ -375,7 +375,7 @@ fn schedule_notes(opts: &Options, total: &Tally) -> Vec<String> {
     if !total.lateness.is_empty() {
         let p99 = Duration::from_nanos(total.lateness.value_at_quantile(0.99));
         if p99 > gap / 10 {
-            notes.push(format!(
+            notes.push(crate::words!(
                 "the bench could not keep its schedule: 99% of messages left within {} of their \
                  time, more than a tenth of each connection's gap of {}; the latency includes \
                  that (fewer {}, more {}, or a lower rate)",
@@ -388,7 +388,7 @@ fn schedule_notes(opts: &Options, total: &Tally) -> Vec<String> {
     }
     let sent = total.done as f64 / opts.duration.as_secs_f64().max(f64::MIN_POSITIVE);
     if total.done > 0 && sent < 0.9 * rate {
-        notes.push(format!(
+        notes.push(crate::words!(
             "the rate was not reached: {} of {} msgs/s asked (the server, or the bench, is \
              slower than that)",
             report::group(sent),
@@ -400,7 +400,7 @@ fn schedule_notes(opts: &Options, total: &Tally) -> Vec<String> {
 
 /// A rate so low that each connection's gap between messages is longer
 /// than the measured time leaves connections that send once or never.
-fn rate_notes(opts: &Options) -> Vec<String> {
+fn rate_notes(opts: &Options) -> Vec<crate::setting::Words> {
     let Some(rate) = opts.rate else {
         return Vec::new();
     };
@@ -408,7 +408,7 @@ fn rate_notes(opts: &Options) -> Vec<String> {
     if gap <= opts.duration {
         return Vec::new();
     }
-    vec![format!(
+    vec![crate::words!(
         "at {} msgs/s over {} connections each sends once every {}, longer than the {} \
          measured: fewer connections ({}) or a longer {} measure it better",
         report::group(rate),
@@ -426,7 +426,7 @@ fn round_ms(d: Duration) -> Duration {
 }
 
 /// `--server-pid`'s process could not be read.
-pub(super) fn sample_failed(why: String) -> Error {
+pub(super) fn sample_failed(why: crate::setting::Words) -> Error {
     Error::Other {
         message: why,
         source: None,
@@ -438,7 +438,9 @@ pub(super) fn sample_failed(why: String) -> Error {
 fn watch(opts: &Options, window: Window, live: &Live) -> Result<Usage, Error> {
     let server = |at: &str| -> Result<Option<ProcSample>, Error> {
         opts.server_pid
-            .map(|pid| report::sample_process(pid).map_err(|e| sample_failed(format!("{at}: {e}"))))
+            .map(|pid| {
+                report::sample_process(pid).map_err(|e| sample_failed(crate::words!("{at}: {}", e)))
+            })
             .transpose()
     };
     let me = || report::sample_process(std::process::id()).ok();

@@ -14,12 +14,12 @@ use crate::setting::Setting;
 
 /// Refuses options that cannot work together.
 pub(super) fn check(opts: &Options) -> Result<(), Error> {
-    let usage = |m: String| Err(Error::InvalidInput(m));
+    let usage = |m: crate::setting::Words| Err(Error::InvalidInput(m));
     if opts.connections == 0 {
-        return usage(format!("{} must be at least 1", Setting::Connections));
+        return usage(crate::words!("{} must be at least 1", Setting::Connections));
     }
     if opts.server_pid.is_some() && !crate::sys::can_sample_processes() {
-        return usage(format!(
+        return usage(crate::words!(
             "{} is not available on this platform: sampling another process needs Linux's \
              /proc",
             Setting::ServerPid
@@ -27,7 +27,7 @@ pub(super) fn check(opts: &Options) -> Result<(), Error> {
     }
     if opts.framing == ClientFraming::Chunk && opts.scenario == Scenario::Pipeline && opts.depth > 1
     {
-        return usage(format!(
+        return usage(crate::words!(
             "pipeline needs {} line: with chunk framing, messages in flight merge and replies \
              cannot be told apart (use pingpong, or {} 1)",
             Setting::Framing,
@@ -35,7 +35,7 @@ pub(super) fn check(opts: &Options) -> Result<(), Error> {
         ));
     }
     if opts.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
-        return usage(format!(
+        return usage(crate::words!(
             "{} must be a positive number of messages per second",
             Setting::Rate
         ));
@@ -44,38 +44,38 @@ pub(super) fn check(opts: &Options) -> Result<(), Error> {
         .connect_rate
         .is_some_and(|r| !(r > 0.0 && r.is_finite()))
     {
-        return usage(format!(
+        return usage(crate::words!(
             "{} must be a positive number of connections per second",
             Setting::ConnectRate
         ));
     }
     if opts.rate.is_some() && !matches!(opts.scenario, Scenario::Pingpong | Scenario::Pipeline) {
-        return usage(format!(
+        return usage(crate::words!(
             "{} applies to pingpong and pipeline only",
             Setting::Rate
         ));
     }
     if (opts.messages.is_some() || opts.interval.is_some()) && opts.scenario != Scenario::Churn {
-        return usage(format!(
+        return usage(crate::words!(
             "{} and {} apply to churn only (sessions of N messages, one every DURATION)",
             Setting::Messages,
             Setting::Interval
         ));
     }
     if opts.duration.is_zero() {
-        return usage(format!(
+        return usage(crate::words!(
             "{} must be more than 0 (how long to measure, e.g. 10s)",
             Setting::Duration
         ));
     }
     if opts.reply_timeout.is_zero() {
-        return usage(format!(
+        return usage(crate::words!(
             "{} must be more than 0: the bench needs a limit so that every run ends (e.g. 10s)",
             Setting::ReplyTimeout
         ));
     }
     if opts.message.contains(&b'\n') || opts.message.is_empty() || opts.message == b"exit" {
-        return usage(format!(
+        return usage(crate::words!(
             "the message ({}) must be one non-empty line other than 'exit'",
             Setting::Message
         ));
@@ -89,7 +89,7 @@ pub(super) fn check(opts: &Options) -> Result<(), Error> {
 pub(super) fn preflight(opts: &Options, spec: &str, addr: SocketAddr) -> Result<(), Error> {
     let slow = crate::notice::SlowNotice::new(
         &opts.notices,
-        format!(
+        crate::words!(
             "no answer from {spec} in 2s; still connecting ({})",
             crate::notice::up_to(Setting::ConnectTimeout, opts.connect_timeout)
         ),
@@ -100,16 +100,17 @@ pub(super) fn preflight(opts: &Options, spec: &str, addr: SocketAddr) -> Result<
     let limit = Some(opts.connect_timeout.unwrap_or(opts.reply_timeout));
     stream
         .set_read_timeout(limit)
-        .map_err(|e| Error::lost(format!("cannot set a read timeout for {spec}"), e))?;
+        .map_err(|e| Error::lost(crate::words!("cannot set a read timeout for {spec}"), e))?;
     if let Some(version) = opts.send_proxy {
         crate::net::send_proxy_header(&mut stream, version)
-            .map_err(|e| Error::BenchFailed(format!("cannot send the PROXY header: {e}")))?;
+            .map_err(|e| Error::BenchFailed(crate::words!("cannot send the PROXY header: {e}")))?;
     }
-    let wrong = |e: String| {
-        Error::BenchFailed(format!(
-            "before the run, {}: {e} (does it speak the greeting protocol as {}, {} and {} \
+    let wrong = |e: crate::setting::Words| {
+        Error::BenchFailed(crate::words!(
+            "before the run, {}: {} (does it speak the greeting protocol as {}, {} and {} \
              say?)",
             spec,
+            e,
             Setting::Welcome,
             Setting::Reply,
             Setting::Framing
@@ -126,12 +127,12 @@ pub(super) fn preflight(opts: &Options, spec: &str, addr: SocketAddr) -> Result<
     stream
         .tcp()
         .set_read_timeout(Some(opts.reply_timeout))
-        .map_err(|e| wrong(e.to_string()))?;
+        .map_err(|e| wrong(e.to_string().into()))?;
     hold::read_exactly(&mut stream, &script.welcome, "welcome").map_err(wrong)?;
     // No wait is silent: a slow first reply is said at 2 s.
     let _slow = crate::notice::SlowNotice::new(
         &opts.notices,
-        format!(
+        crate::words!(
             "before the run, {spec}: no reply to the first message after 2s; still waiting ({})",
             crate::notice::up_to(Setting::ReplyTimeout, Some(opts.reply_timeout))
         ),
@@ -167,7 +168,7 @@ fn unended_welcome(spec: &str, stream: &std::net::TcpStream, welcome: &[u8]) -> 
         }
         let since = *since.get_or_insert_with(std::time::Instant::now);
         if since.elapsed() >= crate::talk::QUIET_GAP {
-            return Err(Error::BenchFailed(format!(
+            return Err(Error::BenchFailed(crate::words!(
                 "before the run, {spec} sent {} with no newline, then nothing for {}: a server \
                  that does not end its lines, like the tutorial's own? try {} chunk",
                 tcpkit_wire::Escaped(bare),
@@ -204,7 +205,7 @@ fn silent_welcome(
         return Ok(());
     }
     if crate::tls::client::answers_tls(addr, Duration::from_secs(1)) {
-        return Err(Error::BenchFailed(format!(
+        return Err(Error::BenchFailed(crate::words!(
             "before the run, {spec} sent nothing in 2s, and answered a TLS hello on a second \
              connection: it speaks TLS. Add {} (with {} FILE for a self-signed certificate)",
             Setting::Tls,
@@ -212,17 +213,18 @@ fn silent_welcome(
         )));
     }
     if let Some(kind) = crate::probe::silent_server(addr, Duration::from_secs(1)) {
-        return Err(Error::BenchFailed(format!(
+        return Err(Error::BenchFailed(crate::words!(
             "before the run, {}",
             crate::talk::no_welcome_from(addr, &"2s", kind)
         )));
     }
-    opts.notices.notice(crate::notice::Notice::Hint(format!(
-        "nothing from {spec} in 2s; still waiting for the welcome (up to {} {}). A server \
+    opts.notices
+        .notice(crate::notice::Notice::Hint(crate::words!(
+            "nothing from {spec} in 2s; still waiting for the welcome (up to {} {}). A server \
          that sends none, like an echo or HTTP server, needs {}.",
-        Setting::ReplyTimeout,
-        humantime::format_duration(opts.reply_timeout),
-        Setting::NoWelcome
-    )));
+            Setting::ReplyTimeout,
+            humantime::format_duration(opts.reply_timeout),
+            Setting::NoWelcome
+        )));
     Ok(())
 }

@@ -21,7 +21,7 @@ pub struct Tally {
     /// Replies whose bytes were not the expected ones.
     pub mismatches: u64,
     /// The first failure, to show the user what went wrong.
-    pub first_error: Option<String>,
+    pub first_error: Option<crate::setting::Words>,
     /// With `--rate`: how late each message left after the time it was
     /// due, in nanoseconds: the bench's own lateness, which the latency
     /// (counted from the due time) includes.
@@ -65,7 +65,7 @@ impl Tally {
     }
 
     /// Counts a failure, keeping the first message.
-    pub fn fail(&mut self, message: impl FnOnce() -> String) {
+    pub fn fail(&mut self, message: impl FnOnce() -> crate::setting::Words) {
         self.errors += 1;
         if self.first_error.is_none() {
             self.first_error = Some(message());
@@ -73,7 +73,7 @@ impl Tally {
     }
 
     /// Counts a wrong reply, keeping the first message.
-    pub fn mismatch(&mut self, message: impl FnOnce() -> String) {
+    pub fn mismatch(&mut self, message: impl FnOnce() -> crate::setting::Words) {
         self.mismatches += 1;
         if self.first_error.is_none() {
             self.first_error = Some(message());
@@ -158,7 +158,7 @@ pub struct Report {
     /// Wrong replies.
     pub mismatches: u64,
     /// The first failure or mismatch.
-    pub first_error: Option<String>,
+    pub first_error: Option<crate::setting::Words>,
     /// Latency of each reply (or session), in microseconds.
     pub latency_us: Option<Latency>,
     /// With `--rate`: how late the bench sent each message after its due
@@ -184,7 +184,7 @@ pub struct Report {
     pub open_seconds: Option<f64>,
     /// What the reader should know about how the run was set up (a rate
     /// too low for the run's length, ...).
-    pub notes: Vec<String>,
+    pub notes: Vec<crate::setting::Words>,
 }
 
 impl Report {
@@ -197,7 +197,7 @@ impl Report {
     }
 
     /// The human-readable table.
-    pub fn table(&self) -> String {
+    pub fn table(&self, naming: crate::setting::Naming) -> String {
         let mut out = String::new();
         let depth = if self.depth > 1 {
             format!(" x depth {}", self.depth)
@@ -246,7 +246,7 @@ impl Report {
             );
         }
         for note in &self.notes {
-            let _ = writeln!(out, "  note        {note}");
+            let _ = writeln!(out, "  note        {}", note.render(naming));
         }
         if let Some(l) = &self.latency_us {
             let _ = writeln!(
@@ -323,7 +323,7 @@ impl Report {
                 self.mismatches,
                 self.first_error
                     .as_ref()
-                    .map(|e| format!("; first: {e}"))
+                    .map(|e| crate::words!("; first: {}", e).render(naming))
                     .unwrap_or_default()
             );
         }
@@ -376,7 +376,7 @@ pub(crate) fn micros(us: f64) -> String {
 pub type ProcSample = crate::sys::ProcessSample;
 
 /// Reads RSS and CPU time of `pid` (Linux only; elsewhere an error).
-pub fn sample_process(pid: u32) -> Result<ProcSample, String> {
+pub fn sample_process(pid: u32) -> Result<ProcSample, crate::setting::Words> {
     crate::sys::sample_process(pid)
 }
 
@@ -391,7 +391,7 @@ impl Report {
         }
         if self.errors == 0 && self.mismatches == 0 && self.done == 0 {
             let hint = match (opts.interval, opts.messages.unwrap_or(3)) {
-                (Some(pause), messages) if messages > 0 && !pause.is_zero() => format!(
+                (Some(pause), messages) if messages > 0 && !pause.is_zero() => crate::words!(
                     " (each session pauses {} in all with {} {messages} {} {}: measure \
                      longer with {})",
                     humantime::format_duration(pause * messages as u32),
@@ -400,14 +400,18 @@ impl Report {
                     humantime::format_duration(pause),
                     Setting::Duration
                 ),
-                _ => String::new(),
+                _ => crate::setting::Words::default(),
             };
-            return Err(Error::BenchFailed(format!(
-                "{} {}: no {} completed in the {:.1} s measured{hint}",
-                self.scenario, self.server, self.unit, self.seconds
+            return Err(Error::BenchFailed(crate::words!(
+                "{} {}: no {} completed in the {:.1} s measured{}",
+                self.scenario,
+                self.server,
+                self.unit,
+                self.seconds,
+                hint
             )));
         }
-        Err(Error::BenchFailed(format!(
+        Err(Error::BenchFailed(crate::words!(
             "{} {}: {} errors and {} wrong replies{}",
             self.scenario,
             self.server,
@@ -415,7 +419,7 @@ impl Report {
             self.mismatches,
             self.first_error
                 .as_ref()
-                .map(|e| format!("; first: {e}"))
+                .map(|e| crate::words!("; first: {}", e))
                 .unwrap_or_default()
         )))
     }
@@ -464,7 +468,7 @@ mod tests {
             open_seconds: None,
             notes: Vec::new(),
         };
-        let table = report.table();
+        let table = report.table(crate::setting::Naming::Flags);
         assert!(
             table.contains("throughput  1 reply/s (2 replies)"),
             "{table}"
@@ -485,7 +489,7 @@ mod tests {
         b.fail(|| "boom".into());
         a.merge(&b);
         assert_eq!((a.done, a.errors), (4, 1));
-        assert_eq!(a.first_error.as_deref(), Some("boom"));
+        assert_eq!(a.first_error, Some("boom".into()));
         let l = Latency::of(&a.latency).unwrap();
         assert!((l.p50 - 10.0).abs() < 0.1 && (l.max - 30.0).abs() < 0.1);
     }

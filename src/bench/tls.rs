@@ -50,7 +50,7 @@ impl BenchTls {
 pub type Stream = Either<TcpStream, Box<TlsStream<TcpStream>>>;
 
 /// Runs the handshake over `tcp` when `tls` says so.
-pub async fn over(tcp: TcpStream, tls: Option<&BenchTls>) -> Result<Stream, String> {
+pub async fn over(tcp: TcpStream, tls: Option<&BenchTls>) -> Result<Stream, crate::setting::Words> {
     let Some(tls) = tls else {
         return Ok(Either::Left(tcp));
     };
@@ -58,7 +58,7 @@ pub async fn over(tcp: TcpStream, tls: Option<&BenchTls>) -> Result<Stream, Stri
         .connect(tls.name.clone(), tcp)
         .await
         .map(|s| Either::Right(Box::new(s)))
-        .map_err(|e| format!("TLS handshake failed: {e}"))
+        .map_err(|e| crate::words!("TLS handshake failed: {e}"))
 }
 
 /// A blocking connection, plain or TLS (`hold`, the preflight).

@@ -2,6 +2,7 @@
 //! (RFC 8305), wrap in TLS for https, and read through a bounded buffer
 //! with an idle timeout. [`Conn`] is the only thing that reads the socket.
 
+use crate::setting::Words;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -111,7 +112,7 @@ pub async fn race(spec: &str, addrs: &[SocketAddr], stagger: Duration) -> Result
             Some(Err(e)) => {
                 return Err(Error::Connect {
                     spec: spec.to_string(),
-                    hint: String::new(),
+                    hint: Words::default(),
                     source: Some(io::Error::other(e)),
                 });
             }
@@ -144,7 +145,7 @@ fn connect_error(spec: &str, mut failures: Vec<(SocketAddr, io::Error)>) -> Erro
     };
     Error::Connect {
         spec: spec.to_string(),
-        hint,
+        hint: hint.into(),
         source,
     }
 }
@@ -154,7 +155,7 @@ pub async fn open(target: &Target, opts: &ConnectOptions) -> Result<Conn, Error>
     let spec = target.host_port();
     let started = std::time::Instant::now();
     let timed_out = || Error::Timeout {
-        what: format!("connecting to {spec}"),
+        what: crate::words!("connecting to {spec}"),
         after: opts.connect_timeout.unwrap_or_default(),
     };
     let connect = async {
@@ -177,7 +178,7 @@ pub async fn open(target: &Target, opts: &ConnectOptions) -> Result<Conn, Error>
             Some(done) => Box::new(done?),
             None => {
                 return Err(Error::Tls {
-                    message: format!(
+                    message: crate::words!(
                         "no TLS answer from {spec} within {} of connecting",
                         humantime::format_duration(opts.connect_timeout.unwrap_or_default())
                     ),

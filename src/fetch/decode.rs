@@ -43,7 +43,7 @@ impl Coding {
             "" | "identity" => Ok(None),
             "gzip" | "x-gzip" => Ok(Some(Coding::Gzip)),
             "deflate" => Ok(Some(Coding::Deflate)),
-            other => Err(Error::protocol(format!(
+            other => Err(Error::protocol(crate::words!(
                 "the body is encoded as {} (Content-Encoding), which fetch cannot decode \
                  although only {} was offered; without {} it is saved as sent",
                 tcpkit_wire::Escaped(other.as_bytes()),
@@ -176,7 +176,7 @@ impl Decoder {
             Coding::Gzip => "gzip",
             Coding::Deflate => "deflate",
         };
-        Error::protocol(format!(
+        Error::protocol(crate::words!(
             "the {name} body cannot be decoded ({e}); fetch without {} saves it as sent",
             Setting::Compressed
         ))

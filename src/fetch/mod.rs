@@ -55,7 +55,7 @@ pub use tls::config as tls_config;
 
 use crate::error::Error;
 use crate::net::{Family, within};
-use crate::setting::Setting;
+use crate::setting::{Setting, Words};
 
 /// Default for `--max-redirs`, as in curl.
 pub const DEFAULT_MAX_REDIRS: u32 = 10;
@@ -142,7 +142,7 @@ pub async fn run_until(
     let mut headers = UserHeaders::parse(&opts.headers)?;
     if opts.compressed {
         if opts.resume || opts.raw {
-            return Err(Error::InvalidInput(format!(
+            return Err(Error::InvalidInput(crate::words!(
                 "{} saves the body decoded: it cannot continue a part file ({}) or save it raw \
                  ({})",
                 Setting::Compressed,
@@ -163,21 +163,21 @@ pub async fn run_until(
         )
     };
     if opts.resume && matches!(opts.destination, Destination::Writer(_)) {
-        return Err(Error::InvalidInput(format!(
+        return Err(Error::InvalidInput(crate::words!(
             "{} continues a file: it cannot work with {} - (standard output)",
             Setting::Resume,
             Setting::Output
         )));
     }
     if opts.resume && opts.raw {
-        return Err(Error::InvalidInput(format!(
+        return Err(Error::InvalidInput(crate::words!(
             "{} saves what the tutorial's client saves; it cannot continue a part file ({})",
             Setting::Raw,
             Setting::Resume
         )));
     }
     if opts.resume && headers.has("range") {
-        return Err(Error::InvalidInput(format!(
+        return Err(Error::InvalidInput(crate::words!(
             "{} asks for the rest of the part file itself: leave out {} 'Range: ...'",
             Setting::Resume,
             Setting::Header
@@ -189,7 +189,7 @@ pub async fn run_until(
     if opts.insecure && target.tls {
         warn(
             &opts.notices,
-            &format!(
+            crate::words!(
                 "{}: the server's certificate is not checked",
                 Setting::Insecure
             ),
@@ -209,36 +209,29 @@ pub async fn run_until(
         done = within(opts.max_time, work) => done,
         () = interrupt => {
             let kept = match kept_part(plan.as_ref()) {
-                Some((part, bytes)) => format!(
+                Some((part, bytes)) => crate::words!(
                     ": {} kept in {}{}",
                     Bytes(bytes),
                     part.display(),
                     continue_hint(&part)
                 ),
-                None => String::new(),
+                None => Words::default(),
             };
-            return Err(Error::Interrupted(format!("interrupted{kept}")));
+            return Err(Error::Interrupted(crate::words!("interrupted{}", kept)));
         }
     };
     finished.unwrap_or_else(|| {
         // As at Ctrl+C: what was kept, and how to continue it.
         let kept = kept_part(plan.as_ref())
             .map(|(part, bytes)| {
-                let hint = continue_hint(&part)
-                    .trim_start()
-                    .trim_start_matches('(')
-                    .trim_end_matches(')')
-                    .to_string();
-                let hint = if hint.is_empty() {
-                    hint
-                } else {
-                    format!("; {hint}")
-                };
-                format!(" ({} kept in {}{hint})", Bytes(bytes), part.display())
+                let step = continue_step(&part)
+                    .map(|step| crate::words!("; {}", step))
+                    .unwrap_or_default();
+                crate::words!(" ({} kept in {}{})", Bytes(bytes), part.display(), step)
             })
             .unwrap_or_default();
         Err(Error::Timeout {
-            what: format!("the transfer{kept}"),
+            what: crate::words!("the transfer{}", kept),
             after: opts.max_time.unwrap_or_default(),
         })
     })
@@ -251,16 +244,22 @@ fn kept_part(plan: Option<&Plan>) -> Option<(PathBuf, u64)> {
     Some((part, bytes))
 }
 
-/// How to continue `part`, when a validator was saved with it.
-fn continue_hint(part: &std::path::Path) -> String {
-    if resume::file_for(part).exists() {
-        format!(
-            " (run the same command with {} to continue it)",
+/// How to continue `part`, when a validator was saved with it: ` (run
+/// the same command with -C to continue it)`, or nothing.
+fn continue_hint(part: &std::path::Path) -> Words {
+    continue_step(part)
+        .map(|step| crate::words!(" ({})", step))
+        .unwrap_or_default()
+}
+
+/// The step that continues `part`, when a validator was saved with it.
+fn continue_step(part: &std::path::Path) -> Option<Words> {
+    resume::file_for(part).exists().then(|| {
+        crate::words!(
+            "run the same command with {} to continue it",
             Setting::Resume
         )
-    } else {
-        String::new()
-    }
+    })
 }
 
 /// The request–response loop: one connection per hop, following redirects.
@@ -290,7 +289,7 @@ async fn transfer(
             Ok(values) => ask = r.validator.as_ref().map(|v| (v.from.clone(), values)),
             Err(why) => warn(
                 &opts.notices,
-                &format!(
+                crate::words!(
                     "cannot continue {} safely ({why}): downloading it afresh",
                     plan.and_then(Plan::part_path).unwrap_or_default().display()
                 ),
@@ -313,7 +312,7 @@ async fn transfer(
         let slow = opts.notices.wanted().then(|| {
             crate::notice::SlowNotice::new(
                 &opts.notices,
-                format!(
+                crate::words!(
                     "no answer from {} in 2s; still connecting ({})",
                     target.host_port(),
                     crate::notice::up_to(Setting::ConnectTimeout, opts.connect_timeout)
@@ -337,7 +336,7 @@ async fn transfer(
         let slow = opts.notices.wanted().then(|| {
             crate::notice::SlowNotice::new(
                 &opts.notices,
-                format!(
+                crate::words!(
                     "connected to {}; no response head in 2s, still waiting ({})",
                     target.host_port(),
                     crate::notice::up_to(Setting::ReadTimeout, opts.read_timeout)
@@ -364,7 +363,7 @@ async fn transfer(
             && let Some(location) = head.value("location")
         {
             if redirects == opts.max_redirs {
-                return Err(Error::Redirects(format!(
+                return Err(Error::Redirects(crate::words!(
                     "too many redirects: stopped after {redirects} (the last pointed to \
                      {location}; raise {}, or the server may be looping)",
                     Setting::MaxRedirs
@@ -385,7 +384,7 @@ async fn transfer(
             if target.tls && !next.tls {
                 warn(
                     &opts.notices,
-                    &format!(
+                    crate::words!(
                         "following a redirect from https to http ({}): the rest is not encrypted",
                         next.url
                     ),
@@ -394,7 +393,7 @@ async fn transfer(
             if !target.tls && next.tls && opts.insecure {
                 warn(
                     &opts.notices,
-                    &format!(
+                    crate::words!(
                         "{}: following a redirect to https ({}), whose certificate is not \
                          checked",
                         Setting::Insecure,
@@ -406,7 +405,7 @@ async fn transfer(
             continue;
         }
         if opts.fail && head.status >= 400 {
-            return Err(Error::HttpStatus(format!(
+            return Err(Error::HttpStatus(crate::words!(
                 "the server answered {} for {}",
                 head.status_line(),
                 target.url
@@ -417,7 +416,7 @@ async fn transfer(
         {
             warn(
                 &opts.notices,
-                &format!(
+                crate::words!(
                     "cannot continue {} safely (its bytes came from {from}, and the answer \
                      comes from {}): downloading it afresh",
                     plan.and_then(Plan::part_path).unwrap_or_default().display(),
@@ -432,10 +431,10 @@ async fn transfer(
             };
             return Err(Error::protocol(format!("{why}{left}")));
         }
-        let (framing, mut warnings) = head.framing(opts.head_only).map_err(Error::Head)?;
-        warnings.extend(status_warning(&head, &target, opts));
-        for w in warnings {
-            warn(&opts.notices, &w);
+        let (framing, warnings) = head.framing(opts.head_only).map_err(Error::Head)?;
+        let warnings = warnings.into_iter().map(Words::from);
+        for w in warnings.chain(status_warning(&head, &target, opts)) {
+            warn(&opts.notices, w);
         }
         let Some(plan) = plan else {
             return Ok(Fetched {
@@ -476,7 +475,7 @@ fn whole_or_ours(head: &Head, ranged: bool) -> Result<(), String> {
 
 /// What a user should hear about a final status they did not ask to
 /// handle: a redirect not followed, or an error page saved as the body.
-fn status_warning(head: &Head, target: &Target, opts: &Options) -> Option<String> {
+fn status_warning(head: &Head, target: &Target, opts: &Options) -> Option<Words> {
     let saved = if opts.head_only {
         ""
     } else {
@@ -488,14 +487,14 @@ fn status_warning(head: &Head, target: &Target, opts: &Options) -> Option<String
             Ok(url) => url.to_string(),
             Err(_) => tcpkit_wire::Escaped(location.as_bytes()).to_string(),
         };
-        return Some(format!(
+        return Some(crate::words!(
             "the server answered {} and redirects to {to}: add {} to follow it{saved}",
             head.status_line(),
             Setting::Follow
         ));
     }
     if head.status >= 400 && !opts.head_only {
-        return Some(format!(
+        return Some(crate::words!(
             "the server answered {}: the saved body is its error response \
              (add {} to save nothing and exit 12)",
             head.status_line(),
@@ -520,7 +519,7 @@ async fn read_final_head(
         }
         interim += 1;
         if interim > limits.max_interim {
-            return Err(Error::protocol(format!(
+            return Err(Error::protocol(crate::words!(
                 "more than {} interim (1xx) responses (raise {}?)",
                 limits.max_interim,
                 Setting::MaxInterim
@@ -573,6 +572,6 @@ fn escape_controls(bytes: &[u8]) -> String {
 }
 
 /// Raises a warning on `notices`.
-fn warn(notices: &std::sync::Arc<dyn crate::notice::Notices>, message: &str) {
-    notices.notice(crate::notice::Notice::Warning(message.to_string()));
+fn warn(notices: &std::sync::Arc<dyn crate::notice::Notices>, message: Words) {
+    notices.notice(crate::notice::Notice::Warning(message));
 }

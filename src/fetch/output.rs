@@ -139,7 +139,7 @@ impl Plan {
         };
         let direct = match meta {
             Ok(m) if m.is_dir() => {
-                return Err(Error::local(format!(
+                return Err(Error::local(crate::words!(
                     "{} is a directory (name a file with {})",
                     path.display(),
                     Setting::Output
@@ -149,7 +149,7 @@ impl Plan {
                 // As wget -c: a finished download is said to be one.
                 let part = Plan::part_of(&path);
                 if resume && !force && fs::symlink_metadata(&part).is_err() {
-                    return Err(Error::local(format!(
+                    return Err(Error::local(crate::words!(
                         "{} is already there, and {} is not: the download finished, and {} has \
                          nothing to continue (use {} to download it again)",
                         path.display(),
@@ -159,7 +159,7 @@ impl Plan {
                     )));
                 }
                 if !force {
-                    return Err(Error::local(format!(
+                    return Err(Error::local(crate::words!(
                         "{} already exists (use {} to overwrite it, or {} to choose another name)",
                         path.display(),
                         Setting::Force,
@@ -354,7 +354,7 @@ fn publish_copy(file: &File, target: &Path, force: bool) -> Result<(), Error> {
 /// A `.part` name that is taken: never written through (it may be a hard
 /// link to someone else's file).
 fn part_exists(part: &Path) -> Error {
-    Error::local(format!(
+    Error::local(crate::words!(
         "{} already exists (left by an earlier download?): remove it, or use {} to replace it",
         part.display(),
         Setting::Force
@@ -463,7 +463,7 @@ impl Sink {
         if let Some(limit) = self.limit
             && self.written + bytes.len() as u64 > limit
         {
-            return Err(Error::TooLarge(format!(
+            return Err(Error::TooLarge(crate::words!(
                 "the body is larger than {} {}",
                 Setting::MaxFilesize,
                 tcpkit_wire::Bytes(limit)
@@ -526,7 +526,7 @@ impl Sink {
                     return Ok(());
                 }
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                    return Err(Error::local(format!(
+                    return Err(Error::local(crate::words!(
                         "{} appeared while downloading; the data is in {} (use {} to overwrite)",
                         target.display(),
                         part.display(),
@@ -539,7 +539,7 @@ impl Sink {
         if !still_ours(&part, file) {
             super::warn(
                 &self.plan.notices,
-                &format!(
+                crate::words!(
                     "{} was replaced during the download; {} gets the bytes tcpkit wrote, \
                  copied from its own open file, and the replacement is left alone",
                     part.display(),
@@ -556,7 +556,7 @@ impl Sink {
         // rename would silently replace the file.
         match fs::hard_link(&part, target) {
             Ok(()) => fs::remove_file(&part).map_err(|e| file_error("cannot remove", &part, e)),
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => Err(Error::local(format!(
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Err(Error::local(crate::words!(
                 "{} appeared while downloading; the data is in {} (use {} to overwrite)",
                 target.display(),
                 part.display(),

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use url::Url;
 
 use crate::error::Error;
+use crate::setting::Words;
 
 /// One URL, checked and taken apart for connecting and requesting.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,24 +41,24 @@ impl Target {
             &with_scheme
         };
         let url = Url::parse(text)
-            .map_err(|e| Error::InvalidInput(format!("invalid URL '{text}': {e}")))?;
+            .map_err(|e| Error::InvalidInput(crate::words!("invalid URL '{text}': {e}")))?;
         Target::from_url(url)
     }
 
     /// Checks a parsed URL (also used for redirect targets).
     pub fn from_url(url: Url) -> Result<Target, Error> {
-        let bad = |why: &str| Error::InvalidInput(format!("cannot fetch '{url}': {why}"));
+        let bad = |why: &Words| Error::InvalidInput(crate::words!("cannot fetch '{url}': {}", why));
         let tls = match url.scheme() {
             "http" => false,
             "https" => true,
             other => {
-                return Err(bad(&format!(
+                return Err(bad(&crate::words!(
                     "unsupported scheme '{other}' (tcpkit fetch speaks http and https)"
                 )));
             }
         };
         if !url.username().is_empty() || url.password().is_some() {
-            return Err(bad(&format!(
+            return Err(bad(&crate::words!(
                 "credentials in the URL are not supported (send them with {} 'Authorization: \
                  ...')",
                 crate::setting::Setting::Header
@@ -67,10 +68,10 @@ impl Target {
             Some(url::Host::Domain(d)) => (d.to_string(), None),
             Some(url::Host::Ipv4(a)) => (a.to_string(), Some(IpAddr::V4(a))),
             Some(url::Host::Ipv6(a)) => (a.to_string(), Some(IpAddr::V6(a))),
-            None => return Err(bad("the URL has no host")),
+            None => return Err(bad(&"the URL has no host".into())),
         };
         let Some(port) = url.port_or_known_default() else {
-            return Err(bad("the URL has no port"));
+            return Err(bad(&"the URL has no port".into()));
         };
         let host_str = url.host_str().unwrap_or(&host);
         let authority = match url.port() {
@@ -125,7 +126,8 @@ impl UserHeaders {
     pub fn parse(specs: &[String]) -> Result<UserHeaders, Error> {
         let mut headers = Vec::new();
         for spec in specs {
-            let bad = |why: &str| Error::InvalidInput(format!("invalid header {spec:?}: {why}"));
+            let bad =
+                |why: &str| Error::InvalidInput(crate::words!("invalid header {spec:?}: {why}"));
             let Some((name, value)) = spec.split_once(':') else {
                 return Err(bad("expected 'Name: value'"));
             };

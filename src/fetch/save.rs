@@ -87,7 +87,7 @@ pub(super) async fn save(
             if ranged {
                 warn(
                     &opts.notices,
-                    &format!(
+                    crate::words!(
                         "the server sent the whole file ({}; it changed since {} was saved, or it \
                      does not resume): downloading it afresh",
                         head.status_line(),
@@ -98,7 +98,7 @@ pub(super) async fn save(
             (Some(r), 0)
         }
         Some(_) => {
-            return Err(Error::HttpStatus(format!(
+            return Err(Error::HttpStatus(crate::words!(
                 "the server answered {}; {} is left as it was for a later {}",
                 head.status_line(),
                 part(),
@@ -120,7 +120,7 @@ pub(super) async fn save(
     if let (Some(limit), Some(total)) = (opts.max_filesize, total)
         && total > limit
     {
-        return Err(Error::TooLarge(format!(
+        return Err(Error::TooLarge(crate::words!(
             "the body is {} (Content-Length), larger than {} {}",
             Bytes(total),
             crate::setting::Setting::MaxFilesize,
@@ -137,10 +137,11 @@ pub(super) async fn save(
     if offset == 0 {
         plan.note_validator(start.validator.as_ref().filter(|_| coding.is_none()))?;
     } else {
-        opts.notices.notice(crate::notice::Notice::Hint(format!(
-            "continuing {} from byte {offset}",
-            plan.part_path().unwrap_or_default().display()
-        )));
+        opts.notices
+            .notice(crate::notice::Notice::Hint(crate::words!(
+                "continuing {} from byte {offset}",
+                plan.part_path().unwrap_or_default().display()
+            )));
     }
     let copied = body::copy(conn, framing, opts.limits.max_head, &mut sink)
         .await
@@ -172,7 +173,7 @@ pub(super) async fn save(
             if copied.excess > 0 {
                 warn(
                     &opts.notices,
-                    &format!(
+                    crate::words!(
                         "ignored {} the server sent after the end of the body",
                         Bytes::of(copied.excess)
                     ),
@@ -190,13 +191,13 @@ pub(super) async fn save(
             let bytes = sink.written();
             let kept = sink.abandon();
             let note = match kept {
-                Some(part) => format!(
+                Some(part) => crate::words!(
                     "download incomplete, {} kept in {}{}",
                     Bytes(bytes),
                     part.display(),
                     continue_hint(&part)
                 ),
-                None => format!("download incomplete after {}", Bytes(bytes)),
+                None => crate::words!("download incomplete after {}", Bytes(bytes)),
             };
             Err(e.context(note))
         }
@@ -216,7 +217,7 @@ pub(super) async fn raw(
             break at;
         }
         if conn.buffered().len() > opts.limits.max_head {
-            return Err(Error::protocol(format!(
+            return Err(Error::protocol(crate::words!(
                 "no blank line in the first {} (raise {}?)",
                 Bytes::of(opts.limits.max_head),
                 crate::setting::Setting::MaxHead

@@ -37,7 +37,7 @@ pub async fn handshake(
                 e,
                 &target.host_port(),
                 None,
-                "check the URL's host",
+                &"check the URL's host".into(),
             )
         })
 }

@@ -388,8 +388,9 @@ impl Server {
 }
 
 /// Reads the certificate files of `tls` again (the binary calls it at
-/// SIGHUP) and logs what came of it; a failure keeps the old pair.
-pub fn reload_tls(tls: &crate::tls::ServerTls) {
+/// SIGHUP) and logs what came of it, naming settings as `naming` says; a
+/// failure keeps the old pair.
+pub fn reload_tls(tls: &crate::tls::ServerTls, naming: crate::setting::Naming) {
     let Some(file) = tls.cert_file() else {
         warn!("SIGHUP: a self-signed certificate has no files to read again; nothing reloaded.");
         return;
@@ -404,7 +405,7 @@ pub fn reload_tls(tls: &crate::tls::ServerTls) {
         Err(e) => warn!(
             "SIGHUP: cannot reload the TLS certificate: {}; keeping the old one \
              (SHA-256 fingerprint {old}).",
-            e.in_words()
+            e.in_words().render(naming)
         ),
     }
 }

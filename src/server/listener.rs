@@ -63,20 +63,21 @@ impl<A: Accept> Listener<A> {
                 tokio::task::yield_now().await;
             }
             if self.limit.available_permits() == 0 && full_warned.ready() {
+                let naming = self.shared.config.naming;
                 match self.shared.config.refuse_rate {
                     Some(rate) => warn!(
                         "Connection limit reached ({} open; see {}): new clients are told the \
                          server is busy and closed, up to {rate} a second ({}); the rest wait in \
                          the backlog.",
                         self.max_connections,
-                        Setting::MaxConnections,
-                        Setting::RefuseRate
+                        Setting::MaxConnections.name(naming),
+                        Setting::RefuseRate.name(naming)
                     ),
                     None => warn!(
                         "Connection limit reached ({} open; see {}): new clients wait in the \
                          backlog.",
                         self.max_connections,
-                        Setting::MaxConnections
+                        Setting::MaxConnections.name(naming)
                     ),
                 }
             }
@@ -125,7 +126,7 @@ impl<A: Accept> Listener<A> {
                 Err(e) if is_transient(&e) => {}
                 Err(e) => {
                     self.shared.metered(|m| m.accept_error());
-                    let pause = backoff.next(&e);
+                    let pause = backoff.next(&e, self.shared.config.naming);
                     tokio::select! {
                         _ = self.token.cancelled() => return,
                         _ = tokio::time::sleep(pause) => {}
@@ -208,13 +209,13 @@ struct Backoff {
 }
 
 impl Backoff {
-    fn next(&mut self, e: &io::Error) -> Duration {
+    fn next(&mut self, e: &io::Error, naming: crate::setting::Naming) -> Duration {
         self.pause = (self.pause * 2).clamp(BACKOFF_MIN, BACKOFF_MAX);
         if self.log.ready() {
             let hint = match e.raw_os_error() {
                 Some(libc::EMFILE) => format!(
                     " (out of file descriptors: raise ulimit -n or lower {})",
-                    Setting::MaxConnections
+                    Setting::MaxConnections.name(naming)
                 ),
                 Some(libc::ENFILE) => " (the system is out of file descriptors)".into(),
                 Some(libc::ENOBUFS | libc::ENOMEM) => {
@@ -276,9 +277,11 @@ mod tests {
     fn backoff_doubles_up_to_a_second_and_resets() {
         let mut b = Backoff::default();
         let e = io::Error::from_raw_os_error(libc::EMFILE);
-        let pauses: Vec<_> = (0..10).map(|_| b.next(&e).as_millis()).collect();
+        let pauses: Vec<_> = (0..10)
+            .map(|_| b.next(&e, crate::setting::Naming::Fields).as_millis())
+            .collect();
         assert_eq!(pauses, [5, 10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
         b.reset();
-        assert_eq!(b.next(&e), BACKOFF_MIN);
+        assert_eq!(b.next(&e, crate::setting::Naming::Fields), BACKOFF_MIN);
     }
 }

@@ -158,6 +158,9 @@ pub struct Config {
     /// How long a client may take to finish its TLS handshake (`None`: no
     /// bound); one that does not is closed and logged.
     pub tls_handshake_timeout: Option<Duration>,
+    /// How the server's log lines name a setting to change: as these
+    /// fields (the default), or as `tcpkit serve`'s flags.
+    pub naming: crate::setting::Naming,
 }
 
 /// Who may send a PROXY protocol header, in which versions, how fast.
@@ -206,6 +209,7 @@ impl Default for Config {
             health: Arc::default(),
             tls: None,
             tls_handshake_timeout: Some(DEFAULT_TLS_HANDSHAKE_TIMEOUT),
+            naming: crate::setting::Naming::Fields,
         }
     }
 }
@@ -272,23 +276,22 @@ fn lanes() -> usize {
 /// grants another size. (Connections already in the backlog, as after a
 /// hand-over, were made with the old size: each accepted socket gets the
 /// bound again, in the accept loop.)
-fn bound_send_buffers<A: Accept>(listeners: &[A], bytes: usize) {
+fn bound_send_buffers<A: Accept>(listeners: &[A], bytes: usize, naming: crate::setting::Naming) {
+    let flag = crate::setting::Setting::SendBuffer.name(naming);
     let mut told = false;
     for listener in listeners {
         match listener.bound_unsent(bytes) {
             Ok(_) | Err(_) if told => {}
             Ok(granted) if granted != bytes => warn!(
-                "{} {}: the kernel grants {} per connection (its bounds: net.core.wmem_max and \
+                "{flag} {}: the kernel grants {} per connection (its bounds: net.core.wmem_max and \
                  a minimum of its own).",
-                crate::setting::Setting::SendBuffer,
                 Bytes::of(bytes),
                 Bytes::of(granted)
             ),
             Ok(_) => continue,
             Err(e) => warn!(
-                "{} {}: the kernel refused it ({e}); each connection's send buffer is the \
+                "{flag} {}: the kernel refused it ({e}); each connection's send buffer is the \
                  kernel's default.",
-                crate::setting::Setting::SendBuffer,
                 Bytes::of(bytes)
             ),
         }
@@ -347,7 +350,7 @@ pub async fn serve_on<A: Accept>(listeners: Vec<A>, config: Config, shutdown: im
     };
 
     if let Some(bytes) = config.send_buffer {
-        bound_send_buffers(&listeners, bytes);
+        bound_send_buffers(&listeners, bytes, config.naming);
     }
     let mut accept_loops = tokio::task::JoinSet::new();
     for listener in listeners {

@@ -16,13 +16,13 @@ pub(super) struct ProbeLog {
 
 impl ProbeLog {
     /// Counts one; logs the summary when a minute has passed.
-    pub(super) fn count(&self) {
+    pub(super) fn count(&self, naming: crate::setting::Naming) {
         if let Some((n, over)) = self.count_at(std::time::Instant::now()) {
             info!(
                 "{n} connection(s) in the last {} s closed before sending anything: health \
                  checks or port probes (each is logged with {}).",
                 over.as_secs(),
-                crate::setting::Setting::DebugLog
+                crate::setting::Setting::DebugLog.name(naming)
             );
         }
     }

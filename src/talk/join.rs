@@ -346,7 +346,7 @@ fn silent_server(link: &Link, notices: &dyn Notices) -> Result<(), Error> {
     };
     let spent = humantime::format_duration(SILENCE);
     super::not_tls(link, peer, &spent)?;
-    notices.notice(Notice::Hint(format!(
+    notices.notice(Notice::Hint(crate::words!(
         "nothing from {peer} in {spent}, though a welcome was expected; still connected: what \
          you type goes to it. A server that speaks only when spoken to, like an echo or HTTP \
          server, sends none ({} says so and silences this).",
@@ -396,7 +396,7 @@ impl Unended {
             return;
         }
         self.said = true;
-        notices.notice(Notice::Hint(format!(
+        notices.notice(Notice::Hint(crate::words!(
             "the server's bytes stop without a newline (as in {}): a server that does not end \
              its lines, like the tutorial's own? Lines sent together reach it as one message. \
              With {} chunk, talk sends each input line as a write of its own, without the \

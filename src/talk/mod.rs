@@ -18,6 +18,7 @@ mod link;
 pub use join::{Listening, interactive, listen};
 pub use link::{Link, TalkTls, Traced};
 
+use crate::setting::Words;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -131,7 +132,7 @@ fn connect(opts: &TalkOptions) -> Result<Link, Error> {
     let addrs = net::resolve(&opts.addr, opts.family)?;
     let slow = crate::notice::SlowNotice::new(
         &opts.notices,
-        format!(
+        crate::words!(
             "no answer from {} in 2s; still connecting ({})",
             opts.addr,
             crate::notice::up_to(Setting::ConnectTimeout, opts.connect_timeout)
@@ -150,7 +151,7 @@ fn connect(opts: &TalkOptions) -> Result<Link, Error> {
     });
     if let Some(version) = opts.send_proxy {
         net::send_proxy_header(&mut stream, version).map_err(|e| Error::Protocol {
-            message: format!("cannot send the PROXY header to {}", opts.addr),
+            message: crate::words!("cannot send the PROXY header to {}", opts.addr),
             source: Some(e),
         })?;
     }
@@ -171,7 +172,7 @@ fn connect(opts: &TalkOptions) -> Result<Link, Error> {
 pub fn script(opts: &TalkOptions, messages: &[String], out: &mut dyn Write) -> Result<(), Error> {
     for m in messages {
         if opts.framing == ClientFraming::Line && (m.contains('\n') || m.contains('\r')) {
-            return Err(Error::InvalidInput(format!(
+            return Err(Error::InvalidInput(crate::words!(
                 "message {} contains a line break; with line framing each message is one line",
                 Escaped(m.as_bytes())
             )));
@@ -234,11 +235,12 @@ fn expect(what: &str, flag: Setting, expected: &[u8], got: &[u8]) -> Result<(), 
     if expected == got {
         return Ok(());
     }
-    Err(Error::protocol(format!(
+    Err(Error::protocol(crate::words!(
         "{what} is not what was expected: expected {}, got {} (another server? say what it \
-         sends with {flag})",
+         sends with {})",
         Escaped(expected),
-        Escaped(got)
+        Escaped(got),
+        flag
     )))
 }
 
@@ -263,7 +265,7 @@ impl Conversation<'_> {
             .map_or_else(|_| self.opts.addr.clone(), |p| p.to_string());
         crate::notice::SlowNotice::new(
             &self.opts.notices,
-            format!(
+            crate::words!(
                 "{peer}: {what} after 2s; still waiting ({})",
                 crate::notice::up_to(Setting::Timeout, self.opts.timeout)
             ),
@@ -300,21 +302,19 @@ impl Conversation<'_> {
         if let Some(kind) = crate::probe::silent_server(peer, TLS_CHECK) {
             return Err(Error::protocol(no_welcome_from(peer, &spent, kind)));
         }
-        let until = self
-            .opts
-            .timeout
-            .map_or(String::from("with no limit"), |t| {
-                format!(
-                    "up to {} {}",
-                    Setting::Timeout,
-                    humantime::format_duration(t)
-                )
-            });
+        let until = self.opts.timeout.map_or(Words::from("with no limit"), |t| {
+            crate::words!(
+                "up to {} {}",
+                Setting::Timeout,
+                humantime::format_duration(t)
+            )
+        });
         self.opts
             .notices
-            .notice(crate::notice::Notice::Hint(format!(
-                "nothing from {peer} in {spent}; still waiting for the welcome ({until}). A server \
+            .notice(crate::notice::Notice::Hint(crate::words!(
+                "nothing from {peer} in {spent}; still waiting for the welcome ({}). A server \
                  that sends none, like an echo or HTTP server, needs {}.",
+                until,
                 Setting::NoWelcome
             )));
         Ok(())
@@ -383,7 +383,7 @@ impl Conversation<'_> {
                     if reply.is_empty() || deadline.is_some_and(|d| Instant::now() >= d) {
                         continue; // `left` says whether the time is up
                     }
-                    return Err(Error::protocol(format!(
+                    return Err(Error::protocol(crate::words!(
                         "got {} with no newline, then nothing for {}: a server that does not \
                          end its lines, like the tutorial's own? try {} chunk",
                         Escaped(reply),
@@ -413,7 +413,7 @@ impl Conversation<'_> {
                 break;
             }
             if reply.len() == limit {
-                return Err(Error::protocol(format!(
+                return Err(Error::protocol(crate::words!(
                     "{what} is longer than {} (see {})",
                     tcpkit_wire::Bytes::of(self.opts.max_reply),
                     Setting::MaxReply
@@ -452,7 +452,7 @@ impl Conversation<'_> {
                 format!(" (got {} so far)", Escaped(got))
             };
             return Err(Error::Timeout {
-                what: format!("waiting for {what}{so_far}"),
+                what: crate::words!("waiting for {what}{so_far}"),
                 after: self.opts.timeout.unwrap_or_default(),
             });
         }
@@ -487,7 +487,7 @@ impl Conversation<'_> {
                 Ok(n) => {
                     said += n;
                     if said > self.opts.max_reply {
-                        return Err(Error::protocol(format!(
+                        return Err(Error::protocol(crate::words!(
                             "after exit the server sent more than {} without closing \
                              (see {})",
                             tcpkit_wire::Bytes::of(self.opts.max_reply),
@@ -522,7 +522,7 @@ pub fn check(opts: &TalkOptions) -> Result<SocketAddr, Error> {
     let link = connect(opts)?;
     link.tcp().peer_addr().map_err(|e| Error::Connect {
         spec: opts.addr.clone(),
-        hint: String::new(),
+        hint: Words::default(),
         source: Some(e),
     })
 }
@@ -534,15 +534,15 @@ pub(crate) fn no_welcome_from(
     peer: SocketAddr,
     spent: &impl std::fmt::Display,
     kind: crate::probe::Silent,
-) -> String {
+) -> Words {
     match kind {
-        crate::probe::Silent::Http => format!(
+        crate::probe::Silent::Http => crate::words!(
             "{peer} sent nothing in {spent}, and answered an HTTP request on a second \
              connection: it is a web server, which sends no welcome (tcpkit fetch \
              http://{peer}/ downloads from it; with {} talk speaks to it)",
             Setting::NoWelcome
         ),
-        crate::probe::Silent::Echo => format!(
+        crate::probe::Silent::Echo => crate::words!(
             "{peer} sent nothing in {spent}, and sent a line back unchanged on a second \
              connection: it is an echo server, which sends no welcome ({} {} '{{}}' expects \
              what it does)",
@@ -556,7 +556,7 @@ pub(crate) fn no_welcome_from(
 /// gets an answer, it speaks TLS, and the error says to add --tls.
 fn not_tls(link: &Link, peer: SocketAddr, spent: &impl std::fmt::Display) -> Result<(), Error> {
     if !link.is_tls() && crate::tls::client::answers_tls(peer, TLS_CHECK) {
-        return Err(Error::protocol(format!(
+        return Err(Error::protocol(crate::words!(
             "{peer} sent nothing in {spent}, and answered a TLS hello on a second connection: \
              it speaks TLS. Add {} (with {} FILE for a self-signed certificate)",
             Setting::Tls,
@@ -594,7 +594,7 @@ fn is_timeout(e: &io::Error) -> bool {
 fn timeout_or_lost(what: &str, limit: Option<Duration>, e: io::Error) -> Error {
     match (is_timeout(&e), limit) {
         (true, Some(after)) => Error::Timeout {
-            what: what.to_string(),
+            what: what.to_string().into(),
             after,
         },
         _ => lost(what, e),

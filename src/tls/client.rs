@@ -14,7 +14,7 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 
 use super::tls_error;
 use crate::error::Error;
-use crate::setting::Setting;
+use crate::setting::{Setting, Words};
 
 /// The name a client checks the certificate against (and sends as SNI):
 /// an IP address is checked against IP SANs and sent as no SNI at all.
@@ -30,11 +30,11 @@ pub fn server_name(host: &str) -> Result<ServerName<'static>, Error> {
 /// What to do about a failed handshake, written to follow the causes;
 /// `name_hint` says how to name another host (`check the URL's host`,
 /// `or set --servername`). Empty when there is nothing to add.
-pub fn hint(error: Option<&rustls::Error>, name_hint: &str) -> String {
+pub fn hint(error: Option<&rustls::Error>, name_hint: &Words) -> Words {
     match error {
         Some(rustls::Error::InvalidCertificate(cert)) => match cert {
             rustls::CertificateError::UnknownIssuer | rustls::CertificateError::BadSignature => {
-                format!(
+                crate::words!(
                     " (use {} FILE to trust a private CA or a self-signed certificate, or {} \
                      to skip the check)",
                     Setting::Cacert,
@@ -43,21 +43,31 @@ pub fn hint(error: Option<&rustls::Error>, name_hint: &str) -> String {
             }
             rustls::CertificateError::NotValidForName
             | rustls::CertificateError::NotValidForNameContext { .. } => {
-                format!(" ({name_hint})")
+                crate::words!(" ({})", name_hint)
+            }
+            rustls::CertificateError::Other(other)
+                if other.to_string().contains("CaUsedAsEndEntity") =>
+            {
+                crate::words!(
+                    " (give that very certificate to {} (openssl req -x509 makes such \
+                     certificates by default; -addext basicConstraints=critical,CA:FALSE makes a \
+                     server certificate)",
+                    Setting::Cacert
+                )
             }
             rustls::CertificateError::Expired
             | rustls::CertificateError::ExpiredContext { .. }
             | rustls::CertificateError::NotValidYet
             | rustls::CertificateError::NotValidYetContext { .. } => {
-                " (check this machine's clock, or renew the certificate)".to_string()
+                " (check this machine's clock, or renew the certificate)".into()
             }
-            _ => String::new(),
+            _ => Words::default(),
         },
         Some(rustls::Error::InvalidMessage(_)) => {
-            " (is it a TLS server on that port? it may speak plain text)".to_string()
+            " (is it a TLS server on that port? it may speak plain text)".into()
         }
-        Some(_) => String::new(),
-        None => " (is it a TLS server on that port?)".to_string(),
+        Some(_) => Words::default(),
+        None => " (is it a TLS server on that port?)".into(),
     }
 }
 
@@ -79,7 +89,7 @@ pub fn handshake_blocking(
                 e,
                 spec,
                 limit,
-                &format!(
+                &crate::words!(
                     "connect by one of its names, or check another with {} NAME",
                     Setting::ServerName
                 ),
@@ -96,7 +106,7 @@ pub fn handshake_failed(
     e: std::io::Error,
     spec: &str,
     limit: Option<std::time::Duration>,
-    name_hint: &str,
+    name_hint: &Words,
 ) -> Error {
     use std::io::ErrorKind;
     if let (true, Some(after)) = (
@@ -104,13 +114,13 @@ pub fn handshake_failed(
         limit,
     ) {
         return Error::Timeout {
-            what: format!("waiting for the TLS handshake with {spec} (is it a TLS server?)"),
+            what: crate::words!("waiting for the TLS handshake with {spec} (is it a TLS server?)"),
             after,
         };
     }
     let hint = match (rustls_error(&e), e.kind()) {
         (None, ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset) => {
-            " (it closed the connection: is it a TLS server? it may speak plain text)".to_string()
+            " (it closed the connection: is it a TLS server? it may speak plain text)".into()
         }
         (error, _) => hint(error, name_hint),
     };
@@ -120,7 +130,7 @@ pub fn handshake_failed(
         None => e,
     };
     Error::Tls {
-        message: format!("TLS handshake with {spec} failed"),
+        message: crate::words!("TLS handshake with {spec} failed"),
         hint,
         source: Some(source),
     }
@@ -151,14 +161,14 @@ pub fn config(
             .collect::<Result<_, _>>()
             .map_err(|e| pem_error(path, e))?;
         if certs.is_empty() {
-            return Err(Error::local(format!(
+            return Err(Error::local(crate::words!(
                 "{} {shown} holds no PEM certificates (expected -----BEGIN CERTIFICATE-----)",
                 Setting::Cacert
             )));
         }
         for cert in certs {
             roots.add(cert.clone()).map_err(|e| {
-                Error::local(format!(
+                Error::local(crate::words!(
                     "{} {shown}: unusable certificate: {}",
                     Setting::Cacert,
                     super::words::describe(&e)
@@ -196,7 +206,7 @@ fn pem_error(path: &Path, e: rustls::pki_types::pem::Error) -> Error {
         other => std::io::Error::new(std::io::ErrorKind::InvalidData, other.to_string()),
     };
     Error::local_file(
-        format!("cannot read {} {}", Setting::Cacert, path.display()),
+        crate::words!("cannot read {} {}", Setting::Cacert, path.display()),
         source,
     )
 }

@@ -39,12 +39,12 @@ pub use server::{SelfSigned, ServerTls};
 
 /// A TLS set-up error with its cause and no hint.
 pub(crate) fn tls_error(
-    message: impl Into<String>,
+    message: impl Into<crate::setting::Words>,
     e: impl std::error::Error + Send + Sync + 'static,
 ) -> crate::Error {
     crate::Error::Tls {
         message: message.into(),
-        hint: String::new(),
+        hint: crate::setting::Words::default(),
         source: Some(std::io::Error::other(e)),
     }
 }

@@ -150,21 +150,24 @@ fn load(cert: &Path, key: &Path) -> Result<Current, Error> {
             rustls::pki_types::pem::Error::Io(e) => e,
             other => std::io::Error::new(std::io::ErrorKind::InvalidData, other.to_string()),
         };
-        Error::local_file(format!("cannot read {flag} {}", path.display()), source)
+        Error::local_file(
+            crate::words!("cannot read {} {}", flag, path.display()),
+            source,
+        )
     };
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .map_err(|e| unreadable(Setting::TlsCert, cert, e))?
         .collect::<Result<_, _>>()
         .map_err(|e| unreadable(Setting::TlsCert, cert, e))?;
     if chain.is_empty() {
-        return Err(Error::local(format!(
+        return Err(Error::local(crate::words!(
             "{} {} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)",
             Setting::TlsCert,
             cert.display()
         )));
     }
     let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| match e {
-        rustls::pki_types::pem::Error::NoItemsFound => Error::local(format!(
+        rustls::pki_types::pem::Error::NoItemsFound => Error::local(crate::words!(
             "{} {} holds no PEM private key (expected -----BEGIN PRIVATE KEY----- or an RSA \
              or EC key)",
             Setting::TlsKey,
@@ -174,7 +177,7 @@ fn load(cert: &Path, key: &Path) -> Result<Current, Error> {
     })?;
     build(chain, key_der).map_err(|e| match e {
         Error::Tls { source, .. } => Error::Tls {
-            message: format!(
+            message: crate::words!(
                 "cannot use {} {} with {} {}",
                 Setting::TlsCert,
                 cert.display(),

@@ -207,7 +207,7 @@ fn write_cert(to: Option<&Path>, pem: &str) -> Result<MadeCert, Error> {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
             return Err(remove(Error::LocalFile {
-                message: format!(
+                message: crate::words!(
                     "{} {} is the certificate of another tcpkit serve that is running (it holds \
                      the file's lock), and its clients trust it: give this server another path, \
                      or stop that one first",
@@ -257,7 +257,7 @@ fn new_cert_file() -> Result<(PathBuf, std::fs::File), Error> {
 
 fn cert_not_written(path: &Path, e: std::io::Error) -> Error {
     Error::LocalFile {
-        message: format!("cannot write the certificate to {}", path.display()),
+        message: crate::words!("cannot write the certificate to {}", path.display()),
         source: Some(e),
     }
 }

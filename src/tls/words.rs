@@ -74,13 +74,10 @@ fn certificate(e: &CertificateError) -> String {
         CertificateError::Other(other) => {
             let name = other.to_string();
             if name.contains("CaUsedAsEndEntity") {
-                format!(
-                    "the certificate is a CA certificate (basicConstraints CA:TRUE), which \
-                     cannot serve as the server's own unless it is pinned: give that very \
-                     certificate to {} (openssl req -x509 makes such certificates by default; \
-                     -addext basicConstraints=critical,CA:FALSE makes a server certificate)",
-                    crate::setting::Setting::Cacert
-                )
+                // What to do is the client's hint (`client::hint`).
+                "the certificate is a CA certificate (basicConstraints CA:TRUE), which cannot \
+                 serve as the server's own unless it is pinned"
+                    .into()
             } else {
                 format!("the certificate is not acceptable ({})", words(&name))
             }

@@ -26,7 +26,7 @@ fn form_of(file: &Path) -> Result<Form, tcpkit::Error> {
     {
         Some(e) if e == "svg" => Ok(Form::Svg),
         Some(e) if e == "html" || e == "htm" => Ok(Form::Html),
-        _ => Err(tcpkit::Error::InvalidInput(format!(
+        _ => Err(tcpkit::Error::InvalidInput(tcpkit::words!(
             "cannot tell what to draw in {}: name a .svg or .html file, or - for a text chart",
             file.display()
         ))),
@@ -49,7 +49,7 @@ pub fn run(
         Form::Chart => None,
         _ => Some(
             std::fs::File::create(file).map_err(|e| tcpkit::Error::LocalFile {
-                message: format!("cannot create {}", file.display()),
+                message: tcpkit::words!("cannot create {}", file.display()),
                 source: Some(e),
             })?,
         ),

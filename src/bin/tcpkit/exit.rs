@@ -82,7 +82,10 @@ pub fn message(err: &anyhow::Error) -> String {
     for cause in err.chain() {
         let text = match cause.downcast_ref::<io::Error>() {
             Some(e) => describe(e),
-            None => cause.to_string(),
+            None => match cause.downcast_ref::<Error>() {
+                Some(ours) => ours.render(crate::FLAGS),
+                None => cause.to_string(),
+            },
         };
         // thiserror's `transparent` and anyhow's context can repeat a
         // message as its own source; say it once.
@@ -93,7 +96,7 @@ pub fn message(err: &anyhow::Error) -> String {
     let hint = err
         .chain()
         .find_map(|e| e.downcast_ref::<Error>())
-        .map(Error::hint)
+        .map(|e| e.hint().render(crate::FLAGS))
         .unwrap_or_default();
     format!("{}{hint}", parts.join(": "))
 }

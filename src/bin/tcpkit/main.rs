@@ -24,14 +24,16 @@ pub(crate) use tcpkit::spelling;
 pub(crate) use tcpkit::units as values;
 
 use clap::{CommandFactory, FromArgMatches};
+
+/// How this program's messages name a setting: as its flags
+/// (`--connect-timeout`), where the library names its fields.
+const FLAGS: tcpkit::Naming = tcpkit::Naming::Flags;
 use cli::Cli;
 
 fn main() -> ExitCode {
     // Every command, before the heap grows: a client's whole life is a
     // few allocations, and each huge-page fault would cost 2 MiB of RSS.
     alloc::small_pages();
-    // Messages name settings as this program's flags.
-    tcpkit::setting::name_as_flags();
     let args = match habits::before_parse(std::env::args_os().collect()) {
         Ok(args) => args,
         Err(hint) => {

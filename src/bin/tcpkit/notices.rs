@@ -23,8 +23,8 @@ impl Notices for Stderr {
         let line = match notice {
             Notice::Transfer { done, total } => return self.transfer(done, total),
             Notice::TransferEnd { completed } => return self.transfer_end(completed),
-            Notice::Hint(line) => format!("tcpkit: {line}\n"),
-            Notice::Warning(line) => format!("tcpkit: warning: {line}\n"),
+            Notice::Hint(line) => format!("tcpkit: {}\n", line.render(crate::FLAGS)),
+            Notice::Warning(line) => format!("tcpkit: warning: {}\n", line.render(crate::FLAGS)),
             Notice::Progress(line) => format!("\r\x1b[K{line}"),
             Notice::ProgressEnd => "\r\x1b[K".to_string(),
             _ => return,

@@ -43,15 +43,19 @@ impl<S: Socket> Handler<S> {
         self.shared.open.fetch_sub(1, Ordering::AcqRel);
         if let Ending::Probe = ending {
             debug!(
-                "Connection from {} closed. ({ending}, {} message{s})",
-                self.peer, self.messages
+                "Connection from {} closed. ({}, {} message{s})",
+                self.peer,
+                ending.shown(self.shared.config.naming),
+                self.messages
             );
-            self.shared.probes.count();
+            self.shared.probes.count(self.shared.config.naming);
             return;
         }
         info!(
-            "Connection from {} closed. ({ending}, {} message{s})",
-            self.peer, self.messages
+            "Connection from {} closed. ({}, {} message{s})",
+            self.peer,
+            ending.shown(self.shared.config.naming),
+            self.messages
         );
     }
 }

@@ -7,6 +7,8 @@ use std::io;
 
 use tcpkit_wire::greeting::Close;
 
+use crate::setting::Naming;
+
 use super::super::conn::{End, SendError};
 use super::super::metrics;
 
@@ -41,9 +43,21 @@ pub(super) enum Ending {
     Failed(io::Error),
 }
 
-impl fmt::Display for Ending {
+/// An [`Ending`] in a close line, naming settings as the server's
+/// [`Config::naming`](crate::server::Config::naming) says.
+pub(super) struct Shown<'a>(&'a Ending, Naming);
+
+impl Ending {
+    /// This ending as its close line gives it.
+    pub(super) fn shown(&self, naming: Naming) -> Shown<'_> {
+        Shown(self, naming)
+    }
+}
+
+impl fmt::Display for Shown<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
+        let Shown(ending, naming) = self;
+        match ending {
             Ending::Exit => f.write_str("client sent exit"),
             Ending::TooLong => f.write_str("message too long"),
             Ending::ClientClosed => f.write_str("client closed"),
@@ -56,7 +70,7 @@ impl fmt::Display for Ending {
             Ending::UntrustedHeader => write!(
                 f,
                 "it sent a PROXY header, but its address is not in {}",
-                crate::setting::Setting::ProxyFrom
+                crate::setting::Setting::ProxyFrom.name(*naming)
             ),
             Ending::BusyUnread => f.write_str(
                 "client was not reading its replies and the buffer budget had no room to hold them",

@@ -52,7 +52,11 @@ impl<S: Socket> Handler<S> {
                         0 => String::new(),
                         n => format!(" ({n} more failed handshakes were not logged one by one)"),
                     };
-                    info!("TLS handshake with {} failed: {why}.{also}", self.peer);
+                    info!(
+                        "TLS handshake with {} failed: {}.{also}",
+                        self.peer,
+                        why.shown(shared.config.naming)
+                    );
                 }
                 return Some(Ending::NoHandshake);
             }

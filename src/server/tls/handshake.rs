@@ -33,9 +33,21 @@ pub(in crate::server) enum HandshakeError {
     Failed(io::Error),
 }
 
-impl std::fmt::Display for HandshakeError {
+/// A [`HandshakeError`] in a log line, naming settings as the server's
+/// [`Config::naming`](crate::server::Config::naming) says.
+pub(crate) struct Shown<'a>(&'a HandshakeError, crate::setting::Naming);
+
+impl HandshakeError {
+    /// This failure as the server's log gives it.
+    pub(crate) fn shown(&self, naming: crate::setting::Naming) -> Shown<'_> {
+        Shown(self, naming)
+    }
+}
+
+impl std::fmt::Display for Shown<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
+        let Shown(error, naming) = self;
+        match error {
             HandshakeError::NotTls(bytes) => {
                 write!(
                     f,
@@ -48,7 +60,7 @@ impl std::fmt::Display for HandshakeError {
                 f,
                 "not finished within {} (see {})",
                 humantime::format_duration(*limit),
-                crate::setting::Setting::TlsHandshakeTimeout
+                crate::setting::Setting::TlsHandshakeTimeout.name(*naming)
             ),
             HandshakeError::Failed(e) => write!(f, "error: {e}"),
         }

@@ -214,6 +214,7 @@ impl ServeArgs {
                 Duration::ZERO
             }),
             tls_handshake_timeout: self.tls_handshake_timeout.0,
+            naming: crate::FLAGS,
             ..server::Config::default()
         }
     }

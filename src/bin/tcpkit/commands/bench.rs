@@ -29,12 +29,27 @@ pub(super) fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let report = bench::run(&opts)?;
     let mut stdout = io::stdout().lock();
     let shown = if args.json {
-        writeln!(stdout, "{}", serde_json::to_string_pretty(&report)?)
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&json(&report)?)?)
     } else {
-        write!(stdout, "{}", report.table())
+        write!(stdout, "{}", report.table(crate::FLAGS))
     };
     shown
         .and_then(|()| stdout.flush())
         .map_err(|e| tcpkit::Error::writing_output("standard output", e))?;
     Ok(report.verdict(&opts)?)
+}
+
+/// The report as JSON, its words naming settings as flags (the library
+/// names them as its fields).
+fn json(report: &bench::Report) -> serde_json::Result<serde_json::Value> {
+    let mut value = serde_json::to_value(report)?;
+    value["notes"] = report
+        .notes
+        .iter()
+        .map(|n| n.render(crate::FLAGS))
+        .collect();
+    if let Some(first) = &report.first_error {
+        value["first_error"] = first.render(crate::FLAGS).into();
+    }
+    Ok(value)
 }

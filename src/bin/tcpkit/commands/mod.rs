@@ -29,7 +29,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 pub(super) fn address_error(spec: &str, hint: String) -> anyhow::Error {
     Error::Address {
         spec: spec.to_string(),
-        reason: hint,
+        reason: hint.into(),
         source: None,
     }
     .into()

@@ -76,7 +76,7 @@ pub(super) fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tokio::spawn(async move {
                 loop {
                     reloads.next().await;
-                    server::reload_tls(&tls);
+                    server::reload_tls(&tls, crate::FLAGS);
                 }
             });
         }

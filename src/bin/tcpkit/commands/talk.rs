@@ -20,7 +20,7 @@ pub(super) fn talk(mut args: TalkArgs) -> anyhow::Result<()> {
             (_, true) => "-l joins stdin and stdout to the client",
             _ => "--exit-on-eof is for stdin",
         };
-        return Err(Error::InvalidInput(format!(
+        return Err(Error::InvalidInput(tcpkit::words!(
             "{flag}, so it takes no MESSAGE (got '{}'): tcpkit talk ... HOST:PORT, or nc's \
              HOST PORT",
             args.messages.join(" ")

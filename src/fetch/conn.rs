@@ -2,7 +2,6 @@
 //! (RFC 8305), wrap in TLS for https, and read through a bounded buffer
 //! with an idle timeout. [`Conn`] is the only thing that reads the socket.
 
-use crate::setting::Words;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,6 +14,7 @@ use tokio::task::JoinSet;
 use super::request::Target;
 use crate::error::Error;
 use crate::net::{Family, describe, within};
+use crate::setting::Words;
 
 /// RFC 8305 §5: wait this long for one address before also trying the next.
 pub const HAPPY_EYEBALLS_DELAY: Duration = Duration::from_millis(250);

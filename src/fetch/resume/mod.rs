@@ -313,4 +313,3 @@ fn file_error(what: &str, path: &Path, e: io::Error) -> Error {
 
 #[cfg(test)]
 mod tests;
-

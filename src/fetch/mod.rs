@@ -14,6 +14,7 @@
 //! - `body`: copying the body by its framing.
 //! - `output`: safe file names, `.part` files, stdout, the progress bar.
 //! - `resume`: `-C`, continuing a `.part` file with Range and If-Range.
+//! - `transfer`: the request per hop, redirects, the final head checked.
 //! - `save`: a final response's body to its file: the resumed range's
 //!   checks, `--compressed`, what is kept when it ends early; `--raw`.
 //! - `decode`: gzip and deflate, decoded in bounded steps.
@@ -36,13 +37,12 @@ mod request;
 mod resume;
 mod save;
 mod tls;
+mod transfer;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use tcpkit_wire::Bytes;
-
-use tcpkit_wire::head::{self, Framing, Head};
 
 pub use body::{Copied, copy as copy_body};
 pub use conn::{Conn, ConnectOptions, HAPPY_EYEBALLS_DELAY, open, race};
@@ -52,6 +52,8 @@ pub use output::{BodyWriter, Destination, Plan, Sink};
 pub use request::{Target, UserHeaders, build as build_request};
 pub use tcpkit_wire::head::{DEFAULT_MAX_HEAD, DEFAULT_MAX_HEADERS, DEFAULT_MAX_INTERIM, Limits};
 pub use tls::config as tls_config;
+pub use transfer::read_head;
+use transfer::transfer;
 
 use crate::error::Error;
 use crate::net::{Family, within};
@@ -260,301 +262,6 @@ fn continue_step(part: &std::path::Path) -> Option<Words> {
             Setting::Resume
         )
     })
-}
-
-/// The request–response loop: one connection per hop, following redirects.
-async fn transfer(
-    opts: &Options,
-    mut target: Target,
-    mut headers: UserHeaders,
-    plan: Option<&Plan>,
-    connect: &ConnectOptions,
-    heads: &mut HeadWriter,
-) -> Result<Fetched, Error> {
-    let method = if opts.head_only { "HEAD" } else { "GET" };
-    let mut redirects = 0;
-    // -C: ask for the rest of the part file, if it can be checked.
-    let asked = target.url.clone();
-    let resume = match plan {
-        Some(plan) => plan.resume()?,
-        None => None,
-    };
-    // The Range and If-Range that ask for the rest, and of which URL:
-    // the one the part's bytes came from, and no other.
-    let mut ask = None;
-    if let Some(r) = &resume
-        && r.offset > 0
-    {
-        match r.ask(&target.url) {
-            Ok(values) => ask = r.validator.as_ref().map(|v| (v.from.clone(), values)),
-            Err(why) => warn(
-                &opts.notices,
-                crate::words!(
-                    "cannot continue {} safely ({why}): downloading it afresh",
-                    plan.and_then(Plan::part_path).unwrap_or_default().display()
-                ),
-            ),
-        }
-    }
-    let user_range = headers.has("range");
-    let mut resume = resume;
-    loop {
-        // Each hop's own headers: a range goes only where it belongs.
-        let mut sent = headers.clone();
-        let ranged = match &ask {
-            Some((from, (range, if_range))) if *from == target.url.as_str() => {
-                sent.add("Range", range.clone());
-                sent.add("If-Range", if_range.clone());
-                true
-            }
-            _ => false,
-        };
-        let slow = opts.notices.wanted().then(|| {
-            crate::notice::SlowNotice::new(
-                &opts.notices,
-                crate::words!(
-                    "no answer from {} in 2s; still connecting ({})",
-                    target.host_port(),
-                    crate::notice::up_to(Setting::ConnectTimeout, opts.connect_timeout)
-                ),
-            )
-        });
-        let mut conn = conn::open(&target, connect).await?;
-        drop(slow);
-        let request = request::build(method, &target, &sent);
-        heads.request(&target.host_port(), &request);
-        conn.send(&request).await?;
-        if opts.raw {
-            return save::raw(opts, &mut conn, plan, heads).await;
-        }
-        // --read-timeout bounds the whole head too: a server that sends a
-        // line every few seconds must not hold us forever.
-        let head_timeout = || Error::Timeout {
-            what: "waiting for the response head".into(),
-            after: opts.read_timeout.unwrap_or_default(),
-        };
-        let slow = opts.notices.wanted().then(|| {
-            crate::notice::SlowNotice::new(
-                &opts.notices,
-                crate::words!(
-                    "connected to {}; no response head in 2s, still waiting ({})",
-                    target.host_port(),
-                    crate::notice::up_to(Setting::ReadTimeout, opts.read_timeout)
-                ),
-            )
-        });
-        let head = within(
-            opts.read_timeout,
-            read_final_head(&mut conn, &opts.limits, heads),
-        )
-        .await;
-        drop(slow);
-        let head = match head {
-            None => return Err(head_timeout()),
-            // Each read inside has the same bound: when it is the one that
-            // fires, say it the same way (the two race when nothing comes).
-            Some(Err(e)) if crate::ErrorKind::of(&e) == Some(crate::ErrorKind::Timeout) => {
-                return Err(head_timeout());
-            }
-            Some(result) => result?,
-        };
-        if opts.follow
-            && head.is_redirect()
-            && let Some(location) = head.value("location")
-        {
-            if redirects == opts.max_redirs {
-                return Err(Error::Redirects(crate::words!(
-                    "too many redirects: stopped after {redirects} (the last pointed to \
-                     {location}; raise {}, or the server may be looping)",
-                    Setting::MaxRedirs
-                )));
-            }
-            redirects += 1;
-            let next = target
-                .url
-                .join(&location)
-                .map_err(|e| e.to_string())
-                .and_then(|url| Target::from_url(url).map_err(|e| e.to_string()))
-                .map_err(|e| {
-                    Error::protocol(format!("cannot follow the redirect to {location:?}: {e}"))
-                })?;
-            if !target.same_origin(&next) {
-                headers.strip_for_other_origin();
-            }
-            if target.tls && !next.tls {
-                warn(
-                    &opts.notices,
-                    crate::words!(
-                        "following a redirect from https to http ({}): the rest is not encrypted",
-                        next.url
-                    ),
-                );
-            }
-            if !target.tls && next.tls && opts.insecure {
-                warn(
-                    &opts.notices,
-                    crate::words!(
-                        "{}: following a redirect to https ({}), whose certificate is not \
-                         checked",
-                        Setting::Insecure,
-                        next.url
-                    ),
-                );
-            }
-            target = next;
-            continue;
-        }
-        if opts.fail && head.status >= 400 {
-            return Err(Error::HttpStatus(crate::words!(
-                "the server answered {} for {}",
-                head.status_line(),
-                target.url
-            )));
-        }
-        if let Some((from, _)) = &ask
-            && !ranged
-        {
-            warn(
-                &opts.notices,
-                crate::words!(
-                    "cannot continue {} safely (its bytes came from {from}, and the answer \
-                     comes from {}): downloading it afresh",
-                    plan.and_then(Plan::part_path).unwrap_or_default().display(),
-                    target.url
-                ),
-            );
-        }
-        if !user_range && let Err(why) = whole_or_ours(&head, ranged) {
-            let left = match plan.and_then(Plan::part_path) {
-                Some(part) if resume.is_some() => format!("; {} is left as it was", part.display()),
-                _ => String::new(),
-            };
-            return Err(Error::protocol(format!("{why}{left}")));
-        }
-        let (framing, warnings) = head.framing(opts.head_only).map_err(Error::Head)?;
-        let warnings = warnings.into_iter().map(Words::from);
-        for w in warnings.chain(status_warning(&head, &target, opts)) {
-            warn(&opts.notices, w);
-        }
-        let Some(plan) = plan else {
-            return Ok(Fetched {
-                status: head.status,
-                bytes: 0,
-                saved_to: None,
-            });
-        };
-        // The whole file's length, for a later -C to check its range against.
-        let length = match framing {
-            Framing::Length(n) if head.status == 200 => Some(n),
-            _ => None,
-        };
-        let start = save::Start {
-            resume: resume.take().map(|r| (r, ranged)),
-            validator: resume::Validator::of(&asked, &target.url, &head, length),
-        };
-        return save::save(opts, &mut conn, &head, framing, plan, start).await;
-    }
-}
-
-/// A 206 answers a range, and only ours (`ranged`): to a request for the
-/// whole file, it is a part of it. A 200 is the whole file, and must not
-/// label itself a part. (The user's own `-H Range` is not checked here:
-/// what answers it is theirs.)
-fn whole_or_ours(head: &Head, ranged: bool) -> Result<(), String> {
-    match head.status {
-        206 if !ranged => Err(format!(
-            "the server answered {} (Content-Range: {}) to a request for the whole file: a part \
-             is not the file, so nothing is saved",
-            head.status_line(),
-            tcpkit_wire::Escaped(head.value("content-range").unwrap_or_default().as_bytes())
-        )),
-        200 => resume::check_whole(head),
-        _ => Ok(()),
-    }
-}
-
-/// What a user should hear about a final status they did not ask to
-/// handle: a redirect not followed, or an error page saved as the body.
-fn status_warning(head: &Head, target: &Target, opts: &Options) -> Option<Words> {
-    let saved = if opts.head_only {
-        ""
-    } else {
-        "; the saved body is the redirect's own"
-    };
-    if head.is_redirect() && !opts.follow {
-        let location = head.value("location")?;
-        let to = match target.url.join(&location) {
-            Ok(url) => url.to_string(),
-            Err(_) => tcpkit_wire::Escaped(location.as_bytes()).to_string(),
-        };
-        return Some(crate::words!(
-            "the server answered {} and redirects to {to}: add {} to follow it{saved}",
-            head.status_line(),
-            Setting::Follow
-        ));
-    }
-    if head.status >= 400 && !opts.head_only {
-        return Some(crate::words!(
-            "the server answered {}: the saved body is its error response \
-             (add {} to save nothing and exit 12)",
-            head.status_line(),
-            Setting::Fail
-        ));
-    }
-    None
-}
-
-/// Reads heads until a final (non-1xx) one, writing each as it arrived.
-async fn read_final_head(
-    conn: &mut Conn,
-    limits: &Limits,
-    heads: &mut HeadWriter,
-) -> Result<Head, Error> {
-    let mut interim = 0;
-    loop {
-        let head = read_head(conn, limits).await?;
-        heads.write(&head.raw)?;
-        if !head.is_interim() {
-            return Ok(head);
-        }
-        interim += 1;
-        if interim > limits.max_interim {
-            return Err(Error::protocol(crate::words!(
-                "more than {} interim (1xx) responses (raise {}?)",
-                limits.max_interim,
-                Setting::MaxInterim
-            )));
-        }
-    }
-}
-
-/// Reads one head (interim or final) from the connection.
-pub async fn read_head(conn: &mut Conn, limits: &Limits) -> Result<Head, Error> {
-    loop {
-        // Not HTTP at all: show what came instead, as talk would.
-        let parsed = head::parse(conn.buffered(), limits).map_err(|e| match e {
-            head::HeadError::NotHttp1 | head::HeadError::Syntax(_) => Error::protocol(format!(
-                "{e}; the server sent {}",
-                tcpkit_wire::Escaped(conn.buffered())
-            )),
-            e => Error::Head(e),
-        })?;
-        if let Some((head, len)) = parsed {
-            conn.consume(len);
-            return Ok(head);
-        }
-        if conn.fill().await? == 0 {
-            return Err(if conn.buffered().is_empty() {
-                Error::protocol("the server closed the connection without answering")
-            } else {
-                Error::truncated(format!(
-                    "the server closed the connection in the middle of the response head \
-                     (after {})",
-                    Bytes::of(conn.buffered().len())
-                ))
-            });
-        }
-    }
 }
 
 /// Shows bytes as text with control bytes other than CR, LF and tab escaped.

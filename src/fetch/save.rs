@@ -7,7 +7,8 @@ use tcpkit_wire::Bytes;
 use tcpkit_wire::head::{Framing, Head};
 
 use super::conn::Conn;
-use super::output::Plan;
+use super::body::Copied;
+use super::output::{Plan, Sink};
 use super::{
     Fetched, HeadWriter, Options, body, continue_hint, decode, escape_controls, resume, warn,
 };
@@ -35,13 +36,71 @@ pub(super) async fn save(
         Framing::None => Some(0),
         _ => None,
     };
+    let place = match place(opts, head, plan, start.resume, length)? {
+        Placed::Body(place) => place,
+        Placed::Whole(fetched) => return Ok(fetched),
+    };
+    let offset = place.offset;
+    let mut sink = open_sink(opts, head, plan, place.resume, offset, length)?;
+    // A decoded file keeps no validator: a later -C would ask for a range
+    // of the encoded bytes to continue the decoded ones.
+    if offset == 0 {
+        plan.note_validator(start.validator.as_ref().filter(|_| !sink.decodes()))?;
+    } else {
+        opts.notices
+            .notice(crate::notice::Notice::Hint(crate::words!(
+                "continuing {} from byte {offset}",
+                plan.part_path().unwrap_or_default().display()
+            )));
+    }
+    let copied = body::copy(conn, framing, opts.limits.max_head, &mut sink)
+        .await
+        .and_then(|copied| sink.end_decoding().map(|()| copied));
+    let (sink, copied) = match place.range {
+        Some(bytes) => within_range(sink, offset, bytes, copied, plan)?,
+        None => (sink, copied),
+    };
+    end(opts, head, plan, sink, copied)
+}
+
+/// Where a body goes in the file.
+struct Place {
+    /// The part file continued, if one was.
+    resume: Option<resume::Resume>,
+    /// Where the body starts: after the part file's bytes when the server
+    /// sent exactly the rest, else 0.
+    offset: u64,
+    /// The bytes a checked 206's range holds, to compare with what came.
+    range: Option<u64>,
+}
+
+/// A body to write, or a download already whole.
+enum Placed {
+    Body(Place),
+    /// A 416 to a part file that was all of the file.
+    Whole(Fetched),
+}
+
+/// Where the body of `head` goes: after the part file (a 206 whose range
+/// checks out), over it (a whole file), nowhere (the part was already
+/// whole), or an error that leaves the part file as it was.
+fn place(
+    opts: &Options,
+    head: &Head,
+    plan: &Plan,
+    resume: Option<(resume::Resume, bool)>,
+    length: Option<u64>,
+) -> Result<Placed, Error> {
     let part = || plan.part_path().unwrap_or_default().display().to_string();
-    // The bytes a checked 206's range holds, to compare with what came.
-    let mut range = None;
-    // Where the body goes in the file: after the part file's bytes when
-    // the server sent exactly the rest, else from the start.
-    let (resume, offset) = match start.resume {
-        None => (None, 0),
+    let body = |resume, offset, range| {
+        Ok(Placed::Body(Place {
+            resume,
+            offset,
+            range,
+        }))
+    };
+    match resume {
+        None => body(None, 0, None),
         Some((r, true)) if head.status == 206 => {
             let checked = match &r.validator {
                 Some(saved) => resume::check_partial(head, r.offset, saved, length),
@@ -50,15 +109,12 @@ pub(super) async fn save(
             match checked {
                 Ok(bytes) => {
                     let offset = r.offset;
-                    range = Some(bytes);
-                    (Some(r), offset)
+                    body(Some(r), offset, Some(bytes))
                 }
-                Err(why) => {
-                    return Err(Error::protocol(format!(
-                        "{why}; {} is left as it was",
-                        part()
-                    )));
-                }
+                Err(why) => Err(Error::protocol(format!(
+                    "{why}; {} is left as it was",
+                    part()
+                ))),
             }
         }
         Some((r, true)) if head.status == 416 => {
@@ -77,11 +133,11 @@ pub(super) async fn save(
             let offset = r.offset;
             let sink = plan.open_resumed(r, offset, None)?;
             sink.finish()?;
-            return Ok(Fetched {
+            Ok(Placed::Whole(Fetched {
                 status: head.status,
                 bytes: offset,
                 saved_to: Some(plan.shown()),
-            });
+            }))
         }
         Some((r, ranged)) if (200..300).contains(&head.status) => {
             if ranged {
@@ -89,23 +145,34 @@ pub(super) async fn save(
                     &opts.notices,
                     crate::words!(
                         "the server sent the whole file ({}; it changed since {} was saved, or it \
-                     does not resume): downloading it afresh",
+                         does not resume): downloading it afresh",
                         head.status_line(),
                         part()
                     ),
                 );
             }
-            (Some(r), 0)
+            body(Some(r), 0, None)
         }
-        Some(_) => {
-            return Err(Error::HttpStatus(crate::words!(
-                "the server answered {}; {} is left as it was for a later {}",
-                head.status_line(),
-                part(),
-                crate::setting::Setting::Resume
-            )));
-        }
-    };
+        Some(_) => Err(Error::HttpStatus(crate::words!(
+            "the server answered {}; {} is left as it was for a later {}",
+            head.status_line(),
+            part(),
+            crate::setting::Setting::Resume
+        ))),
+    }
+}
+
+/// Opens the destination for a body of `length` (when known) starting at
+/// `offset`: decoded with `--compressed`, bounded by `--max-filesize`
+/// (a Content-Length over it is refused before a byte is written).
+fn open_sink(
+    opts: &Options,
+    head: &Head,
+    plan: &Plan,
+    resume: Option<resume::Resume>,
+    offset: u64,
+    length: Option<u64>,
+) -> Result<Sink, Error> {
     // --compressed: a body in a coding fetch decodes is saved decoded, so
     // its Content-Length says nothing of the file's size.
     let coding = if opts.compressed {
@@ -116,7 +183,6 @@ pub(super) async fn save(
     let total = length
         .filter(|_| coding.is_none())
         .map(|n| n.saturating_add(offset));
-    // A Content-Length over the limit is refused before a byte is written.
     if let (Some(limit), Some(total)) = (opts.max_filesize, total)
         && total > limit
     {
@@ -131,43 +197,49 @@ pub(super) async fn save(
         Some(r) => plan.open_resumed(r, offset, total)?,
         None => plan.open(total)?,
     };
-    let mut sink = sink.with_limit(opts.max_filesize).decoding(coding);
-    // A decoded file keeps no validator: a later -C would ask for a range
-    // of the encoded bytes to continue the decoded ones.
-    if offset == 0 {
-        plan.note_validator(start.validator.as_ref().filter(|_| coding.is_none()))?;
-    } else {
-        opts.notices
-            .notice(crate::notice::Notice::Hint(crate::words!(
-                "continuing {} from byte {offset}",
-                plan.part_path().unwrap_or_default().display()
-            )));
+    Ok(sink.with_limit(opts.max_filesize).decoding(coding))
+}
+
+/// A range body framed by chunks or by the close may hold other than the
+/// `bytes` its range said: more is never published, nor kept; fewer is a
+/// truncated download.
+fn within_range(
+    sink: Sink,
+    offset: u64,
+    bytes: u64,
+    copied: Result<Copied, Error>,
+    plan: &Plan,
+) -> Result<(Sink, Result<Copied, Error>), Error> {
+    let got = sink.written() - offset;
+    if got > bytes {
+        sink.roll_back(offset)?;
+        return Err(Error::protocol(format!(
+            "the server sent {} for a range of {}; {} is left as it was",
+            Bytes(got),
+            Bytes(bytes),
+            plan.part_path().unwrap_or_default().display()
+        )));
     }
-    let copied = body::copy(conn, framing, opts.limits.max_head, &mut sink)
-        .await
-        .and_then(|copied| sink.end_decoding().map(|()| copied));
-    // A range body framed by chunks or by the close may hold other than
-    // the bytes its range said: more is never published, nor kept.
-    let copied = match range {
-        Some(bytes) if sink.written() - offset > bytes => {
-            let got = sink.written() - offset;
-            sink.roll_back(offset)?;
-            return Err(Error::protocol(format!(
-                "the server sent {} for a range of {}; {} is left as it was",
-                Bytes(got),
-                Bytes(bytes),
-                part()
-            )));
-        }
-        Some(bytes) if copied.is_ok() && sink.written() - offset < bytes => {
-            Err(Error::truncated(format!(
-                "the body ended after {} of the range's {}",
-                Bytes(sink.written() - offset),
-                Bytes(bytes)
-            )))
-        }
-        _ => copied,
-    };
+    if copied.is_ok() && got < bytes {
+        let cut = Error::truncated(format!(
+            "the body ended after {} of the range's {}",
+            Bytes(got),
+            Bytes(bytes)
+        ));
+        return Ok((sink, Err(cut)));
+    }
+    Ok((sink, copied))
+}
+
+/// Publishes a whole body, or keeps what came of a cut one (and says how
+/// to continue it).
+fn end(
+    opts: &Options,
+    head: &Head,
+    plan: &Plan,
+    sink: Sink,
+    copied: Result<Copied, Error>,
+) -> Result<Fetched, Error> {
     match copied {
         Ok(copied) => {
             if copied.excess > 0 {

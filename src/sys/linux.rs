@@ -11,8 +11,8 @@ use std::path::Path;
 use super::Holder;
 
 pub fn link_open_file(file: &fs::File, to: &Path) -> io::Result<()> {
-    let from = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd()))
-        .map_err(io::Error::other)?;
+    let from =
+        CString::new(format!("/proc/self/fd/{}", file.as_raw_fd())).map_err(io::Error::other)?;
     let to = CString::new(to.as_os_str().as_bytes()).map_err(io::Error::other)?;
     // SAFETY: two NUL-terminated paths that live across the call.
     let done = unsafe {
@@ -50,11 +50,7 @@ pub fn tcp_state(local: SocketAddr, remote: SocketAddr) -> Option<Option<&'stati
 
 /// The state of the socket from `local` to `remote` in a /proc/net/tcp
 /// table (an IPv4 address may show as `::ffff:a.b.c.d` in tcp6).
-pub(super) fn state_of(
-    table: &str,
-    local: SocketAddr,
-    remote: SocketAddr,
-) -> Option<&'static str> {
+pub(super) fn state_of(table: &str, local: SocketAddr, remote: SocketAddr) -> Option<&'static str> {
     let same = |hex: &str, want: SocketAddr| -> Option<bool> {
         let (ip, port) = hex.split_once(':')?;
         let (ip, port) = (parse_ip(ip)?, u16::from_str_radix(port, 16).ok()?);

@@ -319,7 +319,6 @@ mod imp;
 #[cfg(all(test, target_os = "linux"))]
 mod tests;
 
-
 #[cfg(unix)]
 mod imp_activation {
     use std::io;

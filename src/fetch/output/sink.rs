@@ -73,6 +73,11 @@ impl Sink {
         self
     }
 
+    /// Whether the body is decoded on its way in (`--compressed`).
+    pub fn decodes(&self) -> bool {
+        self.decoder.is_some()
+    }
+
     /// Decodes the body's bytes (`--compressed`) before they are written:
     /// `written` and `--max-filesize` then count decoded bytes.
     pub fn decoding(mut self, coding: Option<Coding>) -> Sink {

@@ -107,38 +107,10 @@ fn join(
     // A client of ours need not speak first: no silence check.
     let mut silence_checked = side == Side::Listener || opts.welcome.is_empty();
     let mut heard_any = false;
-    let sender = link.clone();
-    let input_done = Arc::new(AtomicBool::new(false));
-    let done = input_done.clone();
-    // Set before the half-close, so that the server's answering FIN can
-    // never be taken for one that came first.
-    let input_ended = Arc::new(AtomicBool::new(false));
-    let ended = input_ended.clone();
     let mut said = Said::default();
     let framing = opts.framing;
-    let heard = Arc::new(Heard::default());
-    let pace = Pace {
-        heard: heard.clone(),
-        welcome: !opts.welcome.is_empty(),
-        limit: opts.timeout.unwrap_or(Duration::from_secs(30)),
-        sent_exit: AtomicBool::new(false),
-        sent: AtomicU64::new(0),
-        failed: AtomicBool::new(false),
-    };
-    let pace = Arc::new(pace);
-    let paced = pace.clone();
-    // The input side runs on its own thread: reading stdin blocks.
-    thread::spawn(move || {
-        if pump_input(input, &sender, framing, &paced).is_err() {
-            paced.failed.store(true, Ordering::Release);
-        }
-        ended.store(true, Ordering::Release);
-        // End of input: half-close, so the server answers what it has and
-        // closes, while we keep reading.
-        let _ = sender.shutdown_write();
-        done.store(true, Ordering::Release);
-    });
-
+    let input = InputSide::start(input, &link, opts);
+    let heard = &input.pace.heard;
     link.tcp()
         .set_read_timeout(Some(POLL))
         .map_err(|e| Error::other("cannot set a read timeout", e))?;
@@ -147,7 +119,7 @@ fn join(
     let mut last_heard = Instant::now();
     let mut unended = Unended::default();
     loop {
-        if opts.exit_on_eof && input_done.load(Ordering::Acquire) {
+        if opts.exit_on_eof && input.done.load(Ordering::Acquire) {
             return Ok(());
         }
         if framing == ClientFraming::Line {
@@ -162,32 +134,7 @@ fn join(
                 if framing == ClientFraming::Line {
                     unended.hint_after(Duration::ZERO, opts.notices.as_ref());
                 }
-                // The other side's FIN ends only its direction: the rest
-                // of the input still goes to it (it may be reading), and
-                // the input side closes ours when it ends, as nc does.
-                // Leaving now lost what a quick peer's FIN overtook.
-                heard.ended();
-                said.ended();
-                let asked = pace.sent_exit.load(Ordering::Acquire);
-                let ended_before = input_ended.load(Ordering::Acquire);
-                let (fin_at, sent_at_fin) = (Instant::now(), pace.sent.load(Ordering::Acquire));
-                // A server that closed as `exit` asked reads no more: the
-                // session is over (and its lingering close waits for ours).
-                if !(asked && side == Side::Client) {
-                    finish_input(&input_done, opts)?;
-                }
-                // An input that ended just after the FIN, with nothing
-                // more sent, crossed it (`talk < /dev/null` to a server
-                // that speaks and closes): nothing was cut off.
-                let crossed = input_ended.load(Ordering::Acquire)
-                    && pace.sent.load(Ordering::Acquire) == sent_at_fin
-                    && !pace.failed.load(Ordering::Acquire)
-                    && fin_at.elapsed() < CROSSING;
-                let first = !ended_before && !asked && !crossed;
-                return match side {
-                    Side::Client => said.verdict(first, framing),
-                    Side::Listener => Ok(()),
-                };
+                return input.at_fin(&mut said, side, opts);
             }
             Ok(n) => {
                 last_heard = Instant::now();
@@ -212,7 +159,7 @@ fn join(
                 // Only once input has ended do we wait for the server with a limit:
                 // before that, a person may just be slow to type.
                 if let Some(limit) = opts.timeout
-                    && input_done.load(Ordering::Acquire)
+                    && input.done.load(Ordering::Acquire)
                     && last_heard.elapsed() > limit
                 {
                     return Err(Error::Timeout {
@@ -220,12 +167,86 @@ fn join(
                         after: limit,
                     });
                 }
-                if !input_done.load(Ordering::Acquire) {
+                if !input.done.load(Ordering::Acquire) {
                     last_heard = Instant::now();
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(lost("reading from the server", e)),
+        }
+    }
+}
+
+/// The input side of a joined session: a thread of its own (reading
+/// stdin blocks), and what it tells the reading side.
+struct InputSide {
+    /// The input is over and our sending half is closed.
+    done: Arc<AtomicBool>,
+    /// The input ended: set before the half-close, so that the server's
+    /// answering FIN can never be taken for one that came first.
+    ended: Arc<AtomicBool>,
+    pace: Arc<Pace>,
+}
+
+impl InputSide {
+    /// Starts sending `input` over `link`, closing our half at its end.
+    fn start(input: impl Read + Send + 'static, link: &Link, opts: &TalkOptions) -> InputSide {
+        let pace = Arc::new(Pace {
+            heard: Arc::new(Heard::default()),
+            welcome: !opts.welcome.is_empty(),
+            limit: opts.timeout.unwrap_or(Duration::from_secs(30)),
+            sent_exit: AtomicBool::new(false),
+            sent: AtomicU64::new(0),
+            failed: AtomicBool::new(false),
+        });
+        let side = InputSide {
+            done: Arc::new(AtomicBool::new(false)),
+            ended: Arc::new(AtomicBool::new(false)),
+            pace,
+        };
+        let (sender, framing) = (link.clone(), opts.framing);
+        let (done, ended, paced) = (side.done.clone(), side.ended.clone(), side.pace.clone());
+        thread::spawn(move || {
+            if pump_input(input, &sender, framing, &paced).is_err() {
+                paced.failed.store(true, Ordering::Release);
+            }
+            ended.store(true, Ordering::Release);
+            // End of input: half-close, so the server answers what it has
+            // and closes, while we keep reading.
+            let _ = sender.shutdown_write();
+            done.store(true, Ordering::Release);
+        });
+        side
+    }
+
+    /// The server's FIN: how the session ends, and what is said of it.
+    fn at_fin(&self, said: &mut Said, side: Side, opts: &TalkOptions) -> Result<(), Error> {
+        // The other side's FIN ends only its direction: the rest of the
+        // input still goes to it (it may be reading), and the input side
+        // closes ours when it ends, as nc does. Leaving now lost what a
+        // quick peer's FIN overtook.
+        let pace = &self.pace;
+        pace.heard.ended();
+        said.ended();
+        let asked = pace.sent_exit.load(Ordering::Acquire);
+        let ended_before = self.ended.load(Ordering::Acquire);
+        let (fin_at, sent_at_fin) = (Instant::now(), pace.sent.load(Ordering::Acquire));
+        // A server that closed as `exit` asked reads no more: the session
+        // is over (and its lingering close waits for ours).
+        if !(asked && side == Side::Client) {
+            finish_input(&self.done, opts)?;
+        }
+        // An input that ended just after the FIN, with nothing more sent,
+        // crossed it (`talk < /dev/null` to a server that speaks and
+        // closes): nothing was cut off.
+        let crossed = self.ended.load(Ordering::Acquire)
+            && pace.sent.load(Ordering::Acquire) == sent_at_fin
+            && !pace.failed.load(Ordering::Acquire)
+            && fin_at.elapsed() < CROSSING;
+        let first = !ended_before && !asked && !crossed;
+        match side {
+            Side::Client => said.verdict(first, opts.framing),
+            Side::Listener => Ok(()),
         }
     }
 }

@@ -6,8 +6,8 @@
 use tcpkit_wire::Bytes;
 use tcpkit_wire::head::{Framing, Head};
 
-use super::conn::Conn;
 use super::body::Copied;
+use super::conn::Conn;
 use super::output::{Plan, Sink};
 use super::{
     Fetched, HeadWriter, Options, body, continue_hint, decode, escape_controls, resume, warn,

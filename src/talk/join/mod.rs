@@ -22,6 +22,9 @@ use crate::net;
 use crate::notice::{Notice, Notices};
 use crate::setting::Setting;
 
+mod said;
+use said::Said;
+
 /// Joins `input` and `out` to a connection to the server until it closes.
 pub fn interactive(
     opts: &TalkOptions,
@@ -275,89 +278,6 @@ fn finish_input(input_done: &AtomicBool, opts: &TalkOptions) -> Result<(), Error
 /// How often [`finish_input`] looks whether the input side is done.
 const INPUT_POLL: Duration = Duration::from_millis(2);
 
-/// What the server has said in a joined session, for how it ended: how
-/// many lines (chunk framing: reads) it sent, and the first `Error:` line
-/// among them, the way our server (and the tutorial's habit) refuses a
-/// session: `Error: server busy ...`, `Error: this server speaks TLS ...`.
-#[derive(Default)]
-struct Said {
-    count: u64,
-    /// The start (at most [`ERROR_KEPT`] bytes) of the line being read.
-    line: Vec<u8>,
-    error: Option<Vec<u8>>,
-}
-
-/// How much of an `Error:` line is kept to be shown.
-const ERROR_KEPT: usize = 200;
-
-impl Said {
-    fn heard(&mut self, bytes: &[u8], framing: ClientFraming) {
-        if framing == ClientFraming::Chunk {
-            self.count += 1;
-            self.line.clear();
-            self.keep(bytes.split(|&b| b == b'\n').next().unwrap_or_default());
-            self.line_done();
-            return;
-        }
-        for piece in bytes.split_inclusive(|&b| b == b'\n') {
-            self.keep(piece);
-            if piece.ends_with(b"\n") {
-                self.count += 1;
-                self.line_done();
-            }
-        }
-    }
-
-    fn keep(&mut self, piece: &[u8]) {
-        let room = ERROR_KEPT.saturating_sub(self.line.len());
-        self.line.extend_from_slice(&piece[..piece.len().min(room)]);
-    }
-
-    /// A line is complete: is it an `Error:` answer?
-    fn line_done(&mut self) {
-        if self.error.is_none() && self.line.starts_with(b"Error: ") {
-            let line = self.line.trim_ascii_end().to_vec();
-            self.error = Some(line);
-        }
-        self.line.clear();
-    }
-
-    /// The server has closed: the last line counts even without its
-    /// newline.
-    fn ended(&mut self) {
-        if !self.line.is_empty() {
-            self.count += 1;
-            self.line_done();
-        }
-    }
-
-    /// How a client's session ended: an `Error:` answer, or a server that
-    /// closed `first` (before the input ended, and unasked), is an error
-    /// that says so; otherwise it went as asked.
-    fn verdict(&self, first: bool, framing: ClientFraming) -> Result<(), Error> {
-        let what = match (framing, self.count) {
-            (ClientFraming::Line, 1) => "line",
-            (ClientFraming::Line, _) => "lines",
-            (ClientFraming::Chunk, 1) => "message",
-            (ClientFraming::Chunk, _) => "messages",
-        };
-        let count = self.count;
-        if let Some(error) = &self.error {
-            return Err(Error::protocol(format!(
-                "the server answered {} and closed the session (after {count} {what})",
-                Escaped(error)
-            )));
-        }
-        if first {
-            return Err(Error::protocol(format!(
-                "the server closed the session first, after {count} {what}, before the input \
-                 ended (was it stopped, or did it time the session out?)"
-            )));
-        }
-        Ok(())
-    }
-}
-
 /// A joined session's server has sent nothing for [`SILENCE`], though a
 /// welcome was expected: a TLS server is an error naming --tls; anything
 /// else is said once on stderr, and the session goes on.
@@ -393,7 +313,7 @@ struct Unended {
 }
 
 impl Unended {
-    fn heard(&mut self, bytes: &[u8]) {
+    pub(super) fn heard(&mut self, bytes: &[u8]) {
         if bytes.ends_with(b"\n") {
             self.since = None;
             return;
@@ -445,7 +365,7 @@ impl Heard {
     }
 
     /// The other side sends no more: nothing is waited for again.
-    fn ended(&self) {
+    pub(super) fn ended(&self) {
         self.reads.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
         self.more.notify_all();
     }
@@ -559,29 +479,6 @@ fn pump_input(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn an_error_line_is_found_however_the_reads_split_it() {
-        let stream = b"Welcome!\nHello, a!\nError: server busy\nbye";
-        for cut in 0..stream.len() {
-            for cut2 in cut..stream.len() {
-                let mut said = Said::default();
-                for part in [&stream[..cut], &stream[cut..cut2], &stream[cut2..]] {
-                    if !part.is_empty() {
-                        said.heard(part, ClientFraming::Line);
-                    }
-                }
-                said.ended();
-                assert_eq!(said.count, 4, "{cut} {cut2}");
-                assert_eq!(said.error.as_deref(), Some(&b"Error: server busy"[..]));
-            }
-        }
-        // Not at a line's start: no error.
-        let mut said = Said::default();
-        said.heard(b"Hello, Error: x!\n", ClientFraming::Line);
-        assert_eq!(said.error, None);
-        assert!(said.verdict(false, ClientFraming::Line).is_ok());
-    }
 
     #[test]
     fn exit_is_the_whole_line() {

@@ -257,16 +257,7 @@ impl Window {
 pub fn run(opts: &Options) -> Result<Report, Error> {
     preflight::check(opts)?;
     let targets = Targets::resolve(&opts.addrs, opts.family)?;
-    let fd_limit = crate::net::raise_fd_limit();
-    let needed = opts.connections as u64 + 32;
-    if needed > fd_limit {
-        return Err(Error::InvalidInput(crate::words!(
-            "{} connections need about {needed} open files, but the limit is {fd_limit} \
-             (lower {}, or raise ulimit -n)",
-            opts.connections,
-            crate::setting::Setting::Connections
-        )));
-    }
+    check_fd_limit(opts)?;
     // hold's memory figure starts before the run's first connection (the
     // preflight's), so that a fresh server's growth is what ps shows.
     let server_before = match (opts.scenario, opts.server_pid) {
@@ -279,15 +270,37 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
     if opts.scenario == Scenario::Hold {
         return hold::run(opts, &targets, server_before);
     }
-    let live = Arc::new(Live::default());
     let threads = opts.threads.clamp(1, opts.connections);
+    let (total, usage) = drive(opts, &targets, threads)?;
+    Ok(report_of(opts, &targets, threads, &total, &usage))
+}
+
+/// Refuses a run whose connections the open-files limit cannot hold
+/// (after raising it as far as allowed).
+fn check_fd_limit(opts: &Options) -> Result<(), Error> {
+    let fd_limit = crate::net::raise_fd_limit();
+    let needed = opts.connections as u64 + 32;
+    if needed > fd_limit {
+        return Err(Error::InvalidInput(crate::words!(
+            "{} connections need about {needed} open files, but the limit is {fd_limit} \
+             (lower {}, or raise ulimit -n)",
+            opts.connections,
+            crate::setting::Setting::Connections
+        )));
+    }
+    Ok(())
+}
+
+/// Runs the load threads through one window: all connect, then one clock
+/// starts for all; the totals, and the CPU used in the window.
+fn drive(opts: &Options, targets: &Targets, threads: usize) -> Result<(Tally, Usage), Error> {
+    let live = Arc::new(Live::default());
     let barrier = Barrier::new(threads + 1);
     let window_slot = std::sync::OnceLock::new();
-    let (tallies, server_cpu) = std::thread::scope(|scope| {
+    let (tallies, usage) = std::thread::scope(|scope| {
         let mut handles = Vec::new();
         for t in 0..threads {
             let (live, barrier, slot) = (live.clone(), &barrier, &window_slot);
-            let targets = &targets;
             handles.push(scope.spawn(move || load_thread(opts, targets, t, live, barrier, slot)));
         }
         // Every thread has connected: start one clock for all.
@@ -300,7 +313,7 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
         };
         let _ = window_slot.set(window);
         barrier.wait();
-        let server_cpu = watch(opts, window, &live);
+        let usage = watch(opts, window, &live);
         let tallies: Vec<Result<Tally, Error>> = handles
             .into_iter()
             .map(|h| {
@@ -312,13 +325,23 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
                 })
             })
             .collect();
-        (tallies, server_cpu)
+        (tallies, usage)
     });
     let mut total = Tally::default();
     for t in tallies {
         total.merge(&t?);
     }
-    let usage = server_cpu?;
+    Ok((total, usage?))
+}
+
+/// The report of a timed run (every scenario but hold).
+fn report_of(
+    opts: &Options,
+    targets: &Targets,
+    threads: usize,
+    total: &Tally,
+    usage: &Usage,
+) -> Report {
     let seconds = opts.duration.as_secs_f64();
     let unit = match opts.scenario {
         Scenario::Churn => "sessions",
@@ -326,7 +349,7 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
         Scenario::Handshake => "connections",
         _ => "replies",
     };
-    Ok(Report {
+    Report {
         scenario: opts.scenario.name().to_string(),
         server: targets.to_string(),
         servers: opts.addrs.clone(),
@@ -357,8 +380,8 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
         sampled: None,
         sampled_ok: None,
         open_seconds: None,
-        notes: [rate_notes(opts), schedule_notes(opts, &total)].concat(),
-    })
+        notes: [rate_notes(opts), schedule_notes(opts, total)].concat(),
+    }
 }
 
 /// With `--rate`, whether the bench kept its own schedule, as wrk2's

@@ -2,8 +2,9 @@
 //! rate too low for the run's length, or a schedule the bench itself did not
 //! keep.
 
-use super::{Options, Tally, report};
 use std::time::Duration;
+
+use super::{Options, Tally, report};
 
 /// With `--rate`, whether the bench kept its own schedule, as wrk2's
 /// users expect to be told: the latency counts from each message's due

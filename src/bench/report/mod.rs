@@ -248,6 +248,15 @@ impl Report {
         for note in &self.notes {
             let _ = writeln!(out, "  note        {}", note.render(naming));
         }
+        self.timings(&mut out, timed);
+        self.resources(&mut out);
+        self.check(&mut out, naming);
+        out
+    }
+
+    /// The latency (or open time, or session time) and the bench's own
+    /// lateness.
+    fn timings(&self, out: &mut String, timed: &str) {
         if let Some(l) = &self.latency_us {
             let _ = writeln!(
                 out,
@@ -268,6 +277,10 @@ impl Report {
                 micros(l.max)
             );
         }
+    }
+
+    /// What the run cost the server and the bench, and the held sample.
+    fn resources(&self, out: &mut String) {
         if let Some(cpu) = self.server_cpu_ns_per_unit {
             let _ = writeln!(
                 out,
@@ -301,6 +314,10 @@ impl Report {
                 "  sample      {ok} of {n} held connections answered correctly"
             );
         }
+    }
+
+    /// The verdict line: every reply checked, or what failed.
+    fn check(&self, out: &mut String, naming: crate::setting::Naming) {
         if self.clean() {
             let _ = writeln!(
                 out,
@@ -327,7 +344,6 @@ impl Report {
                     .unwrap_or_default()
             );
         }
-        out
     }
 }
 
@@ -426,77 +442,4 @@ impl Report {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_read_well() {
-        assert_eq!(group(12_345_678.9), "12,345,679");
-        assert_eq!(group(999.0), "999");
-        assert_eq!(micros(850.0), "850us");
-        assert_eq!(micros(1250.0), "1.25ms");
-        assert_eq!(counted_as(1.0, "replies"), "1 reply");
-        assert_eq!(counted_as(0.6, "sessions"), "1 session");
-        assert_eq!(counted_as(2.0, "replies"), "2 replies");
-        assert_eq!(counted_as(6108.0, "connections"), "6,108 connections");
-    }
-
-    #[test]
-    fn the_table_says_one_reply_and_groups_nanoseconds() {
-        let report = Report {
-            scenario: "pingpong".into(),
-            server: "127.0.0.1:9".into(),
-            servers: vec!["127.0.0.1:9".into()],
-            connections: 1,
-            depth: 1,
-            rate: Some(1.0),
-            threads: 1,
-            seconds: 2.0,
-            unit: "replies".into(),
-            done: 2,
-            per_second: 1.0,
-            errors: 0,
-            mismatches: 0,
-            first_error: None,
-            latency_us: None,
-            send_lateness_us: None,
-            server_cpu_ns_per_unit: Some(6108.0),
-            bench_cores_busy: None,
-            server_rss_per_connection: Some(8890.4),
-            sampled: None,
-            sampled_ok: None,
-            open_seconds: None,
-            notes: Vec::new(),
-        };
-        let table = report.table(crate::setting::Naming::Flags);
-        assert!(
-            table.contains("throughput  1 reply/s (2 replies)"),
-            "{table}"
-        );
-        assert!(table.contains("server CPU  6,108 ns per reply"), "{table}");
-        assert!(
-            table.contains("server RSS  8,890 bytes per held"),
-            "{table}"
-        );
-    }
-
-    #[test]
-    fn tallies_merge() {
-        let mut a = Tally::default();
-        a.record(Duration::from_micros(10), 3);
-        let mut b = Tally::default();
-        b.record(Duration::from_micros(30), 1);
-        b.fail(|| "boom".into());
-        a.merge(&b);
-        assert_eq!((a.done, a.errors), (4, 1));
-        assert_eq!(a.first_error, Some("boom".into()));
-        let l = Latency::of(&a.latency).unwrap();
-        assert!((l.p50 - 10.0).abs() < 0.1 && (l.max - 30.0).abs() < 0.1);
-    }
-
-    #[test]
-    fn reads_our_own_process() {
-        let s = sample_process(std::process::id()).unwrap();
-        assert!(s.rss > 0);
-    }
-}
+mod tests;

@@ -19,6 +19,7 @@ use super::tls::Stream;
 use super::expect::{Checker, Script};
 use super::report::Tally;
 use super::{Live, Options, Pacer, Scenario, Targets, Window};
+use crate::setting::Words;
 
 /// Bytes read at once: room for every reply a deep pipeline has in flight.
 const READ_SIZE: usize = 64 * 1024;
@@ -56,11 +57,7 @@ pub async fn connect_all(
 
 /// Connects (after the PROXY header, with the TLS handshake when asked)
 /// and reads the welcome.
-pub async fn open(
-    opts: &Options,
-    addr: SocketAddr,
-    script: &Script,
-) -> Result<Stream, crate::setting::Words> {
+pub async fn open(opts: &Options, addr: SocketAddr, script: &Script) -> Result<Stream, Words> {
     let stream = crate::net::within(opts.connect_timeout, TcpStream::connect(addr))
         .await
         .ok_or_else(|| format!("connecting to {addr} timed out"))?
@@ -87,14 +84,14 @@ pub async fn open(
 #[derive(Debug)]
 pub enum ReadError {
     /// The bytes were wrong.
-    Mismatch(crate::setting::Words),
+    Mismatch(Words),
     /// The connection failed, closed or timed out.
-    Io(crate::setting::Words),
+    Io(Words),
 }
 
 impl ReadError {
     /// What went wrong.
-    pub fn words(&self) -> &crate::setting::Words {
+    pub fn words(&self) -> &Words {
         match self {
             ReadError::Mismatch(m) | ReadError::Io(m) => m,
         }
@@ -145,77 +142,19 @@ pub async fn connection(
     live: Arc<Live>,
     window: Window,
 ) {
-    let depth = if opts.scenario == Scenario::Pipeline {
-        opts.depth.max(1)
-    } else {
-        1
-    };
-    // Each connection's share of the rate, as the gap between messages,
-    // and its phase: connection i starts i/N of a gap late, so N
-    // connections at a low rate send one after another, not all at once
-    // and then nothing for a whole gap (wrk2's users hit that).
-    let gap = opts
-        .rate
-        .map(|r| Duration::from_secs_f64(opts.connections as f64 / r));
-    let start = match gap {
-        Some(gap) => window.start + phase(gap, index, opts.connections),
-        None => window.start,
-    };
-    let outgoing = script.message.repeat(depth);
-    let mut checker = Checker::new(&script.reply, depth);
+    let mut flow = Flow::new(&opts, index, &script, window);
     let mut buf = vec![0; READ_SIZE];
-    let mut in_flight: InFlight = VecDeque::with_capacity(depth);
-    let mut pending = 0;
-    let mut sent: u64 = 0;
-    let mut last_reply = Instant::now();
     loop {
         let now = Instant::now();
         if now >= window.end {
             return;
         }
-        // Send what may go: free slots, and with --rate only what is due.
-        let room = depth - pending;
-        let due = match gap {
-            None => room,
-            Some(_) if now < start => 0,
-            Some(gap) => {
-                let due_total = (now - start).as_nanos() / gap.as_nanos().max(1) + 1;
-                usize::try_from(due_total.saturating_sub(u128::from(sent)))
-                    .unwrap_or(usize::MAX)
-                    .min(room)
-            }
-        };
-        if due > 0 {
-            let bytes = &outgoing[..due * script.message.len()];
-            match tokio::time::timeout(opts.reply_timeout, stream.write_all(bytes)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => return fail(&tally, &live, crate::words!("sending: {e}")),
-                Err(_) => return fail(&tally, &live, "the server stopped reading".into()),
-            }
-            match gap {
-                None => in_flight.push_back((now, due as u32)),
-                Some(gap) => {
-                    let mut tally = tally.borrow_mut();
-                    for i in 0..due as u64 {
-                        let at = due_time(start, gap, sent + i);
-                        if window.measures(now) {
-                            tally.late(now.saturating_duration_since(at));
-                        }
-                        in_flight.push_back((at, 1));
-                    }
-                }
-            }
-            if pending == 0 {
-                last_reply = now;
-            }
-            pending += due;
-            sent += due as u64;
+        if let Err(why) = flow.send_due(&opts, &mut stream, now, &tally).await {
+            return fail(&tally, &live, why);
         }
         // Wait for replies; with --rate, also for the next message's time.
-        let next_due = gap
-            .filter(|_| pending < depth)
-            .map(|gap| due_time(start, gap, sent));
-        let patience = last_reply + opts.reply_timeout;
+        let next_due = flow.next_due();
+        let patience = flow.last_reply + opts.reply_timeout;
         let wake = next_due
             .map_or(window.end, |t| t.min(window.end))
             .min(patience);
@@ -227,13 +166,9 @@ pub async fn connection(
         };
         let n = match read {
             Err(()) => {
-                let now = Instant::now();
-                if pending > 0 && now >= patience {
-                    return fail(
-                        &tally,
-                        &live,
-                        crate::words!("no reply for {}", format!("{:?}", opts.reply_timeout)),
-                    );
+                if flow.pending > 0 && Instant::now() >= patience {
+                    let waited = format!("{:?}", opts.reply_timeout);
+                    return fail(&tally, &live, crate::words!("no reply for {}", waited));
                 }
                 continue;
             }
@@ -241,30 +176,157 @@ pub async fn connection(
             Ok(Ok(0)) => return fail(&tally, &live, "the server closed the connection".into()),
             Ok(Ok(n)) => n,
         };
-        let now = Instant::now();
-        let done = match checker.feed(&buf[..n]) {
-            Ok(done) => done,
-            Err(m) => {
-                tally
-                    .borrow_mut()
-                    .mismatch(|| crate::words!("wrong reply: {m}"));
+        match flow.replies(&buf[..n]) {
+            Ok(0) => {}
+            Ok(done) => {
+                live.done.fetch_add(done as u64, Ordering::Relaxed);
+                let now = flow.last_reply;
+                answered(
+                    &mut flow.in_flight,
+                    done,
+                    now,
+                    window,
+                    &mut tally.borrow_mut(),
+                );
+            }
+            Err(wrong) => {
+                tally.borrow_mut().mismatch(|| wrong);
                 live.errors.fetch_add(1, Ordering::Relaxed);
                 return;
             }
+        }
+    }
+}
+
+/// One connection's state in a timed run: what it may send, and what is
+/// waiting for a reply.
+struct Flow {
+    /// Messages in flight at most (pipeline's `--depth`, else 1).
+    depth: usize,
+    /// `--rate`: the gap between this connection's messages.
+    gap: Option<Duration>,
+    /// When its first message is due: its phase within the first gap.
+    start: Instant,
+    window: Window,
+    /// `depth` messages back to back, sent whole or in part.
+    outgoing: Vec<u8>,
+    message_len: usize,
+    checker: Checker,
+    in_flight: InFlight,
+    /// Messages sent and not yet answered.
+    pending: usize,
+    sent: u64,
+    /// The last reply (or the send that started a wait), for the patience.
+    last_reply: Instant,
+}
+
+impl Flow {
+    fn new(opts: &Options, index: usize, script: &Script, window: Window) -> Flow {
+        let depth = if opts.scenario == Scenario::Pipeline {
+            opts.depth.max(1)
+        } else {
+            1
         };
+        // Each connection's share of the rate, as the gap between
+        // messages, and its phase: connection i starts i/N of a gap late,
+        // so N connections at a low rate send one after another, not all
+        // at once and then nothing for a whole gap (wrk2's users hit that).
+        let gap = opts
+            .rate
+            .map(|r| Duration::from_secs_f64(opts.connections as f64 / r));
+        let start = match gap {
+            Some(gap) => window.start + phase(gap, index, opts.connections),
+            None => window.start,
+        };
+        Flow {
+            depth,
+            gap,
+            start,
+            window,
+            outgoing: script.message.repeat(depth),
+            message_len: script.message.len(),
+            checker: Checker::new(&script.reply, depth),
+            in_flight: VecDeque::with_capacity(depth),
+            pending: 0,
+            sent: 0,
+            last_reply: Instant::now(),
+        }
+    }
+
+    /// Sends what may go: free slots, and with --rate only what is due
+    /// (each due message's lateness counted while measuring).
+    async fn send_due(
+        &mut self,
+        opts: &Options,
+        stream: &mut Stream,
+        now: Instant,
+        tally: &RefCell<Tally>,
+    ) -> Result<(), Words> {
+        let room = self.depth - self.pending;
+        let due = match self.gap {
+            None => room,
+            Some(_) if now < self.start => 0,
+            Some(gap) => {
+                let due_total = (now - self.start).as_nanos() / gap.as_nanos().max(1) + 1;
+                usize::try_from(due_total.saturating_sub(u128::from(self.sent)))
+                    .unwrap_or(usize::MAX)
+                    .min(room)
+            }
+        };
+        if due == 0 {
+            return Ok(());
+        }
+        let bytes = &self.outgoing[..due * self.message_len];
+        match tokio::time::timeout(opts.reply_timeout, stream.write_all(bytes)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(crate::words!("sending: {e}")),
+            Err(_) => return Err("the server stopped reading".into()),
+        }
+        match self.gap {
+            None => self.in_flight.push_back((now, due as u32)),
+            Some(gap) => {
+                let mut tally = tally.borrow_mut();
+                for i in 0..due as u64 {
+                    let at = due_time(self.start, gap, self.sent + i);
+                    if self.window.measures(now) {
+                        tally.late(now.saturating_duration_since(at));
+                    }
+                    self.in_flight.push_back((at, 1));
+                }
+            }
+        }
+        if self.pending == 0 {
+            self.last_reply = now;
+        }
+        self.pending += due;
+        self.sent += due as u64;
+        Ok(())
+    }
+
+    /// With --rate and a free slot, when the next message is due.
+    fn next_due(&self) -> Option<Instant> {
+        self.gap
+            .filter(|_| self.pending < self.depth)
+            .map(|gap| due_time(self.start, gap, self.sent))
+    }
+
+    /// Checks read bytes against the replies expected: how many replies
+    /// they completed, or what was wrong.
+    fn replies(&mut self, bytes: &[u8]) -> Result<usize, Words> {
+        let now = Instant::now();
+        let done = self
+            .checker
+            .feed(bytes)
+            .map_err(|m| crate::words!("wrong reply: {m}"))?;
         if done == 0 {
-            continue;
+            return Ok(0);
         }
-        if done > pending {
-            tally
-                .borrow_mut()
-                .mismatch(|| crate::words!("{done} replies to {pending} messages"));
-            return;
+        if done > self.pending {
+            return Err(crate::words!("{done} replies to {} messages", self.pending));
         }
-        pending -= done;
-        last_reply = now;
-        live.done.fetch_add(done as u64, Ordering::Relaxed);
-        answered(&mut in_flight, done, now, window, &mut tally.borrow_mut());
+        self.pending -= done;
+        self.last_reply = now;
+        Ok(done)
     }
 }
 
@@ -308,7 +370,7 @@ fn answered(
     }
 }
 
-fn fail(tally: &RefCell<Tally>, live: &Live, message: crate::setting::Words) {
+fn fail(tally: &RefCell<Tally>, live: &Live, message: Words) {
     live.errors.fetch_add(1, Ordering::Relaxed);
     tally.borrow_mut().fail(|| message);
 }

@@ -39,28 +39,8 @@ pub fn run(
             .map_err(super::sample_failed)
     };
     let mut tally = Tally::default();
-    let mut held: Vec<(SyncStream, Script)> = Vec::with_capacity(opts.connections);
-    let pacer = super::Pacer::new(opts.connect_rate, 1);
     let start = Instant::now();
-    for index in 0..opts.connections {
-        pacer.wait_blocking();
-        let script = script_for(opts, index);
-        let began = Instant::now();
-        let source = (!opts.sources.is_empty()).then(|| opts.sources[index % opts.sources.len()]);
-        match open_from(opts, source, targets.of(index), &script) {
-            Ok(stream) => {
-                tally.record(began.elapsed(), 1);
-                held.push((stream, script));
-            }
-            Err(e) => tally.fail(|| e),
-        }
-        if opts.progress && index % 1000 == 999 {
-            opts.notices.notice(Notice::Progress(format!(
-                "hold: {} connections open",
-                held.len()
-            )));
-        }
-    }
+    let mut held = open_all(opts, targets, &mut tally);
     let opening = start.elapsed();
     if opts.progress {
         opts.notices.notice(Notice::Progress(format!(
@@ -71,21 +51,7 @@ pub fn run(
     }
     std::thread::sleep(opts.duration);
     let after = sample_server()?;
-    // Check a sample spread over the whole range, first and last included.
-    let sample = opts.sample.min(held.len());
-    let mut sampled_ok = 0;
-    for k in 0..sample {
-        let i = if sample > 1 {
-            k * (held.len() - 1) / (sample - 1)
-        } else {
-            0
-        };
-        let (stream, script) = &mut held[i];
-        match ask(stream, script, opts.reply_timeout) {
-            Ok(()) => sampled_ok += 1,
-            Err(e) => tally.mismatch(|| crate::words!("held connection {i}: {}", e)),
-        }
-    }
+    let (sample, sampled_ok) = check_sample(opts, &mut held, &mut tally);
     if opts.progress {
         opts.notices.notice(Notice::ProgressEnd);
     }
@@ -132,6 +98,58 @@ pub fn run(
         open_seconds: Some(opening.as_secs_f64()),
         notes,
     })
+}
+
+/// Opens `--connections` connections at `--connect-rate`, each with its
+/// welcome read; the time each took, or its failure, goes in `tally`.
+fn open_all(opts: &Options, targets: &Targets, tally: &mut Tally) -> Vec<(SyncStream, Script)> {
+    let mut held: Vec<(SyncStream, Script)> = Vec::with_capacity(opts.connections);
+    let pacer = super::Pacer::new(opts.connect_rate, 1);
+    for index in 0..opts.connections {
+        pacer.wait_blocking();
+        let script = script_for(opts, index);
+        let began = Instant::now();
+        let source = (!opts.sources.is_empty()).then(|| opts.sources[index % opts.sources.len()]);
+        match open_from(opts, source, targets.of(index), &script) {
+            Ok(stream) => {
+                tally.record(began.elapsed(), 1);
+                held.push((stream, script));
+            }
+            Err(e) => tally.fail(|| e),
+        }
+        if opts.progress && index % 1000 == 999 {
+            opts.notices.notice(Notice::Progress(format!(
+                "hold: {} connections open",
+                held.len()
+            )));
+        }
+    }
+    held
+}
+
+/// Checks a sample of the held connections, spread over the whole range
+/// (first and last included): how many were asked, and how many answered
+/// correctly (each failure goes in `tally`).
+fn check_sample(
+    opts: &Options,
+    held: &mut [(SyncStream, Script)],
+    tally: &mut Tally,
+) -> (usize, usize) {
+    let sample = opts.sample.min(held.len());
+    let mut sampled_ok = 0;
+    for k in 0..sample {
+        let i = if sample > 1 {
+            k * (held.len() - 1) / (sample - 1)
+        } else {
+            0
+        };
+        let (stream, script) = &mut held[i];
+        match ask(stream, script, opts.reply_timeout) {
+            Ok(()) => sampled_ok += 1,
+            Err(e) => tally.mismatch(|| crate::words!("held connection {i}: {}", e)),
+        }
+    }
+    (sample, sampled_ok)
 }
 
 /// Connects from `source` (`None`: the system's choice), runs the TLS

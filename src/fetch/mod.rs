@@ -142,19 +142,9 @@ pub async fn run_until(
 ) -> Result<Fetched, Error> {
     let target = Target::parse(&opts.url)?;
     let mut headers = UserHeaders::parse(&opts.headers)?;
-    if opts.compressed {
-        if opts.resume || opts.raw {
-            return Err(Error::InvalidInput(crate::words!(
-                "{} saves the body decoded: it cannot continue a part file ({}) or save it raw \
-                 ({})",
-                Setting::Compressed,
-                Setting::Resume,
-                Setting::Raw
-            )));
-        }
-        if !headers.has("accept-encoding") {
-            headers.add("Accept-Encoding", decode::Coding::ACCEPTED.into());
-        }
+    check_options(opts, &headers)?;
+    if opts.compressed && !headers.has("accept-encoding") {
+        headers.add("Accept-Encoding", decode::Coding::ACCEPTED.into());
     }
     let plan = if opts.head_only {
         None
@@ -164,27 +154,6 @@ pub async fn run_until(
                 .with_notices(opts.notices.clone()),
         )
     };
-    if opts.resume && matches!(opts.destination, Destination::Writer(_)) {
-        return Err(Error::InvalidInput(crate::words!(
-            "{} continues a file: it cannot work with {} - (standard output)",
-            Setting::Resume,
-            Setting::Output
-        )));
-    }
-    if opts.resume && opts.raw {
-        return Err(Error::InvalidInput(crate::words!(
-            "{} saves what the tutorial's client saves; it cannot continue a part file ({})",
-            Setting::Raw,
-            Setting::Resume
-        )));
-    }
-    if opts.resume && headers.has("range") {
-        return Err(Error::InvalidInput(crate::words!(
-            "{} asks for the rest of the part file itself: leave out {} 'Range: ...'",
-            Setting::Resume,
-            Setting::Header
-        )));
-    }
     let tls = tls::config(opts.cacert.as_deref(), opts.insecure)?;
     // Over plain http there is no certificate to skip: the warning comes
     // only where one is not checked (here, or at a redirect to https).
@@ -237,6 +206,41 @@ pub async fn run_until(
             after: opts.max_time.unwrap_or_default(),
         })
     })
+}
+
+/// Refuses options that cannot work together, before anything is sent.
+fn check_options(opts: &Options, headers: &UserHeaders) -> Result<(), Error> {
+    let refuse = |words| Err(Error::InvalidInput(words));
+    if opts.compressed && (opts.resume || opts.raw) {
+        return refuse(crate::words!(
+            "{} saves the body decoded: it cannot continue a part file ({}) or save it raw ({})",
+            Setting::Compressed,
+            Setting::Resume,
+            Setting::Raw
+        ));
+    }
+    if opts.resume && matches!(opts.destination, Destination::Writer(_)) {
+        return refuse(crate::words!(
+            "{} continues a file: it cannot work with {} - (standard output)",
+            Setting::Resume,
+            Setting::Output
+        ));
+    }
+    if opts.resume && opts.raw {
+        return refuse(crate::words!(
+            "{} saves what the tutorial's client saves; it cannot continue a part file ({})",
+            Setting::Raw,
+            Setting::Resume
+        ));
+    }
+    if opts.resume && headers.has("range") {
+        return refuse(crate::words!(
+            "{} asks for the rest of the part file itself: leave out {} 'Range: ...'",
+            Setting::Resume,
+            Setting::Header
+        ));
+    }
+    Ok(())
 }
 
 /// The part file a stopped download left, and its size.

@@ -217,89 +217,94 @@ pub fn svg(events: &[Event], heading: &str) -> String {
         s,
         "<text x=\"{TIME_X}\" y=\"63\" text-anchor=\"end\" fill=\"#666\">time</text>"
     );
-    let arrow_room = fits(SERVER_X - CLIENT_X) - 4;
-    let side_room = fits(CLIENT_X - TIME_X - 24).min(fits(WIDTH - SERVER_X - 14));
     for (i, (event, shape)) in events.iter().zip(shapes(events)).enumerate() {
-        let y = TOP + i * ROW;
-        let x = x_of(event.side);
-        let text = label_of(event, &shape);
-        let _ = write!(
-            s,
-            "<g class=\"event\"><title>{}</title>\n<text x=\"{TIME_X}\" y=\"{}\" \
-             text-anchor=\"end\" fill=\"#666\">+{}</text>\n",
-            xml(&title(event)),
-            y + 4,
-            xml(&time(event.at))
-        );
-        match shape {
-            Shape::Arrow { dashed } => {
-                let to = match event.side {
-                    Side::Client => SERVER_X,
-                    Side::Server => CLIENT_X,
-                };
-                let dash = if dashed {
-                    " stroke-dasharray=\"6 4\""
-                } else {
-                    ""
-                };
-                let colour = match event.what {
-                    What::Reset { .. } => "#c00",
-                    _ => "#333",
-                };
-                let _ = write!(
-                    s,
-                    "<line x1=\"{x}\" y1=\"{y}\" x2=\"{to}\" y2=\"{y}\" stroke=\"{colour}\"{dash} \
-                     marker-end=\"url(#head)\"/>\n<text x=\"{}\" y=\"{}\" \
-                     text-anchor=\"middle\" fill=\"{colour}\">{}</text>\n",
-                    (CLIENT_X + SERVER_X) / 2,
-                    y - 5,
-                    xml(&cut(&text, arrow_room))
-                );
-            }
-            Shape::Mark { failed } => {
-                let colour = if failed { "#c00" } else { "#333" };
-                let (tx, anchor) = match event.side {
-                    Side::Client => (CLIENT_X - 10, "end"),
-                    Side::Server => (SERVER_X + 10, "start"),
-                };
-                let _ = write!(
-                    s,
-                    "<rect x=\"{}\" y=\"{}\" width=\"8\" height=\"8\" fill=\"{colour}\"/>\n\
-                     <text x=\"{tx}\" y=\"{}\" text-anchor=\"{anchor}\" fill=\"{colour}\">{}\
-                     </text>\n",
-                    x - 4,
-                    y - 4,
-                    y + 4,
-                    xml(&cut(&text, side_room))
-                );
-            }
-            Shape::Note => {
-                let _ = writeln!(
-                    s,
-                    "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-style=\"italic\" \
-                     fill=\"#036\">{}</text>",
-                    (CLIENT_X + SERVER_X) / 2,
-                    y + 4,
-                    xml(&cut(&text, fits(WIDTH - 2 * TIME_X - 40)))
-                );
-            }
-            Shape::State => {
-                let _ = write!(
-                    s,
-                    "<rect x=\"{}\" y=\"{}\" width=\"140\" height=\"22\" rx=\"4\" fill=\"#ffd\" \
-                     stroke=\"#996\"/>\n<text x=\"{x}\" y=\"{}\" \
-                     text-anchor=\"middle\">{}</text>\n",
-                    x - 70,
-                    y - 11,
-                    y + 4,
-                    xml(&cut(&text, 16))
-                );
-            }
-        }
-        s.push_str("</g>\n");
+        svg_event(&mut s, TOP + i * ROW, event, shape);
     }
     s.push_str("</svg>\n");
     s
+}
+
+/// One event's row of the SVG at height `y`: its time, and its arrow,
+/// mark, note or state box, with its full words as a tooltip.
+fn svg_event(s: &mut String, y: usize, event: &Event, shape: Shape) {
+    let arrow_room = fits(SERVER_X - CLIENT_X) - 4;
+    let side_room = fits(CLIENT_X - TIME_X - 24).min(fits(WIDTH - SERVER_X - 14));
+    let x = x_of(event.side);
+    let text = label_of(event, &shape);
+    let _ = write!(
+        s,
+        "<g class=\"event\"><title>{}</title>\n<text x=\"{TIME_X}\" y=\"{}\" \
+         text-anchor=\"end\" fill=\"#666\">+{}</text>\n",
+        xml(&title(event)),
+        y + 4,
+        xml(&time(event.at))
+    );
+    match shape {
+        Shape::Arrow { dashed } => {
+            let to = match event.side {
+                Side::Client => SERVER_X,
+                Side::Server => CLIENT_X,
+            };
+            let dash = if dashed {
+                " stroke-dasharray=\"6 4\""
+            } else {
+                ""
+            };
+            let colour = match event.what {
+                What::Reset { .. } => "#c00",
+                _ => "#333",
+            };
+            let _ = write!(
+                s,
+                "<line x1=\"{x}\" y1=\"{y}\" x2=\"{to}\" y2=\"{y}\" stroke=\"{colour}\"{dash} \
+                 marker-end=\"url(#head)\"/>\n<text x=\"{}\" y=\"{}\" \
+                 text-anchor=\"middle\" fill=\"{colour}\">{}</text>\n",
+                (CLIENT_X + SERVER_X) / 2,
+                y - 5,
+                xml(&cut(&text, arrow_room))
+            );
+        }
+        Shape::Mark { failed } => {
+            let colour = if failed { "#c00" } else { "#333" };
+            let (tx, anchor) = match event.side {
+                Side::Client => (CLIENT_X - 10, "end"),
+                Side::Server => (SERVER_X + 10, "start"),
+            };
+            let _ = write!(
+                s,
+                "<rect x=\"{}\" y=\"{}\" width=\"8\" height=\"8\" fill=\"{colour}\"/>\n\
+                 <text x=\"{tx}\" y=\"{}\" text-anchor=\"{anchor}\" fill=\"{colour}\">{}\
+                 </text>\n",
+                x - 4,
+                y - 4,
+                y + 4,
+                xml(&cut(&text, side_room))
+            );
+        }
+        Shape::Note => {
+            let _ = writeln!(
+                s,
+                "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-style=\"italic\" \
+                 fill=\"#036\">{}</text>",
+                (CLIENT_X + SERVER_X) / 2,
+                y + 4,
+                xml(&cut(&text, fits(WIDTH - 2 * TIME_X - 40)))
+            );
+        }
+        Shape::State => {
+            let _ = write!(
+                s,
+                "<rect x=\"{}\" y=\"{}\" width=\"140\" height=\"22\" rx=\"4\" fill=\"#ffd\" \
+                 stroke=\"#996\"/>\n<text x=\"{x}\" y=\"{}\" \
+                 text-anchor=\"middle\">{}</text>\n",
+                x - 70,
+                y - 11,
+                y + 4,
+                xml(&cut(&text, 16))
+            );
+        }
+    }
+    s.push_str("</g>\n");
 }
 
 /// A few lines on what an event's call did, for the HTML page.

@@ -116,42 +116,7 @@ pub fn check_partial(
     saved: &Validator,
     length: Option<u64>,
 ) -> Result<u64, String> {
-    // One of each, or the range cannot be trusted for a splice: which of
-    // two validators (or two ranges) would be the true one?
-    for name in ["Content-Range", "ETag", "Last-Modified", "Content-Encoding"] {
-        let n = head.values(name).count();
-        if n > 1 {
-            return Err(format!(
-                "the server sent {n} {name} fields with the range: which one is true cannot be \
-                 told, so it is not spliced"
-            ));
-        }
-    }
-    // The part file holds the file's own bytes: a range in another coding
-    // would append gzip (or other) bytes to them.
-    if let Some(coding) = head.value("content-encoding")
-        && !coding.trim().eq_ignore_ascii_case("identity")
-    {
-        return Err(format!(
-            "the server sent the range encoded ({}, Content-Encoding) though no coding was \
-             asked for: it cannot be appended to the file's own bytes",
-            tcpkit_wire::Escaped(coding.as_bytes())
-        ));
-    }
-    // One range was asked for; RFC 9110 §14.6 forbids a multipart answer
-    // to it, whose framing would otherwise be spliced into the file.
-    if let Some(kind) = head.value("content-type")
-        && kind
-            .trim_start()
-            .to_ascii_lowercase()
-            .starts_with("multipart/byteranges")
-    {
-        return Err(format!(
-            "the server answered one range with several ({}): its multipart framing is not \
-             the file's bytes",
-            tcpkit_wire::Escaped(kind.as_bytes())
-        ));
-    }
+    one_plain_range(head)?;
     let Some(value) = head.value("content-range") else {
         return Err("the server answered 206 without a Content-Range".into());
     };
@@ -210,6 +175,48 @@ pub fn check_partial(
     }
     check_same_version(head, saved)?;
     Ok(bytes)
+}
+
+/// A 206 that could be spliced at all: one of each field that says what
+/// it holds, in no coding, and one range rather than several.
+fn one_plain_range(head: &Head) -> Result<(), String> {
+    // One of each, or the range cannot be trusted for a splice: which of
+    // two validators (or two ranges) would be the true one?
+    for name in ["Content-Range", "ETag", "Last-Modified", "Content-Encoding"] {
+        let n = head.values(name).count();
+        if n > 1 {
+            return Err(format!(
+                "the server sent {n} {name} fields with the range: which one is true cannot be \
+                 told, so it is not spliced"
+            ));
+        }
+    }
+    // The part file holds the file's own bytes: a range in another coding
+    // would append gzip (or other) bytes to them.
+    if let Some(coding) = head.value("content-encoding")
+        && !coding.trim().eq_ignore_ascii_case("identity")
+    {
+        return Err(format!(
+            "the server sent the range encoded ({}, Content-Encoding) though no coding was \
+             asked for: it cannot be appended to the file's own bytes",
+            tcpkit_wire::Escaped(coding.as_bytes())
+        ));
+    }
+    // One range was asked for; RFC 9110 §14.6 forbids a multipart answer
+    // to it, whose framing would otherwise be spliced into the file.
+    if let Some(kind) = head.value("content-type")
+        && kind
+            .trim_start()
+            .to_ascii_lowercase()
+            .starts_with("multipart/byteranges")
+    {
+        return Err(format!(
+            "the server answered one range with several ({}): its multipart framing is not \
+             the file's bytes",
+            tcpkit_wire::Escaped(kind.as_bytes())
+        ));
+    }
+    Ok(())
 }
 
 /// The 206 must be of the version `If-Range` named. RFC 9110 §15.3.7

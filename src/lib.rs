@@ -19,6 +19,8 @@
 //!   `sys`.
 //! - [`tls`]: client trust and the server's certificate, for every command.
 //! - [`term`]: a writer that makes a peer's bytes safe to show on a terminal.
+//! - [`demo`]: the tutorial's two windows in one, a server's log and a
+//!   client's lines in cause-and-effect order.
 //! - [`trace`]: a session's calls as events (`--trace`), and the sequence
 //!   diagram drawn from them (`demo --diagram`).
 //! - [`lossy`]: a writer that never makes its caller wait on a stalled
@@ -32,6 +34,7 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod demo;
 mod error;
 pub mod fetch;
 pub mod lossy;

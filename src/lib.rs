@@ -13,6 +13,8 @@
 //! - [`fetch`]: `tcpkit fetch`, the tutorial's web client done correctly.
 //! - [`bench`](mod@bench): `tcpkit bench`, the load generator that checks every reply.
 //! - [`net`]: resolving `HOST:PORT`, listening with a backlog, connecting.
+//! - [`habits`]: nc's, curl's, wrk's and tcpkali's flags, and what tcpkit
+//!   calls each.
 //! - [`spelling`]: addresses as people mistype them, and what to write instead.
 //! - [`units`]: durations, sizes, counts and networks as people write them.
 //!   What differs by operating system is kept in one private module,
@@ -37,6 +39,7 @@ pub mod bench;
 pub mod demo;
 mod error;
 pub mod fetch;
+pub mod habits;
 pub mod lossy;
 pub mod net;
 pub mod notice;

@@ -14,6 +14,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use tcpkit_wire::Bytes;
 use tcpkit_wire::chunked::ChunkError;
 use tcpkit_wire::head::HeadError;
 
@@ -116,10 +117,21 @@ pub enum Error {
     },
 
     /// Redirects went on past the limit.
-    Redirects(Words),
+    Redirects {
+        /// The redirects followed: the limit.
+        followed: u32,
+        /// Where the last one pointed, as the server wrote it.
+        location: String,
+    },
 
-    /// The server answered with an error status and `--fail` was given.
-    HttpStatus(Words),
+    /// The server answered with a status that ends the fetch: an error
+    /// status with `fail`, or any but the rest of a part file to continue.
+    HttpStatus {
+        /// The status code.
+        status: u16,
+        /// What the status means here.
+        message: Words,
+    },
 
     /// A local file could not be read, created or written.
     LocalFile {
@@ -133,13 +145,23 @@ pub enum Error {
     BenchFailed(Words),
 
     /// A body larger than its limit (`fetch --max-filesize`).
-    TooLarge(Words),
+    TooLarge {
+        /// The limit.
+        limit: u64,
+        /// The body's length as the response declared it, when that was
+        /// over the limit before a byte was written; `None` when the body
+        /// crossed the limit as it came.
+        declared: Option<u64>,
+    },
 
     /// Our output's reader went away (`tcpkit talk | head`).
     OutputClosed,
 
     /// The user stopped the work; says what was kept and how to go on.
-    Interrupted(Words),
+    Interrupted {
+        /// The part file a stopped download left, if it did.
+        kept: Option<Kept>,
+    },
 
     /// What was being done when `source` failed (`download incomplete,
     /// 400 bytes kept in f.part`); its kind and hint are the source's.
@@ -218,13 +240,13 @@ impl Error {
             Error::InvalidInput(_) => ErrorKind::InvalidInput,
             Error::Tls { .. } => ErrorKind::Tls,
             Error::Truncated { .. } => ErrorKind::Truncated,
-            Error::Redirects(_) => ErrorKind::Redirects,
-            Error::HttpStatus(_) => ErrorKind::HttpStatus,
+            Error::Redirects { .. } => ErrorKind::Redirects,
+            Error::HttpStatus { .. } => ErrorKind::HttpStatus,
             Error::LocalFile { .. } => ErrorKind::LocalFile,
             Error::BenchFailed(_) => ErrorKind::BenchFailed,
-            Error::TooLarge(_) => ErrorKind::TooLarge,
+            Error::TooLarge { .. } => ErrorKind::TooLarge,
             Error::OutputClosed => ErrorKind::OutputClosed,
-            Error::Interrupted(_) => ErrorKind::Interrupted,
+            Error::Interrupted { .. } => ErrorKind::Interrupted,
             Error::Context { source, .. } => source.kind(),
             Error::Other { .. } => ErrorKind::Other,
         }
@@ -260,6 +282,32 @@ impl Error {
             Error::Head(e) => e.to_string().into(),
             Error::Chunked(_) => "bad chunked body".into(),
             Error::OutputClosed => "the output was closed".into(),
+            Error::Redirects { followed, location } => crate::words!(
+                "too many redirects: stopped after {followed} (the last pointed to {location}; \
+                 raise {}, or the server may be looping)",
+                crate::setting::Setting::MaxRedirs
+            ),
+            Error::TooLarge {
+                limit,
+                declared: Some(length),
+            } => crate::words!(
+                "the body is {} (Content-Length), larger than {} {}",
+                Bytes(*length),
+                crate::setting::Setting::MaxFilesize,
+                Bytes(*limit)
+            ),
+            Error::TooLarge {
+                limit,
+                declared: None,
+            } => crate::words!(
+                "the body is larger than {} {}",
+                crate::setting::Setting::MaxFilesize,
+                Bytes(*limit)
+            ),
+            Error::Interrupted { kept: None } => "interrupted".into(),
+            Error::Interrupted { kept: Some(kept) } => {
+                crate::words!("interrupted: {}", kept.words())
+            }
             Error::Protocol { message, .. }
             | Error::Tls { message, .. }
             | Error::Truncated { message, .. }
@@ -267,11 +315,8 @@ impl Error {
             | Error::Context { message, .. }
             | Error::Other { message, .. }
             | Error::InvalidInput(message)
-            | Error::Redirects(message)
-            | Error::HttpStatus(message)
-            | Error::BenchFailed(message)
-            | Error::TooLarge(message)
-            | Error::Interrupted(message) => message.clone(),
+            | Error::HttpStatus { message, .. }
+            | Error::BenchFailed(message) => message.clone(),
         }
     }
 
@@ -418,6 +463,39 @@ impl Error {
             message: message.into(),
             source: Some(source.into()),
         }
+    }
+}
+
+/// What a stopped download left: its part file, and whether `-C` can
+/// continue it (a validator was saved with it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kept {
+    /// The part file.
+    pub part: std::path::PathBuf,
+    /// Its length.
+    pub bytes: u64,
+    /// Whether a validator was saved with it, so that it can be continued.
+    pub resumable: bool,
+}
+
+impl Kept {
+    /// `400 B kept in f.part (run the same command with -C to continue
+    /// it)`.
+    pub fn words(&self) -> Words {
+        let step = if self.resumable {
+            crate::words!(
+                " (run the same command with {} to continue it)",
+                crate::setting::Setting::Resume
+            )
+        } else {
+            Words::default()
+        };
+        crate::words!(
+            "{} kept in {}{}",
+            Bytes(self.bytes),
+            self.part.display(),
+            step
+        )
     }
 }
 

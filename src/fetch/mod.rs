@@ -116,6 +116,41 @@ pub struct Options {
     pub notices: std::sync::Arc<dyn crate::notice::Notices>,
 }
 
+/// Default for `--read-timeout`.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Default for Options {
+    /// `tcpkit fetch`'s defaults, for no URL yet: the body to a file named
+    /// from the URL, redirects said but not followed, a connect within
+    /// 10 s, each read within 30 s, nothing shown.
+    fn default() -> Options {
+        Options {
+            url: String::new(),
+            destination: Destination::FromUrl,
+            dump_head: None,
+            head_only: false,
+            headers: Vec::new(),
+            follow: false,
+            max_redirs: DEFAULT_MAX_REDIRS,
+            raw: false,
+            force: false,
+            fail: false,
+            family: Family::Any,
+            cacert: None,
+            insecure: false,
+            connect_timeout: Some(crate::talk::DEFAULT_CONNECT_TIMEOUT),
+            read_timeout: Some(DEFAULT_READ_TIMEOUT),
+            max_time: None,
+            limits: Limits::default(),
+            max_filesize: None,
+            resume: false,
+            compressed: false,
+            heads: std::sync::Arc::new(Unshown),
+            notices: crate::notice::quiet(),
+        }
+    }
+}
+
 /// What a successful fetch did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fetched {
@@ -179,16 +214,12 @@ pub async fn run_until(
     let finished = tokio::select! {
         done = within(opts.max_time, work) => done,
         () = interrupt => {
-            let kept = match kept_part(plan.as_ref()) {
-                Some((part, bytes)) => crate::words!(
-                    ": {} kept in {}{}",
-                    Bytes(bytes),
-                    part.display(),
-                    continue_hint(&part)
-                ),
-                None => Words::default(),
-            };
-            return Err(Error::Interrupted(crate::words!("interrupted{}", kept)));
+            let kept = kept_part(plan.as_ref()).map(|(part, bytes)| crate::Kept {
+                resumable: resume::file_for(&part).exists(),
+                part,
+                bytes,
+            });
+            return Err(Error::Interrupted { kept });
         }
     };
     finished.unwrap_or_else(|| {

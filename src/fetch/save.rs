@@ -153,12 +153,15 @@ fn place(
             }
             body(Some(r), 0, None)
         }
-        Some(_) => Err(Error::HttpStatus(crate::words!(
-            "the server answered {}; {} is left as it was for a later {}",
-            head.status_line(),
-            part(),
-            crate::setting::Setting::Resume
-        ))),
+        Some(_) => Err(Error::HttpStatus {
+            status: head.status,
+            message: crate::words!(
+                "the server answered {}; {} is left as it was for a later {}",
+                head.status_line(),
+                part(),
+                crate::setting::Setting::Resume
+            ),
+        }),
     }
 }
 
@@ -186,12 +189,10 @@ fn open_sink(
     if let (Some(limit), Some(total)) = (opts.max_filesize, total)
         && total > limit
     {
-        return Err(Error::TooLarge(crate::words!(
-            "the body is {} (Content-Length), larger than {} {}",
-            Bytes(total),
-            crate::setting::Setting::MaxFilesize,
-            Bytes(limit)
-        )));
+        return Err(Error::TooLarge {
+            limit,
+            declared: Some(total),
+        });
     }
     let sink = match resume {
         Some(r) => plan.open_resumed(r, offset, total)?,

@@ -196,11 +196,10 @@ fn redirect(
     redirects: &mut u32,
 ) -> Result<Target, Error> {
     if *redirects == opts.max_redirs {
-        return Err(Error::Redirects(crate::words!(
-            "too many redirects: stopped after {redirects} (the last pointed to \
-             {location}; raise {}, or the server may be looping)",
-            Setting::MaxRedirs
-        )));
+        return Err(Error::Redirects {
+            followed: *redirects,
+            location: location.to_string(),
+        });
     }
     *redirects += 1;
     let next = target
@@ -248,11 +247,14 @@ fn check_final(
     resuming: bool,
 ) -> Result<(), Error> {
     if opts.fail && head.status >= 400 {
-        return Err(Error::HttpStatus(crate::words!(
-            "the server answered {} for {}",
-            head.status_line(),
-            target.url
-        )));
+        return Err(Error::HttpStatus {
+            status: head.status,
+            message: crate::words!(
+                "the server answered {} for {}",
+                head.status_line(),
+                target.url
+            ),
+        });
     }
     if let Some((from, _)) = ask
         && !ranged

@@ -108,11 +108,10 @@ impl Sink {
         if let Some(limit) = self.limit
             && self.written + bytes.len() as u64 > limit
         {
-            return Err(Error::TooLarge(crate::words!(
-                "the body is larger than {} {}",
-                Setting::MaxFilesize,
-                tcpkit_wire::Bytes(limit)
-            )));
+            return Err(Error::TooLarge {
+                limit,
+                declared: None,
+            });
         }
         self.out.write_all(bytes).map_err(|e| self.write_error(e))?;
         self.written += bytes.len() as u64;

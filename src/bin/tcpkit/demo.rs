@@ -10,9 +10,7 @@
 //! follows its lines; `-q`, `-qq`, `-v` and a plain `RUST_LOG` level
 //! choose which of them are shown.
 
-use std::io::{self, Write};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -20,12 +18,14 @@ use anyhow::Context;
 
 use tcpkit::demo;
 
+use crate::printer::Printer;
+
 /// How long the child server may take to stop.
 const CHILD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs the demo, printing to stdout; `verbosity` counts `-v` minus `-q`;
 /// the server listens on 127.0.0.1:`port` (0: a free one).
-pub fn run(messages: &[String], verbosity: i8, port: u16) -> anyhow::Result<()> {
+pub fn run(messages: &[String], verbosity: i8, port: u16, printer: &Printer) -> anyhow::Result<()> {
     let shown = demo::shown_level(verbosity, std::env::var("RUST_LOG").ok().as_deref());
     // A port that is taken is said here, naming --port (the server's own
     // error would name its --bind), with the address-in-use exit code.
@@ -48,13 +48,13 @@ pub fn run(messages: &[String], verbosity: i8, port: u16) -> anyhow::Result<()> 
     crate::signals::stoppable(&mut server);
     let mut child = server.spawn().context("cannot start the server")?;
     let ran = match child.stderr.take() {
-        Some(log) => demo::windows(log, messages, shown, crate::FLAGS, Arc::new(say)),
+        Some(log) => demo::windows(log, messages, shown, crate::FLAGS, printer.windows()),
         None => Err(tcpkit::Error::Other {
             message: "the server has no stderr".into(),
             source: None,
         }),
     };
-    stop(&mut child, shown);
+    stop(&mut child, shown, printer);
     match ran? {
         // Shown in the client's window already, where it happened.
         Some(failed) => Err(anyhow::Error::from(failed).context(crate::exit::Shown)),
@@ -64,14 +64,14 @@ pub fn run(messages: &[String], verbosity: i8, port: u16) -> anyhow::Result<()> 
 
 /// Stops the server we started, by its pid, the way Ctrl+C does, and says
 /// so first: the server's "Signal received" line follows from it.
-fn stop(child: &mut Child, shown: usize) {
+fn stop(child: &mut Child, shown: usize, printer: &Printer) {
     // A server that never started, or has ended, is not stopped again.
     if !matches!(child.try_wait(), Ok(None)) {
         let _ = child.wait();
         return;
     }
     if shown >= 2 {
-        say("demo", "stopping the server the way Ctrl+C does");
+        printer.windows()("demo", "stopping the server the way Ctrl+C does");
     }
     if !crate::signals::ask_to_stop(child) {
         let _ = child.kill();
@@ -89,9 +89,4 @@ fn stop(child: &mut Child, shown: usize) {
     }
     let _ = child.kill();
     let _ = child.wait();
-}
-
-/// One window's line, its name padded so the bars line up.
-fn say(who: &str, line: &str) {
-    let _ = writeln!(io::stdout().lock(), "{who:<6} | {line}");
 }

@@ -3,6 +3,7 @@
 //! ([`tcpkit::trace::draw`]); this file picks the picture by the file's
 //! name, writes it, and says where it went.
 
+use crate::printer::Printer;
 use std::io::Write;
 use std::path::Path;
 
@@ -36,6 +37,7 @@ fn form_of(file: &Path) -> Result<Form, tcpkit::Error> {
 /// Records `scenario` (the tutorial's saying `messages`) and draws it in
 /// `file` (`-`: a chart here).
 pub fn run(
+    printer: &Printer,
     messages: &[String],
     scenario: Scenario,
     file: &Path,
@@ -63,7 +65,7 @@ pub fn run(
     };
     match out.as_mut() {
         None => {
-            let mut out = std::io::stdout().lock();
+            let mut out = printer.out(false, false);
             out.write_all(drawn.as_bytes())
                 .and_then(|()| out.flush())
                 .map_err(|e| tcpkit::Error::writing_output("standard output", e))?;
@@ -77,11 +79,11 @@ pub fn run(
                     " ({n} reads and writes between the first and the last left out; --max-drawn)"
                 ),
             };
-            crate::logging::sayln!(
-                "tcpkit: {} events drawn in {}{left_out}",
+            printer.say(format_args!(
+                "{} events drawn in {}{left_out}",
                 events.len(),
                 file.display()
-            );
+            ));
         }
     }
     Ok(recording.talked?)

@@ -53,19 +53,14 @@ impl std::fmt::Display for Shown {
     }
 }
 
-/// Ends the program on `err`: its line on stderr, and its exit code. A
-/// closed output (the library's [`ErrorKind::OutputClosed`], decided by
-/// `Error::writing_output` for every command) is how a piped run ends:
-/// quietly, with success, as `seq | head` does.
-pub fn fail(err: &anyhow::Error) -> std::process::ExitCode {
-    let code = code_of(err);
-    let quiet = ErrorKind::of(err.as_ref()) == Some(ErrorKind::OutputClosed)
-        // `demo` showed it in the client's window, where it happened.
-        || err.downcast_ref::<Shown>().is_some();
-    if !quiet {
-        crate::logging::say(&format!("tcpkit: error: {}\n", message(err)));
-    }
-    std::process::ExitCode::from(code)
+/// Whether `err` ends the program without a line: a closed output (the
+/// library's [`ErrorKind::OutputClosed`], decided by
+/// `Error::writing_output` for every command) is how a piped run ends,
+/// quietly and with success, as `seq | head` does; and an error shown
+/// already where it happened (`demo`'s client window) is not said again.
+pub fn quiet(err: &anyhow::Error) -> bool {
+    ErrorKind::of(err.as_ref()) == Some(ErrorKind::OutputClosed)
+        || err.downcast_ref::<Shown>().is_some()
 }
 
 /// The exit code for an error chain: the first [`Error`] in it decides.

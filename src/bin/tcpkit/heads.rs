@@ -1,15 +1,16 @@
 //! How fetch's heads look, as curl shows them: the response head on
 //! stdout (on stderr when the body goes to stdout; `-D -` puts it on
 //! stdout whatever else is asked), and with `-v` the request's `> ` lines
-//! and the response's `< ` lines on stderr instead. A terminal gets them
-//! through `SafeTerminal`, so a server's control bytes cannot drive it; a
-//! pipe or file gets them byte for byte.
+//! and the response's `< ` lines on stderr instead. The printer makes them
+//! safe on a terminal, so a server's control bytes cannot drive it; a pipe
+//! or file gets them byte for byte.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 
 use tcpkit::fetch::Heads;
-use tcpkit::term::SafeTerminal;
+
+use crate::printer::Printer;
 
 type Out = Mutex<Box<dyn Write + Send>>;
 
@@ -30,23 +31,30 @@ impl std::fmt::Debug for Terminal {
     }
 }
 
-/// What fetch's flags ask for: `-s`, `-v`, the body on stdout (`-o -`),
-/// the heads on stdout (`-D -`).
-pub fn shown(
-    silent: bool,
-    verbose: bool,
-    body_on_stdout: bool,
-    dump_on_stdout: bool,
-) -> Arc<dyn Heads> {
-    let console = match (silent, verbose, body_on_stdout) {
-        _ if dump_on_stdout => Some(safe(io::stdout())),
+/// What fetch's flags ask for of its heads.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Shown {
+    /// `-s`: no response head on the console.
+    pub silent: bool,
+    /// `-v`: both heads on stderr, marked.
+    pub verbose: bool,
+    /// `-o -`: the body is on stdout, so the head goes to stderr.
+    pub body_on_stdout: bool,
+    /// `-D -`: the head on stdout, whatever else is asked.
+    pub dump_on_stdout: bool,
+}
+
+/// The heads shown as `shown` asks, on the printer's stdout and stderr.
+pub fn shown(shown: Shown, printer: &Printer) -> Arc<dyn Heads> {
+    let console = match (shown.silent, shown.verbose, shown.body_on_stdout) {
+        _ if shown.dump_on_stdout => Some(Mutex::new(printer.stdout_for_heads())),
         (true, _, _) | (false, true, _) => None,
-        (false, false, true) => Some(on_stderr()),
-        (false, false, false) => Some(safe(io::stdout())),
+        (false, false, true) => Some(Mutex::new(printer.beside())),
+        (false, false, false) => Some(Mutex::new(printer.stdout_for_heads())),
     };
     Arc::new(Terminal {
         console,
-        verbose: verbose.then(on_stderr),
+        verbose: shown.verbose.then(|| Mutex::new(printer.beside())),
     })
 }
 
@@ -83,24 +91,4 @@ fn marked(out: &mut dyn Write, mark: &[u8], head: &[u8]) -> io::Result<()> {
         out.write_all(line)?;
     }
     out.flush()
-}
-
-/// Stderr through the log's queue (a paused terminal must not hold up the
-/// download), through `SafeTerminal` when it is a terminal.
-fn on_stderr() -> Out {
-    let queued = crate::logging::Stderr::default();
-    if io::stderr().is_terminal() {
-        Mutex::new(Box::new(SafeTerminal::new(queued)))
-    } else {
-        Mutex::new(Box::new(queued))
-    }
-}
-
-/// `stream`, through `SafeTerminal` when it is a terminal.
-fn safe<W: Write + IsTerminal + Send + 'static>(stream: W) -> Out {
-    if stream.is_terminal() {
-        Mutex::new(Box::new(SafeTerminal::new(stream)))
-    } else {
-        Mutex::new(Box::new(stream))
-    }
 }

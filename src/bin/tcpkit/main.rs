@@ -14,6 +14,7 @@ mod habits;
 mod heads;
 mod logging;
 mod notices;
+mod printer;
 mod signals;
 mod trace;
 
@@ -34,12 +35,10 @@ fn main() -> ExitCode {
     // Every command, before the heap grows: a client's whole life is a
     // few allocations, and each huge-page fault would cost 2 MiB of RSS.
     alloc::small_pages();
+    let printer = printer::Printer::new();
     let args = match habits::before_parse(std::env::args_os().collect()) {
         Ok(args) => args,
-        Err(hint) => {
-            eprintln!("tcpkit: error: {hint}");
-            return ExitCode::from(exit::USAGE);
-        }
+        Err(hint) => return printer.usage(hint),
     };
     let parsed = Cli::command()
         .try_get_matches_from(&args)
@@ -47,24 +46,22 @@ fn main() -> ExitCode {
     let cli = match parsed {
         Ok((cli, matches)) => {
             if let Some(hint) = habits::unused_by_scenario(&matches) {
-                eprintln!("tcpkit: error: {hint}");
-                return ExitCode::from(exit::USAGE);
+                return printer.usage(hint);
             }
             cli
         }
         Err(e) => {
             if let Some(hint) = habits::after_error(&e, &args) {
-                eprintln!("tcpkit: error: {hint}");
-                return ExitCode::from(exit::USAGE);
+                return printer.usage(hint);
             }
             let _ = e.print();
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(exit::USAGE));
         }
     };
     logging::init(cli.verbosity(), cli.plain_logs, cli.log_buffer);
-    let code = match commands::run(cli) {
+    let code = match commands::run(cli, &printer) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => exit::fail(&err),
+        Err(err) => printer.fail(&err),
     };
     logging::finish();
     code

@@ -4,7 +4,7 @@
 //! through the log's queue ([`crate::logging`]), bar frames included, so
 //! a paused terminal never holds up a transfer and lines keep their order.
 
-use std::io::{self, IsTerminal};
+use std::io;
 use std::sync::{Arc, Mutex};
 
 use std::fmt::Write;
@@ -16,6 +16,8 @@ use tcpkit::notice::{Notice, Notices};
 #[derive(Debug, Default)]
 struct Stderr {
     bar: Mutex<Option<ProgressBar>>,
+    /// Whether stderr is a terminal, where the bar is drawn.
+    terminal: bool,
 }
 
 impl Notices for Stderr {
@@ -45,7 +47,7 @@ impl Stderr {
         match bar.as_ref() {
             Some(bar) => bar.set_position(done),
             None => {
-                let made = progress_bar(total);
+                let made = progress_bar(total, self.terminal);
                 // Where the bar starts (the first bytes, or a resumed
                 // part) is no sample of the rate: counted from 0 in no
                 // time, it read 1.51 GiB/s at 20 KiB/s.
@@ -66,9 +68,9 @@ impl Stderr {
     }
 }
 
-fn progress_bar(total: Option<u64>) -> ProgressBar {
+fn progress_bar(total: Option<u64>, terminal: bool) -> ProgressBar {
     // indicatif draws on a terminal only; so does this.
-    let target = if io::stderr().is_terminal() {
+    let target = if terminal {
         ProgressDrawTarget::term_like(Box::new(Frames::default()))
     } else {
         ProgressDrawTarget::hidden()
@@ -97,9 +99,13 @@ fn rate(per_sec: f64, elapsed: std::time::Duration) -> String {
     format!("{}/s", indicatif::HumanBytes(per_sec as u64))
 }
 
-/// The binary's notices: on stderr.
-pub fn stderr() -> Arc<dyn Notices> {
-    Arc::new(Stderr::default())
+/// The binary's notices: on stderr (`terminal`: a terminal, where the
+/// transfer's bar is drawn).
+pub fn stderr(terminal: bool) -> Arc<dyn Notices> {
+    Arc::new(Stderr {
+        bar: Mutex::default(),
+        terminal,
+    })
 }
 
 /// The bar's terminal: each frame indicatif draws is gathered and sent

@@ -160,7 +160,7 @@ impl BenchArgs {
 
     /// The bench options these arguments describe; `progress` says whether
     /// stderr is a terminal for the live line.
-    pub fn options(&self, progress: bool) -> bench::Options {
+    pub fn options(&self, printer: &crate::printer::Printer, progress: bool) -> bench::Options {
         use bench::Scenario;
         let scenario = Scenario::from(self.scenario);
         let connections = self.connections.map_or(
@@ -201,7 +201,7 @@ impl BenchArgs {
             messages: self.messages.map(|n| n as usize),
             interval: self.interval,
             tls: None,
-            notices: crate::notices::stderr(),
+            notices: printer.notices(false),
         }
     }
 

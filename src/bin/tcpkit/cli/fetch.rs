@@ -122,15 +122,13 @@ pub struct FetchArgs {
 
 impl FetchArgs {
     /// The fetch options these arguments describe.
-    pub fn options(&self) -> fetch::Options {
+    pub fn options(&self, printer: &crate::printer::Printer) -> fetch::Options {
         use fetch::Destination;
         fetch::Options {
             url: self.url.clone(),
             destination: match &self.output {
                 None => Destination::FromUrl,
-                Some(p) if p.as_os_str() == "-" => {
-                    Destination::Writer(fetch::BodyWriter::new(std::io::stdout()))
-                }
+                Some(p) if p.as_os_str() == "-" => Destination::Writer(printer.body()),
                 Some(p) => Destination::File(p.clone()),
             },
             dump_head: self.dump_header.clone(),
@@ -144,11 +142,7 @@ impl FetchArgs {
             compressed: self.compressed,
             heads: std::sync::Arc::new(fetch::Unshown),
             // -s: curl's silence, warnings and the bar too.
-            notices: if self.silent {
-                tcpkit::notice::quiet()
-            } else {
-                crate::notices::stderr()
-            },
+            notices: printer.notices(self.silent),
             fail: self.fail,
             family: self.connect.family(),
             cacert: self.cacert.clone(),

@@ -341,7 +341,10 @@ mod tests {
         };
         assert_eq!(args.addr, "127.0.0.1:1");
         assert_eq!(args.messages, ["Michael", "Tracy"]);
-        assert_eq!(args.options().family, Family::V4);
+        assert_eq!(
+            args.options(&crate::printer::Printer::new()).family,
+            Family::V4
+        );
         assert!(parse(&["talk", "-4", "-6"]).is_err());
         let cli = parse(&["talk"]).unwrap();
         let Command::Talk(args) = cli.command else {

@@ -104,7 +104,7 @@ pub struct TalkArgs {
 
 impl TalkArgs {
     /// The client options these arguments describe.
-    pub fn options(&self) -> talk::TalkOptions {
+    pub fn options(&self, printer: &crate::printer::Printer) -> talk::TalkOptions {
         talk::TalkOptions {
             addr: self.addr.clone(),
             family: self.connect.family(),
@@ -117,8 +117,8 @@ impl TalkArgs {
             exit_on_eof: self.exit_on_eof,
             interactive: std::io::IsTerminal::is_terminal(&std::io::stdin()),
             send_proxy: self.send_proxy.map(Into::into),
-            notices: crate::notices::stderr(),
-            trace: self.trace.then(crate::trace::stderr),
+            notices: printer.notices(false),
+            trace: self.trace.then(|| printer.tracer()),
             tls: self.tls.then(|| talk::TalkTls {
                 cacert: self.cacert.clone(),
                 insecure: self.insecure,

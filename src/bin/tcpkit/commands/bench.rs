@@ -1,33 +1,31 @@
 //! `tcpkit bench`: the run, its report as a table or JSON, and a failed
 //! run said as what failed.
 
-use std::io::{self, Write};
+use std::io::Write;
 
 use tcpkit::bench;
 
 use super::address_error;
 use crate::cli::BenchArgs;
+use crate::printer::Printer;
 
-pub(super) fn bench(args: BenchArgs) -> anyhow::Result<()> {
-    use std::io::IsTerminal;
+pub(super) fn bench(args: BenchArgs, printer: &Printer) -> anyhow::Result<()> {
     for spec in &args.addrs {
         let example = format!("tcpkit bench {} {{}}", args.scenario_name());
         if let Some(hint) = crate::spelling::address_mistake(spec, &example) {
             return Err(address_error(spec, hint));
         }
     }
-    let mut opts = args.options(io::stderr().is_terminal() && !args.json);
+    let mut opts = args.options(printer, printer.draws_progress() && !args.json);
     opts.tls = args.tls()?;
     if args.insecure {
-        crate::logging::sayln!(
-            "tcpkit: warning: --insecure: the server's certificate is not checked"
-        );
+        printer.warn("--insecure: the server's certificate is not checked");
     }
     if let Some(path) = &args.message_file {
         opts.message = bench::message_from_file(path)?;
     }
     let report = bench::run(&opts)?;
-    let mut stdout = io::stdout().lock();
+    let mut stdout = printer.out(false, false);
     let shown = if args.json {
         writeln!(stdout, "{}", serde_json::to_string_pretty(&json(&report)?)?)
     } else {

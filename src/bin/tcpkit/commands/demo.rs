@@ -4,8 +4,9 @@
 use tcpkit::Error;
 
 use crate::cli::{DemoArgs, DemoScenario};
+use crate::printer::Printer;
 
-pub(super) fn demo(mut args: DemoArgs, verbosity: i8) -> anyhow::Result<()> {
+pub(super) fn demo(mut args: DemoArgs, verbosity: i8, printer: &Printer) -> anyhow::Result<()> {
     if args.messages.iter().any(|m| m.contains('\n')) {
         return Err(Error::InvalidInput("demo messages cannot contain line breaks".into()).into());
     }
@@ -21,8 +22,11 @@ pub(super) fn demo(mut args: DemoArgs, verbosity: i8) -> anyhow::Result<()> {
         args.messages = ["Michael", "Tracy", "Sarah"].map(String::from).to_vec();
     }
     match (&args.diagram, args.scenario) {
-        (None, DemoScenario::Tutorial) => crate::demo::run(&args.messages, verbosity, args.port),
+        (None, DemoScenario::Tutorial) => {
+            crate::demo::run(&args.messages, verbosity, args.port, printer)
+        }
         (file, scenario) => crate::diagram::run(
+            printer,
             &args.messages,
             scenario.into(),
             file.as_deref().unwrap_or(std::path::Path::new("-")),

@@ -6,17 +6,20 @@ use anyhow::Context;
 use tcpkit::fetch;
 
 use crate::cli::FetchArgs;
+use crate::heads::Shown;
+use crate::printer::Printer;
 
-pub(super) fn fetch(args: FetchArgs, verbose: bool) -> anyhow::Result<()> {
-    let mut opts = args.options();
-    opts.heads = crate::heads::shown(
-        args.silent,
+pub(super) fn fetch(args: FetchArgs, verbose: bool, printer: &Printer) -> anyhow::Result<()> {
+    let mut opts = args.options(printer);
+    opts.heads = printer.heads(Shown {
+        silent: args.silent,
         verbose,
-        matches!(opts.destination, fetch::Destination::Writer(_)),
-        opts.dump_head
+        body_on_stdout: matches!(opts.destination, fetch::Destination::Writer(_)),
+        dump_on_stdout: opts
+            .dump_head
             .as_ref()
             .is_some_and(|p| p.as_os_str() == "-"),
-    );
+    });
     // One connection at a time: a single-threaded runtime is all it needs.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -28,10 +31,10 @@ pub(super) fn fetch(args: FetchArgs, verbose: bool) -> anyhow::Result<()> {
     if let (Some(path), false) = (&fetched.saved_to, args.silent)
         && path != "-"
     {
-        crate::logging::sayln!(
-            "tcpkit: saved {} to {path}",
+        printer.say(format_args!(
+            "saved {} to {path}",
             tcpkit::wire::Bytes(fetched.bytes)
-        );
+        ));
     }
     Ok(())
 }

@@ -12,16 +12,17 @@ mod talk;
 use tcpkit::Error;
 
 use crate::cli::{Cli, Command};
+use crate::printer::Printer;
 
-/// Runs the command the user asked for.
-pub fn run(cli: Cli) -> anyhow::Result<()> {
+/// Runs the command the user asked for, its output on `printer`.
+pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     let verbosity = cli.verbosity();
     match cli.command {
-        Command::Serve(args) => serve::serve(args),
-        Command::Talk(args) => talk::talk(args),
-        Command::Demo(args) => demo::demo(args, verbosity),
-        Command::Fetch(args) => fetch::fetch(args, verbosity > 0),
-        Command::Bench(args) => bench::bench(args),
+        Command::Serve(args) => serve::serve(args, printer),
+        Command::Talk(args) => talk::talk(args, printer),
+        Command::Demo(args) => demo::demo(args, verbosity, printer),
+        Command::Fetch(args) => fetch::fetch(args, verbosity > 0, printer),
+        Command::Bench(args) => bench::bench(args, printer),
     }
 }
 

@@ -10,8 +10,9 @@ use tcpkit::server;
 
 use super::address_error;
 use crate::cli::ServeArgs;
+use crate::printer::Printer;
 
-pub(super) fn serve(args: ServeArgs) -> anyhow::Result<()> {
+pub(super) fn serve(args: ServeArgs, printer: &Printer) -> anyhow::Result<()> {
     // First, while this is the only thread: it clears LISTEN_FDS.
     let inherited = crate::activation::passed_listeners()
         .context("cannot use the sockets the service manager passed (LISTEN_FDS)")?;
@@ -56,7 +57,7 @@ pub(super) fn serve(args: ServeArgs) -> anyhow::Result<()> {
         builder = builder.tls(source);
     }
     if args.trace {
-        builder = builder.trace(crate::trace::stderr());
+        builder = builder.trace(printer.tracer());
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,14 +1,15 @@
 //! `tcpkit talk`: nc's habits answered, then a check (`-z`), a listener
 //! (`-l`), a joined session or the tutorial's scripted client.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 
 use tcpkit::{Error, talk};
 
 use super::address_error;
 use crate::cli::TalkArgs;
+use crate::printer::Printer;
 
-pub(super) fn talk(mut args: TalkArgs) -> anyhow::Result<()> {
+pub(super) fn talk(mut args: TalkArgs, printer: &Printer) -> anyhow::Result<()> {
     args.join_host_port();
     // nc's `-l PORT`: this machine's loopback, as serve binds by default.
     if args.listen && args.addr.parse::<u16>().is_ok() {
@@ -41,20 +42,13 @@ pub(super) fn talk(mut args: TalkArgs) -> anyhow::Result<()> {
     {
         return Err(address_error(&args.addr, reason));
     }
-    let opts = args.options();
+    let opts = args.options(printer);
     if args.insecure {
-        crate::logging::sayln!(
-            "tcpkit: warning: --insecure: the server's certificate is not checked"
-        );
+        printer.warn("--insecure: the server's certificate is not checked");
     }
     // A hostile server must not drive the user's terminal: what it says
     // is shown escaped there, unless asked (a pipe gets it unchanged).
-    let stdout = io::stdout();
-    let mut out: Box<dyn Write> = if stdout.is_terminal() && !args.raw_output {
-        Box::new(tcpkit::term::SafeTerminal::new(stdout.lock()))
-    } else {
-        Box::new(stdout.lock())
-    };
+    let mut out = printer.out(true, args.raw_output);
     if args.check {
         let peer = talk::check(&opts)?;
         let _ = writeln!(out, "{} is open ({peer} accepted a connection)", opts.addr);
@@ -63,10 +57,10 @@ pub(super) fn talk(mut args: TalkArgs) -> anyhow::Result<()> {
     if args.listen {
         let listening = talk::listen(&opts)?;
         if let Ok(addr) = listening.local_addr() {
-            crate::logging::sayln!("tcpkit: waiting for one client on {addr}...");
+            printer.say(format_args!("waiting for one client on {addr}..."));
         }
         listening.join_one(&opts, io::stdin(), &mut out, |peer| {
-            crate::logging::sayln!("tcpkit: connection from {peer}");
+            printer.say(format_args!("connection from {peer}"));
         })?;
         return Ok(());
     }

@@ -55,7 +55,7 @@ pub mod tls;
 pub mod trace;
 pub mod units;
 
-pub use error::{Error, ErrorKind, Kept};
+pub use error::{Error, ErrorKind, Kept, chain_in_words};
 pub use setting::{Naming, Setting, Words};
 pub use sys::Holder;
 pub use tcpkit_wire as wire;

@@ -366,21 +366,7 @@ impl Error {
     /// the binary prints after `tcpkit: error: `, for a library user that
     /// logs it instead (`.render(Naming::Fields)`).
     pub fn in_words(&self) -> Words {
-        let mut out = self.line();
-        let mut cause = std::error::Error::source(self);
-        while let Some(error) = cause {
-            let text = if let Some(e) = error.downcast_ref::<io::Error>() {
-                describe(e).into()
-            } else if let Some(e) = error.downcast_ref::<Error>() {
-                e.line()
-            } else {
-                error.to_string().into()
-            };
-            out = crate::words!("{}: {}", out, text);
-            cause = error.source();
-        }
-        out.push(&self.hint());
-        out
+        chain_in_words(self)
     }
 
     /// Says which flag named the address of a listen that failed, so the
@@ -464,6 +450,42 @@ impl Error {
             source: Some(source.into()),
         }
     }
+}
+
+/// Any chain of causes in one line, the one renderer of errors: each
+/// cause in order (ours as [`Error::line`], I/O errors as they read in a
+/// sentence, "connection refused", not "Connection refused (os error
+/// 111)", anything else as it displays), a message repeated as its own
+/// source said once (as `transparent` wrappers and contexts do), then the
+/// hint of the first [`Error`] in it. The binary prints it after
+/// `tcpkit: error: `, with its `anyhow` contexts in the chain.
+pub fn chain_in_words(err: &(dyn std::error::Error + 'static)) -> Words {
+    let mut parts: Vec<Words> = Vec::new();
+    let mut hint = None;
+    let mut cause = Some(err);
+    while let Some(error) = cause {
+        let text = if let Some(e) = error.downcast_ref::<io::Error>() {
+            describe(e).into()
+        } else if let Some(ours) = error.downcast_ref::<Error>() {
+            hint.get_or_insert_with(|| ours.hint());
+            ours.line()
+        } else {
+            error.to_string().into()
+        };
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        cause = error.source();
+    }
+    let mut out = Words::default();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push(&": ".into());
+        }
+        out.push(part);
+    }
+    out.push(&hint.unwrap_or_default());
+    out
 }
 
 /// What a stopped download left: its part file, and whether `-C` can

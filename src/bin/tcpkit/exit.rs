@@ -3,10 +3,7 @@
 //! `tcpkit: error: what failed: why (what to do)`, its causes joined in
 //! order and the library's hint last.
 
-use std::io;
-
-use tcpkit::net::describe;
-use tcpkit::{Error, ErrorKind};
+use tcpkit::ErrorKind;
 
 /// Success.
 pub const OK: u8 = 0;
@@ -69,35 +66,18 @@ pub fn code_of(err: &anyhow::Error) -> u8 {
 }
 
 /// The one line printed for an error (without the `tcpkit: error: `
-/// prefix): every cause in order, I/O errors as they read in a sentence
-/// ("connection refused", not "Connection refused (os error 111)"), then
-/// the hint of the first [`Error`].
+/// prefix): the library's renderer of a chain ([`tcpkit::chain_in_words`]),
+/// settings named as flags.
 pub fn message(err: &anyhow::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for cause in err.chain() {
-        let text = match cause.downcast_ref::<io::Error>() {
-            Some(e) => describe(e),
-            None => match cause.downcast_ref::<Error>() {
-                Some(ours) => ours.render(crate::FLAGS),
-                None => cause.to_string(),
-            },
-        };
-        // thiserror's `transparent` and anyhow's context can repeat a
-        // message as its own source; say it once.
-        if parts.last() != Some(&text) {
-            parts.push(text);
-        }
-    }
-    let hint = err
-        .chain()
-        .find_map(|e| e.downcast_ref::<Error>())
-        .map(|e| e.hint().render(crate::FLAGS))
-        .unwrap_or_default();
-    format!("{}{hint}", parts.join(": "))
+    tcpkit::chain_in_words(err.as_ref()).render(crate::FLAGS)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::io;
+
+    use tcpkit::Error;
+
     use super::*;
 
     #[test]
@@ -114,6 +94,20 @@ mod tests {
         assert_eq!(code_of(&err), 6);
         assert_eq!(code_of(&anyhow::anyhow!("no kind")), OTHER);
         assert_eq!(code_of(&Error::OutputClosed.into()), OK);
+        // A context of the binary's own is in the line, and the settings
+        // are named as flags.
+        let err = anyhow::Error::new(Error::AddrInUse {
+            addr: "127.0.0.1:1".parse().unwrap(),
+            holder: None,
+            flag: tcpkit::Setting::Metrics,
+        })
+        .context("starting the server");
+        let line = message(&err);
+        assert!(
+            line.starts_with("starting the server: cannot listen"),
+            "{line}"
+        );
+        assert!(line.contains("another address with --metrics"), "{line}");
     }
 
     fn libc_econnrefused() -> i32 {

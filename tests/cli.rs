@@ -12,8 +12,9 @@ use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
-use assert_cmd::Command as Cmd;
-use common::{LineClient, PATIENCE, Proc, free_port, stderr_of, stdout_of, talk, tcpkit};
+use common::{
+    LineClient, PATIENCE, Proc, free_port, run_to_end, stderr_of, stdout_of, talk, tcpkit,
+};
 
 #[test]
 fn talk_prints_the_tutorial_transcript() {
@@ -54,13 +55,9 @@ fn talk_joins_stdin_and_stdout_for_100k_lines() {
 
 #[test]
 fn demo_shows_both_windows() {
-    let out = Cmd::new(tcpkit())
-        .arg("demo")
-        .timeout(PATIENCE)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
-    let text = stdout_of(&out);
+    let out = run_to_end(&["demo"]);
+    let out = out.exits(0);
+    let text = out.stdout;
     // The two windows interleave as timing has it; each is in order.
     let window = |who: &str| -> Vec<String> {
         text.lines()
@@ -119,19 +116,10 @@ fn demo_keeps_cause_and_effect_every_time() {
             1 => (&["-v", "demo", "Michael", "Tracy"], 0),
             _ => (&["demo", "Alice", "exit", "Bob"], 8),
         };
-        let out = Cmd::new(tcpkit())
-            .args(args)
-            .timeout(PATIENCE)
-            .output()
-            .unwrap();
-        let text = stdout_of(&out);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "run {run}: {text}{}",
-            stderr_of(&out)
-        );
-        assert_eq!(stderr_of(&out), "", "run {run}: said once, in its window");
+        let out = run_to_end(args);
+        let text = out.stdout;
+        assert_eq!(out.code, Some(code), "run {run}: {text}{}", out.stderr);
+        assert_eq!(out.stderr, "", "run {run}: said once, in its window");
         let ending = [
             "demo   | stopping the server the way Ctrl+C does",
             "server | Signal received",
@@ -188,57 +176,40 @@ fn demo_keeps_cause_and_effect_every_time() {
 #[test]
 fn demo_listens_on_the_port_asked() {
     let port = free_port();
-    let out = Cmd::new(tcpkit())
-        .args(["demo", "--port", &port.to_string(), "Michael"])
-        .timeout(PATIENCE)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    let out = run_to_end(&["demo", "--port", &port.to_string(), "Michael"]);
+    let out = out.exits(0);
     assert!(
-        stdout_of(&out).contains(&format!(
+        out.stdout.contains(&format!(
             "server | Waiting for connection on 127.0.0.1:{port}..."
         )),
         "{}",
-        stdout_of(&out)
+        out.stdout
     );
 }
 
 #[test]
 fn demo_honours_the_log_flags() {
-    let quiet = Cmd::new(tcpkit())
-        .args(["-q", "demo"])
-        .timeout(PATIENCE)
-        .output()
-        .unwrap();
-    assert!(quiet.status.success(), "{}", stderr_of(&quiet));
+    let quiet = run_to_end(&["-q", "demo"]);
+    let quiet = quiet.exits(0);
     assert_eq!(
-        stdout_of(&quiet),
+        quiet.stdout,
         "client | Welcome!\nclient | Hello, Michael!\nclient | Hello, Tracy!\nclient | Hello, Sarah!\n"
     );
-    let verbose = Cmd::new(tcpkit())
-        .args(["-v", "demo", "Michael"])
-        .timeout(PATIENCE)
-        .output()
-        .unwrap();
-    assert!(verbose.status.success(), "{}", stderr_of(&verbose));
+    let verbose = run_to_end(&["-v", "demo", "Michael"]).exits(0);
     assert!(
-        stdout_of(&verbose).contains("read 8 bytes: \"Michael\\n\""),
+        verbose.stdout.contains("read 8 bytes: \"Michael\\n\""),
         "{}",
-        stdout_of(&verbose)
+        verbose.stdout
     );
 }
 
 #[test]
 fn address_in_use_is_exit_4_with_a_hint() {
     let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
-    let out = Cmd::new(tcpkit())
-        .args(["serve", "--bind", &server.addr.to_string()])
-        .timeout(PATIENCE)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(4));
+    let out = run_to_end(&["serve", "--bind", &server.addr.to_string()]);
+    assert_eq!(out.code, Some(4));
     assert_eq!(
-        stderr_of(&out),
+        out.stderr,
         format!(
             "tcpkit: error: cannot listen on {}: address already in use (tcpkit (pid {}) holds \
              it: stop it, or choose another address with --bind)\n",
@@ -265,18 +236,16 @@ fn bad_addresses_are_exit_3() {
             "port must be a number",
         ),
     ] {
-        let out = Cmd::new(tcpkit())
-            .args(&args)
-            .timeout(PATIENCE)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(3), "{args:?}: {}", stderr_of(&out));
+        let out = run_to_end(&args);
+        assert_eq!(out.code, Some(3), "{args:?}: {}", out.stderr);
         assert!(
-            stderr_of(&out).starts_with("tcpkit: error: invalid address"),
+            out.stderr
+                .clone()
+                .starts_with("tcpkit: error: invalid address"),
             "{}",
-            stderr_of(&out)
+            out.stderr
         );
-        assert!(stderr_of(&out).contains(says), "{}", stderr_of(&out));
+        assert!(out.stderr.contains(says), "{}", out.stderr);
     }
 }
 
@@ -416,11 +385,8 @@ fn nc_style_host_and_port() {
 
 #[test]
 fn usage_errors_are_exit_2() {
-    let out = Cmd::new(tcpkit())
-        .args(["serve", "--backlog", "lots"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let out = run_to_end(&["serve", "--backlog", "lots"]);
+    assert_eq!(out.code, Some(2));
     let out = talk(&["127.0.0.1:1", "two\nlines"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("contains a line break"));
@@ -709,25 +675,18 @@ fn negative_and_out_of_range_numbers_say_the_range() {
             "--duration must be more than 0",
         ),
     ] {
-        let out = Cmd::new(tcpkit()).args(args).output().unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(
-            stderr_of(&out).contains(says),
-            "{args:?}: {}",
-            stderr_of(&out)
-        );
+        let out = run_to_end(args);
+        assert_eq!(out.code, Some(2), "{args:?}");
+        assert!(out.stderr.contains(says), "{args:?}: {}", out.stderr);
     }
 }
 
 #[test]
 fn help_shows_examples() {
     for command in ["serve", "talk", "fetch", "bench"] {
-        let out = Cmd::new(tcpkit())
-            .args([command, "--help"])
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        let help = stdout_of(&out);
+        let out = run_to_end(&[command, "--help"]);
+        assert!((out.code == Some(0)));
+        let help = out.stdout;
         assert!(
             help.contains(&format!("Examples:\n  tcpkit {command} ")),
             "{help}"
@@ -1575,14 +1534,7 @@ fn piped_talk_says_when_the_server_does_not_end_its_lines() {
 
 #[test]
 fn help_names_every_scenario_and_what_each_exit_code_means() {
-    // Help is wrapped to the terminal's width: compare words, not lines.
-    let words = |out: std::process::Output| {
-        stdout_of(&out)
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    let top = words(Cmd::new(tcpkit()).arg("--help").output().unwrap());
+    let top = run_to_end(&["--help"]).exits(0).words();
     assert!(
         top.contains("(pingpong, pipeline, churn, hold, handshake)"),
         "{top}"
@@ -1591,33 +1543,18 @@ fn help_names_every_scenario_and_what_each_exit_code_means() {
         top.contains("130 interrupted (fetch by Ctrl+C or SIGTERM, serve by a second signal)"),
         "{top}"
     );
-    let bench = words(
-        Cmd::new(tcpkit())
-            .args(["bench", "--help"])
-            .output()
-            .unwrap(),
-    );
+    let bench = run_to_end(&["bench", "--help"]).exits(0).words();
     assert!(
         bench.contains("chunk for the tutorial's own server (no newlines; every scenario, pipeline only with --depth 1)"),
         "{bench}"
     );
-    let fetch = words(
-        Cmd::new(tcpkit())
-            .args(["fetch", "--help"])
-            .output()
-            .unwrap(),
-    );
+    let fetch = run_to_end(&["fetch", "--help"]).exits(0).words();
     assert!(
         fetch.contains("fetch -v also shows the request and response heads on stderr"),
         "{fetch}"
     );
     for command in ["talk", "bench", "fetch", "serve", "demo"] {
-        let help = words(
-            Cmd::new(tcpkit())
-                .args([command, "--help"])
-                .output()
-                .unwrap(),
-        );
+        let help = run_to_end(&[command, "--help"]).exits(0).words();
         // The global flags come apart from the subcommand's own.
         let (own, global) = help.split_once("Global options:").expect(&help);
         for flag in ["--verbose", "--quiet", "--plain-logs", "--log-buffer"] {
@@ -1628,12 +1565,7 @@ fn help_names_every_scenario_and_what_each_exit_code_means() {
         }
     }
     for command in ["talk", "bench"] {
-        let help = words(
-            Cmd::new(tcpkit())
-                .args([command, "--help"])
-                .output()
-                .unwrap(),
-        );
+        let help = run_to_end(&[command, "--help"]).exits(0).words();
         assert!(!help.contains("for https"), "{command}: {help}");
         assert!(
             help.contains("(with TLS, the handshake too)"),
@@ -1728,14 +1660,9 @@ fn a_port_in_use_names_the_flag_that_chose_it() {
     // demo --port: exit 4 as the table says, --port named, and no
     // server "stopped" that never started; with --diagram too.
     for diagram in [&[][..], &["--diagram", "-"][..]] {
-        let out = Cmd::new(tcpkit())
-            .args(["demo", "--port", &port])
-            .args(diagram)
-            .timeout(PATIENCE)
-            .output()
-            .unwrap();
-        let (stdout, stderr) = (stdout_of(&out), stderr_of(&out));
-        assert_eq!(out.status.code(), Some(4), "{diagram:?}: {stderr}");
+        let out = run_to_end(&[&["demo", "--port", &port][..], diagram].concat());
+        let (stdout, stderr) = (out.stdout, out.stderr);
+        assert_eq!(out.code, Some(4), "{diagram:?}: {stderr}");
         assert!(
             stderr.contains("choose another address with --port") && !stderr.contains("--bind"),
             "{diagram:?}: {stderr}"
@@ -1994,13 +1921,9 @@ fn a_port_held_by_a_socket_that_does_not_listen_is_said_so() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let port = client.local_addr().unwrap().port();
-    let out = Cmd::new(tcpkit())
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .timeout(PATIENCE)
-        .output()
-        .unwrap();
-    let stderr = stderr_of(&out);
-    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    let out = run_to_end(&["serve", "--bind", &format!("127.0.0.1:{port}")]);
+    let stderr = out.stderr;
+    assert_eq!(out.code, Some(4), "{stderr}");
     assert!(
         stderr.contains(&format!(
             "(a socket holds it: another user's listener, or one bound without listening; ss \

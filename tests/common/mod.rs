@@ -22,6 +22,44 @@ pub fn talk(args: &[&str]) -> assert_cmd::Command {
     cmd
 }
 
+/// One run of the binary, to its end.
+pub struct Ran {
+    /// The exit code (`None`: killed by a signal, or by [`PATIENCE`]).
+    pub code: Option<i32>,
+    /// What it printed on stdout.
+    pub stdout: String,
+    /// What it printed on stderr.
+    pub stderr: String,
+}
+
+/// Runs `tcpkit ARGS...` to its end, bounded by [`PATIENCE`].
+pub fn run_to_end<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Ran {
+    let out = assert_cmd::Command::new(tcpkit())
+        .args(args)
+        .timeout(PATIENCE)
+        .output()
+        .unwrap();
+    Ran {
+        code: out.status.code(),
+        stdout: stdout_of(&out),
+        stderr: stderr_of(&out),
+    }
+}
+
+impl Ran {
+    /// Asserts the run ended with `code`, showing its stderr if not.
+    pub fn exits(self, code: i32) -> Ran {
+        assert_eq!(self.code, Some(code), "{}", self.stderr);
+        self
+    }
+
+    /// Its stdout's words, one space apart (help is wrapped to the
+    /// terminal's width: compare words, not lines).
+    pub fn words(&self) -> String {
+        self.stdout.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+}
+
 /// A child's stdout as text.
 pub fn stdout_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()

@@ -351,10 +351,18 @@ impl<T: fmt::Display> Piece for T {
     }
 }
 
-/// [`Words`] from `format!`'s arguments (positional ones only), each
-/// [`Setting`] among them kept as data.
+/// [`Words`] from `format!`'s arguments, each [`Setting`] (or [`Words`])
+/// among the positional ones kept as data; anything else is displayed as
+/// `format!` would (a setting in an inline `{name}` would not compile, as
+/// `Setting` is not `Display`):
+///
+/// ```
+/// use tcpkit::{Naming, Setting, words};
+/// let w = words!("raise {} (now {}s)", Setting::ConnectTimeout, 10);
+/// assert_eq!(w.render(Naming::Flags), "raise --connect-timeout (now 10s)");
+/// assert_eq!(w.render(Naming::Fields), "raise `connect_timeout` (now 10s)");
+/// ```
 #[macro_export]
-#[doc(hidden)]
 macro_rules! words {
     ($fmt:literal $(, $arg:expr)* $(,)?) => {
         $crate::setting::Words::__from_marked(::std::format!(

@@ -59,16 +59,13 @@ pub(super) async fn transfer(
             target = redirect(opts, &target, &mut headers, &location, &mut redirects)?;
             continue;
         }
-        check_final(
-            opts,
-            &head,
-            &target,
-            plan,
-            &ask,
+        let asked_for = Asked {
+            rest: ask.as_ref(),
             ranged,
             user_range,
-            resume.is_some(),
-        )?;
+            resuming: resume.is_some(),
+        };
+        check_final(opts, &head, &target, plan, &asked_for)?;
         let (framing, warnings) = head.framing(opts.head_only).map_err(Error::Head)?;
         let warnings = warnings.into_iter().map(Words::from);
         for w in warnings.chain(status_warning(&head, &target, opts)) {
@@ -233,18 +230,26 @@ fn redirect(
     Ok(next)
 }
 
+/// How a hop asked for the body.
+struct Asked<'a> {
+    /// What asks for the rest of the part file, if anything does.
+    rest: Option<&'a Ask>,
+    /// Whether this hop's request carried that range.
+    ranged: bool,
+    /// Whether the user's own `-H Range` asked for a range.
+    user_range: bool,
+    /// Whether a part file is being continued.
+    resuming: bool,
+}
+
 /// Checks the final head against what was asked: `--fail`, and a range
 /// answered only where one was asked (a part is never taken for the file).
-#[allow(clippy::too_many_arguments)]
 fn check_final(
     opts: &Options,
     head: &Head,
     target: &Target,
     plan: Option<&Plan>,
-    ask: &Option<Ask>,
-    ranged: bool,
-    user_range: bool,
-    resuming: bool,
+    asked: &Asked<'_>,
 ) -> Result<(), Error> {
     if opts.fail && head.status >= 400 {
         return Err(Error::HttpStatus {
@@ -256,8 +261,8 @@ fn check_final(
             ),
         });
     }
-    if let Some((from, _)) = ask
-        && !ranged
+    if let Some((from, _)) = asked.rest
+        && !asked.ranged
     {
         warn(
             &opts.notices,
@@ -269,9 +274,11 @@ fn check_final(
             ),
         );
     }
-    if !user_range && let Err(why) = whole_or_ours(head, ranged) {
+    if !asked.user_range
+        && let Err(why) = whole_or_ours(head, asked.ranged)
+    {
         let left = match plan.and_then(Plan::part_path) {
-            Some(part) if resuming => format!("; {} is left as it was", part.display()),
+            Some(part) if asked.resuming => format!("; {} is left as it was", part.display()),
             _ => String::new(),
         };
         return Err(Error::protocol(format!("{why}{left}")));

@@ -104,6 +104,7 @@ fn listening_on(heard: &mpsc::Receiver<Heard>) -> Result<String, Error> {
                 return Err(Error::Timeout {
                     what: "waiting for the server to listen".into(),
                     after: START_TIMEOUT,
+                    source: None,
                 });
             }
         }

@@ -270,6 +270,7 @@ pub fn connect(
             Some(after) => Error::Timeout {
                 what: crate::words!("connecting to {spec}"),
                 after,
+                source: Some(e),
             },
             None => Error::Connect {
                 spec: spec.to_string(),

@@ -21,7 +21,10 @@ use tcpkit_wire::head::HeadError;
 use crate::setting::{Naming, Words};
 
 mod kind;
+mod words;
+
 pub use kind::ErrorKind;
+pub use words::{Kept, chain_in_words, describe};
 
 /// A failure whose kind decides what the user should do next.
 #[derive(Debug)]
@@ -79,6 +82,10 @@ pub enum Error {
         what: Words,
         /// The limit.
         after: Duration,
+        /// The I/O error that said so (a read or connect that timed out),
+        /// when there was one. It only restates the timeout, so the
+        /// error's line leaves it out.
+        source: Option<io::Error>,
     },
 
     /// The peer closed early or sent something the protocol does not allow.
@@ -193,6 +200,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Address { source, .. }
+            | Error::Timeout { source, .. }
             | Error::Connect { source, .. }
             | Error::Protocol { source, .. }
             | Error::Tls { source, .. }
@@ -274,7 +282,7 @@ impl Error {
             .into(),
             Error::Listen { addr, .. } => format!("cannot listen on {addr}").into(),
             Error::Connect { spec, .. } => format!("cannot connect to {spec}").into(),
-            Error::Timeout { what, after } => crate::words!(
+            Error::Timeout { what, after, .. } => crate::words!(
                 "{} timed out after {}",
                 what,
                 humantime::format_duration(*after)
@@ -452,106 +460,5 @@ impl Error {
     }
 }
 
-/// Any chain of causes in one line, the one renderer of errors: each
-/// cause in order (ours as [`Error::line`], I/O errors as they read in a
-/// sentence, "connection refused", not "Connection refused (os error
-/// 111)", anything else as it displays), a message repeated as its own
-/// source said once (as `transparent` wrappers and contexts do), then the
-/// hint of the first [`Error`] in it. The binary prints it after
-/// `tcpkit: error: `, with its `anyhow` contexts in the chain.
-pub fn chain_in_words(err: &(dyn std::error::Error + 'static)) -> Words {
-    let mut parts: Vec<Words> = Vec::new();
-    let mut hint = None;
-    let mut cause = Some(err);
-    while let Some(error) = cause {
-        let text = if let Some(e) = error.downcast_ref::<io::Error>() {
-            describe(e).into()
-        } else if let Some(ours) = error.downcast_ref::<Error>() {
-            hint.get_or_insert_with(|| ours.hint());
-            ours.line()
-        } else {
-            error.to_string().into()
-        };
-        if parts.last() != Some(&text) {
-            parts.push(text);
-        }
-        cause = error.source();
-    }
-    let mut out = Words::default();
-    for (i, part) in parts.iter().enumerate() {
-        if i > 0 {
-            out.push(&": ".into());
-        }
-        out.push(part);
-    }
-    out.push(&hint.unwrap_or_default());
-    out
-}
-
-/// What a stopped download left: its part file, and whether `-C` can
-/// continue it (a validator was saved with it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Kept {
-    /// The part file.
-    pub part: std::path::PathBuf,
-    /// Its length.
-    pub bytes: u64,
-    /// Whether a validator was saved with it, so that it can be continued.
-    pub resumable: bool,
-}
-
-impl Kept {
-    /// `400 B kept in f.part (run the same command with -C to continue
-    /// it)`.
-    pub fn words(&self) -> Words {
-        let step = if self.resumable {
-            crate::words!(
-                " (run the same command with {} to continue it)",
-                crate::setting::Setting::Resume
-            )
-        } else {
-            Words::default()
-        };
-        crate::words!(
-            "{} kept in {}{}",
-            Bytes(self.bytes),
-            self.part.display(),
-            step
-        )
-    }
-}
-
-/// An I/O error's message as it reads in a sentence: std's text without
-/// its "(os error N)" suffix, lower-cased ("connection refused").
-pub fn describe(e: &io::Error) -> String {
-    let text = e.to_string();
-    match text.find(" (os error") {
-        Some(at) => text[..at].to_lowercase(),
-        None => text,
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::error::Error as _;
-
-    #[test]
-    fn causes_are_kept_and_kinds_found_through_context() {
-        let err = Error::Listen {
-            addr: "127.0.0.1:1".parse().unwrap(),
-            source: io::Error::from(io::ErrorKind::OutOfMemory),
-        };
-        assert!(err.source().is_some());
-        let chained = err.context("starting the server");
-        assert_eq!(chained.kind(), ErrorKind::Listen);
-        assert_eq!(ErrorKind::of(&chained), Some(ErrorKind::Listen));
-        assert_eq!(chained.to_string(), "starting the server");
-        let plain = io::Error::other("plain");
-        assert_eq!(ErrorKind::of(&plain), None);
-
-        let chunked = Error::from(ChunkError::SizeOverflow);
-        assert_eq!(chunked.kind(), ErrorKind::Protocol);
-        assert!(chunked.source().is_some());
-    }
-}
+mod tests;

@@ -157,6 +157,7 @@ pub async fn open(target: &Target, opts: &ConnectOptions) -> Result<Conn, Error>
     let timed_out = || Error::Timeout {
         what: crate::words!("connecting to {spec}"),
         after: opts.connect_timeout.unwrap_or_default(),
+        source: None,
     };
     let connect = async {
         let addrs = resolve(target, opts.family).await?;
@@ -246,6 +247,7 @@ impl Conn {
             None => Err(Error::Timeout {
                 what: "sending the request".into(),
                 after: self.read_timeout.unwrap_or_default(),
+                source: None,
             }),
         }
     }
@@ -299,6 +301,7 @@ impl Conn {
             None => Err(Error::Timeout {
                 what: "waiting for data from the server".into(),
                 after: self.read_timeout.unwrap_or_default(),
+                source: None,
             }),
         }
     }

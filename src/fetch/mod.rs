@@ -235,6 +235,7 @@ pub async fn run_until(
         Err(Error::Timeout {
             what: crate::words!("the transfer{}", kept),
             after: opts.max_time.unwrap_or_default(),
+            source: None,
         })
     })
 }

@@ -154,6 +154,7 @@ async fn final_head(
     let head_timeout = || Error::Timeout {
         what: "waiting for the response head".into(),
         after: opts.read_timeout.unwrap_or_default(),
+        source: None,
     };
     let slow = opts.notices.wanted().then(|| {
         crate::notice::SlowNotice::new(

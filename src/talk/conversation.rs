@@ -225,6 +225,7 @@ impl Conversation<'_> {
             return Err(Error::Timeout {
                 what: crate::words!("waiting for {what}{so_far}"),
                 after: self.opts.timeout.unwrap_or_default(),
+                source: None,
             });
         }
         Ok(Some(left))

@@ -325,6 +325,7 @@ fn timeout_or_lost(what: &str, limit: Option<Duration>, e: io::Error) -> Error {
         (true, Some(after)) => Error::Timeout {
             what: what.to_string().into(),
             after,
+            source: Some(e),
         },
         _ => lost(what, e),
     }

@@ -116,6 +116,7 @@ pub fn handshake_failed(
         return Error::Timeout {
             what: crate::words!("waiting for the TLS handshake with {spec} (is it a TLS server?)"),
             after,
+            source: Some(e),
         };
     }
     let hint = match (rustls_error(&e), e.kind()) {

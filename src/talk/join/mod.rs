@@ -168,6 +168,7 @@ fn join(
                     return Err(Error::Timeout {
                         what: "waiting for the server to close after the end of input".into(),
                         after: limit,
+                        source: None,
                     });
                 }
                 if !input.done.load(Ordering::Acquire) {

@@ -445,7 +445,7 @@ fn the_pictures_in_the_learning_guide_are_what_the_program_draws() {
             calls_in(&fresh),
             calls_in(&committed),
             "docs/{name} no longer shows what `tcpkit demo --scenario {scenario}` does: \
-             make it again with `tcpkit demo --scenario {scenario} --diagram docs/{name}`"
+             make it again with `tcpkit demo --scenario {scenario} --force --diagram docs/{name}`"
         );
     }
 }
@@ -601,4 +601,61 @@ fn a_long_session_is_drawn_in_part_and_says_so() {
             stderr_of(&out)
         );
     }
+}
+
+#[test]
+fn a_picture_never_replaces_a_file_unasked_nor_writes_through_a_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let draw = |path: &std::path::Path, force: bool| {
+        let mut cmd = Command::new(tcpkit());
+        cmd.args(["-q", "demo"]);
+        if force {
+            cmd.arg("--force");
+        }
+        cmd.arg("--diagram").arg(path).output().unwrap()
+    };
+    // An existing file stays as it was without --force, and says how.
+    let existing = dir.path().join("kept.svg");
+    std::fs::write(&existing, "mine").unwrap();
+    let out = draw(&existing, false);
+    assert_eq!(out.status.code(), Some(13), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("kept.svg exists: add --force to replace it"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&existing).unwrap(), "mine");
+    // With --force it is replaced by the picture.
+    let out = draw(&existing, true);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(std::fs::read_to_string(&existing).unwrap().contains("<svg"));
+    // A link is never written through: refused, then replaced itself.
+    #[cfg(unix)]
+    {
+        let victim = dir.path().join("victim.txt");
+        std::fs::write(&victim, "precious").unwrap();
+        let link = dir.path().join("link.svg");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        let out = draw(&link, false);
+        assert_eq!(out.status.code(), Some(13), "{}", stderr_of(&out));
+        assert!(
+            stderr_of(&out).contains("is a symbolic link"),
+            "{}",
+            stderr_of(&out)
+        );
+        let out = draw(&link, true);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        let meta = std::fs::symlink_metadata(&link).unwrap();
+        assert!(
+            meta.is_file(),
+            "the link itself was replaced by the picture"
+        );
+    }
+    // --force alone replaces nothing: it needs --diagram.
+    let out = Command::new(tcpkit())
+        .args(["demo", "--force"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
 }

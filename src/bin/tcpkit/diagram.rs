@@ -35,7 +35,7 @@ fn form_of(file: &Path) -> Result<Form, tcpkit::Error> {
 }
 
 /// Records `scenario` (the tutorial's saying `messages`) and draws it in
-/// `file` (`-`: a chart here).
+/// `file` (`-`: a chart here), replacing an existing one with `force`.
 pub fn run(
     printer: &Printer,
     messages: &[String],
@@ -43,18 +43,14 @@ pub fn run(
     file: &Path,
     port: u16,
     max_drawn: usize,
+    force: bool,
 ) -> anyhow::Result<()> {
     let form = form_of(file)?;
     // Made first: a file that cannot be written is said before the
     // session, not after it.
     let mut out = match form {
         Form::Chart => None,
-        _ => Some(
-            std::fs::File::create(file).map_err(|e| tcpkit::Error::LocalFile {
-                message: tcpkit::words!("cannot create {}", file.display()),
-                source: Some(e),
-            })?,
-        ),
+        _ => Some(trace::draw::create(file, force)?),
     };
     let recording = trace::session::record(messages, scenario, port, max_drawn)?;
     let events = &recording.events;

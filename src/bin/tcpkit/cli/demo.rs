@@ -23,6 +23,11 @@ pub struct DemoArgs {
     #[arg(long, value_name = "FILE")]
     pub diagram: Option<std::path::PathBuf>,
 
+    /// Replace --diagram's FILE if it exists (a symbolic link is replaced
+    /// itself, never written through).
+    #[arg(long, requires = "diagram")]
+    pub force: bool,
+
     /// Show one of TCP's pitfalls instead of the tutorial's session, drawn
     /// as --diagram draws it (a text chart here without --diagram).
     #[arg(long, value_name = "NAME", value_enum, default_value = "tutorial")]

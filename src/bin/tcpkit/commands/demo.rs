@@ -32,6 +32,7 @@ pub(super) fn demo(mut args: DemoArgs, verbosity: i8, printer: &Printer) -> anyh
             file.as_deref().unwrap_or(std::path::Path::new("-")),
             args.port,
             args.max_drawn,
+            args.force,
         ),
     }
 }

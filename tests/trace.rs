@@ -248,6 +248,48 @@ fn assert_labels_apart(svg: &str) {
     }
 }
 
+/// The picture says what its marks mean: each kind of arrow, the read's
+/// square and the state box, under the last row.
+fn assert_legend(svg: &str) {
+    let doc = roxmltree::Document::parse(svg).unwrap();
+    let legend = doc
+        .root_element()
+        .descendants()
+        .find(|n| n.attribute("class") == Some("legend"))
+        .unwrap_or_else(|| panic!("no legend: {svg}"));
+    let words: Vec<&str> = legend
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .collect();
+    for meaning in [
+        "write, connect",
+        "FIN (shutdown, close)",
+        "RST (a reset)",
+        "read, accept, close",
+        "TCP state after",
+    ] {
+        assert!(
+            words.contains(&meaning),
+            "the legend lacks {meaning}: {words:?}"
+        );
+    }
+    // Under the last row: below every event's text.
+    let y = |n: roxmltree::Node| n.attribute("y").and_then(|y| y.parse::<f64>().ok());
+    let lowest_event = doc
+        .root_element()
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("event"))
+        .flat_map(|row| row.descendants().filter_map(y))
+        .fold(0.0, f64::max);
+    let legend_top = legend
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(y)
+        .fold(f64::MAX, f64::min);
+    assert!(legend_top > lowest_event, "{legend_top} {lowest_event}");
+}
+
 #[test]
 fn the_svg_is_valid_xml_and_no_label_overlaps_another() {
     let dir = tempfile::tempdir().unwrap();
@@ -282,6 +324,7 @@ fn the_svg_is_valid_xml_and_no_label_overlaps_another() {
         for row in &rows {
             assert!(row.first_element_child().unwrap().has_tag_name("title"));
         }
+        assert_legend(&svg);
         if file == "long.svg" {
             // Cut in the label, whole in the tooltip; the escape sequence
             // is shown escaped, never raw.
@@ -441,6 +484,8 @@ fn the_pictures_in_the_learning_guide_are_what_the_program_draws() {
         assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
         let fresh = std::fs::read_to_string(&fresh).unwrap();
         assert_labels_apart(&fresh);
+        assert_legend(&fresh);
+        assert_legend(&committed);
         assert_eq!(
             calls_in(&fresh),
             calls_in(&committed),

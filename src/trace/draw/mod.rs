@@ -228,7 +228,7 @@ pub fn create(path: &Path, force: bool) -> Result<File, Error> {
 /// The session as an SVG picture; `heading` names it.
 pub fn svg(events: &[Event], heading: &str) -> String {
     let rows = events.len();
-    let height = TOP + rows * ROW + 40;
+    let height = TOP + rows * ROW + 40 + LEGEND;
     let mut s = String::new();
     let _ = write!(
         s,
@@ -264,8 +264,60 @@ pub fn svg(events: &[Event], heading: &str) -> String {
     for (i, (event, shape)) in events.iter().zip(shapes(events)).enumerate() {
         svg_event(&mut s, TOP + i * ROW, event, shape);
     }
+    legend(&mut s, TOP + rows * ROW + 24);
     s.push_str("</svg>\n");
     s
+}
+
+/// The height of the legend's row.
+const LEGEND: usize = 44;
+
+/// What each mark means, in a row under the picture at height `y`: the
+/// arrows (a write, the connect, a FIN, a reset), a read's square, the
+/// state box.
+fn legend(s: &mut String, y: usize) {
+    let _ = writeln!(
+        s,
+        "<g class=\"legend\"><line x1=\"20\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#ccc\"/>",
+        y - 16,
+        WIDTH - 20,
+        y - 16
+    );
+    let items: [(&str, &str); 5] = [
+        (
+            "<line x1=\"0\" y1=\"0\" x2=\"36\" y2=\"0\" stroke=\"#333\" marker-end=\"url(#head)\"/>",
+            "write, connect",
+        ),
+        (
+            "<line x1=\"0\" y1=\"0\" x2=\"36\" y2=\"0\" stroke=\"#333\" \
+             stroke-dasharray=\"6 4\" marker-end=\"url(#head)\"/>",
+            "FIN (shutdown, close)",
+        ),
+        (
+            "<line x1=\"0\" y1=\"0\" x2=\"36\" y2=\"0\" stroke=\"#c00\" marker-end=\"url(#head)\"/>",
+            "RST (a reset)",
+        ),
+        (
+            "<rect x=\"14\" y=\"-4\" width=\"8\" height=\"8\" fill=\"#333\"/>",
+            "read, accept, close",
+        ),
+        (
+            "<rect x=\"0\" y=\"-9\" width=\"36\" height=\"18\" rx=\"4\" fill=\"#ffd\" \
+             stroke=\"#996\"/>",
+            "TCP state after",
+        ),
+    ];
+    for (i, (mark, words)) in items.iter().enumerate() {
+        let x = 20 + i * 220;
+        let _ = writeln!(
+            s,
+            "<g transform=\"translate({x},{y})\">{mark}</g><text x=\"{}\" y=\"{}\" \
+             fill=\"#333\">{words}</text>",
+            x + 44,
+            y + 4
+        );
+    }
+    s.push_str("</g>\n");
 }
 
 /// One event's row of the SVG at height `y`: its time, and its arrow,

@@ -704,3 +704,47 @@ fn a_picture_never_replaces_a_file_unasked_nor_writes_through_a_link() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
 }
+
+#[test]
+fn a_picture_shows_its_point_whole_and_says_what_to_look_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let draw = |scenario: &str| {
+        let path = dir.path().join(format!("{scenario}.svg"));
+        let out = Command::new(tcpkit())
+            .args(["-q", "demo", "--scenario", scenario, "--diagram"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+        let svg = std::fs::read_to_string(&path).unwrap();
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        let texts: Vec<String> = doc
+            .root_element()
+            .descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .filter_map(|n| n.text().map(str::to_string))
+            .collect();
+        texts
+    };
+    // merged: the three replies in one write, as a label, not cut.
+    let merged = draw("merged");
+    assert!(
+        merged
+            .iter()
+            .any(|t| t == "write 44 bytes \"Hello, Michael!\\nHello, Tracy!\\nHello, Sarah!\\n\""),
+        "{merged:?}"
+    );
+    assert!(
+        merged
+            .iter()
+            .any(|t| t.starts_with("three messages in one write")),
+        "{merged:?}"
+    );
+    let split = draw("split");
+    assert!(
+        split
+            .iter()
+            .any(|t| t.starts_with("one message in two writes")),
+        "{split:?}"
+    );
+}

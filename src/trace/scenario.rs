@@ -216,20 +216,32 @@ impl Scenario {
                     ),
                 ]
             }
-            Scenario::Split => vec![Session::of(vec![
-                Lines(1),
-                Send(b"Mich"),
-                ServerReads(1),
-                Send(b"ael\n"),
-                Lines(1),
-                Send(b"exit\n"),
-            ])],
-            Scenario::Merged => vec![Session::of(vec![
-                Lines(1),
-                Send(b"Michael\nTracy\nSarah\n"),
-                Lines(3),
-                Send(b"exit\n"),
-            ])],
+            Scenario::Split => vec![
+                Session::of(vec![
+                    Lines(1),
+                    Send(b"Mich"),
+                    ServerReads(1),
+                    Send(b"ael\n"),
+                    Lines(1),
+                    Send(b"exit\n"),
+                ])
+                .noted(
+                    "one message in two writes: the server reads two pieces, and answers once \
+                     the line is whole",
+                ),
+            ],
+            Scenario::Merged => vec![
+                Session::of(vec![
+                    Lines(1),
+                    Send(b"Michael\nTracy\nSarah\n"),
+                    Lines(3),
+                    Send(b"exit\n"),
+                ])
+                .noted(
+                    "three messages in one write: one read holds them all, and the three \
+                     replies go out in one write",
+                ),
+            ],
             Scenario::Framing => vec![
                 Session {
                     framing: Framing::Chunk,

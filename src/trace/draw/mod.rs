@@ -25,10 +25,10 @@ mod html;
 pub use html::{explain, html};
 
 /// Where the parts of the SVG are, in pixels.
-const WIDTH: usize = 1120;
+const WIDTH: usize = 1240;
 const TIME_X: usize = 84;
 const CLIENT_X: usize = 390;
-const SERVER_X: usize = 820;
+const SERVER_X: usize = 900;
 const TOP: usize = 96;
 const ROW: usize = 34;
 /// The width of one character of the 12px monospace font, in tenths of
@@ -324,7 +324,11 @@ fn legend(s: &mut String, y: usize) {
 /// mark, note or state box, with its full words as a tooltip.
 fn svg_event(s: &mut String, y: usize, event: &Event, shape: Shape) {
     let arrow_room = fits(SERVER_X - CLIENT_X) - 4;
-    let side_room = fits(CLIENT_X - TIME_X - 24).min(fits(WIDTH - SERVER_X - 14));
+    // Each side's marks have the room beside their own lifeline.
+    let side_room = match event.side {
+        Side::Client => fits(CLIENT_X - TIME_X - 24),
+        Side::Server => fits(WIDTH - SERVER_X - 14),
+    };
     let x = x_of(event.side);
     let text = label_of(event, &shape);
     let _ = write!(

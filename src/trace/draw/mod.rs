@@ -16,6 +16,7 @@ use std::io;
 use std::path::Path;
 
 use tcpkit_wire::{Bytes, Escaped};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::{Event, Side, What, time};
 use crate::error::Error;
@@ -117,12 +118,22 @@ fn label_of(event: &Event, shape: &Shape) -> String {
     }
 }
 
-/// `text` cut to `room` characters, the last of them `…` when cut.
+/// `text` cut to `room` columns (an emoji or a CJK character takes two),
+/// the last of them `…` when cut.
 fn cut(text: &str, room: usize) -> String {
-    if text.chars().count() <= room {
+    if text.width() <= room {
         return text.to_string();
     }
-    let mut out: String = text.chars().take(room.saturating_sub(1)).collect();
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > room.saturating_sub(1) {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
     out.push('…');
     out
 }
@@ -421,7 +432,7 @@ pub fn chart(events: &[Event]) -> String {
         let row = match (shape, event.side) {
             (Shape::Arrow { .. }, side) => {
                 let text = cut(&text, CHART_ARROW - 6);
-                let line = "─".repeat(CHART_ARROW - 4 - text.chars().count());
+                let line = "─".repeat((CHART_ARROW - 4).saturating_sub(text.width()));
                 match side {
                     Side::Client => format!("client ── {text} {line}▶ server"),
                     Side::Server => format!("client ◀{line} {text} ── server"),
@@ -437,64 +448,4 @@ pub fn chart(events: &[Event]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    fn events() -> Vec<Event> {
-        let conn = "127.0.0.1:40000".parse().unwrap();
-        let at = |us| Duration::from_micros(us);
-        [
-            (
-                0,
-                Side::Client,
-                What::Connect {
-                    took: at(95),
-                    to: "127.0.0.1:9999".parse().unwrap(),
-                },
-            ),
-            (120, Side::Server, What::Accept),
-            (180, Side::Server, What::Write(b"Welcome!\n".to_vec())),
-            (210, Side::Client, What::Read(b"Welcome!\n".to_vec())),
-            (300, Side::Client, What::Write(vec![b'<'; 500])),
-            (900, Side::Server, What::State("TIME_WAIT".into())),
-        ]
-        .into_iter()
-        .map(|(us, side, what)| Event {
-            at: at(us),
-            side,
-            conn,
-            what,
-        })
-        .collect()
-    }
-
-    #[test]
-    fn the_chart_has_a_row_per_event_with_arrows_the_right_way() {
-        let chart = chart(&events());
-        let rows: Vec<&str> = chart.lines().collect();
-        assert_eq!(rows.len(), 6);
-        assert!(
-            rows[0].contains("client ── connect: handshake took 95µs")
-                && rows[0].ends_with("▶ server")
-        );
-        assert!(rows[2].contains("client ◀") && rows[2].contains("write 9 bytes \"Welcome!\\n\""));
-        assert!(
-            rows[3]
-                .trim_start()
-                .starts_with("+210µs  client  read 9 bytes")
-        );
-        assert!(rows[4].contains('…'), "a long payload is cut: {}", rows[4]);
-    }
-
-    #[test]
-    fn svg_labels_are_cut_and_escaped_and_the_title_has_every_byte() {
-        let svg = svg(&events(), "a <demo> & more");
-        assert!(svg.contains("a &lt;demo&gt; &amp; more"));
-        // The 500 `<` are cut in the label, whole in the tooltip.
-        assert!(svg.contains("&lt;&lt;…</text>"), "{svg}");
-        assert!(svg.contains(&"&lt;".repeat(500)));
-        assert!(!svg.contains("<<"));
-        assert!(svg.contains(">TIME_WAIT</text>"));
-    }
-}
+mod tests;

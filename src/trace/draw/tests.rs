@@ -1,0 +1,87 @@
+//! Tests of the three forms drawn from the same rows.
+
+use super::*;
+use std::time::Duration;
+
+fn events() -> Vec<Event> {
+    let conn = "127.0.0.1:40000".parse().unwrap();
+    let at = |us| Duration::from_micros(us);
+    [
+        (
+            0,
+            Side::Client,
+            What::Connect {
+                took: at(95),
+                to: "127.0.0.1:9999".parse().unwrap(),
+            },
+        ),
+        (120, Side::Server, What::Accept),
+        (180, Side::Server, What::Write(b"Welcome!\n".to_vec())),
+        (210, Side::Client, What::Read(b"Welcome!\n".to_vec())),
+        (300, Side::Client, What::Write(vec![b'<'; 500])),
+        (900, Side::Server, What::State("TIME_WAIT".into())),
+    ]
+    .into_iter()
+    .map(|(us, side, what)| Event {
+        at: at(us),
+        side,
+        conn,
+        what,
+    })
+    .collect()
+}
+
+#[test]
+fn the_chart_has_a_row_per_event_with_arrows_the_right_way() {
+    let chart = chart(&events());
+    let rows: Vec<&str> = chart.lines().collect();
+    assert_eq!(rows.len(), 6);
+    assert!(
+        rows[0].contains("client ── connect: handshake took 95µs") && rows[0].ends_with("▶ server")
+    );
+    assert!(rows[2].contains("client ◀") && rows[2].contains("write 9 bytes \"Welcome!\\n\""));
+    assert!(
+        rows[3]
+            .trim_start()
+            .starts_with("+210µs  client  read 9 bytes")
+    );
+    assert!(rows[4].contains('…'), "a long payload is cut: {}", rows[4]);
+}
+
+#[test]
+fn svg_labels_are_cut_and_escaped_and_the_title_has_every_byte() {
+    let svg = svg(&events(), "a <demo> & more");
+    assert!(svg.contains("a &lt;demo&gt; &amp; more"));
+    // The 500 `<` are cut in the label, whole in the tooltip.
+    assert!(svg.contains("&lt;&lt;…</text>"), "{svg}");
+    assert!(svg.contains(&"&lt;".repeat(500)));
+    assert!(!svg.contains("<<"));
+    assert!(svg.contains(">TIME_WAIT</text>"));
+}
+
+#[test]
+fn the_chart_aligns_by_display_width_and_cuts_within_it() {
+    let conn = "127.0.0.1:40000".parse().unwrap();
+    let row = |bytes: &[u8]| Event {
+        at: Duration::ZERO,
+        side: Side::Client,
+        conn,
+        what: What::Write(bytes.to_vec()),
+    };
+    let events = [
+        row(b"Michael\n"),
+        row("日本語 😀\n".as_bytes()),
+        row("é".repeat(60).as_bytes()),
+    ];
+    let chart = chart(&events);
+    // Every arrow ends in the same column, whatever its label holds.
+    let ends: Vec<usize> = chart
+        .lines()
+        .map(|line| line[..line.find("▶ server").unwrap()].width())
+        .collect();
+    assert!(ends.iter().all(|&e| e == ends[0]), "{ends:?}\n{chart}");
+    // Cut by columns: two-column characters never cross the room.
+    let cut_wide = cut(&"日".repeat(10), 7);
+    assert_eq!(cut_wide, "日日日…");
+    assert!(cut_wide.width() <= 7);
+}

@@ -747,4 +747,35 @@ fn a_picture_shows_its_point_whole_and_says_what_to_look_at() {
             .any(|t| t.starts_with("one message in two writes")),
         "{split:?}"
     );
+    // A note is no call: no time of its own, and a backing under it so
+    // the lifelines do not strike through; in the page, no side either.
+    let path = dir.path().join("framing.html");
+    let out = Command::new(tcpkit())
+        .args(["-q", "demo", "--scenario", "framing", "--diagram"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let html = std::fs::read_to_string(&path).unwrap();
+    let svg = &html[html.find("<svg").unwrap()..html.find("</svg>").unwrap() + 6];
+    let doc = roxmltree::Document::parse(svg).unwrap();
+    let notes: Vec<_> = doc
+        .root_element()
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("event"))
+        .filter(|row| {
+            row.descendants()
+                .any(|n| n.attribute("font-style") == Some("italic"))
+        })
+        .collect();
+    assert_eq!(notes.len(), 2, "{svg}");
+    for note in notes {
+        let texts = note.children().filter(|n| n.has_tag_name("text")).count();
+        assert_eq!(texts, 1, "a note has its words and no time");
+        assert!(note.children().any(|n| n.has_tag_name("rect")));
+    }
+    assert!(
+        html.contains("<li><em>the tutorial&apos;s framing: each read is one message</em></li>"),
+        "{html}"
+    );
 }

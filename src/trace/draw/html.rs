@@ -51,7 +51,7 @@ pub fn explain(what: &What) -> &'static str {
             "The call failed. \"Connection reset\" means the other side's kernel answered with \
              a reset (RST): its socket was closed with input unread, or is gone."
         }
-        What::Note(_) => "What follows.",
+        What::Note(_) => "A note, not a call: what the rows after it show.",
         What::State(_) => {
             "The kernel's state of this side's socket after the session. The side that closed \
              first keeps its end in TIME_WAIT (60 s on Linux), so that late packets of this \
@@ -67,7 +67,7 @@ pub fn html(events: &[Event], heading: &str) -> String {
     let _ = write!(
         s,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <title>{h}</title>\n<style>\nbody {{ font-family: sans-serif; max-width: 1140px; \
+         <title>{h}</title>\n<style>\nbody {{ font-family: sans-serif; max-width: 1260px; \
          margin: 1em auto; }}\nol {{ font-size: 14px; }}\ncode {{ background: #f4f4f4; }}\n\
          li p {{ margin: 0.2em 0 0.8em; color: #444; }}\n</style>\n</head>\n<body>\n\
          <h1>{h}</h1>\n<p>Every arrow and mark is a call the program really made, with its \
@@ -77,6 +77,11 @@ pub fn html(events: &[Event], heading: &str) -> String {
     s.push_str(&svg(events, heading));
     s.push_str("<ol class=\"events\">\n");
     for event in events {
+        // A note says what the rows after it show: no call, no side.
+        if let What::Note(note) = &event.what {
+            let _ = writeln!(s, "<li><em>{}</em></li>", xml(note));
+            continue;
+        }
         let _ = write!(
             s,
             "<li><code>+{} {}</code> {}\n<p>{}</p></li>\n",

@@ -342,14 +342,20 @@ fn svg_event(s: &mut String, y: usize, event: &Event, shape: Shape) {
     };
     let x = x_of(event.side);
     let text = label_of(event, &shape);
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "<g class=\"event\"><title>{}</title>\n<text x=\"{TIME_X}\" y=\"{}\" \
-         text-anchor=\"end\" fill=\"#666\">+{}</text>\n",
-        xml(&title(event)),
-        y + 4,
-        xml(&time(event.at))
+        "<g class=\"event\"><title>{}</title>",
+        xml(&title(event))
     );
+    // A note is no call: it has no time of its own.
+    if !matches!(shape, Shape::Note) {
+        let _ = writeln!(
+            s,
+            "<text x=\"{TIME_X}\" y=\"{}\" text-anchor=\"end\" fill=\"#666\">+{}</text>",
+            y + 4,
+            xml(&time(event.at))
+        );
+    }
     match shape {
         Shape::Arrow { dashed } => {
             let to = match event.side {
@@ -393,13 +399,19 @@ fn svg_event(s: &mut String, y: usize, event: &Event, shape: Shape) {
             );
         }
         Shape::Note => {
+            // On a backing, so the lifelines do not strike through it.
+            let text = cut(&text, fits(WIDTH - 2 * TIME_X - 40));
+            let width = text.width() * CHAR_TENTHS / 10 + 16;
             let _ = writeln!(
                 s,
-                "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-style=\"italic\" \
+                "<rect x=\"{}\" y=\"{}\" width=\"{width}\" height=\"20\" fill=\"#fff\"/>\n\
+                 <text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-style=\"italic\" \
                  fill=\"#036\">{}</text>",
+                ((CLIENT_X + SERVER_X) / 2).saturating_sub(width / 2),
+                y - 11,
                 (CLIENT_X + SERVER_X) / 2,
                 y + 4,
-                xml(&cut(&text, fits(WIDTH - 2 * TIME_X - 40)))
+                xml(&text)
             );
         }
         Shape::State => {

@@ -545,6 +545,13 @@ fn a_full_backlog_makes_the_connect_wait_for_room() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    // Waiting is the lesson: no warning (-q shows warnings) about a
+    // connection limit the learner never set.
+    assert!(
+        !stderr_of(&out).contains("Connection limit"),
+        "{}",
+        stderr_of(&out)
+    );
     let chart = stdout_of(&out);
     let took: Vec<f64> = chart
         .lines()

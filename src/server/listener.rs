@@ -62,7 +62,10 @@ impl<A: Accept> Listener<A> {
                 accepted_this_turn = 0;
                 tokio::task::yield_now().await;
             }
-            if self.limit.available_permits() == 0 && full_warned.ready() {
+            if self.limit.available_permits() == 0
+                && self.shared.config.warn_at_limit
+                && full_warned.ready()
+            {
                 let naming = self.shared.config.naming;
                 match self.shared.config.refuse_rate {
                     Some(rate) => warn!(

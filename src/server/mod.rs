@@ -161,6 +161,10 @@ pub struct Config {
     /// How the server's log lines name a setting to change: as these
     /// fields (the default), or as `tcpkit serve`'s flags.
     pub naming: crate::setting::Naming,
+    /// Warn (at most once a minute) when `max_connections` are open and
+    /// new clients wait; off where waiting in the backlog is the point
+    /// (`demo --scenario backlog`, whose picture says so).
+    pub warn_at_limit: bool,
 }
 
 /// Who may send a PROXY protocol header, in which versions, how fast.
@@ -210,6 +214,7 @@ impl Default for Config {
             tls: None,
             tls_handshake_timeout: Some(DEFAULT_TLS_HANDSHAKE_TIMEOUT),
             naming: crate::setting::Naming::Fields,
+            warn_at_limit: true,
         }
     }
 }

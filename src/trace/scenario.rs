@@ -443,6 +443,9 @@ pub(super) fn server_config(session: Option<&Session>) -> (server::Config, u32) 
         // others left waiting in the backlog, not told they must wait.
         config.max_connections = 1;
         config.refuse_rate = None;
+        // Waiting is the lesson here, and the picture says so: no
+        // operator's warning about a limit the learner never set.
+        config.warn_at_limit = false;
         return (config, 5);
     }
     (config, server::DEFAULT_BACKLOG)

@@ -786,3 +786,20 @@ fn a_picture_shows_its_point_whole_and_says_what_to_look_at() {
         "{html}"
     );
 }
+
+#[test]
+fn the_pictures_server_speaks_in_its_window_not_in_raw_log_lines() {
+    let out = Command::new(tcpkit())
+        .args(["demo", "--diagram", "-", "Michael"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let log = stderr_of(&out);
+    assert!(
+        log.contains("server | Accept new connection from 127.0.0.1:"),
+        "{log}"
+    );
+    for line in log.lines() {
+        assert!(line.starts_with("server | "), "{log}");
+    }
+}

@@ -23,10 +23,22 @@ static OUTPUT: OnceLock<Lossy> = OnceLock::new();
 /// a paused terminal must not keep a finished (or signalled) program alive.
 const EXIT_STALL: Duration = Duration::from_secs(1);
 
+/// How log lines look.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    /// Time, level and message.
+    Full,
+    /// The message alone, as the tutorial prints (`--plain-logs`).
+    Plain,
+    /// The message in the server's window, as `demo` shows it
+    /// (`server | ...`): for `demo --diagram` and `--scenario`, whose
+    /// server runs in this process.
+    Window,
+}
+
 /// Sends logs to stderr through a queue of `limit` bytes. `verbosity`
-/// counts `-v` minus `-q`; `RUST_LOG` wins when set. `plain` leaves out
-/// time and level, as the tutorial prints.
-pub fn init(verbosity: i8, plain: bool, limit: usize) {
+/// counts `-v` minus `-q`; `RUST_LOG` wins when set.
+pub fn init(verbosity: i8, style: Style, limit: usize) {
     if let Ok(lossy) = Lossy::new(io::stderr(), limit) {
         let _ = OUTPUT.set(lossy);
     }
@@ -38,15 +50,18 @@ pub fn init(verbosity: i8, plain: bool, limit: usize) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let prefix = match style {
+        Style::Window => "server | ",
+        _ => "",
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(|| Line)
+        .with_writer(move || Line(prefix))
         .with_target(false)
-        .with_ansi(io::stderr().is_terminal());
-    if plain {
-        builder.without_time().with_level(false).init();
-    } else {
-        builder.init();
+        .with_ansi(io::stderr().is_terminal() && style != Style::Window);
+    match style {
+        Style::Full => builder.init(),
+        Style::Plain | Style::Window => builder.without_time().with_level(false).init(),
     }
 }
 
@@ -87,12 +102,16 @@ pub fn finish_within(stall: Duration) {
 }
 
 /// Tracing's writer: it writes each event with one `write_all` of the
-/// whole line, which goes to the queue as it is.
-struct Line;
+/// whole line, which goes to the queue as it is, after its prefix.
+struct Line(&'static str);
 
 impl Write for Line {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        send(bytes);
+        if self.0.is_empty() {
+            send(bytes);
+        } else {
+            send(&[self.0.as_bytes(), bytes].concat());
+        }
         Ok(bytes.len())
     }
 

@@ -242,6 +242,21 @@ impl Cli {
     pub fn verbosity(&self) -> i8 {
         i8::try_from(i16::from(self.verbose) - i16::from(self.quiet)).unwrap_or(0)
     }
+
+    /// How log lines look: `demo`'s picture has its server in this
+    /// process, whose lines are shown in its window (`server | ...`).
+    pub fn log_style(&self) -> crate::logging::Style {
+        use crate::logging::Style;
+        match &self.command {
+            Command::Demo(demo)
+                if demo.diagram.is_some() || demo.scenario != DemoScenario::Tutorial =>
+            {
+                Style::Window
+            }
+            _ if self.plain_logs => Style::Plain,
+            _ => Style::Full,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{
     LineClient, PATIENCE, Proc, free_port, run_to_end, stderr_of, stdout_of, talk, tcpkit,
@@ -1931,4 +1931,63 @@ fn a_port_held_by_a_socket_that_does_not_listen_is_said_so() {
         )),
         "{stderr}"
     );
+}
+
+/// docs/learning.md's backlog example, run as printed: one connection
+/// served at a time, the other two clients (each `talk` with its stdin
+/// held open, as `sleep 5 | tcpkit talk`) wait in the backlog, which `ss`
+/// shows as the listener's Recv-Q 2; read here from /proc/net/tcp, where
+/// ss reads it.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_guides_backlog_example_works_as_printed() {
+    let guide = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/learning.md"),
+    )
+    .unwrap();
+    let printed = "tcpkit -q serve --backlog 5 --max-connections 1 --refuse-rate 0 &";
+    assert!(guide.contains(printed), "the guide's command changed");
+    let server = Proc::serve(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--backlog",
+        "5",
+        "--max-connections",
+        "1",
+        "--refuse-rate",
+        "0",
+    ]);
+    let mut clients: Vec<std::process::Child> = (0..3)
+        .map(|_| {
+            std::process::Command::new(tcpkit())
+                .args(["talk", &server.addr.to_string()])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let port = format!(":{:04X} ", server.addr.port());
+    let waiting = || {
+        let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+        table.lines().find_map(|row| {
+            let fields: Vec<&str> = row.split_whitespace().collect();
+            // local address, state 0A (LISTEN), tx_queue:rx_queue
+            (fields.len() > 4 && format!("{} ", fields[1]).ends_with(&port) && fields[3] == "0A")
+                .then(|| u32::from_str_radix(fields[4].split(':').nth(1)?, 16).ok())
+                .flatten()
+        })
+    };
+    let deadline = Instant::now() + PATIENCE;
+    let mut seen = waiting();
+    while seen != Some(2) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        seen = waiting();
+    }
+    for client in &mut clients {
+        let _ = client.kill();
+        let _ = client.wait();
+    }
+    assert_eq!(seen, Some(2), "the listener's Recv-Q: {seen:?}");
 }

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::super::{Event, What, time};
+use super::super::{Event, What};
 use super::{svg, xml};
 
 /// A few lines on what an event's call did, for the HTML page.
@@ -53,9 +53,11 @@ pub fn explain(what: &What) -> &'static str {
         }
         What::Note(_) => "A note, not a call: what the rows after it show.",
         What::State(_) => {
-            "The kernel's state of this side's socket after the session. The side that closed \
-             first keeps its end in TIME_WAIT (60 s on Linux), so that late packets of this \
-             connection cannot be taken for a new one with the same addresses."
+            "The kernel's state of this side's socket, checked after the session (not an \
+             event at that time). The side that closed first keeps its end in TIME_WAIT (60 s \
+             on Linux), so that late packets of this connection cannot be taken for a new one \
+             with the same addresses. A reset skips all that: the socket that sent or got the \
+             RST is CLOSED at once, with no TIME_WAIT."
         }
     }
 }
@@ -84,8 +86,8 @@ pub fn html(events: &[Event], heading: &str) -> String {
         }
         let _ = write!(
             s,
-            "<li><code>+{} {}</code> {}\n<p>{}</p></li>\n",
-            xml(&time(event.at)),
+            "<li><code>{} {}</code> {}\n<p>{}</p></li>\n",
+            xml(&super::when(event)),
             event.side,
             xml(&event.what.words()),
             xml(explain(&event.what))

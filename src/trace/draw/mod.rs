@@ -331,6 +331,16 @@ fn legend(s: &mut String, y: usize) {
     s.push_str("</g>\n");
 }
 
+/// When a row happened, as its time column says: `+412µs` from the
+/// connect; a TCP state is no event but what was checked after the
+/// session, so it says `after`.
+fn when(event: &Event) -> String {
+    match event.what {
+        What::State(_) => "after".to_string(),
+        _ => format!("+{}", time(event.at)),
+    }
+}
+
 /// One event's row of the SVG at height `y`: its time, and its arrow,
 /// mark, note or state box, with its full words as a tooltip.
 fn svg_event(s: &mut String, y: usize, event: &Event, shape: Shape) {
@@ -351,9 +361,9 @@ fn svg_event(s: &mut String, y: usize, event: &Event, shape: Shape) {
     if !matches!(shape, Shape::Note) {
         let _ = writeln!(
             s,
-            "<text x=\"{TIME_X}\" y=\"{}\" text-anchor=\"end\" fill=\"#666\">+{}</text>",
+            "<text x=\"{TIME_X}\" y=\"{}\" text-anchor=\"end\" fill=\"#666\">{}</text>",
             y + 4,
-            xml(&time(event.at))
+            xml(&when(event))
         );
     }
     match shape {
@@ -439,7 +449,7 @@ pub fn chart(events: &[Event]) -> String {
     let mut s = String::new();
     let blank = " ".repeat(CHART_ARROW + 6);
     for (event, shape) in events.iter().zip(shapes(events)) {
-        let at = format!("+{}", time(event.at));
+        let at = when(event);
         let text = label_of(event, &shape);
         let row = match (shape, event.side) {
             (Shape::Arrow { .. }, side) => {

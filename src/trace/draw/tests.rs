@@ -36,6 +36,8 @@ fn the_chart_has_a_row_per_event_with_arrows_the_right_way() {
     let chart = chart(&events());
     let rows: Vec<&str> = chart.lines().collect();
     assert_eq!(rows.len(), 6);
+    // A state is checked after the session: no time of its own.
+    assert!(rows[5].trim_start().starts_with("after "), "{chart}");
     assert!(
         rows[0].contains("client ── connect: handshake took 95µs") && rows[0].ends_with("▶ server")
     );

@@ -358,9 +358,18 @@ fn the_html_page_holds_the_picture_and_a_word_on_each_call() {
     assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<svg"));
     let items = html.matches("<li>").count();
     let rows = html.matches("class=\"event\"").count();
-    assert_eq!(items, rows, "one explained item per event");
+    assert_eq!(items, rows, "one item per event");
     assert!(html.contains("One read is not one message"));
     assert!(html.contains("three-way handshake"));
+    // Each kind of call is explained once (the tutorial's session reads
+    // eight times), and the title is shown once, as the page's heading.
+    assert_eq!(html.matches("One read is not one message").count(), 1);
+    assert!(html.matches("<code>+").count() > html.matches("<p>").count());
+    assert_eq!(html.matches("<h1>tcpkit demo: the tutorial").count(), 1);
+    assert!(
+        !html.contains("text-anchor=\"middle\">tcpkit demo: the tutorial"),
+        "the picture repeats the page's heading: {html}"
+    );
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::super::{Event, What};
-use super::{svg, xml};
+use super::{picture, xml};
 
 /// A few lines on what an event's call did, for the HTML page.
 pub fn explain(what: &What) -> &'static str {
@@ -76,21 +76,29 @@ pub fn html(events: &[Event], heading: &str) -> String {
          real time since the client called connect(). Hover over a row for all its bytes.</p>\n",
         h = xml(heading)
     );
-    s.push_str(&svg(events, heading));
+    // The heading is the page's: the picture under it does not repeat it.
+    s.push_str(&picture(events, heading, false));
     s.push_str("<ol class=\"events\">\n");
+    // Each kind of call is explained once, at its first row.
+    let mut explained = std::collections::HashSet::new();
     for event in events {
         // A note says what the rows after it show: no call, no side.
         if let What::Note(note) = &event.what {
             let _ = writeln!(s, "<li><em>{}</em></li>", xml(note));
             continue;
         }
+        let first = explained.insert(std::mem::discriminant(&event.what));
         let _ = write!(
             s,
-            "<li><code>{} {}</code> {}\n<p>{}</p></li>\n",
+            "<li><code>{} {}</code> {}\n{}</li>\n",
             xml(&super::when(event)),
             event.side,
             xml(&event.what.words()),
-            xml(explain(&event.what))
+            if first {
+                format!("<p>{}</p>", xml(explain(&event.what)))
+            } else {
+                String::new()
+            }
         );
     }
     s.push_str("</ol>\n</body>\n</html>\n");

@@ -238,6 +238,11 @@ pub fn create(path: &Path, force: bool) -> Result<File, Error> {
 
 /// The session as an SVG picture; `heading` names it.
 pub fn svg(events: &[Event], heading: &str) -> String {
+    picture(events, heading, true)
+}
+
+/// The SVG, its heading drawn at its top or not (the page has it already).
+fn picture(events: &[Event], heading: &str, headed: bool) -> String {
     let rows = events.len();
     let height = TOP + rows * ROW + 40 + LEGEND;
     let mut s = String::new();
@@ -252,12 +257,14 @@ pub fn svg(events: &[Event], heading: &str) -> String {
          <rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n",
         xml(heading)
     );
-    let _ = writeln!(
-        s,
-        "<text x=\"{}\" y=\"24\" text-anchor=\"middle\">{}</text>",
-        WIDTH / 2,
-        xml(&cut(heading, fits(WIDTH - 20)))
-    );
+    if headed {
+        let _ = writeln!(
+            s,
+            "<text x=\"{}\" y=\"24\" text-anchor=\"middle\">{}</text>",
+            WIDTH / 2,
+            xml(&cut(heading, fits(WIDTH - 20)))
+        );
+    }
     let bottom = TOP + rows * ROW;
     for (side, x) in [(Side::Client, CLIENT_X), (Side::Server, SERVER_X)] {
         let _ = write!(

@@ -484,14 +484,7 @@ fn the_pictures_in_the_learning_guide_are_what_the_program_draws() {
             "learning.md shows no {name}"
         );
         let committed = std::fs::read_to_string(docs.join(&name)).unwrap();
-        let fresh = dir.path().join(format!("{scenario}.svg"));
-        let out = Command::new(tcpkit())
-            .args(["-q", "demo", "--scenario", scenario, "--diagram"])
-            .arg(&fresh)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
-        let fresh = std::fs::read_to_string(&fresh).unwrap();
+        let fresh = drawn(dir.path(), scenario, "svg");
         assert_labels_apart(&fresh);
         assert_legend(&fresh);
         assert_legend(&committed);
@@ -721,18 +714,24 @@ fn a_picture_never_replaces_a_file_unasked_nor_writes_through_a_link() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
 }
 
+/// `tcpkit -q demo --scenario SCENARIO --diagram DIR/SCENARIO.FORM`: the
+/// picture it made.
+fn drawn(dir: &std::path::Path, scenario: &str, form: &str) -> String {
+    let path = dir.join(format!("{scenario}.{form}"));
+    let out = Command::new(tcpkit())
+        .args(["-q", "demo", "--scenario", scenario, "--diagram"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    std::fs::read_to_string(&path).unwrap()
+}
+
 #[test]
 fn a_picture_shows_its_point_whole_and_says_what_to_look_at() {
     let dir = tempfile::tempdir().unwrap();
     let draw = |scenario: &str| {
-        let path = dir.path().join(format!("{scenario}.svg"));
-        let out = Command::new(tcpkit())
-            .args(["-q", "demo", "--scenario", scenario, "--diagram"])
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
-        let svg = std::fs::read_to_string(&path).unwrap();
+        let svg = drawn(dir.path(), scenario, "svg");
         let doc = roxmltree::Document::parse(&svg).unwrap();
         let texts: Vec<String> = doc
             .root_element()
@@ -765,14 +764,7 @@ fn a_picture_shows_its_point_whole_and_says_what_to_look_at() {
     );
     // A note is no call: no time of its own, and a backing under it so
     // the lifelines do not strike through; in the page, no side either.
-    let path = dir.path().join("framing.html");
-    let out = Command::new(tcpkit())
-        .args(["-q", "demo", "--scenario", "framing", "--diagram"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
-    let html = std::fs::read_to_string(&path).unwrap();
+    let html = drawn(dir.path(), "framing", "html");
     let svg = &html[html.find("<svg").unwrap()..html.find("</svg>").unwrap() + 6];
     let doc = roxmltree::Document::parse(svg).unwrap();
     let notes: Vec<_> = doc

@@ -23,15 +23,10 @@ fn set_reuse_port(socket: &Socket) -> io::Result<()> {
     socket.set_reuse_port(true)
 }
 
+/// No SO_REUSEPORT here: [`listen`] says which setting asked for it.
 #[cfg(not(unix))]
 fn set_reuse_port(_: &Socket) -> io::Result<()> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        format!(
-            "{} needs SO_REUSEPORT, which this system does not have",
-            crate::setting::Setting::ReusePort
-        ),
-    ))
+    Err(io::ErrorKind::Unsupported.into())
 }
 
 /// The PROXY protocol header a load balancer would send ahead of this
@@ -215,6 +210,10 @@ pub fn listen_with(
                 flag: crate::setting::Setting::Bind,
             },
             io::ErrorKind::PermissionDenied => Error::PermissionDenied { addr },
+            io::ErrorKind::Unsupported if reuse_port => Error::InvalidInput(crate::words!(
+                "{} needs SO_REUSEPORT, which this system does not have",
+                crate::setting::Setting::ReusePort
+            )),
             io::ErrorKind::AddrNotAvailable => Error::Address {
                 spec: addr.to_string(),
                 reason: "no interface of this machine has that address (try 127.0.0.1 or 0.0.0.0)"

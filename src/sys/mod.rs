@@ -260,7 +260,7 @@ pub fn sample_process(pid: u32) -> Result<ProcessSample, crate::setting::Words> 
     }
     #[cfg(not(target_os = "linux"))]
     {
-        Err(format!(
+        Err(crate::words!(
             "cannot sample process {pid}: {} needs Linux's /proc",
             crate::setting::Setting::ServerPid
         ))

@@ -27,6 +27,7 @@
 //!   diagram drawn from them (`demo --diagram`).
 //! - [`lossy`]: a writer that never makes its caller wait on a stalled
 //!   output (logs, traces, notices): it drops, counts and says so.
+//! - [`memory`]: giving freed memory back to the system under mimalloc.
 //! - [`notice`]: hints, warnings and progress, for the caller to show.
 //! - [`setting`]: messages as [`Words`] that keep the settings they name
 //!   as data, rendered as fields or as the binary's flags by whoever
@@ -41,6 +42,7 @@ mod error;
 pub mod fetch;
 pub mod habits;
 pub mod lossy;
+pub mod memory;
 pub mod net;
 pub mod notice;
 mod pace;

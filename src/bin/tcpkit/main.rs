@@ -34,7 +34,7 @@ use cli::Cli;
 fn main() -> ExitCode {
     // Every command, before the heap grows: a client's whole life is a
     // few allocations, and each huge-page fault would cost 2 MiB of RSS.
-    alloc::small_pages();
+    tcpkit::memory::small_pages();
     let printer = printer::Printer::new();
     let args = match habits::before_parse(std::env::args_os().collect()) {
         Ok(args) => args,

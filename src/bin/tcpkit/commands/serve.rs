@@ -16,8 +16,8 @@ pub(super) fn serve(args: ServeArgs, printer: &Printer) -> anyhow::Result<()> {
     // First, while this is the only thread: it clears LISTEN_FDS.
     let inherited = crate::activation::passed_listeners()
         .context("cannot use the sockets the service manager passed (LISTEN_FDS)")?;
-    crate::alloc::small_pages();
-    crate::alloc::return_memory_promptly();
+    tcpkit::memory::small_pages();
+    tcpkit::memory::return_memory_promptly();
     let mut config = args.config();
     if args.metrics.is_some() {
         let metrics = server::metrics::Metrics::default();
@@ -61,7 +61,7 @@ pub(super) fn serve(args: ServeArgs, printer: &Printer) -> anyhow::Result<()> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .on_thread_park(crate::alloc::give_back_this_threads_memory)
+        .on_thread_park(tcpkit::memory::give_back_this_threads_memory)
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {

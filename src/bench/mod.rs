@@ -59,20 +59,21 @@ use crate::net::Family;
 use notes::{rate_notes, schedule_notes};
 use window::{Usage, load_thread, watch};
 
-/// What load to generate.
+/// What load to generate. (With the `cli` feature it is also `bench`'s
+/// SCENARIO: these lines are its help.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Scenario {
     /// Each connection sends a message and waits for its reply.
     Pingpong,
     /// Each connection keeps --depth messages in flight.
     Pipeline,
-    /// Workers repeat the tutorial client's session: connect, welcome,
-    /// Michael, Tracy, Sarah, exit, close.
+    /// Workers repeat the tutorial client's session.
     Churn,
     /// Open connections, hold them idle, check a sample still answers.
     Hold,
-    /// Workers open a connection (TLS handshake included with `--tls`),
-    /// read the welcome and close, again and again.
+    /// Workers open a connection (a TLS handshake with --tls), read the
+    /// welcome and close, again and again: openings per second.
     Handshake,
 }
 

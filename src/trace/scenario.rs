@@ -17,8 +17,11 @@ use crate::error::Error;
 use crate::server;
 use crate::talk;
 
-/// A session the demo can show, besides the tutorial's own.
+/// A session the demo can show, besides the tutorial's own. (With the
+/// `cli` feature it is also `demo --scenario`'s value: these lines are
+/// its help.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Scenario {
     /// The tutorial's client: the welcome, each MESSAGE and its reply, exit.
     Tutorial,

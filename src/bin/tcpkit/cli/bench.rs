@@ -7,14 +7,15 @@ use clap::{Args, ValueEnum};
 
 use tcpkit::bench;
 
-use super::{ClientFramingArg, ConnectArgs, ProtocolArgs, ProxyVersionArg, ScenarioArg};
+use super::{ClientFramingArg, ConnectArgs, ProtocolArgs, ProxyVersionArg};
 use crate::values;
+use tcpkit::bench::Scenario;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// pingpong, pipeline, churn, hold or handshake.
     #[arg(value_name = "SCENARIO", value_enum)]
-    pub scenario: ScenarioArg,
+    pub scenario: Scenario,
 
     /// wrk's --latency: bench always reports latency percentiles, so this
     /// is only accepted.
@@ -162,7 +163,7 @@ impl BenchArgs {
     /// stderr is a terminal for the live line.
     pub fn options(&self, printer: &crate::printer::Printer, progress: bool) -> bench::Options {
         use bench::Scenario;
-        let scenario = Scenario::from(self.scenario);
+        let scenario = self.scenario;
         let connections = self.connections.map_or(
             match scenario {
                 Scenario::Pingpong | Scenario::Churn => 100,

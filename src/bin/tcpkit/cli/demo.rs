@@ -31,7 +31,7 @@ pub struct DemoArgs {
     /// Show one of TCP's pitfalls instead of the tutorial's session, drawn
     /// as --diagram draws it (a text chart here without --diagram).
     #[arg(long, value_name = "NAME", value_enum, default_value = "tutorial")]
-    pub scenario: DemoScenario,
+    pub scenario: Scenario,
 
     /// The most reads and writes --diagram draws: the first half and the
     /// last half, with a note saying how many between were left out (a
@@ -39,42 +39,4 @@ pub struct DemoArgs {
     /// took half a gigabyte).
     #[arg(long, value_name = "N", default_value_t = tcpkit::trace::DEFAULT_DRAWN, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(2..=1_000_000))]
     pub max_drawn: usize,
-}
-
-/// `--scenario`: mirrors [`Scenario`] (the library knows nothing of clap).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum DemoScenario {
-    /// The tutorial's client: the welcome, each MESSAGE and its reply, exit.
-    Tutorial,
-    /// One message written in two pieces: the server reads two pieces and
-    /// answers once, when the line is whole ("One recv is not one message").
-    Split,
-    /// Three messages in one write: one read holds them all, and the three
-    /// replies go out in one write.
-    Merged,
-    /// The same bytes ("Michael\nTracy\n" in one write) to the tutorial's
-    /// chunk framing, then to line framing: one wrong reply, then two.
-    Framing,
-    /// Input after "exit" that the server has not read when it closes: a
-    /// plain close() sends a reset (RST), the lingering close a FIN after
-    /// reading the rest ("Closing without losing the last reply").
-    Reset,
-    /// The tutorial's listen(5), with the server busy with another client
-    /// (one at a time): this client's connect returns and its message is
-    /// taken by the kernel while it waits in the backlog, unaccepted
-    /// ("listen(5) and the backlog").
-    Backlog,
-}
-
-impl From<DemoScenario> for Scenario {
-    fn from(arg: DemoScenario) -> Scenario {
-        match arg {
-            DemoScenario::Tutorial => Scenario::Tutorial,
-            DemoScenario::Split => Scenario::Split,
-            DemoScenario::Merged => Scenario::Merged,
-            DemoScenario::Framing => Scenario::Framing,
-            DemoScenario::Reset => Scenario::Reset,
-            DemoScenario::Backlog => Scenario::Backlog,
-        }
-    }
 }

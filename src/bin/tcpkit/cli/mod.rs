@@ -21,7 +21,7 @@ use tcpkit::wire::proxy;
 use crate::values::{self, Limit};
 
 pub use bench::BenchArgs;
-pub use demo::{DemoArgs, DemoScenario};
+pub use demo::DemoArgs;
 pub use fetch::FetchArgs;
 pub use serve::ServeArgs;
 pub use talk::TalkArgs;
@@ -100,34 +100,6 @@ impl From<ClientFramingArg> for ClientFraming {
         match arg {
             ClientFramingArg::Line => ClientFraming::Line,
             ClientFramingArg::Chunk => ClientFraming::Chunk,
-        }
-    }
-}
-
-/// The `bench` scenario.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ScenarioArg {
-    /// Each connection sends a message and waits for its reply.
-    Pingpong,
-    /// Each connection keeps --depth messages in flight.
-    Pipeline,
-    /// Workers repeat the tutorial client's session.
-    Churn,
-    /// Open connections, hold them idle, check a sample still answers.
-    Hold,
-    /// Workers open a connection (a TLS handshake with --tls), read the
-    /// welcome and close, again and again: openings per second.
-    Handshake,
-}
-
-impl From<ScenarioArg> for tcpkit::bench::Scenario {
-    fn from(arg: ScenarioArg) -> tcpkit::bench::Scenario {
-        match arg {
-            ScenarioArg::Pingpong => tcpkit::bench::Scenario::Pingpong,
-            ScenarioArg::Pipeline => tcpkit::bench::Scenario::Pipeline,
-            ScenarioArg::Churn => tcpkit::bench::Scenario::Churn,
-            ScenarioArg::Hold => tcpkit::bench::Scenario::Hold,
-            ScenarioArg::Handshake => tcpkit::bench::Scenario::Handshake,
         }
     }
 }
@@ -249,7 +221,8 @@ impl Cli {
         use crate::logging::Style;
         match &self.command {
             Command::Demo(demo)
-                if demo.diagram.is_some() || demo.scenario != DemoScenario::Tutorial =>
+                if demo.diagram.is_some()
+                    || demo.scenario != tcpkit::trace::scenario::Scenario::Tutorial =>
             {
                 Style::Window
             }

@@ -1,10 +1,13 @@
 //! The command line: clap derive structs whose doc comments are the help.
 //!
 //! Parsing only; [`crate::commands`] turns these into library calls. The
-//! library knows nothing of clap: the value enums here mirror its enums and
-//! convert into them, and option groups used by several subcommands are
-//! declared once and flattened in. One file per subcommand's arguments;
-//! the value enums and the connection options they share are here.
+//! scenarios are the library's own enums (clap's `ValueEnum` derived under
+//! its `cli` feature, their doc lines the help); the framing and PROXY
+//! versions, from the wire codecs, which know nothing of clap, are
+//! mirrored here and converted. Option groups used by several subcommands
+//! are declared once and flattened in. One file per subcommand's
+//! arguments; the value enums and the connection options they share are
+//! here.
 
 mod bench;
 mod demo;

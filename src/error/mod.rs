@@ -155,9 +155,10 @@ pub enum Error {
     TooLarge {
         /// The limit.
         limit: u64,
-        /// The body's length as the response declared it, when that was
-        /// over the limit before a byte was written; `None` when the body
-        /// crossed the limit as it came.
+        /// The file's length as the response declared it (its
+        /// Content-Length, plus the part file's bytes when continuing
+        /// one), when that was over the limit before a byte was written;
+        /// `None` when the body crossed the limit as it came.
         declared: Option<u64>,
     },
 

@@ -94,6 +94,15 @@ impl SlowNotice {
             });
         SlowNotice { _cancel: cancel }
     }
+
+    /// [`SlowNotice::new`] when `notices` shows anything: a caller whose
+    /// notices are dropped starts no timer and makes no words.
+    pub fn if_wanted(
+        notices: &Arc<dyn Notices>,
+        line: impl FnOnce() -> Words,
+    ) -> Option<SlowNotice> {
+        notices.wanted().then(|| SlowNotice::new(notices, line()))
+    }
 }
 
 /// How long at most, in words: `up to --connect-timeout 10s`, or `with no

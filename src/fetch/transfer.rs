@@ -13,6 +13,7 @@ use super::resume::{self, Resume};
 use super::{Fetched, Limits, Options, save, warn};
 use crate::error::Error;
 use crate::net::within;
+use crate::notice::SlowNotice;
 use crate::setting::{Setting, Words};
 
 /// What asks for the rest of a part file: the URL its bytes came from,
@@ -124,14 +125,11 @@ async fn connect_and_send(
     connect: &ConnectOptions,
     heads: &mut HeadWriter,
 ) -> Result<Conn, Error> {
-    let slow = opts.notices.wanted().then(|| {
-        crate::notice::SlowNotice::new(
-            &opts.notices,
-            crate::words!(
-                "no answer from {} in 2s; still connecting ({})",
-                target.host_port(),
-                crate::notice::up_to(Setting::ConnectTimeout, opts.connect_timeout)
-            ),
+    let slow = SlowNotice::if_wanted(&opts.notices, || {
+        crate::words!(
+            "no answer from {} in 2s; still connecting ({})",
+            target.host_port(),
+            crate::notice::up_to(Setting::ConnectTimeout, opts.connect_timeout)
         )
     });
     let mut conn = conn::open(target, connect).await?;
@@ -156,14 +154,11 @@ async fn final_head(
         after: opts.read_timeout.unwrap_or_default(),
         source: None,
     };
-    let slow = opts.notices.wanted().then(|| {
-        crate::notice::SlowNotice::new(
-            &opts.notices,
-            crate::words!(
-                "connected to {}; no response head in 2s, still waiting ({})",
-                target.host_port(),
-                crate::notice::up_to(Setting::ReadTimeout, opts.read_timeout)
-            ),
+    let slow = SlowNotice::if_wanted(&opts.notices, || {
+        crate::words!(
+            "connected to {}; no response head in 2s, still waiting ({})",
+            target.host_port(),
+            crate::notice::up_to(Setting::ReadTimeout, opts.read_timeout)
         )
     });
     let head = within(

@@ -4,7 +4,8 @@
 //! the connection limit from it, makes the certificate and writes its PEM
 //! for clients to trust (removed when the server stops), binds everything
 //! (an address in use is an error before anything is served), and logs
-//! as `serve` does; `run` serves until Ctrl+C, then shuts down gracefully.
+//! as `serve` does; `run` serves until Ctrl+C or SIGTERM (what a service
+//! manager sends), then shuts down gracefully.
 //!
 //! Run: `cargo run --example full_server`, then the `tcpkit talk --tls
 //! --cacert ...` line it logs, and `curl 127.0.0.1:9100/metrics`.
@@ -25,10 +26,7 @@ async fn main() -> Result<(), tcpkit::Error> {
     for warning in server.warnings() {
         tracing::warn!("{warning}");
     }
-    server
-        .run(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await;
+    server.reload_tls_at_sighup();
+    server.run(tcpkit::signal::stopped()).await;
     Ok(())
 }

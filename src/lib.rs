@@ -2,7 +2,8 @@
 //! and the load generator behind the `tcpkit` binary.
 //!
 //! The library never owns the process: it does not parse arguments, set up
-//! logging, exit, or watch signals. Every failure comes back as an
+//! logging or exit, and it watches signals only when its caller asks
+//! ([`signal`]). Every failure comes back as an
 //! [`Error`] whose [`ErrorKind`] a caller can branch on; the binary maps
 //! kinds to its documented exit codes.
 //!
@@ -27,6 +28,8 @@
 //!   diagram drawn from them (`demo --diagram`).
 //! - [`lossy`]: a writer that never makes its caller wait on a stalled
 //!   output (logs, traces, notices): it drops, counts and says so.
+//! - [`signal`]: the signals that stop a server or a download (Ctrl+C,
+//!   SIGTERM) and reload a certificate (SIGHUP), watched when asked.
 //! - [`memory`]: giving freed memory back to the system under mimalloc.
 //! - [`notice`]: hints, warnings and progress, for the caller to show.
 //! - [`setting`]: messages as [`Words`] that keep the settings they name
@@ -49,6 +52,7 @@ mod pace;
 mod probe;
 pub mod server;
 pub mod setting;
+pub mod signal;
 pub mod spelling;
 mod sys;
 pub mod talk;

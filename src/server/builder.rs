@@ -316,9 +316,25 @@ impl Server {
     }
 
     /// The certificate being served with, to reload with [`reload_tls`]
-    /// (the binary does at SIGHUP).
+    /// (or let [`Server::reload_tls_at_sighup`] do it).
     pub fn tls(&self) -> Option<Arc<ServerTls>> {
         self.tls.clone()
+    }
+
+    /// Reads the certificate files again at each SIGHUP, for new
+    /// handshakes, as `serve` does (nothing without TLS, or on Windows);
+    /// SIGHUP is watched from this call on. Must run inside the runtime.
+    pub fn reload_tls_at_sighup(&self) {
+        if let Some(tls) = self.tls() {
+            let naming = self.config.naming;
+            let mut reloads = crate::signal::Reloads::watch();
+            tokio::spawn(async move {
+                loop {
+                    reloads.next().await;
+                    reload_tls(&tls, naming);
+                }
+            });
+        }
     }
 
     /// A made certificate's file, when there is one.

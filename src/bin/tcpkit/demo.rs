@@ -45,7 +45,7 @@ pub fn run(messages: &[String], verbosity: i8, port: u16, printer: &Printer) -> 
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    crate::signals::stoppable(&mut server);
+    tcpkit::signal::stoppable(&mut server);
     let mut child = server.spawn().context("cannot start the server")?;
     let ran = match child.stderr.take() {
         Some(log) => demo::windows(log, messages, shown, crate::FLAGS, printer.windows()),
@@ -73,7 +73,7 @@ fn stop(child: &mut Child, shown: usize, printer: &Printer) {
     if shown >= 2 {
         printer.windows()("demo", "stopping the server the way Ctrl+C does");
     }
-    if !crate::signals::ask_to_stop(child) {
+    if !tcpkit::signal::ask_to_stop(child) {
         let _ = child.kill();
         let _ = child.wait();
         return;

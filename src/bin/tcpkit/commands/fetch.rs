@@ -27,7 +27,7 @@ pub(super) fn fetch(args: FetchArgs, verbose: bool, printer: &Printer) -> anyhow
         .context("cannot start the async runtime")?;
     // Ctrl+C stops the download cleanly: FILE.part keeps what came.
     let fetched =
-        runtime.block_on(async { fetch::run_until(&opts, crate::signals::interrupted()).await })?;
+        runtime.block_on(async { fetch::run_until(&opts, tcpkit::signal::stopped()).await })?;
     if let (Some(path), false) = (&fetched.saved_to, args.silent)
         && path != "-"
     {

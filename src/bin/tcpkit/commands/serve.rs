@@ -70,17 +70,7 @@ pub(super) fn serve(args: ServeArgs, printer: &Printer) -> anyhow::Result<()> {
             warn!("{warning}");
         }
         crate::signals::remove_at_exit(server.made_cert().and_then(|m| m.removed_at_exit()));
-        // SIGHUP (a process's signal, so the binary's) reads the
-        // certificate again; the library does the reading and the log.
-        if let Some(tls) = server.tls() {
-            let mut reloads = crate::signals::Reloads::watch();
-            tokio::spawn(async move {
-                loop {
-                    reloads.next().await;
-                    server::reload_tls(&tls, crate::FLAGS);
-                }
-            });
-        }
+        server.reload_tls_at_sighup();
         server.run(crate::signals::shutdown_signal(health)).await;
         Ok(())
     })

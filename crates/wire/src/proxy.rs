@@ -35,12 +35,14 @@ const V1_MAX: usize = 107;
 /// refused rather than buffered.)
 pub const MAX_HEADER: usize = 16 + 4096;
 
-/// Which versions of the header a server accepts.
+/// Which versions of the header a server accepts. (Each variant's doc
+/// is `serve --proxy-protocol`'s help for it.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Versions {
-    /// The text form only (`PROXY TCP4 ...\r\n`).
+    /// The text header (`PROXY TCP4 ...`), HAProxy's `send-proxy`.
     V1,
-    /// The binary form only.
+    /// The binary header, HAProxy's `send-proxy-v2`.
     V2,
     /// Either.
     Any,
@@ -183,12 +185,14 @@ pub fn looks_like_header(buf: &[u8]) -> bool {
     buf.starts_with(V1_PREFIX) || buf.starts_with(V2_SIGNATURE)
 }
 
-/// Which version to send.
+/// Which version to send. (Each variant's doc is `--send-proxy`'s help
+/// for it.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Version {
-    /// The text form.
+    /// The text header.
     V1,
-    /// The binary form.
+    /// The binary header.
     V2,
 }
 

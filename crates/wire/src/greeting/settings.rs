@@ -1,21 +1,27 @@
 //! What the server says and how it frames it: the framings, the welcome,
 //! the reply template and the message limit, with their defaults.
 
-/// How a connection's byte stream is cut into messages.
+/// How a connection's byte stream is cut into messages. (Each variant's
+/// first paragraph is `serve --framing`'s help for it.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Framing {
-    /// Chunk-framed until the first `\n` arrives, line-framed from then on.
+    /// Chunk-framed until the first newline arrives, line-framed from then on.
     Auto,
-    /// A message is the bytes before `\n` (a `\r` before it is dropped).
+    /// A message is the bytes before a newline.
+    ///
+    /// (A `\r` before the `\n` is dropped.)
     Line,
-    /// The tutorial's wire format: each read from the socket is one message.
+    /// Each read from the socket is one message (the tutorial's wire format).
     Chunk,
 }
 
-/// How a client frames what it sends and reads.
+/// How a client frames what it sends and reads. (Each variant's doc is
+/// `talk --framing`'s and `bench --framing`'s help for it.)
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum ClientFraming {
-    /// Messages end with `\n`; so do replies (for `tcpkit serve`).
+    /// Messages and replies end with a newline (for tcpkit serve).
     #[default]
     Line,
     /// Each write is a message, each read a reply (the tutorial's server).

@@ -7,9 +7,10 @@ use clap::{Args, ValueEnum};
 
 use tcpkit::bench;
 
-use super::{ClientFramingArg, ConnectArgs, ProtocolArgs, ProxyVersionArg};
+use super::{ConnectArgs, ProtocolArgs};
 use crate::values;
 use tcpkit::bench::Scenario;
+use tcpkit::wire::{greeting::ClientFraming, proxy};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -85,8 +86,8 @@ pub struct BenchArgs {
 
     /// line for tcpkit serve; chunk for the tutorial's own server (no
     /// newlines; every scenario, pipeline only with --depth 1).
-    #[arg(long, value_name = "MODE", value_enum, default_value_t = ClientFramingArg::Line)]
-    pub framing: ClientFramingArg,
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = ClientFraming::Line)]
+    pub framing: ClientFraming,
 
     /// The message sent (each connection adds -N to tell them apart).
     #[arg(short = 'm', long, value_name = "TEXT", default_value = "Michael")]
@@ -113,7 +114,7 @@ pub struct BenchArgs {
     /// Start each connection with a PROXY protocol header (v1 or v2), as a
     /// load balancer would.
     #[arg(long, value_name = "VERSION", value_enum)]
-    pub send_proxy: Option<ProxyVersionArg>,
+    pub send_proxy: Option<proxy::Version>,
 
     /// hold: connect from these local addresses in turn, each with its own
     /// range of ephemeral ports (127.0.0.2-127.0.0.9, or a list with
@@ -190,14 +191,14 @@ impl BenchArgs {
             threads,
             connect_timeout: self.connect.connect_timeout.0,
             reply_timeout: self.timeout,
-            framing: self.framing.into(),
+            framing: self.framing,
             message: self.message.clone().into_bytes(),
             welcome: self.protocol.welcome(),
             reply: self.protocol.reply(),
             server_pid: self.server_pid,
             sample: self.sample,
             progress,
-            send_proxy: self.send_proxy.map(Into::into),
+            send_proxy: self.send_proxy,
             sources: self.source.clone().map(|a| a.0).unwrap_or_default(),
             messages: self.messages.map(|n| n as usize),
             interval: self.interval,

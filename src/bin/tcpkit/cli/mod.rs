@@ -1,13 +1,12 @@
 //! The command line: clap derive structs whose doc comments are the help.
 //!
 //! Parsing only; [`crate::commands`] turns these into library calls. The
-//! scenarios are the library's own enums (clap's `ValueEnum` derived under
-//! its `cli` feature, their doc lines the help); the framing and PROXY
-//! versions, from the wire codecs, which know nothing of clap, are
-//! mirrored here and converted. Option groups used by several subcommands
-//! are declared once and flattened in. One file per subcommand's
-//! arguments; the value enums and the connection options they share are
-//! here.
+//! value enums are the library's own (the scenarios, and the wire codecs'
+//! framings and PROXY versions): clap's `ValueEnum` is derived for them
+//! under a feature (`cli`, `tcpkit-wire/clap`), their doc lines the help.
+//! Option groups used by several subcommands are declared once and
+//! flattened in. One file per subcommand's arguments; the connection
+//! options they share are here.
 
 mod bench;
 mod demo;
@@ -15,11 +14,9 @@ mod fetch;
 mod serve;
 mod talk;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use tcpkit::net::Family;
-use tcpkit::wire::greeting::{ClientFraming, Framing};
-use tcpkit::wire::proxy;
 
 use crate::values::{self, Limit};
 
@@ -28,84 +25,6 @@ pub use demo::DemoArgs;
 pub use fetch::FetchArgs;
 pub use serve::ServeArgs;
 pub use talk::TalkArgs;
-
-/// `--framing` of `serve`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum FramingArg {
-    /// Chunk-framed until the first newline arrives, line-framed from then on.
-    Auto,
-    /// A message is the bytes before a newline.
-    Line,
-    /// Each read from the socket is one message (the tutorial's wire format).
-    Chunk,
-}
-
-impl From<FramingArg> for Framing {
-    fn from(arg: FramingArg) -> Framing {
-        match arg {
-            FramingArg::Auto => Framing::Auto,
-            FramingArg::Line => Framing::Line,
-            FramingArg::Chunk => Framing::Chunk,
-        }
-    }
-}
-
-/// `--proxy-protocol` of `serve`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ProxyVersionsArg {
-    /// The text header (`PROXY TCP4 ...`), HAProxy's `send-proxy`.
-    V1,
-    /// The binary header, HAProxy's `send-proxy-v2`.
-    V2,
-    /// Either.
-    Any,
-}
-
-impl From<ProxyVersionsArg> for proxy::Versions {
-    fn from(arg: ProxyVersionsArg) -> proxy::Versions {
-        match arg {
-            ProxyVersionsArg::V1 => proxy::Versions::V1,
-            ProxyVersionsArg::V2 => proxy::Versions::V2,
-            ProxyVersionsArg::Any => proxy::Versions::Any,
-        }
-    }
-}
-
-/// `--send-proxy` of `talk` and `bench`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ProxyVersionArg {
-    /// The text header.
-    V1,
-    /// The binary header.
-    V2,
-}
-
-impl From<ProxyVersionArg> for proxy::Version {
-    fn from(arg: ProxyVersionArg) -> proxy::Version {
-        match arg {
-            ProxyVersionArg::V1 => proxy::Version::V1,
-            ProxyVersionArg::V2 => proxy::Version::V2,
-        }
-    }
-}
-
-/// `--framing` of `talk` and `bench`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ClientFramingArg {
-    /// Messages and replies end with a newline (for tcpkit serve).
-    Line,
-    /// Each write is a message, each read a reply (the tutorial's server).
-    Chunk,
-}
-
-impl From<ClientFramingArg> for ClientFraming {
-    fn from(arg: ClientFramingArg) -> ClientFraming {
-        match arg {
-            ClientFramingArg::Line => ClientFraming::Line,
-            ClientFramingArg::Chunk => ClientFraming::Chunk,
-        }
-    }
-}
 
 /// What the server says, for a client to check its words against: shared
 /// by `talk` and `bench`.
@@ -289,7 +208,7 @@ mod tests {
         assert_eq!(args.backlog, 1024);
         assert_eq!(args.max_message, 65536);
         assert_eq!(args.idle_timeout, Limit(Some(Duration::from_secs(300))));
-        assert_eq!(Framing::from(args.framing), Framing::Auto);
+        assert_eq!(args.framing, tcpkit::wire::greeting::Framing::Auto);
         assert_eq!(args.delay, None);
     }
 

@@ -7,7 +7,6 @@ use clap::Args;
 use tcpkit::server;
 use tcpkit::wire::greeting as protocol;
 
-use super::{FramingArg, ProxyVersionsArg};
 use crate::values::{self, Limit};
 
 #[derive(Debug, Args)]
@@ -38,8 +37,8 @@ pub struct ServeArgs {
 
     /// How messages are framed: auto (chunk until the first newline, then
     /// line), line, or chunk (each read is a message, as in the tutorial).
-    #[arg(long, value_name = "MODE", value_enum, default_value_t = FramingArg::Auto)]
-    pub framing: FramingArg,
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = protocol::Framing::Auto)]
+    pub framing: protocol::Framing,
 
     /// Text sent to each new client (empty: nothing is sent).
     #[arg(long, value_name = "TEXT", default_value = protocol::DEFAULT_WELCOME)]
@@ -104,7 +103,7 @@ pub struct ServeArgs {
     /// balancers named by --proxy-from: it names the real client, and
     /// nothing is sent before it. Others are served directly.
     #[arg(long, value_name = "VERSION", value_enum, requires = "proxy_from")]
-    pub proxy_protocol: Option<ProxyVersionsArg>,
+    pub proxy_protocol: Option<tcpkit::wire::proxy::Versions>,
 
     /// A load balancer's address or network (127.0.0.1, 10.0.0.0/8,
     /// ::1); repeat for more. A header from any other address is refused.
@@ -189,7 +188,7 @@ impl ServeArgs {
     pub fn config(&self) -> server::Config {
         server::Config {
             settings: protocol::Settings {
-                framing: self.framing.into(),
+                framing: self.framing,
                 welcome: self.welcome.clone().into_bytes(),
                 reply: protocol::Template::parse(&self.reply),
                 max_message: self.max_message,
@@ -204,7 +203,7 @@ impl ServeArgs {
             max_buffered: self.max_buffered.0,
             send_buffer: self.send_buffer.0,
             proxy: self.proxy_protocol.map(|versions| server::ProxyPolicy {
-                versions: versions.into(),
+                versions,
                 trusted: self.proxy_from.clone(),
                 timeout: self.proxy_timeout.0,
             }),

@@ -6,8 +6,9 @@ use clap::Args;
 
 use tcpkit::talk;
 
-use super::{ClientFramingArg, ConnectArgs, ProtocolArgs, ProxyVersionArg};
+use super::{ConnectArgs, ProtocolArgs};
 use crate::values::{self, Limit};
+use tcpkit::wire::{greeting::ClientFraming, proxy};
 
 #[derive(Debug, Args)]
 pub struct TalkArgs {
@@ -25,8 +26,8 @@ pub struct TalkArgs {
 
     /// line (for tcpkit serve) or chunk (each write a message, for the
     /// tutorial's own server).
-    #[arg(long, value_name = "MODE", value_enum, default_value_t = ClientFramingArg::Line)]
-    pub framing: ClientFramingArg,
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = ClientFraming::Line)]
+    pub framing: ClientFraming,
 
     /// Give up waiting for a reply, or for the close, after this long;
     /// 0: wait as long as it takes.
@@ -85,7 +86,7 @@ pub struct TalkArgs {
     /// connection, as a load balancer would: for trying
     /// `serve --proxy-protocol` without one.
     #[arg(long, value_name = "VERSION", value_enum)]
-    pub send_proxy: Option<ProxyVersionArg>,
+    pub send_proxy: Option<proxy::Version>,
 
     /// Write what the server sends to the terminal unchanged. By default a
     /// terminal shows its control bytes escaped (\x1b...), so a server
@@ -108,7 +109,7 @@ impl TalkArgs {
         talk::TalkOptions {
             addr: self.addr.clone(),
             family: self.connect.family(),
-            framing: self.framing.into(),
+            framing: self.framing,
             connect_timeout: self.connect.connect_timeout.0,
             timeout: self.timeout.0,
             max_reply: self.max_reply,
@@ -116,7 +117,7 @@ impl TalkArgs {
             reply: self.protocol.reply(),
             exit_on_eof: self.exit_on_eof,
             interactive: std::io::IsTerminal::is_terminal(&std::io::stdin()),
-            send_proxy: self.send_proxy.map(Into::into),
+            send_proxy: self.send_proxy,
             notices: printer.notices(false),
             trace: self.trace.then(|| printer.tracer()),
             tls: self.tls.then(|| talk::TalkTls {

@@ -69,6 +69,31 @@ pub fn nc_quit_seconds(args: &[OsString]) -> Option<String> {
     })
 }
 
+/// nc's `HOST PORT`, two words where tcpkit takes `HOST:PORT`: when
+/// `addr` has no port and the first of `rest` is a port number (with nc's
+/// `-z`, `check`, any lone word: a port range or service name, to be
+/// answered later), it is joined to `addr` (an IPv6 address bracketed)
+/// and taken out of `rest`. An address without a port is no address, so
+/// nothing else is taken.
+pub fn nc_host_port(addr: &mut String, rest: &mut Vec<String>, check: bool) {
+    let has_port = addr.parse::<std::net::SocketAddr>().is_ok()
+        || addr
+            .rsplit_once(':')
+            .is_some_and(|(host, _)| !host.contains(':') || host.ends_with(']'));
+    let port = rest
+        .first()
+        .filter(|m| m.parse::<u16>().is_ok() || (check && rest.len() == 1));
+    if let (false, Some(port)) = (has_port, port.cloned()) {
+        let host = if addr.contains(':') && !addr.starts_with('[') {
+            format!("[{addr}]")
+        } else {
+            addr.clone()
+        };
+        *addr = format!("{host}:{port}");
+        rest.remove(0);
+    }
+}
+
 /// nc's flags, for talk and serve.
 pub fn nc(flag: &str, sub: Option<&str>, args: &[OsString]) -> Option<String> {
     let listening = args.iter().any(|a| a == "-l" || a == "--listen");
@@ -188,5 +213,38 @@ mod tests {
         assert_eq!(out, os(&["tcpkit", "fetch", "-o", "-", "u"]));
         let err = curl_continue_at(os(&["tcpkit", "fetch", "-C", "4000", "u"])).unwrap_err();
         assert!(err.contains("does not take a byte offset"), "{err}");
+    }
+
+    #[test]
+    fn nc_host_port_joins_only_a_port_to_an_address_without_one() {
+        let joined = |addr: &str, rest: &[&str], check: bool| {
+            let mut addr = addr.to_string();
+            let mut rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
+            nc_host_port(&mut addr, &mut rest, check);
+            (addr, rest)
+        };
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            joined("127.0.0.1", &["9999", "Michael"], false),
+            ("127.0.0.1:9999".into(), words(&["Michael"]))
+        );
+        assert_eq!(joined("::1", &["80"], false), ("[::1]:80".into(), vec![]));
+        // Has a port already: "80" is a message.
+        assert_eq!(
+            joined("[::1]:9", &["80"], false),
+            ("[::1]:9".into(), words(&["80"]))
+        );
+        assert_eq!(joined("h:9", &["1"], false), ("h:9".into(), words(&["1"])));
+        // Not a port: nothing is taken.
+        assert_eq!(
+            joined("h", &["Michael"], false),
+            ("h".into(), words(&["Michael"]))
+        );
+        // nc -z's range or service name, alone, is taken to be answered.
+        assert_eq!(joined("h", &["http"], true), ("h:http".into(), vec![]));
+        assert_eq!(
+            joined("h", &["http", "x"], true),
+            ("h".into(), words(&["http", "x"]))
+        );
     }
 }

@@ -127,29 +127,4 @@ impl TalkArgs {
             }),
         }
     }
-
-    /// nc's `talk HOST PORT`: an address without a port followed by a
-    /// port number is one address. (An address without a port is no
-    /// address, so nothing else is taken from the messages.)
-    pub fn join_host_port(&mut self) {
-        let has_port = self.addr.parse::<std::net::SocketAddr>().is_ok()
-            || self
-                .addr
-                .rsplit_once(':')
-                .is_some_and(|(host, _)| !host.contains(':') || host.ends_with(']'));
-        // With -z, nc's port range or service name too, to be answered.
-        let port = self
-            .messages
-            .first()
-            .filter(|m| m.parse::<u16>().is_ok() || (self.check && self.messages.len() == 1));
-        if let (false, Some(port)) = (has_port, port.cloned()) {
-            let host = if self.addr.contains(':') && !self.addr.starts_with('[') {
-                format!("[{}]", self.addr)
-            } else {
-                self.addr.clone()
-            };
-            self.addr = format!("{host}:{port}");
-            self.messages.remove(0);
-        }
-    }
 }

@@ -10,7 +10,7 @@ use crate::cli::TalkArgs;
 use crate::printer::Printer;
 
 pub(super) fn talk(mut args: TalkArgs, printer: &Printer) -> anyhow::Result<()> {
-    args.join_host_port();
+    tcpkit::habits::nc_host_port(&mut args.addr, &mut args.messages, args.check);
     // nc's `-l PORT`: this machine's loopback, as serve binds by default.
     if args.listen && args.addr.parse::<u16>().is_ok() {
         args.addr = format!("127.0.0.1:{}", args.addr);

@@ -1,38 +1,13 @@
 //! `tcpkit demo --diagram FILE` and `--scenario`: the library records the
 //! session ([`tcpkit::trace::session::record`]) and draws it
-//! ([`tcpkit::trace::draw`]); this file picks the picture by the file's
-//! name, writes it, and says where it went.
+//! ([`tcpkit::trace::draw`], in the [`Form`] the file's name asks for);
+//! this file writes it and says where it went.
 
 use crate::printer::Printer;
 use std::io::Write;
 use std::path::Path;
 
-use tcpkit::trace::{self, scenario::Scenario};
-
-/// What to draw, by the file's name.
-enum Form {
-    Svg,
-    Html,
-    Chart,
-}
-
-fn form_of(file: &Path) -> Result<Form, tcpkit::Error> {
-    if file.as_os_str() == "-" {
-        return Ok(Form::Chart);
-    }
-    match file
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-    {
-        Some(e) if e == "svg" => Ok(Form::Svg),
-        Some(e) if e == "html" || e == "htm" => Ok(Form::Html),
-        _ => Err(tcpkit::Error::InvalidInput(tcpkit::words!(
-            "cannot tell what to draw in {}: name a .svg or .html file, or - for a text chart",
-            file.display()
-        ))),
-    }
-}
+use tcpkit::trace::{self, draw::Form, scenario::Scenario};
 
 /// Records `scenario` (the tutorial's saying `messages`) and draws it in
 /// `file` (`-`: a chart here), replacing an existing one with `force`.
@@ -45,7 +20,7 @@ pub fn run(
     max_drawn: usize,
     force: bool,
 ) -> anyhow::Result<()> {
-    let form = form_of(file)?;
+    let form = Form::of(file)?;
     // Made first: a file that cannot be written is said before the
     // session, not after it.
     let mut out = match form {
@@ -54,11 +29,7 @@ pub fn run(
     };
     let recording = trace::session::record(messages, scenario, port, max_drawn)?;
     let events = &recording.events;
-    let drawn = match form {
-        Form::Svg => trace::draw::svg(events, &recording.heading),
-        Form::Html => trace::draw::html(events, &recording.heading),
-        Form::Chart => trace::draw::chart(events),
-    };
+    let drawn = form.draw(events, &recording.heading);
     match out.as_mut() {
         None => {
             let mut out = printer.out(false, false);

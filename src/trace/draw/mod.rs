@@ -3,7 +3,8 @@
 //! connect and each half-close, a mark for every read, accept and close,
 //! each labelled with its byte count and its bytes. Three forms, all
 //! made from the same rows: [`svg`], an [`html`] page with the SVG and a
-//! few lines on each event, and a plain-text [`chart`] for a terminal.
+//! few lines on each event, and a plain-text [`chart`] for a terminal;
+//! [`Form`] picks one by a file's name, and [`create`] opens the file.
 //!
 //! Every row is one event, in the order of their times, so labels never
 //! share a row; each label is cut (with `…`) to the room its row has, and
@@ -11,18 +12,15 @@
 //! tooltip.
 
 use std::fmt::Write as _;
-use std::fs::{self, File, OpenOptions};
-use std::io;
-use std::path::Path;
 
 use tcpkit_wire::{Bytes, Escaped};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::{Event, Side, What, time};
-use crate::error::Error;
-use crate::setting::Setting;
 
+mod file;
 mod html;
+pub use file::{Form, create};
 pub use html::{explain, html};
 
 /// Where the parts of the SVG are, in pixels.
@@ -198,42 +196,6 @@ fn x_of(side: Side) -> usize {
         Side::Client => CLIENT_X,
         Side::Server => SERVER_X,
     }
-}
-
-/// Opens `path` for a picture, with the care fetch takes: a new file,
-/// never written through a symbolic link; an existing one (a file, or a
-/// link, which is never followed) is replaced only with `force`, and then
-/// the link itself goes, not what it points to.
-pub fn create(path: &Path, force: bool) -> Result<File, Error> {
-    let cannot = |e: io::Error| Error::LocalFile {
-        message: crate::words!("cannot create {}", path.display()),
-        source: Some(e),
-    };
-    if let Ok(meta) = fs::symlink_metadata(path) {
-        let what = if meta.file_type().is_symlink() {
-            "is a symbolic link (tcpkit does not write through one)"
-        } else if meta.is_dir() {
-            return Err(Error::local(crate::words!(
-                "{} is a directory: name a file in it",
-                path.display()
-            )));
-        } else {
-            "exists"
-        };
-        if !force {
-            return Err(Error::local(crate::words!(
-                "{} {what}: add {} to replace it, or name another file",
-                path.display(),
-                Setting::Force
-            )));
-        }
-        fs::remove_file(path).map_err(cannot)?;
-    }
-    // A file made in between is not written through either: create_new
-    // fails on it, a link included.
-    crate::sys::no_follow(OpenOptions::new().write(true).create_new(true))
-        .open(path)
-        .map_err(cannot)
 }
 
 /// The session as an SVG picture; `heading` names it.

@@ -37,6 +37,34 @@ pub const LEVELS: [&str; 5] = ["ERROR", "WARN", "INFO", "DEBUG", "TRACE"];
 /// Shows one window's line: the window (`server`, `client`) and the line.
 pub type Say = Arc<dyn Fn(&str, &str) + Send + Sync>;
 
+/// The client's messages for a demo of `scenario`: `given`, or the
+/// tutorial's three names when none are given. A message is one line,
+/// and a scenario other than the tutorial plays its own.
+pub fn messages(
+    given: Vec<String>,
+    scenario: crate::trace::scenario::Scenario,
+) -> Result<Vec<String>, Error> {
+    if given.iter().any(|m| m.contains('\n')) {
+        return Err(Error::InvalidInput(
+            "demo messages cannot contain line breaks".into(),
+        ));
+    }
+    if scenario != crate::trace::scenario::Scenario::Tutorial && !given.is_empty() {
+        let flag = crate::setting::Setting::DemoScenario;
+        return Err(Error::InvalidInput(crate::words!(
+            "{} plays its own messages: give MESSAGEs without {} (or with {} tutorial)",
+            flag,
+            flag,
+            flag
+        )));
+    }
+    Ok(if given.is_empty() {
+        ["Michael", "Tracy", "Sarah"].map(String::from).to_vec()
+    } else {
+        given
+    })
+}
+
 /// Follows the server's `log` (its stderr), showing its lines up to level
 /// `shown` (an index into [`LEVELS`]), runs the client's `messages` once
 /// it listens, and shows the client's lines in order with the server's.

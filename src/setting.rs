@@ -39,6 +39,12 @@ macro_rules! settings {
                     $(Setting::$name => $flag,)*
                 }
             }
+
+            /// The setting whose `tcpkit` flag is `flag` (the first, for
+            /// a flag two commands spell alike).
+            pub fn of_flag(flag: &str) -> Option<Setting> {
+                Setting::ALL.iter().copied().find(|s| s.flag() == flag)
+            }
         }
     };
 }
@@ -50,6 +56,8 @@ settings! {
     ListenPort: "addr", "-l PORT";
     /// The port `demo`'s server listens on.
     DemoPort: "port", "--port";
+    /// The session `demo` plays (`trace::scenario::Scenario`).
+    DemoScenario: "scenario", "--scenario";
     /// `server::Builder::reuse_port`.
     ReusePort: "reuse_port", "--reuse-port";
     /// `server::Builder::metrics`.
@@ -146,6 +154,14 @@ settings! {
     DebugLog: "tracing::Level::DEBUG", "-v";
     /// `bench::Options::server_pid`.
     ServerPid: "server_pid", "--server-pid";
+    /// `bench::Options::warmup`.
+    Warmup: "warmup", "--warmup";
+    /// `bench::Options::sample`.
+    Sample: "sample", "--sample";
+    /// `bench::Options::sources`.
+    Source: "sources", "--source";
+    /// `bench::Options::send_proxy`.
+    SendProxy: "send_proxy", "--send-proxy";
 }
 
 /// How a message names its settings.

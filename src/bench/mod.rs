@@ -55,6 +55,7 @@ use tcpkit_wire::greeting::{ClientFraming, Template};
 
 use crate::error::Error;
 use crate::net::Family;
+use crate::setting::Setting;
 
 use notes::{rate_notes, schedule_notes};
 use window::{Usage, load_thread, watch};
@@ -78,7 +79,38 @@ pub enum Scenario {
 }
 
 impl Scenario {
-    fn name(self) -> &'static str {
+    /// Connections (churn, handshake: workers) when none are asked for:
+    /// enough to keep a server's cores busy, and for hold a thousand idle
+    /// ones to weigh.
+    pub fn default_connections(self) -> usize {
+        match self {
+            Scenario::Pingpong | Scenario::Churn => 100,
+            Scenario::Handshake => 16,
+            Scenario::Pipeline => 50,
+            Scenario::Hold => 1000,
+        }
+    }
+
+    /// The settings only some scenarios use, and which: a command line
+    /// refuses one given to another scenario rather than ignore it (None:
+    /// every scenario uses it, or it is none of bench's).
+    pub fn users(setting: Setting) -> Option<&'static [Scenario]> {
+        use Scenario::*;
+        match setting {
+            Setting::Depth => Some(&[Pipeline]),
+            Setting::Rate => Some(&[Pingpong, Pipeline]),
+            Setting::Messages | Setting::Interval => Some(&[Churn]),
+            Setting::Sample | Setting::Source => Some(&[Hold]),
+            Setting::Warmup => Some(&[Pingpong, Pipeline, Churn, Handshake]),
+            Setting::Message | Setting::MessageFile | Setting::SendProxy => {
+                Some(&[Pingpong, Pipeline, Hold])
+            }
+            _ => None,
+        }
+    }
+
+    /// The scenario's name, as the command line and the report write it.
+    pub fn name(self) -> &'static str {
         match self {
             Scenario::Pingpong => "pingpong",
             Scenario::Pipeline => "pipeline",
@@ -87,6 +119,12 @@ impl Scenario {
             Scenario::Hold => "hold",
         }
     }
+}
+
+/// Load threads when none are asked for: one per core this process may
+/// use.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// Everything a run needs.

@@ -92,6 +92,11 @@ pub const DEFAULT_SEND_BUFFER: usize = 64 * 1024;
 /// a write and a close, tens of microseconds, so a connect flood costs a
 /// few percent of a core at most.
 pub const DEFAULT_REFUSE_RATE: u32 = 1000;
+
+/// [`Config::drain`] for a server that answers HAProxy's agent check
+/// (`serve --agent` without `--drain`): several of HAProxy's usual agent
+/// intervals, so the balancer hears "drain" before the listener closes.
+pub const DEFAULT_AGENT_DRAIN: Duration = Duration::from_secs(2);
 /// After the grace, the time connections get to answer what they received
 /// and close, beyond `--linger`'s drain, before they are dropped.
 const FINISH_MARGIN: Duration = Duration::from_secs(1);

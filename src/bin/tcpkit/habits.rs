@@ -8,9 +8,10 @@ use std::ffi::OsString;
 
 use tcpkit::habits::{curl, curl_continue_at, load_tool, nc, nc_quit_seconds, serve_address};
 
-use clap::ArgMatches;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory};
+use tcpkit::{Setting, bench::Scenario};
 
 const SUBCOMMANDS: [&str; 5] = ["serve", "talk", "demo", "fetch", "bench"];
 
@@ -98,49 +99,28 @@ fn nc_keep_listening(e: &clap::Error, args: &[OsString]) -> Option<String> {
     })
 }
 
-/// The bench flags a scenario does not use, given on the command line: a
-/// refusal naming the scenarios that do, rather than a flag silently
-/// ignored (`bench pingpong --depth 8`).
+/// The bench flags a scenario does not use ([`Scenario::users`]), given
+/// on the command line: a refusal naming the scenarios that do, rather
+/// than a flag silently ignored (`bench pingpong --depth 8`).
 pub fn unused_by_scenario(matches: &ArgMatches) -> Option<String> {
-    const ONLY: [(&str, &str, &[&str]); 10] = [
-        ("depth", "--depth", &["pipeline"]),
-        ("rate", "--rate", &["pingpong", "pipeline"]),
-        ("messages", "--messages", &["churn"]),
-        ("interval", "--interval", &["churn"]),
-        ("sample", "--sample", &["hold"]),
-        ("source", "--source", &["hold"]),
-        (
-            "warmup",
-            "--warmup",
-            &["pingpong", "pipeline", "churn", "handshake"],
-        ),
-        ("message", "--message", &["pingpong", "pipeline", "hold"]),
-        (
-            "message_file",
-            "--message-file",
-            &["pingpong", "pipeline", "hold"],
-        ),
-        (
-            "send_proxy",
-            "--send-proxy",
-            &["pingpong", "pipeline", "hold"],
-        ),
-    ];
     let bench = matches.subcommand_matches("bench")?;
-    let scenario = bench
-        .get_raw("scenario")?
-        .next()
-        .and_then(|s| s.to_str())?
-        .to_string();
-    ONLY.iter().find_map(|(id, flag, users)| {
-        let given = bench.value_source(id) == Some(ValueSource::CommandLine);
-        (given && !users.contains(&scenario.as_str())).then(|| {
-            format!(
-                "{scenario} does not use {flag}: it applies to {} only",
-                users.join(", ")
-            )
+    let scenario = *bench.get_one::<Scenario>("scenario")?;
+    let command = crate::cli::Cli::command();
+    let args = command.find_subcommand("bench")?.get_arguments();
+    args.filter(|arg| bench.value_source(arg.get_id().as_str()) == Some(ValueSource::CommandLine))
+        .filter_map(|arg| Setting::of_flag(&format!("--{}", arg.get_long()?)))
+        .find_map(|setting| {
+            let users = Scenario::users(setting)?;
+            (!users.contains(&scenario)).then(|| {
+                let names: Vec<_> = users.iter().map(|s| s.name()).collect();
+                format!(
+                    "{} does not use {}: it applies to {} only",
+                    scenario.name(),
+                    setting.flag(),
+                    names.join(", ")
+                )
+            })
         })
-    })
 }
 
 #[cfg(test)]

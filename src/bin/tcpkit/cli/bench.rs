@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 
 use tcpkit::bench;
 
@@ -152,32 +152,16 @@ pub struct BenchArgs {
 }
 
 impl BenchArgs {
-    /// The scenario as it is written on the command line.
-    pub fn scenario_name(&self) -> String {
-        self.scenario
-            .to_possible_value()
-            .map(|v| v.get_name().to_string())
-            .unwrap_or_default()
-    }
-
     /// The bench options these arguments describe; `progress` says whether
     /// stderr is a terminal for the live line.
     pub fn options(&self, printer: &crate::printer::Printer, progress: bool) -> bench::Options {
-        use bench::Scenario;
         let scenario = self.scenario;
-        let connections = self.connections.map_or(
-            match scenario {
-                Scenario::Pingpong | Scenario::Churn => 100,
-                Scenario::Handshake => 16,
-                Scenario::Pipeline => 50,
-                Scenario::Hold => 1000,
-            },
-            |n| n as usize,
-        );
-        let threads = self.threads.map_or_else(
-            || std::thread::available_parallelism().map_or(1, usize::from),
-            |n| n as usize,
-        );
+        let connections = self
+            .connections
+            .map_or(scenario.default_connections(), |n| n as usize);
+        let threads = self
+            .threads
+            .map_or_else(bench::default_threads, |n| n as usize);
         bench::Options {
             scenario,
             addrs: self.addrs.clone(),

@@ -177,10 +177,6 @@ pub struct ServeArgs {
     pub trace: bool,
 }
 
-/// `--drain` when `--agent` is given and `--drain` is not: several of
-/// HAProxy's usual agent intervals.
-const DEFAULT_AGENT_DRAIN: Duration = Duration::from_secs(2);
-
 impl ServeArgs {
     /// The server these arguments describe (`max_connections` is settled
     /// at listen, from the open-file limit when not given; the metrics
@@ -208,7 +204,7 @@ impl ServeArgs {
                 timeout: self.proxy_timeout.0,
             }),
             drain: self.drain.unwrap_or(if self.agent.is_some() {
-                DEFAULT_AGENT_DRAIN
+                server::DEFAULT_AGENT_DRAIN
             } else {
                 Duration::ZERO
             }),

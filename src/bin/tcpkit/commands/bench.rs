@@ -11,7 +11,7 @@ use crate::printer::Printer;
 
 pub(super) fn bench(args: BenchArgs, printer: &Printer) -> anyhow::Result<()> {
     for spec in &args.addrs {
-        let example = format!("tcpkit bench {} {{}}", args.scenario_name());
+        let example = format!("tcpkit bench {} {{}}", args.scenario.name());
         if let Some(hint) = crate::spelling::address_mistake(spec, &example) {
             return Err(address_error(spec, hint));
         }

@@ -158,6 +158,54 @@ impl Lossy {
     }
 }
 
+/// A writer of one piece to a [`Lossy`] queue: what is written is
+/// gathered, after its prefix, and queued as one write at `flush` or
+/// when the writer is dropped, so that a line (or a frame of a progress
+/// bar) is dropped or written whole, never torn. Made per line: tracing's
+/// formatter makes one per event ([`Lossy::piece`]).
+#[derive(Debug)]
+pub struct Piece<'a> {
+    lossy: &'a Lossy,
+    buf: Vec<u8>,
+    prefix: &'static str,
+}
+
+impl Lossy {
+    /// A writer of one piece (see [`Piece`]), `prefix` before it (`""`:
+    /// none).
+    pub fn piece(&self, prefix: &'static str) -> Piece<'_> {
+        Piece {
+            lossy: self,
+            buf: Vec::new(),
+            prefix,
+        }
+    }
+}
+
+impl Write for Piece<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        if self.buf.is_empty() {
+            self.buf.extend_from_slice(self.prefix.as_bytes());
+        }
+        self.buf.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.buf.len() > self.prefix.len() {
+            self.lossy.send(&self.buf);
+        }
+        self.buf.clear();
+        Ok(())
+    }
+}
+
+impl Drop for Piece<'_> {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -324,5 +372,42 @@ mod tests {
             lossy.send(b"line\n");
             assert!(lossy.flush_within(Duration::from_secs(5)));
         }
+    }
+
+    /// An output that records what it got, write by write.
+    #[derive(Clone, Default)]
+    struct Writes(Arc<Mutex<Vec<Vec<u8>>>>);
+
+    impl Write for Writes {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_piece_is_queued_as_one_write_after_its_prefix() {
+        let writes = Writes::default();
+        let lossy = Lossy::new(writes.clone(), 1024).unwrap();
+        {
+            let mut piece = lossy.piece("server | ");
+            piece.write_all(b"Accept new ").unwrap();
+            piece.write_all(b"connection\n").unwrap();
+            assert!(lossy.flush_within(Duration::from_secs(5)));
+            assert!(writes.0.lock().unwrap().is_empty(), "sent before its end");
+        }
+        // Nothing written: nothing sent, not even the prefix.
+        drop(lossy.piece("server | "));
+        let mut bare = lossy.piece("");
+        bare.write_all(b"x").unwrap();
+        bare.flush().unwrap();
+        bare.flush().unwrap();
+        assert!(lossy.flush_within(Duration::from_secs(5)));
+        // (The queue's thread writes what it finds queued in one go.)
+        let got = writes.0.lock().unwrap().concat();
+        assert_eq!(got, b"server | Accept new connection\nx");
     }
 }

@@ -56,7 +56,7 @@ pub fn init(verbosity: i8, style: Style, limit: usize) {
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(move || Line(prefix))
+        .with_writer(move || piece(prefix))
         .with_target(false)
         .with_ansi(io::stderr().is_terminal() && style != Style::Window);
     match style {
@@ -101,58 +101,13 @@ pub fn finish_within(stall: Duration) {
     }
 }
 
-/// Tracing's writer: it writes each event with one `write_all` of the
-/// whole line, which goes to the queue as it is, after its prefix.
-struct Line(&'static str);
-
-impl Write for Line {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        if self.0.is_empty() {
-            send(bytes);
-        } else {
-            send(&[self.0.as_bytes(), bytes].concat());
-        }
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+/// A writer of one piece to stderr's queue, `prefix` first: sent whole
+/// at flush or drop ([`tcpkit::lossy::Piece`]), so a line is dropped or
+/// written whole. (Tracing makes one per event and writes the line with
+/// one `write_all`.) Without a queue, stderr itself, unprefixed.
+pub fn piece(prefix: &'static str) -> Box<dyn Write + Send> {
+    match OUTPUT.get() {
+        Some(lossy) => Box::new(lossy.piece(prefix)),
+        None => Box::new(io::stderr()),
     }
 }
-
-/// A writer to the queue: what is written goes as one piece at `flush`
-/// or when the writer is dropped (tracing makes one per event), so that a
-/// line is dropped or written whole.
-#[derive(Debug, Default)]
-pub struct Stderr {
-    buf: Vec<u8>,
-}
-
-impl Write for Stderr {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.buf.extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        if !self.buf.is_empty() {
-            send(&self.buf);
-            self.buf.clear();
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Stderr {
-    fn drop(&mut self) {
-        let _ = self.flush();
-    }
-}
-
-/// `eprintln!` through the queue: a line on stderr that never waits.
-macro_rules! sayln {
-    ($($arg:tt)*) => {
-        $crate::logging::say(&format!("{}\n", format_args!($($arg)*)))
-    };
-}
-pub(crate) use sayln;

@@ -16,7 +16,6 @@ mod logging;
 mod notices;
 mod printer;
 mod signals;
-mod trace;
 
 use std::process::ExitCode;
 

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use tcpkit::fetch::{BodyWriter, Heads};
 use tcpkit::notice::Notices;
 use tcpkit::term::SafeTerminal;
-use tcpkit::trace::Tracer;
+use tcpkit::trace::{Lines, Tracer};
 
 /// Where a command's output and words go.
 pub struct Printer {
@@ -62,7 +62,7 @@ impl Printer {
     /// Stderr, through the queue, made safe on a terminal: for a peer's
     /// bytes said beside the output (fetch's heads).
     pub fn beside(&self) -> Box<dyn Write + Send> {
-        let queued = crate::logging::Stderr::default();
+        let queued = crate::logging::piece("");
         if self.stderr_is_terminal {
             Box::new(SafeTerminal::new(queued))
         } else {
@@ -94,9 +94,13 @@ impl Printer {
         crate::heads::shown(shown, self)
     }
 
-    /// `--trace`: each call a line on stderr.
+    /// `--trace`: the library's lines ([`tcpkit::trace::Lines`]), each
+    /// on stderr through the log's queue, so a stderr nobody reads drops
+    /// them and never holds up a connection.
     pub fn tracer(&self) -> Arc<dyn Tracer> {
-        crate::trace::stderr()
+        Arc::new(Lines::new(|line| {
+            crate::logging::say(&format!("trace {line}\n"));
+        }))
     }
 
     /// `tcpkit: LINE` on stderr.

@@ -15,7 +15,9 @@
 //! - the kernel's send buffer of a socket, and how much of it is queued
 //!   (Linux's SIOCOUTQ);
 //! - the listening sockets a service manager passes (`LISTEN_FDS`) and
-//!   Linux's `tcp_migrate_req` setting (`serve --reuse-port`).
+//!   Linux's `tcp_migrate_req` setting (`serve --reuse-port`);
+//! - the frames on the loopback interface, for the packets under a
+//!   picture (Linux's packet socket, `packet.rs`).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -311,6 +313,15 @@ pub fn tcp_state(local: SocketAddr, remote: SocketAddr) -> Option<Option<&'stati
 #[cfg(target_os = "linux")]
 #[path = "linux.rs"]
 mod imp;
+
+#[cfg(target_os = "linux")]
+mod packet;
+/// The frames on the loopback interface (Linux, with `CAP_NET_RAW`;
+/// elsewhere opening it is `Unsupported`).
+#[cfg(not(target_os = "linux"))]
+pub use imp::LoopbackTap;
+#[cfg(target_os = "linux")]
+pub use packet::LoopbackTap;
 
 #[cfg(not(target_os = "linux"))]
 #[path = "other.rs"]

@@ -12,10 +12,13 @@
 //! - [`session`] runs a whole session in this process, both ends traced,
 //!   and records it ([`session::record`]); [`scenario`] holds the
 //!   sessions that show TCP's pitfalls (`demo --scenario`).
+//! - [`packets`] captures the TCP segments under the calls, where the
+//!   process may (Linux, root or `CAP_NET_RAW`), and writes them as pcap.
 //! - [`draw`] turns a recorded session into a sequence diagram: SVG, an
 //!   HTML page around it, or a plain-text chart.
 
 pub mod draw;
+pub mod packets;
 pub mod scenario;
 pub mod session;
 
@@ -86,6 +89,9 @@ pub enum What {
     /// Not a call: what the next part of a recording shows (a scenario
     /// with two sessions says which is which).
     Note(String),
+    /// Not a call: a TCP segment this side's kernel sent, captured on
+    /// the loopback interface ([`packets`]).
+    Segment(packets::Segment),
 }
 
 /// One call, when it returned, and on which connection.
@@ -247,6 +253,18 @@ impl Recorder {
         events
     }
 
+    /// Where reads and writes were left out, timed from `origin`: from
+    /// the first left out to the first kept after them.
+    pub fn gap(&self, origin: Instant) -> Option<(Duration, Duration)> {
+        let kept = self.kept();
+        let from = kept.skipped_from?;
+        let to = kept.tail.front().map_or(from, |(at, ..)| *at);
+        Some((
+            from.saturating_duration_since(origin),
+            to.saturating_duration_since(origin),
+        ))
+    }
+
     /// Reads and writes recorded but not kept.
     pub fn skipped(&self) -> usize {
         self.kept().skipped
@@ -313,6 +331,7 @@ impl What {
             What::Failed(why) => format!("failed: {why}"),
             What::State(state) => format!("TCP state afterwards: {state}"),
             What::Note(note) => format!("-- {note}"),
+            What::Segment(segment) => format!("segment {}", segment.words()),
         }
     }
 }

@@ -15,6 +15,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::packets::{Capture, Captured};
 use super::scenario::{Scenario, play, server_config};
 use super::{Event, Recorder, Side, Tracer, What};
 use crate::error::Error;
@@ -38,21 +39,48 @@ pub struct Recording {
     pub heading: String,
     /// Reads and writes recorded but left out (see [`Recorder::bounded`]).
     pub left_out: usize,
+    /// Segments left out with them: those sent while the reads and
+    /// writes left out were made.
+    pub segments_left_out: usize,
     /// How the client's side of the session went: an error here is the
     /// session's own (a reply that was not the expected one), and the
     /// recording still shows it.
     pub talked: Result<(), Error>,
+    /// The packets under the calls: captured (and among `events` as
+    /// segments), not asked for, or why they could not be.
+    pub packets: Packets,
+}
+
+/// The packet layer of a recording.
+#[derive(Debug)]
+pub enum Packets {
+    /// Not asked for.
+    Off,
+    /// Captured: every frame, and the clients of the connections drawn
+    /// (what a pcap file of the session holds).
+    Captured {
+        /// The capture.
+        captured: Captured,
+        /// The drawn connections' clients.
+        clients: Vec<std::net::SocketAddr>,
+    },
+    /// Asked for, but this process may not capture: why, and what to do.
+    Unavailable(Error),
 }
 
 /// Runs the demo's session (`scenario`, or the tutorial's saying
 /// `messages`) against a server on 127.0.0.1:`port` (0: a free one),
-/// keeping at most `max_drawn` reads and writes.
+/// keeping at most `max_drawn` reads and writes (and as many segments);
+/// with `packets`, the segments under the calls too, where the process
+/// may capture them.
 pub fn record(
     messages: &[String],
     scenario: Scenario,
     port: u16,
     max_drawn: usize,
+    packets: bool,
 ) -> Result<Recording, Error> {
+    let capture = packets.then(Capture::start);
     let recorder = Arc::new(Recorder::bounded(max_drawn));
     let origin = Instant::now();
     let mut states = Vec::new();
@@ -101,6 +129,27 @@ pub fn record(
         talked = talked.and(result);
         heading = format!("tcpkit demo --scenario {}", scenario.name());
     }
+    let (events, segments_left_out, packets) = assemble(&recorder, origin, states, capture);
+    Ok(Recording {
+        events,
+        heading,
+        left_out: recorder.skipped(),
+        segments_left_out,
+        talked,
+        packets,
+    })
+}
+
+/// The recording's rows: the drawn connections' calls, their segments
+/// when captured (but those sent while the calls left out were made),
+/// the notes and the `states`, timed from the first connect's call, in
+/// order; how many segments were left out.
+fn assemble(
+    recorder: &Recorder,
+    origin: Instant,
+    states: Vec<Event>,
+    capture: Option<Result<Capture, Error>>,
+) -> (Vec<Event>, usize, Packets) {
     // Times count from the first connect's call.
     let connected = recorder.events(origin).iter().find_map(|e| match e.what {
         What::Connect { .. } => Some(origin + e.at),
@@ -117,16 +166,28 @@ pub fn record(
         .collect();
     events.retain(|e| drawn.contains(&e.conn) || matches!(e.what, What::Note(_)));
     events.extend(states);
+    let mut left_out = 0;
+    let packets = match capture {
+        None => Packets::Off,
+        Some(Err(why)) => Packets::Unavailable(why),
+        Some(Ok(capture)) => {
+            let captured = capture.finish();
+            let clients: Vec<_> = drawn.into_iter().collect();
+            let mut segments = captured.segments(&clients, origin);
+            if let Some((from, to)) = recorder.gap(origin) {
+                let before = segments.len();
+                segments.retain(|s| s.at < from || s.at >= to);
+                left_out = before - segments.len();
+            }
+            events.extend(segments);
+            Packets::Captured { captured, clients }
+        }
+    };
     for event in &mut events {
         event.at = event.at.saturating_sub(shift);
     }
     events.sort_by_key(|e| e.at);
-    Ok(Recording {
-        events,
-        heading,
-        left_out: recorder.skipped(),
-        talked,
-    })
+    (events, left_out, packets)
 }
 
 /// Waits for the server's close of the session, then stops the server.

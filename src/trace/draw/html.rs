@@ -52,6 +52,13 @@ pub fn explain(what: &What) -> &'static str {
              a reset (RST): its socket was closed with input unread, or is gone."
         }
         What::Note(_) => "A note, not a call: what the rows after it show.",
+        What::Segment(_) => {
+            "Not a call: a TCP segment the kernel sent, captured on the loopback interface. \
+             SYN opens a connection, ACK acknowledges the other side's bytes up to its number, \
+             FIN ends one direction, RST ends the connection at once. seq counts this side's \
+             bytes from 0 (the SYN), ack the next byte it expects; win is how many more bytes \
+             it can take: the other side may not send past it."
+        }
         What::State(_) => {
             "The kernel's state of this side's socket, checked after the session (not an \
              event at that time). The side that closed first keeps its end in TIME_WAIT (60 s \

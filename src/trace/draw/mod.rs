@@ -51,6 +51,9 @@ enum Shape {
     State,
     /// A line across the picture, not a call.
     Note,
+    /// A thin arrow from this side's lifeline to the other's: a segment
+    /// its kernel sent.
+    Segment,
 }
 
 /// How each event is drawn: a close is an arrow (its FIN) unless that
@@ -88,6 +91,7 @@ fn shape(what: &What) -> Shape {
         What::Failed(_) => Shape::Mark { failed: true },
         What::State(_) => Shape::State,
         What::Note(_) => Shape::Note,
+        What::Segment(_) => Shape::Segment,
         _ => Shape::Mark { failed: false },
     }
 }
@@ -105,6 +109,7 @@ fn label(what: &What) -> String {
         What::Reset { unread } => format!("RST: close() with {} unread", Bytes::of(*unread)),
         What::State(state) => state.clone(),
         What::Note(note) => note.clone(),
+        What::Segment(segment) => segment.words(),
     }
 }
 
@@ -215,7 +220,10 @@ fn picture(events: &[Event], heading: &str, headed: bool) -> String {
          <title>{}</title>\n\
          <defs><marker id=\"head\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" \
          markerWidth=\"8\" markerHeight=\"8\" orient=\"auto-start-reverse\">\
-         <path d=\"M0,0 L10,5 L0,10 z\" fill=\"#333\"/></marker></defs>\n\
+         <path d=\"M0,0 L10,5 L0,10 z\" fill=\"#333\"/></marker>\
+         <marker id=\"seg\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" \
+         markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10\" \
+         fill=\"none\" stroke=\"#36c\" stroke-width=\"1.5\"/></marker></defs>\n\
          <rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n",
         xml(heading)
     );
@@ -244,7 +252,8 @@ fn picture(events: &[Event], heading: &str, headed: bool) -> String {
     for (i, (event, shape)) in events.iter().zip(shapes(events)).enumerate() {
         svg_event(&mut s, TOP + i * ROW, event, shape);
     }
-    legend(&mut s, TOP + rows * ROW + 24);
+    let packets = events.iter().any(|e| matches!(e.what, What::Segment(_)));
+    legend(&mut s, TOP + rows * ROW + 24, packets);
     s.push_str("</svg>\n");
     s
 }
@@ -254,8 +263,8 @@ const LEGEND: usize = 44;
 
 /// What each mark means, in a row under the picture at height `y`: the
 /// arrows (a write, the connect, a FIN, a reset), a read's square, the
-/// state box.
-fn legend(s: &mut String, y: usize) {
+/// state box; and, when the packets are drawn, a segment's arrow.
+fn legend(s: &mut String, y: usize, packets: bool) {
     let _ = writeln!(
         s,
         "<g class=\"legend\"><line x1=\"20\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#ccc\"/>",
@@ -263,7 +272,7 @@ fn legend(s: &mut String, y: usize) {
         WIDTH - 20,
         y - 16
     );
-    let items: [(&str, &str); 5] = [
+    let mut items: Vec<(&str, &str)> = vec![
         (
             "<line x1=\"0\" y1=\"0\" x2=\"36\" y2=\"0\" stroke=\"#333\" marker-end=\"url(#head)\"/>",
             "write, connect",
@@ -287,8 +296,16 @@ fn legend(s: &mut String, y: usize) {
             "TCP state after",
         ),
     ];
+    if packets {
+        items.push((
+            "<line x1=\"0\" y1=\"0\" x2=\"36\" y2=\"0\" stroke=\"#36c\" \
+             stroke-dasharray=\"2 2\" marker-end=\"url(#seg)\"/>",
+            "TCP segment sent",
+        ));
+    }
+    let step = (WIDTH - 40) / items.len();
     for (i, (mark, words)) in items.iter().enumerate() {
-        let x = 20 + i * 220;
+        let x = 20 + i * step;
         let _ = writeln!(
             s,
             "<g transform=\"translate({x},{y})\">{mark}</g><text x=\"{}\" y=\"{}\" \
@@ -321,9 +338,14 @@ fn svg_event(s: &mut String, y: usize, event: &Event, shape: Shape) {
     };
     let x = x_of(event.side);
     let text = label_of(event, &shape);
+    // A segment is no call: its own class, for whoever reads the rows.
+    let class = match shape {
+        Shape::Segment => "segment",
+        _ => "event",
+    };
     let _ = writeln!(
         s,
-        "<g class=\"event\"><title>{}</title>",
+        "<g class=\"{class}\"><title>{}</title>",
         xml(&title(event))
     );
     // A note is no call: it has no time of its own.
@@ -393,6 +415,7 @@ fn svg_event(s: &mut String, y: usize, event: &Event, shape: Shape) {
                 xml(&text)
             );
         }
+        Shape::Segment => segment_row(s, y, event, &text, arrow_room),
         Shape::State => {
             let _ = write!(
                 s,
@@ -407,6 +430,34 @@ fn svg_event(s: &mut String, y: usize, event: &Event, shape: Shape) {
         }
     }
     s.push_str("</g>\n");
+}
+
+/// The colour of a segment's arrow: a reset's red, else the packet
+/// layer's blue.
+fn segment_colour(event: &Event) -> &'static str {
+    match &event.what {
+        What::Segment(seg) if seg.flags.rst => "#c00",
+        _ => "#36c",
+    }
+}
+
+/// A segment's row at height `y`: a thin arrow with an open head, its
+/// words above it in the packet layer's colour and a smaller type.
+fn segment_row(s: &mut String, y: usize, event: &Event, text: &str, room: usize) {
+    let (from, to) = match event.side {
+        Side::Client => (CLIENT_X, SERVER_X),
+        Side::Server => (SERVER_X, CLIENT_X),
+    };
+    let colour = segment_colour(event);
+    let _ = write!(
+        s,
+        "<line x1=\"{from}\" y1=\"{y}\" x2=\"{to}\" y2=\"{y}\" stroke=\"{colour}\" \
+         stroke-width=\"0.8\" stroke-dasharray=\"2 2\" marker-end=\"url(#seg)\"/>\n<text x=\"{}\" \
+         y=\"{}\" text-anchor=\"middle\" font-size=\"11\" fill=\"{colour}\">{}</text>\n",
+        (CLIENT_X + SERVER_X) / 2,
+        y - 5,
+        xml(&cut(text, room))
+    );
 }
 
 /// The room for an arrow's label in the text chart.
@@ -430,6 +481,14 @@ pub fn chart(events: &[Event]) -> String {
                 }
             }
             (Shape::Note, _) => format!("── {} ──", cut(&text, 90)),
+            (Shape::Segment, side) => {
+                let text = cut(&text, CHART_ARROW - 6);
+                let line = "┄".repeat((CHART_ARROW - 4).saturating_sub(text.width()));
+                match side {
+                    Side::Client => format!("client ┄┄ {text} {line}▷ server"),
+                    Side::Server => format!("client ◁{line} {text} ┄┄ server"),
+                }
+            }
             (_, Side::Client) => format!("client  {}", cut(&text, 70)),
             (_, Side::Server) => format!("{blank}server  {}", cut(&text, 70)),
         };

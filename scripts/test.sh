@@ -6,7 +6,8 @@
 # - the peer tier (`--features peer-tests`): real programs from Debian,
 #   python3 (the tutorial's own programs), netcat-openbsd (nc -N), setpriv
 #   (to bind a low port as nobody), and for fetch nginx, openssl, curl and
-#   gzip, HAProxy in front of serve, and ncat and socat for TLS. Each such
+#   gzip, HAProxy in front of serve, ncat and socat for TLS, Chromium
+#   for the pictures and tshark for their packets. Each such
 #   test fails loudly when its peer is missing;
 # - a Windows cross-check: clippy for x86_64-pc-windows-gnu (mingw for
 #   ring's C code).
@@ -50,6 +51,8 @@ command -v x86_64-w64-mingw32-gcc >/dev/null || need+=(gcc-mingw-w64-x86-64)
 command -v wine >/dev/null || need+=(wine64)
 # demo --diagram's page, rendered by a real browser (headless Chromium).
 command -v chromium >/dev/null || need+=(chromium)
+# ... and its packets (--pcap) read by Wireshark's command line.
+command -v tshark >/dev/null || need+=(tshark)
 if ((${#need[@]})); then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"

@@ -1,7 +1,9 @@
 //! Peer tier: `demo --diagram`'s HTML page in a real browser. Debian's
 //! Chromium, headless, renders the page to a screenshot and prints its
 //! DOM: the picture must be drawn (not a blank page) and say what the
-//! session did. Fails loudly when chromium is missing.
+//! session did. And `--pcap`'s file read by Debian's tshark: the packets
+//! the picture draws, with their flags and bytes. Fails loudly when
+//! chromium or tshark is missing.
 
 mod common;
 
@@ -82,4 +84,67 @@ fn the_diagram_page_renders_in_chromium() {
         dark * 1000 > total * 5,
         "the page looks blank: {dark} dark pixels of {total}"
     );
+}
+
+/// Debian's `tshark` on a pcap file: one line per packet, its TCP flags
+/// and payload length, as Wireshark reads them.
+fn tshark(pcap: &std::path::Path) -> Vec<(String, usize)> {
+    common::require("tshark");
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(pcap)
+        .args(["-T", "fields", "-e", "tcp.flags.str", "-e", "tcp.len"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| {
+            let (flags, len) = line.split_once('\t').unwrap_or((line, "0"));
+            (flags.trim().to_string(), len.trim().parse().unwrap_or(0))
+        })
+        .collect()
+}
+
+#[test]
+fn wireshark_reads_the_pcap_as_the_picture_draws_it() {
+    // SAFETY: geteuid(2) cannot fail.
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "the peer tier runs as root (CI does), which may capture on lo"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("merged.pcap");
+    let out = Command::new(tcpkit())
+        .args([
+            "-q",
+            "demo",
+            "--scenario",
+            "merged",
+            "--diagram",
+            "-",
+            "--pcap",
+        ])
+        .arg(&pcap)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let chart = String::from_utf8_lossy(&out.stdout);
+    let packets = tshark(&pcap);
+    // As many packets as the chart draws segments.
+    let drawn = chart
+        .lines()
+        .filter(|l| l.contains('▷') || l.contains('◁'))
+        .count();
+    assert_eq!(packets.len(), drawn, "{chart}");
+    // tshark's flags string: ·······S·, ·······A··S·, ...
+    let has = |flag: char| packets.iter().filter(|(f, _)| f.contains(flag)).count();
+    assert_eq!(has('S'), 2, "SYN and SYN-ACK: {packets:?}");
+    assert_eq!(has('F'), 2, "a FIN each way: {packets:?}");
+    assert_eq!(has('R'), 0, "{packets:?}");
+    // The merged scenario's bytes, both ways: the welcome, the three
+    // messages in one write, the three replies, exit.
+    let payload: usize = packets.iter().map(|(_, n)| n).sum();
+    assert_eq!(payload, 9 + 20 + 44 + 5, "{packets:?}");
 }

@@ -357,8 +357,9 @@ fn the_html_page_holds_the_picture_and_a_word_on_each_call() {
     let html = std::fs::read_to_string(&path).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<svg"));
     let items = html.matches("<li>").count();
-    let rows = html.matches("class=\"event\"").count();
-    assert_eq!(items, rows, "one item per event");
+    // Calls and (where captured) the segments under them.
+    let rows = html.matches("class=\"event\"").count() + html.matches("class=\"segment\"").count();
+    assert_eq!(items, rows, "one item per row");
     assert!(html.contains("One read is not one message"));
     assert!(html.contains("three-way handshake"));
     // Each kind of call is explained once (the tutorial's session reads
@@ -637,7 +638,8 @@ fn a_long_session_is_drawn_in_part_and_says_so() {
     assert!(svg.contains("reads and writes not drawn here (the first 5 and the last 5 are)"));
     let stderr = stderr_of(&out);
     assert!(
-        stderr.contains("reads and writes between the first and the last left out; --max-drawn"),
+        stderr.contains("reads and writes between the first and the last left out")
+            && stderr.contains("; --max-drawn)"),
         "{stderr}"
     );
     // The heading names a few messages and counts the rest.

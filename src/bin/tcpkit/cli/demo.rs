@@ -1,9 +1,10 @@
 //! `tcpkit demo`'s arguments.
 
-use clap::Args;
+use clap::{ArgGroup, Args};
 use tcpkit::trace::scenario::Scenario;
 
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("files").args(["diagram", "pcap"]).multiple(true)))]
 pub struct DemoArgs {
     /// What the client says [default: Michael Tracy Sarah]. Not with
     /// --scenario, which says its own.
@@ -23,10 +24,24 @@ pub struct DemoArgs {
     #[arg(long, value_name = "FILE")]
     pub diagram: Option<std::path::PathBuf>,
 
-    /// Replace --diagram's FILE if it exists (a symbolic link is replaced
-    /// itself, never written through).
-    #[arg(long, requires = "diagram")]
+    /// Replace --diagram's and --pcap's FILE if it exists (a symbolic
+    /// link is replaced itself, never written through).
+    #[arg(long, requires = "files")]
     pub force: bool,
+
+    /// Also write the session's TCP segments to FILE as a pcap capture,
+    /// which Wireshark and tshark open. Needs the right to capture on the
+    /// loopback interface (Linux: root, or setcap cap_net_raw+ep on the
+    /// binary).
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<std::path::PathBuf>,
+
+    /// Draw the calls only. By default the picture also shows the TCP
+    /// segments under them (SYN, data, ACK, FIN, RST, with their numbers
+    /// and windows), where this process may capture them on the loopback
+    /// interface; where it may not, one line says why.
+    #[arg(long, conflicts_with = "pcap")]
+    pub no_packets: bool,
 
     /// Show one of TCP's pitfalls instead of the tutorial's session, drawn
     /// as --diagram draws it (a text chart here without --diagram).

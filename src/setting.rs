@@ -58,6 +58,8 @@ settings! {
     DemoPort: "port", "--port";
     /// The session `demo` plays (`trace::scenario::Scenario`).
     DemoScenario: "scenario", "--scenario";
+    /// The reads and writes a recording keeps (`trace::session::record`).
+    MaxDrawn: "max_drawn", "--max-drawn";
     /// `server::Builder::reuse_port`.
     ReusePort: "reuse_port", "--reuse-port";
     /// `server::Builder::metrics`.

@@ -20,7 +20,9 @@ use super::scenario::{Scenario, play, server_config};
 use super::{Event, Recorder, Side, Tracer, What};
 use crate::error::Error;
 use crate::server;
+use crate::setting::{Setting, Words};
 use crate::talk::{self, TalkOptions};
+use std::path::Path;
 
 /// How long the ends may take to finish closing, and the kernel to
 /// settle their states.
@@ -49,6 +51,68 @@ pub struct Recording {
     /// The packets under the calls: captured (and among `events` as
     /// segments), not asked for, or why they could not be.
     pub packets: Packets,
+}
+
+impl Recording {
+    /// What was drawn, for the line that says where it went: `25 calls
+    /// and 16 TCP segments`, and what was left out.
+    pub fn drawn(&self) -> Words {
+        let count = |kind: fn(&What) -> bool| self.events.iter().filter(|e| kind(&e.what)).count();
+        let segments = count(|w| matches!(w, What::Segment(_)));
+        let calls = count(|w| !matches!(w, What::Segment(_) | What::Note(_) | What::State(_)));
+        let left_out = match (self.left_out, self.segments_left_out) {
+            (0, _) => String::new(),
+            (n, 0) => format!(" ({n} reads and writes between the first and the last left out"),
+            (n, m) => format!(
+                " ({n} reads and writes between the first and the last left out, and the {m} \
+                 segments sent meanwhile"
+            ),
+        };
+        let captured = matches!(self.packets, Packets::Captured { .. });
+        match left_out.is_empty() {
+            true if !captured => crate::words!("{calls} calls"),
+            true => crate::words!("{calls} calls and {segments} TCP segments"),
+            false if !captured => crate::words!("{calls} calls{left_out}; {})", Setting::MaxDrawn),
+            false => crate::words!(
+                "{calls} calls and {segments} TCP segments{left_out}; {})",
+                Setting::MaxDrawn
+            ),
+        }
+    }
+
+    /// What to tell of the packets, when anything: why they are missing,
+    /// or that the capture lost some.
+    pub fn packets_note(&self) -> Option<Words> {
+        match &self.packets {
+            Packets::Unavailable(why) => Some(crate::words!(
+                "the picture shows the calls only: {}",
+                crate::chain_in_words(why)
+            )),
+            Packets::Captured { captured, .. } if captured.lost > 0 => Some(crate::words!(
+                "the capture lost {} frames on the loopback interface (busy with other \
+                 traffic): segments may be missing from the picture",
+                captured.lost
+            )),
+            _ => None,
+        }
+    }
+
+    /// Writes the session's packets to `out` as a pcap file (`path` names
+    /// it in errors): how many. An error when they were not captured,
+    /// saying why.
+    pub fn write_pcap(&self, out: impl std::io::Write, path: &Path) -> Result<usize, Error> {
+        let cannot = |why: Words| Error::LocalFile {
+            message: crate::words!("cannot write {}: {}", path.display(), why),
+            source: None,
+        };
+        match &self.packets {
+            Packets::Captured { captured, clients } => {
+                captured.write_pcap(clients, out).map_err(cannot)
+            }
+            Packets::Unavailable(why) => Err(cannot(crate::chain_in_words(why))),
+            Packets::Off => Err(cannot("the packets were not captured".into())),
+        }
+    }
 }
 
 /// The packet layer of a recording.

@@ -20,8 +20,10 @@ use super::{Event, Side, What, time};
 
 mod file;
 mod html;
+mod marks;
 pub use file::{Form, create};
 pub use html::{explain, html};
+use marks::{LEGEND, legend, note_row, segment_row, state_box};
 
 /// Where the parts of the SVG are, in pixels.
 const WIDTH: usize = 1240;
@@ -210,7 +212,9 @@ pub fn svg(events: &[Event], heading: &str) -> String {
 
 /// The SVG, its heading drawn at its top or not (the page has it already).
 fn picture(events: &[Event], heading: &str, headed: bool) -> String {
-    let rows = events.len();
+    let pauses = pauses(events);
+    // A pause takes a row of its own.
+    let rows = events.len() + pauses.iter().flatten().count();
     let height = TOP + rows * ROW + 40 + LEGEND;
     let mut s = String::new();
     let _ = write!(
@@ -249,8 +253,14 @@ fn picture(events: &[Event], heading: &str, headed: bool) -> String {
         s,
         "<text x=\"{TIME_X}\" y=\"63\" text-anchor=\"end\" fill=\"#666\">time</text>"
     );
-    for (i, (event, shape)) in events.iter().zip(shapes(events)).enumerate() {
-        svg_event(&mut s, TOP + i * ROW, event, shape);
+    let mut y = TOP;
+    for ((event, shape), pause) in events.iter().zip(shapes(events)).zip(pauses) {
+        if let Some(pause) = pause {
+            marks::pause(&mut s, y, pause);
+            y += ROW;
+        }
+        svg_event(&mut s, y, event, shape);
+        y += ROW;
     }
     let packets = events.iter().any(|e| matches!(e.what, What::Segment(_)));
     legend(&mut s, TOP + rows * ROW + 24, packets);
@@ -258,63 +268,27 @@ fn picture(events: &[Event], heading: &str, headed: bool) -> String {
     s
 }
 
-/// The height of the legend's row.
-const LEGEND: usize = 44;
+/// A wait longer than this between two rows is drawn as a pause, with
+/// its length: rows are spaced one per event, so a second's wait (a
+/// dropped SYN's retry) would look no longer than a microsecond's.
+const PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
 
-/// What each mark means, in a row under the picture at height `y`: the
-/// arrows (a write, the connect, a FIN, a reset), a read's square, the
-/// state box; and, when the packets are drawn, a segment's arrow.
-fn legend(s: &mut String, y: usize, packets: bool) {
-    let _ = writeln!(
-        s,
-        "<g class=\"legend\"><line x1=\"20\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#ccc\"/>",
-        y - 16,
-        WIDTH - 20,
-        y - 16
-    );
-    let mut items: Vec<(&str, &str)> = vec![
-        (
-            "<line x1=\"0\" y1=\"0\" x2=\"36\" y2=\"0\" stroke=\"#333\" marker-end=\"url(#head)\"/>",
-            "write, connect",
-        ),
-        (
-            "<line x1=\"0\" y1=\"0\" x2=\"36\" y2=\"0\" stroke=\"#333\" \
-             stroke-dasharray=\"6 4\" marker-end=\"url(#head)\"/>",
-            "FIN (shutdown, close)",
-        ),
-        (
-            "<line x1=\"0\" y1=\"0\" x2=\"36\" y2=\"0\" stroke=\"#c00\" marker-end=\"url(#head)\"/>",
-            "RST (a reset)",
-        ),
-        (
-            "<rect x=\"14\" y=\"-4\" width=\"8\" height=\"8\" fill=\"#333\"/>",
-            "read, accept, close",
-        ),
-        (
-            "<rect x=\"0\" y=\"-9\" width=\"36\" height=\"18\" rx=\"4\" fill=\"#ffd\" \
-             stroke=\"#996\"/>",
-            "TCP state after",
-        ),
-    ];
-    if packets {
-        items.push((
-            "<line x1=\"0\" y1=\"0\" x2=\"36\" y2=\"0\" stroke=\"#36c\" \
-             stroke-dasharray=\"2 2\" marker-end=\"url(#seg)\"/>",
-            "TCP segment sent",
-        ));
-    }
-    let step = (WIDTH - 40) / items.len();
-    for (i, (mark, words)) in items.iter().enumerate() {
-        let x = 20 + i * step;
-        let _ = writeln!(
-            s,
-            "<g transform=\"translate({x},{y})\">{mark}</g><text x=\"{}\" y=\"{}\" \
-             fill=\"#333\">{words}</text>",
-            x + 44,
-            y + 4
-        );
-    }
-    s.push_str("</g>\n");
+/// Before each row, the wait since the row before it, when it is long
+/// enough to draw ([`PAUSE`]); the state rows, checked afterwards, have
+/// none.
+fn pauses(events: &[Event]) -> Vec<Option<std::time::Duration>> {
+    let mut last = None;
+    events
+        .iter()
+        .map(|e| {
+            if matches!(e.what, What::State(_)) {
+                return None;
+            }
+            let waited = last.map(|l| e.at.saturating_sub(l));
+            last = Some(e.at);
+            waited.filter(|w| *w >= PAUSE)
+        })
+        .collect()
 }
 
 /// When a row happened, as its time column says: `+412µs` from the
@@ -399,65 +373,11 @@ fn svg_event(s: &mut String, y: usize, event: &Event, shape: Shape) {
                 xml(&cut(&text, side_room))
             );
         }
-        Shape::Note => {
-            // On a backing, so the lifelines do not strike through it.
-            let text = cut(&text, fits(WIDTH - 2 * TIME_X - 40));
-            let width = text.width() * CHAR_TENTHS / 10 + 16;
-            let _ = writeln!(
-                s,
-                "<rect x=\"{}\" y=\"{}\" width=\"{width}\" height=\"20\" fill=\"#fff\"/>\n\
-                 <text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-style=\"italic\" \
-                 fill=\"#036\">{}</text>",
-                ((CLIENT_X + SERVER_X) / 2).saturating_sub(width / 2),
-                y - 11,
-                (CLIENT_X + SERVER_X) / 2,
-                y + 4,
-                xml(&text)
-            );
-        }
+        Shape::Note => note_row(s, y, &text),
         Shape::Segment => segment_row(s, y, event, &text, arrow_room),
-        Shape::State => {
-            let _ = write!(
-                s,
-                "<rect x=\"{}\" y=\"{}\" width=\"140\" height=\"22\" rx=\"4\" fill=\"#ffd\" \
-                 stroke=\"#996\"/>\n<text x=\"{x}\" y=\"{}\" \
-                 text-anchor=\"middle\">{}</text>\n",
-                x - 70,
-                y - 11,
-                y + 4,
-                xml(&cut(&text, 16))
-            );
-        }
+        Shape::State => state_box(s, x, y, &text),
     }
     s.push_str("</g>\n");
-}
-
-/// The colour of a segment's arrow: a reset's red, else the packet
-/// layer's blue.
-fn segment_colour(event: &Event) -> &'static str {
-    match &event.what {
-        What::Segment(seg) if seg.flags.rst => "#c00",
-        _ => "#36c",
-    }
-}
-
-/// A segment's row at height `y`: a thin arrow with an open head, its
-/// words above it in the packet layer's colour and a smaller type.
-fn segment_row(s: &mut String, y: usize, event: &Event, text: &str, room: usize) {
-    let (from, to) = match event.side {
-        Side::Client => (CLIENT_X, SERVER_X),
-        Side::Server => (SERVER_X, CLIENT_X),
-    };
-    let colour = segment_colour(event);
-    let _ = write!(
-        s,
-        "<line x1=\"{from}\" y1=\"{y}\" x2=\"{to}\" y2=\"{y}\" stroke=\"{colour}\" \
-         stroke-width=\"0.8\" stroke-dasharray=\"2 2\" marker-end=\"url(#seg)\"/>\n<text x=\"{}\" \
-         y=\"{}\" text-anchor=\"middle\" font-size=\"11\" fill=\"{colour}\">{}</text>\n",
-        (CLIENT_X + SERVER_X) / 2,
-        y - 5,
-        xml(&cut(text, room))
-    );
 }
 
 /// The room for an arrow's label in the text chart.
@@ -468,7 +388,16 @@ const CHART_ARROW: usize = 48;
 pub fn chart(events: &[Event]) -> String {
     let mut s = String::new();
     let blank = " ".repeat(CHART_ARROW + 6);
-    for (event, shape) in events.iter().zip(shapes(events)) {
+    for ((event, shape), pause) in events.iter().zip(shapes(events)).zip(pauses(events)) {
+        if let Some(pause) = pause {
+            let line = format!(
+                "{:>10}  {:^w$}",
+                "",
+                format!("⋯ {} pass ⋯", time(pause)),
+                w = CHART_ARROW + 14
+            );
+            let _ = writeln!(s, "{}", line.trim_end());
+        }
         let at = when(event);
         let text = label_of(event, &shape);
         let row = match (shape, event.side) {

@@ -1,0 +1,180 @@
+//! Capturing on the loopback interface: a thread reads the tap until
+//! the session is over, keeping every TCP frame (bounded), each with the
+//! kernel's own time.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use etherparse::{SlicedPacket, TransportSlice};
+
+use super::{Captured, Frame, parse};
+use crate::error::Error;
+use crate::sys::LoopbackTap;
+
+/// How long a read of the tap waits before looking whether to stop; also
+/// how long the loopback must be quiet, once stopping, for the capture to
+/// have everything the session sent.
+const TICK: Duration = Duration::from_millis(50);
+/// The most of one frame kept: a loopback frame is at most 64 KiB and its
+/// link header.
+const SNAPLEN: usize = 65_550;
+/// The most frames kept: other programs' loopback traffic is captured too
+/// until the session's connections are known, and must not grow memory
+/// without bound.
+const MAX_FRAMES: usize = 20_000;
+/// The most bytes of frames kept.
+const MAX_BYTES: usize = 64 << 20;
+
+/// A capture running on the loopback interface, in a thread of its own.
+#[derive(Debug)]
+pub struct Capture {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<Captured>,
+}
+
+impl Capture {
+    /// Starts capturing every TCP frame on the loopback interface. Fails,
+    /// saying why and what to do, without the right to capture.
+    pub fn start() -> Result<Capture, Error> {
+        let tap = LoopbackTap::open(TICK).map_err(|e| {
+            let why = match e.kind() {
+                std::io::ErrorKind::PermissionDenied => {
+                    "not permitted (it needs root or CAP_NET_RAW: run as root, or sudo setcap \
+                     cap_net_raw+ep on the tcpkit binary)"
+                        .to_string()
+                }
+                std::io::ErrorKind::Unsupported => "done on Linux only".to_string(),
+                _ => crate::error::describe(&e),
+            };
+            Error::Other {
+                message: format!("cannot capture the packets on the loopback interface: {why}")
+                    .into(),
+                source: None,
+            }
+        })?;
+        // Said, not fatal: the segments are drawn, perhaps late.
+        if !stamps_in_effect(&tap) {
+            tracing::debug!("the kernel's receive times are not in effect: segments timed as read");
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("tcpkit-capture".into())
+            .spawn(move || capture(&tap, &stopping))
+            .map_err(|e| Error::Other {
+                message: "cannot start the capture's thread".into(),
+                source: Some(Box::new(e)),
+            })?;
+        Ok(Capture { stop, thread })
+    }
+
+    /// Stops once the loopback has been quiet for a moment (the session's
+    /// last segments read), and hands over what was captured.
+    pub fn finish(self) -> Captured {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap_or_default()
+    }
+}
+
+/// Whether the kernel stamps each frame as it takes it. It starts doing
+/// so a moment after the tap asks (the switch is flipped by a deferred
+/// work item), and a frame taken before is stamped when read instead:
+/// the first segments of a session would be drawn late, after the calls
+/// they came before. So a datagram to ourselves is sent while the tap is
+/// not read, and read a few milliseconds later, until its stamp is its
+/// sending time rather than its reading time (at most 40 tries).
+fn stamps_in_effect(tap: &LoopbackTap) -> bool {
+    const WAIT: Duration = Duration::from_millis(3);
+    let Ok(udp) = std::net::UdpSocket::bind(("127.0.0.1", 0)) else {
+        return false;
+    };
+    let Ok(me) = udp.local_addr() else {
+        return false;
+    };
+    let mut buf = vec![0; SNAPLEN];
+    for _ in 0..40 {
+        let sent = SystemTime::now();
+        if udp
+            .send_to(b"tcpkit: is the capture stamping?", me)
+            .is_err()
+        {
+            return false;
+        }
+        std::thread::sleep(WAIT);
+        // Ours, or none within the tick (then try again).
+        while let Ok(Some(frame)) = tap.next(&mut buf) {
+            if is_probe(&buf[..frame.len], me) {
+                let late = frame.at.duration_since(sent).unwrap_or_default();
+                if late < WAIT / 2 {
+                    return true;
+                }
+                break;
+            }
+        }
+    }
+    false
+}
+
+/// Whether `frame` is the datagram `me` sent itself.
+fn is_probe(frame: &[u8], me: SocketAddr) -> bool {
+    let Ok(packet) = SlicedPacket::from_ethernet(frame) else {
+        return false;
+    };
+    matches!(packet.transport, Some(TransportSlice::Udp(udp))
+        if udp.source_port() == me.port() && udp.destination_port() == me.port())
+}
+
+/// The capture's thread: frames until asked to stop and the tap is quiet.
+fn capture(tap: &LoopbackTap, stop: &AtomicBool) -> Captured {
+    let mut captured = Captured {
+        start: Some(clocks()),
+        ..Captured::default()
+    };
+    let mut buf = vec![0; SNAPLEN];
+    let mut kept_bytes = 0;
+    loop {
+        match tap.next(&mut buf) {
+            Ok(Some(frame)) => {
+                let bytes = &buf[..frame.len];
+                if parse(bytes).is_none() {
+                    continue;
+                }
+                if captured.frames.len() >= MAX_FRAMES || kept_bytes + bytes.len() > MAX_BYTES {
+                    captured.lost += 1;
+                    continue;
+                }
+                kept_bytes += bytes.len();
+                captured.frames.push(Frame {
+                    at: frame.at,
+                    bytes: bytes.to_vec(),
+                    wire_len: frame.wire_len,
+                });
+            }
+            Ok(None) if stop.load(Ordering::Relaxed) => break,
+            Ok(None) => {}
+            Err(_) => break,
+        }
+    }
+    captured.lost += tap.dropped();
+    captured
+}
+
+/// The same moment on both clocks: the kernel stamps frames on the wall
+/// clock, the calls are timed on the monotonic one. Read as the tightest
+/// of a few brackets, so that a thread preempted between two readings
+/// does not shift every packet by the time it waited.
+fn clocks() -> (Instant, SystemTime) {
+    (0..5)
+        .map(|_| {
+            let before = Instant::now();
+            let wall = SystemTime::now();
+            let after = Instant::now();
+            (after - before, before + (after - before) / 2, wall)
+        })
+        .min_by_key(|(bracket, ..)| *bracket)
+        .map(|(_, at, wall)| (at, wall))
+        .unwrap_or_else(|| (Instant::now(), SystemTime::now()))
+}

@@ -1,0 +1,285 @@
+//! The packets under the calls: the TCP segments a session's calls made
+//! the kernel send, captured on the loopback interface while the session
+//! runs, and drawn in the same picture as the calls that caused them
+//! (Wireshark shows packets without the program's calls, strace calls
+//! without packets).
+//!
+//! Capturing needs the right to (Linux: root or `CAP_NET_RAW`); without it
+//! [`Capture::start`] says why and how to get it, and the picture is drawn
+//! from the calls alone. Frames are parsed by `etherparse` and written as
+//! a pcap file, which Wireshark and tshark open, by `pcap-file`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Instant, SystemTime};
+
+use etherparse::{NetSlice, SlicedPacket, TcpOptionElement, TransportSlice};
+
+mod capture;
+
+pub use capture::Capture;
+
+use super::{Event, Side, What};
+use crate::setting::Words;
+
+/// A TCP segment's flags.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Flags {
+    /// Opens a connection (carries the initial sequence number).
+    pub syn: bool,
+    /// Acknowledges the other side's bytes up to `ack`.
+    pub ack: bool,
+    /// The sender sends no more (its half-close or close).
+    pub fin: bool,
+    /// A reset: the connection is gone at once.
+    pub rst: bool,
+    /// "Push": hand the bytes to the reader now.
+    pub psh: bool,
+}
+
+impl fmt::Display for Flags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = [
+            (self.syn, "SYN"),
+            (self.fin, "FIN"),
+            (self.rst, "RST"),
+            (self.psh, "PSH"),
+            (self.ack, "ACK"),
+        ];
+        let set: Vec<&str> = names
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, n)| *n)
+            .collect();
+        f.write_str(&set.join(", "))
+    }
+}
+
+/// One TCP segment, its numbers relative to its connection's start, as
+/// Wireshark shows them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Segment {
+    /// Its flags.
+    pub flags: Flags,
+    /// The sequence number of its first byte (the SYN's is 0).
+    pub seq: u32,
+    /// The next byte the sender expects from the other side (with ACK).
+    pub ack: Option<u32>,
+    /// The sender's receive window, in bytes (scaled).
+    pub window: u32,
+    /// Payload bytes.
+    pub len: usize,
+    /// Bytes the sender sent before: a retransmission.
+    pub retransmission: bool,
+}
+
+impl Segment {
+    /// The segment in words: `PSH, ACK 9 bytes seq 1 ack 10 win 65536`.
+    pub fn words(&self) -> String {
+        let mut s = self.flags.to_string();
+        if self.retransmission {
+            s.push_str(" (retransmission)");
+        }
+        if self.len > 0 {
+            s.push_str(&format!(" {}", tcpkit_wire::Bytes::of(self.len)));
+        }
+        s.push_str(&format!(" seq {}", self.seq));
+        if let Some(ack) = self.ack {
+            s.push_str(&format!(" ack {ack}"));
+        }
+        if !self.flags.rst {
+            s.push_str(&format!(" win {}", self.window));
+        }
+        s
+    }
+}
+
+/// A frame captured on the loopback interface.
+#[derive(Clone, Debug)]
+pub struct Frame {
+    /// When the kernel took it.
+    pub at: SystemTime,
+    /// Its bytes (an Ethernet header first, as loopback frames have).
+    pub bytes: Vec<u8>,
+    /// Its length on the wire (more than `bytes` when cut).
+    pub wire_len: usize,
+}
+
+/// The frames of a finished capture.
+#[derive(Clone, Debug, Default)]
+pub struct Captured {
+    /// The frames kept, in the order they came.
+    pub frames: Vec<Frame>,
+    /// Frames lost: the kernel's drops and those past the bound kept.
+    pub lost: u64,
+    /// Where `at` of the start was, on both clocks.
+    start: Option<(Instant, SystemTime)>,
+}
+
+/// A frame's TCP segment, raw: its two ends, flags, numbers and options.
+struct Raw {
+    from: SocketAddr,
+    to: SocketAddr,
+    flags: Flags,
+    seq: u32,
+    ack: u32,
+    window: u16,
+    scale: Option<u8>,
+    len: usize,
+}
+
+/// The TCP segment in an Ethernet frame, if it holds one.
+fn parse(frame: &[u8]) -> Option<Raw> {
+    let packet = SlicedPacket::from_ethernet(frame).ok()?;
+    let (from, to): (IpAddr, IpAddr) = match packet.net? {
+        NetSlice::Ipv4(ip) => (
+            ip.header().source_addr().into(),
+            ip.header().destination_addr().into(),
+        ),
+        NetSlice::Ipv6(ip) => (
+            ip.header().source_addr().into(),
+            ip.header().destination_addr().into(),
+        ),
+        _ => return None,
+    };
+    let TransportSlice::Tcp(tcp) = packet.transport? else {
+        return None;
+    };
+    let scale = tcp.options_iterator().find_map(|o| match o {
+        Ok(TcpOptionElement::WindowScale(s)) => Some(s),
+        _ => None,
+    });
+    Some(Raw {
+        from: SocketAddr::new(from, tcp.source_port()),
+        to: SocketAddr::new(to, tcp.destination_port()),
+        flags: Flags {
+            syn: tcp.syn(),
+            ack: tcp.ack(),
+            fin: tcp.fin(),
+            rst: tcp.rst(),
+            psh: tcp.psh(),
+        },
+        seq: tcp.sequence_number(),
+        ack: tcp.acknowledgment_number(),
+        window: tcp.window_size(),
+        scale,
+        len: tcp.payload().len(),
+    })
+}
+
+/// What is known of one direction of a connection: where its numbers
+/// start, its window scale, and the furthest byte it sent.
+#[derive(Default, Clone, Copy)]
+struct Direction {
+    isn: Option<u32>,
+    scale: Option<u8>,
+    sent_to: u32,
+    /// A SYN went this way already: another is its retransmission.
+    syn: bool,
+}
+
+impl Captured {
+    /// The frames of the connections whose clients are `clients`, in
+    /// order (what a pcap file of the session holds).
+    pub fn of(&self, clients: &[SocketAddr]) -> Vec<&Frame> {
+        self.frames
+            .iter()
+            .filter(|f| {
+                parse(&f.bytes)
+                    .is_some_and(|r| clients.contains(&r.from) || clients.contains(&r.to))
+            })
+            .collect()
+    }
+
+    /// The segments of the connections whose clients are `clients`, as
+    /// events timed from `origin`: the sending side's, on the connection
+    /// of that client.
+    pub fn segments(&self, clients: &[SocketAddr], origin: Instant) -> Vec<Event> {
+        let Some((start, start_wall)) = self.start else {
+            return Vec::new();
+        };
+        let mut directions: HashMap<(SocketAddr, Side), Direction> = HashMap::new();
+        let mut events = Vec::new();
+        for frame in self.of(clients) {
+            let Some(raw) = parse(&frame.bytes) else {
+                continue;
+            };
+            let (side, conn) = if clients.contains(&raw.from) {
+                (Side::Client, raw.from)
+            } else {
+                (Side::Server, raw.to)
+            };
+            let other = match side {
+                Side::Client => Side::Server,
+                Side::Server => Side::Client,
+            };
+            let mine = directions.entry((conn, side)).or_default();
+            // A SYN sent again: the first one got no answer (a full
+            // backlog drops it; the retry comes 1 s later, then 3, 7...).
+            let syn_again = raw.flags.syn && std::mem::replace(&mut mine.syn, raw.flags.syn);
+            if raw.flags.syn {
+                mine.scale = raw.scale;
+            }
+            let isn = *mine.isn.get_or_insert(raw.seq);
+            let seq = raw.seq.wrapping_sub(isn);
+            let end = seq.wrapping_add(raw.len as u32);
+            let retransmission = syn_again || (raw.len > 0 && end <= mine.sent_to);
+            mine.sent_to = mine.sent_to.max(end);
+            let mine = *mine;
+            let theirs = directions.get(&(conn, other)).copied().unwrap_or_default();
+            // Both ends must offer scaling for either to use it; a SYN's
+            // own window is never scaled.
+            let shift = match (raw.flags.syn, mine.scale, theirs.scale) {
+                (false, Some(a), Some(_)) => a,
+                _ => 0,
+            };
+            let ack = raw
+                .flags
+                .ack
+                .then(|| raw.ack.wrapping_sub(theirs.isn.unwrap_or(raw.ack)));
+            let at = start + frame.at.duration_since(start_wall).unwrap_or_default();
+            events.push(Event {
+                at: at.saturating_duration_since(origin),
+                side,
+                conn,
+                what: What::Segment(Segment {
+                    flags: raw.flags,
+                    seq,
+                    ack,
+                    window: u32::from(raw.window) << shift.min(14),
+                    len: raw.len,
+                    retransmission,
+                }),
+            });
+        }
+        events
+    }
+
+    /// Writes the frames of the connections whose clients are `clients`
+    /// as a pcap file (Ethernet frames, microsecond times) to `out`.
+    pub fn write_pcap(&self, clients: &[SocketAddr], out: impl Write) -> Result<usize, Words> {
+        use pcap_file::pcap::{PcapPacket, PcapWriter};
+        let mut writer = PcapWriter::new(out).map_err(|e| crate::words!("{e}"))?;
+        let frames = self.of(clients);
+        for frame in &frames {
+            let at = frame
+                .at
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default();
+            let wire = u32::try_from(frame.wire_len).unwrap_or(u32::MAX);
+            writer
+                .write_packet(&PcapPacket::new(at, wire, &frame.bytes))
+                .map_err(|e| crate::words!("{e}"))?;
+        }
+        writer
+            .into_writer()
+            .flush()
+            .map_err(|e| crate::words!("{e}"))?;
+        Ok(frames.len())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -148,3 +148,36 @@ fn wireshark_reads_the_pcap_as_the_picture_draws_it() {
     let payload: usize = packets.iter().map(|(_, n)| n).sum();
     assert_eq!(payload, 9 + 20 + 44 + 5, "{packets:?}");
 }
+
+#[test]
+fn without_the_right_to_capture_the_calls_are_drawn_and_the_pcap_refused() {
+    // As nobody (Debian's setpriv): no CAP_NET_RAW.
+    common::require("setpriv");
+    let dir = tempfile::tempdir().unwrap();
+    let mut perms = std::fs::metadata(dir.path()).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o777);
+    std::fs::set_permissions(dir.path(), perms).unwrap();
+    let (svg, pcap) = (dir.path().join("a.svg"), dir.path().join("a.pcap"));
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(tcpkit())
+        .args(["-q", "demo", "--diagram"])
+        .arg(&svg)
+        .arg("--pcap")
+        .arg(&pcap)
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(13), "{stderr}");
+    // Said once, with what to do, and the picture drawn from the calls.
+    assert_eq!(
+        stderr.matches("the picture shows the calls only").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("setcap cap_net_raw+ep"), "{stderr}");
+    let drawn = std::fs::read_to_string(&svg).unwrap();
+    assert!(drawn.contains("connect: handshake took"));
+    assert!(!drawn.contains("class=\"segment\""));
+    assert!(!pcap.exists(), "an empty capture was left");
+}

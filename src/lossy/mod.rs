@@ -21,6 +21,11 @@
 //! same stderr and must keep their order with the logs. This is one
 //! mutex, one condition variable and one thread.
 
+#[cfg(feature = "cli")]
+mod frames;
+#[cfg(feature = "cli")]
+pub use frames::Frames;
+
 use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -8,8 +8,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use tcpkit::trace::session::Packets;
-use tcpkit::trace::{self, What, draw::Form};
+use tcpkit::trace::{self, draw::Form};
 
 use crate::cli::DemoArgs;
 use crate::printer::Printer;
@@ -25,7 +24,7 @@ pub fn run(printer: &Printer, args: &DemoArgs) -> anyhow::Result<()> {
         Form::Chart => None,
         _ => Some(trace::draw::create(file, args.force)?),
     };
-    let mut pcap = match &args.pcap {
+    let pcap = match &args.pcap {
         Some(path) => Some(trace::draw::create(path, args.force)?),
         None => None,
     };
@@ -46,59 +45,25 @@ pub fn run(printer: &Printer, args: &DemoArgs) -> anyhow::Result<()> {
         Some(out) => out.write_all(drawn.as_bytes()),
     };
     written.map_err(|e| tcpkit::Error::writing_output(&file.display().to_string(), e))?;
-    let count = |kind: fn(&What) -> bool| events.iter().filter(|e| kind(&e.what)).count();
-    let segments = count(|w| matches!(w, What::Segment(_)));
-    let calls = count(|w| !matches!(w, What::Segment(_) | What::Note(_) | What::State(_)));
     if out.is_some() {
-        let left_out = match (recording.left_out, recording.segments_left_out) {
-            (0, _) => String::new(),
-            (n, 0) => {
-                format!(
-                    " ({n} reads and writes between the first and the last left out; --max-drawn)"
-                )
-            }
-            (n, m) => format!(
-                " ({n} reads and writes between the first and the last left out, and the {m} \
-                 segments sent meanwhile; --max-drawn)"
-            ),
-        };
-        printer.say(format_args!(
-            "{calls} calls and {segments} TCP segments drawn in {}{left_out}",
-            file.display()
-        ));
+        let drawn = recording.drawn().render(crate::FLAGS);
+        printer.say(format_args!("{drawn} drawn in {}", file.display()));
     }
-    if let Packets::Captured { captured, .. } = &recording.packets
-        && captured.lost > 0
-    {
-        printer.warn(format_args!(
-            "the capture lost {} frames on the loopback interface (busy with other traffic): \
-             segments may be missing from the picture",
-            captured.lost
-        ));
+    if let Some(note) = recording.packets_note() {
+        printer.say(note.render(crate::FLAGS));
     }
-    match (recording.packets, pcap.as_mut(), &args.pcap) {
-        (Packets::Unavailable(why), Some(_), Some(path)) => {
-            // The empty file made first is no capture.
-            let _ = std::fs::remove_file(path);
-            return Err(anyhow::Error::from(why).context(format!("--pcap {}", path.display())));
-        }
-        (Packets::Unavailable(why), ..) => printer.say(format_args!(
-            "the picture shows the calls only: {}",
-            tcpkit::chain_in_words(&why).render(crate::FLAGS)
-        )),
-        (Packets::Captured { captured, clients }, Some(file), Some(path)) => {
-            let frames = captured
-                .write_pcap(&clients, std::io::BufWriter::new(file))
-                .map_err(|why| tcpkit::Error::LocalFile {
-                    message: tcpkit::words!("cannot write {}: {}", path.display(), why),
-                    source: None,
-                })?;
-            printer.say(format_args!(
+    if let (Some(out), Some(path)) = (pcap, &args.pcap) {
+        match recording.write_pcap(std::io::BufWriter::new(out), path) {
+            Ok(frames) => printer.say(format_args!(
                 "{frames} packets written to {}",
                 path.display()
-            ));
+            )),
+            Err(e) => {
+                // The empty file made first is no capture.
+                let _ = std::fs::remove_file(path);
+                return Err(e.into());
+            }
         }
-        _ => {}
     }
     Ok(recording.talked?)
 }

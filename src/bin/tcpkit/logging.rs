@@ -83,6 +83,12 @@ fn send(bytes: &[u8]) {
     }
 }
 
+/// The queue in front of stderr, once [`init`] made it (fetch's bar
+/// draws its frames into it).
+pub fn queue() -> Option<Lossy> {
+    OUTPUT.get().cloned()
+}
+
 /// The log lines dropped so far (for `serve --metrics`).
 pub fn dropped() -> Option<Arc<AtomicU64>> {
     OUTPUT.get().map(Lossy::dropped)

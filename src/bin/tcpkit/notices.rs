@@ -4,12 +4,11 @@
 //! through the log's queue ([`crate::logging`]), bar frames included, so
 //! a paused terminal never holds up a transfer and lines keep their order.
 
-use std::io;
 use std::sync::{Arc, Mutex};
 
 use std::fmt::Write;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle, TermLike};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use tcpkit::notice::{Notice, Notices};
 
 /// Notices on stderr; the transfer's bar while there is one.
@@ -70,10 +69,11 @@ impl Stderr {
 
 fn progress_bar(total: Option<u64>, terminal: bool) -> ProgressBar {
     // indicatif draws on a terminal only; so does this.
-    let target = if terminal {
-        ProgressDrawTarget::term_like(Box::new(Frames::default()))
-    } else {
-        ProgressDrawTarget::hidden()
+    let target = match crate::logging::queue() {
+        Some(queue) if terminal => {
+            ProgressDrawTarget::term_like(Box::new(tcpkit::lossy::Frames::new(queue)))
+        }
+        _ => ProgressDrawTarget::hidden(),
     };
     let bar = ProgressBar::with_draw_target(total, target);
     let template = if total.is_some() {
@@ -106,76 +106,6 @@ pub fn stderr(terminal: bool) -> Arc<dyn Notices> {
         bar: Mutex::default(),
         terminal,
     })
-}
-
-/// The bar's terminal: each frame indicatif draws is gathered and sent
-/// to the queue as one piece at its flush, so a stalled terminal drops
-/// whole frames rather than holding up the transfer.
-#[derive(Debug, Default)]
-struct Frames {
-    frame: Mutex<String>,
-}
-
-impl Frames {
-    /// Moves the cursor `n` places (`A` up, `B` down, `C` right, `D` left).
-    fn cursor(&self, n: usize, way: char) -> io::Result<()> {
-        if n == 0 {
-            return Ok(());
-        }
-        self.add(&format!("\x1b[{n}{way}"))
-    }
-
-    fn add(&self, text: &str) -> io::Result<()> {
-        self.frame
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push_str(text);
-        Ok(())
-    }
-}
-
-impl TermLike for Frames {
-    fn width(&self) -> u16 {
-        // An ioctl on stderr: it never waits on the reader.
-        console::Term::stderr().size().1
-    }
-
-    fn move_cursor_up(&self, n: usize) -> io::Result<()> {
-        self.cursor(n, 'A')
-    }
-
-    fn move_cursor_down(&self, n: usize) -> io::Result<()> {
-        self.cursor(n, 'B')
-    }
-
-    fn move_cursor_right(&self, n: usize) -> io::Result<()> {
-        self.cursor(n, 'C')
-    }
-
-    fn move_cursor_left(&self, n: usize) -> io::Result<()> {
-        self.cursor(n, 'D')
-    }
-
-    fn write_line(&self, s: &str) -> io::Result<()> {
-        self.add(s)?;
-        self.add("\n")
-    }
-
-    fn write_str(&self, s: &str) -> io::Result<()> {
-        self.add(s)
-    }
-
-    fn clear_line(&self) -> io::Result<()> {
-        self.add("\r\x1b[2K")
-    }
-
-    fn flush(&self) -> io::Result<()> {
-        let frame = std::mem::take(&mut *self.frame.lock().unwrap_or_else(|e| e.into_inner()));
-        if !frame.is_empty() {
-            crate::logging::say(&frame);
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]

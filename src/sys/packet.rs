@@ -1,10 +1,23 @@
 //! Linux: the frames on the loopback interface, through a packet socket
-//! (`AF_PACKET`, every protocol, bound to `lo`). Opening one needs
-//! `CAP_NET_RAW` (root, or `setcap cap_net_raw+ep` on the binary).
+//! (`AF_PACKET`, every protocol, bound to `lo`) with a receive ring
+//! (`PACKET_RX_RING`, TPACKET_V2) shared with the kernel, as libpcap
+//! reads. Opening one needs `CAP_NET_RAW` (root, or `setcap
+//! cap_net_raw+ep` on the binary).
+//!
+//! Why a ring rather than `recvmsg`: the kernel writes each frame's time
+//! into the ring as it delivers the frame. A plain packet socket's times
+//! (`SO_TIMESTAMPNS`) come from a switch the kernel flips for the whole
+//! machine a moment after asked, and other programs' sockets flip it
+//! too: frames taken before are stamped when read, and a session's first
+//! segments were drawn after the calls they came before (seen once in ten
+//! runs while other captures started and stopped).
 
+use std::cell::Cell;
 use std::io;
-use std::mem::{MaybeUninit, size_of, size_of_val};
+use std::mem::size_of;
 use std::os::unix::io::AsRawFd;
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{Ordering, fence};
 use std::time::{Duration, SystemTime};
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -12,15 +25,29 @@ use socket2::{Domain, Protocol, Socket, Type};
 /// `PACKET_OUTGOING` (linux/if_packet.h): a frame this machine sent.
 const PACKET_OUTGOING: u8 = 4;
 
-/// The kernel's buffer of frames not yet read: a demo's session is a few
-/// hundred of them, and other programs' loopback traffic shares it.
-const BUFFER: usize = 4 << 20;
+/// One slot of the ring: a loopback frame (64 KiB and its link header)
+/// after the ring's own header, in whole pages.
+const SLOT: usize = 17 * 4096;
+/// Slots in the ring (about 3.3 MiB): a demo's session sends a few
+/// hundred frames, read as they come; more wait only while the reader is
+/// late, and past this the kernel drops and counts them.
+const SLOTS: usize = 48;
 
-/// A packet socket on `lo`.
+/// A packet socket on `lo`, with its receive ring.
 #[derive(Debug)]
 pub struct LoopbackTap {
     socket: Socket,
+    ring: NonNull<u8>,
+    /// The slot to read next.
+    next: Cell<usize>,
+    /// How long a read waits for a frame, in milliseconds.
+    tick: libc::c_int,
 }
+
+// SAFETY: the ring is this value's alone (mapped in `open`, unmapped in
+// `drop`), and the kernel's side of it is synchronised through each
+// slot's status word; moving the tap to another thread moves it all.
+unsafe impl Send for LoopbackTap {}
 
 /// One frame read from the tap.
 #[derive(Debug)]
@@ -29,8 +56,28 @@ pub struct Frame {
     pub len: usize,
     /// Its length on the wire.
     pub wire_len: usize,
-    /// When the kernel took it.
+    /// When the kernel delivered it to the tap.
     pub at: SystemTime,
+}
+
+/// `setsockopt(2)` at SOL_PACKET with a value of its own size.
+fn set<T>(socket: &Socket, option: libc::c_int, value: &T) -> io::Result<()> {
+    // SAFETY: setsockopt(2) with a value of the size given, on a socket
+    // this owns.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_PACKET,
+            option,
+            (value as *const T).cast(),
+            size_of::<T>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 impl LoopbackTap {
@@ -43,6 +90,44 @@ impl LoopbackTap {
             Type::RAW,
             Some(Protocol::from(i32::from(all))),
         )?;
+        set(
+            &socket,
+            libc::PACKET_VERSION,
+            &(libc::tpacket_versions::TPACKET_V2 as libc::c_int),
+        )?;
+        let request = libc::tpacket_req {
+            tp_block_size: SLOT as libc::c_uint,
+            tp_block_nr: SLOTS as libc::c_uint,
+            tp_frame_size: SLOT as libc::c_uint,
+            tp_frame_nr: SLOTS as libc::c_uint,
+        };
+        set(&socket, libc::PACKET_RX_RING, &request)?;
+        // SAFETY: maps the ring the kernel just made for this socket, of
+        // the size asked for, shared with the kernel.
+        let ring = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                SLOT * SLOTS,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                socket.as_raw_fd(),
+                0,
+            )
+        };
+        if ring == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let tap = LoopbackTap {
+            socket,
+            ring: NonNull::new(ring.cast()).ok_or(io::ErrorKind::InvalidData)?,
+            next: Cell::new(0),
+            tick: libc::c_int::try_from(tick.as_millis()).unwrap_or(libc::c_int::MAX),
+        };
+        tap.bind_to_loopback(all)?;
+        Ok(tap)
+    }
+
+    fn bind_to_loopback(&self, all: u16) -> io::Result<()> {
         // SAFETY: a NUL-terminated name.
         let index = unsafe { libc::if_nametoindex(c"lo".as_ptr()) };
         if index == 0 {
@@ -57,7 +142,7 @@ impl LoopbackTap {
         // socket this owns.
         let bound = unsafe {
             libc::bind(
-                socket.as_raw_fd(),
+                self.socket.as_raw_fd(),
                 (&raw const addr).cast::<libc::sockaddr>(),
                 size_of::<libc::sockaddr_ll>() as libc::socklen_t,
             )
@@ -65,27 +150,7 @@ impl LoopbackTap {
         if bound != 0 {
             return Err(io::Error::last_os_error());
         }
-        socket.set_read_timeout(Some(tick))?;
-        // Each frame comes with the time the kernel took it (a control
-        // message); asked for now, the kernel stamps frames from here on.
-        let on: libc::c_int = 1;
-        // SAFETY: setsockopt(2) with an int of the size given.
-        let stamped = unsafe {
-            libc::setsockopt(
-                socket.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_TIMESTAMPNS,
-                (&raw const on).cast(),
-                size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if stamped != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // Less is still a tap: its frames may be dropped under load, and
-        // the kernel counts them.
-        let _ = socket.set_recv_buffer_size(BUFFER);
-        Ok(LoopbackTap { socket })
+        Ok(())
     }
 
     /// The next frame received on `lo`, its start in `buf`; `None` when
@@ -94,52 +159,85 @@ impl LoopbackTap {
     /// libpcap does), so each is seen once.
     pub fn next(&self, buf: &mut [u8]) -> io::Result<Option<Frame>> {
         loop {
-            let mut from = MaybeUninit::<libc::sockaddr_ll>::zeroed();
-            let mut iov = libc::iovec {
-                iov_base: buf.as_mut_ptr().cast(),
-                iov_len: buf.len(),
-            };
-            // Room for the timestamp's control message, aligned.
-            let mut control = [0u64; 16];
-            // SAFETY: msghdr is plain data; all zeros is a valid value.
-            let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-            msg.msg_name = from.as_mut_ptr().cast();
-            msg.msg_namelen = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-            msg.msg_iov = &raw mut iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = control.as_mut_ptr().cast();
-            msg.msg_controllen = size_of_val(&control) as _;
-            // SAFETY: recvmsg(2) with buffers that live across the call,
-            // each of the size given. MSG_TRUNC: the return is the frame's
-            // whole length, even when `buf` held less.
-            let n =
-                unsafe { libc::recvmsg(self.socket.as_raw_fd(), &raw mut msg, libc::MSG_TRUNC) };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                return match e.kind() {
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Ok(None),
-                    io::ErrorKind::Interrupted => continue,
-                    _ => Err(e),
-                };
-            }
-            // SAFETY: the kernel filled the address (zeroed before).
-            let from = unsafe { from.assume_init() };
-            if from.sll_pkttype == PACKET_OUTGOING {
+            let slot = self.next.get();
+            // SAFETY: a slot of the mapped ring, whose header the kernel
+            // writes and hands over through its status word.
+            let header =
+                unsafe { self.ring.as_ptr().add(slot * SLOT) }.cast::<libc::tpacket2_hdr>();
+            // SAFETY: as above; the status is read afresh each time.
+            let status = unsafe { ptr::read_volatile(&raw const (*header).tp_status) };
+            if status & libc::TP_STATUS_USER == 0 {
+                if !self.wait()? {
+                    return Ok(None);
+                }
                 continue;
             }
-            let wire_len = n as usize;
+            // The frame is written before its status says so.
+            fence(Ordering::Acquire);
+            // SAFETY: the slot is ours until handed back below: its
+            // header, then the address after it, then the frame at tp_mac.
+            let (header_copy, kind) = unsafe {
+                let h = ptr::read_volatile(header);
+                let address = header
+                    .cast::<u8>()
+                    .add(libc::TPACKET_ALIGN(size_of::<libc::tpacket2_hdr>()))
+                    .cast::<libc::sockaddr_ll>();
+                (h, ptr::read_unaligned(address).sll_pkttype)
+            };
+            let len = (header_copy.tp_snaplen as usize)
+                .min(buf.len())
+                .min(SLOT.saturating_sub(usize::from(header_copy.tp_mac)));
+            // SAFETY: `len` bytes of the frame inside the slot into `buf`.
+            unsafe {
+                ptr::copy_nonoverlapping(
+                    header.cast::<u8>().add(usize::from(header_copy.tp_mac)),
+                    buf.as_mut_ptr(),
+                    len,
+                );
+            }
+            fence(Ordering::Release);
+            // SAFETY: hands the slot back to the kernel.
+            unsafe { ptr::write_volatile(&raw mut (*header).tp_status, libc::TP_STATUS_KERNEL) };
+            self.next.set((slot + 1) % SLOTS);
+            if kind == PACKET_OUTGOING {
+                continue;
+            }
+            let at = SystemTime::UNIX_EPOCH
+                + Duration::new(u64::from(header_copy.tp_sec), header_copy.tp_nsec);
             return Ok(Some(Frame {
-                len: wire_len.min(buf.len()),
-                wire_len,
-                at: stamp(&msg).unwrap_or_else(SystemTime::now),
+                len,
+                wire_len: header_copy.tp_len as usize,
+                at,
             }));
         }
     }
 
-    /// Frames the kernel dropped for want of room in the tap's buffer
-    /// since the last ask (PACKET_STATISTICS).
+    /// Waits up to the tick for a frame: false when none came.
+    fn wait(&self) -> io::Result<bool> {
+        let mut poll = libc::pollfd {
+            fd: self.socket.as_raw_fd(),
+            events: libc::POLLIN | libc::POLLERR,
+            revents: 0,
+        };
+        // SAFETY: poll(2) on one pollfd of ours.
+        match unsafe { libc::poll(&raw mut poll, 1, self.tick) } {
+            0 => Ok(false),
+            n if n > 0 => Ok(true),
+            _ => {
+                let e = io::Error::last_os_error();
+                match e.kind() {
+                    io::ErrorKind::Interrupted => Ok(true),
+                    _ => Err(e),
+                }
+            }
+        }
+    }
+
+    /// Frames the kernel dropped for want of room in the ring since the
+    /// last ask (PACKET_STATISTICS).
     pub fn dropped(&self) -> u64 {
-        let mut stats = MaybeUninit::<libc::tpacket_stats>::zeroed();
+        // SAFETY: tpacket_stats is plain data; all zeros is a valid value.
+        let mut stats: libc::tpacket_stats = unsafe { std::mem::zeroed() };
         let mut len = size_of::<libc::tpacket_stats>() as libc::socklen_t;
         // SAFETY: getsockopt(2) into a tpacket_stats of the size given.
         let rc = unsafe {
@@ -147,36 +245,23 @@ impl LoopbackTap {
                 self.socket.as_raw_fd(),
                 libc::SOL_PACKET,
                 libc::PACKET_STATISTICS,
-                stats.as_mut_ptr().cast(),
+                (&raw mut stats).cast(),
                 &mut len,
             )
         };
         if rc != 0 {
             return 0;
         }
-        // SAFETY: filled by the kernel.
-        u64::from(unsafe { stats.assume_init() }.tp_drops)
+        u64::from(stats.tp_drops)
     }
 }
 
-/// When the kernel took the frame `msg` holds: its SCM_TIMESTAMPNS
-/// control message, asked for at open. That is before its reader woke,
-/// so a read of its bytes is never drawn before it arrived.
-fn stamp(msg: &libc::msghdr) -> Option<SystemTime> {
-    // SAFETY: walking the control messages the kernel wrote into the
-    // buffer `msg` names, with the C library's own macros.
-    unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(msg);
-        while !cmsg.is_null() {
-            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS
-            {
-                let ts = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::timespec>());
-                let secs = u64::try_from(ts.tv_sec).ok()?;
-                let nanos = u32::try_from(ts.tv_nsec).ok()?;
-                return Some(SystemTime::UNIX_EPOCH + Duration::new(secs, nanos));
-            }
-            cmsg = libc::CMSG_NXTHDR(msg, cmsg);
+impl Drop for LoopbackTap {
+    fn drop(&mut self) {
+        // SAFETY: unmaps the ring mapped in `open`, of the same size; no
+        // reference into it outlives this value.
+        unsafe {
+            libc::munmap(self.ring.as_ptr().cast(), SLOT * SLOTS);
         }
     }
-    None
 }

@@ -2,13 +2,10 @@
 //! the session is over, keeping every TCP frame (bounded), each with the
 //! kernel's own time.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
-
-use etherparse::{SlicedPacket, TransportSlice};
 
 use super::{Captured, Frame, parse};
 use crate::error::Error;
@@ -32,6 +29,9 @@ const MAX_BYTES: usize = 64 << 20;
 #[derive(Debug)]
 pub struct Capture {
     stop: Arc<AtomicBool>,
+    /// The servers' ports: frames to or from them are kept, the rest of
+    /// the loopback's traffic (other programs') is not.
+    ports: Arc<Mutex<Vec<u16>>>,
     thread: JoinHandle<Captured>,
 }
 
@@ -55,20 +55,31 @@ impl Capture {
                 source: None,
             }
         })?;
-        // Said, not fatal: the segments are drawn, perhaps late.
-        if !stamps_in_effect(&tap) {
-            tracing::debug!("the kernel's receive times are not in effect: segments timed as read");
-        }
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
+        let ports = Arc::new(Mutex::new(Vec::new()));
+        let watched = ports.clone();
         let thread = std::thread::Builder::new()
             .name("tcpkit-capture".into())
-            .spawn(move || capture(&tap, &stopping))
+            .spawn(move || capture(&tap, &stopping, &watched))
             .map_err(|e| Error::Other {
                 message: "cannot start the capture's thread".into(),
                 source: Some(Box::new(e)),
             })?;
-        Ok(Capture { stop, thread })
+        Ok(Capture {
+            stop,
+            ports,
+            thread,
+        })
+    }
+
+    /// Keeps the frames to and from `port` (a server's, bound before any
+    /// client connects to it) from now on.
+    pub fn watch(&self, port: u16) {
+        self.ports
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(port);
     }
 
     /// Stops once the loopback has been quiet for a moment (the session's
@@ -79,56 +90,8 @@ impl Capture {
     }
 }
 
-/// Whether the kernel stamps each frame as it takes it. It starts doing
-/// so a moment after the tap asks (the switch is flipped by a deferred
-/// work item), and a frame taken before is stamped when read instead:
-/// the first segments of a session would be drawn late, after the calls
-/// they came before. So a datagram to ourselves is sent while the tap is
-/// not read, and read a few milliseconds later, until its stamp is its
-/// sending time rather than its reading time (at most 40 tries).
-fn stamps_in_effect(tap: &LoopbackTap) -> bool {
-    const WAIT: Duration = Duration::from_millis(3);
-    let Ok(udp) = std::net::UdpSocket::bind(("127.0.0.1", 0)) else {
-        return false;
-    };
-    let Ok(me) = udp.local_addr() else {
-        return false;
-    };
-    let mut buf = vec![0; SNAPLEN];
-    for _ in 0..40 {
-        let sent = SystemTime::now();
-        if udp
-            .send_to(b"tcpkit: is the capture stamping?", me)
-            .is_err()
-        {
-            return false;
-        }
-        std::thread::sleep(WAIT);
-        // Ours, or none within the tick (then try again).
-        while let Ok(Some(frame)) = tap.next(&mut buf) {
-            if is_probe(&buf[..frame.len], me) {
-                let late = frame.at.duration_since(sent).unwrap_or_default();
-                if late < WAIT / 2 {
-                    return true;
-                }
-                break;
-            }
-        }
-    }
-    false
-}
-
-/// Whether `frame` is the datagram `me` sent itself.
-fn is_probe(frame: &[u8], me: SocketAddr) -> bool {
-    let Ok(packet) = SlicedPacket::from_ethernet(frame) else {
-        return false;
-    };
-    matches!(packet.transport, Some(TransportSlice::Udp(udp))
-        if udp.source_port() == me.port() && udp.destination_port() == me.port())
-}
-
 /// The capture's thread: frames until asked to stop and the tap is quiet.
-fn capture(tap: &LoopbackTap, stop: &AtomicBool) -> Captured {
+fn capture(tap: &LoopbackTap, stop: &AtomicBool, ports: &Mutex<Vec<u16>>) -> Captured {
     let mut captured = Captured {
         start: Some(clocks()),
         ..Captured::default()
@@ -139,9 +102,12 @@ fn capture(tap: &LoopbackTap, stop: &AtomicBool) -> Captured {
         match tap.next(&mut buf) {
             Ok(Some(frame)) => {
                 let bytes = &buf[..frame.len];
-                if parse(bytes).is_none() {
+                let Some(raw) = parse(bytes) else { continue };
+                let watched = ports.lock().unwrap_or_else(|e| e.into_inner());
+                if !watched.contains(&raw.from.port()) && !watched.contains(&raw.to.port()) {
                     continue;
                 }
+                drop(watched);
                 if captured.frames.len() >= MAX_FRAMES || kept_bytes + bytes.len() > MAX_BYTES {
                     captured.lost += 1;
                     continue;

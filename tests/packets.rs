@@ -203,3 +203,47 @@ fn no_packets_draws_the_calls_alone_and_says_nothing_of_capture() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
 }
+
+#[test]
+fn a_reader_that_stops_shuts_the_window_and_is_probed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("window.svg");
+    let out = Command::new(tcpkit())
+        .args(["-q", "demo", "--scenario", "window", "--diagram"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let rows = rows(&std::fs::read_to_string(&path).unwrap());
+    // Every reply read, whatever the window did: 1,000 of 16 bytes.
+    let read: usize = rows
+        .iter()
+        .filter(|(s, r)| !s && r.starts_with("client read "))
+        .map(|(_, r)| bytes_of(r))
+        .sum();
+    assert_eq!(read, 9 + 16_000, "{rows:#?}");
+    if !may_capture() {
+        return;
+    }
+    let segment = |side: &str, says: &str| {
+        rows.iter()
+            .position(|(s, r)| *s && r.starts_with(&format!("{side} segment")) && r.contains(says))
+    };
+    let shut = segment("client", "win 0 (full)").expect("the client's window never shut");
+    let probe = segment("server", "(window probe)").expect("the server never probed");
+    assert!(shut < probe, "{rows:#?}");
+    // The reader reads again: its window opens, and the rest flow.
+    let opened = rows[probe..]
+        .iter()
+        .position(|(s, r)| *s && r.starts_with("client segment") && !r.contains("win 0"))
+        .expect("the window never opened");
+    let after: usize = rows[probe + opened..]
+        .iter()
+        .filter(|(s, r)| *s && r.starts_with("server segment"))
+        .map(|(_, r)| bytes_of(r))
+        .sum();
+    assert!(
+        after > 0,
+        "nothing flowed after the window opened: {rows:#?}"
+    );
+}

@@ -43,17 +43,23 @@ pub enum Scenario {
     /// taken by the kernel while it waits in the backlog, unaccepted
     /// ("listen(5) and the backlog").
     Backlog,
+    /// A reader that stops: the client writes 1,000 messages and reads
+    /// nothing for half a second; the replies fill its small receive
+    /// window (win 0), the server's kernel probes it, and the rest flow
+    /// once it reads again ("When the reader stops: the window").
+    Window,
 }
 
 impl Scenario {
     /// Every scenario, in the order `demo --scenario` lists them.
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 7] = [
         Scenario::Tutorial,
         Scenario::Split,
         Scenario::Merged,
         Scenario::Framing,
         Scenario::Reset,
         Scenario::Backlog,
+        Scenario::Window,
     ];
 
     /// Its name, as `demo --scenario` takes it.
@@ -65,6 +71,7 @@ impl Scenario {
             Scenario::Framing => "framing",
             Scenario::Reset => "reset",
             Scenario::Backlog => "backlog",
+            Scenario::Window => "window",
         }
     }
 }
@@ -140,6 +147,19 @@ static AFTER_EXIT: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
 /// server's kernel when it closes.
 const MESSAGES_BEFORE_EXIT: usize = 2000;
 
+/// What the window scenario's client writes at once: 1,000 messages,
+/// whose 16,000 bytes of replies are more than its window takes.
+static MANY: std::sync::LazyLock<Vec<u8>> =
+    std::sync::LazyLock::new(|| b"Michael\n".repeat(WINDOW_MESSAGES));
+
+/// Messages in the window scenario.
+const WINDOW_MESSAGES: usize = 1000;
+
+/// How long the window scenario's client reads nothing: longer than the
+/// server's kernel waits before it probes a zero window (its
+/// retransmission timeout, at least 200 ms on Linux).
+const NOT_READING: Duration = Duration::from_millis(600);
+
 /// The reset scenario's client's receive buffer: its kernel takes 8 KiB
 /// (Linux doubles what is asked) of the 32,000 bytes of replies.
 const SMALL_WINDOW: usize = 4096;
@@ -172,32 +192,7 @@ impl Scenario {
         use Step::*;
         match self {
             Scenario::Tutorial => Vec::new(),
-            Scenario::Backlog => vec![
-                Session {
-                    place: Place::Taken,
-                    ..Session::of(vec![
-                        Send(b"Michael\n"),
-                        Pause(Duration::from_millis(100)),
-                        Release,
-                        ServerWrites(2),
-                        Lines(2),
-                        Send(b"exit\n"),
-                    ])
-                }
-                .noted(
-                    "another client holds the server's one place; this one waits in the backlog",
-                ),
-                Session {
-                    place: Place::TakenAndQueueFull,
-                    ..Session::of(vec![
-                        Lines(1),
-                        Send(b"Michael\n"),
-                        Lines(1),
-                        Send(b"exit\n"),
-                    ])
-                }
-                .noted("the backlog (listen(5)) full too: the kernel drops this client's SYN"),
-            ],
+            Scenario::Backlog => backlog(),
             Scenario::Reset => {
                 let steps = || vec![Lines(1), Send(AFTER_EXIT.as_slice()), ServerEnds];
                 vec![
@@ -219,6 +214,22 @@ impl Scenario {
                     ),
                 ]
             }
+            Scenario::Window => vec![
+                Session {
+                    window: Some(SMALL_WINDOW),
+                    ..Session::of(vec![
+                        Lines(1),
+                        Send(MANY.as_slice()),
+                        Pause(NOT_READING),
+                        Lines(WINDOW_MESSAGES),
+                        Send(b"exit\n"),
+                    ])
+                }
+                .noted(
+                    "the client writes 1,000 messages and reads nothing for a while: the \
+                     replies fill its window",
+                ),
+            ],
             Scenario::Split => vec![
                 Session::of(vec![
                     Lines(1),
@@ -261,6 +272,36 @@ impl Scenario {
             ],
         }
     }
+}
+
+/// The backlog scenario: a client waiting in the backlog, then one whose
+/// SYN the full backlog drops.
+fn backlog() -> Vec<Session> {
+    use Step::*;
+    vec![
+        Session {
+            place: Place::Taken,
+            ..Session::of(vec![
+                Send(b"Michael\n"),
+                Pause(Duration::from_millis(100)),
+                Release,
+                ServerWrites(2),
+                Lines(2),
+                Send(b"exit\n"),
+            ])
+        }
+        .noted("another client holds the server's one place; this one waits in the backlog"),
+        Session {
+            place: Place::TakenAndQueueFull,
+            ..Session::of(vec![
+                Lines(1),
+                Send(b"Michael\n"),
+                Lines(1),
+                Send(b"exit\n"),
+            ])
+        }
+        .noted("the backlog (listen(5)) full too: the kernel drops this client's SYN"),
+    ]
 }
 
 /// A scenario's client: connects (traced), takes `steps`, then reads to

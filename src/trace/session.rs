@@ -152,6 +152,7 @@ pub fn record(
     let mut heading = String::new();
     if scenario == Scenario::Tutorial {
         let (addr, stop, serving) = start_server(recorder.clone(), port, server_config(None))?;
+        watch(&capture, addr);
         let opts = TalkOptions {
             addr: addr.to_string(),
             trace: Some(recorder.clone()),
@@ -177,6 +178,7 @@ pub fn record(
     for session in scenario.sessions() {
         let (addr, stop, serving) =
             start_server(recorder.clone(), port, server_config(Some(&session)))?;
+        watch(&capture, addr);
         if let Some(note) = session.note {
             let nobody = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
             recorder.event(
@@ -202,6 +204,13 @@ pub fn record(
         talked,
         packets,
     })
+}
+
+/// Keeps the frames of the server at `addr`, when capturing.
+fn watch(capture: &Option<Result<Capture, Error>>, addr: std::net::SocketAddr) {
+    if let Some(Ok(capture)) = capture {
+        capture.watch(addr.port());
+    }
 }
 
 /// The recording's rows: the drawn connections' calls, their segments

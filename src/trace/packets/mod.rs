@@ -73,6 +73,9 @@ pub struct Segment {
     pub len: usize,
     /// Bytes the sender sent before: a retransmission.
     pub retransmission: bool,
+    /// Sent to a receiver whose window is 0, to learn when it opens (a
+    /// zero-window probe).
+    pub probe: bool,
 }
 
 impl Segment {
@@ -82,6 +85,9 @@ impl Segment {
         if self.retransmission {
             s.push_str(" (retransmission)");
         }
+        if self.probe {
+            s.push_str(" (window probe)");
+        }
         if self.len > 0 {
             s.push_str(&format!(" {}", tcpkit_wire::Bytes::of(self.len)));
         }
@@ -89,8 +95,10 @@ impl Segment {
         if let Some(ack) = self.ack {
             s.push_str(&format!(" ack {ack}"));
         }
-        if !self.flags.rst {
-            s.push_str(&format!(" win {}", self.window));
+        match (self.flags.rst, self.window) {
+            (true, _) => {}
+            (false, 0) => s.push_str(" win 0 (full)"),
+            (false, window) => s.push_str(&format!(" win {window}")),
         }
         s
     }
@@ -178,6 +186,8 @@ struct Direction {
     sent_to: u32,
     /// A SYN went this way already: another is its retransmission.
     syn: bool,
+    /// The window the last segment this way advertised.
+    window: Option<u32>,
 }
 
 impl Captured {
@@ -215,6 +225,7 @@ impl Captured {
                 Side::Client => Side::Server,
                 Side::Server => Side::Client,
             };
+            let theirs = directions.get(&(conn, other)).copied().unwrap_or_default();
             let mine = directions.entry((conn, side)).or_default();
             // A SYN sent again: the first one got no answer (a full
             // backlog drops it; the retry comes 1 s later, then 3, 7...).
@@ -225,16 +236,23 @@ impl Captured {
             let isn = *mine.isn.get_or_insert(raw.seq);
             let seq = raw.seq.wrapping_sub(isn);
             let end = seq.wrapping_add(raw.len as u32);
-            let retransmission = syn_again || (raw.len > 0 && end <= mine.sent_to);
+            // The other side's window is shut: the sender asks for news
+            // with a segment one byte before its next (Linux sends none
+            // of its data in it), again each retransmission timeout.
+            let probe = theirs.window == Some(0)
+                && raw.len <= 1
+                && !(raw.flags.syn || raw.flags.fin || raw.flags.rst)
+                && seq.wrapping_add(1) == mine.sent_to;
+            let retransmission = syn_again || (raw.len > 0 && end <= mine.sent_to && !probe);
             mine.sent_to = mine.sent_to.max(end);
-            let mine = *mine;
-            let theirs = directions.get(&(conn, other)).copied().unwrap_or_default();
             // Both ends must offer scaling for either to use it; a SYN's
             // own window is never scaled.
             let shift = match (raw.flags.syn, mine.scale, theirs.scale) {
                 (false, Some(a), Some(_)) => a,
                 _ => 0,
             };
+            let window = u32::from(raw.window) << shift.min(14);
+            mine.window = Some(window);
             let ack = raw
                 .flags
                 .ack
@@ -248,9 +266,10 @@ impl Captured {
                     flags: raw.flags,
                     seq,
                     ack,
-                    window: u32::from(raw.window) << shift.min(14),
+                    window,
                     len: raw.len,
                     retransmission,
+                    probe,
                 }),
             });
         }

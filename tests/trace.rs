@@ -478,7 +478,9 @@ fn the_pictures_in_the_learning_guide_are_what_the_program_draws() {
     let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
     let guide = std::fs::read_to_string(docs.join("learning.md")).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    for scenario in ["tutorial", "split", "merged", "framing", "reset", "backlog"] {
+    for scenario in [
+        "tutorial", "split", "merged", "framing", "reset", "backlog", "window",
+    ] {
         let name = format!("pictures/{scenario}.svg");
         assert!(
             guide.contains(&format!("({name})")),

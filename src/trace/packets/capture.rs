@@ -58,10 +58,13 @@ impl Capture {
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
         let ports = Arc::new(Mutex::new(Vec::new()));
+        // Read here, before the session starts: a capture thread that
+        // starts late (a busy machine) still maps every frame's time.
+        let clocks = clocks();
         let watched = ports.clone();
         let thread = std::thread::Builder::new()
             .name("tcpkit-capture".into())
-            .spawn(move || capture(&tap, &stopping, &watched))
+            .spawn(move || capture(&tap, clocks, &stopping, &watched))
             .map_err(|e| Error::Other {
                 message: "cannot start the capture's thread".into(),
                 source: Some(Box::new(e)),
@@ -91,9 +94,14 @@ impl Capture {
 }
 
 /// The capture's thread: frames until asked to stop and the tap is quiet.
-fn capture(tap: &LoopbackTap, stop: &AtomicBool, ports: &Mutex<Vec<u16>>) -> Captured {
+fn capture(
+    tap: &LoopbackTap,
+    clocks: (Instant, SystemTime),
+    stop: &AtomicBool,
+    ports: &Mutex<Vec<u16>>,
+) -> Captured {
     let mut captured = Captured {
-        start: Some(clocks()),
+        start: Some(clocks),
         ..Captured::default()
     };
     let mut buf = vec![0; SNAPLEN];

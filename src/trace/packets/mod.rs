@@ -257,7 +257,11 @@ impl Captured {
                 .flags
                 .ack
                 .then(|| raw.ack.wrapping_sub(theirs.isn.unwrap_or(raw.ack)));
-            let at = start + frame.at.duration_since(start_wall).unwrap_or_default();
+            // Before or after the clocks were read: both are times.
+            let at = match frame.at.duration_since(start_wall) {
+                Ok(after) => start + after,
+                Err(before) => start.checked_sub(before.duration()).unwrap_or(start),
+            };
             events.push(Event {
                 at: at.saturating_duration_since(origin),
                 side,

@@ -153,3 +153,28 @@ fn a_syn_sent_again_is_its_retransmission() {
     assert_eq!(said[1].1, "SYN (retransmission) seq 0 win 100");
     assert_eq!(said[2].1, "SYN, ACK seq 0 ack 1 win 100");
 }
+
+#[test]
+fn frames_taken_before_the_clocks_were_read_keep_their_times() {
+    let (c, s) = (CLIENT, SERVER);
+    let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
+    let start = Instant::now();
+    let mut early = frame(c, s, "S", (0, 0, 100), None, b"");
+    early.at = wall - Duration::from_secs(1);
+    let mut late = frame(s, c, "SA", (0, 1, 100), None, b"");
+    late.at = wall + Duration::from_secs(1);
+    let captured = Captured {
+        frames: vec![early, late],
+        lost: 0,
+        start: Some((start, wall)),
+    };
+    let Some(origin) = start.checked_sub(Duration::from_secs(2)) else {
+        return; // A monotonic clock too young to go back 2 s.
+    };
+    let times: Vec<Duration> = captured
+        .segments(&[SocketAddr::from(CLIENT)], origin)
+        .iter()
+        .map(|e| e.at)
+        .collect();
+    assert_eq!(times, [Duration::from_secs(1), Duration::from_secs(3)]);
+}

@@ -247,3 +247,65 @@ fn a_reader_that_stops_shuts_the_window_and_is_probed() {
         "nothing flowed after the window opened: {rows:#?}"
     );
 }
+
+#[test]
+fn nagle_holds_a_small_write_until_the_ack_and_nodelay_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nagle.svg");
+    let out = Command::new(tcpkit())
+        .args(["-q", "demo", "--scenario", "nagle", "--diagram"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let rows = rows(&std::fs::read_to_string(&path).unwrap());
+    let second = rows
+        .iter()
+        .position(|(_, r)| r.contains("TCP_NODELAY"))
+        .expect("no second session");
+    let (nagle, nodelay) = rows.split_at(second);
+    // Both sessions said the same: Tracy's reply came whole.
+    for session in [nagle, nodelay] {
+        assert!(
+            session
+                .iter()
+                .any(|(s, r)| !s && r.starts_with("client read 14 bytes")),
+            "{session:#?}"
+        );
+    }
+    if !may_capture() {
+        return;
+    }
+    // The rows from the second small write ("cy\n", the client's bytes
+    // 12 to 14 after "Michael\n" and "Tra") to the segment that carried it.
+    let held = |session: &[(bool, String)]| -> Vec<String> {
+        let write = session
+            .iter()
+            .position(|(s, r)| !s && r.starts_with("client write 3 bytes: cy"))
+            .expect("no second write");
+        let sent = session[write..]
+            .iter()
+            .position(|(s, r)| {
+                *s && r.starts_with("client segment") && r.contains(" 3 bytes seq 12 ")
+            })
+            .expect("the second write never left");
+        session[write + 1..write + sent]
+            .iter()
+            .map(|(_, r)| r.clone())
+            .collect()
+    };
+    // Nagle: not before the server's kernel acknowledged the first.
+    let between = held(nagle);
+    assert!(
+        between
+            .iter()
+            .any(|r| r.starts_with("server segment ACK") && r.contains(" ack 12 ")),
+        "with Nagle the second write left before the first was acknowledged: {between:#?}"
+    );
+    // TCP_NODELAY: at once.
+    let between = held(nodelay);
+    assert!(
+        !between.iter().any(|r| r.starts_with("server segment")),
+        "with TCP_NODELAY the second write waited: {between:#?}"
+    );
+}

@@ -479,7 +479,7 @@ fn the_pictures_in_the_learning_guide_are_what_the_program_draws() {
     let guide = std::fs::read_to_string(docs.join("learning.md")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     for scenario in [
-        "tutorial", "split", "merged", "framing", "reset", "backlog", "window",
+        "tutorial", "split", "merged", "framing", "reset", "backlog", "window", "nagle",
     ] {
         let name = format!("pictures/{scenario}.svg");
         assert!(

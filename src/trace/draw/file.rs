@@ -43,12 +43,13 @@ impl Form {
         }
     }
 
-    /// `events` drawn in this form; `heading` names the picture.
-    pub fn draw(self, events: &[Event], heading: &str) -> String {
+    /// `events` drawn in this form; `heading` names the picture, and a
+    /// chart is at most `columns` wide.
+    pub fn draw(self, events: &[Event], heading: &str, columns: usize) -> String {
         match self {
             Form::Svg => super::svg(events, heading),
             Form::Html => super::html(events, heading),
-            Form::Chart => super::chart(events),
+            Form::Chart => super::chart(events, columns),
         }
     }
 }

@@ -154,3 +154,21 @@ pub(super) fn state_box(s: &mut String, x: usize, y: usize, text: &str) {
         xml(&cut(text, 16))
     );
 }
+
+/// The lifelines' names again, small, between the row at height `y` and
+/// the next, on a backing that breaks each lifeline for them.
+pub(super) fn lifeline_names(s: &mut String, y: usize) {
+    let _ = writeln!(s, "<g class=\"names\">");
+    for (x, name) in [(CLIENT_X, "client"), (SERVER_X, "server")] {
+        let _ = writeln!(
+            s,
+            "<rect x=\"{}\" y=\"{}\" width=\"44\" height=\"12\" fill=\"#fff\"/>\
+             <text x=\"{x}\" y=\"{}\" text-anchor=\"middle\" font-size=\"10\" \
+             fill=\"#336\">{name}</text>",
+            x - 22,
+            y + ROW / 2 - 6,
+            y + ROW / 2 + 4
+        );
+    }
+    s.push_str("</g>\n");
+}

@@ -18,8 +18,10 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::{Event, Side, What, time};
 
+mod chart;
 mod file;
 mod html;
+pub use chart::{DEFAULT_COLUMNS, MAX_COLUMNS, MIN_COLUMNS, chart};
 mod marks;
 pub use file::{Form, create};
 pub use html::{explain, html};
@@ -254,7 +256,10 @@ fn picture(events: &[Event], heading: &str, headed: bool) -> String {
         "<text x=\"{TIME_X}\" y=\"63\" text-anchor=\"end\" fill=\"#666\">time</text>"
     );
     let mut y = TOP;
-    for ((event, shape), pause) in events.iter().zip(shapes(events)).zip(pauses) {
+    for (i, ((event, shape), pause)) in events.iter().zip(shapes(events)).zip(pauses).enumerate() {
+        if i > 0 && i % NAMED_EVERY == 0 {
+            marks::lifeline_names(&mut s, y - ROW);
+        }
         if let Some(pause) = pause {
             marks::pause(&mut s, y, pause);
             y += ROW;
@@ -267,6 +272,11 @@ fn picture(events: &[Event], heading: &str, headed: bool) -> String {
     s.push_str("</svg>\n");
     s
 }
+
+/// Rows between the lifelines' names, said again down a long picture
+/// (and chart), so that a row far from the top still says which end is
+/// which.
+const NAMED_EVERY: usize = 40;
 
 /// A wait longer than this between two rows is drawn as a pause, with
 /// its length: rows are spaced one per event, so a second's wait (a
@@ -378,52 +388,6 @@ fn svg_event(s: &mut String, y: usize, event: &Event, shape: Shape) {
         Shape::State => state_box(s, x, y, &text),
     }
     s.push_str("</g>\n");
-}
-
-/// The room for an arrow's label in the text chart.
-const CHART_ARROW: usize = 48;
-
-/// The session as plain text, one row per event:
-/// `   +180µs  client ◀── write 9 bytes "Welcome!\n" ──── server`.
-pub fn chart(events: &[Event]) -> String {
-    let mut s = String::new();
-    let blank = " ".repeat(CHART_ARROW + 6);
-    for ((event, shape), pause) in events.iter().zip(shapes(events)).zip(pauses(events)) {
-        if let Some(pause) = pause {
-            let line = format!(
-                "{:>10}  {:^w$}",
-                "",
-                format!("⋯ {} pass ⋯", time(pause)),
-                w = CHART_ARROW + 14
-            );
-            let _ = writeln!(s, "{}", line.trim_end());
-        }
-        let at = when(event);
-        let text = label_of(event, &shape);
-        let row = match (shape, event.side) {
-            (Shape::Arrow { .. }, side) => {
-                let text = cut(&text, CHART_ARROW - 6);
-                let line = "─".repeat((CHART_ARROW - 4).saturating_sub(text.width()));
-                match side {
-                    Side::Client => format!("client ── {text} {line}▶ server"),
-                    Side::Server => format!("client ◀{line} {text} ── server"),
-                }
-            }
-            (Shape::Note, _) => format!("── {} ──", cut(&text, 90)),
-            (Shape::Segment, side) => {
-                let text = cut(&text, CHART_ARROW - 6);
-                let line = "┄".repeat((CHART_ARROW - 4).saturating_sub(text.width()));
-                match side {
-                    Side::Client => format!("client ┄┄ {text} {line}▷ server"),
-                    Side::Server => format!("client ◁{line} {text} ┄┄ server"),
-                }
-            }
-            (_, Side::Client) => format!("client  {}", cut(&text, 70)),
-            (_, Side::Server) => format!("{blank}server  {}", cut(&text, 70)),
-        };
-        let _ = writeln!(s, "{at:>10}  {row}");
-    }
-    s
 }
 
 #[cfg(test)]

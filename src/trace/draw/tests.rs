@@ -33,7 +33,7 @@ fn events() -> Vec<Event> {
 
 #[test]
 fn the_chart_has_a_row_per_event_with_arrows_the_right_way() {
-    let chart = chart(&events());
+    let chart = chart(&events(), DEFAULT_COLUMNS);
     let rows: Vec<&str> = chart.lines().collect();
     assert_eq!(rows.len(), 6);
     // A state is checked after the session: no time of its own.
@@ -75,7 +75,7 @@ fn the_chart_aligns_by_display_width_and_cuts_within_it() {
         row("日本語 😀\n".as_bytes()),
         row("é".repeat(60).as_bytes()),
     ];
-    let chart = chart(&events);
+    let chart = chart(&events, DEFAULT_COLUMNS);
     // Every arrow ends in the same column, whatever its label holds.
     let ends: Vec<usize> = chart
         .lines()
@@ -86,4 +86,79 @@ fn the_chart_aligns_by_display_width_and_cuts_within_it() {
     let cut_wide = cut(&"日".repeat(10), 7);
     assert_eq!(cut_wide, "日日日…");
     assert!(cut_wide.width() <= 7);
+}
+
+#[test]
+fn the_chart_fits_its_width_and_wraps_notes_whole() {
+    let conn = "127.0.0.1:40000".parse().unwrap();
+    let note = "the backlog (listen(5)) full too: the kernel drops this client's SYN, \
+                and its retry comes a second later";
+    let mut events = events();
+    events.insert(
+        0,
+        Event {
+            at: Duration::ZERO,
+            side: Side::Client,
+            conn,
+            what: What::Note(note.into()),
+        },
+    );
+    events.push(Event {
+        at: Duration::from_millis(1),
+        side: Side::Server,
+        conn,
+        what: What::Read("日本語 😀 ".repeat(30).into_bytes()),
+    });
+    for columns in [0, MIN_COLUMNS, DEFAULT_COLUMNS, 133, MAX_COLUMNS, 10_000] {
+        let chart = chart(&events, columns);
+        let widest = chart.lines().map(UnicodeWidthStr::width).max().unwrap_or(0);
+        let room = columns.clamp(MIN_COLUMNS, MAX_COLUMNS);
+        assert!(widest <= room, "{columns}: a line of {widest}\n{chart}");
+        // The note is wrapped, every word of it shown.
+        for word in note.split(' ') {
+            assert!(chart.contains(word), "{columns}: {word:?} lost\n{chart}");
+        }
+        // The server's marks end at its lifeline, the arrows' too.
+        let server_column = |line: &str| line[..line.find("server").unwrap()].width();
+        let lines: Vec<&str> = chart.lines().filter(|l| l.ends_with("server")).collect();
+        assert!(lines.len() >= 4, "{chart}");
+        assert!(
+            lines
+                .iter()
+                .all(|l| server_column(l) == server_column(lines[0])),
+            "{columns}:\n{chart}"
+        );
+    }
+}
+
+#[test]
+fn a_long_picture_names_its_lifelines_again_every_forty_rows() {
+    let conn = "127.0.0.1:40000".parse().unwrap();
+    let events: Vec<Event> = (0..100)
+        .map(|i| Event {
+            at: Duration::from_micros(i),
+            side: if i % 2 == 0 {
+                Side::Client
+            } else {
+                Side::Server
+            },
+            conn,
+            what: What::Write(b"Michael\n".to_vec()),
+        })
+        .collect();
+    let chart = chart(&events, DEFAULT_COLUMNS);
+    let names = chart
+        .lines()
+        .filter(|l| l.trim_start().starts_with("client") && l.trim_end().ends_with("server"))
+        .filter(|l| l.split_whitespace().count() == 2)
+        .count();
+    assert_eq!(names, 2, "{chart}");
+    assert_eq!(svg(&events, "long").matches("class=\"names\"").count(), 2);
+    // A short one is named once, at its top.
+    assert_eq!(
+        svg(&events[..40], "short")
+            .matches("class=\"names\"")
+            .count(),
+        0
+    );
 }

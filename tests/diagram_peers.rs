@@ -59,12 +59,19 @@ fn the_diagram_page_renders_in_chromium() {
         );
     }
 
-    // The screenshot: the picture is drawn, in more than one colour.
-    let shot = dir.path().join("shot.png");
+    // The screenshot: the picture is drawn.
+    assert_drawn(&url, dir.path(), "split");
+}
+
+/// Renders `url` in Chromium to a screenshot and checks that it is drawn:
+/// text, lifelines and arrows make a few percent of it dark; a blank page
+/// has none.
+fn assert_drawn(url: &str, dir: &std::path::Path, name: &str) {
+    let shot = dir.join(format!("{name}.png"));
     let out = chromium(&[
         &format!("--screenshot={}", shot.display()),
-        "--window-size=1200,900",
-        &url,
+        "--window-size=1240,900",
+        url,
     ]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
@@ -78,12 +85,42 @@ fn the_diagram_page_renders_in_chromium() {
         .filter(|p| p[..3].iter().all(|&c| c < 128))
         .count();
     let total = pixels.len() / step;
-    // Text, lifelines and arrows: a few percent of the page is dark; a
-    // blank page has none.
     assert!(
         dark * 1000 > total * 5,
-        "the page looks blank: {dark} dark pixels of {total}"
+        "{name}: the picture looks blank: {dark} dark pixels of {total}"
     );
+}
+
+#[test]
+fn every_scenario_is_drawn_in_chromium_with_its_legend() {
+    let dir = tempfile::tempdir().unwrap();
+    for scenario in [
+        "tutorial", "split", "merged", "framing", "reset", "backlog", "window", "nagle",
+    ] {
+        let path = dir.path().join(format!("{scenario}.svg"));
+        let out = Command::new(tcpkit())
+            .args(["-q", "demo", "--scenario", scenario, "--diagram"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{scenario}: {}",
+            stderr_of(&out)
+        );
+        let url = format!("file://{}", path.display());
+        let dom = chromium(&["--dump-dom", &url]);
+        assert!(dom.status.success(), "{}", stderr_of(&dom));
+        let dom = String::from_utf8_lossy(&dom.stdout);
+        for meaning in ["write, connect", "TCP state after", "TCP segment sent"] {
+            assert!(
+                dom.contains(meaning),
+                "{scenario}: no {meaning:?} in the legend"
+            );
+        }
+        assert_drawn(&url, dir.path(), scenario);
+    }
 }
 
 /// Debian's `tshark` on a pcap file: one line per packet, its TCP flags

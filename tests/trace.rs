@@ -142,7 +142,9 @@ fn a_traced_session_has_every_byte_once_and_every_read_after_its_write() {
 
 #[test]
 fn demo_diagram_charts_the_session_and_each_ends_tcp_state() {
+    // Wide, so that no label is cut (the width's own test is the chart's).
     let out = Command::new(tcpkit())
+        .env("COLUMNS", "200")
         .args(["-q", "demo", "--diagram", "-", "Michael"])
         .output()
         .unwrap();
@@ -165,13 +167,13 @@ fn demo_diagram_charts_the_session_and_each_ends_tcp_state() {
     );
     assert!(
         find("client ── write 8 bytes \"Michael\\n\"")
-            < find("server  read 8 bytes \"Michael\\n\"")
+            < find("read 8 bytes \"Michael\\n\"  server")
     );
     assert!(find("FIN: shutdown(write) ── server") < find("client ── FIN: close()"));
     if cfg!(target_os = "linux") {
         // The server closed first: its end waits in TIME_WAIT.
-        let state = rows.iter().rev().find(|r| r.contains("server  ")).unwrap();
-        assert!(state.ends_with("server  TIME_WAIT"), "{chart}");
+        let state = rows.iter().rev().find(|r| r.ends_with("  server")).unwrap();
+        assert!(state.ends_with("TIME_WAIT  server"), "{chart}");
         let state = rows.iter().rev().find(|r| r.contains("client  ")).unwrap();
         assert!(state.ends_with("client  CLOSED (gone)"), "{chart}");
     }
@@ -503,6 +505,7 @@ fn the_pictures_in_the_learning_guide_are_what_the_program_draws() {
 #[test]
 fn a_close_with_input_unread_is_drawn_as_the_reset_it_is() {
     let out = Command::new(tcpkit())
+        .env("COLUMNS", "200")
         .args(["-q", "demo", "--scenario", "reset"])
         .output()
         .unwrap();
@@ -546,6 +549,7 @@ fn a_full_backlog_makes_the_connect_wait_for_room() {
     // returns only after the SYN's retry, a second later, once there is
     // room. The first client, with room in the queue, is connected at once.
     let out = Command::new(tcpkit())
+        .env("COLUMNS", "200")
         .args(["-q", "demo", "--scenario", "backlog"])
         .output()
         .unwrap();
@@ -579,7 +583,7 @@ fn a_full_backlog_makes_the_connect_wait_for_room() {
     let rows: Vec<&str> = chart.lines().collect();
     let first = |text: &str| rows.iter().position(|r| r.contains(text)).unwrap();
     assert!(
-        first("client ── write 8 bytes \"Michael\\n\"") < first("server  accept()"),
+        first("client ── write 8 bytes \"Michael\\n\"") < first("accept()  server"),
         "{chart}"
     );
 }

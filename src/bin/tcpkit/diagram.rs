@@ -36,7 +36,7 @@ pub fn run(printer: &Printer, args: &DemoArgs) -> anyhow::Result<()> {
         !args.no_packets,
     )?;
     let events = &recording.events;
-    let drawn = form.draw(events, &recording.heading);
+    let drawn = form.draw(events, &recording.heading, printer.columns());
     let written = match out.as_mut() {
         None => {
             let mut out = printer.out(false, false);

@@ -84,6 +84,19 @@ impl Printer {
         }
     }
 
+    /// How wide a text chart on stdout may be: `COLUMNS` when set, else
+    /// the terminal's width, else 80.
+    pub fn columns(&self) -> usize {
+        std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.trim().parse().ok())
+            .or_else(|| {
+                let (_, width) = console::Term::stdout().size_checked()?;
+                self.stdout_is_terminal.then_some(usize::from(width))
+            })
+            .unwrap_or(tcpkit::trace::draw::DEFAULT_COLUMNS)
+    }
+
     /// Whether a live progress line can be drawn (stderr is a terminal).
     pub fn draws_progress(&self) -> bool {
         self.stderr_is_terminal

@@ -369,6 +369,19 @@ fn the_html_page_holds_the_picture_and_a_word_on_each_call() {
     assert_eq!(html.matches("One read is not one message").count(), 1);
     assert!(html.matches("<code>+").count() > html.matches("<p>").count());
     assert_eq!(html.matches("<h1>tcpkit demo: the tutorial").count(), 1);
+    // Under each call, what the kernel knew of the connection (Linux's
+    // TCP_INFO), its meaning said once.
+    if cfg!(target_os = "linux") {
+        let accept = html
+            .lines()
+            .find(|l| l.contains("server</code> accept returned"))
+            .unwrap_or_else(|| panic!("no accept in {html}"));
+        assert!(
+            accept.contains("<small>rtt ") && accept.contains(" segments · "),
+            "{accept}"
+        );
+        assert_eq!(html.matches("Linux's TCP_INFO").count(), 1);
+    }
     assert!(
         !html.contains("text-anchor=\"middle\">tcpkit demo: the tutorial"),
         "the picture repeats the page's heading: {html}"

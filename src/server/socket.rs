@@ -72,6 +72,12 @@ pub trait Socket: Send + Sync + 'static {
     fn unread(&self) -> usize {
         0
     }
+
+    /// What the kernel knows of the connection (Linux's TCP_INFO), where
+    /// the transport can say. (Only traces ask, at each call.)
+    fn tcp_info(&self) -> Option<crate::trace::TcpInfo> {
+        None
+    }
 }
 
 /// What hands out the connections to serve: a listening socket.
@@ -174,6 +180,10 @@ impl Socket for TcpStream {
 
     fn unread(&self) -> usize {
         crate::sys::unread_bytes(socket2::SockRef::from(self)).unwrap_or(0)
+    }
+
+    fn tcp_info(&self) -> Option<crate::trace::TcpInfo> {
+        crate::sys::tcp_info(socket2::SockRef::from(self))
     }
 }
 

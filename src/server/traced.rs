@@ -31,8 +31,9 @@ impl<A: Accept> Accept for TracedListener<A> {
 
     async fn accept(&self) -> io::Result<(TracedSocket<A::Socket>, SocketAddr)> {
         let (socket, peer) = self.inner.accept().await?;
+        let info = socket.tcp_info();
         self.tracer
-            .event(Instant::now(), Side::Server, peer, What::Accept);
+            .event_with(Instant::now(), Side::Server, peer, What::Accept, info);
         let traced = TracedSocket {
             inner: socket,
             conn: peer,
@@ -60,7 +61,9 @@ pub struct TracedSocket<S: Socket> {
 impl<S: Socket> TracedSocket<S> {
     /// Tells a call made or returned `at` (see [`Tracer`] for which).
     fn tell(&self, at: Instant, what: What) {
-        self.tracer.event(at, Side::Server, self.conn, what);
+        let info = self.inner.tcp_info();
+        self.tracer
+            .event_with(at, Side::Server, self.conn, what, info);
     }
 
     /// Tells a failure; waiting is not one.
@@ -121,6 +124,10 @@ impl<S: Socket> Socket for TracedSocket<S> {
 
     fn unread(&self) -> usize {
         self.inner.unread()
+    }
+
+    fn tcp_info(&self) -> Option<crate::trace::TcpInfo> {
+        self.inner.tcp_info()
     }
 }
 

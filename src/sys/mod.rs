@@ -157,6 +157,40 @@ pub fn unsent_bytes(socket: socket2::SockRef<'_>) -> Option<usize> {
     }
 }
 
+/// What the kernel knows of the TCP connection of `socket` (Linux's
+/// TCP_INFO); `None` where the system does not say.
+pub fn tcp_info(socket: socket2::SockRef<'_>) -> Option<crate::trace::TcpInfo> {
+    #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: tcp_info is plain data; all zeros is a valid value.
+        let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        // SAFETY: getsockopt(2) into a tcp_info of the size given, on a
+        // socket the caller holds.
+        let rc = unsafe {
+            libc::getsockopt(
+                socket.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                (&raw mut info).cast(),
+                &mut len,
+            )
+        };
+        (rc == 0).then(|| crate::trace::TcpInfo {
+            rtt: std::time::Duration::from_micros(u64::from(info.tcpi_rtt)),
+            cwnd: info.tcpi_snd_cwnd,
+            unacked: info.tcpi_unacked,
+            retransmitted: info.tcpi_total_retrans,
+        })
+    }
+    #[cfg(not(all(target_os = "linux", any(target_env = "gnu", target_env = "musl"))))]
+    {
+        let _ = socket;
+        None
+    }
+}
+
 /// Bytes that have arrived on `socket` and not been read yet (FIONREAD);
 /// `None` where the system does not say. A close with any makes the
 /// kernel send a reset.

@@ -68,8 +68,12 @@ impl Traced {
 
     /// Tells a call made or returned `at` (see the `Tracer` for which).
     fn tell_at(&self, at: std::time::Instant, what: crate::trace::What) {
+        let info = self
+            .tcp
+            .as_deref()
+            .and_then(|tcp| crate::sys::tcp_info(socket2::SockRef::from(tcp)));
         self.tracer
-            .event(at, crate::trace::Side::Client, self.conn, what);
+            .event_with(at, crate::trace::Side::Client, self.conn, what, info);
     }
 
     fn tell(&self, what: crate::trace::What) {

@@ -18,6 +18,7 @@
 //!   HTML page around it, or a plain-text chart.
 
 pub mod draw;
+mod info;
 pub mod packets;
 pub mod scenario;
 pub mod session;
@@ -29,6 +30,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tcpkit_wire::{Bytes, Escaped};
+
+pub use info::TcpInfo;
 
 /// Which end of the connection made the call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -105,6 +108,9 @@ pub struct Event {
     pub conn: SocketAddr,
     /// The call.
     pub what: What,
+    /// What the kernel knew of the connection at the call (Linux), when
+    /// the tracer asked.
+    pub info: Option<TcpInfo>,
 }
 
 /// Receives the events of traced connections.
@@ -116,6 +122,21 @@ pub struct Event {
 pub trait Tracer: Send + Sync + fmt::Debug {
     /// One call, made or returned at `at`.
     fn event(&self, at: Instant, side: Side, conn: SocketAddr, what: What);
+
+    /// One call, with what the kernel knew of the connection then (see
+    /// [`TcpInfo`]); a tracer that keeps no such thing takes the call
+    /// alone.
+    fn event_with(
+        &self,
+        at: Instant,
+        side: Side,
+        conn: SocketAddr,
+        what: What,
+        info: Option<TcpInfo>,
+    ) {
+        let _ = info;
+        self.event(at, side, conn, what);
+    }
 }
 
 /// Shows each event as a line as it comes (`--trace`):
@@ -162,6 +183,7 @@ impl Tracer for Lines {
             side,
             conn,
             what,
+            info: None,
         };
         (self.show)(event.line());
     }
@@ -181,7 +203,7 @@ pub struct Recorder {
 /// the last 1,000.
 pub const DEFAULT_DRAWN: usize = 2_000;
 
-type Record = (Instant, Side, SocketAddr, What);
+type Record = (Instant, Side, SocketAddr, What, Option<TcpInfo>);
 
 #[derive(Debug, Default)]
 struct Kept {
@@ -227,11 +249,12 @@ impl Recorder {
     /// [`What::Note`] says how many.
     pub fn events(&self, origin: Instant) -> Vec<Event> {
         let kept = self.kept();
-        let event = |(at, side, conn, what): &Record| Event {
+        let event = |(at, side, conn, what, info): &Record| Event {
             at: at.saturating_duration_since(origin),
             side: *side,
             conn: *conn,
             what: what.clone(),
+            info: *info,
         };
         let mut events: Vec<Event> = kept.events.iter().chain(&kept.tail).map(event).collect();
         if let Some(from) = kept.skipped_from {
@@ -246,6 +269,7 @@ impl Recorder {
                     kept.limit / 2,
                     kept.limit - kept.limit / 2
                 )),
+                info: None,
             });
         }
         // Stable: calls at the same instant keep the order they came in.
@@ -282,23 +306,34 @@ impl Recorder {
 
 impl Tracer for Recorder {
     fn event(&self, at: Instant, side: Side, conn: SocketAddr, what: What) {
+        self.event_with(at, side, conn, what, None);
+    }
+
+    fn event_with(
+        &self,
+        at: Instant,
+        side: Side,
+        conn: SocketAddr,
+        what: What,
+        info: Option<TcpInfo>,
+    ) {
         let mut kept = self.kept();
         let total = kept.bytes.entry((side, conn)).or_default();
         match &what {
             What::Write(b) => total.0 += b.len(),
             What::Read(b) => total.1 += b.len(),
             _ => {
-                kept.events.push((at, side, conn, what));
+                kept.events.push((at, side, conn, what, info));
                 return;
             }
         }
         if kept.head_data < kept.limit / 2 {
             kept.head_data += 1;
-            kept.events.push((at, side, conn, what));
+            kept.events.push((at, side, conn, what, info));
             return;
         }
         let room = kept.limit - kept.limit / 2;
-        kept.tail.push_back((at, side, conn, what));
+        kept.tail.push_back((at, side, conn, what, info));
         if kept.tail.len() > room
             && let Some((gone, ..)) = kept.tail.pop_front()
         {
@@ -409,6 +444,7 @@ mod tests {
             side: Side::Server,
             conn,
             what: What::Read(b"Michael\n".to_vec()),
+            info: None,
         };
         assert_eq!(
             e.line(),

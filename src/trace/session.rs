@@ -438,6 +438,7 @@ fn states(
                 Some(None) => "CLOSED (gone)".to_string(),
                 None => "not shown here".to_string(),
             }),
+            info: None,
         })
         .collect()
 }

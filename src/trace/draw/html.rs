@@ -69,6 +69,12 @@ pub fn explain(what: &What) -> &'static str {
     }
 }
 
+/// What the kernel's numbers under a call mean, said at the first.
+const NUMBERS: &str = "Under a call, what this side's kernel knew of the connection as it \
+     was made (Linux's TCP_INFO): rtt, its estimate of the round-trip time; cwnd, the \
+     congestion window, how many segments it may have in flight before an ACK; how many \
+     segments are unacknowledged; and how many it has sent again since the connection opened.";
+
 /// The session as a self-contained HTML page: the picture, then each
 /// event with a few lines on what its call did.
 pub fn html(events: &[Event], heading: &str) -> String {
@@ -86,8 +92,10 @@ pub fn html(events: &[Event], heading: &str) -> String {
     // The heading is the page's: the picture under it does not repeat it.
     s.push_str(&picture(events, heading, false));
     s.push_str("<ol class=\"events\">\n");
-    // Each kind of call is explained once, at its first row.
+    // Each kind of call is explained once, at its first row; so are the
+    // kernel's numbers.
     let mut explained = std::collections::HashSet::new();
+    let mut numbers_explained = false;
     for event in events {
         // A note says what the rows after it show: no call, no side.
         if let What::Note(note) = &event.what {
@@ -95,9 +103,20 @@ pub fn html(events: &[Event], heading: &str) -> String {
             continue;
         }
         let first = explained.insert(std::mem::discriminant(&event.what));
+        let numbers = match &event.info {
+            Some(info) if !std::mem::replace(&mut numbers_explained, true) => {
+                format!(
+                    "<br><small>{}</small><p>{}</p>",
+                    xml(&info.to_string()),
+                    NUMBERS
+                )
+            }
+            Some(info) => format!("<br><small>{}</small>", xml(&info.to_string())),
+            None => String::new(),
+        };
         let _ = write!(
             s,
-            "<li><code>{} {}</code> {}\n{}</li>\n",
+            "<li><code>{} {}</code> {}{numbers}\n{}</li>\n",
             xml(&super::when(event)),
             event.side,
             xml(&event.what.words()),

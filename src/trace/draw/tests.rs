@@ -27,6 +27,7 @@ fn events() -> Vec<Event> {
         side,
         conn,
         what,
+        info: None,
     })
     .collect()
 }
@@ -69,6 +70,7 @@ fn the_chart_aligns_by_display_width_and_cuts_within_it() {
         side: Side::Client,
         conn,
         what: What::Write(bytes.to_vec()),
+        info: None,
     };
     let events = [
         row(b"Michael\n"),
@@ -101,6 +103,7 @@ fn the_chart_fits_its_width_and_wraps_notes_whole() {
             side: Side::Client,
             conn,
             what: What::Note(note.into()),
+            info: None,
         },
     );
     events.push(Event {
@@ -108,6 +111,7 @@ fn the_chart_fits_its_width_and_wraps_notes_whole() {
         side: Side::Server,
         conn,
         what: What::Read("日本語 😀 ".repeat(30).into_bytes()),
+        info: None,
     });
     for columns in [0, MIN_COLUMNS, DEFAULT_COLUMNS, 133, MAX_COLUMNS, 10_000] {
         let chart = chart(&events, columns);
@@ -144,6 +148,7 @@ fn a_long_picture_names_its_lifelines_again_every_forty_rows() {
             },
             conn,
             what: What::Write(b"Michael\n".to_vec()),
+            info: None,
         })
         .collect();
     let chart = chart(&events, DEFAULT_COLUMNS);

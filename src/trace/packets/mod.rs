@@ -275,6 +275,7 @@ impl Captured {
                     retransmission,
                     probe,
                 }),
+                info: None,
             });
         }
         events

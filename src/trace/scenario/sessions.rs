@@ -208,6 +208,9 @@ fn backlog() -> Vec<Session> {
                 Send(b"exit\n"),
             ])
         }
-        .noted("the backlog (listen(5)) full too: the kernel drops this client's SYN"),
+        .noted(
+            "six more clients (not drawn) fill the backlog, listen(5), which Linux lets hold \
+             six: the kernel drops this client's SYN",
+        ),
     ]
 }

@@ -11,6 +11,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use common::{Proc, require, stdout_of, tcpkit};
 
@@ -71,17 +72,84 @@ fn the_systemd_units_verify_and_their_command_line_serves() {
         .expect("ExecStart");
     let args: Vec<String> = exec.split_whitespace().map(str::to_string).collect();
     starts(&args);
-    // The stop timeout covers the drain and the grace period.
-    let seconds = |flag: &str| -> u64 {
-        let at = args.iter().position(|a| a == flag).unwrap();
-        args[at + 1].trim_end_matches('s').parse().unwrap()
-    };
+    // The stop timeout covers the longest stop, and the exit after it.
     let stop: u64 = service
         .lines()
         .find_map(|l| l.strip_prefix("TimeoutStopSec="))
         .map(|v| v.trim_end_matches('s').parse().unwrap())
         .unwrap();
-    assert!(stop > seconds("--drain") + seconds("--grace"));
+    let longest = longest_stop(&args);
+    assert!(
+        Duration::from_secs(stop) >= longest + EXIT,
+        "TimeoutStopSec={stop}s is not past the longest stop, {longest:?}, and the exit"
+    );
+    // The real worst case, with the unit's own flags: a client that floods
+    // the server without reading holds its connection through the drain
+    // and the grace, and to the end of the bounded close.
+    let took = stop_with_a_flooding_client(&args);
+    assert!(
+        took >= longest.saturating_sub(Duration::from_secs(2)) && took < Duration::from_secs(stop),
+        "the worst stop took {took:?}; the unit allows {stop}s, the longest stop is {longest:?}"
+    );
+}
+
+/// What the binary may take after "Server stopped.": its log's last
+/// second, and the exit.
+const EXIT: Duration = Duration::from_secs(2);
+
+/// The longest stop of `tcpkit ARGS` (the library's own formula), from
+/// the flags its command line gives and the defaults of the rest.
+fn longest_stop(args: &[String]) -> Duration {
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .map(|at| tcpkit::units::duration(&args[at + 1]).unwrap())
+    };
+    let defaults = tcpkit::server::Config::default();
+    tcpkit::server::Config {
+        drain: flag("--drain").unwrap_or(defaults.drain),
+        grace: flag("--grace").unwrap_or(defaults.grace),
+        linger: flag("--linger").unwrap_or(defaults.linger),
+        ..defaults
+    }
+    .longest_stop()
+}
+
+/// Starts `tcpkit ARGS` on a free port, connects a client that writes
+/// without ever reading, sends SIGTERM and measures how long the process
+/// takes to exit.
+fn stop_with_a_flooding_client(args: &[String]) -> Duration {
+    let (global, serve) = args.split_at(args.iter().position(|a| a == "serve").unwrap());
+    let serve: Vec<&str> = serve
+        .iter()
+        .map(|a| match a.as_str() {
+            "127.0.0.1:9100" => "127.0.0.1:0",
+            a => a,
+        })
+        .collect();
+    let mut cmd = Command::new(tcpkit());
+    cmd.args(global)
+        .args(&serve)
+        .args(["--bind", "127.0.0.1:0"]);
+    let mut server = Proc::start(cmd, true);
+    let addr = server.addr;
+    // Writes until the server's window and buffers are full, then blocks
+    // there; never reads. (Bounded: the server's close ends it.)
+    let flood = std::thread::spawn(move || {
+        use std::io::Write;
+        let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+        let line = b"Michael\n".repeat(8192);
+        while tcp.write_all(&line).is_ok() {}
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let asked = std::time::Instant::now();
+    // SAFETY: kill(2) on the pid of the child this test started.
+    unsafe { libc::kill(server.child.id() as libc::pid_t, libc::SIGTERM) };
+    let exited = server.child.wait().unwrap();
+    let took = asked.elapsed();
+    assert!(exited.success(), "{exited:?}");
+    let _ = flood.join();
+    took
 }
 
 /// Debian's python3, where apt installs PyYAML.
@@ -131,13 +199,10 @@ for a in c["args"]:
     let mut lines = text.lines();
     let grace: u64 = lines.next().unwrap().parse().unwrap();
     let args: Vec<String> = lines.map(str::to_string).collect();
-    let seconds = |flag: &str| -> u64 {
-        let at = args.iter().position(|a| a == flag).unwrap();
-        args[at + 1].trim_end_matches('s').parse().unwrap()
-    };
+    let longest = longest_stop(&args);
     assert!(
-        grace > seconds("--drain") + seconds("--grace"),
-        "terminationGracePeriodSeconds {grace} must cover --drain and --grace"
+        Duration::from_secs(grace) >= longest + EXIT,
+        "terminationGracePeriodSeconds {grace} must cover the longest stop, {longest:?}, and the exit"
     );
     starts(&args);
 }

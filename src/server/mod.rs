@@ -198,6 +198,24 @@ impl ProxyPolicy {
     }
 }
 
+impl Config {
+    /// The longest a graceful shutdown takes, from the signal to "Server
+    /// stopped.": the drain, the grace, then answering and the lingering
+    /// close, bounded (the linger and a second more; nothing with a grace
+    /// of 0). A supervisor's stop timeout (systemd's `TimeoutStopSec`,
+    /// Kubernetes' `terminationGracePeriodSeconds`) must be longer, with
+    /// room for the process to exit after it (the binary gives its log a
+    /// second to drain).
+    pub fn longest_stop(&self) -> Duration {
+        let closing = if self.grace.is_zero() {
+            Duration::ZERO
+        } else {
+            self.linger + FINISH_MARGIN
+        };
+        self.drain + self.grace + closing
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {

@@ -70,6 +70,8 @@ settings! {
     MaxConnections: "max_connections", "--max-connections";
     /// `server::Config::refuse_rate`.
     RefuseRate: "refuse_rate", "--refuse-rate";
+    /// `server::Config::grace`.
+    Grace: "grace", "--grace";
     /// `server::Config::send_buffer`.
     SendBuffer: "send_buffer", "--send-buffer";
     /// `server::ProxyPolicy::trusted`.

@@ -1991,3 +1991,24 @@ fn the_guides_backlog_example_works_as_printed() {
     }
     assert_eq!(seen, Some(2), "the listener's Recv-Q: {seen:?}");
 }
+
+#[test]
+fn with_no_grace_the_log_says_open_connections_are_dropped_unanswered() {
+    let mut server = Proc::serve(&["--grace", "0"]);
+    let mut client = std::net::TcpStream::connect(server.addr).unwrap();
+    let mut welcome = [0u8; 9];
+    std::io::Read::read_exact(&mut client, &mut welcome).unwrap();
+    // A message mid-way, never finished: nothing to answer, and no time.
+    std::io::Write::write_all(&mut client, b"Mich").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait(), Some(0));
+    let log = server.log();
+    assert!(
+        log.contains("1 open connection(s) are dropped at once (--grace 0), without answering"),
+        "{log}"
+    );
+    assert!(!log.contains("is answered"), "{log}");
+    // The operator's choice, said once: no warning of a drop.
+    assert!(!log.contains("Dropping"), "{log}");
+}

@@ -6,7 +6,6 @@
 //! left is dropped. Each stage says in the log what it does.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -55,7 +54,13 @@ pub(super) async fn stages(serving: Serving) {
     while accept_loops.join_next().await.is_some() {}
     tracker.close();
     let open = shared.open.load(std::sync::atomic::Ordering::Acquire);
-    if open > 0 {
+    if open > 0 && config.grace.is_zero() {
+        info!(
+            "Shutting down: no new connections; {open} open connection(s) are dropped at once \
+             ({}), without answering what they sent.",
+            crate::words!("{} 0", crate::setting::Setting::Grace).render(config.naming)
+        );
+    } else if open > 0 {
         info!(
             "Shutting down: no new connections; {open} open connection(s) go on until their \
              clients end them, for up to {}; then what they sent is answered and they are closed.",
@@ -79,14 +84,16 @@ pub(super) async fn stages(serving: Serving) {
             shared.open.load(std::sync::atomic::Ordering::Acquire)
         );
     }
-    // Answering and the lingering close are bounded too: past them (or at
-    // once with --grace 0), the rest are dropped.
-    let bound = if config.grace.is_zero() {
-        Duration::ZERO
-    } else {
-        config.linger + FINISH_MARGIN
-    };
-    if tokio::time::timeout(bound, tracker.wait()).await.is_err() {
+    // Answering and the lingering close are bounded too: past them, the
+    // rest are dropped, which is worth a warning. With --grace 0 they are
+    // dropped at once, as the operator chose and the log said above.
+    if config.grace.is_zero() {
+        kill.cancel();
+        tracker.wait().await;
+    } else if tokio::time::timeout(config.linger + FINISH_MARGIN, tracker.wait())
+        .await
+        .is_err()
+    {
         warn!(
             "Dropping {} connection(s) that did not finish closing.",
             tracker.len()

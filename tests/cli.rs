@@ -2012,3 +2012,75 @@ fn with_no_grace_the_log_says_open_connections_are_dropped_unanswered() {
     // The operator's choice, said once: no warning of a drop.
     assert!(!log.contains("Dropping"), "{log}");
 }
+
+/// Runs `serve` with its stderr in a file that `JOURNAL_STREAM` names
+/// (`DEV:INODE`, as systemd sets it), or another file's when `elsewhere`;
+/// one client stays open, and two signals stop the server at once (a
+/// warning). Returns what serve wrote.
+#[cfg(unix)]
+fn serve_to_a_journal(elsewhere: bool) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (path, other) = (dir.path().join("journal"), dir.path().join("other"));
+    let log = std::fs::File::create(&path).unwrap();
+    std::fs::File::create(&other).unwrap();
+    let named = std::fs::metadata(if elsewhere { &other } else { &path }).unwrap();
+    let mut child = Command::new(tcpkit())
+        .args(["--plain-logs", "serve", "--bind", "127.0.0.1:0"])
+        .env("JOURNAL_STREAM", format!("{}:{}", named.dev(), named.ino()))
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let read = || std::fs::read_to_string(&path).unwrap_or_default();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let addr = loop {
+        let text = read();
+        if let Some(addr) = text
+            .split("Waiting for connection on ")
+            .nth(1)
+            .and_then(|rest| rest.split("...").next())
+        {
+            break addr.to_string();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never listened: {text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let _open = std::net::TcpStream::connect(&addr).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: kill(2) on the pid of the child this test started.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let _ = child.wait();
+    read()
+}
+
+#[cfg(unix)]
+#[test]
+fn logs_to_the_journal_carry_their_priority_and_nowhere_else() {
+    let journal = serve_to_a_journal(false);
+    let line = |start: &str| journal.lines().find(|l| l.contains(start));
+    assert!(
+        line("Waiting for connection on").is_some_and(|l| l.starts_with("<6>Waiting")),
+        "{journal}"
+    );
+    assert!(
+        line("Second signal: stopping at once").is_some_and(|l| l.starts_with("<4>Second")),
+        "{journal}"
+    );
+    // JOURNAL_STREAM inherited by a process whose stderr is elsewhere.
+    let plain = serve_to_a_journal(true);
+    assert!(
+        plain.contains("\nWaiting for connection on") || plain.starts_with("Waiting"),
+        "{plain}"
+    );
+    assert!(!plain.contains("<6>") && !plain.contains("<4>"), "{plain}");
+}

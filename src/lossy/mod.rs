@@ -24,7 +24,11 @@
 #[cfg(feature = "cli")]
 mod frames;
 #[cfg(feature = "cli")]
+mod lines;
+#[cfg(feature = "cli")]
 pub use frames::Frames;
+#[cfg(feature = "cli")]
+pub use lines::Lines;
 
 use std::collections::VecDeque;
 use std::io::{self, Write};

@@ -157,6 +157,33 @@ pub fn unsent_bytes(socket: socket2::SockRef<'_>) -> Option<usize> {
     }
 }
 
+/// Whether stderr is the systemd journal's stream: systemd sets
+/// `JOURNAL_STREAM` to its device and inode (`DEV:INODE`) for a service,
+/// and a child whose stderr is elsewhere inherits the variable, so both
+/// must match (sd-daemon's rule). (Asked by the log lines of feature
+/// `cli`.)
+#[cfg(feature = "cli")]
+pub fn stderr_is_the_journal() -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let Some((dev, ino)) = std::env::var("JOURNAL_STREAM").ok().and_then(|v| {
+            let (dev, ino) = v.split_once(':')?;
+            Some((dev.parse::<u64>().ok()?, ino.parse::<u64>().ok()?))
+        }) else {
+            return false;
+        };
+        // Linux names fd 2 here, whatever it is (a socket, a pipe, a file).
+        std::fs::metadata("/proc/self/fd/2")
+            .or_else(|_| std::fs::metadata("/dev/stderr"))
+            .is_ok_and(|m| m.dev() == dev && m.ino() == ino)
+    }
+    #[cfg(not(unix))]
+    {
+        false
+    }
+}
+
 /// What the kernel knows of the TCP connection of `socket` (Linux's
 /// TCP_INFO); `None` where the system does not say.
 pub fn tcp_info(socket: socket2::SockRef<'_>) -> Option<crate::trace::TcpInfo> {

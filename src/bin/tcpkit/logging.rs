@@ -54,9 +54,10 @@ pub fn init(verbosity: i8, style: Style, limit: usize) {
         Style::Window => "server | ",
         _ => "",
     };
+    let lines = tcpkit::lossy::Lines::new(OUTPUT.get().cloned(), prefix);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(move || piece(prefix))
+        .with_writer(lines)
         .with_target(false)
         .with_ansi(io::stderr().is_terminal() && style != Style::Window);
     match style {

@@ -31,6 +31,63 @@ pub struct Unshown;
 
 impl Heads for Unshown {}
 
+/// A writer one thread at a time may use, for [`CurlHeads`].
+pub type Shared = std::sync::Mutex<Box<dyn Write + Send>>;
+
+/// The heads as curl shows them: each response head as it came on
+/// `console` (curl's stdout, or stderr when the body goes to stdout),
+/// and with `-v` both heads on `verbose`, marked `> ` and `< ` after a
+/// `* connected to` line. A closed output never stops the transfer.
+pub struct CurlHeads {
+    /// Where response heads are shown as they came.
+    pub console: Option<Shared>,
+    /// `-v`: where both heads are shown, marked.
+    pub verbose: Option<Shared>,
+}
+
+impl std::fmt::Debug for CurlHeads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CurlHeads")
+            .field("console", &self.console.is_some())
+            .field("verbose", &self.verbose.is_some())
+            .finish()
+    }
+}
+
+fn lock(out: &Shared) -> std::sync::MutexGuard<'_, Box<dyn Write + Send>> {
+    out.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Heads for CurlHeads {
+    fn request(&self, host_port: &str, head: &[u8]) {
+        if let Some(out) = &self.verbose {
+            let mut out = lock(out);
+            let _ = writeln!(out, "* connected to {host_port}");
+            let _ = marked(&mut **out, b"> ", head);
+        }
+    }
+
+    fn response(&self, head: &[u8]) {
+        if let Some(out) = &self.verbose {
+            let _ = marked(&mut **lock(out), b"< ", head);
+        }
+        if let Some(out) = &self.console {
+            let mut out = lock(out);
+            let _ = out.write_all(head).and_then(|()| out.flush());
+        }
+    }
+}
+
+/// Writes each line of a head with `mark` before it (`> `, `< `), the
+/// blank line that ends it as a lone mark.
+fn marked(out: &mut dyn Write, mark: &[u8], head: &[u8]) -> std::io::Result<()> {
+    for line in head.split_inclusive(|b| *b == b'\n') {
+        out.write_all(mark)?;
+        out.write_all(line)?;
+    }
+    out.flush()
+}
+
 /// The caller's [`Heads`], and the `-D` file.
 pub(super) struct HeadWriter {
     shown: Arc<dyn Heads>,

@@ -47,7 +47,7 @@ use tcpkit_wire::Bytes;
 pub use body::{Copied, copy as copy_body};
 pub use conn::{Conn, ConnectOptions, HAPPY_EYEBALLS_DELAY, open, race};
 use heads::HeadWriter;
-pub use heads::{Heads, Unshown};
+pub use heads::{CurlHeads, Heads, Unshown};
 pub use output::{BodyWriter, Destination, Plan, Sink};
 pub use request::{Target, UserHeaders, build as build_request};
 pub use tcpkit_wire::head::{DEFAULT_MAX_HEAD, DEFAULT_MAX_HEADERS, DEFAULT_MAX_INTERIM, Limits};

@@ -53,6 +53,8 @@ command -v wine >/dev/null || need+=(wine64)
 command -v chromium >/dev/null || need+=(chromium)
 # ... and its packets (--pcap) read by Wireshark's command line.
 command -v tshark >/dev/null || need+=(tshark)
+# --generate's man page, rendered by man.
+command -v man >/dev/null || need+=(man-db)
 if ((${#need[@]})); then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"

@@ -206,3 +206,80 @@ for a in c["args"]:
     );
     starts(&args);
 }
+
+/// `tcpkit --generate KIND`'s output.
+fn generated(kind: &str) -> String {
+    let out = Command::new(tcpkit())
+        .args(["--generate", kind])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{kind}: {}", common::stderr_of(&out));
+    stdout_of(&out)
+}
+
+#[test]
+fn bash_completes_from_the_generated_script() {
+    require("bash");
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("tcpkit.bash");
+    std::fs::write(&script, generated("complete-bash")).unwrap();
+    // What bash offers after `tcpkit se<TAB>` and `tcpkit bench <TAB>`.
+    let complete = |words: &str, index: usize| {
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "source {}; COMP_WORDS=({words}); COMP_CWORD={index}; \
+                 COMP_LINE='{words}'; COMP_POINT=${{#COMP_LINE}}; \
+                 _tcpkit tcpkit \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; \
+                 printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+                script.display()
+            ))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", common::stderr_of(&out));
+        stdout_of(&out)
+    };
+    assert_eq!(complete("tcpkit se", 1).trim(), "serve");
+    let scenarios = complete("tcpkit bench ''", 2);
+    for scenario in ["pingpong", "pipeline", "churn", "hold", "handshake"] {
+        assert!(scenarios.lines().any(|l| l == scenario), "{scenarios}");
+    }
+    // zsh's, fish's and PowerShell's are made too.
+    for kind in ["complete-zsh", "complete-fish", "complete-powershell"] {
+        assert!(generated(kind).contains("tcpkit"), "{kind}");
+    }
+}
+
+#[test]
+fn man_renders_the_generated_page_with_every_subcommand() {
+    require("man");
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("tcpkit.1");
+    std::fs::write(&page, generated("man")).unwrap();
+    let out = Command::new("man")
+        .arg("-l")
+        .arg(&page)
+        .env("MANPAGER", "cat")
+        .env("MANWIDTH", "100")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr_of(&out));
+    let text = stdout_of(&out);
+    assert!(
+        text.contains("NAME") && text.contains("tcpkit - A TCP toolkit"),
+        "{text}"
+    );
+    for sub in ["serve", "talk", "demo", "fetch", "bench"] {
+        assert!(
+            text.contains(&format!("tcpkit-{sub}(1)")),
+            "no {sub}: {text}"
+        );
+    }
+    // A KIND it does not make is a usage error that names the kinds.
+    let out = Command::new(tcpkit())
+        .args(["--generate", "html"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(common::stderr_of(&out).contains("complete-bash"));
+}

@@ -10,6 +10,7 @@ mod commands;
 mod demo;
 mod diagram;
 mod exit;
+mod generate;
 mod habits;
 mod heads;
 mod logging;
@@ -35,7 +36,11 @@ fn main() -> ExitCode {
     // few allocations, and each huge-page fault would cost 2 MiB of RSS.
     tcpkit::memory::small_pages();
     let printer = printer::Printer::new();
-    let args = match habits::before_parse(std::env::args_os().collect()) {
+    let args: Vec<_> = std::env::args_os().collect();
+    if let Some(code) = generate::asked(&args, &printer) {
+        return code;
+    }
+    let args = match habits::before_parse(args) {
         Ok(args) => args,
         Err(hint) => return printer.usage(hint),
     };

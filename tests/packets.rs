@@ -309,3 +309,22 @@ fn nagle_holds_a_small_write_until_the_ack_and_nodelay_does_not() {
         "with TCP_NODELAY the second write waited: {between:#?}"
     );
 }
+
+#[test]
+fn a_session_that_cannot_run_leaves_no_empty_files() {
+    // The port demo is asked to use is taken: no session, so no picture
+    // and no capture, and the files made to fail early are gone again.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let (svg, pcap) = (dir.path().join("a.svg"), dir.path().join("a.pcap"));
+    let out = Command::new(tcpkit())
+        .args(["-q", "demo", "--port", &port, "--diagram"])
+        .arg(&svg)
+        .arg("--pcap")
+        .arg(&pcap)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    assert!(!svg.exists() && !pcap.exists(), "a file was left");
+}

@@ -19,13 +19,14 @@ pub fn run(printer: &Printer, args: &DemoArgs) -> anyhow::Result<()> {
     let file = args.diagram.as_deref().unwrap_or(Path::new("-"));
     let form = Form::of(file)?;
     // Made first: a file that cannot be written is said before the
-    // session, not after it.
+    // session, not after it. Each is removed again unless it is written
+    // whole (a failed session, a failed write, the packets not captured).
     let mut out = match form {
         Form::Chart => None,
-        _ => Some(trace::draw::create(file, args.force)?),
+        _ => Some(Made::new(file, args.force)?),
     };
-    let pcap = match &args.pcap {
-        Some(path) => Some(trace::draw::create(path, args.force)?),
+    let mut pcap = match &args.pcap {
+        Some(path) => Some(Made::new(path, args.force)?),
         None => None,
     };
     let recording = trace::session::record(
@@ -42,7 +43,10 @@ pub fn run(printer: &Printer, args: &DemoArgs) -> anyhow::Result<()> {
             let mut out = printer.out(false, false);
             out.write_all(drawn.as_bytes()).and_then(|()| out.flush())
         }
-        Some(out) => out.write_all(drawn.as_bytes()),
+        Some(out) => out
+            .file
+            .write_all(drawn.as_bytes())
+            .map(|()| out.whole = true),
     };
     written.map_err(|e| tcpkit::Error::writing_output(&file.display().to_string(), e))?;
     if out.is_some() {
@@ -52,18 +56,39 @@ pub fn run(printer: &Printer, args: &DemoArgs) -> anyhow::Result<()> {
     if let Some(note) = recording.packets_note() {
         printer.say(note.render(crate::FLAGS));
     }
-    if let (Some(out), Some(path)) = (pcap, &args.pcap) {
-        match recording.write_pcap(std::io::BufWriter::new(out), path) {
-            Ok(frames) => printer.say(format_args!(
-                "{frames} packets written to {}",
-                path.display()
-            )),
-            Err(e) => {
-                // The empty file made first is no capture.
-                let _ = std::fs::remove_file(path);
-                return Err(e.into());
-            }
-        }
+    if let Some(made) = pcap.as_mut() {
+        let frames = recording.write_pcap(std::io::BufWriter::new(&made.file), &made.path)?;
+        made.whole = true;
+        printer.say(format_args!(
+            "{frames} packets written to {}",
+            made.path.display()
+        ));
     }
     Ok(recording.talked?)
+}
+
+/// A file made for the picture or the packets: removed when dropped
+/// before it was written whole.
+struct Made {
+    file: std::fs::File,
+    path: std::path::PathBuf,
+    whole: bool,
+}
+
+impl Made {
+    fn new(path: &Path, force: bool) -> Result<Made, tcpkit::Error> {
+        Ok(Made {
+            file: trace::draw::create(path, force)?,
+            path: path.to_path_buf(),
+            whole: false,
+        })
+    }
+}
+
+impl Drop for Made {
+    fn drop(&mut self) {
+        if !self.whole {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }

@@ -222,6 +222,11 @@ impl LoopbackTap {
         // SAFETY: poll(2) on one pollfd of ours.
         match unsafe { libc::poll(&raw mut poll, 1, self.tick) } {
             0 => Ok(false),
+            // An error on the tap is said, not polled for again and again.
+            n if n > 0 && poll.revents & libc::POLLERR != 0 => Err(self
+                .socket
+                .take_error()?
+                .unwrap_or_else(|| io::Error::other("the tap reported an error"))),
             n if n > 0 => Ok(true),
             _ => {
                 let e = io::Error::last_os_error();

@@ -88,9 +88,19 @@ impl Recording {
                 "the picture shows the calls only: {}",
                 crate::chain_in_words(why)
             )),
+            Packets::Captured {
+                captured: Captured {
+                    stopped: Some(why), ..
+                },
+                ..
+            } => Some(crate::words!(
+                "the capture stopped early ({}): the segments after are missing from the picture",
+                why
+            )),
             Packets::Captured { captured, .. } if captured.lost > 0 => Some(crate::words!(
-                "the capture lost {} frames on the loopback interface (busy with other \
-                 traffic): segments may be missing from the picture",
+                "{} frames on the loopback interface were lost to the capture (its buffer was \
+                 full; the kernel does not say whose they were): segments may be missing from \
+                 the picture",
                 captured.lost
             )),
             _ => None,
@@ -441,4 +451,43 @@ fn states(
             info: None,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::setting::Naming;
+
+    fn with(captured: Captured) -> Recording {
+        Recording {
+            events: Vec::new(),
+            heading: String::new(),
+            left_out: 0,
+            segments_left_out: 0,
+            talked: Ok(()),
+            packets: Packets::Captured {
+                captured,
+                clients: Vec::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn what_the_capture_lost_or_why_it_stopped_is_said() {
+        assert!(with(Captured::default()).packets_note().is_none());
+        let mut lost = Captured::default();
+        lost.lost = 3;
+        let lost = with(lost);
+        let said = lost.packets_note().unwrap().render(Naming::Flags);
+        assert!(
+            said.starts_with("3 frames on the loopback interface were lost"),
+            "{said}"
+        );
+        let mut stopped = Captured::default();
+        stopped.lost = 3;
+        stopped.stopped = Some("network is down".into());
+        let stopped = with(stopped);
+        let said = stopped.packets_note().unwrap().render(Naming::Flags);
+        assert!(said.contains("stopped early (network is down)"), "{said}");
+    }
 }

@@ -17,7 +17,7 @@ use crate::sys::LoopbackTap;
 const TICK: Duration = Duration::from_millis(50);
 /// The most of one frame kept: a loopback frame is at most 64 KiB and its
 /// link header.
-const SNAPLEN: usize = 65_550;
+pub(super) const SNAPLEN: usize = 65_550;
 /// The most frames kept: other programs' loopback traffic is captured too
 /// until the session's connections are known, and must not grow memory
 /// without bound.
@@ -129,7 +129,10 @@ fn capture(
             }
             Ok(None) if stop.load(Ordering::Relaxed) => break,
             Ok(None) => {}
-            Err(_) => break,
+            Err(e) => {
+                captured.stopped = Some(crate::error::describe(&e));
+                break;
+            }
         }
     }
     captured.lost += tap.dropped();

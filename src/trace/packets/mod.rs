@@ -120,8 +120,13 @@ pub struct Frame {
 pub struct Captured {
     /// The frames kept, in the order they came.
     pub frames: Vec<Frame>,
-    /// Frames lost: the kernel's drops and those past the bound kept.
+    /// Frames lost: the session's past the bound kept, and those the
+    /// kernel dropped for want of room in the tap (any program's: it does
+    /// not say whose).
     pub lost: u64,
+    /// Why the capture stopped before the session ended, if it did: the
+    /// segments after are missing.
+    pub stopped: Option<String>,
     /// Where `at` of the start was, on both clocks.
     start: Option<(Instant, SystemTime)>,
 }
@@ -285,7 +290,13 @@ impl Captured {
     /// as a pcap file (Ethernet frames, microsecond times) to `out`.
     pub fn write_pcap(&self, clients: &[SocketAddr], out: impl Write) -> Result<usize, Words> {
         use pcap_file::pcap::{PcapPacket, PcapWriter};
-        let mut writer = PcapWriter::new(out).map_err(|e| crate::words!("{e}"))?;
+        // The header's snaplen is the longest frame kept: a loopback
+        // frame (64 KiB) is longer than the usual 65,535.
+        let header = pcap_file::pcap::PcapHeader {
+            snaplen: capture::SNAPLEN as u32,
+            ..Default::default()
+        };
+        let mut writer = PcapWriter::with_header(out, header).map_err(|e| crate::words!("{e}"))?;
         let frames = self.of(clients);
         for frame in &frames {
             let at = frame

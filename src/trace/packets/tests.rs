@@ -76,6 +76,7 @@ fn numbers_are_relative_and_windows_scaled_once_both_ends_offer_it() {
             frame(s, c, "R", (70010, 0, 0), None, b""),
         ],
         lost: 0,
+        stopped: None,
         start: Some((Instant::now(), SystemTime::UNIX_EPOCH)),
     };
     let client = Side::Client;
@@ -117,6 +118,7 @@ fn without_a_window_scale_from_both_ends_none_is_applied() {
             frame(c, s, "A", (1, 1, 100), None, b""),
         ],
         lost: 0,
+        stopped: None,
         start: Some((Instant::now(), SystemTime::UNIX_EPOCH)),
     };
     assert_eq!(words(&captured)[2].1, "ACK seq 1 ack 1 win 100");
@@ -146,6 +148,7 @@ fn a_syn_sent_again_is_its_retransmission() {
             frame(s, c, "SA", (0, 8, 100), None, b""),
         ],
         lost: 0,
+        stopped: None,
         start: Some((Instant::now(), SystemTime::UNIX_EPOCH)),
     };
     let said = words(&captured);
@@ -166,6 +169,7 @@ fn frames_taken_before_the_clocks_were_read_keep_their_times() {
     let captured = Captured {
         frames: vec![early, late],
         lost: 0,
+        stopped: None,
         start: Some((start, wall)),
     };
     let Some(origin) = start.checked_sub(Duration::from_secs(2)) else {

@@ -53,6 +53,8 @@ command -v wine >/dev/null || need+=(wine64)
 command -v chromium >/dev/null || need+=(chromium)
 # ... and its packets (--pcap) read by Wireshark's command line.
 command -v tshark >/dev/null || need+=(tshark)
+# ... and the capture's remedy for a plain user, setcap cap_net_raw+ep.
+command -v setcap >/dev/null || need+=(libcap2-bin)
 # --generate's man page, rendered by man.
 command -v man >/dev/null || need+=(man-db)
 if ((${#need[@]})); then

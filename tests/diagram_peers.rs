@@ -218,3 +218,44 @@ fn without_the_right_to_capture_the_calls_are_drawn_and_the_pcap_refused() {
     assert!(!drawn.contains("class=\"segment\""));
     assert!(!pcap.exists(), "an empty capture was left");
 }
+
+#[test]
+fn setcap_gives_a_plain_user_the_packets_as_the_hint_says() {
+    // The hint's own remedy: `setcap cap_net_raw+ep` on the binary, then
+    // run as nobody (Debian's setcap and setpriv).
+    common::require("setcap");
+    common::require("setpriv");
+    let dir = tempfile::tempdir().unwrap();
+    let open = |path: &std::path::Path, mode| {
+        let mut perms = std::fs::metadata(path).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, mode);
+        std::fs::set_permissions(path, perms).unwrap();
+    };
+    open(dir.path(), 0o777);
+    let binary = dir.path().join("tcpkit");
+    std::fs::copy(tcpkit(), &binary).unwrap();
+    open(&binary, 0o755);
+    let set = Command::new("setcap")
+        .arg("cap_net_raw+ep")
+        .arg(&binary)
+        .output()
+        .unwrap();
+    assert!(set.status.success(), "setcap: {}", stderr_of(&set));
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&binary)
+        .args(["-q", "demo", "--diagram", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(
+        !stderr_of(&out).contains("calls only"),
+        "{}",
+        stderr_of(&out)
+    );
+    let chart = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        chart.contains("SYN seq 0"),
+        "no packets as nobody with the capability:\n{chart}"
+    );
+}

@@ -825,3 +825,33 @@ fn the_pictures_server_speaks_in_its_window_not_in_raw_log_lines() {
         assert!(line.starts_with("server | "), "{log}");
     }
 }
+
+#[test]
+fn the_chart_is_as_wide_as_columns_says_and_draws_long_waits() {
+    use unicode_width::UnicodeWidthStr;
+    for (columns, widest) in [(Some("60"), 60), (None, 80)] {
+        let mut cmd = Command::new(tcpkit());
+        cmd.args(["-q", "demo", "--scenario", "backlog", "--diagram", "-"]);
+        match columns {
+            Some(c) => cmd.env("COLUMNS", c),
+            // Not a terminal, and nothing said: 80.
+            None => cmd.env_remove("COLUMNS"),
+        };
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+        let chart = stdout_of(&out);
+        let lines: Vec<usize> = chart.lines().map(UnicodeWidthStr::width).collect();
+        assert!(lines.iter().all(|w| *w <= widest), "{columns:?}:\n{chart}");
+        assert!(
+            lines.iter().any(|w| *w >= widest - 2),
+            "{columns:?}: narrower:\n{chart}"
+        );
+        // The dropped SYN's second is a line of its own.
+        assert!(
+            chart
+                .lines()
+                .any(|l| l.contains("⋯ 1.") && l.ends_with("s pass ⋯")),
+            "{chart}"
+        );
+    }
+}

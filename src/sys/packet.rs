@@ -5,12 +5,11 @@
 //! cap_net_raw+ep` on the binary).
 //!
 //! Why a ring rather than `recvmsg`: the kernel writes each frame's time
-//! into the ring as it delivers the frame. A plain packet socket's times
-//! (`SO_TIMESTAMPNS`) come from a switch the kernel flips for the whole
-//! machine a moment after asked, and other programs' sockets flip it
-//! too: frames taken before are stamped when read, and a session's first
-//! segments were drawn after the calls they came before (seen once in ten
-//! runs while other captures started and stopped).
+//! into the ring as it delivers the frame to the tap, whatever else runs.
+//! A plain packet socket's times (`SO_TIMESTAMPNS`) depend on a switch
+//! the kernel flips for the whole machine a moment after it is asked (and
+//! other programs' sockets flip it too); a frame taken before is stamped
+//! when it is read, later than it came.
 
 use std::cell::Cell;
 use std::io;

@@ -1,4 +1,4 @@
-//! `tcpkit serve --tls-self-signed --metrics 127.0.0.1:9100` as a library
+//! `tcpkit serve --tls-self-signed --metrics 127.0.0.1:29999` as a library
 //! user writes it: the same server, from the library alone, in a dozen
 //! lines. [`tcpkit::server::Builder`] raises the open-file limit and sizes
 //! the connection limit from it, makes the certificate and writes its PEM
@@ -8,7 +8,7 @@
 //! manager sends), then shuts down gracefully.
 //!
 //! Run: `cargo run --example full_server`, then the `tcpkit talk --tls
-//! --cacert ...` line it logs, and `curl 127.0.0.1:9100/metrics`.
+//! --cacert ...` line it logs, and `curl 127.0.0.1:29999/metrics`.
 
 use tcpkit::server::{Builder, Config};
 use tcpkit::tls::source::TlsSource;
@@ -18,7 +18,7 @@ async fn main() -> Result<(), tcpkit::Error> {
     tracing_subscriber::fmt().with_target(false).init();
     let server = Builder::new(Config::default())
         .bind("localhost:9999")
-        .metrics("127.0.0.1:9100")
+        .metrics("127.0.0.1:29999")
         .tls(TlsSource::SelfSigned { out: None })
         .raise_fd_limit(None)
         .listen()

@@ -44,6 +44,8 @@ command -v haproxy >/dev/null || need+=(haproxy)
 # deploy/: systemd-analyze verifies the units, PyYAML reads the manifests.
 command -v systemd-analyze >/dev/null || need+=(systemd)
 /usr/bin/python3 -c 'import yaml' 2>/dev/null || need+=(python3-yaml)
+# ... and the registered ports the metrics port must not take.
+[ -e /etc/services ] || need+=(netbase)
 # The Windows cross-check (issue 13): mingw for ring's C code, and Rust's
 # target.
 command -v x86_64-w64-mingw32-gcc >/dev/null || need+=(gcc-mingw-w64-x86-64)

@@ -27,7 +27,7 @@ fn starts(args: &[String]) {
     let args: Vec<String> = args
         .iter()
         .map(|a| match a.as_str() {
-            "0.0.0.0:9999" | "0.0.0.0:9100" | "127.0.0.1:9100" => "127.0.0.1:0".to_string(),
+            "0.0.0.0:9999" | "0.0.0.0:29999" | "127.0.0.1:29999" => "127.0.0.1:0".to_string(),
             _ => a.clone(),
         })
         .collect();
@@ -123,7 +123,7 @@ fn stop_with_a_flooding_client(args: &[String]) -> Duration {
     let serve: Vec<&str> = serve
         .iter()
         .map(|a| match a.as_str() {
-            "127.0.0.1:9100" => "127.0.0.1:0",
+            "127.0.0.1:29999" => "127.0.0.1:0",
             a => a,
         })
         .collect();
@@ -174,7 +174,7 @@ assert pdb["spec"]["selector"]["matchLabels"] == labels
 c = pod["spec"]["containers"][0]
 ports = {p["name"]: p["containerPort"] for p in c["ports"]}
 assert c["readinessProbe"]["httpGet"]["path"] == "/ready"
-assert ports[c["readinessProbe"]["httpGet"]["port"]] == 9100
+assert ports[c["readinessProbe"]["httpGet"]["port"]] == 29999
 assert ports[c["livenessProbe"]["tcpSocket"]["port"]] == 9999
 assert svc["spec"]["ports"][0]["targetPort"] in ports
 print(pod["spec"]["terminationGracePeriodSeconds"])
@@ -282,4 +282,52 @@ fn man_renders_the_generated_page_with_every_subcommand() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(common::stderr_of(&out).contains("complete-bash"));
+}
+
+/// Exporters' ports outside Prometheus's range that its port allocation
+/// list names ("Exporters outside of the standard port ranges").
+const EXPORTERS_ELSEWHERE: &[u16] = &[
+    3903, 7300, 8080, 8082, 8088, 8089, 8292, 8404, 9042, 9087, 9095, 9097, 9099, 16995, 19091,
+    19999, 24231, 42004, 44322, 61091,
+];
+
+#[test]
+fn the_metrics_port_is_nobody_elses() {
+    assert!(
+        Path::new("/etc/services").exists(),
+        "/etc/services is missing: run the README's test command (scripts/test.sh), which installs netbase"
+    );
+    let service = std::fs::read_to_string(deploy("tcpkit.service")).unwrap();
+    let unit_port = service
+        .split_whitespace()
+        .skip_while(|w| *w != "--metrics")
+        .nth(1)
+        .and_then(|addr| addr.rsplit(':').next())
+        .and_then(|p| p.parse::<u16>().ok())
+        .expect("the unit's --metrics port");
+    let manifest = std::fs::read_to_string(deploy("kubernetes.yaml")).unwrap();
+    let pod_port = manifest
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("- {name: metrics, containerPort: "))
+        .and_then(|p| p.trim_end_matches('}').parse::<u16>().ok())
+        .expect("the pod's metrics port");
+    assert_eq!(unit_port, pod_port, "one metrics port for both");
+    let port = unit_port;
+    // Prometheus's own (9090-9094) and the exporters' range (9100-9999,
+    // full since 2023: new exporters are given ports past it).
+    assert!(
+        !(9090..=10999).contains(&port),
+        "{port} is in Prometheus's allocated range"
+    );
+    assert!(!EXPORTERS_ELSEWHERE.contains(&port), "{port} is an exporter's");
+    let services = std::fs::read_to_string("/etc/services").unwrap();
+    let named = format!("{port}/tcp");
+    assert!(
+        !services.split_whitespace().any(|w| w == named),
+        "{port} is a registered service's (/etc/services)"
+    );
+    // A port in the ephemeral range may be taken by any outgoing connect.
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap();
+    let low: u16 = range.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(port < low, "{port} is in the ephemeral range (from {low})");
 }

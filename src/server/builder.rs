@@ -12,7 +12,7 @@
 //! use tcpkit::server::{Builder, Config};
 //! let server = Builder::new(Config::default())
 //!     .bind("127.0.0.1:9999")
-//!     .metrics("127.0.0.1:9100")
+//!     .metrics("127.0.0.1:29999")
 //!     .listen()
 //!     .await?;
 //! tracing::info!("listening on {:?}", server.local_addrs());

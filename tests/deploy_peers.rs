@@ -319,7 +319,10 @@ fn the_metrics_port_is_nobody_elses() {
         !(9090..=10999).contains(&port),
         "{port} is in Prometheus's allocated range"
     );
-    assert!(!EXPORTERS_ELSEWHERE.contains(&port), "{port} is an exporter's");
+    assert!(
+        !EXPORTERS_ELSEWHERE.contains(&port),
+        "{port} is an exporter's"
+    );
     let services = std::fs::read_to_string("/etc/services").unwrap();
     let named = format!("{port}/tcp");
     assert!(

@@ -53,12 +53,13 @@ impl Stalled {
                 let _ = child.kill();
                 panic!("serve ended before it listened");
             }
-            if let Some(rest) = line.trim_end().strip_prefix("Waiting for connection on ") {
-                addr = rest.trim_end_matches("...").parse().ok();
-            }
-            if let Some(rest) = line.trim_end().strip_prefix("Metrics on http://") {
-                metrics = rest.trim_end_matches("/metrics").parse().ok();
-            }
+            // Plain lines, or JSON objects whose message is the line.
+            let after = |mark: &str, end: &str| {
+                let (_, rest) = line.split_once(mark)?;
+                rest.split(end).next()?.parse().ok()
+            };
+            addr = addr.or_else(|| after("Waiting for connection on ", "..."));
+            metrics = metrics.or_else(|| after("Metrics on http://", "/metrics"));
         }
         Stalled {
             child,
@@ -322,4 +323,38 @@ fn the_log_buffer_edges() {
         thread::sleep(Duration::from_millis(5));
     };
     assert_eq!(code, Some(0), "SIGTERM did not stop it in 5 s");
+}
+
+#[test]
+fn with_json_logs_every_line_is_an_object_and_so_is_the_count_of_dropped_ones() {
+    let mut server = Stalled::serve(&["--log-format", "json"]);
+    serve_sessions(server.addr);
+    let mut open = signalled_while_open(&server);
+    assert!(server.dropped() > 0, "nothing was stalled");
+    let text = server.drain();
+    thread::sleep(Duration::from_millis(300));
+    open.write_all(b"exit\n").unwrap();
+    assert_eq!(server.exits_within(PATIENCE), Some(0));
+    let text = text.recv_timeout(PATIENCE).expect("stderr to its end");
+    let objects: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: not JSON: {l}")))
+        .collect();
+    let count = objects
+        .iter()
+        .find(|o| o["target"] == "tcpkit::lossy")
+        .expect("the count of dropped lines");
+    assert_eq!(count["level"], "WARN");
+    assert!(
+        count["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(" earlier log lines dropped here")),
+        "{count}"
+    );
+    assert!(
+        count["timestamp"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
+    assert_eq!(objects.last().unwrap()["message"], "Server stopped.");
 }

@@ -66,6 +66,8 @@ struct Shared {
     /// Every write dropped since the start: the metric.
     dropped: Arc<AtomicU64>,
     limit: usize,
+    /// The drop count is said as a JSON object ([`Lossy::say_drops_in_json`]).
+    json: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -100,12 +102,20 @@ impl Lossy {
             written: Condvar::new(),
             dropped: Arc::new(AtomicU64::new(0)),
             limit,
+            json: std::sync::atomic::AtomicBool::new(false),
         });
         let thread = shared.clone();
         std::thread::Builder::new()
             .name("tcpkit-output".into())
             .spawn(move || thread.run(output))?;
         Ok(Lossy { shared })
+    }
+
+    /// Says how many lines were dropped as a line of JSON (`level`
+    /// `WARN`, `target` `tcpkit::lossy`), for an output whose other lines
+    /// are JSON objects: a log shipper parses each line.
+    pub fn say_drops_in_json(&self) {
+        self.shared.json.store(true, Ordering::Relaxed);
     }
 
     /// Queues `bytes` as one piece, dropping the oldest queued writes
@@ -246,7 +256,8 @@ impl Shared {
             state.busy = true;
             drop(state);
             if unsaid > 0 {
-                batch.extend_from_slice(dropped_line(unsaid).as_bytes());
+                let json = self.json.load(Ordering::Relaxed);
+                batch.extend_from_slice(dropped_line(unsaid, json).as_bytes());
             }
             let (first, second) = taken.as_slices();
             batch.extend_from_slice(first);
@@ -275,12 +286,21 @@ impl Shared {
 }
 
 /// The line that says how many writes were dropped, where they were.
-fn dropped_line(n: u64) -> String {
+fn dropped_line(n: u64, json: bool) -> String {
     let lines = if n == 1 { "line" } else { "lines" };
-    format!(
-        "tcpkit: warning: {n} earlier log {lines} dropped here: the output was not being \
-         read (a paused terminal or a stalled log reader), and the work went on\n"
-    )
+    let what = format!(
+        "{n} earlier log {lines} dropped here: the output was not being read (a paused \
+         terminal or a stalled log reader), and the work went on"
+    );
+    match json {
+        // Nothing in `what` needs escaping.
+        true => format!(
+            "{{\"timestamp\":\"{}\",\"level\":\"WARN\",\"message\":\"{what}\",\
+             \"target\":\"tcpkit::lossy\"}}\n",
+            humantime::format_rfc3339_micros(std::time::SystemTime::now())
+        ),
+        false => format!("tcpkit: warning: {what}\n"),
+    }
 }
 
 #[cfg(test)]
@@ -335,7 +355,7 @@ mod tests {
         let text = String::from_utf8(got.lock().unwrap().clone()).unwrap();
         assert_eq!(
             text,
-            format!("first line\n{}ccccccccc\nd\n", dropped_line(2))
+            format!("first line\n{}ccccccccc\nd\n", dropped_line(2, false))
         );
         // Said once: later lines come without it.
         open.send(()).unwrap();

@@ -100,6 +100,12 @@ pub const DEFAULT_AGENT_DRAIN: Duration = Duration::from_secs(2);
 /// After the grace, the time connections get to answer what they received
 /// and close, beyond `--linger`'s drain, before they are dropped.
 const FINISH_MARGIN: Duration = Duration::from_secs(1);
+/// The `tracing` target of the two lines each connection logs, "Accept
+/// new connection from ..." and "Connection from ... closed.": a busy
+/// service's operator turns them off (`tcpkit::connection=off`, serve's
+/// `--no-connection-logs`) and keeps every other line; the metrics count
+/// the connections either way.
+pub const CONNECTION_LOG: &str = "tcpkit::connection";
 /// Default listen backlog (the kernel clamps it to `net.core.somaxconn`).
 pub const DEFAULT_BACKLOG: u32 = 1024;
 

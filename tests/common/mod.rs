@@ -163,8 +163,9 @@ impl Proc {
             for line in BufReader::new(out).lines() {
                 let Ok(line) = line else { break };
                 eprintln!("child: {line}");
-                if let Some(rest) = line.strip_prefix("Waiting for connection on ") {
-                    let _ = tx.send(rest.trim_end_matches("...").to_string());
+                // A plain line, or a JSON object whose message it is.
+                if let Some((_, rest)) = line.split_once("Waiting for connection on ") {
+                    let _ = tx.send(rest.split("...").next().unwrap_or(rest).to_string());
                 }
                 sink.lock().unwrap().push(line);
             }

@@ -30,26 +30,38 @@ pub enum Style {
     Full,
     /// The message alone, as the tutorial prints (`--plain-logs`).
     Plain,
+    /// One JSON object a line (`--log-format json`): time, level,
+    /// message and target, for log shippers.
+    Json,
     /// The message in the server's window, as `demo` shows it
     /// (`server | ...`): for `demo --diagram` and `--scenario`, whose
     /// server runs in this process.
     Window,
 }
 
-/// Sends logs to stderr through a queue of `limit` bytes. `verbosity`
-/// counts `-v` minus `-q`; `RUST_LOG` wins when set.
-pub fn init(verbosity: i8, style: Style, limit: usize) {
-    if let Ok(lossy) = Lossy::new(io::stderr(), limit) {
+/// Sends logs to stderr through a queue of `--log-buffer` bytes, at the
+/// level `-v`/`-q` say; `RUST_LOG` wins when set, but not over serve's
+/// `--no-connection-logs`.
+pub fn init(cli: &crate::cli::Cli) {
+    let (style, connections) = (cli.log_style(), cli.connection_logs());
+    if let Ok(lossy) = Lossy::new(io::stderr(), cli.log_buffer) {
+        if style == Style::Json {
+            lossy.say_drops_in_json();
+            let _ = JSON.set(());
+        }
         let _ = OUTPUT.set(lossy);
     }
-    let level = match verbosity {
+    let level = match cli.verbosity() {
         i8::MIN..=-2 => "error",
         -1 => "warn",
         0 => "info",
         1 => "debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    if !connections && let Ok(off) = format!("{}=off", tcpkit::server::CONNECTION_LOG).parse() {
+        filter = filter.add_directive(off);
+    }
     let prefix = match style {
         Style::Window => "server | ",
         _ => "",
@@ -59,17 +71,38 @@ pub fn init(verbosity: i8, style: Style, limit: usize) {
         .with_env_filter(filter)
         .with_writer(lines)
         .with_target(false)
-        .with_ansi(io::stderr().is_terminal() && style != Style::Window);
+        .with_ansi(io::stderr().is_terminal() && !matches!(style, Style::Window | Style::Json));
     match style {
         Style::Full => builder.init(),
+        Style::Json => builder.json().flatten_event(true).with_target(true).init(),
         Style::Plain | Style::Window => builder.without_time().with_level(false).init(),
     }
 }
 
+/// Set when every line on stderr is a JSON object (`--log-format json`).
+static JSON: OnceLock<()> = OnceLock::new();
+
 /// Writes `text` to stderr without waiting on it (directly, before
-/// [`init`], when there is no queue yet).
+/// [`init`], when there is no queue yet); with `--log-format json`, as
+/// an object like tracing's, its level from `tcpkit: error: ` or
+/// `tcpkit: warning: `, so a log shipper can parse every line.
 pub fn say(text: &str) {
-    send(text.as_bytes());
+    if JSON.get().is_none() {
+        return send(text.as_bytes());
+    }
+    let text = text.trim_end_matches('\n');
+    let (level, target, message) = [
+        ("tcpkit: error: ", "ERROR", "tcpkit"),
+        ("tcpkit: warning: ", "WARN", "tcpkit"),
+        ("trace ", "INFO", "tcpkit::trace"),
+        ("tcpkit: ", "INFO", "tcpkit"),
+    ]
+    .into_iter()
+    .find_map(|(mark, level, target)| Some((level, target, text.strip_prefix(mark)?)))
+    .unwrap_or(("INFO", "tcpkit", text));
+    let time = humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string();
+    let object = serde_json::json!({"timestamp": time, "level": level, "message": message, "target": target});
+    send(format!("{object}\n").as_bytes());
 }
 
 fn send(bytes: &[u8]) {

@@ -62,7 +62,7 @@ fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(exit::USAGE));
         }
     };
-    logging::init(cli.verbosity(), cli.log_style(), cli.log_buffer);
+    logging::init(&cli);
     let code = match commands::run(cli, &printer) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => printer.fail(&err),

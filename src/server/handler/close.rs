@@ -43,6 +43,7 @@ impl<S: Socket> Handler<S> {
         self.shared.open.fetch_sub(1, Ordering::AcqRel);
         if let Ending::Probe = ending {
             debug!(
+                target: crate::server::CONNECTION_LOG,
                 "Connection from {} closed. ({}, {} message{s})",
                 self.peer,
                 ending.shown(self.shared.config.naming),
@@ -52,6 +53,7 @@ impl<S: Socket> Handler<S> {
             return;
         }
         info!(
+            target: crate::server::CONNECTION_LOG,
             "Connection from {} closed. ({}, {} message{s})",
             self.peer,
             ending.shown(self.shared.config.naming),

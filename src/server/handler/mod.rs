@@ -182,7 +182,7 @@ impl<S: Socket> Handler<S> {
             let proxied = trusted == Some(true);
             return Answer::later(self.shared.kill.clone(), self.open_slowly(proxied));
         }
-        info!("Accept new connection from {}...", self.peer);
+        info!(target: crate::server::CONNECTION_LOG, "Accept new connection from {}...", self.peer);
         self.welcome()
     }
 

@@ -69,8 +69,12 @@ impl<S: Socket> Handler<S> {
             }
         }
         match via.is_empty() {
-            true => info!("Accept new connection from {}...", self.peer),
-            false => info!("Accept new connection from {} ({via})...", self.peer),
+            true => {
+                info!(target: crate::server::CONNECTION_LOG, "Accept new connection from {}...", self.peer)
+            }
+            false => {
+                info!(target: crate::server::CONNECTION_LOG, "Accept new connection from {} ({via})...", self.peer)
+            }
         }
         let welcomed = match self.welcome() {
             Answer::Done(ended) => ended,

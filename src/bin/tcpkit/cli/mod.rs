@@ -114,9 +114,15 @@ pub struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = GLOBAL)]
     pub quiet: u8,
 
-    /// Log lines without time or level, as the tutorial prints them.
+    /// Log lines without time or level, as the tutorial prints them
+    /// (--log-format plain).
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub plain_logs: bool,
+
+    /// How log lines look: text (time, level, message), plain (the
+    /// message alone), or json (one object a line, for log shippers).
+    #[arg(long, global = true, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text, help_heading = GLOBAL)]
+    pub log_format: LogFormat,
 
     /// Most bytes of log lines (and --trace lines, notices) held for a
     /// stderr that is not being read, such as a terminal paused with
@@ -148,10 +154,24 @@ impl Cli {
             {
                 Style::Window
             }
-            _ if self.plain_logs => Style::Plain,
+            _ if self.log_format == LogFormat::Json => Style::Json,
+            _ if self.plain_logs || self.log_format == LogFormat::Plain => Style::Plain,
             _ => Style::Full,
         }
     }
+
+    /// Whether serve logs a line as each connection opens and closes.
+    pub fn connection_logs(&self) -> bool {
+        !matches!(&self.command, Command::Serve(serve) if serve.no_connection_logs)
+    }
+}
+
+/// `--log-format`'s values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Plain,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

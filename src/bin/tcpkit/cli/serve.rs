@@ -175,6 +175,12 @@ pub struct ServeArgs {
     /// it costs a line per call. (Over TLS the bytes are the records.)
     #[arg(long)]
     pub trace: bool,
+
+    /// Leave out the two lines each connection logs (accepted, closed):
+    /// a busy service's log keeps what an operator acts on, and stays
+    /// under journald's rate limit; the metrics count connections anyway.
+    #[arg(long)]
+    pub no_connection_logs: bool,
 }
 
 impl ServeArgs {

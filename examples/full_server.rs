@@ -5,7 +5,9 @@
 //! for clients to trust (removed when the server stops), binds everything
 //! (an address in use is an error before anything is served), and logs
 //! as `serve` does; `run` serves until Ctrl+C or SIGTERM (what a service
-//! manager sends), then shuts down gracefully.
+//! manager sends), then shuts down gracefully. Under systemd's
+//! `Type=notify` it says ready, reloading and stopping, and feeds the
+//! watchdog, as `serve` does.
 //!
 //! Run: `cargo run --example full_server`, then the `tcpkit talk --tls
 //! --cacert ...` line it logs, and `curl 127.0.0.1:29999/metrics`.
@@ -16,7 +18,11 @@ use tcpkit::tls::source::TlsSource;
 #[tokio::main]
 async fn main() -> Result<(), tcpkit::Error> {
     tracing_subscriber::fmt().with_target(false).init();
-    let server = Builder::new(Config::default())
+    let config = Config {
+        service: tcpkit::service::Notifier::from_env(),
+        ..Config::default()
+    };
+    let server = Builder::new(config)
         .bind("localhost:9999")
         .metrics("127.0.0.1:29999")
         .tls(TlsSource::SelfSigned { out: None })

@@ -51,6 +51,7 @@ pub mod notice;
 mod pace;
 mod probe;
 pub mod server;
+pub mod service;
 pub mod setting;
 pub mod signal;
 pub mod spelling;

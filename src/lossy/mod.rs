@@ -23,6 +23,7 @@
 
 #[cfg(feature = "cli")]
 mod frames;
+mod json;
 #[cfg(feature = "cli")]
 mod lines;
 #[cfg(feature = "cli")]
@@ -66,7 +67,7 @@ struct Shared {
     /// Every write dropped since the start: the metric.
     dropped: Arc<AtomicU64>,
     limit: usize,
-    /// The drop count is said as a JSON object ([`Lossy::say_drops_in_json`]).
+    /// Lines are said as JSON objects ([`Lossy::say_in_json`]).
     json: std::sync::atomic::AtomicBool,
 }
 
@@ -111,11 +112,20 @@ impl Lossy {
         Ok(Lossy { shared })
     }
 
-    /// Says how many lines were dropped as a line of JSON (`level`
-    /// `WARN`, `target` `tcpkit::lossy`), for an output whose other lines
-    /// are JSON objects: a log shipper parses each line.
-    pub fn say_drops_in_json(&self) {
+    /// From now on [`Lossy::say`] and the count of dropped lines write
+    /// JSON objects, for an output whose log events are JSON (tracing's):
+    /// a log shipper parses every line.
+    pub fn say_in_json(&self) {
         self.shared.json.store(true, Ordering::Relaxed);
+    }
+
+    /// Queues one line of text (`tcpkit: warning: ...`, say), or its JSON
+    /// object after [`Lossy::say_in_json`].
+    pub fn say(&self, text: &str) {
+        match self.shared.json.load(Ordering::Relaxed) {
+            true => self.send(json::line(text).as_bytes()),
+            false => self.send(text.as_bytes()),
+        }
     }
 
     /// Queues `bytes` as one piece, dropping the oldest queued writes
@@ -288,18 +298,13 @@ impl Shared {
 /// The line that says how many writes were dropped, where they were.
 fn dropped_line(n: u64, json: bool) -> String {
     let lines = if n == 1 { "line" } else { "lines" };
-    let what = format!(
-        "{n} earlier log {lines} dropped here: the output was not being read (a paused \
-         terminal or a stalled log reader), and the work went on"
+    let text = format!(
+        "tcpkit: warning: {n} earlier log {lines} dropped here: the output was not being \
+         read (a paused terminal or a stalled log reader), and the work went on\n"
     );
     match json {
-        // Nothing in `what` needs escaping.
-        true => format!(
-            "{{\"timestamp\":\"{}\",\"level\":\"WARN\",\"message\":\"{what}\",\
-             \"target\":\"tcpkit::lossy\"}}\n",
-            humantime::format_rfc3339_micros(std::time::SystemTime::now())
-        ),
-        false => format!("tcpkit: warning: {what}\n"),
+        true => json::line(&text),
+        false => text,
     }
 }
 

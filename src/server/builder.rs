@@ -327,11 +327,17 @@ impl Server {
     pub fn reload_tls_at_sighup(&self) {
         if let Some(tls) = self.tls() {
             let naming = self.config.naming;
+            let service = self.config.service.clone();
             let mut reloads = crate::signal::Reloads::watch();
             tokio::spawn(async move {
                 loop {
                     reloads.next().await;
-                    reload_tls(&tls, naming);
+                    service.reloading();
+                    let done = match reload_tls(&tls, naming) {
+                        true => "reloaded the TLS certificate",
+                        false => "the TLS certificate's reload failed; serving with the old one",
+                    };
+                    service.ready(format!("Serving; SIGHUP: {done}"));
                 }
             });
         }
@@ -405,11 +411,11 @@ impl Server {
 
 /// Reads the certificate files of `tls` again (the binary calls it at
 /// SIGHUP) and logs what came of it, naming settings as `naming` says; a
-/// failure keeps the old pair.
-pub fn reload_tls(tls: &crate::tls::ServerTls, naming: crate::setting::Naming) {
+/// failure keeps the old pair. True when the new pair is in use.
+pub fn reload_tls(tls: &crate::tls::ServerTls, naming: crate::setting::Naming) -> bool {
     let Some(file) = tls.cert_file() else {
         warn!("SIGHUP: a self-signed certificate has no files to read again; nothing reloaded.");
-        return;
+        return false;
     };
     let old = tls.fingerprint();
     match tls.reload() {
@@ -418,10 +424,14 @@ pub fn reload_tls(tls: &crate::tls::ServerTls, naming: crate::setting::Naming) {
              new handshakes use it.",
             file.display()
         ),
-        Err(e) => warn!(
-            "SIGHUP: cannot reload the TLS certificate: {}; keeping the old one \
-             (SHA-256 fingerprint {old}).",
-            e.in_words().render(naming)
-        ),
+        Err(e) => {
+            warn!(
+                "SIGHUP: cannot reload the TLS certificate: {}; keeping the old one \
+                 (SHA-256 fingerprint {old}).",
+                e.in_words().render(naming)
+            );
+            return false;
+        }
     }
+    true
 }

@@ -48,16 +48,22 @@ pub(super) struct Listener<A> {
     pub token: CancellationToken,
     /// Tracks the handlers so shutdown can wait for them.
     pub tracker: TaskTracker,
+    /// Beats for the service manager's watchdog, when it keeps one.
+    pub heart: Option<crate::service::Heart>,
 }
 
 impl<A: Accept> Listener<A> {
     /// Accepts until the token is cancelled. Never gives up on errors.
-    pub async fn run(self) {
+    pub async fn run(mut self) {
         let mut refusals = Refusals::new(self.shared.config.refuse_rate);
         let mut backoff = Backoff::default();
         let mut full_warned = RateLimit::default();
         let mut accepted_this_turn = 0;
+        let has_heart = self.heart.is_some();
         loop {
+            if let Some(heart) = &self.heart {
+                heart.beat();
+            }
             if accepted_this_turn == ACCEPTS_PER_TURN {
                 accepted_this_turn = 0;
                 tokio::task::yield_now().await;
@@ -105,11 +111,14 @@ impl<A: Accept> Listener<A> {
                     continue;
                 }
                 () = refusals.wait(), if full && !refusals.due() => continue,
+                () = crate::service::wake(&mut self.heart), if has_heart => continue,
             };
             let accepted = tokio::select! {
                 biased;
                 _ = self.token.cancelled() => return,
                 accepted = self.listener.accept() => accepted,
+                // Idle: turn, so the watchdog hears this loop is alive.
+                () = crate::service::wake(&mut self.heart), if has_heart => continue,
             };
             match accepted {
                 Ok((stream, peer)) => {
@@ -130,9 +139,18 @@ impl<A: Accept> Listener<A> {
                 Err(e) => {
                     self.shared.metered(|m| m.accept_error());
                     let pause = backoff.next(&e, self.shared.config.naming);
-                    tokio::select! {
-                        _ = self.token.cancelled() => return,
-                        _ = tokio::time::sleep(pause) => {}
+                    let until = tokio::time::Instant::now() + pause;
+                    loop {
+                        tokio::select! {
+                            _ = self.token.cancelled() => return,
+                            _ = tokio::time::sleep_until(until) => break,
+                            // Pausing is not stuck: the watchdog hears so.
+                            () = crate::service::wake(&mut self.heart), if has_heart => {
+                                if let Some(heart) = &self.heart {
+                                    heart.beat();
+                                }
+                            }
+                        }
                     }
                 }
             }

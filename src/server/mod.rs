@@ -172,6 +172,10 @@ pub struct Config {
     /// How the server's log lines name a setting to change: as these
     /// fields (the default), or as `tcpkit serve`'s flags.
     pub naming: crate::setting::Naming,
+    /// The service manager told when serving starts, reloads and stops
+    /// (systemd's `Type=notify`), and fed by the accept loops when it
+    /// keeps a watchdog; by default, none.
+    pub service: crate::service::Notifier,
     /// Warn (at most once a minute) when `max_connections` are open and
     /// new clients wait; off where waiting in the backlog is the point
     /// (`demo --scenario backlog`, whose picture says so).
@@ -244,6 +248,7 @@ impl Default for Config {
             tls_handshake_timeout: Some(DEFAULT_TLS_HANDSHAKE_TIMEOUT),
             naming: crate::setting::Naming::Fields,
             warn_at_limit: true,
+            service: crate::service::Notifier::default(),
         }
     }
 }
@@ -387,9 +392,13 @@ pub async fn serve_on<A: Accept>(listeners: Vec<A>, config: Config, shutdown: im
         bound_send_buffers(&listeners, bytes, config.naming);
     }
     let mut accept_loops = tokio::task::JoinSet::new();
+    let mut addrs = Vec::new();
     for listener in listeners {
         match listener.local_addr() {
-            Ok(addr) => info!("Waiting for connection on {addr}..."),
+            Ok(addr) => {
+                info!("Waiting for connection on {addr}...");
+                addrs.push(addr.to_string());
+            }
             Err(e) => warn!("listening on an address the kernel will not name: {e}"),
         }
         let listener = listener::Listener {
@@ -399,9 +408,13 @@ pub async fn serve_on<A: Accept>(listeners: Vec<A>, config: Config, shutdown: im
             shared: shared.clone(),
             token: stop_accepting.clone(),
             tracker: tracker.clone(),
+            heart: config.service.heart(),
         };
         accept_loops.spawn(listener.run());
     }
+    config
+        .service
+        .ready(format!("Waiting for connections on {}", addrs.join(", ")));
 
     shutdown.await;
     shutdown::stages(shutdown::Serving {

@@ -39,6 +39,12 @@ pub(super) async fn stages(serving: Serving) {
     let config = &shared.config;
     let (token, kill) = (shared.token.clone(), shared.kill.clone());
     config.health.set(agent::State::Draining);
+    let open_now = || shared.open.load(std::sync::atomic::Ordering::Acquire);
+    config.service.stopping(format!(
+        "Stopping: {} connection(s) open; serving {} more while load balancers stop sending",
+        open_now(),
+        humantime::format_duration(config.drain)
+    ));
     if !config.drain.is_zero() {
         info!(
             "Draining: still serving for {}, while load balancers stop sending new clients.",
@@ -53,7 +59,11 @@ pub(super) async fn stages(serving: Serving) {
     config.health.set(agent::State::Stopped);
     while accept_loops.join_next().await.is_some() {}
     tracker.close();
-    let open = shared.open.load(std::sync::atomic::Ordering::Acquire);
+    let open = open_now();
+    config.service.status(format!(
+        "Stopping: no new connections; {open} connection(s) open, for up to {}",
+        humantime::format_duration(config.grace)
+    ));
     if open > 0 && config.grace.is_zero() {
         info!(
             "Shutting down: no new connections; {open} open connection(s) are dropped at once \
@@ -81,8 +91,12 @@ pub(super) async fn stages(serving: Serving) {
     if grace_ran_out && !config.grace.is_zero() {
         info!(
             "Grace period over: closing {} connection(s) after answering what they sent.",
-            shared.open.load(std::sync::atomic::Ordering::Acquire)
+            open_now()
         );
+        config.service.status(format!(
+            "Stopping: closing {} connection(s) after answering what they sent",
+            open_now()
+        ));
     }
     // Answering and the lingering close are bounded too: past them, the
     // rest are dropped, which is worth a warning. With --grace 0 they are

@@ -46,8 +46,7 @@ pub fn init(cli: &crate::cli::Cli) {
     let (style, connections) = (cli.log_style(), cli.connection_logs());
     if let Ok(lossy) = Lossy::new(io::stderr(), cli.log_buffer) {
         if style == Style::Json {
-            lossy.say_drops_in_json();
-            let _ = JSON.set(());
+            lossy.say_in_json();
         }
         let _ = OUTPUT.set(lossy);
     }
@@ -79,30 +78,14 @@ pub fn init(cli: &crate::cli::Cli) {
     }
 }
 
-/// Set when every line on stderr is a JSON object (`--log-format json`).
-static JSON: OnceLock<()> = OnceLock::new();
-
 /// Writes `text` to stderr without waiting on it (directly, before
-/// [`init`], when there is no queue yet); with `--log-format json`, as
-/// an object like tracing's, its level from `tcpkit: error: ` or
-/// `tcpkit: warning: `, so a log shipper can parse every line.
+/// [`init`], when there is no queue yet); as a JSON object with
+/// `--log-format json`.
 pub fn say(text: &str) {
-    if JSON.get().is_none() {
-        return send(text.as_bytes());
+    match OUTPUT.get() {
+        Some(lossy) => lossy.say(text),
+        None => send(text.as_bytes()),
     }
-    let text = text.trim_end_matches('\n');
-    let (level, target, message) = [
-        ("tcpkit: error: ", "ERROR", "tcpkit"),
-        ("tcpkit: warning: ", "WARN", "tcpkit"),
-        ("trace ", "INFO", "tcpkit::trace"),
-        ("tcpkit: ", "INFO", "tcpkit"),
-    ]
-    .into_iter()
-    .find_map(|(mark, level, target)| Some((level, target, text.strip_prefix(mark)?)))
-    .unwrap_or(("INFO", "tcpkit", text));
-    let time = humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string();
-    let object = serde_json::json!({"timestamp": time, "level": level, "message": message, "target": target});
-    send(format!("{object}\n").as_bytes());
 }
 
 fn send(bytes: &[u8]) {

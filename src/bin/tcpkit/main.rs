@@ -3,7 +3,6 @@
 //! owns the process (exit codes, signals, a closed stdout), here in this
 //! file; the library never does.
 
-mod activation;
 mod alloc;
 mod cli;
 mod commands;

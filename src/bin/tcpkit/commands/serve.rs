@@ -13,12 +13,14 @@ use crate::cli::ServeArgs;
 use crate::printer::Printer;
 
 pub(super) fn serve(args: ServeArgs, printer: &Printer) -> anyhow::Result<()> {
-    // First, while this is the only thread: it clears LISTEN_FDS.
-    let inherited = crate::activation::passed_listeners()
+    // First, before the runtime's threads: it clears LISTEN_FDS.
+    // SAFETY: the only other thread, the log's, reads no environment.
+    let inherited = unsafe { tcpkit::service::passed_listeners() }
         .context("cannot use the sockets the service manager passed (LISTEN_FDS)")?;
     tcpkit::memory::small_pages();
     tcpkit::memory::return_memory_promptly();
     let mut config = args.config();
+    config.service = tcpkit::service::Notifier::from_env();
     if args.metrics.is_some() {
         let metrics = server::metrics::Metrics::default();
         config.metrics = Some(std::sync::Arc::new(match crate::logging::dropped() {

@@ -334,3 +334,95 @@ fn only_the_metrics_page_says_it_is_in_prometheus_format() {
         assert_eq!(content_type(path), "text/plain; charset=utf-8", "{path}");
     }
 }
+
+#[test]
+fn the_limits_and_the_budget_in_use_are_gauges_beside_the_counts() {
+    let server = common::Proc::serve(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--metrics",
+        "127.0.0.1:0",
+        "--max-connections",
+        "7",
+        "--max-buffered",
+        "3MiB",
+        "--send-buffer",
+        "64KiB",
+    ]);
+    let metrics = common::metrics_addr(&server);
+    let idle = scrape(metrics);
+    assert_eq!(idle["tcpkit_connections_max"], 7.0);
+    assert_eq!(idle["tcpkit_buffer_budget_bytes"], 3.0 * 1024.0 * 1024.0);
+    assert_eq!(idle["tcpkit_buffer_budget_used_bytes"], 0.0);
+    let version = format!("tcpkit_build_info{{version=\"{}\"}}", env!("CARGO_PKG_VERSION"));
+    assert_eq!(idle[&version], 1.0);
+    // A client that sends and never reads: its replies, held for it,
+    // are counted against the budget.
+    let mut flood = std::net::TcpStream::connect(server.addr).unwrap();
+    flood
+        .set_write_timeout(Some(std::time::Duration::from_millis(200)))
+        .unwrap();
+    let lines = b"Michael\n".repeat(8192);
+    while std::io::Write::write_all(&mut flood, &lines).is_ok() {}
+    let held = reaches(metrics, "tcpkit_buffer_budget_used_bytes", 1.0)
+        ["tcpkit_buffer_budget_used_bytes"];
+    assert!(
+        (1.0..=3.0 * 1024.0 * 1024.0).contains(&held),
+        "{held} bytes held"
+    );
+    drop(flood);
+    reaches_zero(metrics, "tcpkit_buffer_budget_used_bytes");
+}
+
+/// Waits until `key` is 0 again.
+fn reaches_zero(metrics: SocketAddr, key: &str) {
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    while scrape(metrics)[key] != 0.0 {
+        assert!(std::time::Instant::now() < deadline, "{key} stayed above 0");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_process_metrics_are_what_the_system_says_of_the_process() {
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let (server, metrics) = serve_with_metrics();
+    let page = scrape(metrics);
+    let pid = server.child.id();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let rss_kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    // What ps shows, within what a scrape itself allocates.
+    let rss = page["process_resident_memory_bytes"];
+    assert!(
+        (rss - rss_kb * 1024.0).abs() < 2.0 * 1024.0 * 1024.0,
+        "{rss} against VmRSS {rss_kb} kB"
+    );
+    let start = page["process_start_time_seconds"];
+    assert!(
+        (start - started).abs() < 5.0,
+        "started at {start}, the test started it at {started}"
+    );
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count() as f64;
+    assert!(
+        (page["process_open_fds"] - fds).abs() <= 2.0,
+        "{} open fds, /proc says {fds}",
+        page["process_open_fds"]
+    );
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let soft: f64 = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3)?.parse().ok())
+        .unwrap();
+    assert_eq!(page["process_max_fds"], soft);
+    assert!(page["process_cpu_seconds_total"] >= 0.0);
+    assert!(page["process_virtual_memory_bytes"] >= rss);
+}

@@ -1,6 +1,7 @@
 //! [`Budget`]: the server-wide bound on buffered bytes (`--max-buffered`),
 //! and [`Held`], bytes taken from it for as long as a guard lives.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The server-wide budget for buffered bytes ([`Config::max_buffered`]).
@@ -9,8 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// fast path never touches this shared counter.
 #[derive(Debug, Default)]
 pub(super) struct Budget {
-    /// Bytes taken now.
-    used: AtomicUsize,
+    /// Bytes taken now (shared with the metrics' gauge).
+    used: Arc<AtomicUsize>,
     /// The most that may be taken (`usize::MAX`: no budget).
     limit: usize,
 }
@@ -18,9 +19,14 @@ pub(super) struct Budget {
 impl Budget {
     pub(super) fn new(limit: Option<usize>) -> Budget {
         Budget {
-            used: AtomicUsize::new(0),
+            used: Arc::new(AtomicUsize::new(0)),
             limit: limit.unwrap_or(usize::MAX),
         }
+    }
+
+    /// The bytes taken now, as a count to read at any time.
+    pub(super) fn used(&self) -> Arc<AtomicUsize> {
+        self.used.clone()
     }
 
     /// Takes `n` bytes if they fit; false (nothing taken) if they do not.

@@ -132,6 +132,20 @@ pub struct Metrics {
     /// Log lines the process dropped because its log output was not read
     /// ([`crate::lossy`]), when the caller logs through one.
     log_dropped: Option<Arc<AtomicU64>>,
+    /// What serving is bounded by, known once it starts.
+    bounds: std::sync::OnceLock<Bounds>,
+}
+
+/// The server's limits and the budget's use, for the gauges an operator
+/// compares the counts with.
+#[derive(Debug)]
+pub(super) struct Bounds {
+    /// `max_connections`, as served.
+    pub max_connections: usize,
+    /// `max_buffered` (`None`: no budget).
+    pub max_buffered: Option<usize>,
+    /// The bytes taken from the budget now.
+    pub buffered: Arc<AtomicUsize>,
 }
 
 impl fmt::Debug for Metrics {
@@ -159,6 +173,7 @@ impl Default for Metrics {
                 86400.0,
             ]),
             log_dropped: None,
+            bounds: std::sync::OnceLock::new(),
         }
     }
 }
@@ -170,6 +185,11 @@ impl Metrics {
     pub fn with_log_drops(mut self, dropped: Arc<AtomicU64>) -> Metrics {
         self.log_dropped = Some(dropped);
         self
+    }
+
+    /// Serving started with these bounds (set once; a second is ignored).
+    pub(super) fn bounded_by(&self, bounds: Bounds) {
+        let _ = self.bounds.set(bounds);
     }
 
     fn shard(&self) -> &Shard {
@@ -326,14 +346,120 @@ impl Collector for Collect {
             let labels = [("reason", reason.label())];
             ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
         }
-        let open = ConstGauge::new(accepted.saturating_sub(closed_total) as i64);
-        open.encode(encoder.encode_descriptor(
+        drop(family);
+        let gauge = |encoder: &mut DescriptorEncoder, name: &str, help: &str, value: i64| {
+            let metric = ConstGauge::new(value);
+            metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+        };
+        let open = accepted.saturating_sub(closed_total);
+        gauge(
+            &mut encoder,
             "tcpkit_connections_open",
             "Connections open now",
-            None,
-            open.metric_type(),
-        )?)
+            open as i64,
+        )?;
+        let info = ConstGauge::new(1);
+        info.encode(
+            encoder
+                .encode_descriptor(
+                    "tcpkit_build_info",
+                    "tcpkit's version; the value is 1",
+                    None,
+                    info.metric_type(),
+                )?
+                .encode_family(&[("version", env!("CARGO_PKG_VERSION"))])?,
+        )?;
+        if let Some(bounds) = m.bounds.get() {
+            bounds.encode(&mut encoder, gauge)?;
+        }
+        match crate::sys::this_process() {
+            Some(process) => encode_process(&mut encoder, &process, gauge),
+            None => Ok(()),
+        }
     }
+}
+
+/// A gauge's encoding: name, help, value.
+type Gauge = fn(&mut DescriptorEncoder, &str, &str, i64) -> Result<(), fmt::Error>;
+
+impl Bounds {
+    fn encode(&self, encoder: &mut DescriptorEncoder, gauge: Gauge) -> Result<(), fmt::Error> {
+        gauge(
+            encoder,
+            "tcpkit_connections_max",
+            "The most connections served at once (--max-connections)",
+            self.max_connections as i64,
+        )?;
+        gauge(
+            encoder,
+            "tcpkit_buffer_budget_used_bytes",
+            "Bytes held now for unfinished messages and for replies clients are not reading, \
+             counted against --max-buffered",
+            self.buffered.load(Ordering::Relaxed) as i64,
+        )?;
+        match self.max_buffered {
+            Some(max) => gauge(
+                encoder,
+                "tcpkit_buffer_budget_bytes",
+                "The most bytes the server may hold for them (--max-buffered)",
+                max as i64,
+            ),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The `process_*` metrics every official Prometheus client exports.
+fn encode_process(
+    encoder: &mut DescriptorEncoder,
+    process: &crate::sys::ProcessStats,
+    gauge: Gauge,
+) -> Result<(), fmt::Error> {
+    let cpu = ConstCounter::new(process.cpu_seconds);
+    cpu.encode(encoder.encode_descriptor(
+        "process_cpu_seconds",
+        "Total user and system CPU time spent in seconds",
+        None,
+        cpu.metric_type(),
+    )?)?;
+    let gauges = [
+        (
+            "process_resident_memory_bytes",
+            "Resident memory size in bytes",
+            process.resident_bytes,
+        ),
+        (
+            "process_virtual_memory_bytes",
+            "Virtual memory size in bytes",
+            process.virtual_bytes,
+        ),
+        (
+            "process_open_fds",
+            "Number of open file descriptors",
+            process.open_fds,
+        ),
+        (
+            "process_max_fds",
+            "Maximum number of open file descriptors",
+            process.max_fds,
+        ),
+    ];
+    for (name, help, value) in gauges {
+        gauge(
+            encoder,
+            name,
+            help,
+            i64::try_from(value).unwrap_or(i64::MAX),
+        )?;
+    }
+    let start = ConstGauge::new(process.start_time_seconds);
+    start.encode(encoder.encode_descriptor(
+        "process_start_time_seconds",
+        "Start time of the process since unix epoch in seconds",
+        None,
+        start.metric_type(),
+    )?)?;
+    Ok(())
 }
 
 /// The longest request head the endpoint reads.

@@ -379,6 +379,13 @@ pub async fn serve_on<A: Accept>(listeners: Vec<A>, config: Config, shutdown: im
     // Cancelled after the drain: the accept loops stop; connections go on.
     let stop_accepting = CancellationToken::new();
     let max_connections = config.max_connections.clamp(1, Semaphore::MAX_PERMITS);
+    if let Some(metrics) = &config.metrics {
+        metrics.bounded_by(metrics::Bounds {
+            max_connections,
+            max_buffered: config.max_buffered,
+            buffered: shared.budget.used(),
+        });
+    }
     let limit = Arc::new(Semaphore::new(max_connections));
     let tracker = TaskTracker::new();
     let clock = {

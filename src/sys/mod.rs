@@ -330,6 +330,70 @@ pub fn sample_process(pid: u32) -> Result<ProcessSample, crate::setting::Words> 
     }
 }
 
+/// This process as Prometheus's process collector shows one (the
+/// `process_*` metrics every official client exports).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ProcessStats {
+    /// User plus system CPU time, seconds.
+    pub cpu_seconds: f64,
+    /// Resident memory, bytes (what `ps` shows as RSS).
+    pub resident_bytes: u64,
+    /// Virtual memory, bytes.
+    pub virtual_bytes: u64,
+    /// Open file descriptors.
+    pub open_fds: u64,
+    /// The soft limit on them.
+    pub max_fds: u64,
+    /// When the process started, seconds since the Unix epoch.
+    pub start_time_seconds: f64,
+}
+
+/// This process's [`ProcessStats`] (Linux: /proc; `None` elsewhere, or
+/// when /proc cannot be read).
+pub fn this_process() -> Option<ProcessStats> {
+    #[cfg(target_os = "linux")]
+    {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // The fields after the command name, which is in parentheses and
+        // may hold spaces; the first of them is proc(5)'s 3rd (state).
+        // utime, stime, starttime, vsize and rss are its 14th, 15th,
+        // 22nd, 23rd and 24th.
+        let (_, after) = stat.rsplit_once(')')?;
+        let fields: Vec<u64> = after
+            .split_whitespace()
+            .map(|f| f.parse().unwrap_or(0))
+            .collect();
+        let field = |at: usize| fields.get(at - 3).copied();
+        let boot: u64 = std::fs::read_to_string("/proc/stat")
+            .ok()?
+            .lines()
+            .find_map(|l| l.strip_prefix("btime ")?.trim().parse().ok())?;
+        // SAFETY: sysconf has no preconditions.
+        let (hz, page) = unsafe {
+            (
+                libc::sysconf(libc::_SC_CLK_TCK),
+                libc::sysconf(libc::_SC_PAGESIZE),
+            )
+        };
+        let hz = u64::try_from(hz).ok().filter(|&h| h > 0)? as f64;
+        let page = u64::try_from(page).ok()?;
+        let open_fds = std::fs::read_dir("/proc/self/fd").ok()?.count() as u64;
+        let max_fds = rlimit::getrlimit(rlimit::Resource::NOFILE).ok()?.0;
+        Some(ProcessStats {
+            cpu_seconds: (field(14)? + field(15)?) as f64 / hz,
+            resident_bytes: field(24)? * page,
+            virtual_bytes: field(23)?,
+            open_fds,
+            max_fds,
+            start_time_seconds: boot as f64 + field(22)? as f64 / hz,
+        })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
 /// `net.ipv4.tcp_migrate_req` (Linux, per network namespace): whether
 /// connections still waiting in the accept queue of a listener that
 /// closes move to another listener of its reuse-port group (true) or are

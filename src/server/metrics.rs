@@ -346,7 +346,6 @@ impl Collector for Collect {
             let labels = [("reason", reason.label())];
             ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
         }
-        drop(family);
         let gauge = |encoder: &mut DescriptorEncoder, name: &str, help: &str, value: i64| {
             let metric = ConstGauge::new(value);
             metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)

@@ -334,3 +334,41 @@ fn the_metrics_port_is_nobody_elses() {
     let low: u16 = range.split_whitespace().next().unwrap().parse().unwrap();
     assert!(port < low, "{port} is in the ephemeral range (from {low})");
 }
+
+#[test]
+fn the_alert_rules_pass_promtool_and_their_own_cases() {
+    require("promtool");
+    let dir = deploy("prometheus");
+    for args in [
+        &["check", "rules", "alerts.yml"][..],
+        &["test", "rules", "alerts_test.yml"][..],
+    ] {
+        let out = Command::new("promtool")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "promtool {args:?}: {}{}",
+            stdout_of(&out),
+            common::stderr_of(&out)
+        );
+    }
+    // Every alert has a case that fires it in the tests.
+    let rules = std::fs::read_to_string(dir.join("alerts.yml")).unwrap();
+    let cases = std::fs::read_to_string(dir.join("alerts_test.yml")).unwrap();
+    let alerts: Vec<&str> = rules
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- alert: "))
+        .collect();
+    assert!(alerts.len() >= 6, "{alerts:?}");
+    for alert in alerts {
+        assert!(
+            cases.contains(&format!(
+                "alertname: {alert}\n        exp_alerts:\n          - exp_labels"
+            )),
+            "no case fires {alert}"
+        );
+    }
+}

@@ -131,11 +131,14 @@ fn ready_turns_503_when_a_shutdown_begins() {
         get(metrics, "GET /ready HTTP/1.1\r\n\r\n").0,
         "HTTP/1.1 200 OK"
     );
+    assert_eq!(scrape(metrics)["tcpkit_ready"], 1.0);
     server.signal(libc::SIGTERM);
     assert!(server.logged("Draining"));
     let (status, body) = get(metrics, "GET /ready HTTP/1.1\r\n\r\n");
     assert_eq!(status, "HTTP/1.1 503 Service Unavailable");
     assert_eq!(body, "shutting down\n");
+    // The gauge alerts read says the same.
+    assert_eq!(scrape(metrics)["tcpkit_ready"], 0.0);
 }
 
 #[test]
@@ -354,7 +357,10 @@ fn the_limits_and_the_budget_in_use_are_gauges_beside_the_counts() {
     assert_eq!(idle["tcpkit_connections_max"], 7.0);
     assert_eq!(idle["tcpkit_buffer_budget_bytes"], 3.0 * 1024.0 * 1024.0);
     assert_eq!(idle["tcpkit_buffer_budget_used_bytes"], 0.0);
-    let version = format!("tcpkit_build_info{{version=\"{}\"}}", env!("CARGO_PKG_VERSION"));
+    let version = format!(
+        "tcpkit_build_info{{version=\"{}\"}}",
+        env!("CARGO_PKG_VERSION")
+    );
     assert_eq!(idle[&version], 1.0);
     // A client that sends and never reads: its replies, held for it,
     // are counted against the budget.
@@ -364,8 +370,8 @@ fn the_limits_and_the_budget_in_use_are_gauges_beside_the_counts() {
         .unwrap();
     let lines = b"Michael\n".repeat(8192);
     while std::io::Write::write_all(&mut flood, &lines).is_ok() {}
-    let held = reaches(metrics, "tcpkit_buffer_budget_used_bytes", 1.0)
-        ["tcpkit_buffer_budget_used_bytes"];
+    let held =
+        reaches(metrics, "tcpkit_buffer_budget_used_bytes", 1.0)["tcpkit_buffer_budget_used_bytes"];
     assert!(
         (1.0..=3.0 * 1024.0 * 1024.0).contains(&held),
         "{held} bytes held"
@@ -410,7 +416,9 @@ fn the_process_metrics_are_what_the_system_says_of_the_process() {
         (start - started).abs() < 5.0,
         "started at {start}, the test started it at {started}"
     );
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count() as f64;
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count() as f64;
     assert!(
         (page["process_open_fds"] - fds).abs() <= 2.0,
         "{} open fds, /proc says {fds}",
@@ -425,4 +433,36 @@ fn the_process_metrics_are_what_the_system_says_of_the_process() {
     assert_eq!(page["process_max_fds"], soft);
     assert!(page["process_cpu_seconds_total"] >= 0.0);
     assert!(page["process_virtual_memory_bytes"] >= rss);
+}
+
+/// The metric names a file names: `tcpkit_...` and `process_...` words.
+fn names_in(path: &str) -> std::collections::BTreeSet<String> {
+    let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+        .unwrap();
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("tcpkit_") || w.starts_with("process_"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn every_metric_the_alerts_and_the_dashboard_name_is_exported() {
+    let (_server, metrics) = serve_with_metrics();
+    let exported: std::collections::BTreeSet<String> = scrape(metrics)
+        .keys()
+        .map(|k| k.split('{').next().unwrap().to_string())
+        .collect();
+    for file in [
+        "deploy/prometheus/alerts.yml",
+        "deploy/prometheus/alerts_test.yml",
+        "deploy/grafana/tcpkit.json",
+    ] {
+        let named = names_in(file);
+        assert!(named.len() >= 5, "{file} names {named:?}");
+        let missing: Vec<_> = named.difference(&exported).collect();
+        assert!(
+            missing.is_empty(),
+            "{file} names what /metrics does not export: {missing:?}"
+        );
+    }
 }

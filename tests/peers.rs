@@ -480,6 +480,25 @@ impl Prometheus {
             .filter(|v: &f64| v.is_finite())
     }
 
+    /// An instant query's answer: its results, or Prometheus's error.
+    fn evaluate(&self, query: &str) -> Result<Vec<serde_json::Value>, String> {
+        let out = Command::new("curl")
+            .args(["-s", "--max-time", "5", "--data-urlencode"])
+            .arg(format!("query={query}"))
+            .arg(format!("http://{}/api/v1/query", self.addr))
+            .output()
+            .map_err(|e| e.to_string())?;
+        let answer: serde_json::Value =
+            serde_json::from_slice(&out.stdout).map_err(|e| format!("{e}: {}", stdout_of(&out)))?;
+        match answer["status"].as_str() {
+            Some("success") => Ok(answer["data"]["result"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()),
+            _ => Err(answer.to_string()),
+        }
+    }
+
     /// Waits until `query` gives `value`.
     fn wait_for(&self, query: &str, value: f64) {
         let deadline = std::time::Instant::now() + common::PATIENCE;
@@ -610,4 +629,50 @@ fn talk_l_delivers_all_of_stdin_to_nc_dash_n() {
         );
         assert_eq!(status.code(), Some(0), "run {run}");
     }
+}
+
+#[test]
+fn every_dashboard_query_runs_on_prometheus_and_finds_the_server() {
+    // Each panel's query, with Grafana's variables as a dashboard user
+    // would have them, run by a real Prometheus scraping a real server:
+    // it must parse, and it must find the server's series.
+    require("prometheus");
+    require("curl");
+    let (server, metrics) = common::serve_with_metrics();
+    let prometheus = Prometheus::scraping(metrics);
+    let out = talk(&[&server.addr.to_string(), "Michael", "Tracy", "Sarah"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    prometheus.wait_for("tcpkit_messages_per_connection_count", 1.0);
+    // Two scrapes past the session, so that a rate has two points.
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/grafana/tcpkit.json");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut queries = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"]
+                .as_str()
+                .unwrap()
+                .replace("$__rate_interval", "1m")
+                .replace("$instance", ".*");
+            let results = prometheus
+                .evaluate(&expr)
+                .unwrap_or_else(|e| panic!("{}: {expr}: {e}", panel["title"]));
+            assert!(
+                !results.is_empty(),
+                "{}: {expr} found nothing",
+                panel["title"]
+            );
+            queries += 1;
+        }
+    }
+    assert!(queries >= 10, "{queries} queries");
+    // The instance variable's own query lists the server.
+    let instances = prometheus
+        .evaluate("tcpkit_build_info{job=\"tcpkit\"}")
+        .unwrap();
+    assert_eq!(instances.len(), 1, "{instances:?}");
 }

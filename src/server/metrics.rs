@@ -146,6 +146,8 @@ pub(super) struct Bounds {
     pub max_buffered: Option<usize>,
     /// The bytes taken from the budget now.
     pub buffered: Arc<AtomicUsize>,
+    /// Serving, draining or stopped: `tcpkit_ready`.
+    pub health: Arc<super::agent::Health>,
 }
 
 impl fmt::Debug for Metrics {
@@ -383,6 +385,12 @@ type Gauge = fn(&mut DescriptorEncoder, &str, &str, i64) -> Result<(), fmt::Erro
 
 impl Bounds {
     fn encode(&self, encoder: &mut DescriptorEncoder, gauge: Gauge) -> Result<(), fmt::Error> {
+        gauge(
+            encoder,
+            "tcpkit_ready",
+            "1 while serving; 0 once a shutdown began (the drain, when /ready answers 503)",
+            i64::from(self.health.state() == super::agent::State::Ready),
+        )?;
         gauge(
             encoder,
             "tcpkit_connections_max",

@@ -384,6 +384,7 @@ pub async fn serve_on<A: Accept>(listeners: Vec<A>, config: Config, shutdown: im
             max_connections,
             max_buffered: config.max_buffered,
             buffered: shared.budget.used(),
+            health: config.health.clone(),
         });
     }
     let limit = Arc::new(Semaphore::new(max_connections));

@@ -59,6 +59,8 @@ command -v tshark >/dev/null || need+=(tshark)
 command -v setcap >/dev/null || need+=(libcap2-bin)
 # --generate's man page, rendered by man.
 command -v man >/dev/null || need+=(man-db)
+# The .deb (scripts/package.sh): checked by lintian.
+command -v lintian >/dev/null || need+=(lintian)
 if ((${#need[@]})); then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
@@ -66,6 +68,10 @@ if ((${#need[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
 fi
+
+# cargo-deb builds the .deb (pinned: the package test packs the debug
+# binary, which later versions may refuse).
+command -v cargo-deb >/dev/null || cargo install cargo-deb --locked --version 3.8.0
 
 # Windows: the whole crate, tests included, builds and is lint-clean.
 rustup target list --installed | grep -qx x86_64-pc-windows-gnu \

@@ -372,3 +372,155 @@ fn the_alert_rules_pass_promtool_and_their_own_cases() {
         );
     }
 }
+
+/// Runs a program to its end, failing the test (with what it said) when
+/// it fails; its stdout.
+fn ran(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        stdout_of(&out),
+        common::stderr_of(&out)
+    );
+    stdout_of(&out)
+}
+
+#[test]
+fn the_deb_puts_everything_in_place_and_its_units_verify_installed() {
+    for program in ["dpkg-deb", "lintian", "systemd-analyze", "cargo-deb"] {
+        require(program);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The package of the binary under test (a release is built the same
+    // way, by `bash scripts/package.sh`).
+    ran(Command::new("bash")
+        .args(["scripts/package.sh", "--profile", "dev", "--no-build"])
+        .current_dir(root));
+    let deb = root.join(format!(
+        "target/debian/tcpkit_{}-1_amd64.deb",
+        env!("CARGO_PKG_VERSION")
+    ));
+    let contents = ran(Command::new("dpkg-deb").arg("--contents").arg(&deb));
+    for path in [
+        "./usr/bin/tcpkit",
+        "./usr/share/man/man1/tcpkit.1.gz",
+        "./usr/share/bash-completion/completions/tcpkit",
+        "./usr/share/zsh/vendor-completions/_tcpkit",
+        "./usr/share/fish/vendor_completions.d/tcpkit.fish",
+        "./usr/lib/systemd/system/tcpkit.service",
+        "./usr/lib/systemd/system/tcpkit.socket",
+        "./usr/share/doc/tcpkit/copyright",
+        "./usr/share/doc/tcpkit/changelog.Debian.gz",
+        "./usr/share/doc/tcpkit/examples/alerts.yml",
+        "./usr/share/doc/tcpkit/examples/tcpkit.json",
+    ] {
+        assert!(
+            contents.lines().any(|l| l.ends_with(&format!(" {path}"))),
+            "no {path} in the package:\n{contents}"
+        );
+    }
+    let depends = ran(Command::new("dpkg-deb")
+        .arg("--field")
+        .arg(&deb)
+        .arg("Depends"));
+    assert!(depends.contains("adduser"), "{depends}");
+
+    // Installed into a scratch root: the units verify there, against the
+    // binary the package put in /usr/bin (the host's own targets and
+    // slices beside them, as on a real system).
+    let scratch = tempfile::tempdir().unwrap();
+    ran(Command::new("dpkg").arg("-x").arg(&deb).arg(scratch.path()));
+    let units = scratch.path().join("usr/lib/systemd/system");
+    for entry in std::fs::read_dir("/usr/lib/systemd/system").unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.ends_with(".target") || name.ends_with(".slice") {
+            let _ = std::fs::copy(&path, units.join(name));
+        }
+    }
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(format!("--root={}", scratch.path().display()))
+        .args(["tcpkit.socket", "tcpkit.service"])
+        .output()
+        .unwrap();
+    let complaints = common::stderr_of(&out);
+    assert!(
+        out.status.success() && complaints.trim().is_empty(),
+        "systemd-analyze verify: {complaints}"
+    );
+    let unit = std::fs::read_to_string(units.join("tcpkit.service")).unwrap();
+    assert!(unit.contains("\nExecStart=/usr/bin/tcpkit "), "{unit}");
+    assert!(unit.contains("\nUser=tcpkit\nGroup=tcpkit\n"), "{unit}");
+    assert!(!unit.contains("DynamicUser"), "{unit}");
+    let version = ran(&mut Command::new(scratch.path().join("usr/bin/tcpkit")).arg("--version"));
+    assert_eq!(
+        version.trim(),
+        format!("tcpkit {}", env!("CARGO_PKG_VERSION"))
+    );
+
+    // postinst makes the system user, with stand-ins for the system's
+    // programs: this machine's users are left alone.
+    let control = tempfile::tempdir().unwrap();
+    ran(Command::new("dpkg-deb")
+        .arg("-e")
+        .arg(&deb)
+        .arg(control.path()));
+    let stubs = tempfile::tempdir().unwrap();
+    let log = stubs.path().join("log");
+    for (name, body) in [
+        (
+            "adduser",
+            format!("echo \"adduser $*\" >> {}", log.display()),
+        ),
+        ("getent", "exit 2".to_string()),
+        ("deb-systemd-helper", "exit 0".to_string()),
+        ("deb-systemd-invoke", "exit 0".to_string()),
+    ] {
+        let stub = stubs.path().join(name);
+        std::fs::write(&stub, format!("#!/bin/sh\n{body}\n")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = format!(
+        "{}:{}",
+        stubs.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    ran(Command::new("sh")
+        .arg(control.path().join("postinst"))
+        .arg("configure")
+        .env("PATH", path));
+    let made = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        made.starts_with("adduser --system --group ") && made.trim_end().ends_with(" tcpkit"),
+        "postinst ran: {made}"
+    );
+
+    // Lintian: clean, but for the tags explained in the overrides, each
+    // after its reason.
+    let out = Command::new("lintian")
+        .args(["--tag-display-limit", "0"])
+        .arg(&deb)
+        .output()
+        .unwrap();
+    let tags: Vec<String> = stdout_of(&out)
+        .lines()
+        .filter(|l| l.get(1..3) == Some(": "))
+        .map(str::to_string)
+        .collect();
+    assert!(tags.is_empty(), "lintian: {tags:#?}");
+    let overrides =
+        std::fs::read_to_string(root.join("packaging/debian/lintian-overrides")).unwrap();
+    let mut explained = false;
+    for line in overrides.lines() {
+        if line.starts_with('#') {
+            explained = true;
+        } else if line.trim().is_empty() {
+            explained = false;
+        } else {
+            assert!(explained, "an override without its reason: {line}");
+        }
+    }
+}

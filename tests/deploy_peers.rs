@@ -454,7 +454,7 @@ fn the_deb_puts_everything_in_place_and_its_units_verify_installed() {
     assert!(unit.contains("\nExecStart=/usr/bin/tcpkit "), "{unit}");
     assert!(unit.contains("\nUser=tcpkit\nGroup=tcpkit\n"), "{unit}");
     assert!(!unit.contains("DynamicUser"), "{unit}");
-    let version = ran(&mut Command::new(scratch.path().join("usr/bin/tcpkit")).arg("--version"));
+    let version = ran(Command::new(scratch.path().join("usr/bin/tcpkit")).arg("--version"));
     assert_eq!(
         version.trim(),
         format!("tcpkit {}", env!("CARGO_PKG_VERSION"))

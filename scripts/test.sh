@@ -61,6 +61,12 @@ command -v setcap >/dev/null || need+=(libcap2-bin)
 command -v man >/dev/null || need+=(man-db)
 # The .deb (scripts/package.sh): checked by lintian.
 command -v lintian >/dev/null || need+=(lintian)
+# The container image (scripts/image.sh): musl-gcc for ring's C code in
+# the static binary, podman to build and run it, runc where podman's
+# default runtime (crun) cannot run here.
+command -v musl-gcc >/dev/null || need+=(musl-tools)
+command -v podman >/dev/null || need+=(podman)
+command -v runc >/dev/null || need+=(runc)
 if ((${#need[@]})); then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"

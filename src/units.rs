@@ -124,7 +124,8 @@ pub fn cidr(text: &str) -> Result<ipnet::IpNet, String> {
 pub struct Addresses(pub Vec<std::net::IpAddr>);
 
 /// The most addresses `--source` may name.
-const MAX_ADDRESSES: usize = 1024;
+/// The most addresses `--source` takes.
+pub const MAX_ADDRESSES: usize = 1024;
 
 /// Parses `127.0.0.2-127.0.0.9` (an IPv4 range), `::1`, or a list of
 /// either with commas.

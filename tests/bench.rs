@@ -345,6 +345,20 @@ fn impossible_requests_are_usage_errors() {
     let (code, _, stderr) = bench(&["hold", "127.0.0.1:9", "-c", "100000"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("open files"), "{stderr}");
+    // How many processes the run needs, at this machine's hard limit.
+    #[cfg(target_os = "linux")]
+    {
+        let (_, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap();
+        let each = hard - 32;
+        let processes = 100_000u64.div_ceil(each);
+        assert!(
+            stderr.contains(&format!(
+                "may have {hard} (its hard limit, ulimit -Hn, which only root raises): run \
+                 {processes} benches of up to {each} connections each"
+            )),
+            "{stderr}"
+        );
+    }
 }
 
 #[test]

@@ -676,3 +676,49 @@ fn every_dashboard_query_runs_on_prometheus_and_finds_the_server() {
         .unwrap();
     assert_eq!(instances.len(), 1, "{instances:?}");
 }
+
+#[test]
+fn bench_says_before_a_run_that_one_address_would_pass_half_the_port_range() {
+    // In a network namespace of its own, whose ephemeral range is 100
+    // ports (net.ipv4.ip_local_port_range is per namespace): 60
+    // connections from one address pass its half, 50; with --source over
+    // two addresses, 30 each, they do not. Both runs still open them all.
+    require("unshare");
+    require("ip");
+    let script = r#"
+set -e
+ip link set lo up
+echo "40000 40099" > /proc/sys/net/ipv4/ip_local_port_range
+"$T" --plain-logs serve --bind 127.0.0.1:7777 --no-connection-logs 2>"$D/serve.log" & server=$!
+for i in $(seq 100); do grep -q Waiting "$D/serve.log" && break; sleep 0.05; done
+"$T" bench hold 127.0.0.1:7777 -c 60 --duration 100ms >"$D/one.out" 2>"$D/one.err"
+"$T" bench hold 127.0.0.1:7777 -c 60 --duration 100ms --source 127.0.0.2-127.0.0.3 >"$D/two.out" 2>"$D/two.err"
+kill -TERM $server
+wait $server
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new("unshare")
+        .args(["-n", "sh", "-c", script])
+        .env("T", tcpkit())
+        .env("D", dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
+    let (one, one_report) = (read("one.err"), read("one.out"));
+    assert!(
+        one.contains(
+            "tcpkit: warning: 60 connections from one source address to 127.0.0.1:7777 pass half \
+             the ephemeral port range (50 of 40000-40099"
+        ) && one.contains("--source over 2 or more addresses"),
+        "{one}"
+    );
+    assert!(one_report.contains("(60 connections)"), "{one_report}");
+    assert!(
+        one_report.contains("note        60 connections from one source"),
+        "{one_report}"
+    );
+    let (two, two_report) = (read("two.err"), read("two.out"));
+    assert!(!two.contains("ephemeral port range"), "{two}");
+    assert!(two_report.contains("(60 connections)"), "{two_report}");
+}

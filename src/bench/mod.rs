@@ -35,6 +35,7 @@ mod flow;
 mod hold;
 mod message;
 mod notes;
+mod ports;
 mod preflight;
 mod report;
 mod tls;
@@ -309,23 +310,41 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
     for (spec, addr) in opts.addrs.iter().zip(&targets.0) {
         preflight::preflight(opts, spec, *addr)?;
     }
-    if opts.scenario == Scenario::Hold {
-        return hold::run(opts, &targets, server_before);
+    // Said before the run, whose opening it would slow, and in its report.
+    let crowded = ports::crowded(opts, &targets);
+    if let Some(warning) = &crowded {
+        let warning = crate::notice::Notice::Warning(warning.clone());
+        opts.notices.notice(warning);
     }
-    let threads = opts.threads.clamp(1, opts.connections);
-    let (total, usage) = drive(opts, &targets, threads)?;
-    Ok(report_of(opts, &targets, threads, &total, &usage))
+    let mut report = match opts.scenario {
+        Scenario::Hold => hold::run(opts, &targets, server_before)?,
+        _ => {
+            let threads = opts.threads.clamp(1, opts.connections);
+            let (total, usage) = drive(opts, &targets, threads)?;
+            report_of(opts, &targets, threads, &total, &usage)
+        }
+    };
+    report.notes.extend(crowded);
+    Ok(report)
 }
+
+/// Descriptors a bench needs beside its connections (stdio, the runtime's,
+/// the preflight's).
+const FDS_BESIDE_CONNECTIONS: u64 = 32;
 
 /// Refuses a run whose connections the open-files limit cannot hold
 /// (after raising it as far as allowed).
 fn check_fd_limit(opts: &Options) -> Result<(), Error> {
+    // Raised to the hard limit, as far as this process may.
     let fd_limit = crate::net::raise_fd_limit();
-    let needed = opts.connections as u64 + 32;
+    let needed = opts.connections as u64 + FDS_BESIDE_CONNECTIONS;
     if needed > fd_limit {
+        let each = fd_limit.saturating_sub(FDS_BESIDE_CONNECTIONS).max(1);
+        let processes = (opts.connections as u64).div_ceil(each);
         return Err(Error::InvalidInput(crate::words!(
-            "{} connections need about {needed} open files, but the limit is {fd_limit} \
-             (lower {}, or raise ulimit -n)",
+            "{} connections need about {needed} open files, but this process may have \
+             {fd_limit} (its hard limit, ulimit -Hn, which only root raises): run {processes} \
+             benches of up to {each} connections each, side by side, or lower {}",
             opts.connections,
             crate::setting::Setting::Connections
         )));

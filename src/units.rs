@@ -132,11 +132,25 @@ pub const MAX_ADDRESSES: usize = 1024;
 pub fn addresses(text: &str) -> Result<Addresses, String> {
     use std::net::{IpAddr, Ipv4Addr};
     let bad = |part: &str| {
-        format!("'{part}' is not an address or a range (examples: 127.0.0.2, 127.0.0.2-127.0.0.9)")
+        format!(
+            "'{part}' is not an address, a range or a network (examples: 127.0.0.2, \
+             127.0.0.2-127.0.0.9, 127.0.1.0/26)"
+        )
     };
     let mut all = Vec::new();
     for part in text.split(',').map(str::trim) {
-        if let Some((first, last)) = part.split_once('-') {
+        if part.contains('/') {
+            // A network: its host addresses (ipnet's hosts: a /24 gives
+            // .1 to .254).
+            let net: ipnet::IpNet = part.parse().map_err(|_| bad(part))?;
+            let hosts: Vec<IpAddr> = net.hosts().take(MAX_ADDRESSES + 1).collect();
+            if hosts.len() > MAX_ADDRESSES {
+                return Err(format!(
+                    "at most {MAX_ADDRESSES} addresses ({part} has more)"
+                ));
+            }
+            all.extend(hosts);
+        } else if let Some((first, last)) = part.split_once('-') {
             let first: Ipv4Addr = first.trim().parse().map_err(|_| bad(part))?;
             let last: Ipv4Addr = last.trim().parse().map_err(|_| bad(part))?;
             let (first, last) = (u32::from(first), u32::from(last));
@@ -206,6 +220,19 @@ mod tests {
         assert!(addresses("127.0.0.9-127.0.0.2").is_err());
         assert!(addresses("10.0.0.0-10.1.0.0").is_err());
         assert!(addresses("localhost").is_err());
+        // A network gives its hosts; one too large for the bound is refused.
+        let net = addresses("127.0.1.0/29").unwrap().0;
+        assert_eq!(net.len(), 6);
+        assert_eq!(net[0].to_string(), "127.0.1.1");
+        assert_eq!(net[5].to_string(), "127.0.1.6");
+        assert_eq!(addresses("fd00::/126").unwrap().0.len(), 4); // IPv6 has no broadcast
+        assert_eq!(addresses("127.0.2.0/22").unwrap().0.len(), 1022);
+        assert!(
+            addresses("127.0.0.0/21")
+                .unwrap_err()
+                .contains("at most 1024")
+        );
+        assert!(addresses("127.0.0.0/33").is_err());
         assert_eq!(budget("0"), Ok(Budget(None)));
         assert_eq!(budget("0MiB"), Ok(Budget(None)));
         assert_eq!(budget("1"), Ok(Budget(Some(1))));

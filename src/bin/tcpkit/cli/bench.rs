@@ -117,9 +117,9 @@ pub struct BenchArgs {
     pub send_proxy: Option<proxy::Version>,
 
     /// hold: connect from these local addresses in turn, each with its own
-    /// range of ephemeral ports (127.0.0.2-127.0.0.9, or a list with
-    /// commas); for more connections to one server than one address has
-    /// ports.
+    /// range of ephemeral ports (127.0.0.2-127.0.0.9, 127.0.1.0/26, or a
+    /// list with commas); for more connections to one server than one
+    /// address has ports.
     #[arg(long, value_name = "ADDRS", value_parser = values::addresses)]
     pub source: Option<values::Addresses>,
 

@@ -730,3 +730,39 @@ fn the_tutorials_server_is_named_at_once_in_every_scenario() {
         );
     }
 }
+
+#[test]
+fn the_report_says_when_its_window_was_on_the_wall_clock() {
+    // What adding up runs from several machines needs: each window's
+    // start and end, as the wall clock read them.
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
+    for (scenario, args) in [
+        ("pingpong", &["-c", "2", "--duration", "300ms"][..]),
+        ("hold", &["-c", "3", "--duration", "300ms"][..]),
+    ] {
+        let before = now();
+        let (_server, code, report, stderr) = against(&[], scenario, args);
+        let after = now();
+        assert_eq!(code, 0, "{stderr}");
+        let start = report["window_start_unix"]
+            .as_f64()
+            .expect("window_start_unix");
+        let end = report["window_end_unix"].as_f64().expect("window_end_unix");
+        let seconds = report["seconds"].as_f64().unwrap();
+        assert!(before < start && start < end && end < after, "{report}");
+        assert!(
+            (end - start - seconds).abs() < 0.05,
+            "{scenario}: a window of {} s for {seconds} s measured",
+            end - start
+        );
+        if scenario == "pingpong" {
+            // The warm-up (100 ms, common::bench's) is before the window.
+            assert!(start - before >= 0.1, "{report}");
+        }
+    }
+}

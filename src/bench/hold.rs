@@ -49,7 +49,9 @@ pub fn run(
             opts.duration
         )));
     }
+    let held_from = std::time::SystemTime::now();
     std::thread::sleep(opts.duration);
+    let held_to = std::time::SystemTime::now();
     let after = sample_server()?;
     let (sample, sampled_ok) = check_sample(opts, &mut held, &mut tally);
     if opts.progress {
@@ -97,6 +99,8 @@ pub fn run(
         sampled_ok: Some(sampled_ok),
         open_seconds: Some(opening.as_secs_f64()),
         notes,
+        window_start_unix: super::report::unix_seconds(held_from),
+        window_end_unix: super::report::unix_seconds(held_to),
     })
 }
 

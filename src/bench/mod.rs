@@ -442,6 +442,8 @@ fn report_of(
         sampled_ok: None,
         open_seconds: None,
         notes: [rate_notes(opts), schedule_notes(opts, total)].concat(),
+        window_start_unix: report::unix_seconds(usage.measured.0),
+        window_end_unix: report::unix_seconds(usage.measured.1),
     }
 }
 

@@ -26,8 +26,10 @@ pub(super) fn watch(opts: &Options, window: Window, live: &Live) -> Result<Usage
     };
     let me = || report::sample_process(std::process::id()).ok();
     sleep_until(window.measure, opts, live);
+    let from = std::time::SystemTime::now();
     let (before, my_before) = (server("at the start of the measurement")?, me());
     sleep_until(window.end, opts, live);
+    let to = std::time::SystemTime::now();
     let (after, my_after) = (server("at the end of the measurement")?, me());
     if opts.progress {
         opts.notices.notice(crate::notice::Notice::ProgressEnd);
@@ -38,6 +40,7 @@ pub(super) fn watch(opts: &Options, window: Window, live: &Live) -> Result<Usage
     Ok(Usage {
         server_cpu_ns: cpu(before, after),
         bench_cpu_ns: cpu(my_before, my_after),
+        measured: (from, to),
     })
 }
 
@@ -48,6 +51,8 @@ pub(super) struct Usage {
     pub(super) server_cpu_ns: Option<u64>,
     /// By this process, all load threads together.
     pub(super) bench_cpu_ns: Option<u64>,
+    /// The wall clock when the measured part began and ended.
+    pub(super) measured: (std::time::SystemTime, std::time::SystemTime),
 }
 
 /// Sleeps until `until`, redrawing the progress line each second.

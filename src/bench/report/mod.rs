@@ -185,6 +185,18 @@ pub struct Report {
     /// What the reader should know about how the run was set up (a rate
     /// too low for the run's length, ...).
     pub notes: Vec<crate::setting::Words>,
+    /// When the measured window began (hold: the idle hold), in seconds
+    /// since the Unix epoch on this machine's clock: runs on several
+    /// machines are added up over the union of their windows.
+    pub window_start_unix: f64,
+    /// When the measured window ended, likewise.
+    pub window_end_unix: f64,
+}
+
+/// `at` in seconds since the Unix epoch (0 before it).
+pub(crate) fn unix_seconds(at: std::time::SystemTime) -> f64 {
+    at.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 impl Report {

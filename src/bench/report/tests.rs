@@ -40,6 +40,8 @@ fn the_table_says_one_reply_and_groups_nanoseconds() {
         sampled_ok: None,
         open_seconds: None,
         notes: Vec::new(),
+        window_start_unix: 1_796_540_000.0,
+        window_end_unix: 1_796_540_002.0,
     };
     let table = report.table(crate::setting::Naming::Flags);
     assert!(

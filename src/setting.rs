@@ -160,6 +160,8 @@ settings! {
     ServerPid: "server_pid", "--server-pid";
     /// `bench::Options::warmup`.
     Warmup: "warmup", "--warmup";
+    /// `bench::Options::start_at`.
+    StartAt: "start_at", "--start-at";
     /// `bench::Options::sample`.
     Sample: "sample", "--sample";
     /// `bench::Options::sources`.

@@ -171,6 +171,21 @@ pub fn addresses(text: &str) -> Result<Addresses, String> {
     Ok(Addresses(all))
 }
 
+/// A wall-clock time: RFC 3339 (`2026-12-06T09:00:00Z`, or with an
+/// offset) or `+DURATION` from now (`+30s`).
+pub fn start_at(text: &str) -> Result<std::time::SystemTime, String> {
+    let text = text.trim();
+    if let Some(ahead) = text.strip_prefix('+') {
+        return Ok(std::time::SystemTime::now() + duration(ahead)?);
+    }
+    humantime::parse_rfc3339_weak(text).map_err(|_| {
+        format!(
+            "'{text}' is not a time: give one as RFC 3339 (2026-12-06T09:00:00Z) or as +DURATION \
+             from now (+30s)"
+        )
+    })
+}
+
 /// A whole number from `min` to `max`.
 pub fn count<T: TryFrom<u64>>(text: &str, min: u64, max: u64) -> Result<T, String> {
     let range = || format!("must be a whole number from {min} to {max}");

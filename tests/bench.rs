@@ -766,3 +766,53 @@ fn the_report_says_when_its_window_was_on_the_wall_clock() {
         }
     }
 }
+
+#[test]
+fn start_at_starts_the_window_when_asked_and_says_how_far_off_it_was() {
+    let asked_ahead = 1.5;
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let (_server, code, report, stderr) = against(
+        &[],
+        "pingpong",
+        &["-c", "2", "--duration", "300ms", "--start-at", "+1500ms"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let asked = report["start_at_unix"].as_f64().expect("start_at_unix");
+    let start = report["window_start_unix"].as_f64().unwrap();
+    assert!((asked - before - asked_ahead).abs() < 0.5, "{report}");
+    assert!(
+        (start - asked).abs() < 0.05,
+        "started {} s off",
+        start - asked
+    );
+    // A time already past starts at once, and the table says how late.
+    let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let out = std::process::Command::new(tcpkit())
+        .args(["bench", "pingpong", &server.addr.to_string(), "-c", "1"])
+        .args([
+            "-d",
+            "200ms",
+            "--warmup",
+            "0s",
+            "--start-at",
+            "2020-01-01T00:00:00Z",
+        ])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{table}");
+    assert!(
+        table.contains("s after the time asked (2020-01-01T00:00:00.000Z)"),
+        "{table}"
+    );
+    // Not a time; and hold, which opens its connections as it goes.
+    let (code, _, stderr) = bench(&["pingpong", "127.0.0.1:9", "--start-at", "soon"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("'soon' is not a time"), "{stderr}");
+    let (code, _, stderr) = bench(&["hold", "127.0.0.1:9", "--start-at", "+1s"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("hold does not use --start-at"), "{stderr}");
+}

@@ -101,6 +101,7 @@ pub fn run(
         notes,
         window_start_unix: super::report::unix_seconds(held_from),
         window_end_unix: super::report::unix_seconds(held_to),
+        start_at_unix: None,
     })
 }
 

@@ -102,7 +102,7 @@ impl Scenario {
             Setting::Rate => Some(&[Pingpong, Pipeline]),
             Setting::Messages | Setting::Interval => Some(&[Churn]),
             Setting::Sample | Setting::Source => Some(&[Hold]),
-            Setting::Warmup => Some(&[Pingpong, Pipeline, Churn, Handshake]),
+            Setting::Warmup | Setting::StartAt => Some(&[Pingpong, Pipeline, Churn, Handshake]),
             Setting::Message | Setting::MessageFile | Setting::SendProxy => {
                 Some(&[Pingpong, Pipeline, Hold])
             }
@@ -152,6 +152,12 @@ pub struct Options {
     pub duration: Duration,
     /// How long to run before measuring.
     pub warmup: Duration,
+    /// When the measured window starts on the wall clock, so that runs
+    /// on several machines measure the same window (`None`: after the
+    /// warm-up). Connections open first and wait idle until the warm-up
+    /// before it; a time already past starts at once, and the report
+    /// says how late.
+    pub start_at: Option<std::time::SystemTime>,
     /// Load threads.
     pub threads: usize,
     /// Bound on each connect (`None`: the system's own).
@@ -290,6 +296,30 @@ pub(crate) struct Window {
 }
 
 impl Window {
+    /// A window whose measured part starts after `warmup` from now, or at
+    /// `start_at` on the wall clock (with the warm-up before it, cut
+    /// short if that much is not left; a time past starts it now).
+    fn from_now(
+        warmup: Duration,
+        duration: Duration,
+        start_at: Option<std::time::SystemTime>,
+    ) -> Window {
+        let now = Instant::now();
+        let ahead = start_at.and_then(|at| at.duration_since(std::time::SystemTime::now()).ok());
+        let measure = match ahead {
+            Some(ahead) => now + ahead,
+            None if start_at.is_some() => now,
+            None => now + warmup,
+        };
+        Window {
+            start: measure
+                .checked_sub(warmup)
+                .map_or(now, |start| start.max(now)),
+            measure,
+            end: measure + duration,
+        }
+    }
+
     /// True when `at` falls inside the measured part.
     pub fn measures(&self, at: Instant) -> bool {
         at >= self.measure && at < self.end
@@ -364,15 +394,12 @@ fn drive(opts: &Options, targets: &Targets, threads: usize) -> Result<(Tally, Us
             let (live, barrier, slot) = (live.clone(), &barrier, &window_slot);
             handles.push(scope.spawn(move || load_thread(opts, targets, t, live, barrier, slot)));
         }
-        // Every thread has connected: start one clock for all.
+        // Every thread has connected: start one clock for all, at the
+        // time asked (the load threads wait at the barrier until then).
         barrier.wait();
-        let start = Instant::now();
-        let window = Window {
-            start,
-            measure: start + opts.warmup,
-            end: start + opts.warmup + opts.duration,
-        };
+        let window = Window::from_now(opts.warmup, opts.duration, opts.start_at);
         let _ = window_slot.set(window);
+        std::thread::sleep(window.start.saturating_duration_since(Instant::now()));
         barrier.wait();
         let usage = watch(opts, window, &live);
         let tallies: Vec<Result<Tally, Error>> = handles
@@ -444,6 +471,7 @@ fn report_of(
         notes: [rate_notes(opts), schedule_notes(opts, total)].concat(),
         window_start_unix: report::unix_seconds(usage.measured.0),
         window_end_unix: report::unix_seconds(usage.measured.1),
+        start_at_unix: opts.start_at.map(report::unix_seconds),
     }
 }
 

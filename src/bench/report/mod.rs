@@ -191,6 +191,9 @@ pub struct Report {
     pub window_start_unix: f64,
     /// When the measured window ended, likewise.
     pub window_end_unix: f64,
+    /// `--start-at`: when the window was asked to start, likewise; the
+    /// table says how far from it the window really started.
+    pub start_at_unix: Option<f64>,
 }
 
 /// `at` in seconds since the Unix epoch (0 before it).
@@ -255,6 +258,18 @@ impl Report {
                 "  rate        {} msgs/s asked, {} achieved",
                 group(asked),
                 group(self.per_second)
+            );
+        }
+        if let Some(asked) = self.start_at_unix {
+            let late = self.window_start_unix - asked;
+            let _ = writeln!(
+                out,
+                "  start       {} {} the time asked ({})",
+                micros(late.abs() * 1e6),
+                if late < 0.0 { "before" } else { "after" },
+                humantime::format_rfc3339_millis(
+                    std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(asked.max(0.0))
+                )
             );
         }
         for note in &self.notes {

@@ -42,6 +42,7 @@ fn the_table_says_one_reply_and_groups_nanoseconds() {
         notes: Vec::new(),
         window_start_unix: 1_796_540_000.0,
         window_end_unix: 1_796_540_002.0,
+        start_at_unix: Some(1_796_539_999.999_5),
     };
     let table = report.table(crate::setting::Naming::Flags);
     assert!(
@@ -49,6 +50,10 @@ fn the_table_says_one_reply_and_groups_nanoseconds() {
         "{table}"
     );
     assert!(table.contains("server CPU  6,108 ns per reply"), "{table}");
+    assert!(
+        table.contains("start       500us after the time asked (2026-12-06T06:53:19.999Z)"),
+        "{table}"
+    );
     assert!(
         table.contains("server RSS  8,890 bytes per held"),
         "{table}"

@@ -23,19 +23,21 @@ static OUTPUT: OnceLock<Lossy> = OnceLock::new();
 /// a paused terminal must not keep a finished (or signalled) program alive.
 const EXIT_STALL: Duration = Duration::from_secs(1);
 
-/// How log lines look.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How log lines look (`--log-format`'s values, but the last).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Style {
     /// Time, level and message.
+    #[value(name = "text")]
     Full,
-    /// The message alone, as the tutorial prints (`--plain-logs`).
+    /// The message alone, as the tutorial prints (--plain-logs).
     Plain,
-    /// One JSON object a line (`--log-format json`): time, level,
-    /// message and target, for log shippers.
+    /// One JSON object a line: time, level, message and target, for log
+    /// shippers.
     Json,
     /// The message in the server's window, as `demo` shows it
     /// (`server | ...`): for `demo --diagram` and `--scenario`, whose
     /// server runs in this process.
+    #[value(skip)]
     Window,
 }
 

@@ -73,6 +73,11 @@ pub struct BenchArgs {
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = values::duration, allow_negative_numbers = true)]
     pub warmup: Duration,
 
+    /// Start measuring at this time, RFC 3339 or +DURATION from now, so
+    /// that benches on several machines measure one window.
+    #[arg(long, value_name = "TIME", value_parser = values::start_at)]
+    pub start_at: Option<std::time::SystemTime>,
+
     /// Load threads. Default: one per core this process may use.
     #[arg(short = 't', long, value_name = "N", value_parser = |s: &str| values::count::<u32>(s, 1, 1024), allow_negative_numbers = true)]
     pub threads: Option<u32>,
@@ -172,6 +177,7 @@ impl BenchArgs {
             connect_rate: self.connect_rate,
             duration: self.duration,
             warmup: self.warmup,
+            start_at: self.start_at,
             threads,
             connect_timeout: self.connect.connect_timeout.0,
             reply_timeout: self.timeout,

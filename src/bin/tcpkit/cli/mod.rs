@@ -119,10 +119,9 @@ pub struct Cli {
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub plain_logs: bool,
 
-    /// How log lines look: text (time, level, message), plain (the
-    /// message alone), or json (one object a line, for log shippers).
-    #[arg(long, global = true, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text, help_heading = GLOBAL)]
-    pub log_format: LogFormat,
+    /// How log lines look.
+    #[arg(long, global = true, value_name = "FORMAT", value_enum, default_value = "text", help_heading = GLOBAL)]
+    pub log_format: crate::logging::Style,
 
     /// Most bytes of log lines (and --trace lines, notices) held for a
     /// stderr that is not being read, such as a terminal paused with
@@ -154,9 +153,8 @@ impl Cli {
             {
                 Style::Window
             }
-            _ if self.log_format == LogFormat::Json => Style::Json,
-            _ if self.plain_logs || self.log_format == LogFormat::Plain => Style::Plain,
-            _ => Style::Full,
+            _ if self.plain_logs => Style::Plain,
+            _ => self.log_format,
         }
     }
 
@@ -164,14 +162,6 @@ impl Cli {
     pub fn connection_logs(&self) -> bool {
         !matches!(&self.command, Command::Serve(serve) if serve.no_connection_logs)
     }
-}
-
-/// `--log-format`'s values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Plain,
-    Json,
 }
 
 #[derive(Debug, Subcommand)]

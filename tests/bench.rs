@@ -755,8 +755,10 @@ fn the_report_says_when_its_window_was_on_the_wall_clock() {
         let end = report["window_end_unix"].as_f64().expect("window_end_unix");
         let seconds = report["seconds"].as_f64().unwrap();
         assert!(before < start && start < end && end < after, "{report}");
+        // The measured time, give or take a late wake-up at either end
+        // (the warm-up is checked apart, below).
         assert!(
-            (end - start - seconds).abs() < 0.05,
+            (end - start - seconds).abs() < 0.25,
             "{scenario}: a window of {} s for {seconds} s measured",
             end - start
         );
@@ -783,8 +785,10 @@ fn start_at_starts_the_window_when_asked_and_says_how_far_off_it_was() {
     let asked = report["start_at_unix"].as_f64().expect("start_at_unix");
     let start = report["window_start_unix"].as_f64().unwrap();
     assert!((asked - before - asked_ahead).abs() < 0.5, "{report}");
+    // Within a late wake-up of the time asked (ignored, it would have
+    // started about 1.4 s early).
     assert!(
-        (start - asked).abs() < 0.05,
+        start - asked > -0.01 && start - asked < 0.3,
         "started {} s off",
         start - asked
     );

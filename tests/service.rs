@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use common::{PATIENCE, Proc, stdout_of, tcpkit};
 
 /// The watchdog asked for: short, so the test sees many pings.
-const WATCHDOG: Duration = Duration::from_millis(400);
+const WATCHDOG: Duration = Duration::from_millis(600);
 
 /// What serve sent to the notify socket, each with when it came.
 struct Manager {

@@ -153,7 +153,8 @@ impl Cli {
             {
                 Style::Window
             }
-            _ if self.plain_logs => Style::Plain,
+            // An explicit --log-format wins over --plain-logs.
+            _ if self.plain_logs && self.log_format == Style::Full => Style::Plain,
             _ => self.log_format,
         }
     }

@@ -27,6 +27,18 @@ struct Manager {
 }
 
 impl Manager {
+    /// A notify socket at `path`, read with a short timeout.
+    fn bind(path: &std::path::Path) -> Manager {
+        let socket = UnixDatagram::bind(path).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        Manager {
+            socket,
+            got: Vec::new(),
+        }
+    }
+
     /// The next message other than a watchdog ping (pings are kept).
     fn next(&mut self) -> String {
         let deadline = Instant::now() + PATIENCE;
@@ -74,14 +86,7 @@ fn pair_files(dir: &std::path::Path) -> (String, String) {
 fn serve_tells_the_service_manager_ready_reloading_watchdog_and_stopping() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("notify");
-    let socket = UnixDatagram::bind(&path).unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_millis(20)))
-        .unwrap();
-    let mut manager = Manager {
-        socket,
-        got: Vec::new(),
-    };
+    let mut manager = Manager::bind(&path);
     let (cert, key) = pair_files(dir.path());
     let mut cmd = Command::new(tcpkit());
     cmd.args(["--plain-logs", "serve", "--bind", "127.0.0.1:0"])
@@ -151,14 +156,7 @@ fn serve_tells_the_service_manager_ready_reloading_watchdog_and_stopping() {
 fn without_a_watchdog_there_are_no_pings() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("notify");
-    let socket = UnixDatagram::bind(&path).unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_millis(20)))
-        .unwrap();
-    let mut manager = Manager {
-        socket,
-        got: Vec::new(),
-    };
+    let mut manager = Manager::bind(&path);
     let mut cmd = Command::new(tcpkit());
     cmd.args(["--plain-logs", "serve", "--bind", "127.0.0.1:0"])
         .env("NOTIFY_SOCKET", &path)
@@ -177,4 +175,30 @@ fn without_a_watchdog_there_are_no_pings() {
     assert!(manager.next().starts_with("STOPPING=1\n"));
     open.write_all(b"exit\n").unwrap();
     assert_eq!(server.wait(), Some(0));
+}
+
+#[test]
+fn a_service_manager_that_does_not_read_holds_up_nothing() {
+    // A notify socket nobody reads, and a watchdog of 4 ms (a ping a
+    // millisecond): the socket's queue is full within a second, and a
+    // send to it blocks. Serving and stopping must not wait on it.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notify");
+    let _unread = UnixDatagram::bind(&path).unwrap();
+    let mut cmd = Command::new(tcpkit());
+    cmd.args(["--plain-logs", "serve", "--bind", "127.0.0.1:0"])
+        .env("NOTIFY_SOCKET", &path)
+        .env("WATCHDOG_USEC", "4000");
+    let mut server = Proc::start(cmd, true);
+    std::thread::sleep(Duration::from_millis(1500));
+    for name in ["Michael", "Tracy"] {
+        let out = common::talk(&[&server.addr.to_string(), name])
+            .output()
+            .unwrap();
+        assert_eq!(stdout_of(&out), format!("Welcome!\nHello, {name}!\n"));
+    }
+    // STOPPING=1 finds the queue full; the shutdown goes on regardless.
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait(), Some(0));
+    assert!(server.logged("Server stopped."), "{}", server.log());
 }

@@ -94,6 +94,30 @@ pub fn nc_host_port(addr: &mut String, rest: &mut Vec<String>, check: bool) {
     }
 }
 
+/// wrk's order, `bench -c 10 127.0.0.1:9999`, took the address `value`
+/// for the scenario: what to write instead.
+pub fn scenario_first(value: &str) -> String {
+    format!(
+        "bench needs a scenario first, then the address: tcpkit bench pingpong {value} \
+         (scenarios: pingpong, pipeline, churn, hold, handshake)"
+    )
+}
+
+/// nc's `-k` (keep listening), alone or in `-lk`, without `--tls`: here
+/// `-k` is --insecure, for use with --tls; what to say instead of the
+/// command line parser's refusal.
+pub fn nc_keep_listening(args: &[OsString]) -> Option<String> {
+    let args: Vec<&str> = args.iter().filter_map(|a| a.to_str()).collect();
+    let nc_k = args
+        .iter()
+        .any(|a| a.starts_with('-') && !a.starts_with("--") && a.contains('k'));
+    (nc_k && !args.contains(&"--tls")).then(|| {
+        "'-k' is --insecure here, for use with --tls; nc's -k (keep listening) has no \
+         counterpart: talk -l takes one client; to serve many, use tcpkit serve --bind ADDR"
+            .into()
+    })
+}
+
 /// nc's flags, for talk and serve.
 pub fn nc(flag: &str, sub: Option<&str>, args: &[OsString]) -> Option<String> {
     let listening = args.iter().any(|a| a == "-l" || a == "--listen");

@@ -45,6 +45,7 @@ mod error;
 pub mod fetch;
 pub mod habits;
 pub mod lossy;
+pub mod made;
 pub mod memory;
 pub mod net;
 pub mod notice;

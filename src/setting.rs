@@ -168,6 +168,8 @@ settings! {
     Source: "sources", "--source";
     /// `bench::Options::send_proxy`.
     SendProxy: "send_proxy", "--send-proxy";
+    /// The file `bench::HdrLog` writes.
+    HdrLog: "hdr_log", "--hdr-log";
 }
 
 /// How a message names its settings.
@@ -287,6 +289,14 @@ impl fmt::Debug for Words {
 impl serde::Serialize for Words {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.render(Naming::Fields))
+    }
+}
+
+/// From a report's JSON (`bench merge`): the text as it was rendered.
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Words {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Words, D::Error> {
+        String::deserialize(deserializer).map(Words::plain)
     }
 }
 

@@ -43,6 +43,7 @@ pub async fn worker(
         .take(messages.clamp(1, NAMES.len()))
         .map(|name| Script::new(opts.framing, &opts.welcome, &opts.reply, name.as_bytes()))
         .collect();
+    let bytes = session_bytes(&opts, &scripts, messages);
     loop {
         pacer.wait().await;
         let start = Instant::now();
@@ -54,7 +55,7 @@ pub async fn worker(
         // (Cut sessions count neither way.)
         let end = tokio::time::Instant::from_std(window.end);
         let result = tokio::select! {
-            result = session(&opts, addr, &scripts, messages) => result,
+            result = session(&opts, addr, &scripts, messages, &tally) => result,
             () = tokio::time::sleep_until(end) => return,
         };
         let now = Instant::now();
@@ -62,7 +63,9 @@ pub async fn worker(
             Ok(()) => {
                 live.done.fetch_add(1, Ordering::Relaxed);
                 if window.measures(now) {
-                    tally.borrow_mut().record(now - start, 1);
+                    let mut tally = tally.borrow_mut();
+                    tally.record(now - start, 1, now - window.measure);
+                    tally.bytes(bytes.0, bytes.1);
                 }
             }
             Err(e) => {
@@ -81,16 +84,32 @@ pub async fn worker(
     }
 }
 
+/// The bytes a whole session sends and receives (handshake: the
+/// welcome only).
+fn session_bytes(opts: &Options, scripts: &[Script], messages: usize) -> (usize, usize) {
+    let first = &scripts[0];
+    if opts.scenario == super::Scenario::Handshake {
+        return (0, first.welcome.len());
+    }
+    let each = scripts.iter().cycle().take(messages);
+    let sent = each.clone().map(|s| s.message.len()).sum::<usize>() + first.exit.len();
+    let received = each.map(|s| s.reply.len()).sum::<usize>() + first.welcome.len();
+    (sent, received)
+}
+
 /// One whole session of `messages` messages (the scripts in turn); for
 /// `handshake`, only its opening (connect, TLS, welcome), then a close.
+/// Connections opened and replies read go in the run's totals.
 async fn session(
     opts: &Options,
     addr: SocketAddr,
     scripts: &[Script],
     messages: usize,
+    tally: &RefCell<Tally>,
 ) -> Result<(), ReadError> {
     let first = &scripts[0];
     let mut stream = open(opts, addr, first).await.map_err(ReadError::Io)?;
+    tally.borrow_mut().opened += 1;
     if opts.scenario == super::Scenario::Handshake {
         // A TLS client says goodbye with a close_notify; bounded, as a
         // server that does not read must not stall the run.
@@ -107,6 +126,7 @@ async fn session(
             .map_err(|e| ReadError::Io(crate::words!("sending message {}: {e}", i + 1)))?;
         let what = format!("reply {} of {messages}", i + 1);
         expect_exactly(&mut stream, &script.reply, opts.reply_timeout, &what).await?;
+        tally.borrow_mut().answered += 1;
     }
     if messages > 0 {
         pause(opts).await;

@@ -48,7 +48,10 @@ pub async fn connect_all(
         pacer.wait().await;
         let script = script_for(opts, index);
         match open(opts, targets.of(index), &script).await {
-            Ok(stream) => ready.push((index, (stream, script))),
+            Ok(stream) => {
+                tally.borrow_mut().opened += 1;
+                ready.push((index, (stream, script)));
+            }
             Err(e) => tally.borrow_mut().fail(|| e),
         }
     }
@@ -147,7 +150,7 @@ pub async fn connection(
     loop {
         let now = Instant::now();
         if now >= window.end {
-            return;
+            return drain(&opts, &mut flow, &mut stream, &mut buf, &tally).await;
         }
         if let Err(why) = flow.send_due(&opts, &mut stream, now, &tally).await {
             return fail(&tally, &live, why);
@@ -180,14 +183,7 @@ pub async fn connection(
             Ok(0) => {}
             Ok(done) => {
                 live.done.fetch_add(done as u64, Ordering::Relaxed);
-                let now = flow.last_reply;
-                answered(
-                    &mut flow.in_flight,
-                    done,
-                    now,
-                    window,
-                    &mut tally.borrow_mut(),
-                );
+                flow.answered(done, &mut tally.borrow_mut());
             }
             Err(wrong) => {
                 tally.borrow_mut().mismatch(|| wrong);
@@ -211,6 +207,7 @@ struct Flow {
     /// `depth` messages back to back, sent whole or in part.
     outgoing: Vec<u8>,
     message_len: usize,
+    reply_len: usize,
     checker: Checker,
     in_flight: InFlight,
     /// Messages sent and not yet answered.
@@ -245,6 +242,7 @@ impl Flow {
             window,
             outgoing: script.message.repeat(depth),
             message_len: script.message.len(),
+            reply_len: script.reply.len(),
             checker: Checker::new(&script.reply, depth),
             in_flight: VecDeque::with_capacity(depth),
             pending: 0,
@@ -345,29 +343,55 @@ fn due_time(start: Instant, gap: Duration, n: u64) -> Instant {
         )
 }
 
-/// Takes `done` answered messages off the front of `in_flight`, recording
-/// each one's latency if the reply came inside the measured window.
-fn answered(
-    in_flight: &mut InFlight,
-    mut done: usize,
-    now: Instant,
-    window: Window,
-    tally: &mut Tally,
-) {
-    while done > 0 {
-        let Some((sent, count)) = in_flight.front_mut() else {
-            return;
-        };
-        let take = (*count as usize).min(done);
-        if window.measures(now) {
-            tally.record(now - *sent, take as u64);
-        }
-        *count -= take as u32;
-        done -= take;
-        if *count == 0 {
-            in_flight.pop_front();
+impl Flow {
+    /// Takes `done` answered messages off the front of those in flight,
+    /// recording each one's latency (and bytes) if the reply came inside
+    /// the measured window; every reply counts in the run's totals.
+    fn answered(&mut self, mut done: usize, tally: &mut Tally) {
+        let now = self.last_reply;
+        tally.answered += done as u64;
+        while done > 0 {
+            let Some((sent, count)) = self.in_flight.front_mut() else {
+                return;
+            };
+            let take = (*count as usize).min(done);
+            if self.window.measures(now) {
+                tally.record(now - *sent, take as u64, now - self.window.measure);
+                tally.bytes(take * self.message_len, take * self.reply_len);
+            }
+            *count -= take as u32;
+            done -= take;
+            if *count == 0 {
+                self.in_flight.pop_front();
+            }
         }
     }
+}
+
+/// After the window: sends nothing more and reads the replies still in
+/// flight (for at most the reply timeout), so that every message the
+/// server answered is a reply read, and the bench's totals are the
+/// server's own counts. Failures here are not the window's: what is still
+/// unanswered is only counted.
+async fn drain(
+    opts: &Options,
+    flow: &mut Flow,
+    stream: &mut Stream,
+    buf: &mut [u8],
+    tally: &RefCell<Tally>,
+) {
+    let until = tokio::time::Instant::now() + opts.reply_timeout;
+    while flow.pending > 0 {
+        let n = match tokio::time::timeout_at(until, stream.read(buf)).await {
+            Ok(Ok(n)) if n > 0 => n,
+            _ => break,
+        };
+        match flow.replies(&buf[..n]) {
+            Ok(done) => flow.answered(done, &mut tally.borrow_mut()),
+            Err(_) => break,
+        }
+    }
+    tally.borrow_mut().unanswered += flow.pending as u64;
 }
 
 fn fail(tally: &RefCell<Tally>, live: &Live, message: Words) {

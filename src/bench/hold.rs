@@ -38,8 +38,9 @@ pub fn run(
             .transpose()
             .map_err(super::sample_failed)
     };
-    let mut tally = Tally::default();
+    let mut tally = Tally::with_intervals(opts.intervals());
     let start = Instant::now();
+    let start_unix = super::report::unix_seconds(std::time::SystemTime::now());
     let mut held = open_all(opts, targets, &mut tally);
     let opening = start.elapsed();
     if opts.progress {
@@ -102,6 +103,7 @@ pub fn run(
         window_start_unix: super::report::unix_seconds(held_from),
         window_end_unix: super::report::unix_seconds(held_to),
         start_at_unix: None,
+        recorded: super::report::Recorded::of(tally, start_unix),
     })
 }
 
@@ -110,6 +112,7 @@ pub fn run(
 fn open_all(opts: &Options, targets: &Targets, tally: &mut Tally) -> Vec<(SyncStream, Script)> {
     let mut held: Vec<(SyncStream, Script)> = Vec::with_capacity(opts.connections);
     let pacer = super::Pacer::new(opts.connect_rate, 1);
+    let opening = Instant::now();
     for index in 0..opts.connections {
         pacer.wait_blocking();
         let script = script_for(opts, index);
@@ -117,7 +120,9 @@ fn open_all(opts: &Options, targets: &Targets, tally: &mut Tally) -> Vec<(SyncSt
         let source = (!opts.sources.is_empty()).then(|| opts.sources[index % opts.sources.len()]);
         match open_from(opts, source, targets.of(index), &script) {
             Ok(stream) => {
-                tally.record(began.elapsed(), 1);
+                tally.record(began.elapsed(), 1, began - opening);
+                tally.bytes(0, script.welcome.len());
+                tally.opened += 1;
                 held.push((stream, script));
             }
             Err(e) => tally.fail(|| e),
@@ -150,7 +155,10 @@ fn check_sample(
         };
         let (stream, script) = &mut held[i];
         match ask(stream, script, opts.reply_timeout) {
-            Ok(()) => sampled_ok += 1,
+            Ok(()) => {
+                sampled_ok += 1;
+                tally.answered += 1;
+            }
             Err(e) => tally.mismatch(|| crate::words!("held connection {i}: {}", e)),
         }
     }

@@ -33,8 +33,10 @@ mod churn;
 mod expect;
 mod flow;
 mod hold;
+pub mod merge;
 mod message;
 mod notes;
+mod pacer;
 mod ports;
 mod preflight;
 mod report;
@@ -49,7 +51,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-pub use report::{Latency, Report};
+pub use report::{HdrLog, Histograms, Latency, Recorded, Report, Totals};
 use report::{ProcSample, Tally};
 
 use tcpkit_wire::greeting::{ClientFraming, Template};
@@ -59,6 +61,7 @@ use crate::net::Family;
 use crate::setting::Setting;
 
 use notes::{rate_notes, schedule_notes};
+pub(crate) use pacer::Pacer;
 use window::{Usage, load_thread, watch};
 
 /// What load to generate. (With the `cli` feature it is also `bench`'s
@@ -194,9 +197,20 @@ pub struct Options {
     /// `exit` (`--interval`), so that sessions last as long as a real
     /// client's; `None`: none.
     pub interval: Option<Duration>,
+    /// `--hdr-log`: also keep the latencies per interval, for an
+    /// HdrHistogram interval log ([`Report::write_hdr_log`]).
+    pub hdr_log: bool,
     /// Where hints, warnings and progress go (default: nowhere; the
     /// binary shows them on stderr).
     pub notices: std::sync::Arc<dyn crate::notice::Notices>,
+}
+
+impl Options {
+    /// `--hdr-log`'s interval length for this run, or `None` without it.
+    pub(crate) fn intervals(&self) -> Option<Duration> {
+        self.hdr_log
+            .then(|| report::Intervals::for_run(self.duration))
+    }
 }
 
 /// The servers of a run, one address each; connection `i` goes to server
@@ -232,46 +246,6 @@ impl std::fmt::Display for Targets {
             write!(f, "{addr}")?;
         }
         Ok(())
-    }
-}
-
-/// `--connect-rate`: the times one thread may open its connections at,
-/// one every `gap` (the thread's share of the rate); at once without one.
-pub(crate) struct Pacer {
-    gap: Option<Duration>,
-    next: std::cell::Cell<Option<Instant>>,
-}
-
-impl Pacer {
-    /// A pacer for a thread that opens `1/share` of the connections.
-    pub(crate) fn new(rate: Option<f64>, share: usize) -> Pacer {
-        Pacer {
-            gap: rate.map(|r| Duration::from_secs_f64(share.max(1) as f64 / r)),
-            next: std::cell::Cell::new(None),
-        }
-    }
-
-    /// Takes the next free slot; `None` when there is no rate.
-    fn slot(&self) -> Option<Instant> {
-        let gap = self.gap?;
-        let now = Instant::now();
-        let at = self.next.get().map_or(now, |next| next.max(now));
-        self.next.set(Some(at + gap));
-        Some(at)
-    }
-
-    /// Waits for the next slot on a runtime.
-    pub(crate) async fn wait(&self) {
-        if let Some(at) = self.slot() {
-            tokio::time::sleep_until(at.into()).await;
-        }
-    }
-
-    /// Waits for the next slot on a plain thread.
-    pub(crate) fn wait_blocking(&self) {
-        if let Some(at) = self.slot() {
-            std::thread::sleep(at.saturating_duration_since(Instant::now()));
-        }
     }
 }
 
@@ -351,10 +325,23 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
         _ => {
             let threads = opts.threads.clamp(1, opts.connections);
             let (total, usage) = drive(opts, &targets, threads)?;
-            report_of(opts, &targets, threads, &total, &usage)
+            report_of(opts, &targets, threads, total, &usage)
         }
     };
     report.notes.extend(crowded);
+    // The preflight's connection and message to each server, which the
+    // servers count too.
+    let totals = &mut report.recorded.totals;
+    totals.connections += targets.0.len() as u64;
+    totals.replies += targets.0.len() as u64;
+    if totals.unanswered > 0 {
+        report.notes.push(crate::words!(
+            "{} messages were still unanswered {} after the measured window, when the bench \
+             closed: the servers may count them as answered",
+            totals.unanswered,
+            humantime::format_duration(opts.reply_timeout)
+        ));
+    }
     Ok(report)
 }
 
@@ -427,7 +414,7 @@ fn report_of(
     opts: &Options,
     targets: &Targets,
     threads: usize,
-    total: &Tally,
+    total: Tally,
     usage: &Usage,
 ) -> Report {
     let seconds = opts.duration.as_secs_f64();
@@ -468,10 +455,11 @@ fn report_of(
         sampled: None,
         sampled_ok: None,
         open_seconds: None,
-        notes: [rate_notes(opts), schedule_notes(opts, total)].concat(),
+        notes: [rate_notes(opts), schedule_notes(opts, &total)].concat(),
         window_start_unix: report::unix_seconds(usage.measured.0),
         window_end_unix: report::unix_seconds(usage.measured.1),
         start_at_unix: opts.start_at.map(report::unix_seconds),
+        recorded: report::Recorded::of(total, report::unix_seconds(usage.measured.0)),
     }
 }
 

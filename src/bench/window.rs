@@ -106,7 +106,7 @@ pub(super) fn load_thread(
     };
     let local = tokio::task::LocalSet::new();
     let pacer = Rc::new(Pacer::new(opts.connect_rate, threads));
-    let tally = Rc::new(RefCell::new(Tally::default()));
+    let tally = Rc::new(RefCell::new(Tally::with_intervals(opts.intervals())));
     let ready = match opts.scenario {
         Scenario::Churn | Scenario::Handshake => Vec::new(),
         _ => local.block_on(

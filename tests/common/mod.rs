@@ -501,3 +501,25 @@ impl ListeningTalk {
         }
     }
 }
+
+/// A counter or gauge of the server's `/metrics`, once no connection is
+/// open (the server adds a connection's messages as it closes).
+pub fn settled_metric(metrics: SocketAddr, name: &str) -> u64 {
+    let value = |body: &str, name: &str| {
+        body.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no {name} in {body}")) as u64
+    };
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        let (_, body) = http_get(metrics, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+        if value(&body, "tcpkit_connections_open") == 0 {
+            return value(&body, name);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "connections still open: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -2,100 +2,22 @@
 //! is shown: a table for people, JSON for machines.
 
 use std::fmt::Write as _;
-use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
 use crate::error::Error;
 use crate::setting::Setting;
 
-/// Counts and latencies gathered by one thread, merged at the end.
-#[derive(Debug, Clone)]
-pub struct Tally {
-    /// Latency in nanoseconds of each reply (or session) in the window.
-    pub latency: Histogram<u64>,
-    /// Replies (or sessions) completed inside the measurement window.
-    pub done: u64,
-    /// Failures: connects, resets, timeouts, failed sessions.
-    pub errors: u64,
-    /// Replies whose bytes were not the expected ones.
-    pub mismatches: u64,
-    /// The first failure, to show the user what went wrong.
-    pub first_error: Option<crate::setting::Words>,
-    /// With `--rate`: how late each message left after the time it was
-    /// due, in nanoseconds: the bench's own lateness, which the latency
-    /// (counted from the due time) includes.
-    pub lateness: Histogram<u64>,
-}
+mod recorded;
+mod tally;
 
-/// A histogram of nanoseconds from 1 ns to an hour, 3 digits.
-fn nanos() -> Histogram<u64> {
-    let mut h = Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
-        .expect("constant histogram bounds are valid");
-    h.auto(true);
-    h
-}
-
-impl Default for Tally {
-    fn default() -> Self {
-        Tally {
-            // 1 ns to 1 hour at 3 significant digits; auto-resize covers more.
-            latency: nanos(),
-            done: 0,
-            errors: 0,
-            mismatches: 0,
-            first_error: None,
-            lateness: nanos(),
-        }
-    }
-}
-
-impl Tally {
-    /// Records `count` completions that each took `took`.
-    pub fn record(&mut self, took: Duration, count: u64) {
-        let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX).max(1);
-        let _ = self.latency.record_n(ns, count);
-        self.done += count;
-    }
-
-    /// Records that a message due under `--rate` left `late` after its time.
-    pub fn late(&mut self, late: Duration) {
-        let ns = u64::try_from(late.as_nanos()).unwrap_or(u64::MAX).max(1);
-        let _ = self.lateness.record(ns);
-    }
-
-    /// Counts a failure, keeping the first message.
-    pub fn fail(&mut self, message: impl FnOnce() -> crate::setting::Words) {
-        self.errors += 1;
-        if self.first_error.is_none() {
-            self.first_error = Some(message());
-        }
-    }
-
-    /// Counts a wrong reply, keeping the first message.
-    pub fn mismatch(&mut self, message: impl FnOnce() -> crate::setting::Words) {
-        self.mismatches += 1;
-        if self.first_error.is_none() {
-            self.first_error = Some(message());
-        }
-    }
-
-    /// Adds another thread's tally to this one.
-    pub fn merge(&mut self, other: &Tally) {
-        let _ = self.latency.add(&other.latency);
-        let _ = self.lateness.add(&other.lateness);
-        self.done += other.done;
-        self.errors += other.errors;
-        self.mismatches += other.mismatches;
-        if self.first_error.is_none() {
-            self.first_error.clone_from(&other.first_error);
-        }
-    }
-}
+pub use recorded::{HdrLog, Histograms, Recorded, Totals};
+pub(crate) use tally::nanos;
+pub use tally::{Intervals, Tally};
 
 /// Latency percentiles in microseconds.
 #[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Latency {
     /// The median.
     pub p50: f64,
@@ -128,7 +50,7 @@ impl Latency {
 
 /// The result of one run, as printed and as `--json` emits it.
 #[derive(Debug, Clone)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Report {
     /// pingpong, pipeline, churn or hold.
     pub scenario: String,
@@ -194,6 +116,10 @@ pub struct Report {
     /// `--start-at`: when the window was asked to start, likewise; the
     /// table says how far from it the window really started.
     pub start_at_unix: Option<f64>,
+    /// The bytes, whole-run totals and histograms that runs are added up
+    /// with (`bench merge`).
+    #[cfg_attr(feature = "serde", serde(flatten))]
+    pub recorded: Recorded,
 }
 
 /// `at` in seconds since the Unix epoch (0 before it).
@@ -203,6 +129,36 @@ pub(crate) fn unix_seconds(at: std::time::SystemTime) -> f64 {
 }
 
 impl Report {
+    /// The report as pretty JSON, its words naming settings as `naming`
+    /// says (the serde form names them as the library's fields).
+    #[cfg(feature = "serde")]
+    pub fn json(&self, naming: crate::setting::Naming) -> serde_json::Result<String> {
+        let mut value = serde_json::to_value(self)?;
+        value["notes"] = self.notes.iter().map(|n| n.render(naming)).collect();
+        if let Some(first) = &self.first_error {
+            value["first_error"] = first.render(naming).into();
+        }
+        serde_json::to_string_pretty(&value)
+    }
+
+    /// Writes the latencies per interval as an HdrHistogram interval log
+    /// (`--hdr-log`; the run must have kept them, [`super::Options::hdr_log`]),
+    /// tagged with what was timed: `latency`, `session` or `open`.
+    pub fn write_hdr_log(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let tag = match self.scenario.as_str() {
+            "hold" => "open",
+            "churn" => "session",
+            _ => "latency",
+        };
+        let comment = format!(
+            "tcpkit {} bench {} against {}: {tag} in nanoseconds",
+            env!("CARGO_PKG_VERSION"),
+            self.scenario,
+            self.server
+        );
+        self.recorded.histograms.write_log(tag, &comment, out)
+    }
+
     /// True when nothing went wrong.
     pub fn clean(&self) -> bool {
         self.errors == 0
@@ -469,4 +425,4 @@ impl Report {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

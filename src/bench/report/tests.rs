@@ -1,6 +1,7 @@
 //! Tests of a report's table and of tallies merged across threads.
 
 use super::*;
+use std::time::Duration;
 
 #[test]
 fn numbers_read_well() {
@@ -14,9 +15,9 @@ fn numbers_read_well() {
     assert_eq!(counted_as(6108.0, "connections"), "6,108 connections");
 }
 
-#[test]
-fn the_table_says_one_reply_and_groups_nanoseconds() {
-    let report = Report {
+/// A pingpong run's report, for tests to change what they look at.
+pub(crate) fn sample() -> Report {
+    Report {
         scenario: "pingpong".into(),
         server: "127.0.0.1:9".into(),
         servers: vec!["127.0.0.1:9".into()],
@@ -43,7 +44,13 @@ fn the_table_says_one_reply_and_groups_nanoseconds() {
         window_start_unix: 1_796_540_000.0,
         window_end_unix: 1_796_540_002.0,
         start_at_unix: Some(1_796_539_999.999_5),
-    };
+        recorded: Recorded::default(),
+    }
+}
+
+#[test]
+fn the_table_says_one_reply_and_groups_nanoseconds() {
+    let report = sample();
     let table = report.table(crate::setting::Naming::Flags);
     assert!(
         table.contains("throughput  1 reply/s (2 replies)"),
@@ -63,9 +70,9 @@ fn the_table_says_one_reply_and_groups_nanoseconds() {
 #[test]
 fn tallies_merge() {
     let mut a = Tally::default();
-    a.record(Duration::from_micros(10), 3);
+    a.record(Duration::from_micros(10), 3, Duration::ZERO);
     let mut b = Tally::default();
-    b.record(Duration::from_micros(30), 1);
+    b.record(Duration::from_micros(30), 1, Duration::ZERO);
     b.fail(|| "boom".into());
     a.merge(&b);
     assert_eq!((a.done, a.errors), (4, 1));

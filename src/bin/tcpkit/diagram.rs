@@ -8,6 +8,7 @@
 use std::io::Write;
 use std::path::Path;
 
+use tcpkit::made::Made;
 use tcpkit::trace::{self, draw::Form};
 
 use crate::cli::DemoArgs;
@@ -23,10 +24,10 @@ pub fn run(printer: &Printer, args: &DemoArgs) -> anyhow::Result<()> {
     // whole (a failed session, a failed write, the packets not captured).
     let mut out = match form {
         Form::Chart => None,
-        _ => Some(Made::new(file, args.force)?),
+        _ => Some(Made::new(file, trace::draw::create(file, args.force)?)),
     };
     let mut pcap = match &args.pcap {
-        Some(path) => Some(Made::new(path, args.force)?),
+        Some(path) => Some(Made::new(path, trace::draw::create(path, args.force)?)),
         None => None,
     };
     let recording = trace::session::record(
@@ -43,10 +44,7 @@ pub fn run(printer: &Printer, args: &DemoArgs) -> anyhow::Result<()> {
             let mut out = printer.out(false, false);
             out.write_all(drawn.as_bytes()).and_then(|()| out.flush())
         }
-        Some(out) => out
-            .file
-            .write_all(drawn.as_bytes())
-            .map(|()| out.whole = true),
+        Some(out) => out.file.write_all(drawn.as_bytes()).map(|()| out.whole()),
     };
     written.map_err(|e| tcpkit::Error::writing_output(&file.display().to_string(), e))?;
     if out.is_some() {
@@ -57,38 +55,12 @@ pub fn run(printer: &Printer, args: &DemoArgs) -> anyhow::Result<()> {
         printer.say(note.render(crate::FLAGS));
     }
     if let Some(made) = pcap.as_mut() {
-        let frames = recording.write_pcap(std::io::BufWriter::new(&made.file), &made.path)?;
-        made.whole = true;
+        let frames = recording.write_pcap(std::io::BufWriter::new(&made.file), made.path())?;
+        made.whole();
         printer.say(format_args!(
             "{frames} packets written to {}",
-            made.path.display()
+            made.path().display()
         ));
     }
     Ok(recording.talked?)
-}
-
-/// A file made for the picture or the packets: removed when dropped
-/// before it was written whole.
-struct Made {
-    file: std::fs::File,
-    path: std::path::PathBuf,
-    whole: bool,
-}
-
-impl Made {
-    fn new(path: &Path, force: bool) -> Result<Made, tcpkit::Error> {
-        Ok(Made {
-            file: trace::draw::create(path, force)?,
-            path: path.to_path_buf(),
-            whole: false,
-        })
-    }
-}
-
-impl Drop for Made {
-    fn drop(&mut self) {
-        if !self.whole {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
 }

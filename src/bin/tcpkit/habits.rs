@@ -69,34 +69,18 @@ fn bench_scenario_first(e: &clap::Error, sub: Option<&str>) -> Option<String> {
         Some(ContextValue::String(value)) => value,
         _ => return None,
     };
-    (sub == Some("bench") && e.kind() == ErrorKind::InvalidValue && arg.contains("SCENARIO")).then(
-        || {
-            format!(
-                "bench needs a scenario first, then the address: tcpkit bench pingpong {value} \
-                 (scenarios: pingpong, pipeline, churn, hold, handshake)"
-            )
-        },
-    )
+    let scenario = sub == Some("bench") && e.kind() == ErrorKind::InvalidValue;
+    (scenario && arg.contains("SCENARIO")).then(|| tcpkit::habits::scenario_first(value))
 }
 
 /// `-k` is talk's --insecure (with --tls); alone, or in `-lk`, it is nc's
-/// "keep listening".
+/// "keep listening", which clap refuses as wanting --tls.
 fn nc_keep_listening(e: &clap::Error, args: &[OsString]) -> Option<String> {
-    let args: Vec<&str> = args.iter().filter_map(|a| a.to_str()).collect();
-    let nc_k = args
-        .iter()
-        .any(|a| a.starts_with('-') && !a.starts_with("--") && a.contains('k'));
-    (nc_k
-        && !args.contains(&"--tls")
-        && matches!(
-            e.kind(),
-            ErrorKind::MissingRequiredArgument | ErrorKind::ArgumentConflict
-        ))
-    .then(|| {
-        "'-k' is --insecure here, for use with --tls; nc's -k (keep listening) has no \
-         counterpart: talk -l takes one client; to serve many, use tcpkit serve --bind ADDR"
-            .into()
-    })
+    let refused = matches!(
+        e.kind(),
+        ErrorKind::MissingRequiredArgument | ErrorKind::ArgumentConflict
+    );
+    refused.then(|| tcpkit::habits::nc_keep_listening(args))?
 }
 
 /// The bench flags a scenario does not use ([`Scenario::users`]), given

@@ -1,6 +1,7 @@
 //! `tcpkit bench`'s arguments: wrk's and tcpkali's short flags.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
@@ -10,13 +11,42 @@ use tcpkit::bench;
 use super::{ConnectArgs, ProtocolArgs};
 use crate::values;
 use tcpkit::bench::Scenario;
+use tcpkit::notice::Notices;
 use tcpkit::wire::{greeting::ClientFraming, proxy};
+
+/// `tcpkit bench`: a run, or `bench merge` of runs' reports.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct BenchCommand {
+    #[command(subcommand)]
+    pub merge: Option<MergeCommand>,
+    #[command(flatten)]
+    pub run: BenchArgs,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum MergeCommand {
+    /// Add up runs' reports (bench --json) into one run's: counts summed,
+    /// percentiles of every sample, rates over the union of the windows.
+    #[command(after_help = "Example:
+  tcpkit bench pipeline ADDR --start-at +30s --json > a.json   on each machine
+  tcpkit bench merge a.json b.json c.json")]
+    Merge {
+        /// The reports (bench --json's output; at most 16 MiB each).
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+
+        /// Print the merged report as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+}
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// pingpong, pipeline, churn, hold or handshake.
-    #[arg(value_name = "SCENARIO", value_enum)]
-    pub scenario: Scenario,
+    #[arg(value_name = "SCENARIO", value_enum, required = true)]
+    pub scenario: Option<Scenario>,
 
     /// wrk's --latency: bench always reports latency percentiles, so this
     /// is only accepted.
@@ -128,9 +158,16 @@ pub struct BenchArgs {
     #[arg(long, value_name = "ADDRS", value_parser = values::addresses)]
     pub source: Option<values::Addresses>,
 
-    /// Print the report as JSON on stdout.
+    /// Print the report as JSON on stdout (with its histograms: bench
+    /// merge adds such reports up exactly).
     #[arg(long)]
     pub json: bool,
+
+    /// Also write the latencies (churn: sessions, hold: openings) as an
+    /// HdrHistogram interval log to FILE, one histogram a second (longer
+    /// for runs over 10 minutes), for HdrHistogram's and wrk2's tools.
+    #[arg(long, value_name = "FILE")]
+    pub hdr_log: Option<PathBuf>,
 
     /// Speak TLS to the server (serve --tls-cert or --tls-self-signed).
     #[arg(long)]
@@ -159,8 +196,9 @@ pub struct BenchArgs {
 impl BenchArgs {
     /// The bench options these arguments describe; `progress` says whether
     /// stderr is a terminal for the live line.
-    pub fn options(&self, printer: &crate::printer::Printer, progress: bool) -> bench::Options {
-        let scenario = self.scenario;
+    pub fn options(&self, notices: Arc<dyn Notices>, progress: bool) -> bench::Options {
+        // clap requires it unless the command is `bench merge`.
+        let scenario = self.scenario.unwrap_or(Scenario::Pingpong);
         let connections = self
             .connections
             .map_or(scenario.default_connections(), |n| n as usize);
@@ -193,25 +231,21 @@ impl BenchArgs {
             messages: self.messages.map(|n| n as usize),
             interval: self.interval,
             tls: None,
-            notices: printer.notices(false),
+            hdr_log: self.hdr_log.is_some(),
+            notices,
         }
     }
 
     /// `--tls`: the client configuration for the run, checking
     /// --servername or the first address's host.
     pub fn tls(&self) -> Result<Option<bench::BenchTls>, tcpkit::Error> {
-        if !self.tls {
-            return Ok(None);
-        }
         let first = self.addrs.first().map_or("127.0.0.1", String::as_str);
         let host = first.rsplit_once(':').map_or(first, |(host, _)| host);
         let name = self.servername.as_deref().unwrap_or(host);
-        bench::BenchTls::new(
-            self.cacert.as_deref(),
-            self.insecure,
-            name,
-            !self.no_tls_resume,
-        )
-        .map(Some)
+        let (cacert, resume) = (self.cacert.as_deref(), !self.no_tls_resume);
+        (self
+            .tls
+            .then(|| bench::BenchTls::new(cacert, self.insecure, name, resume)))
+        .transpose()
     }
 }

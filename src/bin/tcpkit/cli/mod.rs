@@ -20,7 +20,7 @@ use tcpkit::net::Family;
 
 use crate::values::{self, Limit};
 
-pub use bench::BenchArgs;
+pub use bench::{BenchArgs, BenchCommand, MergeCommand};
 pub use demo::DemoArgs;
 pub use fetch::FetchArgs;
 pub use serve::ServeArgs;
@@ -196,8 +196,9 @@ pub enum Command {
   tcpkit bench pipeline 127.0.0.1:9999 --duration 3          the fastest the server answers
   tcpkit bench pingpong ADDR --rate 1000 -c 10               open loop, 1000 msgs/s
   tcpkit bench hold ADDR -c 10000 --server-pid PID           memory per idle connection
-  tcpkit bench churn ADDR1 ADDR2 --connect-rate 500          sessions over two servers")]
-    Bench(BenchArgs),
+  tcpkit bench churn ADDR1 ADDR2 --connect-rate 500          sessions over two servers
+  tcpkit bench merge a.json b.json                           runs made side by side, added up")]
+    Bench(BenchCommand),
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Talk(args) => talk::talk(args, printer),
         Command::Demo(args) => demo::demo(args, verbosity, printer),
         Command::Fetch(args) => fetch::fetch(args, verbosity > 0, printer),
-        Command::Bench(args) => bench::bench(args, printer),
+        Command::Bench(args) => bench::command(args, verbosity < -1, printer),
     }
 }
 

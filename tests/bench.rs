@@ -812,6 +812,15 @@ fn start_at_starts_the_window_when_asked_and_says_how_far_off_it_was() {
         table.contains("s after the time asked (2020-01-01T00:00:00.000Z)"),
         "{table}"
     );
+    assert!(
+        table.contains("note        the time asked had passed when the connections were open"),
+        "{table}"
+    );
+    // On time, no such note.
+    assert!(
+        !report["notes"].to_string().contains("had passed"),
+        "{report}"
+    );
     // Not a time; and hold, which opens its connections as it goes.
     let (code, _, stderr) = bench(&["pingpong", "127.0.0.1:9", "--start-at", "soon"]);
     assert_eq!(code, 2, "{stderr}");
@@ -819,4 +828,47 @@ fn start_at_starts_the_window_when_asked_and_says_how_far_off_it_was() {
     let (code, _, stderr) = bench(&["hold", "127.0.0.1:9", "--start-at", "+1s"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("hold does not use --start-at"), "{stderr}");
+}
+
+#[test]
+fn a_start_later_than_a_servers_idle_timeout_is_warned_of_before_the_wait() {
+    // Open connections would sit idle past serve's 300 s idle timeout:
+    // said once they are open, before the wait, which is not waited for
+    // here (the bench is stopped by its pid).
+    let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let mut child = std::process::Command::new(tcpkit())
+        .args(["bench", "pingpong", &server.addr.to_string(), "-c", "1"])
+        .args(["--warmup", "1s", "--start-at", "+330s"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    while !line.contains("warning") && std::time::Instant::now() < deadline {
+        line.clear();
+        if std::io::BufRead::read_line(&mut stderr, &mut line).unwrap_or(0) == 0 {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        line.contains("will wait 5m ")
+            && line.contains("longer than a server's idle timeout (5m for tcpkit serve"),
+        "{line}"
+    );
+    // A wait shorter than that is not warned of.
+    let (code, _, stderr) = bench(&[
+        "pingpong",
+        &server.addr.to_string(),
+        "-c",
+        "1",
+        "-d",
+        "100ms",
+        "--start-at",
+        "+500ms",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("idle"), "{stderr}");
 }

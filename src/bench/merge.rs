@@ -79,6 +79,9 @@ pub fn from_json(text: &str) -> Result<Report, String> {
     serde_json::from_str(text).map_err(|e| e.to_string())
 }
 
+/// Runs named in the merged report's first note; the rest are counted.
+const NAMED: usize = 4;
+
 /// Asked start times closer than this are one time: `--start-at +30s`
 /// given to benches started by one command differs by their launch.
 const SAME_START: f64 = 0.1;
@@ -234,7 +237,16 @@ fn recorded(runs: &[(String, Report)]) -> Result<Recorded, Error> {
 /// and what to say of how they lie: windows with time between them, or
 /// overlapping only in part.
 fn windows(runs: &[(String, Report)]) -> (f64, Vec<Words>) {
-    let names: Vec<&str> = runs.iter().map(|(name, _)| name.as_str()).collect();
+    // The first few runs by name; the report of fifty is not a list.
+    let mut names: Vec<&str> = runs
+        .iter()
+        .take(NAMED)
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let more = format!("{} more", runs.len().saturating_sub(NAMED));
+    if runs.len() > NAMED {
+        names.push(&more);
+    }
     let mut notes = vec![crate::words!(
         "merged from {} run{}: {}",
         runs.len(),

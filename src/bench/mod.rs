@@ -384,6 +384,9 @@ fn drive(opts: &Options, targets: &Targets, threads: usize) -> Result<(Tally, Us
         // Every thread has connected: start one clock for all, at the
         // time asked (the load threads wait at the barrier until then).
         barrier.wait();
+        if let Some(warning) = notes::idle_wait(opts) {
+            opts.notices.notice(crate::notice::Notice::Warning(warning));
+        }
         let window = Window::from_now(opts.warmup, opts.duration, opts.start_at);
         let _ = window_slot.set(window);
         std::thread::sleep(window.start.saturating_duration_since(Instant::now()));
@@ -455,7 +458,11 @@ fn report_of(
         sampled: None,
         sampled_ok: None,
         open_seconds: None,
-        notes: [rate_notes(opts), schedule_notes(opts, &total)].concat(),
+        notes: [rate_notes(opts), schedule_notes(opts, &total)]
+            .into_iter()
+            .flatten()
+            .chain(notes::late_start(opts, usage.measured.0))
+            .collect(),
         window_start_unix: report::unix_seconds(usage.measured.0),
         window_end_unix: report::unix_seconds(usage.measured.1),
         start_at_unix: opts.start_at.map(report::unix_seconds),

@@ -1,6 +1,6 @@
 //! What the reader of a report should know about how the run was set up: a
-//! rate too low for the run's length, or a schedule the bench itself did not
-//! keep.
+//! rate too low for the run's length, a schedule the bench itself did not
+//! keep, or a `--start-at` it could not meet.
 
 use std::time::Duration;
 
@@ -68,4 +68,47 @@ pub(super) fn rate_notes(opts: &Options) -> Vec<crate::setting::Words> {
 /// A duration to the millisecond, for messages.
 fn round_ms(d: Duration) -> Duration {
     Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// `--start-at`: the window started later than asked, because the
+/// connections were still opening at that time (a note for the report).
+pub(super) fn late_start(
+    opts: &Options,
+    window_start: std::time::SystemTime,
+) -> Option<crate::setting::Words> {
+    let late = window_start.duration_since(opts.start_at?).ok()?;
+    (late > LATE_START).then(|| {
+        crate::words!(
+            "the time asked had passed when the connections were open, so the window started \
+             {} late: ask a later {}, or open fewer {}",
+            report::micros(late.as_secs_f64() * 1e6),
+            crate::setting::Setting::StartAt,
+            crate::setting::Setting::Connections
+        )
+    })
+}
+
+/// Later than this after the asked time is late: more than a wake-up's
+/// and a thread's start.
+const LATE_START: Duration = Duration::from_millis(100);
+
+/// `--start-at`: the connections, open, will wait idle longer than a
+/// server's idle timeout (tcpkit serve closes idle clients after 300 s by
+/// default) until the warm-up before the asked time: a warning to give
+/// before the wait, not after a run full of closed connections.
+pub(super) fn idle_wait(opts: &Options) -> Option<crate::setting::Words> {
+    let at = opts.start_at?;
+    let wait = at
+        .checked_sub(opts.warmup)?
+        .duration_since(std::time::SystemTime::now())
+        .ok()?;
+    (wait >= crate::server::DEFAULT_IDLE_TIMEOUT).then(|| {
+        crate::words!(
+            "the connections are open and will wait {} idle for the time asked: longer than a \
+             server's idle timeout ({} for tcpkit serve unless --idle-timeout says otherwise), \
+             which would close them first",
+            humantime::format_duration(Duration::from_secs(wait.as_secs())),
+            humantime::format_duration(crate::server::DEFAULT_IDLE_TIMEOUT)
+        )
+    })
 }

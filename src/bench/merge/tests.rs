@@ -125,6 +125,12 @@ fn rates_are_over_the_union_of_the_windows_and_gaps_are_said() {
             && !said.contains("--start-at"),
         "{said}"
     );
+    // Many runs: the first four named, the rest counted.
+    let many: Vec<(String, Report)> = (0..6)
+        .map(|i| (format!("r{i}"), runs[0].1.clone()))
+        .collect();
+    let said = merge(&many).expect("merge").notes[0].render(crate::setting::Naming::Flags);
+    assert_eq!(said, "merged from 6 runs: r0, r1, r2, r3, 2 more");
     // The same window: nothing to say of it.
     let same = merge(&[runs[0].clone(), runs[0].clone()]).expect("merge");
     assert_eq!(same.seconds, 10.0);

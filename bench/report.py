@@ -147,7 +147,15 @@ def svg(rows):
 
 def main():
     rows = load(sys.argv[1])
-    open(sys.argv[2], "w").write(markdown(rows))
+    # What follows the marker is written by hand (the goals, what moved and
+    # why) and kept across runs.
+    marker = "<!-- kept across runs: written by hand below -->"
+    try:
+        kept = open(sys.argv[2]).read().split(marker, 1)
+    except OSError:
+        kept = []
+    tail = "\n" + marker + kept[1] if len(kept) == 2 else ""
+    open(sys.argv[2], "w").write(markdown(rows) + tail)
     open(sys.argv[3], "w").write(svg(rows) + "\n")
 
 

@@ -21,8 +21,10 @@ if ! command -v nc >/dev/null || ! nc -h 2>&1 | grep -q -- '-N'; then need+=(net
 command -v python3 >/dev/null || need+=(python3)
 command -v setpriv >/dev/null || need+=(util-linux)
 # A reuse-port handover in a network namespace of its own (unshare -n,
-# then ip link set lo up).
+# then ip link set lo up); bench's "machines", namespaces on a bridge
+# (nsenter runs each one's program).
 command -v unshare >/dev/null || need+=(util-linux)
+command -v nsenter >/dev/null || need+=(util-linux)
 command -v ip >/dev/null || need+=(iproute2)
 # fetch's tests: a real nginx (http, https, chunked gzip), openssl for the
 # test CA, curl to compare with, gzip to check the chunked body is whole.

@@ -156,7 +156,26 @@ fn the_table_of_a_merge_is_a_runs_table() {
         table.contains("every reply checked byte for byte: no errors"),
         "{table}"
     );
-    // A report that is not one is named, and so is its flag's fix.
+    // A run that saw errors makes the merge a failed run: exit 14, with
+    // the first error named by its file.
+    let mut failed: Value = serde_json::from_str(&stdout).expect("JSON");
+    failed["errors"] = 2.into();
+    failed["first_error"] = "reading: connection reset by peer".into();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, failed.to_string()).expect("write");
+    let out = Command::new(tcpkit())
+        .args(["bench", "merge"])
+        .args([&one, &bad])
+        .output()
+        .expect("merge");
+    assert_eq!(out.status.code(), Some(14), "{out:?}");
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("FAILED      2 errors, 0 wrong replies; first: ")
+            && table.contains("bad.json: reading: connection reset by peer"),
+        "{table}"
+    );
+    // A report that is not one is named.
     std::fs::write(&one, "pingpong").expect("write");
     let out = Command::new(tcpkit())
         .args(["bench", "merge"])

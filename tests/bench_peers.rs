@@ -31,7 +31,8 @@ print(json.dumps({
     "restart": spec["template"]["spec"]["restartPolicy"],
 }))
 "#;
-    let out = Command::new("python3")
+    // Debian's, where scripts/test.sh installs PyYAML (python3-yaml).
+    let out = Command::new("/usr/bin/python3")
         .args(["-c", parse])
         .arg(&job)
         .output()
@@ -97,7 +98,7 @@ wait $server
 
 #[test]
 fn three_machines_benched_at_once_merge_to_the_servers_own_counts() {
-    for program in ["ip", "unshare", "nsenter", "python3"] {
+    for program in ["ip", "unshare", "nsenter", "/usr/bin/python3"] {
         require(program);
     }
     let (args, env, spec) = the_jobs_bench();

@@ -842,13 +842,25 @@ fn a_start_later_than_a_servers_idle_timeout_is_warned_of_before_the_wait() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
+    // Read on a thread of its own, so that a warning that never comes
+    // fails within the patience rather than after the whole wait.
+    let stderr = child.stderr.take().unwrap();
+    let (lines, said) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+            let Ok(line) = line else { return };
+            if lines.send(line).is_err() {
+                return;
+            }
+        }
+    });
     let deadline = std::time::Instant::now() + common::PATIENCE;
-    while !line.contains("warning") && std::time::Instant::now() < deadline {
-        line.clear();
-        if std::io::BufRead::read_line(&mut stderr, &mut line).unwrap_or(0) == 0 {
-            break;
+    let mut line = String::new();
+    while !line.contains("warning") {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match said.recv_timeout(left) {
+            Ok(next) => line = next,
+            Err(_) => break,
         }
     }
     let _ = child.kill();

@@ -6,6 +6,7 @@
 mod common;
 
 use std::process::Command;
+use std::time::{Duration, SystemTime};
 
 use common::{Proc, Then, flaky_server, num, serve_with_metrics, settled_metric, tcpkit};
 use hdrhistogram::serialization::Deserializer;
@@ -40,6 +41,10 @@ fn runs_side_by_side_merge_to_the_servers_own_counts() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     // A pipeline always has replies in flight when the window ends: they
     // are read before the bench closes, so the server counts no more.
+    // One time for all, as on several machines (a relative one would
+    // differ by each process's start).
+    let at = humantime::format_rfc3339_millis(SystemTime::now() + Duration::from_millis(1500));
+    let at = at.to_string();
     let shapes = [
         ["-c", "3", "--depth", "16"],
         ["-c", "2", "--depth", "64"],
@@ -56,7 +61,7 @@ fn runs_side_by_side_merge_to_the_servers_own_counts() {
                 "--warmup",
                 "200ms",
                 "--start-at",
-                "+700ms",
+                &at,
                 "--json",
                 "-t",
                 "1",

@@ -277,19 +277,22 @@ fn windows(runs: &[(String, Report)]) -> (f64, Vec<Words>) {
     let latest_start = spans.iter().map(|s| s.0).fold(f64::NEG_INFINITY, f64::max);
     let earliest_end = spans.iter().map(|s| s.1).fold(f64::INFINITY, f64::min);
     let common = earliest_end - latest_start;
+    // Runs launched together start a wake-up or a process start apart:
+    // not said unless the part not shared is more than that.
+    let apart = union - common > (0.01 * union).max(SAME_START);
     if !gaps.is_empty() {
         notes.push(crate::words!(
             "the runs' windows do not overlap ({}): the rates are over the {union:.3} s in \
              which any run measured, not a load they made together",
             gaps.join("; ")
         ));
-    } else if common < 0.99 * union && runs[0].1.scenario == "hold" {
+    } else if apart && runs[0].1.scenario == "hold" {
         // A hold's window begins once its own connections are open.
         notes.push(crate::words!(
             "the runs held their connections all together for {common:.3} s of the \
              {union:.3} s they cover (each holds from when its own connections are open)"
         ));
-    } else if common < 0.99 * union {
+    } else if apart {
         notes.push(crate::words!(
             "the runs' windows overlap for {common:.3} s of the {union:.3} s they cover: the \
              load was not all there all the time (start the runs together with {})",

@@ -40,10 +40,7 @@ impl<W: Write> SafeTerminal<W> {
             while let Some(c) = chars.next() {
                 let line_end = c == '\n' || (c == '\r' && chars.peek() == Some(&'\n'));
                 if !line_end && c != '\t' && is_unsafe(c) {
-                    match u8::try_from(u32::from(c)) {
-                        Ok(b) if b < 0x80 => out.push_str(&format!("\\x{b:02x}")),
-                        _ => out.extend(c.escape_unicode()),
-                    }
+                    push_escaped(c, out);
                 } else {
                     out.push(c);
                 }
@@ -59,6 +56,29 @@ impl<W: Write> SafeTerminal<W> {
             }
         }
     }
+}
+
+/// `c` as text: `\x1b` for an ASCII byte, `\u{9b}` for the rest.
+fn push_escaped(c: char, out: &mut String) {
+    match u8::try_from(u32::from(c)) {
+        Ok(b) if b < 0x80 => out.push_str(&format!("\\x{b:02x}")),
+        _ => out.extend(c.escape_unicode()),
+    }
+}
+
+/// Text from a file we did not write (a report `bench merge` reads), with
+/// every character a terminal could act on shown as text, line ends and
+/// tabs too: harmless on a terminal, in a log line, in a table's row.
+pub fn safe_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if is_unsafe(c) || c.is_control() {
+            push_escaped(c, &mut out);
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// True when `bytes` could begin a UTF-8 sequence that more bytes finish.

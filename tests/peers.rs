@@ -245,6 +245,30 @@ fn a_hostile_server_cannot_drive_the_terminal() {
 }
 
 #[test]
+fn a_merged_report_from_a_hostile_file_cannot_drive_the_terminal() {
+    // bench merge shows words that come from its files (notes, the first
+    // error): on a terminal, escapes show as text.
+    let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let addr = server.addr.to_string();
+    let (code, mut report, stderr) = bench(&["pingpong", &addr, "-c", "1", "-d", "200ms"]);
+    assert_eq!(code, 0, "{stderr}");
+    report["notes"] = serde_json::json!(["\u{1b}]0;pwned\u{7}note"]);
+    report["errors"] = 1.into();
+    report["first_error"] = "\u{1b}[2Jboom".into();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hostile.json");
+    std::fs::write(&file, report.to_string()).unwrap();
+    let shown = on_a_terminal(&["bench", "merge", file.to_str().unwrap()]);
+    let shown = String::from_utf8_lossy(&shown);
+    assert!(shown.contains(r"\x1b]0;pwned\x07note"), "{shown:?}");
+    assert!(shown.contains(r"\x1b[2Jboom"), "{shown:?}");
+    assert!(
+        !shown.contains('\x1b'),
+        "a raw escape reached the terminal: {shown:?}"
+    );
+}
+
+#[test]
 fn a_response_head_on_a_terminal_is_escaped() {
     // httparse refuses C0 controls in a field; C1's CSI (U+009B, a
     // terminal's ESC [) is obs-text and passes: it must not clear the screen.

@@ -38,11 +38,30 @@ pub fn read(path: &std::path::Path) -> Result<Report, Error> {
             "{shown} is larger than 16 MiB: not a bench report (one is a few kilobytes)"
         )));
     }
-    from_json(&text).map_err(|why| {
+    let report = from_json(&text).map_err(|why| {
         Error::InvalidInput(crate::words!(
             "{shown} is not a bench report of this tcpkit ({why}): bench --json writes one"
         ))
-    })
+    })?;
+    Ok(defused(report))
+}
+
+/// A report read from a file, its words made harmless to show: a file
+/// that says escapes where words go cannot drive the terminal the table or
+/// the final error is shown on.
+#[cfg(feature = "serde")]
+fn defused(mut report: Report) -> Report {
+    use crate::term::safe_text;
+    let words = |w: &Words| Words::plain(safe_text(&w.render(crate::Naming::Fields)));
+    for text in [&mut report.scenario, &mut report.server, &mut report.unit]
+        .into_iter()
+        .chain(report.servers.iter_mut())
+    {
+        *text = safe_text(text);
+    }
+    report.notes = report.notes.iter().map(words).collect();
+    report.first_error = report.first_error.as_ref().map(words);
+    report
 }
 
 /// The reports in `paths`, added up (`bench merge FILE...`).
@@ -60,6 +79,12 @@ pub fn files(paths: &[std::path::PathBuf]) -> Result<Report, Error> {
 pub fn verdict(report: &Report) -> Result<(), Error> {
     if report.clean() {
         return Ok(());
+    }
+    if report.errors == 0 && report.mismatches == 0 {
+        return Err(Error::BenchFailed(crate::words!(
+            "the merged runs completed no {} in their windows",
+            report.unit
+        )));
     }
     Err(Error::BenchFailed(crate::words!(
         "the merged runs saw {} errors and {} wrong replies{}",
@@ -99,6 +124,7 @@ pub fn merge(runs: &[(String, Report)]) -> Result<Report, Error> {
                 first.scenario
             )));
         }
+        check_times(name, run)?;
         if run.rate.is_some() != first.rate.is_some() {
             return Err(Error::InvalidInput(crate::words!(
                 "{name} and {first_name}: one ran an open loop (--rate) and the other did not, \
@@ -187,6 +213,31 @@ pub fn merge(runs: &[(String, Report)]) -> Result<Report, Error> {
             .flatten(),
         recorded,
     })
+}
+
+/// A report's wall-clock times, which a hand-edited file may have wrong:
+/// a window that ends before it starts, or a time no clock shows, would
+/// make rates and the table's times nonsense.
+fn check_times(name: &str, run: &Report) -> Result<(), Error> {
+    // From the epoch to the year 2500, in seconds.
+    let clock = 0.0..=16_725_225_600.0;
+    let times = [
+        Some(run.window_start_unix),
+        Some(run.window_end_unix),
+        run.start_at_unix,
+    ];
+    if times.iter().flatten().any(|t| !clock.contains(t)) {
+        return Err(Error::InvalidInput(crate::words!(
+            "{name} holds a time that is not a wall-clock time in seconds since 1970 \
+             (window_start_unix, window_end_unix or start_at_unix)"
+        )));
+    }
+    if run.window_end_unix < run.window_start_unix {
+        return Err(Error::InvalidInput(crate::words!(
+            "{name}'s window ends before it starts (window_end_unix < window_start_unix)"
+        )));
+    }
+    Ok(())
 }
 
 /// The bytes and totals summed, the histograms added.

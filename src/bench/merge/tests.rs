@@ -155,6 +155,22 @@ fn runs_of_different_scenarios_or_loops_are_refused() {
             .contains("c is a churn run and a a pingpong run"),
         "{refused}"
     );
+    // Times no clock shows, or a window backwards: said, never a panic.
+    for (field, value) in [
+        ("start", f64::INFINITY),
+        ("start", -1.0),
+        ("asked", 1e300),
+        ("end", 50.0),
+    ] {
+        let mut odd = a.clone();
+        match field {
+            "start" => odd.window_start_unix = value,
+            "asked" => odd.start_at_unix = Some(value),
+            _ => odd.window_end_unix = value,
+        }
+        let refused = merge(&[("a".into(), a.clone()), ("odd".into(), odd)]).expect_err("refused");
+        assert!(refused.to_string().starts_with("odd"), "{field}: {refused}");
+    }
     let mut closed = a.clone();
     closed.rate = None;
     let refused = merge(&[("a".into(), a), ("b".into(), closed)]).expect_err("refused");
@@ -188,5 +204,34 @@ fn a_file_that_is_no_report_is_named_and_so_is_one_too_large() {
     assert!(
         refused.to_string().contains("cannot read the report"),
         "{refused}"
+    );
+}
+
+#[test]
+fn a_merge_that_measured_nothing_says_so_not_zero_errors() {
+    let empty = run(Tally::default(), 100.0, 10.0);
+    let merged = merge(&[("a".into(), empty.clone()), ("b".into(), empty)]).expect("merge");
+    let said = verdict(&merged).expect_err("nothing measured").to_string();
+    assert!(said.contains("completed no replies"), "{said}");
+    let one = run(tally_of(&[1000]), 100.0, 10.0);
+    assert!(verdict(&merge(&[("a".into(), one)]).expect("merge")).is_ok());
+}
+
+#[test]
+fn words_read_from_a_file_cannot_carry_escapes() {
+    let mut hostile = run(tally_of(&[1000]), 100.0, 10.0);
+    hostile.server = "\u{1b}]0;pwned\u{7}".into();
+    hostile.notes = vec!["\u{1b}[2J\nnote\u{9b}".into()];
+    hostile.first_error = Some("\u{1b}[31mred".into());
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("r.json");
+    std::fs::write(&path, serde_json::to_string(&hostile).expect("JSON")).expect("write");
+    let read = read(&path).expect("a report");
+    let flags = crate::setting::Naming::Flags;
+    assert_eq!(read.server, r"\x1b]0;pwned\x07");
+    assert_eq!(read.notes[0].render(flags), r"\x1b[2J\x0anote\u{9b}");
+    assert_eq!(
+        read.first_error.map(|e| e.render(flags)),
+        Some(r"\x1b[31mred".into())
     );
 }

@@ -175,16 +175,43 @@ impl Intervals {
     }
 
     fn record(&mut self, since: Duration, ns: u64, count: u64) {
-        let k = usize::try_from(since.as_nanos() / self.every.as_nanos().max(1))
-            .unwrap_or(usize::MAX)
-            .min(MAX_INTERVALS as usize);
+        let at = |every: Duration| {
+            usize::try_from(since.as_nanos() / every.as_nanos().max(1)).unwrap_or(usize::MAX)
+        };
+        // Past the last interval (a hold whose opening outlasts the hold
+        // the length was chosen for): longer intervals, not a last one
+        // that holds more than its length says.
+        while at(self.every) >= MAX_INTERVALS as usize {
+            self.coarsen();
+        }
+        let k = at(self.every);
         while self.histograms.len() <= k {
             self.histograms.push(small());
         }
         let _ = self.histograms[k].record_n(ns, count);
     }
 
+    /// Twice as long intervals, each the two it replaces added.
+    fn coarsen(&mut self) {
+        self.every *= 2;
+        let finer = std::mem::take(&mut self.histograms);
+        for (k, h) in finer.iter().enumerate() {
+            while self.histograms.len() <= k / 2 {
+                self.histograms.push(small());
+            }
+            let _ = self.histograms[k / 2].add(h);
+        }
+    }
+
     fn merge(&mut self, other: &Intervals) {
+        let mut other = other.clone();
+        // Both began as the same length; one may have doubled it.
+        while self.every < other.every {
+            self.coarsen();
+        }
+        while other.every < self.every {
+            other.coarsen();
+        }
         for (k, h) in other.histograms.iter().enumerate() {
             while self.histograms.len() <= k {
                 self.histograms.push(small());
@@ -200,4 +227,33 @@ fn small() -> Histogram<u64> {
     let mut h = Histogram::new(3).expect("3 significant digits are valid");
     h.auto(true);
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_past_the_last_become_longer_and_lose_no_sample() {
+        let mut a = Intervals::new(Duration::from_secs(1));
+        for second in 0..700 {
+            a.record(Duration::from_secs(second), 1000, 1);
+        }
+        // 700 s at 1 s would be 700 intervals: now 2 s each, 350 of them.
+        assert_eq!(a.every, Duration::from_secs(2));
+        assert_eq!(a.histograms.len(), 350);
+        assert!(a.histograms.iter().all(|h| h.len() == 2));
+        // Merged with one still at 1 s: at 2 s, every sample kept.
+        let mut b = Intervals::new(Duration::from_secs(1));
+        b.record(Duration::from_secs(3), 1000, 5);
+        a.merge(&b);
+        assert_eq!(a.every, Duration::from_secs(2));
+        assert_eq!(a.histograms[1].len(), 7);
+        let mut c = Intervals::new(Duration::from_secs(1));
+        c.record(Duration::from_secs(3), 1000, 1);
+        c.merge(&a);
+        assert_eq!(c.every, Duration::from_secs(2));
+        let total: u64 = c.histograms.iter().map(|h| h.len()).sum();
+        assert_eq!(total, 700 + 5 + 1);
+    }
 }

@@ -123,7 +123,6 @@ pub fn cidr(text: &str) -> Result<ipnet::IpNet, String> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Addresses(pub Vec<std::net::IpAddr>);
 
-/// The most addresses `--source` may name.
 /// The most addresses `--source` takes.
 pub const MAX_ADDRESSES: usize = 1024;
 

@@ -884,3 +884,41 @@ fn a_start_later_than_a_servers_idle_timeout_is_warned_of_before_the_wait() {
     assert_eq!(code, 0, "{stderr}");
     assert!(!stderr.contains("idle"), "{stderr}");
 }
+
+#[test]
+fn quieter_twice_leaves_stderr_to_an_error_alone() {
+    // The warning of a long wait (see above) is what -qq silences: after
+    // the connections are open, nothing on stderr, so that a log joining
+    // stderr to stdout holds only the report. Stopped by its pid.
+    let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let mut child = std::process::Command::new(tcpkit())
+        .args([
+            "-qq",
+            "bench",
+            "pingpong",
+            &server.addr.to_string(),
+            "-c",
+            "1",
+        ])
+        .args(["--start-at", "+330s", "--json"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The preflight and the one connection, then the wait.
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    while server.log().matches("Accept new connection").count() < 2 {
+        assert!(std::time::Instant::now() < deadline, "{}", server.log());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    // And a failure still says itself.
+    let (code, _, stderr) = bench(&["pingpong", "127.0.0.1:9", "-qq"]);
+    assert_eq!(code, 6, "{stderr}");
+    assert!(
+        stderr.starts_with("tcpkit: error: cannot connect"),
+        "{stderr}"
+    );
+}

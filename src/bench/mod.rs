@@ -23,7 +23,13 @@
 //! - `churn`: whole sessions.
 //! - `hold`: idle connections and the server's memory.
 //! - `tls`: `--tls`, over rustls, async and blocking.
-//! - `report`: tallies, percentiles, the table and JSON.
+//! - `report`: tallies, percentiles, the table and JSON, and what runs are
+//!   added up with (bytes, whole-run totals, histograms, the HdrHistogram
+//!   log).
+//! - `merge`: runs' reports added up into one (`bench merge`).
+//! - `window`: the measured window; `pacer`: `--connect-rate`; `ports`:
+//!   one source address's share of the ephemeral ports; `notes`: what the
+//!   report says of how the run was set up.
 //! - `preflight`: the options checked, and one message to each server first.
 //!
 //! The public surface is [`run`], its [`Options`] and [`Scenario`], and the

@@ -32,7 +32,7 @@ fn bench(args: BenchArgs, quiet: bool, printer: &Printer) -> anyhow::Result<()> 
     let progress = printer.draws_progress() && !args.json && !quiet;
     let mut opts = args.options(printer.notices(quiet), progress);
     opts.tls = args.tls()?;
-    if args.insecure && !quiet {
+    if args.insecure {
         printer.warn("--insecure: the server's certificate is not checked");
     }
     if let Some(path) = &args.message_file {

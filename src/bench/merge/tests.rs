@@ -235,3 +235,45 @@ fn words_read_from_a_file_cannot_carry_escapes() {
         Some(r"\x1b[31mred".into())
     );
 }
+
+#[test]
+fn asked_starts_apart_or_missing_are_said_and_holds_rate_their_openings() {
+    let flags = crate::setting::Naming::Flags;
+    let said = |runs: &[(String, Report)]| -> String {
+        let merged = merge(runs).expect("merge");
+        let notes: Vec<String> = merged.notes.iter().map(|n| n.render(flags)).collect();
+        notes.join(" | ")
+    };
+    let a = run(tally_of(&[1000]), 100.0, 10.0);
+    let mut late = a.clone();
+    late.start_at_unix = a.start_at_unix.map(|t| t + 0.25);
+    assert!(
+        said(&[("a".into(), a.clone()), ("b".into(), late.clone())])
+            .contains("asked to start up to 0.250 s apart"),
+    );
+    // Within the launch of one command: one time.
+    let mut near = a.clone();
+    near.start_at_unix = a.start_at_unix.map(|t| t + 0.05);
+    assert!(!said(&[("a".into(), a.clone()), ("b".into(), near)]).contains("apart"));
+    let mut none = a.clone();
+    none.start_at_unix = None;
+    assert!(
+        said(&[("a".into(), a.clone()), ("b".into(), none)])
+            .contains("1 of the 2 runs were given no --start-at")
+    );
+    // hold: connections opened over the longest opening.
+    let mut holds = [a.clone(), a];
+    for (hold, opening) in holds.iter_mut().zip([2.0, 4.0]) {
+        hold.scenario = "hold".into();
+        hold.rate = None;
+        hold.done = 1000;
+        hold.open_seconds = Some(opening);
+    }
+    let merged = merge(&[
+        ("h1".into(), holds[0].clone()),
+        ("h2".into(), holds[1].clone()),
+    ])
+    .expect("merge");
+    assert_eq!(merged.open_seconds, Some(4.0));
+    assert_eq!(merged.per_second, 2000.0 / 4.0);
+}

@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use thin_vec::ThinVec;
+
 mod settings;
 
 pub use settings::{
@@ -50,8 +52,10 @@ pub struct Progress {
 pub struct Decoder {
     /// True once the connection is line-framed.
     line: bool,
-    /// The start of a line whose `\n` has not arrived yet.
-    partial: Vec<u8>,
+    /// The start of a line whose `\n` has not arrived yet. One pointer,
+    /// and no allocation while empty: a server keeps a decoder in every
+    /// idle connection's state.
+    partial: ThinVec<u8>,
     /// Set once a [`Close`] was returned; later input is ignored.
     closed: bool,
 }
@@ -251,13 +255,13 @@ impl Decoder {
     /// Drops any unfinished message and its memory, and ignores all later
     /// input: for a connection that is being closed.
     pub fn abandon(&mut self) {
-        self.partial = Vec::new();
+        self.partial = ThinVec::new();
         self.closed = true;
     }
 
     fn clear_partial(&mut self) {
         if self.partial.capacity() > KEEP_CAPACITY {
-            self.partial = Vec::new();
+            self.partial = ThinVec::new();
         } else {
             self.partial.clear();
         }

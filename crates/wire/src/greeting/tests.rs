@@ -206,3 +206,10 @@ fn bytes_are_echoed_as_they_came() {
     let s = settings(Framing::Line);
     assert_eq!(run(&s, &[b"\xff\x00\xfe\n"]).0, b"Hello, \xff\x00\xfe!\n");
 }
+
+/// A server keeps a decoder in every idle connection's state: the partial
+/// line is one pointer, not a `Vec`'s three words.
+#[test]
+fn a_decoder_is_two_words() {
+    assert_eq!(std::mem::size_of::<Decoder>(), 16);
+}

@@ -279,6 +279,11 @@ struct Shared {
     /// such connections there are, they wait here and not in the runtime's
     /// queue, ahead of every other connection.
     lane: tokio::sync::Semaphore,
+    /// One permit per connection being served (`--max-connections`),
+    /// shared by all listeners. A listener takes one before it accepts
+    /// and forgets it; the handler's drop gives it back. An owned permit
+    /// in the handler would cost every connection 16 bytes of state.
+    slots: Semaphore,
     /// When the server started: connections keep their opening time as
     /// milliseconds since (a u32 is 4 bytes in every connection's state).
     started: std::time::Instant,
@@ -361,6 +366,7 @@ pub async fn serve_on<A: Accept>(listeners: Vec<A>, config: Config, shutdown: im
         tls_failures: tls::FailureLog::default(),
         probes: ProbeLog::default(),
         lane: tokio::sync::Semaphore::new(lanes()),
+        slots: Semaphore::new(config.max_connections.clamp(1, Semaphore::MAX_PERMITS)),
         started: std::time::Instant::now(),
         open: config.health.open_counter(),
         config,
@@ -387,7 +393,6 @@ pub async fn serve_on<A: Accept>(listeners: Vec<A>, config: Config, shutdown: im
             health: config.health.clone(),
         });
     }
-    let limit = Arc::new(Semaphore::new(max_connections));
     let tracker = TaskTracker::new();
     let clock = {
         let shared = shared.clone();
@@ -411,7 +416,6 @@ pub async fn serve_on<A: Accept>(listeners: Vec<A>, config: Config, shutdown: im
         }
         let listener = listener::Listener {
             listener,
-            limit: limit.clone(),
             max_connections,
             shared: shared.clone(),
             token: stop_accepting.clone(),

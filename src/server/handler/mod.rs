@@ -20,8 +20,8 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
 
-use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -29,8 +29,10 @@ mod close;
 mod ending;
 mod held;
 mod opening;
+mod peer;
 
 use ending::Ending;
+use peer::Peer;
 
 use super::Shared;
 use super::conn::{Connection, Exchange, Wake};
@@ -56,8 +58,11 @@ enum Stop {
     MessageTimeout,
 }
 
-/// Why an unfinished message is refused.
+/// Why the conversation stops: an unfinished message is refused, or the
+/// server shuts down (after answering what is waiting).
 enum Refusal {
+    /// Shutdown has begun.
+    Shutdown,
     /// `--message-timeout` passed since its first byte.
     SlowMessage,
     /// `--max-buffered` has no room for it.
@@ -69,6 +74,21 @@ enum Refusal {
 enum Answer<'a> {
     Done(Option<Ending>),
     Later(Pin<Box<dyn Future<Output = Option<Ending>> + Send + 'a>>),
+}
+
+/// How the answer ends the connection, if it does: at once, or once the
+/// boxed step is done. Awaiting the answer itself moves all of it into the
+/// await; a `match` over it would keep it beside the step it awaits, in
+/// every connection's state.
+impl Future for Answer<'_> {
+    type Output = Option<Ending>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Ending>> {
+        match &mut *self {
+            Answer::Done(ending) => Poll::Ready(ending.take()),
+            Answer::Later(step) => step.as_mut().poll(cx),
+        }
+    }
 }
 
 impl<'a> Answer<'a> {
@@ -97,7 +117,6 @@ pub(super) fn serve<S: Socket>(
     stream: S,
     peer: SocketAddr,
     shared: Arc<Shared>,
-    permit: OwnedSemaphorePermit,
 ) -> impl Future<Output = ()> + Send {
     // Read only for the duration histogram: without --metrics, an accept
     // does not look at the clock.
@@ -109,7 +128,7 @@ pub(super) fn serve<S: Socket>(
     shared.open.fetch_add(1, Ordering::AcqRel);
     let mut handler = Handler {
         conn: Connection::new(stream, shared.config.settings.framing),
-        peer,
+        peer: peer.into(),
         shared,
         messages: 0,
         answered: false,
@@ -118,7 +137,6 @@ pub(super) fn serve<S: Socket>(
         heavy: false,
         budgeted: 0,
         opened_ms,
-        _permit: permit,
     };
     // An `async move` block that uses the captured handler in place; an
     // `async fn run(mut self)` would copy it into a second slot.
@@ -133,7 +151,7 @@ struct Handler<S> {
     /// The client's connection: its socket and framing.
     conn: Connection<S>,
     /// The client's address, for logs.
-    peer: SocketAddr,
+    peer: Peer,
     /// Settings shared by all connections.
     shared: Arc<Shared>,
     /// Messages answered so far.
@@ -154,9 +172,6 @@ struct Handler<S> {
     budgeted: u32,
     /// When it was accepted, in `Shared::uptime_ms`.
     opened_ms: u32,
-
-    /// This connection's place under `--max-connections`, given back on drop.
-    _permit: OwnedSemaphorePermit,
 }
 
 impl<S: Socket> Handler<S> {
@@ -207,101 +222,106 @@ impl<S: Socket> Handler<S> {
 
     /// Opens the connection (the PROXY header if one is due, the
     /// welcome), then converses until it ends.
-    async fn serve(&mut self) -> Ending {
-        // The opening is awaited in here, not by the caller: a value that
-        // the caller kept across two awaits would take a slot in every
-        // connection's state.
-        // No binding for the outcome: a local would keep its slot across
-        // every later await of the connection.
-        if let Some(ending) = match self.open() {
-            Answer::Done(ended) => ended,
-            Answer::Later(opening) => opening.await,
-        } {
-            return ending;
-        }
-        // One waiter, registered once and kept for the whole connection: it
-        // hears the idle clock's ticks and the shutdown. Making a timer and
-        // a waiter afresh for every wait would cost two registrations per
-        // read, which a busy connection does millions of times.
-        let shared = self.shared.clone();
-        let mut events = std::pin::pin!(shared.clock.events.notified());
-        let mut last_input = shared.clock.now();
-        // The tick at which the unfinished message's first byte came, or
-        // NO_MESSAGE (a sentinel, not an Option: this lives in every idle
-        // connection's state).
-        let mut message_since: u32 = NO_MESSAGE;
-        // Both refusals leave the loop and share one await below: each
-        // await point of its own would add to every connection's state.
-        let refusal = loop {
-            let shared: &Shared = &shared;
-            // Shutdown first: it answers what is waiting, then closes.
-            let stop = move || {
-                if shared.token.is_cancelled() {
-                    Some(Stop::Shutdown)
-                } else if message_since != NO_MESSAGE && shared.clock.message_overdue(message_since)
-                {
-                    Some(Stop::MessageTimeout)
-                } else if shared.clock.expired(last_input) {
-                    Some(Stop::IdleTimeout)
-                } else {
-                    None
-                }
-            };
-            let notify = &shared.clock.events;
-            match self
-                .conn
-                .wait_for_input(notify, events.as_mut(), stop)
-                .await
-            {
-                Wake::Readable => {}
-                Wake::Event(Stop::Shutdown) => {
-                    return killable(&shared.kill, self.answer_waiting_input())
-                        .await
-                        .unwrap_or(Ending::Killed);
-                }
-                Wake::Event(Stop::IdleTimeout) => return Ending::IdleTimeout,
-                Wake::Event(Stop::MessageTimeout) => break Refusal::SlowMessage,
-                Wake::Failed(e) => return Ending::Failed(e),
-            }
-            // One await for both ways: a second would add a slot to every
-            // connection's state.
-            let ending = match if self.heavy {
-                self.read_in_turn()
-            } else {
-                self.read_and_answer()
-            } {
-                Answer::Done(ending) => ending,
-                Answer::Later(answering) => answering.await,
-            };
-            if let Some(ending) = ending {
+    ///
+    /// Every idle connection keeps this future, so its shape is chosen for
+    /// size (`tests::connection_future_stays_small`):
+    /// - A plain fn returning an `async move` block, not an `async fn`,
+    ///   which would keep `self` twice (as passed, and moved in).
+    /// - An [`Answer`] is taken apart before anything is awaited: a value
+    ///   that the awaited step came out of (a match's scrutinee, say) would
+    ///   keep its slot across the await, and so in every idle connection.
+    // The async fn clippy suggests is the 8 bytes this avoids.
+    #[allow(clippy::manual_async_fn)]
+    fn serve(&mut self) -> impl Future<Output = Ending> + Send + '_ {
+        async move {
+            // The opening is awaited in here, not by the caller: a value
+            // that the caller kept across two awaits would take a slot in
+            // every connection's state.
+            if let Some(ending) = self.open().await {
                 return ending;
             }
-            if !self.budget_unfinished() {
-                break Refusal::Busy;
-            }
-            last_input = shared.clock.now();
-            // An unfinished message dates from its first byte: from now if
-            // this read finished the one before it, else from then.
-            message_since = match (self.conn.pending(), self.answered) {
-                (0, _) => NO_MESSAGE,
-                (_, true) => last_input,
-                (_, false) if message_since == NO_MESSAGE => last_input,
-                (_, false) => message_since,
+            // One waiter, registered once and kept for the whole
+            // connection: it hears the idle clock's ticks and the shutdown.
+            // Making a timer and a waiter afresh for every wait would cost
+            // two registrations per read, which a busy connection does
+            // millions of times.
+            let shared = self.shared.clone();
+            let mut events = std::pin::pin!(shared.clock.events.notified());
+            let mut last_input = shared.clock.now();
+            // The tick at which the unfinished message's first byte came,
+            // or NO_MESSAGE (a sentinel, not an Option: this lives in every
+            // idle connection's state).
+            let mut message_since: u32 = NO_MESSAGE;
+            // Both refusals leave the loop and share one await below: each
+            // await point of its own would add to every connection's state.
+            let refusal = loop {
+                // In a block of its own, so that the reference it captures
+                // is not kept beside the closure's copy.
+                let stop = {
+                    let shared: &Shared = &shared;
+                    // Shutdown first: it answers what is waiting, then closes.
+                    move || {
+                        if shared.token.is_cancelled() {
+                            Some(Stop::Shutdown)
+                        } else if message_since != NO_MESSAGE
+                            && shared.clock.message_overdue(message_since)
+                        {
+                            Some(Stop::MessageTimeout)
+                        } else if shared.clock.expired(last_input) {
+                            Some(Stop::IdleTimeout)
+                        } else {
+                            None
+                        }
+                    }
+                };
+                // Nothing is awaited in the arms: the value matched on
+                // would be kept across that await too.
+                match self
+                    .conn
+                    .wait_for_input(&shared.clock.events, events.as_mut(), stop)
+                    .await
+                {
+                    Wake::Readable => {}
+                    Wake::Event(Stop::Shutdown) => break Refusal::Shutdown,
+                    Wake::Event(Stop::IdleTimeout) => return Ending::IdleTimeout,
+                    Wake::Event(Stop::MessageTimeout) => break Refusal::SlowMessage,
+                    Wake::Failed(e) => return Ending::Failed(e),
+                }
+                // One await for both ways: a second would add a slot to
+                // every connection's state.
+                let answer = if self.heavy {
+                    self.read_in_turn()
+                } else {
+                    self.read_and_answer()
+                };
+                if let Some(ending) = answer.await {
+                    return ending;
+                }
+                if !self.budget_unfinished() {
+                    break Refusal::Busy;
+                }
+                last_input = shared.clock.now();
+                // An unfinished message dates from its first byte: from now
+                // if this read finished the one before it, else from then.
+                message_since = match (self.conn.pending(), self.answered) {
+                    (0, _) => NO_MESSAGE,
+                    (_, true) => last_input,
+                    (_, false) if message_since == NO_MESSAGE => last_input,
+                    (_, false) => message_since,
+                };
             };
-        };
-        killable(&shared.kill, self.refuse(refusal))
-            .await
-            .unwrap_or(Ending::Killed)
+            killable(&shared.kill, self.refuse(refusal))
+                .await
+                .unwrap_or(Ending::Killed)
+        }
     }
 
     /// Refuses the unfinished message: says why (as a line: only line
-    /// framing holds unfinished messages), then ends.
+    /// framing holds unfinished messages), then ends. At shutdown, answers
+    /// what the client already sent instead, then ends.
     async fn refuse(&mut self, refusal: Refusal) -> Ending {
-        // The refused message's memory goes back now, not after a reply
-        // that a slow client may take long to accept.
-        self.conn.drop_unfinished();
-        self.budget_unfinished();
         let (line, ending) = match refusal {
+            Refusal::Shutdown => return self.answer_waiting_input().await,
             // --message-timeout: it took too long.
             Refusal::SlowMessage => {
                 let limit = self.shared.config.message_timeout.unwrap_or_default();
@@ -314,6 +334,10 @@ impl<S: Socket> Handler<S> {
             // --max-buffered: no room to hold it.
             Refusal::Busy => (String::from_utf8_lossy(BUSY).into_owned(), Ending::Busy),
         };
+        // The refused message's memory goes back now, not after a reply
+        // that a slow client may take long to accept.
+        self.conn.drop_unfinished();
+        self.budget_unfinished();
         self.shared.metered(|m| m.sent(line.len()));
         match self
             .conn
@@ -371,10 +395,7 @@ impl<S: Socket> Handler<S> {
         let turn = shared.lane.acquire().await;
         let answer = self.read_and_answer();
         drop(turn);
-        match answer {
-            Answer::Done(ending) => ending,
-            Answer::Later(answering) => answering.await,
-        }
+        answer.await
     }
 
     /// Reads once and answers; returns how the connection ends, if it
@@ -386,7 +407,7 @@ impl<S: Socket> Handler<S> {
         let hold = self.shared.config.delay.is_some() || self.check_first;
         match self
             .conn
-            .exchange(&self.shared.config.settings, hold, self.peer)
+            .exchange(&self.shared.config.settings, hold, self.peer.addr())
         {
             Ok(Exchange::WouldBlock) => Answer::Done(None),
             Err(e) => Answer::Done(Some(Ending::Failed(e))),
@@ -411,7 +432,7 @@ impl<S: Socket> Handler<S> {
         for _ in 0..SHUTDOWN_READS {
             match self
                 .conn
-                .exchange(&self.shared.config.settings, hold, self.peer)
+                .exchange(&self.shared.config.settings, hold, self.peer.addr())
             {
                 Ok(Exchange::WouldBlock) => break,
                 Err(e) => return Ending::Failed(e),
@@ -433,10 +454,12 @@ impl<S: Socket> Handler<S> {
 }
 
 impl<S> Drop for Handler<S> {
-    /// Gives the unfinished message's share of the budget back, however
-    /// the connection ended (the grace period drops it mid-await).
+    /// Gives the unfinished message's share of the budget back, and the
+    /// connection's place under `--max-connections` (`Shared::slots`),
+    /// however the connection ended (the grace period drops it mid-await).
     fn drop(&mut self) {
         self.shared.budget.give(self.budgeted as usize);
+        self.shared.slots.add_permits(1);
     }
 }
 

@@ -35,7 +35,7 @@ impl<S: Socket> Handler<S> {
             };
             via = match origin {
                 proxy::Origin::Proxied { source, .. } => {
-                    self.peer = source;
+                    self.peer = source.into();
                     format!("via {balancer}")
                 }
                 proxy::Origin::Local => "PROXY LOCAL: the load balancer itself".to_string(),

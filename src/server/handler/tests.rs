@@ -29,19 +29,20 @@ async fn connection_future_stays_small() {
         tls_failures: Default::default(),
         probes: Default::default(),
         lane: tokio::sync::Semaphore::new(1),
+        slots: tokio::sync::Semaphore::new(1),
         started: std::time::Instant::now(),
         open: Default::default(),
     });
-    let permit = Arc::new(tokio::sync::Semaphore::new(1))
-        .try_acquire_owned()
-        .unwrap();
-    let future = super::serve(stream, addr, shared, permit);
+    let future = super::serve(stream, addr, shared);
     let size = std::mem::size_of_val(&future);
-    // 336 before TLS; the boxed rustls state beside the socket costs
-    // one pointer (8 bytes) on every connection, plain ones too. The
-    // opening time for the duration histogram (a u32) fits in the
-    // optimized layout, which is what a server pays; an unoptimized
-    // build keeps 8 bytes more.
-    let limit = if cfg!(debug_assertions) { 352 } else { 344 };
+    eprintln!("connection future: {size} bytes");
+    // The listener boxes this future (the task itself, aligned to 128
+    // bytes by tokio, then holds one pointer): mimalloc gives a box of
+    // up to 256 bytes a 256-byte block, and one of 257 a 320-byte one,
+    // 64 bytes more on every idle connection (624 against 697 bytes per
+    // connection, `bench hold` with `--server-pid`). An unoptimized
+    // build (what `cargo test` runs) lays it out less tightly; it is held
+    // to its own size, so that a byte more fails in either.
+    let limit = if cfg!(debug_assertions) { 264 } else { 256 };
     assert!(size <= limit, "the connection future grew to {size} bytes");
 }

@@ -61,9 +61,7 @@ fn expected_lines(settings: &Settings, stream: &[u8]) -> (Vec<u8>, Option<Close>
         if msg == b"exit" {
             return (out, Some(Close::Exit));
         }
-        out.extend_from_slice(b"<");
-        out.extend_from_slice(msg);
-        out.extend_from_slice(b">");
+        out.extend(settings.reply.reply_to(msg));
         out.extend_from_slice(term);
     }
     if fragment.len() > settings.max_message + 1
@@ -82,9 +80,7 @@ fn expected_lines(settings: &Settings, stream: &[u8]) -> (Vec<u8>, Option<Close>
         return (out, Some(Close::Exit));
     }
     if !fragment.is_empty() {
-        out.extend_from_slice(b"<");
-        out.extend_from_slice(fragment);
-        out.extend_from_slice(b">");
+        out.extend(settings.reply.reply_to(fragment));
     }
     (out, None)
 }
@@ -101,6 +97,32 @@ fn stream() -> impl Strategy<Value = Vec<u8>> {
         Just(b"\xff\x00".to_vec()),
     ];
     prop::collection::vec(token, 0..40).prop_map(|t| t.concat())
+}
+
+/// Streams of lines of any length up to 80 bytes (`\r` and `exit` among
+/// them), each ending in `\n` or `\r\n`, maybe an unfinished one last:
+/// lines shorter and longer than the decoder's fixed-size copies, and
+/// `\n`s at every offset of its word-at-a-time search.
+fn lines() -> impl Strategy<Value = Vec<u8>> {
+    let body = prop_oneof![
+        4 => prop::collection::vec(prop_oneof![Just(b'x'), Just(b'\r'), Just(0xff)], 0..80),
+        1 => Just(b"exit".to_vec()),
+    ];
+    let line = (body, any::<bool>()).prop_map(|(mut body, crlf)| {
+        body.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
+        body
+    });
+    (
+        prop::collection::vec(line, 0..30),
+        prop::collection::vec(Just(b'y'), 0..40),
+    )
+        .prop_map(|(lines, rest)| [lines.concat(), rest].concat())
+}
+
+/// A template with one `{}`, its two pieces up to 40 bytes each: shorter
+/// and longer than the decoder's fixed-size copies.
+fn one_slot_template() -> impl Strategy<Value = String> {
+    ("[a-z ,!]{0,40}", "[a-z ,!]{0,40}").prop_map(|(before, after)| format!("{before}{{}}{after}"))
 }
 
 fn settings(framing: Framing, max_message: usize) -> Settings {
@@ -124,6 +146,22 @@ proptest! {
         let pieces = feed(&s, &split(&bytes, &cuts));
         prop_assert_eq!(&whole, &pieces);
         prop_assert_eq!(whole, expected_lines(&s, &bytes));
+    }
+
+    #[test]
+    fn any_template_answers_lines_of_any_length_however_reads_split(
+        bytes in lines(),
+        template in one_slot_template(),
+        cuts in prop::collection::vec(any::<usize>(), 0..12),
+        max in 0usize..100,
+    ) {
+        let s = Settings {
+            reply: Template::parse(&template),
+            ..settings(Framing::Line, max)
+        };
+        let whole = feed(&s, std::slice::from_ref(&bytes));
+        prop_assert_eq!(&whole, &expected_lines(&s, &bytes));
+        prop_assert_eq!(whole, feed(&s, &split(&bytes, &cuts)));
     }
 
     #[test]

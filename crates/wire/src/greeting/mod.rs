@@ -129,8 +129,24 @@ impl Decoder {
         }
         let mut pos = 0;
         while progress.replies < budget && pos < input.len() && out.len() < out_limit {
+            if self.partial.is_empty() {
+                // Every usual line there is, in a loop of its own; the
+                // rest of this one sees the line it stopped at, if any.
+                let (used, replies) = usual_lines(
+                    settings,
+                    &input[pos..],
+                    out,
+                    budget - progress.replies,
+                    out_limit,
+                );
+                pos += used;
+                progress.replies += replies;
+                if progress.replies == budget || pos == input.len() || out.len() >= out_limit {
+                    break;
+                }
+            }
             let rest = &input[pos..];
-            let Some(nl) = memchr::memchr(b'\n', rest) else {
+            let Some(nl) = find_newline(rest) else {
                 pos = input.len();
                 progress.close = self.keep_partial(settings, out, rest);
                 break;
@@ -138,17 +154,12 @@ impl Decoder {
             pos += nl + 1;
             let piece = &rest[..nl];
             let close = if self.partial.is_empty() {
-                // The usual case, a whole line in this read (a pipeline's
-                // read holds dozens): no partial line to join or clear.
-                let (body, crlf) = match piece.split_last() {
-                    Some((b'\r', body)) => (body, true),
-                    _ => (piece, false),
+                // A line `usual_lines` left: `exit`, too long, or any
+                // line of a template with other than one `{}`.
+                let (body, terminator): (&[u8], &[u8]) = match piece.split_last() {
+                    Some((b'\r', body)) => (body, b"\r\n"),
+                    _ => (piece, b"\n"),
                 };
-                if answer_usual(settings, out, body, crlf) {
-                    progress.replies += 1;
-                    continue;
-                }
-                let terminator: &[u8] = if crlf { b"\r\n" } else { b"\n" };
                 answer_line(settings, out, body, b"", terminator)
             } else {
                 // Drop the `\r` of a `\r\n`, which may be the last byte of
@@ -291,24 +302,82 @@ fn answer_line(
     None
 }
 
-/// Answers a line that arrived whole (`\r\n`-terminated when `crlf`)
-/// the usual way, if it is the usual case: a reply (not `exit`, not too
-/// long) from a template with one `{}`, in three copies. False when
-/// [`answer_line`] must. This is the server's hot path
-/// (`benches/decoder.rs`: about a quarter less time per line than the
-/// general path).
+/// The hot path: answers the whole lines at the start of `input` that are
+/// usual (a template with one `{}`, not `exit`, not too long), at most
+/// `budget` of them and until `out` holds `out_limit` bytes; stops at the
+/// first line that is not, and before an unfinished one. Returns the bytes
+/// consumed and the replies made. The caller has no partial line.
+///
+/// A loop of its own, the template's pieces looked up once, so that its
+/// few values stay in registers; with [`find_newline`] and
+/// [`settings::OneSlot::render`], `benches/decoder.rs` measured a read of
+/// 64 short lines at 500 ns against 890 for the general loop.
 #[inline]
-fn answer_usual(settings: &Settings, out: &mut Vec<u8>, body: &[u8], crlf: bool) -> bool {
-    let Some((prefix, suffix)) = settings.reply.one_slot(crlf) else {
-        return false;
+fn usual_lines(
+    settings: &Settings,
+    input: &[u8],
+    out: &mut Vec<u8>,
+    budget: usize,
+    out_limit: usize,
+) -> (usize, usize) {
+    let Some(one) = settings.reply.one_slot() else {
+        return (0, 0);
     };
-    if body.len() > settings.max_message || body == EXIT {
-        return false;
+    let mut pos = 0;
+    let mut replies = 0;
+    while replies < budget && out.len() < out_limit {
+        let rest = &input[pos..];
+        let Some(nl) = find_newline(rest) else {
+            break;
+        };
+        let (body, crlf) = match rest[..nl].split_last() {
+            Some((b'\r', body)) => (body, true),
+            _ => (&rest[..nl], false),
+        };
+        if body.len() > settings.max_message || body == EXIT {
+            break;
+        }
+        one.render(out, body, rest, crlf);
+        pos += nl + 1;
+        replies += 1;
     }
-    out.extend_from_slice(prefix);
-    out.extend_from_slice(body);
-    out.extend_from_slice(suffix);
-    true
+    (pos, replies)
+}
+
+/// Where the first `\n` in `hay` is. A pipelining client's lines are
+/// short, a few words each, and a read holds dozens: for those, a word at
+/// a time in plain code is quicker than a call into `memchr`, whose
+/// vector search pays for itself only over longer stretches, where it
+/// takes over.
+#[inline]
+fn find_newline(hay: &[u8]) -> Option<usize> {
+    const SHORT: usize = 32;
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const NEWLINES: u64 = u64::from_ne_bytes([b'\n'; 8]);
+    let head = &hay[..hay.len().min(SHORT)];
+    let mut words = head.chunks_exact(8);
+    let mut at = 0;
+    for word in words.by_ref() {
+        let mut bytes = [0; 8];
+        bytes.copy_from_slice(word);
+        // The classic test for a zero byte, on the word XOR newlines: a
+        // bit is set at the first newline's byte (later ones may be wrong,
+        // the first never is).
+        let x = u64::from_le_bytes(bytes) ^ NEWLINES;
+        let found = x.wrapping_sub(ONES) & !x & HIGHS;
+        if found != 0 {
+            return Some(at + (found.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    if let Some(i) = words.remainder().iter().position(|&b| b == b'\n') {
+        return Some(at + i);
+    }
+    if hay.len() <= SHORT {
+        return None;
+    }
+    memchr::memchr(b'\n', &hay[SHORT..]).map(|i| SHORT + i)
 }
 
 fn is_exit(head: &[u8], tail: &[u8]) -> bool {

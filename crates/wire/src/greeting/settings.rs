@@ -59,12 +59,82 @@ pub struct Template {
 
 /// A template with one `{}`, ready for a line's reply in three copies.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct OneSlot {
+pub(super) struct OneSlot {
     before: Box<[u8]>,
     /// What follows the message, then `\n`.
     after_lf: Box<[u8]>,
     /// What follows the message, then `\r\n`.
     after_crlf: Box<[u8]>,
+    /// The three pieces again, each padded to [`WIDE`] bytes, when each
+    /// fits: see [`OneSlot::render`].
+    wide: Option<[[u8; WIDE]; 3]>,
+}
+
+/// The width of the fixed-size copies that [`OneSlot::render`] makes of
+/// short pieces.
+pub(super) const WIDE: usize = 16;
+
+impl OneSlot {
+    fn new(before: &[u8], after: &[u8]) -> OneSlot {
+        let after_lf = [after, b"\n"].concat();
+        let after_crlf = [after, b"\r\n"].concat();
+        let widen = |piece: &[u8]| {
+            let mut wide = [0; WIDE];
+            wide.get_mut(..piece.len())?.copy_from_slice(piece);
+            Some(wide)
+        };
+        let wide = match (widen(before), widen(&after_lf), widen(&after_crlf)) {
+            (Some(b), Some(lf), Some(crlf)) => Some([b, lf, crlf]),
+            _ => None,
+        };
+        OneSlot {
+            before: before.into(),
+            after_lf: after_lf.into(),
+            after_crlf: after_crlf.into(),
+            wide,
+        }
+    }
+
+    /// Appends the reply to `body`, a line's message (`\r\n`-terminated
+    /// when `crlf`). `window` is the input from the message's first byte
+    /// on, at least the message and its `\n`.
+    ///
+    /// The server's hot path: a pipelining client's read holds dozens of
+    /// short lines. When the pieces, the message and the window are
+    /// [`WIDE`] bytes or more, each piece is copied [`WIDE`] bytes at once
+    /// and cut back to its length: a move of one register each, where a
+    /// copy of a length known only at run time is a call into `memcpy`.
+    /// `benches/decoder.rs` measured it at well under half the time per
+    /// line of three such calls.
+    #[inline]
+    pub(super) fn render(&self, out: &mut Vec<u8>, body: &[u8], window: &[u8], crlf: bool) {
+        let after = if crlf {
+            &self.after_crlf
+        } else {
+            &self.after_lf
+        };
+        match (&self.wide, window.get(..WIDE)) {
+            (Some([before, lf, crlf_wide]), Some(window)) if body.len() <= WIDE => {
+                let after_wide = if crlf { crlf_wide } else { lf };
+                out.reserve(3 * WIDE);
+                for (wide, len) in [
+                    (&before[..], self.before.len()),
+                    (window, body.len()),
+                    (&after_wide[..], after.len()),
+                ] {
+                    let at = out.len();
+                    out.extend_from_slice(wide);
+                    out.truncate(at + len);
+                }
+            }
+            _ => {
+                out.reserve(self.before.len() + body.len() + after.len());
+                out.extend_from_slice(&self.before);
+                out.extend_from_slice(body);
+                out.extend_from_slice(after);
+            }
+        }
+    }
 }
 
 impl Template {
@@ -75,24 +145,16 @@ impl Template {
             .map(|p| p.as_bytes().to_vec().into_boxed_slice())
             .collect::<Vec<Box<[u8]>>>();
         let one = match parts.as_slice() {
-            [before, after] => Some(OneSlot {
-                before: before.clone(),
-                after_lf: [after, &b"\n"[..]].concat().into_boxed_slice(),
-                after_crlf: [after, &b"\r\n"[..]].concat().into_boxed_slice(),
-            }),
+            [before, after] => Some(OneSlot::new(before, after)),
             _ => None,
         };
         Template { parts, one }
     }
 
-    /// With one `{}`: the text before it, and the text after it with the
-    /// line's terminator (`\r\n` when `crlf`).
+    /// The template's pieces, when it has one `{}` (the usual case).
     #[inline]
-    pub(super) fn one_slot(&self, crlf: bool) -> Option<(&[u8], &[u8])> {
-        self.one.as_ref().map(|one| {
-            let after = if crlf { &one.after_crlf } else { &one.after_lf };
-            (&one.before[..], &after[..])
-        })
+    pub(super) fn one_slot(&self) -> Option<&OneSlot> {
+        self.one.as_ref()
     }
 
     /// The reply to `message` (without any line terminator).

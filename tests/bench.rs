@@ -253,9 +253,9 @@ fn the_table_says_what_hold_and_churn_measure() {
         assert_eq!(out.status.code(), Some(0));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    let hold = table(&["hold", &addr, "-c", "20", "--duration", "300ms"]);
+    let hold = table(&["hold", &addr, "-c", "20", "-t", "2", "--duration", "300ms"]);
     assert!(
-        hold.contains("20 connections, 1 thread, opened in "),
+        hold.contains("20 connections, 2 threads, opened in "),
         "{hold}"
     );
     assert!(hold.contains("then held idle 0.3 s"), "{hold}");
@@ -921,4 +921,70 @@ fn quieter_twice_leaves_stderr_to_an_error_alone() {
         stderr.starts_with("tcpkit: error: cannot connect"),
         "{stderr}"
     );
+}
+
+/// hold opens with one connect in flight per `--threads` thread: a server
+/// that sends no welcome until three connections wait on it gets all
+/// three from `--threads 3`. One at a time, the bench would wait on the
+/// first welcome until its reply timeout, and fail.
+#[test]
+fn hold_opens_a_connection_per_thread_at_once() {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    // Answers one line, as the greeting server does.
+    let answer = |stream: &std::net::TcpStream| {
+        let mut line = String::new();
+        BufReader::new(stream).read_line(&mut line).unwrap();
+        let name = line.trim_end();
+        (&*stream)
+            .write_all(format!("Hello, {name}!\n").as_bytes())
+            .unwrap();
+    };
+    let server = std::thread::spawn(move || {
+        // The preflight's connection: welcome, then one message.
+        let (preflight, _) = listener.accept().unwrap();
+        (&preflight).write_all(b"Welcome!\n").unwrap();
+        answer(&preflight);
+        // Then no welcome until three connections are waiting.
+        let held: Vec<_> = (0..3).map(|_| listener.accept().unwrap().0).collect();
+        for stream in &held {
+            (&*stream).write_all(b"Welcome!\n").unwrap();
+        }
+        // The sample: each held connection asked once, in turn.
+        for stream in &held {
+            answer(stream);
+        }
+        held
+    });
+    let out = Command::new(tcpkit())
+        .args(["bench", "hold", &addr, "-c", "3", "--threads", "3"])
+        .args(["--duration", "100ms", "--timeout", "3s", "--json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(num(&report, "done"), 3, "{report}");
+    assert_eq!(num(&report, "errors"), 0, "{report}");
+    assert_eq!(num(&report, "threads"), 3, "{report}");
+    assert_eq!(num(&report, "sampled_ok"), 3, "{report}");
+    drop(server.join().unwrap());
+}
+
+/// More threads than connections: one thread per connection, and the
+/// report says how many ran.
+#[test]
+fn hold_runs_no_more_threads_than_connections() {
+    let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let out = Command::new(tcpkit())
+        .args(["bench", "hold", &server.addr.to_string(), "-c", "2"])
+        .args(["--threads", "8", "--duration", "100ms", "--json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(num(&report, "done"), 2, "{report}");
+    assert_eq!(num(&report, "threads"), 2, "{report}");
 }

@@ -108,7 +108,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "TIME", value_parser = values::start_at)]
     pub start_at: Option<std::time::SystemTime>,
 
-    /// Load threads. Default: one per core this process may use.
+    /// Load threads (hold: each opens its share, one connect in flight). Default: one per core.
     #[arg(short = 't', long, value_name = "N", value_parser = |s: &str| values::count::<u32>(s, 1, 1024), allow_negative_numbers = true)]
     pub threads: Option<u32>,
 

@@ -314,9 +314,9 @@ impl super::Socket for MemorySocket {
         lock(&self.link).down.bytes.len()
     }
 
-    fn bound_unsent(&self, bytes: usize) -> io::Result<usize> {
+    fn bound_unsent(&self, bytes: usize) -> io::Result<()> {
         lock(&self.link).down.window = bytes;
-        Ok(bytes)
+        Ok(())
     }
 
     fn unread(&self) -> usize {

@@ -62,9 +62,11 @@ pub trait Socket: Send + Sync + 'static {
     }
 
     /// Bounds what this side holds for a peer that does not read
-    /// (`--send-buffer`); the size granted.
-    fn bound_unsent(&self, bytes: usize) -> io::Result<usize> {
-        Ok(bytes)
+    /// (`--send-buffer`). The listener has said what the kernel grants
+    /// ([`Accept::bound_unsent`]); each connection only asks for it, in
+    /// one system call, since every accept pays for it.
+    fn bound_unsent(&self, _bytes: usize) -> io::Result<()> {
+        Ok(())
     }
 
     /// What has arrived and not been read, where the transport can say;
@@ -174,8 +176,8 @@ impl Socket for TcpStream {
         crate::sys::unsent_bytes(socket2::SockRef::from(self)).unwrap_or(0)
     }
 
-    fn bound_unsent(&self, bytes: usize) -> io::Result<usize> {
-        crate::sys::set_send_buffer(socket2::SockRef::from(self), bytes)
+    fn bound_unsent(&self, bytes: usize) -> io::Result<()> {
+        crate::sys::ask_send_buffer(&socket2::SockRef::from(self), bytes)
     }
 
     fn unread(&self) -> usize {

@@ -118,7 +118,7 @@ impl<S: Socket> Socket for TracedSocket<S> {
         self.inner.unsent()
     }
 
-    fn bound_unsent(&self, bytes: usize) -> io::Result<usize> {
+    fn bound_unsent(&self, bytes: usize) -> io::Result<()> {
         self.inner.bound_unsent(bytes)
     }
 

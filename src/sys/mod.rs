@@ -126,6 +126,14 @@ pub(crate) fn not_only_ours(meta: &std::fs::Metadata) -> Option<&'static str> {
 /// what the kernel granted, which it may clamp to its own minimum or to
 /// `net.core.wmem_max`.
 pub fn set_send_buffer(socket: socket2::SockRef<'_>, bytes: usize) -> std::io::Result<usize> {
+    ask_send_buffer(&socket, bytes)?;
+    socket.send_buffer_size()
+}
+
+/// As [`set_send_buffer`], without asking what was granted: one system
+/// call, for each accepted connection (those accepted before their
+/// listener was bounded, as under socket activation, do not inherit it).
+pub fn ask_send_buffer(socket: &socket2::Socket, bytes: usize) -> std::io::Result<()> {
     // Linux doubles the size asked for, to leave room for its bookkeeping,
     // and reports the doubled size (socket(7)): ask for half.
     let ask = if cfg!(target_os = "linux") {
@@ -133,8 +141,7 @@ pub fn set_send_buffer(socket: socket2::SockRef<'_>, bytes: usize) -> std::io::R
     } else {
         bytes
     };
-    socket.set_send_buffer_size(ask.max(1))?;
-    socket.send_buffer_size()
+    socket.set_send_buffer_size(ask.max(1))
 }
 
 /// Bytes written to `socket` that the peer has not acknowledged yet, as

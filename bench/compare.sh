@@ -4,6 +4,7 @@
 # to BENCHMARKS.md and the chart to bench/chart.svg.
 #
 #   bash bench/compare.sh [SECONDS]        (measured seconds per run, default 3)
+#   ROUNDS=3 bash bench/compare.sh [SECONDS]
 #   BASELINE=/path/to/old/tcpkit bash bench/compare.sh [SECONDS]
 #
 # With BASELINE, the same scenarios run against this build's serve and
@@ -15,8 +16,14 @@
 # (examples/plain_tokio_server.rs); the tutorial's thread-per-connection
 # Python server rendered for lines (bench/servers/tutorial_lines.py); and a
 # minimal C epoll server (bench/servers/epoll_server.c), the yardstick that
-# shows the bench keeps up. Loopback only, a few minutes in all; every
+# shows the bench keeps up. Loopback only, a few minutes a round; every
 # server is stopped by its pid.
+#
+# With ROUNDS=N, every server runs every scenario N times, one server
+# after another each round, and the table keeps each one's best run (by
+# server CPU per unit; hold: RSS per connection): this 2-core machine's
+# figures move by a quarter from run to run, more than the servers
+# differ, and alternating rounds spread that over all of them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-3}
@@ -83,8 +90,9 @@ bench() {
 run="--warmup 1s --duration ${seconds}s"
 servers="tcpkit tokio python c-epoll"
 [ -n "${BASELINE:-}" ] && servers="tcpkit baseline baseline tcpkit"
+for round in $(seq "${ROUNDS:-1}"); do
 for name in $servers; do
-  echo "$name:" >&2
+  echo "$name (round $round):" >&2
   port=$(free_port)
   start "$name" "$port" || continue
   bench "$name" "$port" "pingpong 1" pingpong -c 1 $run
@@ -98,6 +106,7 @@ for name in $servers; do
   start "$name" "$port" || continue
   bench "$name" "$port" "hold $held" hold -c "$held" --duration 2s
   stop
+done
 done
 
 if [ -n "${BASELINE:-}" ]; then

@@ -357,6 +357,7 @@ pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Fut
 /// ([`Accept`]), each is served over its [`Socket`]. Tests run the
 /// server on `memory` sockets (feature `test-util`) this way.
 pub async fn serve_on<A: Accept>(listeners: Vec<A>, config: Config, shutdown: impl Future) {
+    let max_connections = config.max_connections.clamp(1, Semaphore::MAX_PERMITS);
     let shared = Arc::new(Shared {
         welcome: config.settings.welcome_bytes(),
         token: CancellationToken::new(),
@@ -366,7 +367,7 @@ pub async fn serve_on<A: Accept>(listeners: Vec<A>, config: Config, shutdown: im
         tls_failures: tls::FailureLog::default(),
         probes: ProbeLog::default(),
         lane: tokio::sync::Semaphore::new(lanes()),
-        slots: Semaphore::new(config.max_connections.clamp(1, Semaphore::MAX_PERMITS)),
+        slots: Semaphore::new(max_connections),
         started: std::time::Instant::now(),
         open: config.health.open_counter(),
         config,
@@ -384,7 +385,6 @@ pub async fn serve_on<A: Accept>(listeners: Vec<A>, config: Config, shutdown: im
     }
     // Cancelled after the drain: the accept loops stop; connections go on.
     let stop_accepting = CancellationToken::new();
-    let max_connections = config.max_connections.clamp(1, Semaphore::MAX_PERMITS);
     if let Some(metrics) = &config.metrics {
         metrics.bounded_by(metrics::Bounds {
             max_connections,

@@ -40,7 +40,6 @@
 use std::cell::RefCell;
 use std::future::poll_fn;
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
@@ -276,12 +275,13 @@ impl<S: Socket> Connection<S> {
     /// The hot path: one read, every reply it calls for, one write, all
     /// without awaiting, so the thread's scratch buffers can be used. With
     /// `hold`, the read is handed back undecoded instead ([`Exchange::Held`];
-    /// an end of stream is still decoded here). `peer` is for the debug log.
+    /// an end of stream is still decoded here). `peer` is for the debug
+    /// log, formatted only when that log is on.
     pub(super) fn exchange(
         &mut self,
         settings: &Settings,
         hold: bool,
-        peer: SocketAddr,
+        peer: impl std::fmt::Display,
     ) -> io::Result<Exchange> {
         SCRATCH.with_borrow_mut(|scratch| {
             let Scratch { input, output } = scratch;

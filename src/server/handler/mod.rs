@@ -227,7 +227,7 @@ impl<S: Socket> Handler<S> {
     /// size (`tests::connection_future_stays_small`):
     /// - A plain fn returning an `async move` block, not an `async fn`,
     ///   which would keep `self` twice (as passed, and moved in).
-    /// - An [`Answer`] is taken apart before anything is awaited: a value
+    /// - An [`Answer`] is awaited whole (it is a future itself): a value
     ///   that the awaited step came out of (a match's scrutinee, say) would
     ///   keep its slot across the await, and so in every idle connection.
     // The async fn clippy suggests is the 8 bytes this avoids.
@@ -252,8 +252,9 @@ impl<S: Socket> Handler<S> {
             // or NO_MESSAGE (a sentinel, not an Option: this lives in every
             // idle connection's state).
             let mut message_since: u32 = NO_MESSAGE;
-            // Both refusals leave the loop and share one await below: each
-            // await point of its own would add to every connection's state.
+            // The refusals and the shutdown leave the loop and share one
+            // await below: each await point of its own would add to every
+            // connection's state.
             let refusal = loop {
                 // In a block of its own, so that the reference it captures
                 // is not kept beside the closure's copy.
@@ -407,7 +408,7 @@ impl<S: Socket> Handler<S> {
         let hold = self.shared.config.delay.is_some() || self.check_first;
         match self
             .conn
-            .exchange(&self.shared.config.settings, hold, self.peer.addr())
+            .exchange(&self.shared.config.settings, hold, self.peer)
         {
             Ok(Exchange::WouldBlock) => Answer::Done(None),
             Err(e) => Answer::Done(Some(Ending::Failed(e))),
@@ -432,7 +433,7 @@ impl<S: Socket> Handler<S> {
         for _ in 0..SHUTDOWN_READS {
             match self
                 .conn
-                .exchange(&self.shared.config.settings, hold, self.peer.addr())
+                .exchange(&self.shared.config.settings, hold, self.peer)
             {
                 Ok(Exchange::WouldBlock) => break,
                 Err(e) => return Ending::Failed(e),

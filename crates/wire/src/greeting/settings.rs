@@ -100,9 +100,9 @@ impl OneSlot {
     /// on, at least the message and its `\n`.
     ///
     /// The server's hot path: a pipelining client's read holds dozens of
-    /// short lines. When the pieces, the message and the window are
-    /// [`WIDE`] bytes or more, each piece is copied [`WIDE`] bytes at once
-    /// and cut back to its length: a move of one register each, where a
+    /// short lines. When the pieces and the message are [`WIDE`] bytes or
+    /// fewer and the window holds at least [`WIDE`], each piece is copied
+    /// [`WIDE`] bytes at once and cut back to its length: a move of one register each, where a
     /// copy of a length known only at run time is a call into `memcpy`.
     /// `benches/decoder.rs` measured it at well under half the time per
     /// line of three such calls.

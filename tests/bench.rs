@@ -7,7 +7,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{Proc, Then, bench, flaky_server, num, tcpkit};
+use common::{Proc, Then, bench, bench_as_asked, flaky_server, num, tcpkit};
 use serde_json::Value;
 
 /// Starts `tcpkit serve SERVE_ARGS` on port 0, then runs
@@ -576,6 +576,53 @@ fn connect_rate_paces_new_connections() {
         stderr.contains("--connect-rate must be a positive number"),
         "{stderr}"
     );
+    // Below the lowest rate, said as a limit (1e-300 made bench panic);
+    // the lowest itself opens its first connection at once.
+    for (rate, code_wanted) in [("0.0000009", 2), ("1e-300", 2), ("0.000001", 0)] {
+        let (code, _, stderr) = bench(&[
+            "hold",
+            &addr,
+            "-c",
+            "1",
+            "--connect-rate",
+            rate,
+            "--duration",
+            "100ms",
+        ]);
+        assert_eq!(code, code_wanted, "--connect-rate {rate}: {stderr}");
+        if code_wanted == 2 {
+            assert!(
+                stderr.contains("at least 0.000001 (one in 11.6 days)"),
+                "{stderr}"
+            );
+        }
+    }
+    let (code, _, stderr) = bench(&["pingpong", &addr, "--rate", "1e-300"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--rate must be a positive number of messages per second, at least"));
+}
+
+/// hold's threads share `--connect-rate` by turns: two connections at two
+/// a second on two threads open half a second apart, not both at once.
+#[test]
+fn hold_threads_open_at_the_rate_between_them() {
+    let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let addr = server.addr.to_string();
+    let args = [
+        "hold",
+        &addr,
+        "-c",
+        "2",
+        "--connect-rate",
+        "2",
+        "--duration",
+        "100ms",
+    ];
+    let (code, report, stderr) = bench(&args);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(num(&report, "threads"), 2, "{report}");
+    let opening = report["open_seconds"].as_f64().unwrap_or_default();
+    assert!(opening >= 0.5, "opened in {opening} s: {report}");
 }
 
 #[test]
@@ -960,14 +1007,19 @@ fn hold_opens_a_connection_per_thread_at_once() {
         });
         held
     });
-    let out = Command::new(tcpkit())
-        .args(["bench", "hold", &addr, "-c", "3", "--threads", "3"])
-        .args(["--duration", "100ms", "--timeout", "3s", "--json"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (code, report, stderr) = bench_as_asked(&[
+        "hold",
+        &addr,
+        "-c",
+        "3",
+        "--threads",
+        "3",
+        "--duration",
+        "100ms",
+        "--timeout",
+        "3s",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
     assert_eq!(num(&report, "done"), 3, "{report}");
     assert_eq!(num(&report, "errors"), 0, "{report}");
     assert_eq!(num(&report, "threads"), 3, "{report}");
@@ -980,14 +1032,18 @@ fn hold_opens_a_connection_per_thread_at_once() {
 #[test]
 fn hold_runs_no_more_threads_than_connections() {
     let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
-    let out = Command::new(tcpkit())
-        .args(["bench", "hold", &server.addr.to_string(), "-c", "2"])
-        .args(["--threads", "8", "--duration", "100ms", "--json"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let addr = server.addr.to_string();
+    let (code, report, stderr) = bench_as_asked(&[
+        "hold",
+        &addr,
+        "-c",
+        "2",
+        "--threads",
+        "8",
+        "--duration",
+        "100ms",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
     assert_eq!(num(&report, "done"), 2, "{report}");
     assert_eq!(num(&report, "threads"), 2, "{report}");
 }

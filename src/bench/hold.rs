@@ -5,9 +5,8 @@
 //! Plain blocking sockets, opened by `--threads` threads, each opening its
 //! share one after another: a few connects in flight keep both machines
 //! busy, and never more than `--threads` wait in a small listen backlog.
-//! `--source`
-//! spreads the connections over several local addresses, each with its
-//! own ephemeral ports, for more of them than one address allows.
+//! `--source` spreads the connections over several local addresses, each
+//! with its own ephemeral ports, for more of them than one address allows.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -115,9 +114,10 @@ pub fn run(
 ///
 /// Why threads: one connection at a time waits out a round trip to the
 /// server and back for each, and both machines' cores idle meanwhile
-/// (on a 2-core VM, 9,500 a second from one thread, 16,000 from two,
-/// 21,600 from four). Each thread has one connect in flight, so at most
-/// `threads` wait in the server's listen backlog.
+/// (19,000 connections on a 2-core VM, the bench on one core: 8,400 a
+/// second from one thread, 17,700 from two, 21,400 from four). Each
+/// thread has one connect in flight, so at most `threads` wait in the
+/// server's listen backlog.
 fn open_all(
     opts: &Options,
     targets: &Targets,
@@ -151,8 +151,10 @@ fn open_all(
 
 /// One thread's share of [`open_all`]: the connections `first`,
 /// `first + step`, ... in turn, each as soon as its `--connect-rate` slot
-/// comes (the thread's part of the rate). `open` counts the connections
-/// open over all threads, for the progress line.
+/// comes (the thread's part of the rate, its first slot `first` gaps of
+/// the whole rate in, so that the threads' openings interleave evenly
+/// rather than all starting at once). `open` counts the connections open
+/// over all threads, for the progress line.
 fn open_share(
     opts: &Options,
     targets: &Targets,
@@ -163,6 +165,10 @@ fn open_share(
     let mut tally = Tally::with_intervals(opts.intervals());
     let mut held = Vec::with_capacity(opts.connections / step + 1);
     let pacer = super::Pacer::new(opts.connect_rate, step);
+    if let Some(rate) = opts.connect_rate {
+        // The rate was checked positive and finite before the run.
+        std::thread::sleep(Duration::from_secs_f64(first as f64 / rate));
+    }
     for index in (first..opts.connections).step_by(step) {
         pacer.wait_blocking();
         let script = script_for(opts, index);

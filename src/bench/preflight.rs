@@ -12,6 +12,12 @@ use super::{Options, Scenario, flow, hold, tls};
 use crate::error::Error;
 use crate::setting::Setting;
 
+/// The lowest `--rate` and `--connect-rate`: one a second divided by a
+/// million, one in 11.6 days. Below it the gaps between openings (up to
+/// a share of 1,024 threads or a connection's share of the rate) no
+/// longer fit the clock's arithmetic, and `1e-300` made bench panic.
+pub(super) const MIN_RATE: f64 = 1e-6;
+
 /// Refuses options that cannot work together.
 pub(super) fn check(opts: &Options) -> Result<(), Error> {
     let usage = |m: crate::setting::Words| Err(Error::InvalidInput(m));
@@ -34,18 +40,23 @@ pub(super) fn check(opts: &Options) -> Result<(), Error> {
             Setting::Depth
         ));
     }
-    if opts.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+    if opts
+        .rate
+        .is_some_and(|r| !(MIN_RATE..f64::INFINITY).contains(&r))
+    {
         return usage(crate::words!(
-            "{} must be a positive number of messages per second",
+            "{} must be a positive number of messages per second, at least {MIN_RATE} (one in \
+             11.6 days)",
             Setting::Rate
         ));
     }
     if opts
         .connect_rate
-        .is_some_and(|r| !(r > 0.0 && r.is_finite()))
+        .is_some_and(|r| !(MIN_RATE..f64::INFINITY).contains(&r))
     {
         return usage(crate::words!(
-            "{} must be a positive number of connections per second",
+            "{} must be a positive number of connections per second, at least {MIN_RATE} (one \
+             in 11.6 days)",
             Setting::ConnectRate
         ));
     }

@@ -79,11 +79,17 @@ pub fn bench(args: &[&str]) -> (i32, serde_json::Value, String) {
     } else {
         &["--warmup", "100ms"]
     };
+    let args: Vec<&str> = args.iter().chain(warmup).copied().collect();
+    bench_as_asked(&[&args, &["--threads", "2"][..]].concat())
+}
+
+/// Runs `tcpkit bench ARGS... --json` with nothing else added (no warm-up
+/// or threads of our own); returns as [`bench`] does.
+pub fn bench_as_asked(args: &[&str]) -> (i32, serde_json::Value, String) {
     let out = Command::new(tcpkit())
         .arg("bench")
         .args(args)
-        .args(warmup)
-        .args(["--json", "--threads", "2"])
+        .arg("--json")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();

@@ -67,8 +67,8 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N", default_value_t = 64, value_parser = |s: &str| values::count::<u32>(s, 1, 65536), allow_negative_numbers = true)]
     pub depth: u32,
 
-    /// Open loop: send this many messages per second in all, and measure
-    /// latency from when each was due (pingpong, pipeline; wrk2's -R).
+    /// Open loop: send this many messages per second in all (at least 1e-6), and
+    /// measure latency from when each was due (pingpong, pipeline; wrk2's -R).
     #[arg(
         short = 'R',
         long,
@@ -77,8 +77,8 @@ pub struct BenchArgs {
     )]
     pub rate: Option<f64>,
 
-    /// Open at most this many connections per second, over all threads
-    /// (tcpkali's --connect-rate); for churn, sessions per second.
+    /// Open at most this many connections per second (at least 1e-6), over all
+    /// threads (tcpkali's --connect-rate); for churn, sessions per second.
     #[arg(long, value_name = "PER_SEC", allow_negative_numbers = true)]
     pub connect_rate: Option<f64>,
 

@@ -6,6 +6,7 @@
 import datetime
 import json
 import platform
+import statistics
 import subprocess
 import sys
 
@@ -47,6 +48,42 @@ def rounds_of(path):
         key = (r["label"], r["server_name"])
         counts[key] = counts.get(key, 0) + 1
     return max(counts.values(), default=1)
+
+
+def runs_of(path):
+    """Every run's measure, by scenario and server, in round order."""
+    runs = {}
+    for line in open(path):
+        r = json.loads(line)
+        runs.setdefault(r["label"], {}).setdefault(r["server_name"], []).append(measure(r))
+    return runs
+
+
+def spread(runs, rounds):
+    """With several rounds, the best run alone flatters whichever server had
+    one lucky round: the median of each server's runs, their range, and the
+    ratio of C's measure over tcpkit's round by round (the two ran minutes
+    apart in the same round) with its median. Lower measures are better, so
+    a ratio above 1 is tcpkit ahead."""
+    if rounds < 2:
+        return []
+    out = ["", f"Across the {rounds} rounds (server CPU per reply or session; hold: RSS per connection):", "",
+           "| scenario | tcpkit: median (range) | C epoll: median (range) | C epoll / tcpkit, round by round | median ratio |",
+           "|---|---|---|---|---|"]
+    def summary(vs):
+        vs = [v for v in vs if v != float("inf")]
+        if not vs:
+            return "-"
+        return f"{statistics.median(vs):,.0f} ({min(vs):,.0f}-{max(vs):,.0f})"
+    for label, by in runs.items():
+        ours, c = by.get("tcpkit", []), by.get("c-epoll", [])
+        pairs = [b / a for a, b in zip(ours, c) if 0 < a < float("inf") and b < float("inf")]
+        each = ", ".join(f"{x:.2f}" for x in pairs) or "-"
+        mid = f"{statistics.median(pairs):.2f}x" if pairs and "hold" not in label else "-"
+        if "hold" in label:
+            each = "-"
+        out.append(f"| {label} | {summary(ours)} | {summary(c)} | {each} | {mid} |")
+    return out
 
 
 def labels(rows):
@@ -106,7 +143,7 @@ def ratio(rows, label, a, b, key="per_second"):
     return f"{ra[key] / rb[key]:.1f}x"
 
 
-def markdown(rows, rounds=1):
+def markdown(rows, rounds=1, runs=None):
     ls = labels(rows)
     best = (f" Best of {rounds} alternating rounds (every server once a round), by server CPU"
             " (hold: RSS) per unit; each cell is one run's figures.") if rounds > 1 else ""
@@ -129,6 +166,7 @@ def markdown(rows, rounds=1):
             continue
         out.append(f"| {label} | {ratio(rows, label, 'tcpkit', 'tokio')} | "
                    f"{ratio(rows, label, 'tcpkit', 'python')} | {ratio(rows, label, 'tcpkit', 'c-epoll')} |")
+    out += spread(runs or {}, rounds)
     out += ["", "![throughput and p99 per server and scenario](bench/chart.svg)", "",
             "What the numbers mean: this machine has 2 cores and runs under a sandboxing kernel where",
             "system calls are costly, so the absolute figures are low and noisy (±25 % run to run);",
@@ -179,7 +217,7 @@ def main():
     except OSError:
         kept = []
     tail = "\n" + marker + kept[1] if len(kept) == 2 else ""
-    open(sys.argv[2], "w").write(markdown(rows, rounds_of(sys.argv[1])) + tail)
+    open(sys.argv[2], "w").write(markdown(rows, rounds_of(sys.argv[1]), runs_of(sys.argv[1])) + tail)
     open(sys.argv[3], "w").write(svg(rows) + "\n")
 
 

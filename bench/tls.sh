@@ -3,8 +3,13 @@
 # and the load on core 1 (loopback only; each server stopped by its pid):
 #
 #   bash bench/tls.sh pipeline     server CPU per reply, pipeline 50x64:
-#                                  plain and TLS 1.3, three rounds (and the
-#                                  plain server of $BASELINE, if set)
+#                                  plain and TLS 1.3, with the C epoll
+#                                  yardstick plain and over OpenSSL
+#                                  (bench/servers/, needs libssl-dev),
+#                                  ROUNDS alternating rounds (default 3);
+#                                  then each one's median and C's over
+#                                  tcpkit's, round by round (and the plain
+#                                  server of $BASELINE, if set)
 #   bash bench/tls.sh handshake    server CPU per opening: bench handshake
 #                                  full and resumed, openssl s_time as a
 #                                  cross-check (TLS 1.3 and 1.2), and plain
@@ -31,19 +36,55 @@ json() { python3 -c "import json,sys; r=json.load(sys.stdin); print(' '.join(str
 mode=${1:-}
 case $mode in
 pipeline)
-  for round in 1 2 3; do
-    kinds="now tls"; [ -n "$BASE" ] && kinds="base now tls"
+  # One certificate and key (ECDSA P-256, as --tls-self-signed makes) for
+  # both TLS servers, so that they differ only in their code.
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+    -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+    -keyout $D/key.pem -out $D/cert.pem 2>/dev/null || { echo "openssl req failed" >&2; exit 1; }
+  cc -O2 -o $D/epoll bench/servers/epoll_server.c || exit 1
+  cc -O2 -o $D/epoll_tls bench/servers/epoll_tls_server.c -lssl -lcrypto \
+    || { echo "cannot build the C TLS yardstick: install libssl-dev" >&2; exit 1; }
+  cstart() { # bin port args...
+    local bin=$1 port=$2; shift 2
+    taskset -c 0 $bin $port "$@" >/dev/null 2>&1 &
+    echo $! > $D/pid.$port
+    for i in $(seq 50); do nc -z 127.0.0.1 $port 2>/dev/null && break; sleep 0.1; done
+  }
+  kinds="now c tls c-tls"; [ -n "$BASE" ] && kinds="base $kinds"
+  for round in $(seq ${ROUNDS:-3}); do
     for kind in $kinds; do
+      tls=(--tls --cacert $D/cert.pem)
       case $kind in
-        base) start $BASE 19501; pid=$(cat $D/pid.19501); port=19501; extra=();;
-        now) start $NOW 19502; pid=$(cat $D/pid.19502); port=19502; extra=();;
-        tls) start $NOW 19503 --tls-self-signed --tls-cert-out $D/cert.pem; pid=$(cat $D/pid.19503); port=19503; extra=(--tls --cacert $D/cert.pem);;
+        base) port=19501; start $BASE $port; extra=();;
+        now) port=19502; start $NOW $port; extra=();;
+        tls) port=19503; start $NOW $port --tls-cert $D/cert.pem --tls-key $D/key.pem; extra=("${tls[@]}");;
+        c) port=19504; cstart $D/epoll $port; extra=();;
+        c-tls) port=19505; cstart $D/epoll_tls $port $D/cert.pem $D/key.pem; extra=("${tls[@]}");;
       esac
+      pid=$(cat $D/pid.$port)
       r=$(taskset -c 1 $NOW bench pipeline localhost:$port -c 50 --depth 64 --duration 3s --warmup 1s --threads 1 --server-pid $pid --json "${extra[@]}" | json per_second server_cpu_ns_per_unit errors)
-      echo "round $round $kind: replies/s, server ns/reply, errors = $r"
+      echo "round $round $kind: replies/s, server ns/reply, errors = $r" | tee -a $D/rounds
       stop $port
     done
-  done;;
+  done
+  # Medians, and C's CPU per reply over tcpkit's in each round (above 1:
+  # tcpkit used less), plain against plain and TLS against TLS.
+  python3 - $D/rounds <<'PY'
+import statistics, sys
+by = {}
+for line in open(sys.argv[1]):
+    kind = line.split()[2].rstrip(":")
+    ns = line.split("=")[1].split()[1]
+    by.setdefault(kind, []).append(float(ns) if ns != "None" else float("nan"))
+for kind, v in by.items():
+    print(f"{kind}: median {statistics.median(v):.1f} ns/reply (range {min(v):.1f}-{max(v):.1f})")
+for ours, c in (("now", "c"), ("tls", "c-tls")):
+    pairs = [b / a for a, b in zip(by.get(ours, []), by.get(c, []))]
+    if pairs:
+        print(f"{c} / {ours}, round by round: " + ", ".join(f"{x:.2f}" for x in pairs)
+              + f"; median {statistics.median(pairs):.2f}x")
+PY
+  ;;
 handshake)
   start $NOW 19510 --tls-self-signed --tls-cert-out $D/cert.pem
   pid=$(cat $D/pid.19510)

@@ -144,6 +144,8 @@ settings! {
     Threads: "threads", "--threads";
     /// `bench::Options::connect_rate`.
     ConnectRate: "connect_rate", "--connect-rate";
+    /// `bench::Options::open_batch`.
+    OpenBatch: "open_batch", "--open-batch";
     /// `bench::Options::messages`.
     Messages: "messages", "--messages";
     /// `bench::Options::interval`.

@@ -159,6 +159,12 @@ fn session_shape_flags_are_refused_outside_churn_and_out_of_range() {
         assert_eq!(code, 2, "{args:?}: {stderr}");
         assert!(stderr.contains("applies to churn only"), "{stderr}");
     }
+    let (code, _, stderr) = bench(&["churn", "127.0.0.1:9", "--open-batch", "2"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--open-batch applies to hold only"),
+        "{stderr}"
+    );
     for arg in ["--messages=-1", "--messages=1000001", "--interval=-1s"] {
         let (code, _, stderr) = bench(&["churn", "127.0.0.1:9", arg]);
         assert_eq!(code, 2, "{arg}: {stderr}");
@@ -976,6 +982,25 @@ fn quieter_twice_leaves_stderr_to_an_error_alone() {
 /// first welcome until its reply timeout, and fail.
 #[test]
 fn hold_opens_a_connection_per_thread_at_once() {
+    let report = held_three_only_once_all_wait(&["--threads", "3"]);
+    assert_eq!(num(&report, "threads"), 3, "{report}");
+}
+
+/// `--open-batch`: one thread makes its batch's connects before it reads
+/// any welcome, so a server that answers only once three connections wait
+/// gets them from one thread. One at a time, the thread would wait on the
+/// first welcome until its reply timeout, and fail.
+#[test]
+fn hold_makes_a_batch_of_connects_before_reading_welcomes() {
+    held_three_only_once_all_wait(&["--threads", "1", "--open-batch", "3"]);
+    // The highest batch, far above the connections, is the same.
+    held_three_only_once_all_wait(&["--threads", "1", "--open-batch", "1024"]);
+}
+
+/// Runs `bench hold -c 3` with `args` against a server that sends no
+/// welcome until three connections wait on it; all three must open and
+/// answer. Returns the report.
+fn held_three_only_once_all_wait(args: &[&str]) -> serde_json::Value {
     use std::io::{BufRead, BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
@@ -1007,24 +1032,24 @@ fn hold_opens_a_connection_per_thread_at_once() {
         });
         held
     });
-    let (code, report, stderr) = bench_as_asked(&[
+    let mut all = vec![
         "hold",
         &addr,
         "-c",
-        "3",
-        "--threads",
         "3",
         "--duration",
         "100ms",
         "--timeout",
         "3s",
-    ]);
-    assert_eq!(code, 0, "{stderr}");
+    ];
+    all.extend_from_slice(args);
+    let (code, report, stderr) = bench_as_asked(&all);
+    assert_eq!(code, 0, "{args:?}: {stderr}");
     assert_eq!(num(&report, "done"), 3, "{report}");
     assert_eq!(num(&report, "errors"), 0, "{report}");
-    assert_eq!(num(&report, "threads"), 3, "{report}");
     assert_eq!(num(&report, "sampled_ok"), 3, "{report}");
     drop(server.join().unwrap());
+    report
 }
 
 /// More threads than connections: one thread per connection, and the

@@ -662,6 +662,14 @@ fn negative_and_out_of_range_numbers_say_the_range() {
         ),
         (&["bench", "pingpong", "--threads", "0"], "from 1 to 1024"),
         (
+            &["bench", "hold", "--open-batch", "0"],
+            "0 is out of range: must be a whole number from 1 to 1024",
+        ),
+        (
+            &["bench", "hold", "--open-batch", "1025"],
+            "1025 is out of range: must be a whole number from 1 to 1024",
+        ),
+        (
             &["fetch", "http://127.0.0.1:1/", "--max-redirs", "-2"],
             "from 0 to 1000",
         ),

@@ -3,8 +3,9 @@
 //! it reports how much the server's resident memory grew per connection.
 //!
 //! Plain blocking sockets, opened by `--threads` threads, each opening its
-//! share one after another: a few connects in flight keep both machines
-//! busy, and never more than `--threads` wait in a small listen backlog.
+//! share `--open-batch` connects at a time: a few connects in flight keep
+//! both machines busy, and never more than `--threads` times
+//! `--open-batch` wait in the server's listen backlog.
 //! `--source` spreads the connections over several local addresses, each
 //! with its own ephemeral ports, for more of them than one address allows.
 
@@ -116,8 +117,8 @@ pub fn run(
 /// server and back for each, and both machines' cores idle meanwhile
 /// (19,000 connections on a 2-core VM, the bench on one core: 8,400 a
 /// second from one thread, 17,700 from two, 21,400 from four). Each
-/// thread has one connect in flight, so at most `threads` wait in the
-/// server's listen backlog.
+/// thread has `--open-batch` connects in flight, so at most `threads`
+/// times that wait in the server's listen backlog.
 fn open_all(
     opts: &Options,
     targets: &Targets,
@@ -150,11 +151,18 @@ fn open_all(
 }
 
 /// One thread's share of [`open_all`]: the connections `first`,
-/// `first + step`, ... in turn, each as soon as its `--connect-rate` slot
-/// comes (the thread's part of the rate, its first slot `first` gaps of
-/// the whole rate in, so that the threads' openings interleave evenly
-/// rather than all starting at once). `open` counts the connections open
-/// over all threads, for the progress line.
+/// `first + step`, ... in turn, each connect as soon as its
+/// `--connect-rate` slot comes (the thread's part of the rate, its first
+/// slot `first` gaps of the whole rate in, so that the threads' openings
+/// interleave evenly rather than all starting at once). `open` counts the
+/// connections open over all threads, for the progress line.
+///
+/// `--open-batch` connects are made before their welcomes are read: the
+/// server then finds them all waiting when it wakes, accepts them in one
+/// go and sends their welcomes, and this thread sleeps once for all of
+/// them, where one at a time costs both ends a wake-up each. A
+/// connection's open time runs from its connect to its welcome, so it
+/// includes the rest of its batch's connects.
 fn open_share(
     opts: &Options,
     targets: &Targets,
@@ -169,25 +177,34 @@ fn open_share(
         // The rate was checked positive and finite before the run.
         std::thread::sleep(Duration::from_secs_f64(first as f64 / rate));
     }
-    for index in (first..opts.connections).step_by(step) {
-        pacer.wait_blocking();
-        let script = script_for(opts, index);
-        let began = Instant::now();
-        let source = (!opts.sources.is_empty()).then(|| opts.sources[index % opts.sources.len()]);
-        match open_from(opts, source, targets.of(index), &script) {
-            Ok(stream) => {
-                tally.record(began.elapsed(), 1, began - opening);
-                tally.bytes(0, script.welcome.len());
-                tally.opened += 1;
-                held.push((stream, script));
-                let now_open = open.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                if opts.progress && now_open.is_multiple_of(1000) {
-                    opts.notices.notice(Notice::Progress(format!(
-                        "hold: {now_open} connections open"
-                    )));
+    let mut indices = (first..opts.connections).step_by(step).peekable();
+    let batch_size = opts.open_batch.unwrap_or(1).max(1);
+    let mut batch = Vec::with_capacity(batch_size);
+    while indices.peek().is_some() {
+        for index in indices.by_ref().take(batch_size) {
+            pacer.wait_blocking();
+            let began = Instant::now();
+            let source =
+                (!opts.sources.is_empty()).then(|| opts.sources[index % opts.sources.len()]);
+            batch.push((index, began, connect(opts, source, targets.of(index))));
+        }
+        for (index, began, connected) in batch.drain(..) {
+            let script = script_for(opts, index);
+            match connected.and_then(|stream| greet(opts, stream, &script)) {
+                Ok(stream) => {
+                    tally.record(began.elapsed(), 1, began - opening);
+                    tally.bytes(0, script.welcome.len());
+                    tally.opened += 1;
+                    held.push((stream, script));
+                    let now_open = open.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                    if opts.progress && now_open.is_multiple_of(1000) {
+                        opts.notices.notice(Notice::Progress(format!(
+                            "hold: {now_open} connections open"
+                        )));
+                    }
                 }
+                Err(e) => tally.fail(|| e),
             }
-            Err(e) => tally.fail(|| e),
         }
     }
     (held, tally)
@@ -223,21 +240,31 @@ fn check_sample(
 
 /// Connects from `source` (`None`: the system's choice), runs the TLS
 /// handshake when asked, and reads the welcome.
-fn open_from(
+/// Connects to `addr`, from `source` if given.
+fn connect(
     opts: &Options,
     source: Option<std::net::IpAddr>,
     addr: SocketAddr,
-    script: &Script,
-) -> Result<SyncStream, crate::setting::Words> {
+) -> Result<(TcpStream, SocketAddr), crate::setting::Words> {
     let connected = match (source, opts.connect_timeout) {
         (Some(from), limit) => crate::net::connect_from(from, addr, limit),
         (None, Some(limit)) => TcpStream::connect_timeout(&addr, limit),
         (None, None) => TcpStream::connect(addr),
     };
-    let mut stream = connected.map_err(|e| match source {
+    let stream = connected.map_err(|e| match source {
         Some(from) => format!("cannot connect to {addr} from {from}: {e}"),
         None => format!("cannot connect to {addr}: {e}"),
     })?;
+    Ok((stream, addr))
+}
+
+/// Sends the PROXY header if asked, starts TLS if asked, and reads the
+/// welcome.
+fn greet(
+    opts: &Options,
+    (mut stream, addr): (TcpStream, SocketAddr),
+    script: &Script,
+) -> Result<SyncStream, crate::setting::Words> {
     let _ = stream.set_nodelay(true);
     if let Some(version) = opts.send_proxy {
         crate::net::send_proxy_header(&mut stream, version)

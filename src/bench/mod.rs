@@ -169,6 +169,9 @@ pub struct Options {
     pub start_at: Option<std::time::SystemTime>,
     /// Load threads.
     pub threads: usize,
+    /// hold: connects each thread makes before it reads their welcomes
+    /// (`None`: one).
+    pub open_batch: Option<usize>,
     /// Bound on each connect (`None`: the system's own).
     pub connect_timeout: Option<Duration>,
     /// A reply that takes longer is an error; more than zero, so every

@@ -66,6 +66,13 @@ pub(super) fn check(opts: &Options) -> Result<(), Error> {
             Setting::Rate
         ));
     }
+    if opts.open_batch.is_some() && opts.scenario != Scenario::Hold {
+        return usage(crate::words!(
+            "{} applies to hold only (the connects each thread makes before it reads their \
+             welcomes)",
+            Setting::OpenBatch
+        ));
+    }
     if (opts.messages.is_some() || opts.interval.is_some()) && opts.scenario != Scenario::Churn {
         return usage(crate::words!(
             "{} and {} apply to churn only (sessions of N messages, one every DURATION)",

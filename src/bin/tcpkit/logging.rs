@@ -31,8 +31,7 @@ pub enum Style {
     Full,
     /// The message alone, as the tutorial prints (--plain-logs).
     Plain,
-    /// One JSON object a line: time, level, message and target, for log
-    /// shippers.
+    /// One JSON object a line: time, level, message and target, for log shippers.
     Json,
     /// The message in the server's window, as `demo` shows it
     /// (`server | ...`): for `demo --diagram` and `--scenario`, whose

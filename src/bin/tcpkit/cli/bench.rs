@@ -6,11 +6,9 @@ use std::time::Duration;
 
 use clap::Args;
 
-use tcpkit::bench;
-
 use super::{ConnectArgs, ProtocolArgs};
 use crate::values;
-use tcpkit::bench::Scenario;
+use tcpkit::bench::{self, Scenario};
 use tcpkit::notice::Notices;
 use tcpkit::wire::{greeting::ClientFraming, proxy};
 
@@ -48,8 +46,7 @@ pub struct BenchArgs {
     #[arg(value_name = "SCENARIO", value_enum, required = true)]
     pub scenario: Option<Scenario>,
 
-    /// wrk's --latency: bench always reports latency percentiles, so this
-    /// is only accepted.
+    /// wrk's --latency: accepted; bench always reports latency percentiles.
     #[arg(long)]
     pub latency: bool,
 
@@ -108,9 +105,13 @@ pub struct BenchArgs {
     #[arg(long, value_name = "TIME", value_parser = values::start_at)]
     pub start_at: Option<std::time::SystemTime>,
 
-    /// Load threads (hold: each opens its share, one connect in flight). Default: one per core.
+    /// Load threads (hold: each opens its share, --open-batch connects at a time). Default: one per core.
     #[arg(short = 't', long, value_name = "N", value_parser = |s: &str| values::count::<u32>(s, 1, 1024), allow_negative_numbers = true)]
     pub threads: Option<u32>,
+    /// hold: connects each thread makes before it reads their welcomes (1 to 1024; default 1).
+    /// More wake both ends less often; up to threads x N wait in the server's listen backlog.
+    #[arg(long, value_name = "N", value_parser = |s: &str| values::count::<u32>(s, 1, 1024), allow_negative_numbers = true)]
+    pub open_batch: Option<u32>,
 
     #[command(flatten)]
     pub connect: ConnectArgs,
@@ -217,6 +218,7 @@ impl BenchArgs {
             warmup: self.warmup,
             start_at: self.start_at,
             threads,
+            open_batch: self.open_batch.map(|n| n as usize),
             connect_timeout: self.connect.connect_timeout.0,
             reply_timeout: self.timeout,
             framing: self.framing,

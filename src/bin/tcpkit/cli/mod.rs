@@ -89,8 +89,7 @@ impl ConnectArgs {
     }
 }
 
-/// The heading of the flags every subcommand takes, shown apart from its
-/// own.
+/// The heading of the flags every subcommand takes, shown apart from its own.
 const GLOBAL: &str = "Global options";
 
 /// A TCP toolkit: the tutorial's greeting server and its client, done right.

@@ -631,6 +631,34 @@ fn hold_threads_open_at_the_rate_between_them() {
     assert!(opening >= 0.5, "opened in {opening} s: {report}");
 }
 
+/// The load scenarios' threads take turns the same way: pingpong's two
+/// connections at two a second on two threads open half a second apart.
+/// Both at once, the run took 0.1 s here.
+#[test]
+fn load_threads_open_at_the_rate_between_them() {
+    let server = Proc::serve(&["--bind", "127.0.0.1:0"]);
+    let addr = server.addr.to_string();
+    let began = std::time::Instant::now();
+    let (code, report, stderr) = bench_as_asked(&[
+        "pingpong",
+        &addr,
+        "-c",
+        "2",
+        "--threads",
+        "2",
+        "--connect-rate",
+        "2",
+        "--warmup",
+        "0s",
+        "--duration",
+        "100ms",
+    ]);
+    let took = began.elapsed();
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(num(&report, "threads"), 2, "{report}");
+    assert!(took.as_secs_f64() >= 0.5, "ran {took:?}: {report}");
+}
+
 #[test]
 fn hold_connects_from_each_source_address_in_turn() {
     let server = common::Proc::serve(&["--bind", "127.0.0.1:0"]);

@@ -172,11 +172,7 @@ fn open_share(
 ) -> (Vec<(SyncStream, Script)>, Tally) {
     let mut tally = Tally::with_intervals(opts.intervals());
     let mut held = Vec::with_capacity(opts.connections / step + 1);
-    let pacer = super::Pacer::new(opts.connect_rate, step);
-    if let Some(rate) = opts.connect_rate {
-        // The rate was checked positive and finite before the run.
-        std::thread::sleep(Duration::from_secs_f64(first as f64 / rate));
-    }
+    let pacer = super::Pacer::new(opts.connect_rate, step, first);
     let mut indices = (first..opts.connections).step_by(step).peekable();
     let batch_size = opts.open_batch.unwrap_or(1).max(1);
     let mut batch = Vec::with_capacity(batch_size);

@@ -105,7 +105,7 @@ pub(super) fn load_thread(
         }
     };
     let local = tokio::task::LocalSet::new();
-    let pacer = Rc::new(Pacer::new(opts.connect_rate, threads));
+    let pacer = Rc::new(Pacer::new(opts.connect_rate, threads, thread));
     let tally = Rc::new(RefCell::new(Tally::with_intervals(opts.intervals())));
     let ready = match opts.scenario {
         Scenario::Churn | Scenario::Handshake => Vec::new(),

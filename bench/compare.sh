@@ -83,8 +83,8 @@ bench() {
     echo "    failed: $(tail -1 "$work/stderr")" >&2
     return
   fi
-  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r["server_name"]=sys.argv[2]; r["label"]=sys.argv[3]; print(json.dumps(r))' \
-    "$out" "$name" "$label" >>"$results"
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r["server_name"]=sys.argv[2]; r["label"]=sys.argv[3]; r["round"]=int(sys.argv[4]); print(json.dumps(r))' \
+    "$out" "$name" "$label" "$round" >>"$results"
 }
 
 run="--warmup 1s --duration ${seconds}s"

@@ -51,11 +51,13 @@ def rounds_of(path):
 
 
 def runs_of(path):
-    """Every run's measure, by scenario and server, in round order."""
+    """Every run's measure, by scenario, server and round (a run that
+    failed has none, and its round pairs with nothing)."""
     runs = {}
-    for line in open(path):
+    for i, line in enumerate(open(path)):
         r = json.loads(line)
-        runs.setdefault(r["label"], {}).setdefault(r["server_name"], []).append(measure(r))
+        by_round = runs.setdefault(r["label"], {}).setdefault(r["server_name"], {})
+        by_round[r.get("round", i)] = measure(r)
     return runs
 
 
@@ -76,8 +78,10 @@ def spread(runs, rounds):
             return "-"
         return f"{statistics.median(vs):,.0f} ({min(vs):,.0f}-{max(vs):,.0f})"
     for label, by in runs.items():
-        ours, c = by.get("tcpkit", []), by.get("c-epoll", [])
-        pairs = [b / a for a, b in zip(ours, c) if 0 < a < float("inf") and b < float("inf")]
+        ours, c = by.get("tcpkit", {}), by.get("c-epoll", {})
+        pairs = [c[k] / ours[k] for k in sorted(ours) if k in c
+                 and 0 < ours[k] < float("inf") and c[k] < float("inf")]
+        ours, c = list(ours.values()), list(c.values())
         each = ", ".join(f"{x:.2f}" for x in pairs) or "-"
         mid = f"{statistics.median(pairs):.2f}x" if pairs and "hold" not in label else "-"
         if "hold" in label:

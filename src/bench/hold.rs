@@ -234,9 +234,8 @@ fn check_sample(
     (sample, sampled_ok)
 }
 
-/// Connects from `source` (`None`: the system's choice), runs the TLS
-/// handshake when asked, and reads the welcome.
-/// Connects to `addr`, from `source` if given.
+/// Connects to `addr`, from `source` if given (`None`: the system's
+/// choice).
 fn connect(
     opts: &Options,
     source: Option<std::net::IpAddr>,

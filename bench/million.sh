@@ -9,6 +9,13 @@
 #
 #   bash bench/million.sh [TOTAL] [HOLD_SECONDS]      (defaults 1000000 10)
 #   OPEN_BATCH=N bash bench/million.sh                 (default 8)
+#   YARDSTICK=c bash bench/million.sh                  (the C yardsticks)
+#
+# YARDSTICK=c runs the same million with minimal C programs on both ends
+# instead (bench/servers/epoll_server.c with SO_REUSEPORT, and
+# bench/clients/open_client.c, one thread, the same batches and source
+# networks): how fast this box opens connections when the programs on
+# either end cost next to nothing, the floor to hold tcpkit's figure to.
 #
 # Prints the merged report (opened, open time, sample answered) and the
 # servers' RSS per connection, and the kernel's slab memory per
@@ -19,18 +26,42 @@ cd "$(dirname "$0")/.."
 total=${1:-1000000}
 hold=${2:-10}
 # Connects each bench thread makes before it reads their welcomes: fewer
-# wake-ups on both ends (README, bench --open-batch); the servers' backlog
-# (1024) holds every bench's threads times this many.
-batch=${OPEN_BATCH:-8}
-cargo build --release -q || exit 1
+# wake-ups on both ends (README, bench --open-batch). 64 opened the most a
+# second here (BENCHMARKS.md), at the cost of each connection's open time,
+# which includes its batch's connects. The servers' backlog (1024 each)
+# holds their share of every bench's threads times this many.
+batch=${OPEN_BATCH:-64}
+yardstick=${YARDSTICK:-}
+case "$yardstick" in
+  "") cargo build --release -q || exit 1 ;;
+  c) command -v cc >/dev/null || { echo "YARDSTICK=c needs a C compiler (apt-get install gcc)" >&2; exit 1; } ;;
+  *) echo "YARDSTICK is c or unset, not '$yardstick'" >&2; exit 2 ;;
+esac
 # In a network namespace of its own when it may (as root): a loopback of
 # its own, where no connection-tracking table fills up. A host whose
 # firewall tracks connections (podman's rules load nf_conntrack) drops
 # every SYN past net.netfilter.nf_conntrack_max (262,144 here), and the
 # connects then crawl on the SYN retransmits' backoff.
+# The namespace also gets a table of established sockets sized for the
+# run (net.ipv4.tcp_child_ehash_entries, read once as a namespace is made):
+# the host's, 262,144 buckets here, held two million sockets (both ends)
+# eight to a bucket, and the kernel walks a bucket for every segment and
+# every connect. The host's setting is put back as soon as the namespace
+# exists.
 if [ -z "${MILLION_NETNS:-}" ] && [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
   export MILLION_NETNS=1
+  old=$(sysctl -n net.ipv4.tcp_child_ehash_entries 2>/dev/null)
+  if [ -n "$old" ] && command -v nsenter >/dev/null; then
+    buckets=1024
+    while [ "$buckets" -lt $((2 * total)) ] && [ "$buckets" -lt 16777216 ]; do buckets=$((buckets * 2)); done
+    sysctl -qw net.ipv4.tcp_child_ehash_entries="$buckets" && export MILLION_EHASH_WAS=$old
+    exec 3</proc/self/ns/net
+  fi
   exec unshare -n bash -c 'ip link set lo up && exec bash "$0" "$@"' "$0" "$@"
+fi
+if [ -n "${MILLION_EHASH_WAS:-}" ]; then
+  nsenter --net=/proc/self/fd/3 sysctl -qw net.ipv4.tcp_child_ehash_entries="$MILLION_EHASH_WAS"
+  exec 3<&-
 fi
 bin=$PWD/target/release/tcpkit
 work=$(mktemp -d)
@@ -41,6 +72,10 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+if [ "$yardstick" = c ]; then
+  cc -O2 -o "$work/epoll_server" bench/servers/epoll_server.c || exit 1
+  cc -O2 -o "$work/open_client" bench/clients/open_client.c || exit 1
+fi
 
 # 19,000 connections per process on either side, under the 20,000 files.
 each=19000
@@ -49,8 +84,12 @@ per=$(( (total + procs - 1) / procs ))
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 server_pids=()
 for i in $(seq "$procs"); do
-  "$bin" -q serve --bind "127.0.0.1:$port" --reuse-port --idle-timeout 0 --no-connection-logs \
-    2>"$work/serve.$i.log" &
+  if [ "$yardstick" = c ]; then
+    REUSEPORT=1 "$work/epoll_server" "$port" 2>"$work/serve.$i.log" &
+  else
+    "$bin" -q serve --bind "127.0.0.1:$port" --reuse-port --idle-timeout 0 --no-connection-logs \
+      2>"$work/serve.$i.log" &
+  fi
   pids+=($!); server_pids+=($!)
 done
 for _ in $(seq 100); do
@@ -61,11 +100,19 @@ sleep 1
 rss() { local sum=0; for p in "${server_pids[@]}"; do sum=$((sum + $(awk '/VmRSS/ {print $2}' /proc/$p/status))); done; echo $sum; }
 # The kernel's side: socket structures live in its slab caches.
 slab() { awk '/^Slab:/ {print $2}' /proc/meminfo; }
-idle=$(rss); idle_slab=$(slab)
-echo "million: $total connections to 127.0.0.1:$port, $procs servers, $procs benches of $per each"
+fds() { local sum=0; for p in "${server_pids[@]}"; do sum=$((sum + $(ls /proc/$p/fd | wc -l))); done; echo $sum; }
+idle=$(rss); idle_slab=$(slab); idle_fds=$(fds)
+echo "million: $total connections to 127.0.0.1:$port, $procs servers, $procs $([ "$yardstick" = c ] && echo "C clients" || echo benches) of $per each, $batch connects a batch"
+[ -n "${MILLION_NETNS:-}" ] && echo "in a network namespace of its own; its table of established sockets: $(sysctl -n net.ipv4.tcp_ehash_entries | tr -d -) buckets"
 
 bench_pids=()
 for w in $(seq "$procs"); do
+  if [ "$yardstick" = c ]; then
+    "$work/open_client" "$port" "$per" "127.$w.0" 14 "$batch" "$hold" \
+      >"$work/open.$w.txt" 2>"$work/hold.$w.err" &
+    pids+=($!); bench_pids+=($!)
+    continue
+  fi
   "$bin" -qq bench hold "127.0.0.1:$port" -c "$per" --source "127.$w.0.0/28" --open-batch "$batch" \
     --duration "${hold}s" --sample 100 --json >"$work/hold.$w.json" 2>"$work/hold.$w.err" &
   pids+=($!); bench_pids+=($!)
@@ -84,19 +131,27 @@ if [ -n "${MILLION_NETNS:-}" ]; then
   done
 fi
 while :; do
-  open=0
-  for p in "${server_pids[@]}"; do open=$((open + $(ls /proc/$p/fd | wc -l))); done
-  [ "$open" -ge $((total + procs * 10)) ] && break
+  [ "$(fds)" -ge $((idle_fds + procs * per)) ] && break
   benches_alive || break
   sleep 0.5
 done
 held=$(rss); held_slab=$(slab)
 failed=0
 for p in "${bench_pids[@]}"; do wait "$p" || failed=1; done
-for w in $(seq "$procs"); do
-  [ -s "$work/hold.$w.json" ] || { echo "bench $w: $(tail -c 300 "$work/hold.$w.err")"; failed=1; }
-done
-"$bin" bench merge "$work"/hold.*.json || failed=1
+if [ "$yardstick" = c ]; then
+  # Each client's time to open its share; they all start together, so the
+  # slowest one's is the whole opening.
+  for w in $(seq "$procs"); do
+    [ -s "$work/open.$w.txt" ] || { echo "client $w: $(tail -c 300 "$work/hold.$w.err")"; failed=1; }
+  done
+  cat "$work"/open.*.txt | awk '{ n += $2; if ($4 > s) s = $4 }
+    END { printf "C clients: %d connections opened in %.2f s: %.0f connections/s\n", n, s, n / s }'
+else
+  for w in $(seq "$procs"); do
+    [ -s "$work/hold.$w.json" ] || { echo "bench $w: $(tail -c 300 "$work/hold.$w.err")"; failed=1; }
+  done
+  "$bin" bench merge "$work"/hold.*.json || failed=1
+fi
 echo "servers' RSS: $idle KiB idle, $held KiB holding them:" \
   "$(( (held - idle) * 1024 / total )) bytes per connection"
 echo "kernel slab: $(( (held_slab - idle_slab) * 1024 / total )) bytes per connection" \

@@ -7,6 +7,9 @@
  * a measuring stick, not a server to deploy.
  *
  *   cc -O2 -o epoll_server bench/servers/epoll_server.c && ./epoll_server PORT
+ *
+ * With REUSEPORT=1 in its environment it sets SO_REUSEPORT, so that
+ * several of them share one port (bench/million.sh, YARDSTICK=c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -38,6 +41,7 @@ int main(int argc, char **argv) {
     int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     int one = 1;
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (getenv("REUSEPORT")) setsockopt(lfd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (bind(lfd, (struct sockaddr *)&a, sizeof a) || listen(lfd, 4096)) {

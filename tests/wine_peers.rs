@@ -15,7 +15,7 @@ use common::{Proc, free_port, require, stdout_of, talk};
 /// tcpkit.exe, built by scripts/test.sh.
 fn exe() -> PathBuf {
     let exe = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("target/x86_64-pc-windows-gnu/debug/tcpkit.exe");
+        .join("target/windows/x86_64-pc-windows-gnu/debug/tcpkit.exe");
     assert!(
         exe.exists(),
         "{} is not built: run the README's test command (scripts/test.sh), which builds it",

@@ -8,7 +8,7 @@
 # reports are added up by `tcpkit bench merge`.
 #
 #   bash bench/million.sh [TOTAL] [HOLD_SECONDS]      (defaults 1000000 10)
-#   OPEN_BATCH=N bash bench/million.sh                 (default 8)
+#   OPEN_BATCH=N bash bench/million.sh                 (default 64)
 #   YARDSTICK=c bash bench/million.sh                  (the C yardsticks)
 #
 # YARDSTICK=c runs the same million with minimal C programs on both ends

@@ -11,8 +11,10 @@
  *   cc -O2 -o open_client bench/clients/open_client.c
  *   ./open_client PORT N NET HOSTS BATCH HOLD    e.g. 9999 19000 127.5.0 14 8 10
  *
- * Prints "opened N in S s" once every welcome is in; exits 1 on any
- * failure, saying which.
+ * Prints "opened N in S s, from T0 to T1" once every welcome is in (T0
+ * and T1 wall-clock Unix seconds, so that bench/million.sh measures the
+ * union of all the clients' windows, as `bench merge` does); exits 1 on
+ * any failure, saying which, and 2 on bad arguments.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,26 +27,28 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now(void) {
+static double now(clockid_t clock) {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(clock, &t);
     return t.tv_sec + t.tv_nsec / 1e9;
 }
 
 int main(int argc, char **argv) {
-    if (argc != 7) {
-        fprintf(stderr, "usage: open_client PORT N NET HOSTS BATCH HOLD\n");
+    int port = argc == 7 ? atoi(argv[1]) : 0, hosts = argc == 7 ? atoi(argv[4]) : 0;
+    int batch = argc == 7 ? atoi(argv[5]) : 0, hold = argc == 7 ? atoi(argv[6]) : -1;
+    long n = argc == 7 ? atol(argv[2]) : 0;
+    if (port < 1 || port > 65535 || n < 1 || hosts < 1 || hosts > 254 || batch < 1 || hold < 0) {
+        fprintf(stderr, "usage: open_client PORT N NET HOSTS BATCH HOLD\n"
+                        "  PORT 1-65535, N 1 or more, HOSTS 1-254, BATCH 1 or more, HOLD seconds\n");
         return 2;
     }
-    int port = atoi(argv[1]), hosts = atoi(argv[4]), batch = atoi(argv[5]), hold = atoi(argv[6]);
-    long n = atol(argv[2]);
     const char *net = argv[3];
     int ep = epoll_create1(0), one = 1;
     struct sockaddr_in server = {.sin_family = AF_INET, .sin_port = htons(port)};
     server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     struct epoll_event events[1024];
     long made = 0, opened = 0;
-    double start = now();
+    double start = now(CLOCK_MONOTONIC), wall_start = now(CLOCK_REALTIME);
     while (opened < n) {
         int waiting = 0;
         for (; waiting < batch && made < n; waiting++, made++) {
@@ -86,7 +90,8 @@ int main(int argc, char **argv) {
             }
         }
     }
-    printf("opened %ld in %.3f s\n", opened, now() - start);
+    double took = now(CLOCK_MONOTONIC) - start;
+    printf("opened %ld in %.3f s, from %.3f to %.3f\n", opened, took, wall_start, wall_start + took);
     fflush(stdout);
     sleep(hold);
     return 0;

@@ -85,27 +85,30 @@ command -v cargo-deb >/dev/null || cargo install cargo-deb --locked --version 3.
 rustup target list --installed | grep -qx x86_64-pc-windows-gnu \
   || rustup target add x86_64-pc-windows-gnu
 # It builds in a target directory of its own (cargo builds one thing at a
-# time in each), beside the host's test build instead of before it: on two
-# cores each fills the other's stretches of one busy core (one crate's
-# check, one binary's link). Its output is shown once both are done.
-windows_check() {
+# time in each), beside the host's test build instead of before it (on the
+# two cores here both are bound by CPU, and the time saved was within the
+# run-to-run noise). Its output is shown once both are done. In a session of
+# its own, so that an interrupted run stops it too (a background job of a
+# script ignores Ctrl+C).
+mkdir -p target
+setsid bash -euc '
   export CARGO_TARGET_DIR=target/windows
   cargo clippy --target x86_64-pc-windows-gnu --all-targets -- -D warnings
   # The Windows binary, for tests/wine_peers.rs, with a stand-in for the
-  # bcryptprimitives.dll that Debian's Wine 8 lacks (Rust's std needs its
-  # ProcessPrng).
+  # bcryptprimitives.dll that Debian'"'"'s Wine 8 lacks (Rust'"'"'s std
+  # needs its ProcessPrng).
   cargo build --target x86_64-pc-windows-gnu --bin tcpkit
   x86_64-w64-mingw32-gcc -shared -O2 \
     -o target/windows/x86_64-pc-windows-gnu/debug/bcryptprimitives.dll \
     tests/wine/bcryptprimitives.c -ladvapi32
-}
-mkdir -p target
-(set -e; windows_check) >target/windows-check.log 2>&1 &
+' >target/windows-check.log 2>&1 &
 windows=$!
+trap '[ -z "${windows:-}" ] || kill -- -"$windows" 2>/dev/null' EXIT
 built=0
 cargo test --workspace --all-targets --features peer-tests --no-run || built=$?
 checked=0
 wait "$windows" || checked=$?
+windows=""
 echo "--- the Windows check (clippy and build for x86_64-pc-windows-gnu):"
 cat target/windows-check.log
 ((checked == 0)) || { echo "the Windows check failed (exit $checked)" >&2; exit "$checked"; }

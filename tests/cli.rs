@@ -394,7 +394,9 @@ fn usage_errors_are_exit_2() {
 
 #[test]
 fn sigterm_lets_a_pending_delayed_reply_out_then_exits_0() {
-    let mut server = Proc::serve(&["--bind", "127.0.0.1:0", "--delay", "1s"]);
+    // A grace longer than the delay, but not the default 10 s: the client
+    // stays, so the server waits all of it before it closes.
+    let mut server = Proc::serve(&["--bind", "127.0.0.1:0", "--delay", "1s", "--grace", "2s"]);
     let mut c = LineClient::connect(server.addr);
     assert_eq!(c.line(), "Welcome!\n");
     c.send(b"Michael\n");

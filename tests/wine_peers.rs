@@ -7,8 +7,9 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use common::{Proc, free_port, require, stdout_of, talk};
 
@@ -26,14 +27,38 @@ fn exe() -> PathBuf {
 
 /// `wine tcpkit.exe ARGS`, quiet, in a Wine prefix of the test run's own.
 fn wine(args: &[&str]) -> Command {
-    require("wine");
-    let prefix = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/wineprefix");
+    let mut cmd = wine_in(prefix());
+    cmd.args(args);
+    cmd
+}
+
+/// `wine tcpkit.exe` in `prefix`, quiet.
+fn wine_in(prefix: &Path) -> Command {
     let mut cmd = Command::new("wine");
     cmd.arg(exe())
-        .args(args)
         .env("WINEPREFIX", prefix)
         .env("WINEDEBUG", "-all");
     cmd
+}
+
+/// The Wine prefix, made by the first test to ask while the others wait:
+/// two first runs of Wine at once both make it, and one may fail ("could
+/// not load kernel32.dll", or a wineserver directory that is not there
+/// yet), as a clean clone's CI run did.
+fn prefix() -> &'static Path {
+    static PREFIX: OnceLock<PathBuf> = OnceLock::new();
+    PREFIX.get_or_init(|| {
+        require("wine");
+        let prefix = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/wineprefix");
+        let made = wine_in(&prefix).arg("--version").output().unwrap();
+        assert!(
+            made.status.success(),
+            "wine could not make its prefix in {}: {}",
+            prefix.display(),
+            common::stderr_of(&made)
+        );
+        prefix
+    })
 }
 
 #[test]
